@@ -1,0 +1,670 @@
+//! The broker handle: the topics in a data directory, their partitions, committed group
+//! offsets, and the background work (flushing, retention, compaction). This is the async
+//! in-process API the rest of the workspace uses; the Kafka protocol server is a front end
+//! over it.
+//!
+//! Data directory layout:
+//!
+//! ```text
+//! <data_dir>/
+//!   .lock                     held while a broker has the directory open
+//!   .clean-shutdown           present only after a clean shutdown; skips recovery
+//!   topics/<topic>/topic.json topic id and config
+//!   topics/<topic>/<n>/       partition n: <base>.log, <base>.index, <base>.timeindex
+//!   deleted/                  topics being deleted (emptied at open)
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use kafka_protocol::records::Compression;
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::batch::{NewRecord, encode_batch};
+use crate::config::{CleanupPolicy, TopicConfig, validate_topic_name};
+use crate::error::{Error, IoContext, Result};
+use crate::group_offsets::{CommittedOffset, OFFSETS_TOPIC, OffsetCache, OffsetKey, commit_record};
+use crate::log::compaction::CompactionStats;
+use crate::log::{AppendInfo, Log, LogRecovery, write_atomically};
+use crate::partition::{Durability, FetchResult, FlushPolicy, Partition};
+
+const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
+const LOCK_FILE: &str = ".lock";
+const TOPIC_FILE: &str = "topic.json";
+
+/// How a broker is set up.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Where topics live.
+    pub data_dir: PathBuf,
+    /// When appends are fsynced.
+    pub flush_policy: FlushPolicy,
+    /// How often retention and compaction run in the background.
+    pub maintenance_interval: Duration,
+}
+
+impl BrokerConfig {
+    /// Defaults for a data directory: group-commit durability, maintenance every 30 seconds.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            flush_policy: FlushPolicy::default(),
+            maintenance_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Which offset to look up in a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetSpec {
+    /// The log start offset.
+    Earliest,
+    /// The log end offset (the next offset to be written).
+    Latest,
+    /// The first offset whose record timestamp is at or after this time.
+    Timestamp(i64),
+}
+
+/// A partition's state, as `describe` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionDescription {
+    /// Partition index.
+    pub partition: i32,
+    /// First offset still in the log.
+    pub log_start_offset: i64,
+    /// Next offset to be written.
+    pub log_end_offset: i64,
+    /// Bytes on disk (segments only).
+    pub size_bytes: u64,
+    /// Number of segment files.
+    pub segments: usize,
+}
+
+/// A topic's identity, config and partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicDescription {
+    /// Topic name.
+    pub name: String,
+    /// Topic id (Kafka's topic UUID).
+    pub id: Uuid,
+    /// Whether the broker owns it (`__consumer_offsets`).
+    pub internal: bool,
+    /// The full config.
+    pub config: TopicConfig,
+    /// Per-partition state.
+    pub partitions: Vec<PartitionDescription>,
+}
+
+/// What opening the broker found and repaired.
+#[derive(Debug, Clone, Default)]
+pub struct OpenReport {
+    /// Whether the previous shutdown was clean (recovery was skipped).
+    pub clean_shutdown: bool,
+    /// Recovery results of partitions that needed repair, by topic and partition.
+    pub repaired: BTreeMap<(String, i32), LogRecovery>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct TopicFile {
+    id: Uuid,
+    config: TopicConfig,
+}
+
+struct Topic {
+    id: Uuid,
+    config: RwLock<TopicConfig>,
+    partitions: Vec<Arc<Partition>>,
+}
+
+struct Inner {
+    config: BrokerConfig,
+    topics: RwLock<HashMap<String, Arc<Topic>>>,
+    offsets: OffsetCache,
+    /// Serialises topic creation and deletion (disk work, then the map).
+    admin: tokio::sync::Mutex<()>,
+    shutdown: watch::Sender<bool>,
+    tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
+    _lock: fs::File,
+}
+
+/// A handle on an open broker. Cheap to clone; every clone is the same broker.
+#[derive(Clone)]
+pub struct Broker {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("data_dir", &self.inner.config.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|join_error| std::panic::resume_unwind(join_error.into_panic()))
+}
+
+fn topics_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("topics")
+}
+
+impl Broker {
+    /// Opens the broker in `config.data_dir` (creating it if needed), recovering every
+    /// partition if the last shutdown was not clean, and starts the background tasks. Must be
+    /// called inside a tokio runtime.
+    pub async fn open(config: BrokerConfig) -> Result<Self> {
+        Ok(Self::open_with_report(config).await?.0)
+    }
+
+    /// Like [`Broker::open`], also saying what recovery did.
+    pub async fn open_with_report(config: BrokerConfig) -> Result<(Self, OpenReport)> {
+        let policy = config.flush_policy;
+        let data_dir = config.data_dir.clone();
+        let (lock, loaded, report) = blocking(move || load_data_dir(&data_dir, policy)).await?;
+        let (shutdown, _) = watch::channel(false);
+        let broker = Self {
+            inner: Arc::new(Inner {
+                config,
+                topics: RwLock::new(loaded),
+                offsets: OffsetCache::default(),
+                admin: tokio::sync::Mutex::new(()),
+                shutdown,
+                tasks: parking_lot::Mutex::new(Vec::new()),
+                _lock: lock,
+            }),
+        };
+        broker.load_offsets().await?;
+        broker.start_background_tasks();
+        Ok((broker, report))
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.config.data_dir
+    }
+
+    async fn load_offsets(&self) -> Result<()> {
+        if self.topic(OFFSETS_TOPIC).is_err() {
+            let config = TopicConfig {
+                cleanup_policy: CleanupPolicy::COMPACT,
+                segment_bytes: 100 << 20,
+                ..TopicConfig::default()
+            };
+            self.create_topic(OFFSETS_TOPIC, config).await?;
+        }
+        let partition = self.partition(OFFSETS_TOPIC, 0)?;
+        let mut offset = partition.log_start_offset();
+        let end = partition.log_end_offset();
+        while offset < end {
+            let fetched = partition.fetch(offset, 1 << 20, Duration::ZERO).await?;
+            let records = crate::batch::decode_records(&fetched.records)?;
+            let Some(last) = records.last() else { break };
+            offset = last.offset + 1;
+            for record in &records {
+                self.inner.offsets.apply_record(record);
+            }
+        }
+        Ok(())
+    }
+
+    fn start_background_tasks(&self) {
+        let flush_every = self.inner.config.flush_policy.interval();
+        let maintain_every = self.inner.config.maintenance_interval;
+        let weak = Arc::downgrade(&self.inner);
+        let mut stop = self.inner.shutdown.subscribe();
+        let flusher = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(flush_every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                for partition in (Broker { inner }).all_partitions() {
+                    if let Err(e) = partition.flush_if_dirty().await {
+                        tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "background flush failed");
+                    }
+                }
+            }
+        });
+        let weak = Arc::downgrade(&self.inner);
+        let mut stop = self.inner.shutdown.subscribe();
+        let maintainer = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(maintain_every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await; // not right at start-up
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = (Broker { inner }).run_maintenance(now_ms()).await {
+                    tracing::error!(error = %e, "log maintenance failed");
+                }
+            }
+        });
+        self.inner.tasks.lock().extend([flusher, maintainer]);
+    }
+
+    fn all_partitions(&self) -> Vec<Arc<Partition>> {
+        self.inner
+            .topics
+            .read()
+            .values()
+            .flat_map(|t| t.partitions.iter().cloned())
+            .collect()
+    }
+
+    fn topic(&self, name: &str) -> Result<Arc<Topic>> {
+        self.inner
+            .topics
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownTopicOrPartition {
+                topic: name.to_string(),
+                partition: -1,
+            })
+    }
+
+    fn partition(&self, topic: &str, partition: i32) -> Result<Arc<Partition>> {
+        let t = self.topic(topic)?;
+        usize::try_from(partition)
+            .ok()
+            .and_then(|p| t.partitions.get(p).cloned())
+            .ok_or_else(|| Error::UnknownTopicOrPartition {
+                topic: topic.to_string(),
+                partition,
+            })
+    }
+
+    /// Creates a topic with `config` (validated: name, partitions, every value).
+    pub async fn create_topic(&self, name: &str, config: TopicConfig) -> Result<TopicDescription> {
+        validate_topic_name(name)?;
+        // Re-validate values that may have been set directly on the struct.
+        let config = TopicConfig::from_overrides(
+            config.partitions,
+            config.entries().iter().map(|(k, v)| (*k, v.as_str())),
+        )?;
+        let _admin = self.inner.admin.lock().await;
+        if self.inner.topics.read().contains_key(name) {
+            return Err(Error::TopicAlreadyExists(name.to_string()));
+        }
+        let dir = topics_dir(&self.inner.config.data_dir).join(name);
+        let policy = self.inner.config.flush_policy;
+        let topic_name = name.to_string();
+        let topic = blocking(move || {
+            if dir.exists() {
+                // Leftover of a creation that crashed before its topic.json was written.
+                fs::remove_dir_all(&dir).with_path(&dir)?;
+            }
+            fs::create_dir_all(&dir).with_path(&dir)?;
+            let id = Uuid::new_v4();
+            let mut partitions = Vec::new();
+            for p in 0..config.partitions {
+                let (log, _) = Log::open(&dir.join(p.to_string()), config.clone(), false)?;
+                partitions.push(Arc::new(Partition::new(&topic_name, p, log, policy)));
+            }
+            // The topic exists once topic.json is durably in place.
+            let file = TopicFile { id, config: config.clone() };
+            write_atomically(
+                &dir.join(TOPIC_FILE),
+                &serde_json::to_vec_pretty(&file).expect("topic file serialises"),
+            )?;
+            crate::log::sync_dir(dir.parent().expect("topics dir"))?;
+            Ok(Arc::new(Topic {
+                id,
+                config: RwLock::new(config),
+                partitions,
+            }))
+        })
+        .await?;
+        self.inner.topics.write().insert(name.to_string(), topic);
+        tracing::info!(topic = name, "created topic");
+        self.describe_topic(name)
+    }
+
+    /// Deletes a topic and its data. The internal offsets topic cannot be deleted.
+    pub async fn delete_topic(&self, name: &str) -> Result<()> {
+        if name == OFFSETS_TOPIC {
+            return Err(Error::InvalidConfig {
+                key: "topic".into(),
+                value: name.into(),
+                reason: "the internal offsets topic cannot be deleted".into(),
+            });
+        }
+        let _admin = self.inner.admin.lock().await;
+        self.topic(name)?;
+        let data_dir = self.inner.config.data_dir.clone();
+        let topic_name = name.to_string();
+        blocking(move || {
+            let from = topics_dir(&data_dir).join(&topic_name);
+            let graveyard = data_dir.join("deleted");
+            fs::create_dir_all(&graveyard).with_path(&graveyard)?;
+            let to = graveyard.join(format!("{topic_name}-{}", Uuid::new_v4().simple()));
+            // One rename makes the deletion durable and atomic; the files go after.
+            fs::rename(&from, &to).with_path(&from)?;
+            crate::log::sync_dir(&topics_dir(&data_dir))?;
+            fs::remove_dir_all(&to).with_path(&to)
+        })
+        .await?;
+        self.inner.topics.write().remove(name);
+        let stale = self.inner.offsets.keys_where(|(_, t, _)| t == name);
+        self.write_offset_records(stale.iter().map(|k| (k.clone(), None)).collect())
+            .await?;
+        tracing::info!(topic = name, "deleted topic");
+        Ok(())
+    }
+
+    /// Names of all topics, sorted (the internal offsets topic included).
+    pub fn list_topics(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.inner.topics.read().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// A topic's id, config and per-partition offsets and sizes.
+    pub fn describe_topic(&self, name: &str) -> Result<TopicDescription> {
+        let topic = self.topic(name)?;
+        let partitions = topic
+            .partitions
+            .iter()
+            .map(|p| {
+                let log = p.log().read();
+                PartitionDescription {
+                    partition: p.index,
+                    log_start_offset: log.log_start_offset(),
+                    log_end_offset: log.log_end_offset(),
+                    size_bytes: log.size_bytes(),
+                    segments: log.segment_count(),
+                }
+            })
+            .collect();
+        Ok(TopicDescription {
+            name: name.to_string(),
+            id: topic.id,
+            internal: name == OFFSETS_TOPIC,
+            config: topic.config.read().clone(),
+            partitions,
+        })
+    }
+
+    /// Changes a topic's config (Kafka keys and values, checked). The partition count cannot
+    /// change here.
+    pub async fn alter_topic_config<'a>(
+        &self,
+        name: &str,
+        changes: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<TopicConfig> {
+        let _admin = self.inner.admin.lock().await;
+        let topic = self.topic(name)?;
+        let mut config = topic.config.read().clone();
+        for (key, value) in changes {
+            config.set(key, value)?;
+        }
+        let file = TopicFile {
+            id: topic.id,
+            config: config.clone(),
+        };
+        let path = topics_dir(&self.inner.config.data_dir).join(name).join(TOPIC_FILE);
+        blocking(move || {
+            write_atomically(&path, &serde_json::to_vec_pretty(&file).expect("serialises"))
+        })
+        .await?;
+        for partition in &topic.partitions {
+            partition.log().write().set_config(config.clone());
+        }
+        *topic.config.write() = config.clone();
+        Ok(config)
+    }
+
+    /// Appends records to a partition as one batch; returns the offsets they were given.
+    pub async fn produce(
+        &self,
+        topic: &str,
+        partition: i32,
+        records: &[NewRecord],
+        durability: Durability,
+    ) -> Result<AppendInfo> {
+        let batch = encode_batch(records, now_ms(), Compression::None)?;
+        self.produce_batch(topic, partition, batch, durability).await
+    }
+
+    /// Appends pre-encoded RecordBatch v2 bytes (one or more batches, as a Kafka producer
+    /// sends them). Every batch is checked first; nothing is written if one is bad.
+    pub async fn produce_batch(
+        &self,
+        topic: &str,
+        partition: i32,
+        batches: Bytes,
+        durability: Durability,
+    ) -> Result<AppendInfo> {
+        self.partition(topic, partition)?
+            .append(batches, durability)
+            .await
+    }
+
+    /// Reads whole batches from `offset`, up to `max_bytes` (but at least one batch). At the
+    /// log end it waits up to `max_wait` for data and returns as soon as some arrives.
+    pub async fn fetch(
+        &self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        max_bytes: usize,
+        max_wait: Duration,
+    ) -> Result<FetchResult> {
+        self.partition(topic, partition)?
+            .fetch(offset, max_bytes, max_wait)
+            .await
+    }
+
+    /// Looks up an offset: earliest, latest, or the first at or after a timestamp (with that
+    /// record's timestamp; `None` if no record is that new).
+    pub async fn list_offset(
+        &self,
+        topic: &str,
+        partition: i32,
+        spec: OffsetSpec,
+    ) -> Result<Option<(i64, i64)>> {
+        let partition = self.partition(topic, partition)?;
+        match spec {
+            OffsetSpec::Earliest => Ok(Some((partition.log_start_offset(), -1))),
+            OffsetSpec::Latest => Ok(Some((partition.log_end_offset(), -1))),
+            OffsetSpec::Timestamp(ts) => partition.offset_for_timestamp(ts).await,
+        }
+    }
+
+    /// Moves a partition's log start offset forward to `offset` (Kafka's DeleteRecords).
+    pub async fn delete_records(&self, topic: &str, partition: i32, offset: i64) -> Result<i64> {
+        self.partition(topic, partition)?
+            .delete_records_before(offset)
+            .await
+    }
+
+    /// Rolls a partition's active segment (mostly for tests and tools).
+    pub async fn roll(&self, topic: &str, partition: i32) -> Result<()> {
+        self.partition(topic, partition)?.roll().await
+    }
+
+    /// Commits offsets for a group, durably, in one write.
+    pub async fn commit_offsets(
+        &self,
+        group: &str,
+        offsets: &[(String, i32, CommittedOffset)],
+    ) -> Result<()> {
+        let records = offsets
+            .iter()
+            .map(|(t, p, o)| ((group.to_string(), t.clone(), *p), Some(o.clone())))
+            .collect();
+        self.write_offset_records(records).await
+    }
+
+    async fn write_offset_records(&self, records: Vec<(OffsetKey, Option<CommittedOffset>)>) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let encoded = records
+            .iter()
+            .map(|(k, v)| commit_record(k, v.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        let info = self
+            .produce(OFFSETS_TOPIC, 0, &encoded, Durability::Durable)
+            .await?;
+        for (i, (key, value)) in records.into_iter().enumerate() {
+            self.inner.offsets.apply(info.base_offset + i as i64, key, value);
+        }
+        Ok(())
+    }
+
+    /// A group's committed offset for one partition.
+    pub fn committed_offset(&self, group: &str, topic: &str, partition: i32) -> Option<CommittedOffset> {
+        self.inner
+            .offsets
+            .get(&(group.to_string(), topic.to_string(), partition))
+    }
+
+    /// Every committed offset of a group: (topic, partition, offset).
+    pub fn group_offsets(&self, group: &str) -> Vec<(String, i32, CommittedOffset)> {
+        self.inner.offsets.group(group)
+    }
+
+    /// Groups that have committed offsets.
+    pub fn groups_with_offsets(&self) -> Vec<String> {
+        self.inner.offsets.groups()
+    }
+
+    /// Deletes all of a group's committed offsets.
+    pub async fn delete_group_offsets(&self, group: &str) -> Result<()> {
+        let keys = self.inner.offsets.keys_where(|(g, _, _)| g == group);
+        self.write_offset_records(keys.into_iter().map(|k| (k, None)).collect())
+            .await
+    }
+
+    /// Runs retention and compaction on every partition now, as of `now_ms`. The background
+    /// task calls this every `maintenance_interval`; tests call it with a chosen clock.
+    pub async fn run_maintenance(&self, now_ms: i64) -> Result<CompactionStats> {
+        let mut total = CompactionStats::default();
+        for partition in self.all_partitions() {
+            partition.apply_retention(now_ms).await?;
+            let stats = partition.compact(now_ms).await?;
+            total.segments_cleaned += stats.segments_cleaned;
+            total.records_removed += stats.records_removed;
+        }
+        Ok(total)
+    }
+
+    /// Stops the background tasks, flushes every partition and writes the clean-shutdown
+    /// marker, so the next open skips recovery. Appends after this fail or are not durable.
+    pub async fn shutdown(&self) -> Result<()> {
+        self.inner.shutdown.send_replace(true);
+        let tasks: Vec<_> = self.inner.tasks.lock().drain(..).collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+        for partition in self.all_partitions() {
+            partition.close().await?;
+        }
+        let marker = self.inner.config.data_dir.join(CLEAN_SHUTDOWN_FILE);
+        blocking(move || write_atomically(&marker, b"")).await?;
+        tracing::info!(data_dir = %self.inner.config.data_dir.display(), "broker shut down cleanly");
+        Ok(())
+    }
+}
+
+/// Locks the data directory, decides whether recovery is needed, and opens every topic.
+fn load_data_dir(
+    data_dir: &Path,
+    policy: FlushPolicy,
+) -> Result<(fs::File, HashMap<String, Arc<Topic>>, OpenReport)> {
+    fs::create_dir_all(topics_dir(data_dir)).with_path(data_dir)?;
+    let lock_path = data_dir.join(LOCK_FILE);
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_path(&lock_path)?;
+    lock.try_lock().map_err(|e| Error::Io {
+        path: lock_path.clone(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::WouldBlock,
+            format!("another broker has this data directory open ({e})"),
+        ),
+    })?;
+    let graveyard = data_dir.join("deleted");
+    if graveyard.exists() {
+        fs::remove_dir_all(&graveyard).with_path(&graveyard)?;
+    }
+    let marker = data_dir.join(CLEAN_SHUTDOWN_FILE);
+    let clean = marker.exists();
+    if clean {
+        // From here on, a crash must trigger recovery again.
+        fs::remove_file(&marker).with_path(&marker)?;
+        crate::log::sync_dir(data_dir)?;
+    }
+    let mut report = OpenReport {
+        clean_shutdown: clean,
+        ..OpenReport::default()
+    };
+    let mut topics = HashMap::new();
+    let dir = topics_dir(data_dir);
+    for entry in fs::read_dir(&dir).with_path(&dir)? {
+        let topic_dir = entry.with_path(&dir)?.path();
+        let Some(name) = topic_dir.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+            continue;
+        };
+        let topic_file = topic_dir.join(TOPIC_FILE);
+        let bytes = match fs::read(&topic_file) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(dir = %topic_dir.display(), "removing a topic directory without topic.json (interrupted creation)");
+                fs::remove_dir_all(&topic_dir).with_path(&topic_dir)?;
+                continue;
+            }
+            Err(e) => return Err(e).with_path(&topic_file),
+        };
+        let file: TopicFile = serde_json::from_slice(&bytes).map_err(|e| Error::CorruptLog {
+            path: topic_file.clone(),
+            reason: format!("unreadable topic file: {e}"),
+        })?;
+        let mut partitions = Vec::new();
+        for p in 0..file.config.partitions {
+            let (log, recovery) = Log::open(&topic_dir.join(p.to_string()), file.config.clone(), !clean)?;
+            if recovery != LogRecovery::default() {
+                tracing::warn!(topic = %name, partition = p, ?recovery, "recovered partition");
+                report.repaired.insert((name.clone(), p), recovery);
+            }
+            partitions.push(Arc::new(Partition::new(&name, p, log, policy)));
+        }
+        topics.insert(
+            name,
+            Arc::new(Topic {
+                id: file.id,
+                config: RwLock::new(file.config),
+                partitions,
+            }),
+        );
+    }
+    Ok((lock, topics, report))
+}

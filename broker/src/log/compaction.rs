@@ -1,0 +1,128 @@
+//! Log compaction (`cleanup.policy=compact`): keep only the latest record for each key, and
+//! drop tombstones once they are older than `delete.retention.ms`.
+//!
+//! The compactor works on closed segments only, which are immutable, so it reads them and
+//! writes their cleaned copies without holding the partition lock; appends and reads go on.
+//! Only the final swap of one segment takes the write lock, briefly. Offsets never change:
+//! kept batches are copied byte for byte, and batches that lose records are re-encoded with
+//! their records' original offsets. The newest record of a key in the active segment does not
+//! count until that segment rolls, as in Kafka.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+
+use super::Log;
+use super::segment::SegmentReader;
+use crate::batch::{BatchHeader, decode_batch_full, reencode_batch};
+use crate::error::{IoContext, Result};
+
+/// What one compaction pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CompactionStats {
+    /// Segments rewritten.
+    pub segments_cleaned: usize,
+    /// Records removed (superseded values and expired tombstones).
+    pub records_removed: u64,
+}
+
+/// Path of the cleaned copy of a segment file while it is being written.
+pub(crate) fn cleaned_path(log_path: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.cleaned", log_path.display()))
+}
+
+/// Calls `f` with each whole batch of a segment, in order.
+fn for_each_batch(
+    reader: &SegmentReader,
+    mut f: impl FnMut(BatchHeader, &[u8]) -> Result<()>,
+) -> Result<()> {
+    let mut position = 0;
+    while position < reader.end() {
+        let bytes = reader.read_one(position)?;
+        let header = BatchHeader::parse(&bytes).expect("read_one returns checked batches");
+        f(header, &bytes)?;
+        position += bytes.len() as u64;
+    }
+    Ok(())
+}
+
+/// Runs one compaction pass over a partition's closed segments at time `now_ms`.
+pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats> {
+    let (closed, config, dir) = {
+        let log = log.read();
+        (log.closed_segments(), log.config().clone(), log.dir().to_path_buf())
+    };
+    let mut stats = CompactionStats::default();
+    if !config.cleanup_policy.compact || closed.is_empty() {
+        return Ok(stats);
+    }
+    // The latest offset of every key in the closed part of the log.
+    let mut latest: HashMap<Bytes, i64> = HashMap::new();
+    for (_, reader, _) in &closed {
+        for_each_batch(reader, |header, bytes| {
+            if header.is_control() {
+                return Ok(());
+            }
+            for record in decode_batch_full(bytes)? {
+                if let Some(key) = record.key {
+                    latest.insert(key, record.offset);
+                }
+            }
+            Ok(())
+        })?;
+    }
+    let lag_horizon = now_ms - config.min_compaction_lag_ms;
+    let tombstone_horizon = now_ms - config.delete_retention_ms;
+    for (base, reader, max_timestamp) in closed {
+        if max_timestamp > lag_horizon {
+            continue; // holds records younger than min.compaction.lag.ms
+        }
+        let mut out = Vec::with_capacity(reader.end() as usize);
+        let mut removed = 0u64;
+        for_each_batch(&reader, |header, bytes| {
+            if header.is_control() {
+                out.extend_from_slice(bytes);
+                return Ok(());
+            }
+            let records = decode_batch_full(bytes)?;
+            let total = records.len();
+            let kept: Vec<_> = records
+                .into_iter()
+                .filter(|r| match &r.key {
+                    None => true,
+                    Some(key) => {
+                        latest.get(key) == Some(&r.offset)
+                            && !(r.value.is_none() && r.timestamp < tombstone_horizon)
+                    }
+                })
+                .collect();
+            removed += (total - kept.len()) as u64;
+            if kept.len() == total {
+                out.extend_from_slice(bytes);
+            } else if !kept.is_empty() {
+                out.extend_from_slice(&reencode_batch(&kept, header.compression())?);
+            }
+            Ok(())
+        })?;
+        if removed == 0 {
+            continue;
+        }
+        let log_path = dir.join(format!("{}.log", super::segment::file_stem(base)));
+        let cleaned = cleaned_path(&log_path);
+        let mut file = File::create(&cleaned).with_path(&cleaned)?;
+        file.write_all(&out).with_path(&cleaned)?;
+        file.sync_all().with_path(&cleaned)?;
+        if log.write().swap_in_cleaned(base, reader.end())? {
+            stats.segments_cleaned += 1;
+            stats.records_removed += removed;
+        }
+    }
+    if stats.segments_cleaned > 0 {
+        tracing::debug!(dir = %dir.display(), ?stats, "compacted");
+    }
+    Ok(stats)
+}

@@ -1,0 +1,452 @@
+//! A partition's log: an ordered set of segments, the log start offset, and the operations
+//! that change them (append, roll, retention, truncation on recovery). This layer is
+//! synchronous and knows nothing of tasks or waiting; [`crate::partition`] adds concurrency,
+//! group commit and long-polling on top.
+
+pub(crate) mod compaction;
+pub(crate) mod index;
+pub(crate) mod segment;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::batch::{BatchHeader, stamp_batch, validate_produce};
+use crate::config::TopicConfig;
+use crate::error::{Error, IoContext, Result};
+use segment::{Located, Segment, SegmentReader};
+pub use segment::SegmentRecovery;
+
+const LOG_START_FILE: &str = "log-start-offset";
+
+/// The offsets a successful append was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset of the first appended record.
+    pub base_offset: i64,
+    /// Offset of the last appended record.
+    pub last_offset: i64,
+    /// The log start offset after the append.
+    pub log_start_offset: i64,
+}
+
+/// What recovery did to one partition when it was opened.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LogRecovery {
+    /// Torn or corrupt bytes removed from the end of the log.
+    pub truncated_bytes: u64,
+    /// Segments whose indexes were rebuilt.
+    pub rebuilt_indexes: usize,
+    /// Whole segments dropped because they followed a corrupt batch.
+    pub dropped_segments: usize,
+}
+
+/// Where to read the next batch for an offset, captured under the lock.
+pub(crate) struct ReadPlan {
+    pub reader: SegmentReader,
+    pub start_position: u64,
+    /// Base offset of the segment after this one, to continue with if this one has nothing.
+    pub next_segment: Option<i64>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Log {
+    dir: PathBuf,
+    config: TopicConfig,
+    segments: BTreeMap<i64, Segment>,
+    log_start_offset: i64,
+}
+
+impl Log {
+    /// Opens (or creates) the log in `dir`. With `recover`, the last segment is scanned batch
+    /// by batch and cut at the first bad one; older segments were flushed when they rolled, so
+    /// only their indexes are checked (and rebuilt with a full scan if they fail).
+    pub fn open(dir: &Path, config: TopicConfig, recover: bool) -> Result<(Self, LogRecovery)> {
+        fs::create_dir_all(dir).with_path(dir)?;
+        let mut bases = Vec::new();
+        for entry in fs::read_dir(dir).with_path(dir)? {
+            let path = entry.with_path(dir)?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if name.ends_with(".cleaned") || name.ends_with(".tmp") {
+                // Leftovers of an interrupted compaction swap or config write.
+                fs::remove_file(&path).with_path(&path)?;
+            } else if let Some(stem) = name.strip_suffix(".log") {
+                if let Ok(base) = stem.parse::<i64>() {
+                    bases.push(base);
+                }
+            }
+        }
+        bases.sort_unstable();
+        let persisted_start = read_log_start(dir)?;
+        let mut recovery = LogRecovery::default();
+        let mut segments = BTreeMap::new();
+        let mut cut_at = None;
+        for (i, &base) in bases.iter().enumerate() {
+            if cut_at.is_some() {
+                // A corrupt batch in an earlier segment ends the log there, as in Kafka.
+                for path in segment::segment_paths(dir, base) {
+                    let _ = fs::remove_file(path);
+                }
+                recovery.dropped_segments += 1;
+                continue;
+            }
+            let is_last = i + 1 == bases.len();
+            let (segment, seg_recovery) =
+                Segment::open(dir, base, config.index_interval_bytes, recover && is_last)?;
+            recovery.truncated_bytes += seg_recovery.truncated_bytes;
+            recovery.rebuilt_indexes += seg_recovery.rebuilt_indexes as usize;
+            if seg_recovery.truncated_bytes > 0 && !is_last {
+                cut_at = Some(segment.next_offset);
+            }
+            segments.insert(base, segment);
+        }
+        if segments.is_empty() {
+            let base = persisted_start.unwrap_or(0);
+            segments.insert(base, Segment::create(dir, base, config.index_interval_bytes)?);
+            sync_dir(dir)?;
+        }
+        let first_base = *segments.keys().next().expect("at least one segment");
+        let mut log = Self {
+            dir: dir.to_path_buf(),
+            config,
+            segments,
+            log_start_offset: persisted_start.unwrap_or(first_base).max(first_base),
+        };
+        let end = log.log_end_offset();
+        if log.log_start_offset > end {
+            // The log was truncated below a persisted start (corruption): start at the end.
+            log.log_start_offset = end;
+        }
+        Ok((log, recovery))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &TopicConfig {
+        &self.config
+    }
+
+    pub fn set_config(&mut self, config: TopicConfig) {
+        self.config = config;
+    }
+
+    fn active(&self) -> &Segment {
+        self.segments.values().next_back().expect("a log always has a segment")
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        self.segments
+            .values_mut()
+            .next_back()
+            .expect("a log always has a segment")
+    }
+
+    /// The next offset to be written.
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().next_offset
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    /// Total bytes in all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.values().map(|s| s.size).sum()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// The active segment's file, for an fsync outside the lock.
+    pub fn active_file(&self) -> Arc<fs::File> {
+        Arc::clone(self.active().file())
+    }
+
+    /// Validates producer batches, assigns offsets and appends them. Nothing is written if any
+    /// batch is bad.
+    pub fn append(&mut self, batches: &mut [u8]) -> Result<AppendInfo> {
+        let validated = validate_produce(batches, self.config.max_message_bytes as usize)?;
+        let newest_ts = validated
+            .iter()
+            .map(|b| b.header.max_timestamp)
+            .max()
+            .unwrap_or(-1);
+        let records: i64 = validated.iter().map(|b| b.header.records_count as i64).sum();
+        self.maybe_roll(batches.len() as u64, newest_ts, records)?;
+        let base_offset = self.log_end_offset();
+        let mut next = base_offset;
+        let mut stamped: Vec<(usize, BatchHeader)> = Vec::with_capacity(validated.len());
+        for batch in &validated {
+            let end = batch.position + batch.header.total_len();
+            stamp_batch(&mut batches[batch.position..end], next, 0);
+            let mut header = batch.header;
+            header.base_offset = next;
+            header.partition_leader_epoch = 0;
+            next = header.last_offset() + 1;
+            stamped.push((batch.position, header));
+        }
+        self.active_mut().append(batches, &stamped)?;
+        Ok(AppendInfo {
+            base_offset,
+            last_offset: next - 1,
+            log_start_offset: self.log_start_offset,
+        })
+    }
+
+    fn maybe_roll(&mut self, incoming: u64, newest_ts: i64, records: i64) -> Result<()> {
+        let active = self.active();
+        if active.is_empty() {
+            return Ok(());
+        }
+        let too_big = active.size + incoming > self.config.segment_bytes;
+        let too_old = active
+            .first_batch_timestamp
+            .is_some_and(|first| newest_ts - first > self.config.segment_ms);
+        let offsets_overflow = active.next_offset + records - active.base_offset > u32::MAX as i64;
+        let position_overflow = active.size + incoming > u32::MAX as u64;
+        if too_big || too_old || offsets_overflow || position_overflow {
+            self.roll()?;
+        }
+        Ok(())
+    }
+
+    /// Closes the active segment (flushing it and its indexes) and starts a new one at the log
+    /// end offset. Rolling an empty segment does nothing.
+    pub fn roll(&mut self) -> Result<()> {
+        let active = self.active();
+        if active.is_empty() {
+            return Ok(());
+        }
+        active.sync()?;
+        let base = active.next_offset;
+        let segment = Segment::create(&self.dir, base, self.config.index_interval_bytes)?;
+        sync_dir(&self.dir)?;
+        self.segments.insert(base, segment);
+        Ok(())
+    }
+
+    /// Flushes the active segment and its indexes.
+    pub fn sync(&self) -> Result<()> {
+        self.active().sync()
+    }
+
+    /// Where to start reading `offset`. `Ok(None)` means the offset is the log end (nothing to
+    /// read yet).
+    pub fn plan_read(&self, offset: i64) -> Result<Option<ReadPlan>> {
+        let end = self.log_end_offset();
+        if offset < self.log_start_offset || offset > end {
+            return Err(Error::OffsetOutOfRange {
+                offset,
+                log_start: self.log_start_offset,
+                log_end: end,
+            });
+        }
+        if offset == end {
+            return Ok(None);
+        }
+        Ok(Some(self.plan_in_segment(offset)))
+    }
+
+    fn plan_in_segment(&self, offset: i64) -> ReadPlan {
+        let (base, segment) = self
+            .segments
+            .range(..=offset)
+            .next_back()
+            .or_else(|| self.segments.iter().next())
+            .expect("a log always has a segment");
+        let next_segment = self
+            .segments
+            .range(base + 1..)
+            .next()
+            .map(|(b, _)| *b);
+        ReadPlan {
+            reader: segment.reader(),
+            start_position: segment.position_for_offset(offset),
+            next_segment,
+        }
+    }
+
+    /// Readers for the segments that may hold timestamp `ts`, oldest first, with the position
+    /// to start each scan at.
+    pub fn plan_timestamp_lookup(&self, ts: i64) -> Vec<(SegmentReader, u64)> {
+        self.segments
+            .values()
+            .filter(|s| s.max_timestamp >= ts)
+            .map(|s| (s.reader(), s.position_for_timestamp(ts)))
+            .collect()
+    }
+
+    /// Deletes old segments by `retention.ms` (against `now_ms`) and `retention.bytes`, and
+    /// moves the log start offset. Returns how many segments were deleted.
+    pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize> {
+        if !self.config.cleanup_policy.delete {
+            return Ok(0);
+        }
+        let retention_ms = self.config.retention_ms;
+        let retention_bytes = self.config.retention_bytes;
+        let mut total = self.size_bytes() as i64;
+        let mut doomed = Vec::new();
+        for segment in self.segments.values() {
+            let expired = retention_ms >= 0
+                && !segment.is_empty()
+                && now_ms - segment.max_timestamp > retention_ms;
+            let oversize = retention_bytes >= 0 && total - segment.size as i64 >= retention_bytes;
+            if !(expired || oversize) || segment.is_empty() {
+                break;
+            }
+            total -= segment.size as i64;
+            doomed.push(segment.base_offset);
+        }
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        if doomed.last() == Some(&self.active().base_offset) {
+            self.roll()?;
+        }
+        for base in &doomed {
+            if let Some(segment) = self.segments.remove(base) {
+                segment.delete_files()?;
+            }
+        }
+        let first = *self.segments.keys().next().expect("roll kept a segment");
+        if first > self.log_start_offset {
+            self.log_start_offset = first;
+        }
+        tracing::debug!(dir = %self.dir.display(), deleted = doomed.len(), log_start = self.log_start_offset, "retention");
+        Ok(doomed.len())
+    }
+
+    /// Moves the log start offset to `offset` (Kafka's DeleteRecords), deleting segments wholly
+    /// below it. Returns the new log start offset.
+    pub fn delete_records_before(&mut self, offset: i64) -> Result<i64> {
+        let end = self.log_end_offset();
+        if offset > end || offset < 0 {
+            return Err(Error::OffsetOutOfRange {
+                offset,
+                log_start: self.log_start_offset,
+                log_end: end,
+            });
+        }
+        if offset <= self.log_start_offset {
+            return Ok(self.log_start_offset);
+        }
+        write_log_start(&self.dir, offset)?;
+        self.log_start_offset = offset;
+        let doomed: Vec<i64> = self
+            .segments
+            .values()
+            .filter(|s| s.next_offset <= offset && s.base_offset != self.active().base_offset)
+            .map(|s| s.base_offset)
+            .collect();
+        for base in doomed {
+            if let Some(segment) = self.segments.remove(&base) {
+                segment.delete_files()?;
+            }
+        }
+        Ok(offset)
+    }
+
+    /// Closed segments (all but the active one), for the compactor.
+    pub(crate) fn closed_segments(&self) -> Vec<(i64, SegmentReader, i64)> {
+        let active = self.active().base_offset;
+        self.segments
+            .values()
+            .filter(|s| s.base_offset != active)
+            .map(|s| (s.base_offset, s.reader(), s.max_timestamp))
+            .collect()
+    }
+
+    /// Replaces a closed segment with its compacted version, already written and flushed as
+    /// `<base>.log.cleaned`. Returns false (and deletes the cleaned file) if the segment changed
+    /// or went away meanwhile (retention).
+    pub(crate) fn swap_in_cleaned(&mut self, base: i64, old_size: u64) -> Result<bool> {
+        let active = self.active().base_offset;
+        let still_there =
+            base != active && self.segments.get(&base).is_some_and(|s| s.size == old_size);
+        let [log, index, time] = segment::segment_paths(&self.dir, base);
+        let cleaned = compaction::cleaned_path(&log);
+        if !still_there {
+            let _ = fs::remove_file(&cleaned);
+            return Ok(false);
+        }
+        // Crash safety: the old indexes go first, so a crash at any point leaves the old or
+        // the new log without indexes, and the next open rebuilds them from that log.
+        for p in [&index, &time] {
+            match fs::remove_file(p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_path(p),
+            }
+        }
+        fs::rename(&cleaned, &log).with_path(&log)?;
+        sync_dir(&self.dir)?;
+        let (segment, _) = Segment::open(&self.dir, base, self.config.index_interval_bytes, false)?;
+        self.segments.insert(base, segment);
+        Ok(true)
+    }
+}
+
+/// Reads whole batches starting at `offset`, up to `max_bytes` (at least one batch), from
+/// whichever segment holds it, moving on past segments that hold nothing at or after it
+/// (compaction can empty a segment). `plan` is called under the partition's read lock; the
+/// file reads happen outside it.
+pub(crate) fn read_from(
+    plan: impl Fn(i64) -> Result<Option<ReadPlan>>,
+    offset: i64,
+    max_bytes: usize,
+) -> Result<Bytes> {
+    let mut next = offset;
+    loop {
+        let Some(step) = plan(next)? else {
+            return Ok(Bytes::new());
+        };
+        match step.reader.locate(step.start_position, offset, None)? {
+            Located::At(position) => {
+                return Ok(Bytes::from(step.reader.read_batches(position, max_bytes)?));
+            }
+            Located::PastEnd => match step.next_segment {
+                Some(base) => next = base.max(offset),
+                None => return Ok(Bytes::new()),
+            },
+        }
+    }
+}
+
+fn read_log_start(dir: &Path) -> Result<Option<i64>> {
+    let path = dir.join(LOG_START_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => Ok(text.trim().parse().ok()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_path(path),
+    }
+}
+
+fn write_log_start(dir: &Path, offset: i64) -> Result<()> {
+    write_atomically(&dir.join(LOG_START_FILE), offset.to_string().as_bytes())
+}
+
+/// Writes a small file so that a crash leaves either the old or the new contents: a temporary
+/// file, fsync, rename over the target, fsync of the directory.
+pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
+    let mut file = fs::File::create(&tmp).with_path(&tmp)?;
+    file.write_all(contents).with_path(&tmp)?;
+    file.sync_all().with_path(&tmp)?;
+    fs::rename(&tmp, path).with_path(path)?;
+    sync_dir(path.parent().expect("file has a directory"))
+}
+
+/// Makes a directory's entries (created, renamed, deleted files) durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_path(dir)
+}

@@ -1,0 +1,299 @@
+//! One partition as the rest of the broker sees it: the synchronous [`Log`] behind a
+//! read-write lock (one writer, many readers), group-commit fsync for durable appends, and a
+//! watch channel that wakes long-polling fetches when the log grows.
+//!
+//! File I/O runs on tokio's blocking pool so that a slow disk never stalls the async
+//! workers. Appends hold the write lock only while writing to the page cache; the fsync that
+//! makes them durable runs without it and is shared: whoever finds no fsync in flight flushes
+//! everything written so far, and every append that landed before it is covered by that one
+//! fsync (group commit).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::RwLock;
+use tokio::sync::{Mutex, watch};
+
+use crate::error::{Error, Result};
+use crate::log::compaction::{CompactionStats, compact};
+use crate::log::{AppendInfo, Log, read_from};
+
+/// How long an append waits before it is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Acknowledge once the bytes are fsynced (Kafka's `acks=all` on a single node). Under
+    /// [`FlushPolicy::GroupCommit`] (the default) the record survives a crash of the process
+    /// or the machine.
+    #[default]
+    Durable,
+    /// Acknowledge once the bytes are in the operating system's page cache (Kafka's
+    /// `acks=1`): they survive a crash of the process, not of the machine, until the
+    /// background flush.
+    Written,
+}
+
+/// When the broker fsyncs. Single-node Eddy has no replicas, so this is its whole durability
+/// story; see docs/ARCHITECTURE.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushPolicy {
+    /// The default. `Durable` appends return after an fsync shared by all appends in flight
+    /// (group commit); everything else is flushed every `interval` in the background, on every
+    /// segment roll and at shutdown.
+    GroupCommit {
+        /// Background flush interval for `Written` appends.
+        interval: Duration,
+    },
+    /// Never fsync on the append path: `Durable` appends are treated as `Written`, and data is
+    /// flushed only every `interval`, on roll and at shutdown. A machine crash can lose up to
+    /// `interval` of acknowledged data. For benchmarks and disposable data.
+    Interval {
+        /// Background flush interval.
+        interval: Duration,
+    },
+}
+
+impl Default for FlushPolicy {
+    fn default() -> Self {
+        Self::GroupCommit {
+            interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl FlushPolicy {
+    /// The background flush interval.
+    pub fn interval(&self) -> Duration {
+        match *self {
+            Self::GroupCommit { interval } | Self::Interval { interval } => interval,
+        }
+    }
+}
+
+/// Records read from a partition.
+#[derive(Debug, Clone, Default)]
+pub struct FetchResult {
+    /// Whole RecordBatch v2 batches, exactly as stored: decode with
+    /// [`crate::decode_records`]. Empty when nothing arrived before the deadline.
+    pub records: Bytes,
+    /// The log end offset when the read was done (Eddy's high watermark).
+    pub high_watermark: i64,
+    /// The first offset still in the log.
+    pub log_start_offset: i64,
+}
+
+pub(crate) struct Partition {
+    pub topic: String,
+    pub index: i32,
+    log: Arc<RwLock<Log>>,
+    /// Log end offset, published after every append, for long-polls.
+    end_offset: watch::Sender<i64>,
+    /// Everything below this offset is on disk.
+    durable_offset: watch::Sender<i64>,
+    /// Held by the task doing an fsync, so that only one runs at a time.
+    sync_lock: Mutex<()>,
+    policy: FlushPolicy,
+    /// Set when a write failed and the log could not be restored: no more appends.
+    offline: parking_lot::Mutex<bool>,
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|join_error| std::panic::resume_unwind(join_error.into_panic()))
+}
+
+impl Partition {
+    pub fn new(topic: &str, index: i32, log: Log, policy: FlushPolicy) -> Self {
+        let end = log.log_end_offset();
+        Self {
+            topic: topic.to_string(),
+            index,
+            log: Arc::new(RwLock::new(log)),
+            end_offset: watch::Sender::new(end),
+            // What was there at open was recovered from disk, so it is durable.
+            durable_offset: watch::Sender::new(end),
+            sync_lock: Mutex::new(()),
+            policy,
+            offline: parking_lot::Mutex::new(false),
+        }
+    }
+
+    pub fn log(&self) -> &Arc<RwLock<Log>> {
+        &self.log
+    }
+
+    fn check_online(&self) -> Result<()> {
+        if *self.offline.lock() {
+            return Err(Error::PartitionOffline {
+                topic: self.topic.clone(),
+                partition: self.index,
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends producer batches (validated, then stamped with offsets) and waits as
+    /// `durability` asks.
+    pub async fn append(&self, batches: Bytes, durability: Durability) -> Result<AppendInfo> {
+        self.check_online()?;
+        let log = Arc::clone(&self.log);
+        let result = blocking(move || {
+            let mut owned = BytesMut::from(batches);
+            log.write().append(&mut owned)
+        })
+        .await;
+        let info = match result {
+            Ok(info) => info,
+            Err(e @ Error::CorruptLog { .. }) => {
+                *self.offline.lock() = true;
+                tracing::error!(topic = %self.topic, partition = self.index, error = %e, "partition taken offline");
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        self.end_offset.send_replace(info.last_offset + 1);
+        if durability == Durability::Durable && matches!(self.policy, FlushPolicy::GroupCommit { .. }) {
+            self.wait_durable(info.last_offset + 1).await?;
+        }
+        Ok(info)
+    }
+
+    /// Returns once every offset below `end` is on disk, sharing fsyncs with concurrent callers.
+    pub async fn wait_durable(&self, end: i64) -> Result<()> {
+        loop {
+            if *self.durable_offset.borrow() >= end {
+                return Ok(());
+            }
+            let _guard = self.sync_lock.lock().await;
+            if *self.durable_offset.borrow() >= end {
+                return Ok(()); // the fsync we waited for covered us
+            }
+            self.flush().await?;
+        }
+    }
+
+    /// Fsyncs everything written so far. Callers hold `sync_lock` or accept a redundant fsync.
+    async fn flush(&self) -> Result<()> {
+        let (target, file) = {
+            let log = self.log.read();
+            (log.log_end_offset(), log.active_file())
+        };
+        let path_log = Arc::clone(&self.log);
+        blocking(move || {
+            file.sync_data().map_err(|source| Error::Io {
+                path: path_log.read().dir().to_path_buf(),
+                source,
+            })
+        })
+        .await?;
+        self.durable_offset.send_modify(|d| *d = (*d).max(target));
+        Ok(())
+    }
+
+    /// Background flush: fsync if anything was written since the last one.
+    pub async fn flush_if_dirty(&self) -> Result<()> {
+        if *self.durable_offset.borrow() < *self.end_offset.borrow() {
+            let _guard = self.sync_lock.lock().await;
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Reads from `offset`; if the offset is the log end, waits up to `max_wait` for data.
+    pub async fn fetch(&self, offset: i64, max_bytes: usize, max_wait: Duration) -> Result<FetchResult> {
+        let mut end_rx = self.end_offset.subscribe();
+        let deadline = tokio::time::Instant::now() + max_wait;
+        loop {
+            let log = Arc::clone(&self.log);
+            let result = blocking(move || {
+                let records = read_from(|o| log.read().plan_read(o), offset, max_bytes)?;
+                let log = log.read();
+                Ok(FetchResult {
+                    records,
+                    high_watermark: log.log_end_offset(),
+                    log_start_offset: log.log_start_offset(),
+                })
+            })
+            .await?;
+            if !result.records.is_empty() || max_wait.is_zero() {
+                return Ok(result);
+            }
+            end_rx.mark_unchanged();
+            if *end_rx.borrow() > result.high_watermark.max(offset) {
+                continue; // data arrived between the read and the subscription check
+            }
+            match tokio::time::timeout_at(deadline, end_rx.changed()).await {
+                Ok(Ok(())) if *end_rx.borrow() > result.high_watermark.max(offset) => continue,
+                Ok(Ok(())) => {
+                    // Woken without new data past what we read (cannot normally happen):
+                    // wait out the deadline rather than spin.
+                    tokio::time::sleep_until(deadline).await;
+                    return Ok(result);
+                }
+                Ok(Err(_)) => return Err(Error::ShutDown),
+                Err(_elapsed) => return Ok(result),
+            }
+        }
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.log.read().log_end_offset()
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log.read().log_start_offset()
+    }
+
+    /// First offset whose record timestamp is >= `timestamp`, with that record's timestamp.
+    pub async fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>> {
+        let log = Arc::clone(&self.log);
+        blocking(move || {
+            let (plans, start) = {
+                let log = log.read();
+                (log.plan_timestamp_lookup(timestamp), log.log_start_offset())
+            };
+            for (reader, position) in plans {
+                if let crate::log::segment::Located::At(at) =
+                    reader.locate(position, 0, Some(timestamp))?
+                {
+                    let batch = Bytes::from(reader.read_one(at)?);
+                    let found = crate::batch::decode_records(&batch)?
+                        .into_iter()
+                        .find(|r| r.timestamp >= timestamp && r.offset >= start);
+                    if let Some(r) = found {
+                        return Ok(Some((r.offset, r.timestamp)));
+                    }
+                }
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    pub async fn apply_retention(&self, now_ms: i64) -> Result<usize> {
+        let log = Arc::clone(&self.log);
+        blocking(move || log.write().apply_retention(now_ms)).await
+    }
+
+    pub async fn compact(&self, now_ms: i64) -> Result<CompactionStats> {
+        let log = Arc::clone(&self.log);
+        blocking(move || compact(&log, now_ms)).await
+    }
+
+    pub async fn delete_records_before(&self, offset: i64) -> Result<i64> {
+        let log = Arc::clone(&self.log);
+        blocking(move || log.write().delete_records_before(offset)).await
+    }
+
+    pub async fn roll(&self) -> Result<()> {
+        let log = Arc::clone(&self.log);
+        blocking(move || log.write().roll()).await
+    }
+
+    /// Flushes everything (used at shutdown).
+    pub async fn close(&self) -> Result<()> {
+        let log = Arc::clone(&self.log);
+        blocking(move || log.read().sync()).await
+    }
+}
