@@ -163,15 +163,17 @@ pub fn check_batch(buf: &[u8]) -> Result<BatchHeader, String> {
 fn check_uncompressed_records(header: &BatchHeader, body: &[u8]) -> Result<(), String> {
     let mut at = 0usize;
     for index in 0..header.records_count {
-        let (len, used) = read_varint(&body[at..])
-            .ok_or_else(|| format!("record {index}: truncated length"))?;
+        let (len, used) =
+            read_varint(&body[at..]).ok_or_else(|| format!("record {index}: truncated length"))?;
         at += used;
         if len < 0 || at + len as usize > body.len() {
             return Err(format!("record {index}: length {len} runs past the batch"));
         }
         let record = &body[at..at + len as usize];
         // attributes (1 byte), timestamp delta (varlong), offset delta (varint)
-        let rest = record.get(1..).ok_or_else(|| format!("record {index}: empty"))?;
+        let rest = record
+            .get(1..)
+            .ok_or_else(|| format!("record {index}: empty"))?;
         let (_, ts_len) =
             read_varlong(rest).ok_or_else(|| format!("record {index}: bad timestamp delta"))?;
         let (delta, _) = read_varint(&rest[ts_len..])
@@ -222,7 +224,9 @@ pub struct ProducedBatch {
 /// `max_batch_bytes`. Returns the batches in order.
 pub fn validate_produce(buf: &[u8], max_batch_bytes: usize) -> Result<Vec<ProducedBatch>> {
     if buf.is_empty() {
-        return Err(Error::CorruptBatch("no record batches in the request".into()));
+        return Err(Error::CorruptBatch(
+            "no record batches in the request".into(),
+        ));
     }
     let mut batches = Vec::new();
     let mut position = 0;
@@ -320,7 +324,11 @@ pub struct Record {
     pub headers: Vec<(String, Option<Bytes>)>,
 }
 
-fn to_kafka_record(offset: i64, timestamp: i64, record: &NewRecord) -> kafka_protocol::records::Record {
+fn to_kafka_record(
+    offset: i64,
+    timestamp: i64,
+    record: &NewRecord,
+) -> kafka_protocol::records::Record {
     kafka_protocol::records::Record {
         transactional: false,
         control: false,
@@ -372,7 +380,8 @@ pub fn encode_batch(records: &[NewRecord], now_ms: i64, compression: Compression
 /// control batches.
 pub fn decode_records(batches: &Bytes) -> Result<Vec<Record>> {
     let mut buf = batches.clone();
-    let sets = RecordBatchDecoder::decode_all(&mut buf).map_err(|e| Error::Decode(e.to_string()))?;
+    let sets =
+        RecordBatchDecoder::decode_all(&mut buf).map_err(|e| Error::Decode(e.to_string()))?;
     Ok(sets
         .into_iter()
         .flat_map(|set| set.records)
@@ -430,7 +439,10 @@ mod tests {
 
     fn sample() -> Bytes {
         encode_batch(
-            &[NewRecord::new("k1", "v1").at(10), NewRecord::value("v2").at(12)],
+            &[
+                NewRecord::new("k1", "v1").at(10),
+                NewRecord::value("v2").at(12),
+            ],
             0,
             Compression::None,
         )
@@ -477,7 +489,9 @@ mod tests {
             .to_string();
         assert!(err.contains("only"), "{err}");
 
-        let err = validate_produce(&good[..20], 1 << 20).unwrap_err().to_string();
+        let err = validate_produce(&good[..20], 1 << 20)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("shorter"), "{err}");
 
         let err = validate_produce(&good, 10).unwrap_err();
@@ -485,7 +499,9 @@ mod tests {
 
         let mut bad_magic = good.to_vec();
         bad_magic[16] = 1;
-        let err = validate_produce(&bad_magic, 1 << 20).unwrap_err().to_string();
+        let err = validate_produce(&bad_magic, 1 << 20)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("magic"), "{err}");
 
         assert!(validate_produce(&[], 1 << 20).is_err());
@@ -493,8 +509,15 @@ mod tests {
 
     #[test]
     fn compressed_batches_round_trip() {
-        for compression in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
-            let records: Vec<_> = (0..50).map(|i| NewRecord::new(format!("k{i}"), vec![b'x'; 100]).at(i)).collect();
+        for compression in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            let records: Vec<_> = (0..50)
+                .map(|i| NewRecord::new(format!("k{i}"), vec![b'x'; 100]).at(i))
+                .collect();
             let batch = encode_batch(&records, 0, compression).unwrap();
             validate_produce(&batch, 1 << 20).unwrap();
             assert_eq!(decode_records(&batch).unwrap().len(), 50);

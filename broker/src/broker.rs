@@ -39,6 +39,9 @@ use crate::partition::{Durability, FetchResult, FlushPolicy, Partition};
 const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
 const LOCK_FILE: &str = ".lock";
 const TOPIC_FILE: &str = "topic.json";
+const PRODUCER_IDS_FILE: &str = "producer-ids";
+/// Producer ids are reserved on disk this many at a time.
+const PRODUCER_ID_BLOCK: i64 = 1000;
 
 /// How a broker is set up.
 #[derive(Debug, Clone)]
@@ -132,6 +135,8 @@ struct Inner {
     admin: tokio::sync::Mutex<()>,
     shutdown: watch::Sender<bool>,
     tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
+    /// (next producer id to hand out, end of the block reserved on disk).
+    producer_ids: tokio::sync::Mutex<(i64, i64)>,
     _lock: fs::File,
 }
 
@@ -178,7 +183,13 @@ impl Broker {
     pub async fn open_with_report(config: BrokerConfig) -> Result<(Self, OpenReport)> {
         let policy = config.flush_policy;
         let data_dir = config.data_dir.clone();
+        let ids_path = config.data_dir.join(PRODUCER_IDS_FILE);
         let (lock, loaded, report) = blocking(move || load_data_dir(&data_dir, policy)).await?;
+        // Ids below the reserved mark may have been handed out before a crash: start above it.
+        let reserved = match tokio::fs::read_to_string(&ids_path).await {
+            Ok(text) => text.trim().parse::<i64>().unwrap_or(0),
+            Err(_) => 0,
+        };
         let (shutdown, _) = watch::channel(false);
         let broker = Self {
             inner: Arc::new(Inner {
@@ -188,6 +199,7 @@ impl Broker {
                 admin: tokio::sync::Mutex::new(()),
                 shutdown,
                 tasks: parking_lot::Mutex::new(Vec::new()),
+                producer_ids: tokio::sync::Mutex::new((reserved, reserved)),
                 _lock: lock,
             }),
         };
@@ -287,7 +299,7 @@ impl Broker {
             })
     }
 
-    fn partition(&self, topic: &str, partition: i32) -> Result<Arc<Partition>> {
+    pub(crate) fn partition(&self, topic: &str, partition: i32) -> Result<Arc<Partition>> {
         let t = self.topic(topic)?;
         usize::try_from(partition)
             .ok()
@@ -326,7 +338,10 @@ impl Broker {
                 partitions.push(Arc::new(Partition::new(&topic_name, p, log, policy)));
             }
             // The topic exists once topic.json is durably in place.
-            let file = TopicFile { id, config: config.clone() };
+            let file = TopicFile {
+                id,
+                config: config.clone(),
+            };
             write_atomically(
                 &dir.join(TOPIC_FILE),
                 &serde_json::to_vec_pretty(&file).expect("topic file serialises"),
@@ -374,6 +389,31 @@ impl Broker {
             .await?;
         tracing::info!(topic = name, "deleted topic");
         Ok(())
+    }
+
+    /// The name of the topic with this id, if there is one.
+    pub fn topic_name_by_id(&self, id: Uuid) -> Option<String> {
+        self.inner
+            .topics
+            .read()
+            .iter()
+            .find(|(_, t)| t.id == id)
+            .map(|(name, _)| name.clone())
+    }
+
+    /// A producer id never handed out before, for an idempotent producer. Ids are reserved on
+    /// disk a block at a time, so none is reused after a restart.
+    pub async fn allocate_producer_id(&self) -> Result<i64> {
+        let mut ids = self.inner.producer_ids.lock().await;
+        if ids.0 >= ids.1 {
+            let end = ids.0 + PRODUCER_ID_BLOCK;
+            let path = self.inner.config.data_dir.join(PRODUCER_IDS_FILE);
+            blocking(move || write_atomically(&path, end.to_string().as_bytes())).await?;
+            ids.1 = end;
+        }
+        let id = ids.0;
+        ids.0 += 1;
+        Ok(id)
     }
 
     /// Names of all topics, sorted (the internal offsets topic included).
@@ -426,9 +466,14 @@ impl Broker {
             id: topic.id,
             config: config.clone(),
         };
-        let path = topics_dir(&self.inner.config.data_dir).join(name).join(TOPIC_FILE);
+        let path = topics_dir(&self.inner.config.data_dir)
+            .join(name)
+            .join(TOPIC_FILE);
         blocking(move || {
-            write_atomically(&path, &serde_json::to_vec_pretty(&file).expect("serialises"))
+            write_atomically(
+                &path,
+                &serde_json::to_vec_pretty(&file).expect("serialises"),
+            )
         })
         .await?;
         for partition in &topic.partitions {
@@ -447,7 +492,8 @@ impl Broker {
         durability: Durability,
     ) -> Result<AppendInfo> {
         let batch = encode_batch(records, now_ms(), Compression::None)?;
-        self.produce_batch(topic, partition, batch, durability).await
+        self.produce_batch(topic, partition, batch, durability)
+            .await
     }
 
     /// Appends pre-encoded RecordBatch v2 bytes (one or more batches, as a Kafka producer
@@ -520,7 +566,10 @@ impl Broker {
         self.write_offset_records(records).await
     }
 
-    async fn write_offset_records(&self, records: Vec<(OffsetKey, Option<CommittedOffset>)>) -> Result<()> {
+    async fn write_offset_records(
+        &self,
+        records: Vec<(OffsetKey, Option<CommittedOffset>)>,
+    ) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
@@ -532,13 +581,20 @@ impl Broker {
             .produce(OFFSETS_TOPIC, 0, &encoded, Durability::Durable)
             .await?;
         for (i, (key, value)) in records.into_iter().enumerate() {
-            self.inner.offsets.apply(info.base_offset + i as i64, key, value);
+            self.inner
+                .offsets
+                .apply(info.base_offset + i as i64, key, value);
         }
         Ok(())
     }
 
     /// A group's committed offset for one partition.
-    pub fn committed_offset(&self, group: &str, topic: &str, partition: i32) -> Option<CommittedOffset> {
+    pub fn committed_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+    ) -> Option<CommittedOffset> {
         self.inner
             .offsets
             .get(&(group.to_string(), topic.to_string(), partition))
@@ -631,7 +687,11 @@ fn load_data_dir(
     let dir = topics_dir(data_dir);
     for entry in fs::read_dir(&dir).with_path(&dir)? {
         let topic_dir = entry.with_path(&dir)?.path();
-        let Some(name) = topic_dir.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+        let Some(name) = topic_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+        else {
             continue;
         };
         let topic_file = topic_dir.join(TOPIC_FILE);
@@ -650,7 +710,8 @@ fn load_data_dir(
         })?;
         let mut partitions = Vec::new();
         for p in 0..file.config.partitions {
-            let (log, recovery) = Log::open(&topic_dir.join(p.to_string()), file.config.clone(), !clean)?;
+            let (log, recovery) =
+                Log::open(&topic_dir.join(p.to_string()), file.config.clone(), !clean)?;
             if recovery != LogRecovery::default() {
                 tracing::warn!(topic = %name, partition = p, ?recovery, "recovered partition");
                 report.repaired.insert((name.clone(), p), recovery);

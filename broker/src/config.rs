@@ -198,7 +198,9 @@ impl TopicConfig {
             "segment.bytes" => {
                 let v = int(MIN_SEGMENT_BYTES as i64)?;
                 if v > i32::MAX as i64 {
-                    return Err(invalid("must fit a 32-bit file position (at most 2147483647)"));
+                    return Err(invalid(
+                        "must fit a 32-bit file position (at most 2147483647)",
+                    ));
                 }
                 self.segment_bytes = v as u64;
             }
@@ -223,7 +225,10 @@ impl TopicConfig {
                 return Err(Error::InvalidConfig {
                     key: key.to_string(),
                     value: value.to_string(),
-                    reason: format!("unknown config key; known keys: {}", TOPIC_CONFIG_KEYS.join(", ")),
+                    reason: format!(
+                        "unknown config key; known keys: {}",
+                        TOPIC_CONFIG_KEYS.join(", ")
+                    ),
                 });
             }
         }
@@ -235,9 +240,15 @@ impl TopicConfig {
         BTreeMap::from([
             ("cleanup.policy", self.cleanup_policy.render().to_string()),
             ("delete.retention.ms", self.delete_retention_ms.to_string()),
-            ("index.interval.bytes", self.index_interval_bytes.to_string()),
+            (
+                "index.interval.bytes",
+                self.index_interval_bytes.to_string(),
+            ),
             ("max.message.bytes", self.max_message_bytes.to_string()),
-            ("min.compaction.lag.ms", self.min_compaction_lag_ms.to_string()),
+            (
+                "min.compaction.lag.ms",
+                self.min_compaction_lag_ms.to_string(),
+            ),
             ("retention.bytes", self.retention_bytes.to_string()),
             ("retention.ms", self.retention_ms.to_string()),
             ("segment.bytes", self.segment_bytes.to_string()),
@@ -266,7 +277,9 @@ mod tests {
             let err = validate_topic_name(bad).unwrap_err().to_string();
             assert!(err.contains(why), "{bad:?}: {err}");
         }
-        let err = validate_topic_name(&"x".repeat(250)).unwrap_err().to_string();
+        let err = validate_topic_name(&"x".repeat(250))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("250 characters"), "{err}");
     }
 
@@ -274,18 +287,19 @@ mod tests {
     fn overrides_are_checked_and_round_trip() {
         let config = TopicConfig::from_overrides(
             3,
-            [("cleanup.policy", "compact,delete"), ("retention.ms", "-1"), ("segment.bytes", "1024")],
+            [
+                ("cleanup.policy", "compact,delete"),
+                ("retention.ms", "-1"),
+                ("segment.bytes", "1024"),
+            ],
         )
         .unwrap();
         assert_eq!(config.partitions, 3);
         assert!(config.cleanup_policy.compact && config.cleanup_policy.delete);
         assert_eq!(config.retention_ms, -1);
         let entries = config.entries();
-        let again = TopicConfig::from_overrides(
-            3,
-            entries.iter().map(|(k, v)| (*k, v.as_str())),
-        )
-        .unwrap();
+        let again =
+            TopicConfig::from_overrides(3, entries.iter().map(|(k, v)| (*k, v.as_str()))).unwrap();
         assert_eq!(again, config);
 
         let err = TopicConfig::from_overrides(1, [("segment.bytes", "ten")]).unwrap_err();

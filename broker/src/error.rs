@@ -67,12 +67,43 @@ pub enum Error {
     },
     /// The partition failed a write and could not restore a consistent state; it refuses
     /// further writes until the broker is reopened (which recovers it).
-    #[error("partition {topic}/{partition} is offline after a failed write; reopen the broker to recover it")]
+    #[error(
+        "partition {topic}/{partition} is offline after a failed write; reopen the broker to recover it"
+    )]
     PartitionOffline {
         /// Topic name.
         topic: String,
         /// Partition index.
         partition: i32,
+    },
+    /// An idempotent producer's batch does not follow the last one it wrote.
+    #[error("out-of-order sequence from producer {producer_id}: expected {expected}, got {got}")]
+    OutOfOrderSequence {
+        /// The producer id.
+        producer_id: i64,
+        /// The sequence number the partition expected next.
+        expected: i32,
+        /// The batch's base sequence.
+        got: i32,
+    },
+    /// An idempotent producer wrote with an epoch older than one already seen (it was fenced
+    /// by a newer instance of itself).
+    #[error("producer {producer_id} epoch {got} is older than the current epoch {current}")]
+    InvalidProducerEpoch {
+        /// The producer id.
+        producer_id: i64,
+        /// The current epoch.
+        current: i16,
+        /// The epoch in the batch.
+        got: i16,
+    },
+    /// An idempotent producer the partition has no state for wrote a non-initial sequence.
+    #[error("unknown producer {producer_id} (no state for it; sequence {sequence} is not 0)")]
+    UnknownProducerId {
+        /// The producer id.
+        producer_id: i64,
+        /// The batch's base sequence.
+        sequence: i32,
     },
     /// Decoding records from a stored batch failed.
     #[error("cannot decode records: {0}")]

@@ -133,7 +133,9 @@ impl OffsetCache {
         });
         match decoded {
             Ok((key, value)) => self.apply(record.offset, key, value),
-            Err(e) => tracing::warn!(offset = record.offset, error = %e, "skipping undecodable offset commit"),
+            Err(e) => {
+                tracing::warn!(offset = record.offset, error = %e, "skipping undecodable offset commit")
+            }
         }
     }
 

@@ -33,6 +33,7 @@ mod error;
 mod group_offsets;
 mod log;
 mod partition;
+pub mod server;
 
 pub use batch::{NewRecord, Record, decode_records, encode_batch};
 pub use broker::{
@@ -45,3 +46,4 @@ pub use kafka_protocol::records::Compression;
 pub use log::compaction::CompactionStats;
 pub use log::{AppendInfo, LogRecovery, SegmentRecovery};
 pub use partition::{Durability, FetchResult, FlushPolicy};
+pub use server::{Server, ServerConfig};

@@ -9,11 +9,12 @@
 //! fsync (group commit).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::RwLock;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{Semaphore, watch};
 
 use crate::error::{Error, Result};
 use crate::log::compaction::{CompactionStats, compact};
@@ -82,6 +83,9 @@ pub struct FetchResult {
     pub log_start_offset: i64,
 }
 
+/// How many fsyncs of one partition may run at once.
+const CONCURRENT_FSYNCS: usize = 2;
+
 pub(crate) struct Partition {
     pub topic: String,
     pub index: i32,
@@ -90,11 +94,12 @@ pub(crate) struct Partition {
     end_offset: watch::Sender<i64>,
     /// Everything below this offset is on disk.
     durable_offset: watch::Sender<i64>,
-    /// Held by the task doing an fsync, so that only one runs at a time.
-    sync_lock: Mutex<()>,
+    /// Permits for fsyncs in flight. More than one overlaps one fsync's fixed cost (journal
+    /// commit, device cache flush) with the next one's data transfer.
+    sync_permits: Semaphore,
     policy: FlushPolicy,
     /// Set when a write failed and the log could not be restored: no more appends.
-    offline: parking_lot::Mutex<bool>,
+    offline: AtomicBool,
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -113,9 +118,9 @@ impl Partition {
             end_offset: watch::Sender::new(end),
             // What was there at open was recovered from disk, so it is durable.
             durable_offset: watch::Sender::new(end),
-            sync_lock: Mutex::new(()),
+            sync_permits: Semaphore::new(CONCURRENT_FSYNCS),
             policy,
-            offline: parking_lot::Mutex::new(false),
+            offline: AtomicBool::new(false),
         }
     }
 
@@ -124,7 +129,7 @@ impl Partition {
     }
 
     fn check_online(&self) -> Result<()> {
-        if *self.offline.lock() {
+        if self.offline.load(Ordering::SeqCst) {
             return Err(Error::PartitionOffline {
                 topic: self.topic.clone(),
                 partition: self.index,
@@ -136,6 +141,22 @@ impl Partition {
     /// Appends producer batches (validated, then stamped with offsets) and waits as
     /// `durability` asks.
     pub async fn append(&self, batches: Bytes, durability: Durability) -> Result<AppendInfo> {
+        let info = self.append_unflushed(batches).await?;
+        if self.must_wait_for_fsync(durability) {
+            self.wait_durable(info.last_offset + 1).await?;
+        }
+        Ok(info)
+    }
+
+    /// Whether an append with `durability` waits for an fsync under this partition's policy.
+    pub fn must_wait_for_fsync(&self, durability: Durability) -> bool {
+        durability == Durability::Durable && matches!(self.policy, FlushPolicy::GroupCommit { .. })
+    }
+
+    /// The first half of an append: validated, stamped and written to the page cache, visible
+    /// to readers, not yet fsynced. The protocol server does this in request order and waits
+    /// for the fsync ([`Partition::wait_durable`]) concurrently.
+    pub async fn append_unflushed(&self, batches: Bytes) -> Result<AppendInfo> {
         self.check_online()?;
         let log = Arc::clone(&self.log);
         let result = blocking(move || {
@@ -146,17 +167,21 @@ impl Partition {
         let info = match result {
             Ok(info) => info,
             Err(e @ Error::CorruptLog { .. }) => {
-                *self.offline.lock() = true;
-                tracing::error!(topic = %self.topic, partition = self.index, error = %e, "partition taken offline");
+                self.take_offline(&e);
                 return Err(e);
             }
             Err(e) => return Err(e),
         };
-        self.end_offset.send_replace(info.last_offset + 1);
-        if durability == Durability::Durable && matches!(self.policy, FlushPolicy::GroupCommit { .. }) {
-            self.wait_durable(info.last_offset + 1).await?;
-        }
+        // max: a retried duplicate reports old offsets, and appends may finish out of order.
+        self.end_offset
+            .send_modify(|end| *end = (*end).max(info.last_offset + 1));
         Ok(info)
+    }
+
+    /// A receiver that changes whenever the log end offset moves, for long-polls that watch
+    /// several partitions at once.
+    pub fn watch_end_offset(&self) -> watch::Receiver<i64> {
+        self.end_offset.subscribe()
     }
 
     /// Returns once every offset below `end` is on disk, sharing fsyncs with concurrent callers.
@@ -165,7 +190,11 @@ impl Partition {
             if *self.durable_offset.borrow() >= end {
                 return Ok(());
             }
-            let _guard = self.sync_lock.lock().await;
+            let _permit = self
+                .sync_permits
+                .acquire()
+                .await
+                .map_err(|_| Error::ShutDown)?;
             if *self.durable_offset.borrow() >= end {
                 return Ok(()); // the fsync we waited for covered us
             }
@@ -173,35 +202,59 @@ impl Partition {
         }
     }
 
-    /// Fsyncs everything written so far. Callers hold `sync_lock` or accept a redundant fsync.
+    /// Fsyncs everything written so far. Callers hold a sync permit. Concurrent fsyncs of one
+    /// file are safe: each one returns only once every byte written before it started is on
+    /// disk, whichever of them wrote it out.
     async fn flush(&self) -> Result<()> {
-        let (target, file) = {
+        let (target, file, dir) = {
             let log = self.log.read();
-            (log.log_end_offset(), log.active_file())
+            (
+                log.log_end_offset(),
+                log.active_file(),
+                log.dir().to_path_buf(),
+            )
         };
-        let path_log = Arc::clone(&self.log);
-        blocking(move || {
-            file.sync_data().map_err(|source| Error::Io {
-                path: path_log.read().dir().to_path_buf(),
-                source,
-            })
+        let synced = blocking(move || {
+            file.sync_data()
+                .map_err(|source| Error::Io { path: dir, source })
         })
-        .await?;
+        .await;
+        if let Err(e) = synced {
+            // After a failed fsync the kernel may have dropped the dirty pages: what the
+            // page cache shows can no longer be trusted to be on disk. Stop writing; the
+            // next open recovers from what is really there.
+            self.take_offline(&e);
+            return Err(e);
+        }
         self.durable_offset.send_modify(|d| *d = (*d).max(target));
         Ok(())
+    }
+
+    fn take_offline(&self, cause: &Error) {
+        self.offline.store(true, Ordering::SeqCst);
+        tracing::error!(topic = %self.topic, partition = self.index, error = %cause, "partition taken offline");
     }
 
     /// Background flush: fsync if anything was written since the last one.
     pub async fn flush_if_dirty(&self) -> Result<()> {
         if *self.durable_offset.borrow() < *self.end_offset.borrow() {
-            let _guard = self.sync_lock.lock().await;
+            let _permit = self
+                .sync_permits
+                .acquire()
+                .await
+                .map_err(|_| Error::ShutDown)?;
             self.flush().await?;
         }
         Ok(())
     }
 
     /// Reads from `offset`; if the offset is the log end, waits up to `max_wait` for data.
-    pub async fn fetch(&self, offset: i64, max_bytes: usize, max_wait: Duration) -> Result<FetchResult> {
+    pub async fn fetch(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_wait: Duration,
+    ) -> Result<FetchResult> {
         let mut end_rx = self.end_offset.subscribe();
         let deadline = tokio::time::Instant::now() + max_wait;
         loop {
@@ -253,11 +306,14 @@ impl Partition {
                 let log = log.read();
                 (log.plan_timestamp_lookup(timestamp), log.log_start_offset())
             };
-            for (reader, position) in plans {
-                if let crate::log::segment::Located::At(at) =
+            for (reader, mut position) in plans {
+                // The first batch that reaches the timestamp may hold the matching records
+                // only below the log start (after delete-records): go on to the next batches.
+                while let crate::log::segment::Located::At(at) =
                     reader.locate(position, 0, Some(timestamp))?
                 {
                     let batch = Bytes::from(reader.read_one(at)?);
+                    position = at + batch.len() as u64;
                     let found = crate::batch::decode_records(&batch)?
                         .into_iter()
                         .find(|r| r.timestamp >= timestamp && r.offset >= start);

@@ -30,6 +30,14 @@ pub struct CompactionStats {
     pub records_removed: u64,
 }
 
+/// What the last pass left for later: nothing changes until the active segment rolls or
+/// `recheck_at_ms` (a kept tombstone expiring, a segment passing `min.compaction.lag.ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Checkpoint {
+    active_base: i64,
+    recheck_at_ms: i64,
+}
+
 /// Path of the cleaned copy of a segment file while it is being written.
 pub(crate) fn cleaned_path(log_path: &Path) -> PathBuf {
     PathBuf::from(format!("{}.cleaned", log_path.display()))
@@ -52,14 +60,24 @@ fn for_each_batch(
 
 /// Runs one compaction pass over a partition's closed segments at time `now_ms`.
 pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats> {
-    let (closed, config, dir) = {
+    let (closed, config, dir, active_base, checkpoint) = {
         let log = log.read();
-        (log.closed_segments(), log.config().clone(), log.dir().to_path_buf())
+        (
+            log.closed_segments(),
+            log.config().clone(),
+            log.dir().to_path_buf(),
+            log.active_base_offset(),
+            log.compaction_checkpoint,
+        )
     };
     let mut stats = CompactionStats::default();
     if !config.cleanup_policy.compact || closed.is_empty() {
         return Ok(stats);
     }
+    if checkpoint.is_some_and(|c| c.active_base == active_base && now_ms < c.recheck_at_ms) {
+        return Ok(stats);
+    }
+    let mut recheck_at_ms = i64::MAX;
     // The latest offset of every key in the closed part of the log.
     let mut latest: HashMap<Bytes, i64> = HashMap::new();
     for (_, reader, _) in &closed {
@@ -79,7 +97,10 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
     let tombstone_horizon = now_ms - config.delete_retention_ms;
     for (base, reader, max_timestamp) in closed {
         if max_timestamp > lag_horizon {
-            continue; // holds records younger than min.compaction.lag.ms
+            // Holds records younger than min.compaction.lag.ms: look again once it is not.
+            recheck_at_ms =
+                recheck_at_ms.min(max_timestamp.saturating_add(config.min_compaction_lag_ms) + 1);
+            continue;
         }
         let mut out = Vec::with_capacity(reader.end() as usize);
         let mut removed = 0u64;
@@ -94,10 +115,17 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
                 .into_iter()
                 .filter(|r| match &r.key {
                     None => true,
-                    Some(key) => {
-                        latest.get(key) == Some(&r.offset)
-                            && !(r.value.is_none() && r.timestamp < tombstone_horizon)
+                    Some(key) if latest.get(key) != Some(&r.offset) => false,
+                    Some(_) if r.value.is_none() => {
+                        if r.timestamp < tombstone_horizon {
+                            return false;
+                        }
+                        // A live tombstone: drop it on a later pass.
+                        recheck_at_ms = recheck_at_ms
+                            .min(r.timestamp.saturating_add(config.delete_retention_ms) + 1);
+                        true
                     }
+                    Some(_) => true,
                 })
                 .collect();
             removed += (total - kept.len()) as u64;
@@ -121,6 +149,10 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
             stats.records_removed += removed;
         }
     }
+    log.write().compaction_checkpoint = Some(Checkpoint {
+        active_base,
+        recheck_at_ms,
+    });
     if stats.segments_cleaned > 0 {
         tracing::debug!(dir = %dir.display(), ?stats, "compacted");
     }

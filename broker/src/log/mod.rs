@@ -5,6 +5,7 @@
 
 pub(crate) mod compaction;
 pub(crate) mod index;
+pub(crate) mod producer_state;
 pub(crate) mod segment;
 
 use std::collections::BTreeMap;
@@ -14,13 +15,16 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::batch::{BatchHeader, stamp_batch, validate_produce};
+use crate::batch::{BatchHeader, ProducedBatch, stamp_batch, validate_produce};
 use crate::config::TopicConfig;
 use crate::error::{Error, IoContext, Result};
-use segment::{Located, Segment, SegmentReader};
 pub use segment::SegmentRecovery;
+use segment::{Located, Segment, SegmentReader};
 
 const LOG_START_FILE: &str = "log-start-offset";
+
+/// Idempotent-producer state is rebuilt at open from this many of the newest segments.
+const PRODUCER_STATE_SEGMENTS: usize = 2;
 
 /// The offsets a successful append was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +62,10 @@ pub(crate) struct Log {
     config: TopicConfig,
     segments: BTreeMap<i64, Segment>,
     log_start_offset: i64,
+    /// Set by the compactor: until the active segment rolls or `recheck_at_ms` passes, another
+    /// pass cannot change anything and is skipped.
+    pub(crate) compaction_checkpoint: Option<compaction::Checkpoint>,
+    producers: producer_state::ProducerStates,
 }
 
 impl Log {
@@ -69,7 +77,10 @@ impl Log {
         let mut bases = Vec::new();
         for entry in fs::read_dir(dir).with_path(dir)? {
             let path = entry.with_path(dir)?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             if name.ends_with(".cleaned") || name.ends_with(".tmp") {
                 // Leftovers of an interrupted compaction swap or config write.
                 fs::remove_file(&path).with_path(&path)?;
@@ -105,7 +116,10 @@ impl Log {
         }
         if segments.is_empty() {
             let base = persisted_start.unwrap_or(0);
-            segments.insert(base, Segment::create(dir, base, config.index_interval_bytes)?);
+            segments.insert(
+                base,
+                Segment::create(dir, base, config.index_interval_bytes)?,
+            );
             sync_dir(dir)?;
         }
         let first_base = *segments.keys().next().expect("at least one segment");
@@ -114,7 +128,10 @@ impl Log {
             config,
             segments,
             log_start_offset: persisted_start.unwrap_or(first_base).max(first_base),
+            compaction_checkpoint: None,
+            producers: producer_state::ProducerStates::default(),
         };
+        log.rebuild_producer_state()?;
         let end = log.log_end_offset();
         if log.log_start_offset > end {
             // The log was truncated below a persisted start (corruption): start at the end.
@@ -133,10 +150,14 @@ impl Log {
 
     pub fn set_config(&mut self, config: TopicConfig) {
         self.config = config;
+        self.compaction_checkpoint = None;
     }
 
     fn active(&self) -> &Segment {
-        self.segments.values().next_back().expect("a log always has a segment")
+        self.segments
+            .values()
+            .next_back()
+            .expect("a log always has a segment")
     }
 
     fn active_mut(&mut self) -> &mut Segment {
@@ -173,12 +194,18 @@ impl Log {
     /// batch is bad.
     pub fn append(&mut self, batches: &mut [u8]) -> Result<AppendInfo> {
         let validated = validate_produce(batches, self.config.max_message_bytes as usize)?;
+        if let Some(duplicate) = self.check_sequences(&validated)? {
+            return Ok(duplicate);
+        }
         let newest_ts = validated
             .iter()
             .map(|b| b.header.max_timestamp)
             .max()
             .unwrap_or(-1);
-        let records: i64 = validated.iter().map(|b| b.header.records_count as i64).sum();
+        let records: i64 = validated
+            .iter()
+            .map(|b| b.header.records_count as i64)
+            .sum();
         self.maybe_roll(batches.len() as u64, newest_ts, records)?;
         let base_offset = self.log_end_offset();
         let mut next = base_offset;
@@ -193,11 +220,68 @@ impl Log {
             stamped.push((batch.position, header));
         }
         self.active_mut().append(batches, &stamped)?;
+        for (_, header) in &stamped {
+            self.producers.record(header);
+        }
         Ok(AppendInfo {
             base_offset,
             last_offset: next - 1,
             log_start_offset: self.log_start_offset,
         })
+    }
+
+    /// Checks idempotent producers' sequence numbers. Returns the original offsets if the
+    /// whole request is a retry of batches already in the log.
+    fn check_sequences(&self, batches: &[ProducedBatch]) -> Result<Option<AppendInfo>> {
+        if batches.iter().all(|b| b.header.producer_id < 0) {
+            return Ok(None);
+        }
+        // Batches of one request are checked against the state as it will be after the ones
+        // before them.
+        let mut states = self.producers.clone();
+        let mut duplicates = Vec::new();
+        for (i, batch) in batches.iter().enumerate() {
+            if batch.header.producer_id < 0 {
+                continue;
+            }
+            match states.check(&batch.header)? {
+                producer_state::SequenceCheck::Append => {
+                    let mut header = batch.header;
+                    header.base_offset = i64::MAX / 2 + i as i64; // placeholder offsets
+                    states.record(&header);
+                }
+                producer_state::SequenceCheck::Duplicate {
+                    first_offset,
+                    last_offset,
+                } => duplicates.push((first_offset, last_offset)),
+            }
+        }
+        match duplicates.len() {
+            0 => Ok(None),
+            n if n == batches.len() => Ok(Some(AppendInfo {
+                base_offset: duplicates[0].0,
+                last_offset: duplicates[n - 1].1,
+                log_start_offset: self.log_start_offset,
+            })),
+            _ => Err(Error::CorruptBatch(
+                "a request mixing retried and new batches of an idempotent producer".into(),
+            )),
+        }
+    }
+
+    /// Rebuilds idempotent-producer state from the batch headers of the newest segments.
+    fn rebuild_producer_state(&mut self) -> Result<()> {
+        let readers: Vec<SegmentReader> = self
+            .segments
+            .values()
+            .rev()
+            .take(PRODUCER_STATE_SEGMENTS)
+            .map(Segment::reader)
+            .collect();
+        for reader in readers.iter().rev() {
+            reader.for_each_header(|header| self.producers.record(header))?;
+        }
+        Ok(())
     }
 
     fn maybe_roll(&mut self, incoming: u64, newest_ts: i64, records: i64) -> Result<()> {
@@ -261,11 +345,7 @@ impl Log {
             .next_back()
             .or_else(|| self.segments.iter().next())
             .expect("a log always has a segment");
-        let next_segment = self
-            .segments
-            .range(base + 1..)
-            .next()
-            .map(|(b, _)| *b);
+        let next_segment = self.segments.range(base + 1..).next().map(|(b, _)| *b);
         ReadPlan {
             reader: segment.reader(),
             start_position: segment.position_for_offset(offset),
@@ -293,12 +373,15 @@ impl Log {
         let retention_bytes = self.config.retention_bytes;
         let mut total = self.size_bytes() as i64;
         let mut doomed = Vec::new();
+        let active_base = self.active().base_offset;
         for segment in self.segments.values() {
+            // A closed segment that compaction emptied holds nothing to keep and must not stop
+            // retention; only an empty active segment stays.
             let expired = retention_ms >= 0
-                && !segment.is_empty()
-                && now_ms - segment.max_timestamp > retention_ms;
+                && (segment.is_empty() || now_ms - segment.max_timestamp > retention_ms);
             let oversize = retention_bytes >= 0 && total - segment.size as i64 >= retention_bytes;
-            if !(expired || oversize) || segment.is_empty() {
+            if !(expired || oversize) || (segment.is_empty() && segment.base_offset == active_base)
+            {
                 break;
             }
             total -= segment.size as i64;
@@ -339,11 +422,15 @@ impl Log {
         }
         write_log_start(&self.dir, offset)?;
         self.log_start_offset = offset;
-        let doomed: Vec<i64> = self
-            .segments
-            .values()
-            .filter(|s| s.next_offset <= offset && s.base_offset != self.active().base_offset)
-            .map(|s| s.base_offset)
+        // A segment goes once the next one starts at or below the new log start. (Not by its
+        // own next offset: compaction may have emptied its tail, and the log start must stay
+        // in the first segment, or the next open, which starts the log no earlier than the
+        // first segment, would move it.)
+        let bases: Vec<i64> = self.segments.keys().copied().collect();
+        let doomed: Vec<i64> = bases
+            .windows(2)
+            .filter(|pair| pair[1] <= offset)
+            .map(|pair| pair[0])
             .collect();
         for base in doomed {
             if let Some(segment) = self.segments.remove(&base) {
@@ -354,6 +441,10 @@ impl Log {
     }
 
     /// Closed segments (all but the active one), for the compactor.
+    pub(crate) fn active_base_offset(&self) -> i64 {
+        self.active().base_offset
+    }
+
     pub(crate) fn closed_segments(&self) -> Vec<(i64, SegmentReader, i64)> {
         let active = self.active().base_offset;
         self.segments

@@ -117,7 +117,10 @@ impl Segment {
         let have_indexes = loaded.is_some();
         let (offset_index, time_index) = match loaded {
             Some(pair) => pair,
-            None => (IndexFile::create(&index_path)?, IndexFile::create(&time_path)?),
+            None => (
+                IndexFile::create(&index_path)?,
+                IndexFile::create(&time_path)?,
+            ),
         };
         let mut segment = Self {
             base_offset,
@@ -228,7 +231,9 @@ impl Segment {
             return Ok(None);
         }
         let mut buf = [0u8; HEADER_LEN];
-        self.file.read_exact_at(&mut buf, position).with_path(&self.path)?;
+        self.file
+            .read_exact_at(&mut buf, position)
+            .with_path(&self.path)?;
         Ok(BatchHeader::parse(&buf).ok())
     }
 
@@ -254,7 +259,9 @@ impl Segment {
                 break;
             }
             let mut head = [0u8; HEADER_LEN];
-            self.file.read_exact_at(&mut head, position).with_path(&self.path)?;
+            self.file
+                .read_exact_at(&mut head, position)
+                .with_path(&self.path)?;
             let header = match BatchHeader::parse(&head) {
                 Ok(h) => h,
                 Err(reason) => {
@@ -281,7 +288,9 @@ impl Segment {
             }
             if check_crc {
                 buf.resize(total as usize, 0);
-                self.file.read_exact_at(&mut buf, position).with_path(&self.path)?;
+                self.file
+                    .read_exact_at(&mut buf, position)
+                    .with_path(&self.path)?;
                 if let Err(reason) = check_batch(&buf) {
                     scan.corruption = Some(reason);
                     break;
@@ -314,7 +323,11 @@ impl Segment {
                 })?;
             }
             let running_max = self.max_timestamp.max(header.max_timestamp);
-            if self.time_index.last().is_none_or(|e| running_max > e.timestamp) {
+            if self
+                .time_index
+                .last()
+                .is_none_or(|e| running_max > e.timestamp)
+            {
                 self.time_index.push(TimeEntry {
                     timestamp: running_max,
                     relative_offset,
@@ -341,7 +354,9 @@ impl Segment {
                 },
                 Err(_) => Error::CorruptLog {
                     path: self.path.clone(),
-                    reason: format!("write failed ({source}) and the partial write could not be removed"),
+                    reason: format!(
+                        "write failed ({source}) and the partial write could not be removed"
+                    ),
                 },
             });
         }
@@ -356,11 +371,25 @@ impl Segment {
         Ok(())
     }
 
-    /// Position to start scanning from for `offset`: the floor offset-index entry.
+    /// Position to start scanning from for `offset`: the floor offset-index entry, if the batch
+    /// header there has the entry's offset. An entry damaged on disk in a way the open's sanity
+    /// check cannot see (a middle entry still in order) would otherwise start a read inside a
+    /// batch, or past `offset` and silently skip records; such reads scan from the start.
     pub fn position_for_offset(&self, offset: i64) -> u64 {
         let relative = (offset - self.base_offset).clamp(0, u32::MAX as i64) as u32;
-        floor(self.offset_index.entries(), relative, |e| e.relative_offset)
-            .map_or(0, |i| self.offset_index.entries()[i].position as u64)
+        let Some(i) = floor(self.offset_index.entries(), relative, |e| e.relative_offset) else {
+            return 0;
+        };
+        let entry = self.offset_index.entries()[i];
+        match self.read_header(entry.position as u64) {
+            Ok(Some(h)) if h.base_offset == self.base_offset + entry.relative_offset as i64 => {
+                entry.position as u64
+            }
+            _ => {
+                tracing::warn!(segment = %self.path.display(), ?entry, "offset index entry does not point at its batch; scanning from the segment start");
+                0
+            }
+        }
     }
 
     /// Position to start scanning from for the first record with timestamp >= `timestamp`.
@@ -369,7 +398,9 @@ impl Segment {
         // Entries hold the running max: those below the target can be skipped.
         let below = entries.partition_point(|e| e.timestamp < timestamp);
         match below.checked_sub(1) {
-            Some(i) => self.position_for_offset(self.base_offset + entries[i].relative_offset as i64),
+            Some(i) => {
+                self.position_for_offset(self.base_offset + entries[i].relative_offset as i64)
+            }
             None => 0,
         }
     }
@@ -440,7 +471,9 @@ impl SegmentReader {
 
     fn header_at(&self, position: u64) -> Result<BatchHeader> {
         let mut head = [0u8; HEADER_LEN];
-        self.file.read_exact_at(&mut head, position).with_path(&self.path)?;
+        self.file
+            .read_exact_at(&mut head, position)
+            .with_path(&self.path)?;
         let header = BatchHeader::parse(&head)
             .map_err(|reason| self.corrupt(format!("at position {position}: {reason}")))?;
         if position + header.total_len() as u64 > self.end {
@@ -474,7 +507,9 @@ impl SegmentReader {
         let first = self.header_at(position)?;
         let want = max_bytes.max(first.total_len()).min(available);
         let mut buf = vec![0u8; want];
-        self.file.read_exact_at(&mut buf, position).with_path(&self.path)?;
+        self.file
+            .read_exact_at(&mut buf, position)
+            .with_path(&self.path)?;
         let mut at = 0;
         while at + HEADER_LEN <= buf.len() {
             let header = BatchHeader::parse(&buf[at..])
@@ -488,6 +523,17 @@ impl SegmentReader {
         }
         buf.truncate(at);
         Ok(buf)
+    }
+
+    /// Calls `f` with the header of every batch, in order (headers only, no CRC check).
+    pub fn for_each_header(&self, mut f: impl FnMut(&BatchHeader)) -> Result<()> {
+        let mut position = 0;
+        while position + (HEADER_LEN as u64) <= self.end {
+            let header = self.header_at(position)?;
+            f(&header);
+            position += header.total_len() as u64;
+        }
+        Ok(())
     }
 
     /// Reads one whole batch at `position` (CRC-checked).

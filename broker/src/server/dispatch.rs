@@ -1,0 +1,129 @@
+//! Decoding a request frame, routing it to its API module, and encoding the response.
+//!
+//! A frame whose API key is unknown, whose version is not implemented (except ApiVersions,
+//! which answers with UNSUPPORTED_VERSION as clients expect), or whose body does not decode,
+//! closes the connection, as Kafka does: there is no well-formed way to answer it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::{Decodable, Encodable};
+
+use super::ServerState;
+use super::apis;
+
+/// A response still being worked out: `None` means no response is sent (acks=0).
+pub(crate) type Pending = Pin<Box<dyn Future<Output = Option<ResponseKind>> + Send>>;
+
+/// The encoded response frame, once ready; an error closes the connection.
+pub(crate) type Reply = Pin<Box<dyn Future<Output = Result<Option<Bytes>, String>> + Send>>;
+
+/// A response that is already known.
+pub(crate) fn ready(response: impl Into<ResponseKind>) -> Pending {
+    Box::pin(std::future::ready(Some(response.into())))
+}
+
+/// What a handler needs to know about the request it is answering.
+#[derive(Clone)]
+pub(crate) struct RequestContext {
+    pub state: Arc<ServerState>,
+    pub version: i16,
+    pub header: RequestHeader,
+    /// The client's address (for group member descriptions and logs).
+    pub peer: SocketAddr,
+}
+
+/// Decodes one frame and starts handling it. The ordered part of the work is done when this
+/// returns; the returned future finishes the rest and yields the encoded response.
+pub(crate) async fn handle(
+    mut frame: Bytes,
+    state: &Arc<ServerState>,
+    peer: SocketAddr,
+) -> Result<Reply, String> {
+    if frame.len() < 8 {
+        return Err(format!("a {}-byte frame is too short for a request header", frame.len()));
+    }
+    let api_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    let key = ApiKey::try_from(api_key).map_err(|_| format!("unknown API key {api_key}"))?;
+    let Some(range) = apis::supported_versions(key) else {
+        return Err(format!("API {key:?} is not implemented"));
+    };
+    if version < range.0 || version > range.1 {
+        if key == ApiKey::ApiVersions {
+            let body = apis::api_versions::unsupported_version();
+            return Ok(encoded(key, 0, correlation_id, ready(body)));
+        }
+        return Err(format!(
+            "{key:?} version {version} is not supported (supported: {}..={})",
+            range.0, range.1
+        ));
+    }
+    let header = RequestHeader::decode(&mut frame, key.request_header_version(version))
+        .map_err(|e| format!("cannot decode the {key:?} v{version} request header: {e}"))?;
+    let request = RequestKind::decode(key, &mut frame, version)
+        .map_err(|e| format!("cannot decode {key:?} v{version}: {e}"))?;
+    let ctx = RequestContext {
+        state: Arc::clone(state),
+        version,
+        header,
+        peer,
+    };
+    let pending = route(ctx, request)
+        .await
+        .ok_or_else(|| format!("{key:?} passed the version check but has no handler"))?;
+    Ok(encoded(key, version, correlation_id, pending))
+}
+
+fn encoded(key: ApiKey, version: i16, correlation_id: i32, pending: Pending) -> Reply {
+    Box::pin(async move {
+        let Some(body) = pending.await else {
+            return Ok(None);
+        };
+        let mut buf = BytesMut::new();
+        ResponseHeader::default()
+            .with_correlation_id(correlation_id)
+            .encode(&mut buf, key.response_header_version(version))
+            .map_err(|e| format!("cannot encode the {key:?} response header: {e}"))?;
+        body.encode(&mut buf, version)
+            .map_err(|e| format!("cannot encode the {key:?} v{version} response: {e}"))?;
+        Ok(Some(buf.freeze()))
+    })
+}
+
+/// Runs the ordered part of a request. `None` only if an API is listed in
+/// [`apis::supported_versions`] without a route here (a bug; the connection is closed).
+async fn route(ctx: RequestContext, request: RequestKind) -> Option<Pending> {
+    use apis::*;
+    Some(match request {
+        RequestKind::ApiVersions(r) => ready(api_versions::handle(&ctx, r)),
+        RequestKind::Metadata(r) => ready(metadata::handle(&ctx, r).await),
+        RequestKind::Produce(r) => produce::handle(ctx, r).await,
+        RequestKind::Fetch(r) => Box::pin(async move { Some(fetch::handle(&ctx, r).await.into()) }),
+        RequestKind::ListOffsets(r) => ready(list_offsets::handle(&ctx, r).await),
+        RequestKind::OffsetForLeaderEpoch(r) => ready(list_offsets::offset_for_leader_epoch(&ctx, r)),
+        RequestKind::FindCoordinator(r) => ready(offsets::find_coordinator(&ctx, r)),
+        RequestKind::OffsetCommit(r) => ready(offsets::commit(&ctx, r).await),
+        RequestKind::OffsetFetch(r) => ready(offsets::fetch(&ctx, r)),
+        RequestKind::InitProducerId(r) => ready(producer_ids::handle(&ctx, r).await),
+        RequestKind::JoinGroup(r) => ready(ctx.state.groups.join(&ctx, r).await),
+        RequestKind::SyncGroup(r) => ready(ctx.state.groups.sync(&ctx, r).await),
+        RequestKind::Heartbeat(r) => ready(ctx.state.groups.heartbeat(&ctx, r)),
+        RequestKind::LeaveGroup(r) => ready(ctx.state.groups.leave(&ctx, r)),
+        RequestKind::DescribeGroups(r) => ready(ctx.state.groups.describe(&ctx, r)),
+        RequestKind::ListGroups(r) => ready(ctx.state.groups.list(&ctx, r)),
+        RequestKind::DeleteGroups(r) => ready(ctx.state.groups.delete(&ctx, r).await),
+        RequestKind::CreateTopics(r) => ready(admin::create_topics(&ctx, r).await),
+        RequestKind::DeleteTopics(r) => ready(admin::delete_topics(&ctx, r).await),
+        RequestKind::CreatePartitions(r) => ready(admin::create_partitions(&ctx, r).await),
+        RequestKind::DescribeConfigs(r) => ready(admin::describe_configs(&ctx, r)),
+        RequestKind::IncrementalAlterConfigs(r) => ready(admin::incremental_alter_configs(&ctx, r).await),
+        RequestKind::DeleteRecords(r) => ready(admin::delete_records(&ctx, r).await),
+        _ => return None,
+    })
+}

@@ -1,0 +1,171 @@
+//! The Kafka wire-protocol server: real Kafka clients (librdkafka, kcat, the Java clients,
+//! kafka-python, franz-go, kafkajs) talk to the [`Broker`] through it unchanged.
+//!
+//! Shaped like tokio-rs/mini-redis: [`codec`] frames bytes, [`connection`] reads requests and
+//! writes responses in order, [`dispatch`] routes each request to its module under [`apis`],
+//! all sharing one [`ServerState`]; the listener here accepts connections up to a cap and
+//! stops on an injected shutdown signal.
+
+pub mod apis;
+mod codec;
+mod connection;
+mod dispatch;
+pub mod groups;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+use crate::broker::Broker;
+use crate::error::{Error, IoContext, Result};
+
+/// How the protocol server is set up.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on. Loopback by default.
+    pub listen: SocketAddr,
+    /// Host name clients are told to connect to (Metadata, FindCoordinator); defaults to the
+    /// listen address's IP.
+    pub advertised_host: Option<String>,
+    /// Port clients are told to connect to; defaults to the bound port.
+    pub advertised_port: Option<u16>,
+    /// This broker's node id.
+    pub node_id: i32,
+    /// The cluster id reported in Metadata.
+    pub cluster_id: String,
+    /// Connections beyond this wait in the accept queue.
+    pub max_connections: usize,
+    /// Largest request frame accepted (Kafka's `socket.request.max.bytes`); a frame claiming
+    /// more closes its connection before anything is allocated for it.
+    pub max_request_bytes: usize,
+    /// Requests read ahead per connection while earlier ones finish (responses still go out
+    /// in request order).
+    pub max_in_flight_per_connection: usize,
+    /// Create unknown topics when a client asks for their metadata (Kafka's
+    /// `auto.create.topics.enable`).
+    pub auto_create_topics: bool,
+    /// Partitions of auto-created topics (Kafka's `num.partitions`).
+    pub default_partitions: i32,
+    /// Consumer group timing.
+    pub groups: groups::GroupConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
+            advertised_host: None,
+            advertised_port: None,
+            node_id: 1,
+            cluster_id: "eddy-cluster".to_string(),
+            max_connections: 1024,
+            max_request_bytes: 100 << 20,
+            max_in_flight_per_connection: 32,
+            auto_create_topics: true,
+            default_partitions: 1,
+            groups: groups::GroupConfig::default(),
+        }
+    }
+}
+
+/// Everything request handlers share.
+pub(crate) struct ServerState {
+    pub broker: Broker,
+    pub config: ServerConfig,
+    pub advertised_host: String,
+    pub advertised_port: i32,
+    pub groups: groups::GroupCoordinator,
+}
+
+/// A bound, not yet running, protocol server.
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<ServerState>,
+}
+
+impl Server {
+    /// Binds the listen address. Port 0 picks a free port: see [`Server::local_addr`].
+    pub async fn bind(broker: Broker, config: ServerConfig) -> Result<Self> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_path(format!("listen address {}", config.listen))?;
+        let local = listener
+            .local_addr()
+            .with_path(format!("listen address {}", config.listen))?;
+        let advertised_host = config
+            .advertised_host
+            .clone()
+            .unwrap_or_else(|| local.ip().to_string());
+        let advertised_port = i32::from(config.advertised_port.unwrap_or(local.port()));
+        let groups = groups::GroupCoordinator::new(broker.clone(), config.groups.clone());
+        Ok(Self {
+            listener,
+            state: Arc::new(ServerState {
+                broker,
+                config,
+                advertised_host,
+                advertised_port,
+                groups,
+            }),
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves connections until `shutdown` completes, then stops accepting, lets every
+    /// connection finish the requests it has read (up to 30 s), and returns. The broker itself
+    /// is left open: shut it down after this returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let limit = Arc::new(Semaphore::new(self.state.config.max_connections));
+        let reaper = self.state.groups.start_reaper(stop_rx.clone());
+        let mut connections = tokio::task::JoinSet::new();
+        tokio::pin!(shutdown);
+        tracing::info!(addr = %self.local_addr(), "Kafka protocol server listening");
+        loop {
+            let permit = tokio::select! {
+                _ = &mut shutdown => break,
+                permit = Arc::clone(&limit).acquire_owned() => permit.map_err(|_| Error::ShutDown)?,
+            };
+            let (stream, peer) = tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let state = Arc::clone(&self.state);
+            let stop = stop_rx.clone();
+            connections.spawn(async move {
+                connection::serve(stream, peer, state, stop).await;
+                drop(permit);
+            });
+            // Reap finished connection tasks so the set does not grow.
+            while connections.try_join_next().is_some() {}
+        }
+        tracing::info!("shutting down the protocol server");
+        stop_tx.send_replace(true);
+        let drain = async { while connections.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(30), drain).await.is_err() {
+            tracing::warn!("connections still busy after 30 s; closing them");
+            connections.abort_all();
+        }
+        reaper.abort();
+        Ok(())
+    }
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Installs what building and testing Eddy needs on a Debian machine, as root or with sudo.
+# Idempotent and quick when everything is there: apt-get runs only for missing packages, and
+# cargo-nextest is built only when absent. Rust itself (rustup, cargo) must already be
+# installed; this script checks it and says so if not.
+#
+#   bash scripts/setup.sh
+set -euo pipefail
+
+APT_PACKAGES=(
+  build-essential # C compiler and make: zstd, lz4 and (later) librdkafka build C code
+  pkg-config
+  libclang-dev # bindgen, for rocksdb (the state stores, later)
+  clang
+  cmake
+  zlib1g-dev
+  libssl-dev
+  kcat # a real Kafka client, for trying the broker by hand once it speaks the protocol
+  python3-venv # Python Kafka clients in end-to-end tests (later)
+)
+MIN_RUST="1.89.0" # edition 2024 needs 1.85; the broker uses File::try_lock (1.89)
+
+say() { printf 'setup: %s\n' "$*"; }
+die() {
+  printf 'setup: error: %s\n' "$*" >&2
+  exit 1
+}
+
+# --- Debian packages -------------------------------------------------------------------------
+if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    if [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" != "install ok installed" ]]; then
+      missing+=("$pkg")
+    fi
+  done
+  if ((${#missing[@]} == 0)); then
+    say "Debian packages: all ${#APT_PACKAGES[@]} present"
+  else
+    if [[ $(id -u) -eq 0 ]]; then
+      SUDO=()
+    elif command -v sudo >/dev/null 2>&1; then
+      SUDO=(sudo)
+    else
+      die "missing Debian packages: ${missing[*]}; run this script as root or install sudo"
+    fi
+    say "installing missing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    "${SUDO[@]}" apt-get update -qq
+    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+else
+  say "warning: not a Debian-like system (no apt-get/dpkg-query); install these yourself:"
+  say "  ${APT_PACKAGES[*]}"
+fi
+
+# --- Rust toolchain --------------------------------------------------------------------------
+if ! command -v cargo >/dev/null 2>&1 && [[ -f "$HOME/.cargo/env" ]]; then
+  # shellcheck disable=SC1091
+  source "$HOME/.cargo/env"
+fi
+if ! command -v cargo >/dev/null 2>&1 || ! command -v rustc >/dev/null 2>&1; then
+  die "cargo/rustc not found: install Rust with rustup (https://rustup.rs), then open a new shell or run 'source \$HOME/.cargo/env'"
+fi
+rust_version="$(rustc --version | awk '{print $2}')"
+if [[ "$(printf '%s\n%s\n' "$MIN_RUST" "${rust_version%%-*}" | sort -V | head -n1)" != "$MIN_RUST" ]]; then
+  die "rustc $rust_version is older than $MIN_RUST; update it with 'rustup update stable'"
+fi
+say "Rust: $(rustc --version)"
+for component in rustfmt clippy; do
+  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    if command -v rustup >/dev/null 2>&1; then
+      say "installing the $component component"
+      rustup component add "$component"
+    else
+      die "cargo ${component/rustfmt/fmt} is missing and there is no rustup to add it"
+    fi
+  fi
+done
+
+# --- cargo-nextest ---------------------------------------------------------------------------
+if cargo nextest --version >/dev/null 2>&1; then
+  say "cargo-nextest: $(cargo nextest --version 2>/dev/null | head -n1)"
+else
+  say "installing cargo-nextest (cargo install --locked; a few minutes on a small machine)"
+  cargo install cargo-nextest --locked
+fi
+
+say "done"
