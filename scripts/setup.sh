@@ -86,4 +86,23 @@ else
   cargo install cargo-nextest --locked
 fi
 
+# --- Python venv for the client tests (tests/kafka_python.rs) -------------------------------
+# A virtualenv with confluent-kafka, made only if missing. EDDY_VENV overrides where it lives.
+EDDY_VENV="${EDDY_VENV:-$HOME/.cache/eddy/venv}"
+CONFLUENT_KAFKA_VERSION="2.16.1" # ships manylinux wheels for CPython 3.11 (x86_64, aarch64)
+if ! command -v python3 >/dev/null 2>&1; then
+  die "python3 not found: the Python client tests need CPython 3 with the venv module"
+fi
+if [[ ! -x "$EDDY_VENV/bin/python" ]]; then
+  say "creating the Python venv $EDDY_VENV"
+  python3 -m venv "$EDDY_VENV" || die "python3 -m venv $EDDY_VENV failed (on Debian: apt-get install python3-venv)"
+fi
+if "$EDDY_VENV/bin/python" -c "import sys, importlib.metadata as m, confluent_kafka; sys.exit(m.version('confluent-kafka') != '$CONFLUENT_KAFKA_VERSION')" 2>/dev/null; then
+  say "Python venv: $EDDY_VENV with confluent-kafka $CONFLUENT_KAFKA_VERSION"
+else
+  say "installing confluent-kafka==$CONFLUENT_KAFKA_VERSION into $EDDY_VENV"
+  "$EDDY_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: \
+    "confluent-kafka==$CONFLUENT_KAFKA_VERSION"
+fi
+
 say "done"

@@ -1,23 +1,23 @@
 //! The `eddy` command line.
 //!
-//! Today it runs the broker's durable log in-process: `eddy demo` writes keyed records to a
-//! topic and reads them back, and `eddy topics ...` manages topics directly in a data
-//! directory. There is no network server yet, so these commands open the data directory
-//! themselves (and refuse to if another Eddy process has it open).
+//! - `eddy broker start` runs the broker with its Kafka protocol server until SIGINT or
+//!   SIGTERM, then shuts down cleanly;
+//! - `eddy topics ...`, `eddy produce` and `eddy consume` are Kafka clients (librdkafka): they
+//!   work against any Kafka-protocol broker, Eddy or Kafka;
+//! - `eddy demo` runs the broker's durable log in-process, without a server.
 //!
 //! Logs go to standard error, filtered by `RUST_LOG` (default `warn`).
 
 mod cli;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
-/// Eddy: a Kafka-style event streaming platform. Today: the broker's durable, partitioned log,
-/// used in-process.
+/// Eddy: a Kafka-compatible event streaming platform: a broker that speaks Kafka's protocol,
+/// and Kafka client commands to use it (or any Kafka cluster).
 #[derive(Debug, Parser)]
-#[command(name = "eddy", version, about, long_about = None)]
+#[command(name = "eddy", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,70 +25,29 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Write keyed records to topic `demo` (created with 3 partitions if missing), durably,
-    /// read them all back, and print what happened.
-    Demo(DemoArgs),
-    /// Manage topics directly in a data directory (no broker may have it open).
+    /// Run the broker.
+    Broker {
+        #[command(subcommand)]
+        command: BrokerCommand,
+    },
+    /// Manage topics on a running broker (Eddy or Kafka).
     Topics {
         #[command(subcommand)]
-        command: TopicsCommand,
+        command: cli::topics::Command,
     },
-}
-
-/// Where the broker keeps its data.
-#[derive(Debug, Args)]
-struct DataDir {
-    /// The broker's data directory.
-    #[arg(long, value_name = "DIR", default_value = "./eddy-data")]
-    data_dir: PathBuf,
-}
-
-#[derive(Debug, Args)]
-struct DemoArgs {
-    #[command(flatten)]
-    data: DataDir,
-    /// How many keyed records to write.
-    #[arg(long, value_name = "N", default_value_t = 1000,
-          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
-    records: u64,
-    /// Records per produce call (one RecordBatch each).
-    #[arg(long, value_name = "N", default_value_t = 100,
-          value_parser = clap::value_parser!(u64).range(1..=100_000))]
-    batch_size: u64,
+    /// Write records to a topic, one per input line (like `kcat -P`).
+    Produce(cli::produce::Args),
+    /// Read records from a topic and print them, one per line (like `kcat -C`).
+    Consume(cli::consume::Args),
+    /// Write keyed records to topic `demo` (created with 3 partitions if missing) in a data
+    /// directory, in-process and durably, read them all back, and print what happened.
+    Demo(cli::demo::Args),
 }
 
 #[derive(Debug, Subcommand)]
-enum TopicsCommand {
-    /// List topic names, one per line (internal topics included).
-    List(DataDir),
-    /// Show a topic's id, config and partitions (every topic if none is named).
-    Describe {
-        /// The topic; all topics when omitted.
-        topic: Option<String>,
-        #[command(flatten)]
-        data: DataDir,
-    },
-    /// Create a topic.
-    Create {
-        /// The topic name (ASCII letters, digits, '.', '_' and '-').
-        topic: String,
-        /// Number of partitions.
-        #[arg(long, default_value_t = 1)]
-        partitions: i32,
-        /// A topic config override, Kafka's key and value (repeatable), e.g.
-        /// `--config retention.ms=3600000`.
-        #[arg(long = "config", value_name = "KEY=VALUE")]
-        configs: Vec<String>,
-        #[command(flatten)]
-        data: DataDir,
-    },
-    /// Delete a topic and all its data.
-    Delete {
-        /// The topic name.
-        topic: String,
-        #[command(flatten)]
-        data: DataDir,
-    },
+enum BrokerCommand {
+    /// Open a data directory and serve the Kafka protocol until SIGINT or SIGTERM.
+    Start(cli::broker::Args),
 }
 
 fn init_logging() {
@@ -103,29 +62,15 @@ fn init_logging() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Demo(args) => {
-            cli::demo::run(cli::demo::Options {
-                data_dir: args.data.data_dir,
-                records: args.records,
-                batch_size: args.batch_size as usize,
-            })
-            .await
+        Command::Broker {
+            command: BrokerCommand::Start(args),
+        } => cli::broker::run(args).await,
+        Command::Topics { command } => cli::topics::run(command).await,
+        Command::Produce(args) => {
+            tokio::task::spawn_blocking(move || cli::produce::run(args)).await?
         }
-        Command::Topics { command } => match command {
-            TopicsCommand::List(data) => cli::topics::list(&data.data_dir).await,
-            TopicsCommand::Describe { topic, data } => {
-                cli::topics::describe(&data.data_dir, topic.as_deref()).await
-            }
-            TopicsCommand::Create {
-                topic,
-                partitions,
-                configs,
-                data,
-            } => cli::topics::create(&data.data_dir, &topic, partitions, &configs).await,
-            TopicsCommand::Delete { topic, data } => {
-                cli::topics::delete(&data.data_dir, &topic).await
-            }
-        },
+        Command::Consume(args) => cli::consume::run(args).await,
+        Command::Demo(args) => cli::demo::run(args).await,
     }
 }
 
@@ -142,7 +87,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // Blocking tasks (stdin readers, librdkafka calls) must not hold the exit up.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -116,7 +116,8 @@ async fn run_case(
                     break;
                 }
                 read += fetched.records.len() as u64;
-                offset = last_offset_plus_one(&fetched.records);
+                offset =
+                    eddy_broker::batch::next_offset_after(&fetched.records).expect("whole batches");
             }
             read
         }));
@@ -134,18 +135,6 @@ async fn run_case(
         append,
         read,
     }
-}
-
-/// The next offset after the last batch in a fetch, from the batch headers.
-fn last_offset_plus_one(batches: &[u8]) -> i64 {
-    let mut at = 0;
-    let mut next = 0;
-    while at < batches.len() {
-        let header = eddy_broker::batch::BatchHeader::parse(&batches[at..]).expect("header");
-        next = header.last_offset() + 1;
-        at += header.total_len();
-    }
-    next
 }
 
 /// Concurrent producers per partition (env `EDDY_BENCH_PRODUCERS`, default 16): like a Kafka

@@ -210,6 +210,35 @@ fn read_varint(buf: &[u8]) -> Option<(i32, usize)> {
     i32::try_from(v).ok().map(|v| (v, used))
 }
 
+/// The offset after the last whole batch in `batches` (as returned by a fetch), from the
+/// batch headers alone; `None` if there is no whole batch.
+pub fn next_offset_after(batches: &[u8]) -> Option<i64> {
+    let mut at = 0;
+    let mut next = None;
+    while let Ok(header) = BatchHeader::parse(&batches[at..]) {
+        if at + header.total_len() > batches.len() {
+            break;
+        }
+        next = Some(header.last_offset() + 1);
+        at += header.total_len();
+    }
+    next
+}
+
+/// Number of records in the whole batches of `batches`, from the headers alone.
+pub fn count_records(batches: &[u8]) -> u64 {
+    let mut at = 0;
+    let mut count = 0;
+    while let Ok(header) = BatchHeader::parse(&batches[at..]) {
+        if at + header.total_len() > batches.len() {
+            break;
+        }
+        count += header.records_count as u64;
+        at += header.total_len();
+    }
+    count
+}
+
 /// One batch found by [`validate_produce`]: where it sits in the input and its header.
 #[derive(Debug, Clone, Copy)]
 pub struct ProducedBatch {

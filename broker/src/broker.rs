@@ -124,7 +124,8 @@ struct TopicFile {
 struct Topic {
     id: Uuid,
     config: RwLock<TopicConfig>,
-    partitions: Vec<Arc<Partition>>,
+    /// Grows (never shrinks) through [`Broker::create_partitions`].
+    partitions: RwLock<Vec<Arc<Partition>>>,
 }
 
 struct Inner {
@@ -135,6 +136,8 @@ struct Inner {
     admin: tokio::sync::Mutex<()>,
     shutdown: watch::Sender<bool>,
     tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
+    /// Set by `shutdown`: reads and writes are refused from then on.
+    closed: std::sync::atomic::AtomicBool,
     /// (next producer id to hand out, end of the block reserved on disk).
     producer_ids: tokio::sync::Mutex<(i64, i64)>,
     _lock: fs::File,
@@ -200,6 +203,7 @@ impl Broker {
                 shutdown,
                 tasks: parking_lot::Mutex::new(Vec::new()),
                 producer_ids: tokio::sync::Mutex::new((reserved, reserved)),
+                closed: std::sync::atomic::AtomicBool::new(false),
                 _lock: lock,
             }),
         };
@@ -227,10 +231,13 @@ impl Broker {
         let end = partition.log_end_offset();
         while offset < end {
             let fetched = partition.fetch(offset, 1 << 20, Duration::ZERO).await?;
-            let records = crate::batch::decode_records(&fetched.records)?;
-            let Some(last) = records.last() else { break };
-            offset = last.offset + 1;
-            for record in &records {
+            // Advance by batch headers: a batch whose records were all compacted away still
+            // moves the position.
+            let Some(next) = crate::batch::next_offset_after(&fetched.records) else {
+                break;
+            };
+            offset = next;
+            for record in &crate::batch::decode_records(&fetched.records)? {
                 self.inner.offsets.apply_record(record);
             }
         }
@@ -283,7 +290,7 @@ impl Broker {
             .topics
             .read()
             .values()
-            .flat_map(|t| t.partitions.iter().cloned())
+            .flat_map(|t| t.partitions.read().clone())
             .collect()
     }
 
@@ -300,10 +307,13 @@ impl Broker {
     }
 
     pub(crate) fn partition(&self, topic: &str, partition: i32) -> Result<Arc<Partition>> {
+        if self.inner.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::ShutDown);
+        }
         let t = self.topic(topic)?;
         usize::try_from(partition)
             .ok()
-            .and_then(|p| t.partitions.get(p).cloned())
+            .and_then(|p| t.partitions.read().get(p).cloned())
             .ok_or_else(|| Error::UnknownTopicOrPartition {
                 topic: topic.to_string(),
                 partition,
@@ -350,7 +360,7 @@ impl Broker {
             Ok(Arc::new(Topic {
                 id,
                 config: RwLock::new(config),
-                partitions,
+                partitions: RwLock::new(partitions),
             }))
         })
         .await?;
@@ -372,7 +382,7 @@ impl Broker {
         self.topic(name)?;
         let data_dir = self.inner.config.data_dir.clone();
         let topic_name = name.to_string();
-        blocking(move || {
+        let graveyard_entry = blocking(move || {
             let from = topics_dir(&data_dir).join(&topic_name);
             let graveyard = data_dir.join("deleted");
             fs::create_dir_all(&graveyard).with_path(&graveyard)?;
@@ -380,10 +390,15 @@ impl Broker {
             // One rename makes the deletion durable and atomic; the files go after.
             fs::rename(&from, &to).with_path(&from)?;
             crate::log::sync_dir(&topics_dir(&data_dir))?;
-            fs::remove_dir_all(&to).with_path(&to)
+            Ok(to)
         })
         .await?;
+        // The rename made the deletion durable: forget the topic before removing its files,
+        // which the next open finishes if this fails.
         self.inner.topics.write().remove(name);
+        if let Err(e) = tokio::fs::remove_dir_all(&graveyard_entry).await {
+            tracing::warn!(topic = name, error = %e, "deleted topic's files remain until the next open");
+        }
         let stale = self.inner.offsets.keys_where(|(_, t, _)| t == name);
         self.write_offset_records(stale.iter().map(|k| (k.clone(), None)).collect())
             .await?;
@@ -428,6 +443,7 @@ impl Broker {
         let topic = self.topic(name)?;
         let partitions = topic
             .partitions
+            .read()
             .iter()
             .map(|p| {
                 let log = p.log().read();
@@ -476,11 +492,72 @@ impl Broker {
             )
         })
         .await?;
-        for partition in &topic.partitions {
+        for partition in topic.partitions.read().iter() {
             partition.log().write().set_config(config.clone());
         }
         *topic.config.write() = config.clone();
         Ok(config)
+    }
+
+    /// Grows a topic to `new_total` partitions; the new ones start empty. The count can only
+    /// grow, and the internal offsets topic keeps its single partition.
+    pub async fn create_partitions(&self, name: &str, new_total: i32) -> Result<TopicDescription> {
+        let _admin = self.inner.admin.lock().await;
+        let topic = self.topic(name)?;
+        let current = topic.config.read().partitions;
+        let refuse = |reason: String| {
+            Err(Error::InvalidPartitions {
+                topic: name.to_string(),
+                reason,
+            })
+        };
+        if name == OFFSETS_TOPIC {
+            return refuse("the internal offsets topic's partition count is fixed".into());
+        }
+        if new_total <= current {
+            return refuse(format!(
+                "the topic has {current} partitions; the new count ({new_total}) must be larger"
+            ));
+        }
+        let mut config = topic.config.read().clone();
+        config.partitions = new_total;
+        let dir = topics_dir(&self.inner.config.data_dir).join(name);
+        let policy = self.inner.config.flush_policy;
+        let topic_name = name.to_string();
+        let file = TopicFile {
+            id: topic.id,
+            config: config.clone(),
+        };
+        let log_config = config.clone();
+        let added = blocking(move || {
+            let mut added = Vec::new();
+            for p in current..new_total {
+                let partition_dir = dir.join(p.to_string());
+                if partition_dir.exists() {
+                    // Leftover of a growth that crashed before topic.json was rewritten.
+                    fs::remove_dir_all(&partition_dir).with_path(&partition_dir)?;
+                }
+                let (log, _) = Log::open(&partition_dir, log_config.clone(), false)?;
+                added.push(Arc::new(Partition::new(&topic_name, p, log, policy)));
+            }
+            crate::log::sync_dir(&dir)?;
+            // The partitions exist once topic.json durably records the new count.
+            write_atomically(
+                &dir.join(TOPIC_FILE),
+                &serde_json::to_vec_pretty(&file).expect("topic file serialises"),
+            )?;
+            Ok(added)
+        })
+        .await?;
+        topic.partitions.write().extend(added);
+        *topic.config.write() = config;
+        tracing::info!(
+            topic = name,
+            from = current,
+            to = new_total,
+            "added partitions"
+        );
+        self.describe_topic(name)
     }
 
     /// Appends records to a partition as one batch; returns the offsets they were given.
@@ -630,9 +707,13 @@ impl Broker {
         Ok(total)
     }
 
-    /// Stops the background tasks, flushes every partition and writes the clean-shutdown
-    /// marker, so the next open skips recovery. Appends after this fail or are not durable.
+    /// Refuses further reads and writes, stops the background tasks, flushes every partition
+    /// and writes the clean-shutdown marker, so the next open skips recovery. The data
+    /// directory stays locked until the last clone of this handle is dropped.
     pub async fn shutdown(&self) -> Result<()> {
+        self.inner
+            .closed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.inner.shutdown.send_replace(true);
         let tasks: Vec<_> = self.inner.tasks.lock().drain(..).collect();
         for task in tasks {
@@ -687,6 +768,10 @@ fn load_data_dir(
     let dir = topics_dir(data_dir);
     for entry in fs::read_dir(&dir).with_path(&dir)? {
         let topic_dir = entry.with_path(&dir)?.path();
+        if !topic_dir.is_dir() {
+            tracing::warn!(path = %topic_dir.display(), "ignoring a file that is not a topic directory");
+            continue;
+        }
         let Some(name) = topic_dir
             .file_name()
             .and_then(|n| n.to_str())
@@ -723,7 +808,7 @@ fn load_data_dir(
             Arc::new(Topic {
                 id: file.id,
                 config: RwLock::new(file.config),
-                partitions,
+                partitions: RwLock::new(partitions),
             }),
         );
     }

@@ -25,6 +25,15 @@ pub enum Error {
         /// Why it is refused.
         reason: String,
     },
+    /// A partition count that cannot be used (growing a topic to a count not larger than the
+    /// current one, or growing the internal offsets topic).
+    #[error("invalid partition count for topic {topic:?}: {reason}")]
+    InvalidPartitions {
+        /// Topic name.
+        topic: String,
+        /// Why it is refused.
+        reason: String,
+    },
     /// A topic that already exists was created again.
     #[error("topic {0:?} already exists")]
     TopicAlreadyExists(String),

@@ -1,11 +1,12 @@
 //! eddy-broker: Eddy's built-in broker.
 //!
-//! Today this crate is the durable, partitioned log at the heart of the broker, with an async
-//! in-process API ([`Broker`]): topics with N partitions stored in Kafka's log design
-//! (segments of RecordBatch v2 bytes named by base offset, sparse offset and time indexes,
-//! CRC-checked recovery, retention, compaction), long-polling fetches, and durable consumer
-//! group offsets. The Kafka wire-protocol server that puts real Kafka clients on top of it is
-//! a later piece of work.
+//! Two layers:
+//! - the durable, partitioned log, with an async in-process API ([`Broker`]): topics with N
+//!   partitions stored in Kafka's log design (segments of RecordBatch v2 bytes named by base
+//!   offset, sparse offset and time indexes, CRC-checked recovery, retention, compaction),
+//!   long-polling fetches, idempotent-producer sequence checks, and durable consumer group
+//!   offsets;
+//! - the Kafka wire-protocol [`server`], which lets real Kafka clients and tools use it.
 //!
 //! ```no_run
 //! # async fn demo() -> eddy_broker::Result<()> {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
-use eddy_broker::{Broker, BrokerConfig, Durability, Error, LogRecovery, OffsetSpec, TopicConfig};
+use eddy_broker::{Broker, BrokerConfig, Durability, Error, OffsetSpec, TopicConfig};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -60,7 +60,7 @@ impl Stop {
 }
 
 /// Writes a log of several segments (an explicit roll before the last [`TAIL_BATCHES`]
-/// single-record batches) and stops the broker as `stop` says. Returns the records written.
+/// single-record batches, 300 to 620 bytes each) and stops the broker as `stop` says. Returns the records written.
 fn write_log(data: &Path, stop: Stop) -> anyhow::Result<Vec<Stored>> {
     in_runtime(async {
         let broker = Broker::open(BrokerConfig::new(data)).await?;
@@ -72,6 +72,13 @@ fn write_log(data: &Path, stop: Stop) -> anyhow::Result<Vec<Stored>> {
                 broker.roll(TOPIC, 0).await?;
             }
             let count = if batch < 40 { 1 + batch % 3 } else { 1 };
+            if batch >= 40 {
+                // Tail records of 300+ bytes, so that the tail's sparse indexes have a few
+                // entries to damage.
+                while support::payload(id).len() < 300 {
+                    id += 1;
+                }
+            }
             let timestamp = T0 + 10 * batch as i64;
             let records: Vec<_> = (0..count as u64)
                 .map(|i| record_at(id + i, timestamp))
@@ -98,7 +105,10 @@ fn write_log(data: &Path, stop: Stop) -> anyhow::Result<Vec<Stored>> {
             }
             Stop::Clean => {
                 broker.shutdown().await?;
-                ensure!(data.join(".clean-shutdown").exists(), "no clean-shutdown marker");
+                ensure!(
+                    data.join(".clean-shutdown").exists(),
+                    "no clean-shutdown marker"
+                );
             }
         }
         Ok(written)
@@ -119,9 +129,17 @@ impl Template {
         let data = tmp.path().join("data");
         let written = write_log(&data, stop)?;
         let segments = segment_files(&partition_dir(&data, TOPIC, 0))?;
-        ensure!(segments.len() >= 4, "only {} segments written", segments.len());
+        ensure!(
+            segments.len() >= 4,
+            "only {} segments written",
+            segments.len()
+        );
         let tail = raw_batches(&segments.last().expect("segments").1)?;
-        ensure!(tail.len() == TAIL_BATCHES, "the tail segment has {} batches", tail.len());
+        ensure!(
+            tail.len() == TAIL_BATCHES,
+            "the tail segment has {} batches",
+            tail.len()
+        );
         for (_, path) in &segments {
             for ext in ["index", "timeindex"] {
                 let index = path.with_extension(ext);
@@ -218,7 +236,10 @@ fn reopen_and_check(data: &Path, written: &[Stored], expected: &Expected) -> any
     // The repaired log is consistent: a clean reopen trusts it and finds the same records.
     in_runtime(async {
         let (broker, report) = Broker::open_with_report(BrokerConfig::new(data)).await?;
-        ensure!(report.clean_shutdown, "the shutdown after the repair was not clean");
+        ensure!(
+            report.clean_shutdown,
+            "the shutdown after the repair was not clean"
+        );
         ensure!(
             report.repaired.is_empty(),
             "the repaired log needed repair again: {:?}",
@@ -280,8 +301,13 @@ async fn check_served(broker: &Broker, kept: &[Stored]) -> anyhow::Result<()> {
         }
     }
     let past = kept.last().map_or(T0, |s| s.timestamp + 1);
-    let found = broker.list_offset(TOPIC, 0, OffsetSpec::Timestamp(past)).await?;
-    ensure!(found.is_none(), "a timestamp after every record found {found:?}");
+    let found = broker
+        .list_offset(TOPIC, 0, OffsetSpec::Timestamp(past))
+        .await?;
+    ensure!(
+        found.is_none(),
+        "a timestamp after every record found {found:?}"
+    );
     Ok(())
 }
 
@@ -290,11 +316,19 @@ async fn check_served(broker: &Broker, kept: &[Stored]) -> anyhow::Result<()> {
 enum TailDamage {
     /// Flip bits of one byte of a tail batch: in the header (length, magic or a CRC-covered
     /// field), the CRC, or the body.
-    FlipHeader { batch: usize },
-    FlipCrc { batch: usize },
-    FlipBody { batch: usize },
+    FlipHeader {
+        batch: usize,
+    },
+    FlipCrc {
+        batch: usize,
+    },
+    FlipBody {
+        batch: usize,
+    },
     /// Cut the file inside a tail batch.
-    CutInside { batch: usize },
+    CutInside {
+        batch: usize,
+    },
     /// Random bytes after the last batch.
     Garbage,
     /// Zeros after the last batch (what a crash can leave after a file was extended).
@@ -328,12 +362,20 @@ fn damage_tail(
         }
         TailDamage::FlipCrc { batch } => {
             let b = &batches[batch];
-            flip_byte(tail, b.position + rng.random_range(17..21), rng.random_range(1..=255))?;
+            flip_byte(
+                tail,
+                b.position + rng.random_range(17..21),
+                rng.random_range(1..=255),
+            )?;
             from(b)
         }
         TailDamage::FlipBody { batch } => {
             let b = &batches[batch];
-            flip_byte(tail, b.position + rng.random_range(61..b.len), rng.random_range(1..=255))?;
+            flip_byte(
+                tail,
+                b.position + rng.random_range(61..b.len),
+                rng.random_range(1..=255),
+            )?;
             from(b)
         }
         TailDamage::CutInside { batch } => {
@@ -343,7 +385,9 @@ fn damage_tail(
             (b.base_offset as usize, keep)
         }
         TailDamage::Garbage => {
-            let garbage: Vec<u8> = (0..rng.random_range(1..300)).map(|_| rng.random()).collect();
+            let garbage: Vec<u8> = (0..rng.random_range(1..300))
+                .map(|_| rng.random())
+                .collect();
             append_bytes(tail, &garbage)?;
             let end = batches.last().expect("tail batches").last_offset as usize + 1;
             (end, garbage.len() as u64)
@@ -375,8 +419,16 @@ fn a_damaged_tail_is_cut_at_the_first_bad_batch() -> anyhow::Result<()> {
         cases.push(TailDamage::FlipBody { batch });
         cases.push(TailDamage::CutInside { batch });
     }
-    cases.extend([TailDamage::FlipHeader { batch: last }, TailDamage::FlipBody { batch: 1 }]);
-    cases.extend([TailDamage::Garbage, TailDamage::Garbage, TailDamage::Zeros, TailDamage::Replayed]);
+    cases.extend([
+        TailDamage::FlipHeader { batch: last },
+        TailDamage::FlipBody { batch: 1 },
+    ]);
+    cases.extend([
+        TailDamage::Garbage,
+        TailDamage::Garbage,
+        TailDamage::Zeros,
+        TailDamage::Replayed,
+    ]);
     // Both ways of stopping uncleanly, and a clean stop: with the marker present the open
     // trusts the files, but it still walks the batch headers after the last index entry, so a
     // cut or a bad length is found (a bad CRC is then the fetch's to catch; see the last test).
@@ -386,7 +438,8 @@ fn a_damaged_tail_is_cut_at_the_first_bad_batch() -> anyhow::Result<()> {
         Template::new(Stop::Clean)?,
     ];
     for (i, damage) in cases.iter().enumerate() {
-        for template in &templates {
+        // Each case after one of the unclean stops (taking turns), and after a clean one.
+        for template in [&templates[(i + i / 4) % 2], &templates[2]] {
             let stop = template.stop;
             let clean_detects = matches!(
                 damage,
@@ -409,8 +462,9 @@ fn a_damaged_tail_is_cut_at_the_first_bad_batch() -> anyhow::Result<()> {
                 truncated,
                 min_rebuilt: 1,
             };
-            reopen_and_check(&data, &template.written, &expected)
-                .with_context(|| format!("case {i}: {damage:?} after {stop:?}, expecting {expected:?}"))?;
+            reopen_and_check(&data, &template.written, &expected).with_context(|| {
+                format!("case {i}: {damage:?} after {stop:?}, expecting {expected:?}")
+            })?;
         }
     }
     Ok(())
@@ -443,7 +497,12 @@ impl Index {
 #[derive(Debug, Clone, Copy)]
 enum IndexDamage {
     /// Flip bits of one byte of entry `entry` (counted from the end if negative).
-    Flip { index: Index, entry: i64, byte: u64, mask: u8 },
+    Flip {
+        index: Index,
+        entry: i64,
+        byte: u64,
+        mask: u8,
+    },
     /// Cut the file in the middle of its last entry.
     CutInsideEntry(Index),
     /// Drop the last entry whole.
@@ -459,21 +518,36 @@ enum IndexDamage {
 }
 
 impl IndexDamage {
-    /// Whether an open must notice it and rebuild the segment's indexes.
+    /// Whether an open must notice it and rebuild the segment's indexes: a file that is not
+    /// whole entries, is missing, or has entries out of order or pointing nowhere (the wild
+    /// flips below). A shorter index is still a valid one, and a flipped low bit can keep
+    /// every entry in order (reads check the entry they use instead).
     fn must_rebuild(self) -> bool {
-        matches!(
-            self,
-            Self::CutInsideEntry(_) | Self::ZeroEntry(_) | Self::Delete(_) | Self::DeleteBoth
-        )
+        match self {
+            Self::Flip { mask, .. } => mask == 0x80,
+            Self::CutInsideEntry(_) | Self::ZeroEntry(_) | Self::Delete(_) | Self::DeleteBoth => {
+                true
+            }
+            Self::DropLastEntry(_) | Self::Empty(_) => false,
+        }
     }
 
     fn apply(self, log: &Path) -> anyhow::Result<()> {
         match self {
-            Self::Flip { index, entry, byte, mask } => {
+            Self::Flip {
+                index,
+                entry,
+                byte,
+                mask,
+            } => {
                 let path = index.path(log);
                 let entries = (std::fs::metadata(&path)?.len() / index.entry_size()) as i64;
                 let entry = if entry < 0 { entries + entry } else { entry };
-                ensure!((0..entries).contains(&entry), "{} has {entries} entries", path.display());
+                ensure!(
+                    (0..entries).contains(&entry),
+                    "{} has {entries} entries",
+                    path.display()
+                );
                 flip_byte(&path, entry as u64 * index.entry_size() + byte, mask)
             }
             Self::CutInsideEntry(index) => {
@@ -500,18 +574,26 @@ impl IndexDamage {
 }
 
 fn index_damages() -> Vec<IndexDamage> {
-    let mut out = Vec::new();
+    let flip = |index, entry, byte, mask| IndexDamage::Flip {
+        index,
+        entry,
+        byte,
+        mask,
+    };
+    let mut out = vec![
+        // Offset index entries are (relative offset, position), 4 bytes each, big-endian. A
+        // low bit in a middle entry keeps the entries in order, so no check at open sees it.
+        flip(Index::Offset, 1, 3, 0x01),
+        flip(Index::Offset, 1, 7, 0x01),
+        flip(Index::Offset, 0, 0, 0x80),
+        flip(Index::Offset, -1, 7, 0x80),
+        // Time index entries are (timestamp: 8 bytes, relative offset: 4 bytes).
+        flip(Index::Time, 1, 7, 0x01),
+        flip(Index::Time, 1, 11, 0x01),
+        flip(Index::Time, 0, 8, 0x80),
+        flip(Index::Time, -1, 0, 0x80),
+    ];
     for index in [Index::Offset, Index::Time] {
-        let size = index.entry_size();
-        // Each field of the first, a middle and the last entry; low bits (a nearby value that
-        // still looks ordered) and high bits (a wild value).
-        for entry in [0, 1, -1] {
-            for byte in [0, size / 2 - 1, size / 2, size - 1] {
-                for mask in [0x01, 0x80] {
-                    out.push(IndexDamage::Flip { index, entry, byte, mask });
-                }
-            }
-        }
         out.extend([
             IndexDamage::CutInsideEntry(index),
             IndexDamage::DropLastEntry(index),
@@ -536,21 +618,36 @@ fn damaged_indexes_are_rebuilt_and_every_record_is_served() -> anyhow::Result<()
         for target in [segments.len() / 2, segments.len() - 1] {
             let is_tail = target == segments.len() - 1;
             for damage in &damages {
+                // An unclean open rebuilds the tail's indexes whatever they hold: a few cases
+                // are enough there.
+                if !clean
+                    && is_tail
+                    && !matches!(
+                        damage,
+                        IndexDamage::DeleteBoth | IndexDamage::CutInsideEntry(_)
+                    )
+                {
+                    continue;
+                }
                 let (_tmp, data) = template.copy()?;
                 let log = &segment_files(&partition_dir(&data, TOPIC, 0))?[target].1;
                 damage.apply(log)?;
                 // An unclean open rebuilds the tail's indexes whatever they hold.
-                let min_rebuilt = usize::from(!clean)
-                    + usize::from(damage.must_rebuild() && (clean || !is_tail));
+                let min_rebuilt =
+                    usize::from(!clean) + usize::from(damage.must_rebuild() && (clean || !is_tail));
                 let expected = Expected {
                     clean,
                     kept: template.written.len(),
                     truncated: 0,
                     min_rebuilt,
                 };
-                if let Err(e) = reopen_and_check(&data, &template.written, &expected) {
-                    eprintln!("FAIL {damage:?} in segment {target} tail={is_tail} clean={clean}: {e:#}");
-                }
+                reopen_and_check(&data, &template.written, &expected).with_context(|| {
+                    format!(
+                        "{damage:?} in segment {} ({}), clean={clean}",
+                        target,
+                        if is_tail { "tail" } else { "closed" }
+                    )
+                })?;
             }
         }
     }
@@ -561,11 +658,20 @@ fn damaged_indexes_are_rebuilt_and_every_record_is_served() -> anyhow::Result<()
 fn a_corrupt_batch_is_never_served() -> anyhow::Result<()> {
     // With the clean-shutdown marker, the open does not check CRCs: the fetch must. Without
     // it, recovery checks only the tail, so a closed segment's bad batch is the fetch's too.
-    for (stop, tail) in [(Stop::Clean, true), (Stop::Clean, false), (Stop::Drop, false)] {
+    for (stop, tail) in [
+        (Stop::Clean, true),
+        (Stop::Clean, false),
+        (Stop::Drop, false),
+    ] {
         let template = Template::new(stop)?;
         let (_tmp, data) = template.copy()?;
         let segments = segment_files(&partition_dir(&data, TOPIC, 0))?;
-        let log = &segments[if tail { segments.len() - 1 } else { segments.len() / 2 }].1;
+        let log = &segments[if tail {
+            segments.len() - 1
+        } else {
+            segments.len() / 2
+        }]
+        .1;
         let batches = raw_batches(log)?;
         let bad = batches[batches.len() / 2];
         // A value byte in the body: the header still parses, only the CRC says it is wrong.
@@ -578,9 +684,10 @@ fn a_corrupt_batch_is_never_served() -> anyhow::Result<()> {
             if stop.is_clean() {
                 ensure!(report.repaired.is_empty(), "repaired {:?}", report.repaired);
             } else {
+                // Recovery checks the tail only; the bad batch is in a closed segment.
                 let recovery = report.repaired.get(&(TOPIC.to_string(), 0));
                 ensure!(
-                    recovery.is_some_and(|r| *r == LogRecovery { rebuilt_indexes: 1, ..LogRecovery::default() }),
+                    recovery.is_none_or(|r| r.truncated_bytes == 0 && r.dropped_segments == 0),
                     "recovery {recovery:?}"
                 );
             }
@@ -589,7 +696,12 @@ fn a_corrupt_batch_is_never_served() -> anyhow::Result<()> {
                 let in_bad = (bad.base_offset..=bad.last_offset).contains(&want.offset);
                 match fetched {
                     Err(Error::CorruptLog { path, reason }) if in_bad => {
-                        ensure!(path == log, "the error names {}, not {}", path.display(), log.display());
+                        ensure!(
+                            path == log,
+                            "the error names {}, not {}",
+                            path.display(),
+                            log.display()
+                        );
                         ensure!(reason.contains("CRC"), "reason: {reason}");
                     }
                     Ok(f) if !in_bad => {
@@ -623,7 +735,12 @@ fn a_corrupt_batch_is_never_served() -> anyhow::Result<()> {
             }
             Ok(())
         })
-        .with_context(|| format!("{stop:?}, bad batch in the {} segment", if tail { "tail" } else { "closed" }))?;
+        .with_context(|| {
+            format!(
+                "{stop:?}, bad batch in the {} segment",
+                if tail { "tail" } else { "closed" }
+            )
+        })?;
     }
     Ok(())
 }

@@ -21,8 +21,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use support::{
-    Ack, ChildProcess, acks_by_partition, append_bytes, emit, in_runtime, partition_dir, read_partition,
-    record, segment_files, walk_batches,
+    Ack, ChildProcess, acks_by_partition, append_bytes, emit, in_runtime, partition_dir,
+    read_partition, record, segment_files, walk_batches,
 };
 
 const TOPIC: &str = "crash";
@@ -112,7 +112,14 @@ async fn child_main(dir: &Path, cycle: u32, clean: bool) -> anyhow::Result<()> {
                 ensure!(info.last_offset - info.base_offset + 1 == i64::from(count));
                 for (i, &id) in ids.iter().enumerate() {
                     let offset = info.base_offset + i as i64;
-                    emit(&Ack { partition, offset, id }.line());
+                    emit(
+                        &Ack {
+                            partition,
+                            offset,
+                            id,
+                        }
+                        .line(),
+                    );
                 }
             }
             anyhow::Ok(())
@@ -141,7 +148,8 @@ fn choose_ending(rng: &mut StdRng, cycle: u32) -> Ending {
     if cycle == KILL_CYCLES / 2 || cycle == KILL_CYCLES + 2 {
         return Ending::Clean;
     }
-    let micros = |lo: u64, hi: u64, rng: &mut StdRng| Duration::from_micros(rng.random_range(lo..hi));
+    let micros =
+        |lo: u64, hi: u64, rng: &mut StdRng| Duration::from_micros(rng.random_range(lo..hi));
     match rng.random_range(0..100) {
         0..15 => Ending::KillEarly(micros(0, 40_000, rng)),
         15..45 => Ending::KillAppending(micros(0, 2_000, rng)),
@@ -182,10 +190,15 @@ fn killed_appender_loses_no_acknowledged_record() -> anyhow::Result<()> {
     for cycle in 1..=KILL_CYCLES + 2 {
         let ending = choose_ending(&mut rng, cycle);
         endings.push(ending);
+        let mode = if ending == Ending::Clean {
+            "clean"
+        } else {
+            "kill"
+        };
         let envs: [(&str, OsString); 3] = [
             (ENV_DIR, data.clone().into()),
             (ENV_CYCLE, cycle.to_string().into()),
-            (ENV_MODE, if ending == Ending::Clean { "clean" } else { "kill" }.into()),
+            (ENV_MODE, mode.into()),
         ];
         let mut child = ChildProcess::spawn("crash_child", &envs)?;
         let output = match ending {
@@ -220,7 +233,9 @@ fn killed_appender_loses_no_acknowledged_record() -> anyhow::Result<()> {
         let torn_tails = if ending == Ending::Clean {
             HashMap::new()
         } else {
-            let tear = rng.random_bool(0.35).then(|| rng.random_range(0..PARTITIONS));
+            let tear = rng
+                .random_bool(0.35)
+                .then(|| rng.random_range(0..PARTITIONS));
             inspect_tails(&data, tear, &mut rng)?
         };
         let acks = acks_by_partition(&output.lines)?;
@@ -255,10 +270,14 @@ fn killed_appender_loses_no_acknowledged_record() -> anyhow::Result<()> {
         );
     }
     let stored: usize = model.iter().map(Vec::len).sum();
-    ensure!(totals.acked > 500, "only {} records were acknowledged in all cycles", totals.acked);
+    ensure!(
+        totals.acked > 500,
+        "only {} records were acknowledged in all cycles",
+        totals.acked
+    );
     eprintln!(
         "crash test: {} cycles ({endings:?}), {} records acknowledged, {stored} stored, \
-         {} recoveries truncated {} bytes, segments per partition {:?}, {:.1?}",
+         {} recoveries cut {} torn bytes (most simulated), segments per partition {:?}, {:.1?}",
         endings.len(),
         totals.acked,
         totals.recovered_with_truncation,
@@ -274,7 +293,11 @@ fn killed_appender_loses_no_acknowledged_record() -> anyhow::Result<()> {
 /// partition, since a kill rarely lands inside a write: the first bytes of what the next
 /// batch would be (the last batch again, with the next base offset). Returns, by partition,
 /// the bytes recovery must cut.
-fn inspect_tails(data: &Path, tear: Option<i32>, rng: &mut StdRng) -> anyhow::Result<HashMap<i32, u64>> {
+fn inspect_tails(
+    data: &Path,
+    tear: Option<i32>,
+    rng: &mut StdRng,
+) -> anyhow::Result<HashMap<i32, u64>> {
     let mut torn = HashMap::new();
     for p in 0..PARTITIONS {
         let segments = segment_files(&partition_dir(data, TOPIC, p))?;
@@ -284,6 +307,12 @@ fn inspect_tails(data: &Path, tear: Option<i32>, rng: &mut StdRng) -> anyhow::Re
         let bytes = std::fs::read(tail)?;
         let (batches, valid) = walk_batches(&bytes);
         let mut cut = bytes.len() as u64 - valid;
+        if cut > 0 {
+            eprintln!(
+                "crash test: a kill left {cut} torn bytes in {}",
+                tail.display()
+            );
+        }
         if tear == Some(p) {
             // The batch to imitate: the tail's last, or the one before the tail if it is empty.
             let previous = match batches.last() {
@@ -296,7 +325,8 @@ fn inspect_tails(data: &Path, tear: Option<i32>, rng: &mut StdRng) -> anyhow::Re
                 None => None,
             };
             if let Some((source, batch)) = previous {
-                let mut next = source[batch.position as usize..(batch.position + batch.len) as usize].to_vec();
+                let mut next =
+                    source[batch.position as usize..(batch.position + batch.len) as usize].to_vec();
                 next[..8].copy_from_slice(&(batch.last_offset + 1).to_be_bytes());
                 let keep = rng.random_range(1..next.len());
                 append_bytes(tail, &next[..keep])?;
@@ -335,7 +365,11 @@ async fn verify(
         );
     }
     for ((topic, p), recovery) in &report.repaired {
-        let expected = if topic == TOPIC { torn_tails.get(p).copied().unwrap_or(0) } else { 0 };
+        let expected = if topic == TOPIC {
+            torn_tails.get(p).copied().unwrap_or(0)
+        } else {
+            0
+        };
         ensure!(
             recovery.truncated_bytes == expected && recovery.dropped_segments == 0,
             "{topic}/{p}: recovery {recovery:?}, but the tail had {expected} torn bytes"
@@ -346,7 +380,10 @@ async fn verify(
             .repaired
             .get(&(TOPIC.to_string(), p))
             .map_or(0, |r| r.truncated_bytes);
-        ensure!(truncated == torn, "partition {p}: {torn} torn bytes, recovery cut {truncated}");
+        ensure!(
+            truncated == torn,
+            "partition {p}: {torn} torn bytes, recovery cut {truncated}"
+        );
     }
     let mut all_ids = HashSet::new();
     for p in 0..PARTITIONS {
@@ -380,8 +417,14 @@ async fn verify(
         // future.
         let mut last_seq: HashMap<u64, u32> = HashMap::new();
         for &id in &ids {
-            ensure!(all_ids.insert(id), "partition {p}: id {id:#x} is stored twice");
-            ensure!(id >> 40 <= u64::from(cycle), "partition {p}: id {id:#x} from a later cycle");
+            ensure!(
+                all_ids.insert(id),
+                "partition {p}: id {id:#x} is stored twice"
+            );
+            ensure!(
+                id >> 40 <= u64::from(cycle),
+                "partition {p}: id {id:#x} from a later cycle"
+            );
             let seq = id as u32;
             if let Some(prev) = last_seq.insert(id >> 32, seq) {
                 ensure!(

@@ -11,14 +11,21 @@
 //! - Appends get consecutive offsets from the log end; offsets never change afterwards.
 //! - Segment boundaries are not guessed: they are read from the partition directory (segment
 //!   files are named by base offset) and cross-checked with `describe_topic`. Retention and
-//!   compaction are then predicted from those observed segments with Kafka's rules:
-//!   retention deletes whole segments from the oldest while the newest record is older than
-//!   `retention.ms` or the rest of the log is still at least `retention.bytes` (an empty active
-//!   segment is never deleted; a deleted active segment is replaced by a new one at the log
-//!   end); compaction touches closed segments whose newest record is at least
+//!   compaction are then predicted from those observed segments with Kafka's rules.
+//! - Retention deletes whole segments from the oldest while the newest record is older than
+//!   `retention.ms` or the rest of the log is still at least `retention.bytes`; the log start
+//!   moves to the first segment left. An empty active segment is never deleted; a deleted
+//!   active segment is replaced by an empty one at the log end. Closed segments that
+//!   compaction emptied never stop retention and go only together with a later segment that
+//!   retention deletes. (Segments wholly below a log start moved by delete-records are deleted
+//!   by delete-records itself, except the segment that was active then; retention treats such
+//!   a leftover like any other segment.)
+//! - Compaction touches closed segments whose newest record is at least
 //!   `min.compaction.lag.ms` old, keeping for each key its latest record in the closed part of
 //!   the log, dropping tombstones older than `delete.retention.ms`, never touching unkeyed
-//!   records or the active segment.
+//!   records or the active segment, never changing an offset.
+//! - Delete-records moves the log start (never backwards) and deletes the closed segments
+//!   wholly below it.
 //! - A fetch returns whole batches from the one holding the requested offset; the records at or
 //!   after the offset are exactly the model's records from there on (compaction gaps allowed
 //!   only where the model removed records), and nothing but the first batch may hold records
@@ -44,7 +51,7 @@ use rand::{Rng, SeedableRng};
 /// A plausible "now" for record timestamps (November 2023).
 const BASE_TS: i64 = 1_700_000_000_000;
 /// Operations per seed unless `EDDY_MODEL_OPS` says otherwise.
-const DEFAULT_OPS: usize = 600;
+const DEFAULT_OPS: usize = 500;
 /// Number of distinct keys: small, so that compaction has work.
 const KEYS: usize = 6;
 
@@ -753,26 +760,33 @@ fn predict_maintenance(
     if config.cleanup_policy.delete {
         let mut total: i64 = segments.iter().map(|s| s.1 as i64).sum();
         let mut doomed = 0;
+        // Closed segments emptied by compaction are passed over, and go with the next segment
+        // that is deleted (never alone).
+        let mut emptied = 0;
         for (i, &(base, size)) in segments.iter().enumerate() {
             let is_active = i + 1 == segments.len();
-            if size == 0 && is_active {
+            if size == 0 && !is_active {
+                emptied += 1;
+                continue;
+            }
+            if size == 0 {
                 break; // an empty active segment is never deleted
             }
             let newest = part
                 .stored
                 .range(base..next_base(&segments, i))
                 .map(|(_, r)| r.timestamp)
-                .max();
-            // A closed segment emptied by compaction holds nothing to keep.
-            let expired =
-                config.retention_ms >= 0 && newest.is_none_or(|ts| now - ts > config.retention_ms);
+                .max()
+                .expect("a non-empty segment holds records");
+            let expired = config.retention_ms >= 0 && now - newest > config.retention_ms;
             let oversize =
                 config.retention_bytes >= 0 && total - size as i64 >= config.retention_bytes;
             if !(expired || oversize) {
                 break;
             }
             total -= size as i64;
-            doomed += 1;
+            doomed += emptied + 1;
+            emptied = 0;
         }
         if doomed > 0 {
             if doomed == segments.len() {
@@ -978,10 +992,10 @@ async fn run_seeds(seeds: &[u64]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn model_seeds_a() {
-    run_seeds(&[1, 2, 3, 4, 5]).await;
+    run_seeds(&[1, 2, 3, 4]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn model_seeds_b() {
-    run_seeds(&[6, 7, 8, 9, 10]).await;
+    run_seeds(&[5, 6, 7, 8]).await;
 }

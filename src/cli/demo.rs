@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use bytes::Bytes;
 use eddy::broker::{
-    Broker, Durability, NewRecord, TopicConfig, TopicDescription, decode_records, now_ms,
+    Broker, BrokerConfig, Durability, NewRecord, TopicConfig, TopicDescription, decode_records, now_ms,
 };
 use tokio::task::JoinSet;
 
 use super::partitioner::partition_for_key;
-use super::{Mode, Opened, bytes, duration, finish, open, rate};
+use super::{Opened, bytes, describe_open, duration, finish, open, rate};
 
 /// The demo's topic and how many partitions it gets when the demo creates it.
 pub const TOPIC: &str = "demo";
@@ -23,11 +23,19 @@ const PARTITIONS: i32 = 3;
 const FETCH_BYTES: usize = 1 << 20;
 
 /// What `eddy demo` was asked to do.
-#[derive(Debug, Clone)]
-pub struct Options {
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The broker's data directory.
+    #[arg(long, value_name = "DIR", default_value = "./eddy-data")]
     pub data_dir: PathBuf,
+    /// How many keyed records to write.
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub records: u64,
-    pub batch_size: usize,
+    /// Records per produce call (one RecordBatch each).
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub batch_size: u64,
 }
 
 /// One partition's share of the run.
@@ -40,8 +48,8 @@ struct PartitionRun {
     batches: usize,
 }
 
-pub async fn run(options: Options) -> Result<()> {
-    let opened = open(&options.data_dir, Mode::CreateIfMissing).await?;
+pub async fn run(options: Args) -> Result<()> {
+    let opened = open(BrokerConfig::new(&options.data_dir)).await?;
     let broker = opened.broker.clone();
     let result = demo(&opened, &options).await;
     let ((), shutdown) = finish(&broker, result).await?;
@@ -50,34 +58,6 @@ pub async fn run(options: Options) -> Result<()> {
         duration(shutdown)
     );
     Ok(())
-}
-
-fn describe_open(opened: &Opened) -> String {
-    let report = &opened.report;
-    let state = if opened.new_dir {
-        "new data directory".to_string()
-    } else if report.clean_shutdown {
-        "previous shutdown was clean, recovery skipped".to_string()
-    } else if report.repaired.is_empty() {
-        "previous shutdown was not clean: recovered, nothing needed repair".to_string()
-    } else {
-        let truncated: u64 = report.repaired.values().map(|r| r.truncated_bytes).sum();
-        let dropped: usize = report.repaired.values().map(|r| r.dropped_segments).sum();
-        let mut state = format!(
-            "previous shutdown was not clean: recovered ({} partition(s) re-checked, {} of torn \
-             data cut",
-            report.repaired.len(),
-            bytes(truncated)
-        );
-        if dropped > 0 {
-            state.push_str(&format!(
-                ", {dropped} segment(s) after a corrupt batch dropped"
-            ));
-        }
-        state.push(')');
-        state
-    };
-    format!("in {}; {state}", duration(opened.elapsed))
 }
 
 async fn ensure_topic(broker: &Broker) -> Result<(TopicDescription, bool)> {
@@ -96,9 +76,9 @@ async fn ensure_topic(broker: &Broker) -> Result<(TopicDescription, bool)> {
     Ok((description, true))
 }
 
-async fn demo(opened: &Opened, options: &Options) -> Result<()> {
+async fn demo(opened: &Opened, options: &Args) -> Result<()> {
     let broker = &opened.broker;
-    println!("Eddy demo: the durable partitioned log, used in-process (no network server yet)");
+    println!("Eddy demo: the durable partitioned log, used in-process (no network server involved)");
     println!("data dir    {}", opened.shown_dir.display());
     println!("opened      {}", describe_open(opened));
 
@@ -131,7 +111,7 @@ async fn demo(opened: &Opened, options: &Options) -> Result<()> {
             .push((Bytes::from(key), Bytes::from(value)));
     }
 
-    let written_in = write(broker, &mut runs, options.batch_size).await?;
+    let written_in = write(broker, &mut runs, options.batch_size as usize).await?;
     let batches: usize = runs.iter().map(|r| r.batches).sum();
     println!(
         "wrote       {} records (keys key-0..key-{}, Kafka's murmur2 partitioner) in {batches} \

@@ -1,16 +1,97 @@
 //! The subcommands of the `eddy` binary, and what they share: opening a data directory with
-//! clear errors, shutting the broker down cleanly whatever happened, and number formatting.
+//! clear errors, shutting the broker down cleanly whatever happened, the Kafka client options,
+//! `KEY=VALUE` arguments, and number formatting.
 
+pub mod alter_configs;
+pub mod broker;
+pub mod consume;
 pub mod demo;
 pub mod partitioner;
+pub mod produce;
 pub mod topics;
 
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use eddy::broker::{Broker, BrokerConfig, Error as BrokerError, OpenReport};
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::ConsumerContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::{ClientConfig, ClientContext};
+
+/// Where a client command finds the cluster.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClientArgs {
+    /// The broker(s) to bootstrap from: `HOST:PORT[,HOST:PORT...]`.
+    #[arg(
+        long,
+        short = 'b',
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:9092"
+    )]
+    pub bootstrap_server: String,
+}
+
+impl ClientArgs {
+    /// A librdkafka configuration pointing at the bootstrap servers.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap_server);
+        if let Ok(d) = std::env::var("TMP_RDKAFKA_DEBUG") { config.set("debug", d); }
+        config
+    }
+}
+
+/// Reports a librdkafka client error as one plain line on stderr (rdkafka's default logs it at
+/// ERROR level). Leaves out partition-EOF notices, which `eddy consume` handles itself,
+/// "N/M brokers are down" (the connection errors say why), and repeats of the line just
+/// shown (rdkafka 0.39 hands producers each error event twice).
+pub fn report_client_error(error: &KafkaError, reason: &str) {
+    static LAST: Mutex<String> = Mutex::new(String::new());
+    if matches!(
+        error,
+        KafkaError::Global(RDKafkaErrorCode::PartitionEOF | RDKafkaErrorCode::AllBrokersDown)
+    ) {
+        return;
+    }
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if *last != reason {
+        eprintln!("eddy: {reason}");
+        reason.clone_into(&mut last);
+    }
+}
+
+/// Routes librdkafka's own log lines to `RUST_LOG=debug`: the errors among them also arrive
+/// as error events, which [`report_client_error`] shows.
+pub fn log_client_message(level: RDKafkaLogLevel, facility: &str, message: &str) {
+    tracing::debug!(?level, facility, "librdkafka: {message}");
+}
+
+/// The librdkafka context of the consumer and admin commands.
+pub struct CliContext;
+
+impl ClientContext for CliContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        log_client_message(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        report_client_error(&error, reason);
+    }
+}
+
+impl ConsumerContext for CliContext {}
+
+/// Splits a `KEY=VALUE` argument at the first `=`; `what` names the option in errors.
+pub fn key_value<'a>(arg: &'a str, what: &str) -> Result<(&'a str, &'a str)> {
+    match arg.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim(), value.trim())),
+        _ => bail!("{what} {arg:?}: expected KEY=VALUE"),
+    }
+}
 
 /// A broker opened on a data directory by a command.
 pub struct Opened {
@@ -24,17 +105,12 @@ pub struct Opened {
     pub shown_dir: PathBuf,
 }
 
-/// Whether a command may create a data directory or needs an existing one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    CreateIfMissing,
-    MustExist,
-}
-
-/// Opens the broker in `data_dir`. Refuses a directory that holds other things (so a typo in
-/// `--data-dir` does not scatter Eddy's files into, say, a source tree) and turns a held lock
-/// into a message that says what to do.
-pub async fn open(data_dir: &Path, mode: Mode) -> Result<Opened> {
+/// Opens the broker on `config.data_dir`, creating the directory if it is missing. Refuses a
+/// directory that holds other things (so a typo in `--data-dir` does not scatter Eddy's files
+/// into, say, a source tree) and turns a held lock into a message that says what to do.
+pub async fn open(config: BrokerConfig) -> Result<Opened> {
+    let data_dir = config.data_dir.clone();
+    let data_dir = data_dir.as_path();
     let is_eddy_dir = data_dir.join("topics").is_dir();
     let exists = data_dir.exists();
     let empty = exists
@@ -43,20 +119,6 @@ pub async fn open(data_dir: &Path, mode: Mode) -> Result<Opened> {
             .with_context(|| format!("cannot read {}", data_dir.display()))?
             .next()
             .is_none();
-    if mode == Mode::MustExist && !is_eddy_dir {
-        if exists {
-            bail!(
-                "{} is not an Eddy data directory (it has no topics/ inside); \
-                 point --data-dir at one, or create one with `eddy demo` or `eddy topics create`",
-                data_dir.display()
-            );
-        }
-        bail!(
-            "no data directory at {}; point --data-dir at one, or create one with \
-             `eddy demo` or `eddy topics create`",
-            data_dir.display()
-        );
-    }
     if exists && !data_dir.is_dir() {
         bail!("{} exists and is not a directory", data_dir.display());
     }
@@ -68,7 +130,7 @@ pub async fn open(data_dir: &Path, mode: Mode) -> Result<Opened> {
         );
     }
     let started = Instant::now();
-    let (broker, report) = match Broker::open_with_report(BrokerConfig::new(data_dir)).await {
+    let (broker, report) = match Broker::open_with_report(config).await {
         Ok(opened) => opened,
         Err(BrokerError::Io { path, source })
             if source.kind() == ErrorKind::WouldBlock
@@ -95,6 +157,35 @@ pub async fn open(data_dir: &Path, mode: Mode) -> Result<Opened> {
         elapsed,
         shown_dir,
     })
+}
+
+/// How opening went, for people: how long it took and whether recovery ran.
+pub fn describe_open(opened: &Opened) -> String {
+    let report = &opened.report;
+    let state = if opened.new_dir {
+        "new data directory".to_string()
+    } else if report.clean_shutdown {
+        "previous shutdown was clean, recovery skipped".to_string()
+    } else if report.repaired.is_empty() {
+        "previous shutdown was not clean: recovered, nothing needed repair".to_string()
+    } else {
+        let truncated: u64 = report.repaired.values().map(|r| r.truncated_bytes).sum();
+        let dropped: usize = report.repaired.values().map(|r| r.dropped_segments).sum();
+        let mut state = format!(
+            "previous shutdown was not clean: recovered ({} partition(s) re-checked, {} of torn \
+             data cut",
+            report.repaired.len(),
+            bytes(truncated)
+        );
+        if dropped > 0 {
+            state.push_str(&format!(
+                ", {dropped} segment(s) after a corrupt batch dropped"
+            ));
+        }
+        state.push(')');
+        state
+    };
+    format!("in {}; {state}", duration(opened.elapsed))
 }
 
 /// Shuts the broker down cleanly (flush, clean-shutdown marker) after a command ran, whether
@@ -158,5 +249,19 @@ mod tests {
         assert_eq!(duration(Duration::from_millis(2500)), "2.50 s");
         assert_eq!(rate(1000, Duration::from_millis(500)), "2000");
         assert_eq!(rate(1, Duration::ZERO), "n/a");
+    }
+
+    #[test]
+    fn key_value_arguments_are_split_at_the_first_equals_sign() {
+        assert_eq!(key_value("a=b=c", "--x").unwrap(), ("a", "b=c"));
+        assert_eq!(
+            key_value("cleanup.policy = compact", "--x").unwrap(),
+            ("cleanup.policy", "compact")
+        );
+        assert_eq!(key_value("k=", "--x").unwrap(), ("k", ""));
+        for bad in ["novalue", "=v", ""] {
+            let err = key_value(bad, "--config").unwrap_err().to_string();
+            assert!(err.contains("--config") && err.contains("KEY=VALUE"), "{err}");
+        }
     }
 }

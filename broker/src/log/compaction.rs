@@ -97,10 +97,13 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
     let tombstone_horizon = now_ms - config.delete_retention_ms;
     for (base, reader, max_timestamp) in closed {
         if max_timestamp > lag_horizon {
-            // Holds records younger than min.compaction.lag.ms: look again once it is not.
+            // Holds records younger than min.compaction.lag.ms: it and everything after it
+            // wait (as in Kafka, only an unbroken run from the start of the log is cleaned;
+            // cleaning past a skipped segment could drop a tombstone while an older value of
+            // its key survives in the skipped one). Look again once it is old enough.
             recheck_at_ms =
                 recheck_at_ms.min(max_timestamp.saturating_add(config.min_compaction_lag_ms) + 1);
-            continue;
+            break;
         }
         let mut out = Vec::with_capacity(reader.end() as usize);
         let mut removed = 0u64;

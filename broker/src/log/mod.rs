@@ -84,10 +84,8 @@ impl Log {
             if name.ends_with(".cleaned") || name.ends_with(".tmp") {
                 // Leftovers of an interrupted compaction swap or config write.
                 fs::remove_file(&path).with_path(&path)?;
-            } else if let Some(stem) = name.strip_suffix(".log") {
-                if let Ok(base) = stem.parse::<i64>() {
-                    bases.push(base);
-                }
+            } else if let Some(Ok(base)) = name.strip_suffix(".log").map(str::parse::<i64>) {
+                bases.push(base);
             }
         }
         bases.sort_unstable();
@@ -374,17 +372,24 @@ impl Log {
         let mut total = self.size_bytes() as i64;
         let mut doomed = Vec::new();
         let active_base = self.active().base_offset;
+        // Closed segments that compaction emptied must not stop retention. They go with the
+        // next segment retention deletes, never alone: that would move the log start past
+        // offsets consumers may still be positioned at, though no data expired.
+        let mut emptied = Vec::new();
         for segment in self.segments.values() {
-            // A closed segment that compaction emptied holds nothing to keep and must not stop
-            // retention; only an empty active segment stays.
+            if segment.is_empty() && segment.base_offset != active_base {
+                emptied.push(segment.base_offset);
+                continue;
+            }
             let expired = retention_ms >= 0
-                && (segment.is_empty() || now_ms - segment.max_timestamp > retention_ms);
+                && !segment.is_empty()
+                && now_ms - segment.max_timestamp > retention_ms;
             let oversize = retention_bytes >= 0 && total - segment.size as i64 >= retention_bytes;
-            if !(expired || oversize) || (segment.is_empty() && segment.base_offset == active_base)
-            {
+            if !(expired || oversize) || segment.is_empty() {
                 break;
             }
             total -= segment.size as i64;
+            doomed.append(&mut emptied);
             doomed.push(segment.base_offset);
         }
         if doomed.is_empty() {

@@ -160,22 +160,39 @@ mod tests {
     #[test]
     fn sequences_duplicates_and_fencing() {
         let mut states = ProducerStates::default();
-        assert_eq!(states.check(&batch(7, 0, 0, 3, 0)).unwrap(), SequenceCheck::Append);
+        assert_eq!(
+            states.check(&batch(7, 0, 0, 3, 0)).unwrap(),
+            SequenceCheck::Append
+        );
         states.record(&batch(7, 0, 0, 3, 10));
         // The retry of the same batch gets its original offsets.
         assert_eq!(
             states.check(&batch(7, 0, 0, 3, 0)).unwrap(),
-            SequenceCheck::Duplicate { first_offset: 10, last_offset: 12 }
+            SequenceCheck::Duplicate {
+                first_offset: 10,
+                last_offset: 12
+            }
         );
-        assert_eq!(states.check(&batch(7, 0, 3, 2, 0)).unwrap(), SequenceCheck::Append);
+        assert_eq!(
+            states.check(&batch(7, 0, 3, 2, 0)).unwrap(),
+            SequenceCheck::Append
+        );
         assert!(matches!(
             states.check(&batch(7, 0, 5, 1, 0)),
-            Err(Error::OutOfOrderSequence { expected: 3, got: 5, .. })
+            Err(Error::OutOfOrderSequence {
+                expected: 3,
+                got: 5,
+                ..
+            })
         ));
         states.record(&batch(7, 1, 0, 1, 20));
         assert!(matches!(
             states.check(&batch(7, 0, 1, 1, 0)),
-            Err(Error::InvalidProducerEpoch { current: 1, got: 0, .. })
+            Err(Error::InvalidProducerEpoch {
+                current: 1,
+                got: 0,
+                ..
+            })
         ));
         assert!(matches!(
             states.check(&batch(8, 0, 4, 1, 0)),

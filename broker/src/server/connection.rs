@@ -29,6 +29,7 @@ pub(crate) async fn serve(
     mut stop: watch::Receiver<bool>,
 ) {
     tracing::debug!(%peer, "connection opened");
+    state.metrics.connections.inc();
     let (read_half, write_half) = stream.into_split();
     let mut frames_in = FramedRead::new(read_half, kafka_frames(state.config.max_request_bytes));
     let mut frames_out = FramedWrite::new(write_half, kafka_frames(i32::MAX as usize));
@@ -71,5 +72,6 @@ pub(crate) async fn serve(
             _ = stop.changed(), if reading => reading = false,
         }
     }
+    state.metrics.connections.dec();
     tracing::debug!(%peer, "connection closed");
 }

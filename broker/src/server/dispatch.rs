@@ -8,6 +8,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
@@ -37,15 +38,36 @@ pub(crate) struct RequestContext {
     pub peer: SocketAddr,
 }
 
-/// Decodes one frame and starts handling it. The ordered part of the work is done when this
-/// returns; the returned future finishes the rest and yields the encoded response.
-pub(crate) async fn handle(
-    mut frame: Bytes,
-    state: &Arc<ServerState>,
-    peer: SocketAddr,
-) -> Result<Reply, String> {
+/// A request decoded from a frame.
+#[derive(Debug)]
+pub enum Decoded {
+    /// A request this server implements, at a version it implements.
+    Request {
+        /// The API.
+        key: ApiKey,
+        /// The version.
+        version: i16,
+        /// The request header.
+        header: RequestHeader,
+        /// The request body (boxed: request types differ widely in size).
+        request: Box<RequestKind>,
+    },
+    /// An ApiVersions request newer than this server: answered with UNSUPPORTED_VERSION.
+    ApiVersionsTooNew {
+        /// To echo back.
+        correlation_id: i32,
+    },
+}
+
+/// Decodes one request frame (without its length prefix). Every way a frame can be unusable
+/// is an `Err` with a reason for the log, never a panic; this is the function the fuzz target
+/// drives.
+pub fn decode_request(mut frame: Bytes) -> Result<Decoded, String> {
     if frame.len() < 8 {
-        return Err(format!("a {}-byte frame is too short for a request header", frame.len()));
+        return Err(format!(
+            "a {}-byte frame is too short for a request header",
+            frame.len()
+        ));
     }
     let api_key = i16::from_be_bytes([frame[0], frame[1]]);
     let version = i16::from_be_bytes([frame[2], frame[3]]);
@@ -56,8 +78,7 @@ pub(crate) async fn handle(
     };
     if version < range.0 || version > range.1 {
         if key == ApiKey::ApiVersions {
-            let body = apis::api_versions::unsupported_version();
-            return Ok(encoded(key, 0, correlation_id, ready(body)));
+            return Ok(Decoded::ApiVersionsTooNew { correlation_id });
         }
         return Err(format!(
             "{key:?} version {version} is not supported (supported: {}..={})",
@@ -68,16 +89,51 @@ pub(crate) async fn handle(
         .map_err(|e| format!("cannot decode the {key:?} v{version} request header: {e}"))?;
     let request = RequestKind::decode(key, &mut frame, version)
         .map_err(|e| format!("cannot decode {key:?} v{version}: {e}"))?;
+    Ok(Decoded::Request {
+        key,
+        version,
+        header,
+        request: Box::new(request),
+    })
+}
+
+/// Decodes one frame and starts handling it. The ordered part of the work is done when this
+/// returns; the returned future finishes the rest and yields the encoded response.
+pub(crate) async fn handle(
+    frame: Bytes,
+    state: &Arc<ServerState>,
+    peer: SocketAddr,
+) -> Result<Reply, String> {
+    let (key, version, header, request) = match decode_request(frame)? {
+        Decoded::ApiVersionsTooNew { correlation_id } => {
+            let body = apis::api_versions::unsupported_version();
+            return Ok(encoded(ApiKey::ApiVersions, 0, correlation_id, ready(body)));
+        }
+        Decoded::Request {
+            key,
+            version,
+            header,
+            request,
+        } => (key, version, header, request),
+    };
+    let correlation_id = header.correlation_id;
     let ctx = RequestContext {
         state: Arc::clone(state),
         version,
         header,
         peer,
     };
-    let pending = route(ctx, request)
+    let started = Instant::now();
+    let metrics = Arc::clone(&state.metrics);
+    let pending = route(ctx, *request)
         .await
         .ok_or_else(|| format!("{key:?} passed the version check but has no handler"))?;
-    Ok(encoded(key, version, correlation_id, pending))
+    let timed: Pending = Box::pin(async move {
+        let response = pending.await;
+        metrics.observe_request(api_name(key), started.elapsed());
+        response
+    });
+    Ok(encoded(key, version, correlation_id, timed))
 }
 
 fn encoded(key: ApiKey, version: i16, correlation_id: i32, pending: Pending) -> Reply {
@@ -106,13 +162,21 @@ async fn route(ctx: RequestContext, request: RequestKind) -> Option<Pending> {
         RequestKind::Produce(r) => produce::handle(ctx, r).await,
         RequestKind::Fetch(r) => Box::pin(async move { Some(fetch::handle(&ctx, r).await.into()) }),
         RequestKind::ListOffsets(r) => ready(list_offsets::handle(&ctx, r).await),
-        RequestKind::OffsetForLeaderEpoch(r) => ready(list_offsets::offset_for_leader_epoch(&ctx, r)),
+        RequestKind::OffsetForLeaderEpoch(r) => {
+            ready(list_offsets::offset_for_leader_epoch(&ctx, r))
+        }
         RequestKind::FindCoordinator(r) => ready(offsets::find_coordinator(&ctx, r)),
         RequestKind::OffsetCommit(r) => ready(offsets::commit(&ctx, r).await),
         RequestKind::OffsetFetch(r) => ready(offsets::fetch(&ctx, r)),
         RequestKind::InitProducerId(r) => ready(producer_ids::handle(&ctx, r).await),
-        RequestKind::JoinGroup(r) => ready(ctx.state.groups.join(&ctx, r).await),
-        RequestKind::SyncGroup(r) => ready(ctx.state.groups.sync(&ctx, r).await),
+        RequestKind::JoinGroup(r) => {
+            let joined = ctx.state.groups.join(&ctx, r);
+            Box::pin(async move { Some(joined.await.into()) })
+        }
+        RequestKind::SyncGroup(r) => {
+            let synced = ctx.state.groups.sync(&ctx, r);
+            Box::pin(async move { Some(synced.await.into()) })
+        }
         RequestKind::Heartbeat(r) => ready(ctx.state.groups.heartbeat(&ctx, r)),
         RequestKind::LeaveGroup(r) => ready(ctx.state.groups.leave(&ctx, r)),
         RequestKind::DescribeGroups(r) => ready(ctx.state.groups.describe(&ctx, r)),
@@ -122,8 +186,18 @@ async fn route(ctx: RequestContext, request: RequestKind) -> Option<Pending> {
         RequestKind::DeleteTopics(r) => ready(admin::delete_topics(&ctx, r).await),
         RequestKind::CreatePartitions(r) => ready(admin::create_partitions(&ctx, r).await),
         RequestKind::DescribeConfigs(r) => ready(admin::describe_configs(&ctx, r)),
-        RequestKind::IncrementalAlterConfigs(r) => ready(admin::incremental_alter_configs(&ctx, r).await),
+        RequestKind::IncrementalAlterConfigs(r) => {
+            ready(admin::incremental_alter_configs(&ctx, r).await)
+        }
         RequestKind::DeleteRecords(r) => ready(admin::delete_records(&ctx, r).await),
         _ => return None,
     })
+}
+
+/// The metric label for an API: its name as Kafka spells it.
+fn api_name(key: ApiKey) -> &'static str {
+    apis::SUPPORTED_NAMES
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or("Other", |(_, name)| name)
 }

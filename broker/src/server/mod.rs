@@ -10,7 +10,10 @@ pub mod apis;
 mod codec;
 mod connection;
 mod dispatch;
+
+pub use dispatch::{Decoded, decode_request};
 pub mod groups;
+mod metrics;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -52,6 +55,8 @@ pub struct ServerConfig {
     pub default_partitions: i32,
     /// Consumer group timing.
     pub groups: groups::GroupConfig,
+    /// Where to serve Prometheus metrics over HTTP (`GET /metrics`); `None` turns them off.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +73,7 @@ impl Default for ServerConfig {
             auto_create_topics: true,
             default_partitions: 1,
             groups: groups::GroupConfig::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -79,11 +85,13 @@ pub(crate) struct ServerState {
     pub advertised_host: String,
     pub advertised_port: i32,
     pub groups: groups::GroupCoordinator,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// A bound, not yet running, protocol server.
 pub struct Server {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: Arc<ServerState>,
 }
 
@@ -102,14 +110,21 @@ impl Server {
             .unwrap_or_else(|| local.ip().to_string());
         let advertised_port = i32::from(config.advertised_port.unwrap_or(local.port()));
         let groups = groups::GroupCoordinator::new(broker.clone(), config.groups.clone());
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(metrics::bind(addr).await?),
+            None => None,
+        };
+        let metrics = Arc::new(metrics::Metrics::new(broker.clone()));
         Ok(Self {
             listener,
+            metrics_listener,
             state: Arc::new(ServerState {
                 broker,
                 config,
                 advertised_host,
                 advertised_port,
                 groups,
+                metrics,
             }),
         })
     }
@@ -121,6 +136,13 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
+    /// The address of the metrics endpoint, if it is on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves connections until `shutdown` completes, then stops accepting, lets every
     /// connection finish the requests it has read (up to 30 s), and returns. The broker itself
     /// is left open: shut it down after this returns.
@@ -128,9 +150,13 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
         let limit = Arc::new(Semaphore::new(self.state.config.max_connections));
         let reaper = self.state.groups.start_reaper(stop_rx.clone());
+        let metrics_task = self.metrics_listener.map(|listener| {
+            metrics::serve(listener, Arc::clone(&self.state.metrics), stop_rx.clone())
+        });
         let mut connections = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
-        tracing::info!(addr = %self.local_addr(), "Kafka protocol server listening");
+        let local_addr = self.listener.local_addr().with_path("listen address")?;
+        tracing::info!(addr = %local_addr, "Kafka protocol server listening");
         loop {
             let permit = tokio::select! {
                 _ = &mut shutdown => break,
@@ -149,6 +175,7 @@ impl Server {
                 },
             };
             let _ = stream.set_nodelay(true);
+            self.state.metrics.connections_accepted.inc();
             let state = Arc::clone(&self.state);
             let stop = stop_rx.clone();
             connections.spawn(async move {
@@ -161,11 +188,17 @@ impl Server {
         tracing::info!("shutting down the protocol server");
         stop_tx.send_replace(true);
         let drain = async { while connections.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(30), drain).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(30), drain)
+            .await
+            .is_err()
+        {
             tracing::warn!("connections still busy after 30 s; closing them");
             connections.abort_all();
         }
         reaper.abort();
+        if let Some(task) = metrics_task {
+            let _ = task.await;
+        }
         Ok(())
     }
 }

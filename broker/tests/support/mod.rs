@@ -31,7 +31,7 @@ pub fn splitmix64(state: &mut u64) -> u64 {
 /// record read back can be checked against its id alone (a torn, shifted or mixed-up record
 /// cannot pass).
 pub fn payload(id: u64) -> Vec<u8> {
-    let mut state = id ^ 0x5EED_0F_EDD1;
+    let mut state = id ^ 0x5EED_0FED_D1CE;
     let len = 8 + (splitmix64(&mut state) % 600) as usize;
     let mut out = Vec::with_capacity(len + 8);
     out.extend_from_slice(&id.to_be_bytes());
@@ -61,7 +61,12 @@ pub fn check_record(r: &Record) -> anyhow::Result<u64> {
     let id: u64 = std::str::from_utf8(key)
         .ok()
         .and_then(|k| k.parse().ok())
-        .ok_or_else(|| anyhow!("record at offset {} has a key that is not an id: {key:?}", r.offset))?;
+        .ok_or_else(|| {
+            anyhow!(
+                "record at offset {} has a key that is not an id: {key:?}",
+                r.offset
+            )
+        })?;
     let expected = payload(id);
     ensure!(
         r.value.as_deref() == Some(&expected[..]),
@@ -121,7 +126,10 @@ pub async fn read_partition(
         );
         let records = eddy_broker::decode_records(&fetched.records)
             .with_context(|| format!("{topic}/{partition}: decoding the fetch at {next}"))?;
-        ensure!(!records.is_empty(), "{topic}/{partition}: fetch at {next} decoded to no records");
+        ensure!(
+            !records.is_empty(),
+            "{topic}/{partition}: fetch at {next} decoded to no records"
+        );
         for r in &records {
             ensure!(
                 r.offset == next,
@@ -137,15 +145,23 @@ pub async fn read_partition(
             next += 1;
         }
     }
-    ensure!(next == end, "{topic}/{partition}: read up to {next}, past the log end {end}");
+    ensure!(
+        next == end,
+        "{topic}/{partition}: read up to {next}, past the log end {end}"
+    );
     // Nothing is served at or past the log end.
-    let at_end = broker.fetch(topic, partition, end, 1 << 20, Duration::ZERO).await?;
+    let at_end = broker
+        .fetch(topic, partition, end, 1 << 20, Duration::ZERO)
+        .await?;
     ensure!(
         at_end.records.is_empty(),
         "{topic}/{partition}: a fetch at the log end {end} returned {} bytes",
         at_end.records.len()
     );
-    match broker.fetch(topic, partition, end + 1, 1 << 20, Duration::ZERO).await {
+    match broker
+        .fetch(topic, partition, end + 1, 1 << 20, Duration::ZERO)
+        .await
+    {
         Err(Error::OffsetOutOfRange { .. }) => {}
         other => bail!("{topic}/{partition}: a fetch past the log end gave {other:?}"),
     }
@@ -166,7 +182,8 @@ pub async fn append_expecting(
         .await
         .with_context(|| format!("{topic}/{partition}: appending {} records", ids.len()))?;
     ensure!(
-        info.base_offset == expected_base && info.last_offset == expected_base + ids.len() as i64 - 1,
+        info.base_offset == expected_base
+            && info.last_offset == expected_base + ids.len() as i64 - 1,
         "{topic}/{partition}: append got offsets {}..={}, expected {expected_base}..={}",
         info.base_offset,
         info.last_offset,
@@ -190,7 +207,10 @@ pub fn in_runtime<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) ->
 
 /// Where a partition's files live.
 pub fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {
-    data_dir.join("topics").join(topic).join(partition.to_string())
+    data_dir
+        .join("topics")
+        .join(topic)
+        .join(partition.to_string())
 }
 
 /// The segment files of a partition directory, by base offset (parsed from the 20-digit name).
@@ -198,9 +218,15 @@ pub fn segment_files(dir: &Path) -> anyhow::Result<Vec<(i64, PathBuf)>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
         let path = entry?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if let Some(stem) = name.strip_suffix(".log") {
-            ensure!(stem.len() == 20, "segment {name} is not named by a 20-digit base offset");
+            ensure!(
+                stem.len() == 20,
+                "segment {name} is not named by a 20-digit base offset"
+            );
             out.push((stem.parse()?, path));
         }
     }
@@ -368,10 +394,6 @@ impl ChildProcess {
         })
     }
 
-    pub fn id(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Waits until the child prints `line` (lines before it are kept).
     pub fn wait_for(&mut self, line: &str, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
@@ -415,7 +437,10 @@ impl ChildProcess {
             if Instant::now() > deadline {
                 let _ = self.child.kill();
                 let output = self.finish()?;
-                bail!("the child did not exit within {timeout:?}; stderr:\n{}", output.stderr);
+                bail!(
+                    "the child did not exit within {timeout:?}; stderr:\n{}",
+                    output.stderr
+                );
             }
             std::thread::sleep(Duration::from_millis(5));
         }

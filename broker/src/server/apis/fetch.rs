@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use super::error_code;
 use crate::error::Error;
 use crate::server::dispatch::RequestContext;
+use crate::server::metrics::TopicLabels;
 
 /// Longest a fetch may wait, whatever the client asks (Kafka clients ask for 0.5 s by default).
 const MAX_WAIT_CAP: Duration = Duration::from_secs(30);
@@ -28,7 +29,11 @@ pub(crate) async fn handle(ctx: &RequestContext, request: FetchRequest) -> Fetch
         // Watch every partition before reading, so an append racing the read is not missed.
         let mut watchers = watch_all(ctx, &request);
         let (response, bytes, any_error) = read_all(ctx, &request).await;
-        if bytes >= min_bytes.max(1) || any_error || tokio::time::Instant::now() >= deadline || watchers.is_empty() {
+        if bytes >= min_bytes.max(1)
+            || any_error
+            || tokio::time::Instant::now() >= deadline
+            || watchers.is_empty()
+        {
             return response;
         }
         let changed = select_all(watchers.iter_mut().map(|w| Box::pin(w.changed())));
@@ -99,9 +104,14 @@ async fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchRespons
             };
             match result {
                 Ok((records, high_watermark, log_start)) => {
+                    if !records.is_empty() {
+                        count_out(ctx, &name, &records);
+                    }
                     total += records.len();
                     budget = budget.saturating_sub(records.len());
-                    data = data.with_high_watermark(high_watermark).with_records(Some(records));
+                    data = data
+                        .with_high_watermark(high_watermark)
+                        .with_records(Some(records));
                     if version >= 4 {
                         data = data.with_last_stable_offset(high_watermark);
                     }
@@ -111,7 +121,10 @@ async fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchRespons
                 }
                 Err(e) => {
                     any_error = true;
-                    if let Error::OffsetOutOfRange { log_start, log_end, .. } = &e {
+                    if let Error::OffsetOutOfRange {
+                        log_start, log_end, ..
+                    } = &e
+                    {
                         data = data.with_high_watermark(*log_end);
                         if version >= 4 {
                             data = data.with_last_stable_offset(*log_end);
@@ -133,5 +146,24 @@ async fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchRespons
                 .with_partitions(partitions),
         );
     }
-    (FetchResponse::default().with_responses(topics), total, any_error)
+    (
+        FetchResponse::default().with_responses(topics),
+        total,
+        any_error,
+    )
+}
+
+fn count_out(ctx: &RequestContext, topic: &str, batches: &[u8]) {
+    let labels = TopicLabels {
+        topic: topic.to_string(),
+    };
+    let metrics = &ctx.state.metrics;
+    metrics
+        .bytes_out
+        .get_or_create(&labels)
+        .inc_by(batches.len() as u64);
+    metrics
+        .records_out
+        .get_or_create(&labels)
+        .inc_by(crate::batch::count_records(batches));
 }

@@ -23,7 +23,10 @@ use crate::server::dispatch::RequestContext;
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 
-pub(crate) async fn handle(ctx: &RequestContext, request: ListOffsetsRequest) -> ListOffsetsResponse {
+pub(crate) async fn handle(
+    ctx: &RequestContext,
+    request: ListOffsetsRequest,
+) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.0.to_string();

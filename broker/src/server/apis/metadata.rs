@@ -26,7 +26,8 @@ pub(crate) async fn handle(ctx: &RequestContext, request: MetadataRequest) -> Me
                 .collect(),
         ),
     };
-    let auto_create = state.config.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
+    let auto_create =
+        state.config.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
     let mut topics = Vec::new();
     match wanted {
         None => {

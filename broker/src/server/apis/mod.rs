@@ -46,6 +46,33 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::IncrementalAlterConfigs, 0, 1),
 ];
 
+/// Kafka's names for the supported APIs (metric labels, docs).
+pub(crate) const SUPPORTED_NAMES: &[(ApiKey, &str)] = &[
+    (ApiKey::Produce, "Produce"),
+    (ApiKey::Fetch, "Fetch"),
+    (ApiKey::ListOffsets, "ListOffsets"),
+    (ApiKey::Metadata, "Metadata"),
+    (ApiKey::OffsetCommit, "OffsetCommit"),
+    (ApiKey::OffsetFetch, "OffsetFetch"),
+    (ApiKey::FindCoordinator, "FindCoordinator"),
+    (ApiKey::JoinGroup, "JoinGroup"),
+    (ApiKey::Heartbeat, "Heartbeat"),
+    (ApiKey::LeaveGroup, "LeaveGroup"),
+    (ApiKey::SyncGroup, "SyncGroup"),
+    (ApiKey::DescribeGroups, "DescribeGroups"),
+    (ApiKey::ListGroups, "ListGroups"),
+    (ApiKey::ApiVersions, "ApiVersions"),
+    (ApiKey::CreateTopics, "CreateTopics"),
+    (ApiKey::DeleteTopics, "DeleteTopics"),
+    (ApiKey::DeleteRecords, "DeleteRecords"),
+    (ApiKey::InitProducerId, "InitProducerId"),
+    (ApiKey::OffsetForLeaderEpoch, "OffsetForLeaderEpoch"),
+    (ApiKey::DescribeConfigs, "DescribeConfigs"),
+    (ApiKey::CreatePartitions, "CreatePartitions"),
+    (ApiKey::DeleteGroups, "DeleteGroups"),
+    (ApiKey::IncrementalAlterConfigs, "IncrementalAlterConfigs"),
+];
+
 /// The versions implemented for an API, or `None` if it is not implemented.
 pub(crate) fn supported_versions(key: ApiKey) -> Option<(i16, i16)> {
     SUPPORTED
@@ -61,6 +88,7 @@ pub(crate) fn error_code(error: &Error) -> i16 {
         Error::InvalidTopicName { .. } => ResponseError::InvalidTopicException,
         Error::InvalidConfig { .. } => ResponseError::InvalidConfig,
         Error::TopicAlreadyExists(_) => ResponseError::TopicAlreadyExists,
+        Error::InvalidPartitions { .. } => ResponseError::InvalidPartitions,
         Error::CorruptBatch(_) => ResponseError::CorruptMessage,
         Error::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
         Error::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
@@ -83,4 +111,25 @@ pub(crate) fn message(error: &Error) -> Option<StrBytes> {
 /// A `StrBytes` from anything string-like.
 pub(crate) fn str_bytes(s: impl Into<String>) -> StrBytes {
     StrBytes::from_string(s.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_supported_api_is_named_and_within_the_codec_range() {
+        for &(key, min, max) in SUPPORTED {
+            assert!(
+                SUPPORTED_NAMES.iter().any(|(k, _)| *k == key),
+                "{key:?} has no name"
+            );
+            let codec = key.valid_versions();
+            assert!(
+                min >= codec.min && max <= codec.max,
+                "{key:?} {min}..={max} vs codec {codec:?}"
+            );
+        }
+        assert_eq!(SUPPORTED.len(), SUPPORTED_NAMES.len());
+    }
 }

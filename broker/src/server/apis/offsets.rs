@@ -78,7 +78,10 @@ pub(crate) fn find_coordinator(
     }
 }
 
-pub(crate) async fn commit(ctx: &RequestContext, request: OffsetCommitRequest) -> OffsetCommitResponse {
+pub(crate) async fn commit(
+    ctx: &RequestContext,
+    request: OffsetCommitRequest,
+) -> OffsetCommitResponse {
     let group = request.group_id.0.to_string();
     let membership = ctx.state.groups.validate_commit(
         &group,
@@ -133,7 +136,11 @@ pub(crate) async fn commit(ctx: &RequestContext, request: OffsetCommitRequest) -
             let partitions = topic_codes
                 .into_iter()
                 .map(|(partition, code)| {
-                    let code = if code == 0 { write_error.unwrap_or(0) } else { code };
+                    let code = if code == 0 {
+                        write_error.unwrap_or(0)
+                    } else {
+                        code
+                    };
                     OffsetCommitResponsePartition::default()
                         .with_partition_index(partition)
                         .with_error_code(code)
@@ -147,12 +154,15 @@ pub(crate) async fn commit(ctx: &RequestContext, request: OffsetCommitRequest) -
     OffsetCommitResponse::default().with_topics(topics)
 }
 
+/// Committed offsets of one topic's partitions (`None`: nothing committed).
+type TopicCommits = (String, Vec<(i32, Option<CommittedOffset>)>);
+
 /// A group's committed offsets for the requested partitions (all of them when `None`).
 fn committed(
     ctx: &RequestContext,
     group: &str,
     wanted: Option<Vec<(String, Vec<i32>)>>,
-) -> Vec<(String, Vec<(i32, Option<CommittedOffset>)>)> {
+) -> Vec<TopicCommits> {
     let broker = &ctx.state.broker;
     match wanted {
         Some(topics) => topics
@@ -166,7 +176,7 @@ fn committed(
             })
             .collect(),
         None => {
-            let mut by_topic: Vec<(String, Vec<(i32, Option<CommittedOffset>)>)> = Vec::new();
+            let mut by_topic: Vec<TopicCommits> = Vec::new();
             for (topic, partition, offset) in broker.group_offsets(group) {
                 match by_topic.last_mut() {
                     Some((t, list)) if *t == topic => list.push((partition, Some(offset))),

@@ -15,6 +15,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 use super::{error_code, message};
 use crate::partition::{Durability, Partition};
 use crate::server::dispatch::{Pending, RequestContext, ready};
+use crate::server::metrics::TopicLabels;
 
 /// One partition's result so far, and what it still waits for.
 struct PartitionOutcome {
@@ -74,11 +75,21 @@ pub(crate) async fn handle(ctx: RequestContext, request: ProduceRequest) -> Pend
                     "no record batches".to_string(),
                 )),
                 (false, Some(records)) => {
+                    let size = records.len() as u64;
                     match ctx.state.broker.partition(&name, data.index) {
                         Err(e) => Err((error_code(&e), e.to_string())),
                         Ok(partition) => match partition.append_unflushed(records).await {
                             Err(e) => Err((error_code(&e), e.to_string())),
                             Ok(info) => {
+                                let labels = TopicLabels {
+                                    topic: name.clone(),
+                                };
+                                let metrics = &ctx.state.metrics;
+                                metrics.bytes_in.get_or_create(&labels).inc_by(size);
+                                metrics
+                                    .records_in
+                                    .get_or_create(&labels)
+                                    .inc_by((info.last_offset - info.base_offset + 1) as u64);
                                 if partition.must_wait_for_fsync(durability) {
                                     wait = Some((Arc::clone(&partition), info.last_offset + 1));
                                 }
@@ -112,15 +123,15 @@ pub(crate) async fn handle(ctx: RequestContext, request: ProduceRequest) -> Pend
         for (name, outcomes) in topics {
             let mut partitions = Vec::with_capacity(outcomes.len());
             for mut outcome in outcomes {
-                if let Some((partition, end)) = outcome.wait.take() {
-                    if let Err(e) = partition.wait_durable(end).await {
-                        outcome.response = outcome
-                            .response
-                            .with_error_code(error_code(&e))
-                            .with_base_offset(-1);
-                        if version >= 8 {
-                            outcome.response = outcome.response.with_error_message(message(&e));
-                        }
+                if let Some((partition, end)) = outcome.wait.take()
+                    && let Err(e) = partition.wait_durable(end).await
+                {
+                    outcome.response = outcome
+                        .response
+                        .with_error_code(error_code(&e))
+                        .with_base_offset(-1);
+                    if version >= 8 {
+                        outcome.response = outcome.response.with_error_message(message(&e));
                     }
                 }
                 partitions.push(outcome.response);
