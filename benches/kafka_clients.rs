@@ -28,7 +28,7 @@ use support::{TestServer, client_config};
 const RECORD_BYTES: usize = 100;
 const PARTITIONS: i32 = 3;
 /// Records per throughput run (capped by `MAX_RUN` too).
-const THROUGHPUT_RECORDS: u64 = 1_000_000;
+const THROUGHPUT_RECORDS: u64 = 3_000_000;
 const MAX_RUN: Duration = Duration::from_secs(15);
 const LATENCY_RATE: u64 = 50_000;
 const LATENCY_RUN: Duration = Duration::from_secs(5);
@@ -73,7 +73,10 @@ fn send(producer: &BaseProducer<Counter>, topic: &str, payload: &[u8]) -> Result
         match producer.send(record) {
             Ok(()) => return Ok(()),
             Err((e, back)) => {
-                ensure!(Instant::now() < deadline, "producer queue full for 30 s: {e}");
+                ensure!(
+                    Instant::now() < deadline,
+                    "producer queue full for 30 s: {e}"
+                );
                 record = back;
                 producer.poll(Duration::from_millis(1));
             }
@@ -101,7 +104,7 @@ fn produce_throughput(server: &TestServer, topic: &str, acks: &str) -> Result<u6
     while sent < THROUGHPUT_RECORDS && start.elapsed() < MAX_RUN {
         send(&producer, topic, &payload)?;
         sent += 1;
-        if sent % 1000 == 0 {
+        if sent.is_multiple_of(1000) {
             producer.poll(Duration::ZERO);
         }
     }
@@ -114,7 +117,10 @@ fn produce_throughput(server: &TestServer, topic: &str, acks: &str) -> Result<u6
         counter.ok.load(Ordering::Relaxed),
         counter.failed.load(Ordering::Relaxed),
     );
-    ensure!(failed == 0 && ok == sent, "{failed} failed, {ok} of {sent} acknowledged");
+    ensure!(
+        failed == 0 && ok == sent,
+        "{failed} failed, {ok} of {sent} acknowledged"
+    );
     println!(
         "produce  acks={acks:<3}  {}",
         rate(sent, sent * RECORD_BYTES as u64, elapsed)
@@ -227,7 +233,10 @@ fn latency(server: &TestServer, topic: &str, acks: &str) -> Result<()> {
         .join()
         .map_err(|_| anyhow::anyhow!("latency reader panicked"))??;
     let got = received.load(Ordering::Relaxed);
-    ensure!(got == total, "latency run: {got} of {total} records arrived");
+    ensure!(
+        got == total,
+        "latency run: {got} of {total} records arrived"
+    );
     samples.sort_unstable();
     ensure!(!samples.is_empty(), "no latency samples");
     let ms = |us: u64| us as f64 / 1000.0;

@@ -369,8 +369,17 @@ fn the_broker_serves_the_client_commands_and_stops_cleanly_on_sigterm() {
     let input = b"k1:v1\nk2:v2\n\nk3:v3\r\nk1:v4\nk4:\xff\x00\n";
     let out = eddy_with_input(
         &[
-            "produce", "--topic", "orders", "-K", ":", "-H", "source=cli", "-H", "trace=42",
-            "-b", b,
+            "produce",
+            "--topic",
+            "orders",
+            "-K",
+            ":",
+            "-H",
+            "source=cli",
+            "-H",
+            "trace=42",
+            "-b",
+            b,
         ],
         input,
     );
@@ -404,7 +413,10 @@ fn the_broker_serves_the_client_commands_and_stops_cleanly_on_sigterm() {
         let encoding = r["value_encoding"].as_str().unwrap();
         assert_eq!(encoding, if key == "k4" { "base64" } else { "utf8" }, "{r}");
         if key == "k1" {
-            k1.push((r["partition"].as_i64().unwrap(), r["offset"].as_i64().unwrap()));
+            k1.push((
+                r["partition"].as_i64().unwrap(),
+                r["offset"].as_i64().unwrap(),
+            ));
         }
         pairs.push((key, value));
     }
@@ -428,11 +440,22 @@ fn the_broker_serves_the_client_commands_and_stops_cleanly_on_sigterm() {
     // Text: key, separator, value; stops at the end of every partition.
     let out = eddy_with_input(
         &[
-            "consume", "-t", "orders", "--exit-at-end", "--key-separator", "=", "-b", b,
+            "consume",
+            "-t",
+            "orders",
+            "--exit-at-end",
+            "--key-separator",
+            "=",
+            "-b",
+            b,
         ],
         b"",
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut lines: Vec<&[u8]> = out.stdout.split(|&c| c == b'\n').collect();
     assert_eq!(lines.pop(), Some(&b""[..]));
     lines.sort();
@@ -489,7 +512,15 @@ fn the_broker_serves_the_client_commands_and_stops_cleanly_on_sigterm() {
     );
     assert!(!described.contains("retention.ms=3600000"), "{described}");
     assert_eq!(partition_rows(&described).len(), 4, "{described}");
-    let err = eddy_err(&["topics", "alter", "orders", "--set", "retention.mss=1", "-b", b]);
+    let err = eddy_err(&[
+        "topics",
+        "alter",
+        "orders",
+        "--set",
+        "retention.mss=1",
+        "-b",
+        b,
+    ]);
     assert!(err.contains("retention.mss"), "{err}");
     let err = eddy_err(&["topics", "alter", "orders", "--partitions", "2", "-b", b]);
     assert!(err.contains("not removed"), "{err}");
@@ -553,9 +584,27 @@ fn the_config_file_sets_the_broker_up_and_flags_override_it() {
 
     // Producing to a missing topic creates it with the file's default_partitions.
     let out = eddy_with_input(&["produce", "-t", "auto", "-b", b], b"one\ntwo\n");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let described = eddy_ok(&["topics", "describe", "auto", "-b", b]);
-    assert!(described.contains("topic auto: 2 partition(s)"), "{described}");
+    assert!(
+        described.contains("topic auto: 2 partition(s)"),
+        "{described}"
+    );
+
+    // A group member commits what it printed: the next one goes on from there
+    // (initial_rebalance_delay_ms = 0 keeps the joins quick).
+    let group = ["consume", "-t", "auto", "--group", "g1", "-b", b];
+    let first = eddy_ok(&[&group[..], &["--count", "1"]].concat());
+    let second = eddy_ok(&[&group[..], &["--count", "1"]].concat());
+    let mut values = vec![first.trim(), second.trim()];
+    values.sort_unstable();
+    assert_eq!(values, ["one", "two"]);
+    let rest = eddy_ok(&[&group[..], &["--exit-at-end"]].concat());
+    assert_eq!(rest, "");
 
     broker.signal("INT");
     let (status, stderr) = broker.wait();
@@ -588,8 +637,14 @@ fn a_bad_config_file_is_refused_naming_the_key() {
     let err = start("flush = \"sometimes\"\n");
     assert!(err.contains("sometimes"), "{err}");
     let err = start("default_partitions = 0\n");
-    assert!(err.contains("default_partitions must be at least 1"), "{err}");
-    assert!(!data.exists(), "a refused start must not create the data directory");
+    assert!(
+        err.contains("default_partitions must be at least 1"),
+        "{err}"
+    );
+    assert!(
+        !data.exists(),
+        "a refused start must not create the data directory"
+    );
 
     let err = eddy_err(&[
         "broker",
@@ -604,7 +659,10 @@ fn a_bad_config_file_is_refused_naming_the_key() {
 fn client_commands_without_a_broker_fail_clearly() {
     // Port 1 on loopback: nothing listens there.
     let err = eddy_err(&["topics", "list", "-b", "127.0.0.1:1"]);
-    assert!(err.contains("cannot get metadata from 127.0.0.1:1"), "{err}");
+    assert!(
+        err.contains("cannot get metadata from 127.0.0.1:1"),
+        "{err}"
+    );
     let out = eddy_with_input(
         &[
             "produce",
@@ -620,8 +678,14 @@ fn client_commands_without_a_broker_fail_clearly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("1 of 1 records failed"), "{stderr}");
-    assert!(stderr.contains("is a broker running at 127.0.0.1:1"), "{stderr}");
-    let out = eddy_with_input(&["produce", "-t", "x", "-K", ":", "-b", "127.0.0.1:1"], b"nokey\n");
+    assert!(
+        stderr.contains("is a broker running at 127.0.0.1:1"),
+        "{stderr}"
+    );
+    let out = eddy_with_input(
+        &["produce", "-t", "x", "-K", ":", "-b", "127.0.0.1:1"],
+        b"nokey\n",
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("line 1: no key separator"), "{stderr}");

@@ -37,6 +37,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, RebalanceProtocol,
 };
@@ -269,9 +270,13 @@ impl Ledger {
         }
         for (member, p, o, n) in &s.received {
             match s.expected.get(&(*p, *o)) {
-                None => bail!("{member} consumed record {n} at {p}/{o}, which was never acknowledged there"),
+                None => bail!(
+                    "{member} consumed record {n} at {p}/{o}, which was never acknowledged there"
+                ),
                 Some(e) if e != n => {
-                    bail!("{member} consumed record {n} at {p}/{o}, where record {e} was acknowledged")
+                    bail!(
+                        "{member} consumed record {n} at {p}/{o}, where record {e} was acknowledged"
+                    )
                 }
                 Some(_) => {}
             }
@@ -299,8 +304,7 @@ impl Observer for Member {
         self.ledger.revoked(&self.name, partitions);
     }
     fn delivered(&self, partition: i32, offset: i64, number: u64) {
-        self.ledger
-            .delivered(&self.name, partition, offset, number);
+        self.ledger.delivered(&self.name, partition, offset, number);
     }
     fn committed(&self, offsets: &[(i32, i64)]) {
         self.ledger.committed(offsets);
@@ -422,7 +426,19 @@ impl GroupContext {
     }
 }
 
-impl ClientContext for GroupContext {}
+/// librdkafka's errors count as problems (the ledger fails the test on them); its warnings
+/// are only printed.
+impl ClientContext for GroupContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        if let Some(line) = support::client_log_problem(level, facility, message) {
+            self.observer.problem(line);
+        }
+    }
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.observer
+            .problem(format!("librdkafka error: {error}: {reason}"));
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -442,7 +458,10 @@ impl ConsumerContext for GroupContext {
         match rebalance {
             Rebalance::Assign(tpl) => {
                 let partitions = partitions_of(tpl);
-                let incremental = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+                let incremental = matches!(
+                    consumer.rebalance_protocol(),
+                    RebalanceProtocol::Cooperative
+                );
                 let mut owned = self.owned.lock().unwrap();
                 if !incremental {
                     owned.clear();
@@ -762,7 +781,10 @@ fn split_hand_over_restart_resume(strategy: &str) -> Result<()> {
     wait_all_seen(&ledger, "phase 1: all 40k records consumed")?;
     let c2_partitions = ledger.assignment("c2");
     let ends_1 = server.end_offsets(TOPIC, PARTITIONS)?;
-    eprintln!("[{strategy}] phase 1 done at {:?}: c2 had {c2_partitions:?}", started.elapsed());
+    eprintln!(
+        "[{strategy}] phase 1 done at {:?}: c2 had {c2_partitions:?}",
+        started.elapsed()
+    );
 
     // Phase 2: c2 closes; c1 takes over its partitions and consumes 30k more.
     c2.close()?;
@@ -884,7 +906,12 @@ fn a_member_that_stops_heartbeating_is_replaced_after_its_session_timeout() -> R
     let child = ChildConsumer::start("child", &child_spec, &ledger)?;
     wait_for_split(&ledger, &["c1", "child"], &[3, 3]).context("c1 and the child process")?;
     let child_partitions = ledger.assignment("child");
-    ledger.expect(&produce_numbered(&producer, TOPIC, 10_000..30_000, VALUE_SIZE)?)?;
+    ledger.expect(&produce_numbered(
+        &producer,
+        TOPIC,
+        10_000..30_000,
+        VALUE_SIZE,
+    )?)?;
     let child_count = || {
         child_partitions
             .iter()

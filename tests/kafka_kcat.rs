@@ -29,7 +29,9 @@ fn kcat(args: &[&str], stdin: &[u8], timeout: Duration) -> Result<Output> {
     {
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            bail!("kcat is not installed: run scripts/setup.sh (it installs the Debian package kcat)")
+            bail!(
+                "kcat is not installed: run scripts/setup.sh (it installs the Debian package kcat)"
+            )
         }
         Err(e) => return Err(e).context("starting kcat"),
     };
@@ -108,9 +110,15 @@ fn run(
     args.extend(extra.iter().map(|s| s.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = kcat(&args, stdin, timeout)?;
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    // kcat prints librdkafka's errors as "% ERROR: ..." even when it exits 0.
+    ensure!(
+        !stderr.contains("ERROR"),
+        "kcat {args:?} reported errors:\n{stderr}"
+    );
     Ok((
         String::from_utf8(output.stdout).context("kcat's output is not UTF-8")?,
-        String::from_utf8_lossy(&output.stderr).into_owned(),
+        stderr,
     ))
 }
 
@@ -120,7 +128,11 @@ fn parse_lines(text: &str) -> Result<Vec<(i32, i64, String, String)>> {
         .filter(|l| !l.is_empty())
         .map(|line| {
             let mut parts = line.splitn(4, '|');
-            let mut next = || parts.next().with_context(|| format!("malformed line {line:?}"));
+            let mut next = || {
+                parts
+                    .next()
+                    .with_context(|| format!("malformed line {line:?}"))
+            };
             Ok((
                 next()?.parse()?,
                 next()?.parse()?,
@@ -202,19 +214,36 @@ fn kcat_produces_keyed_records_and_consumes_them_to_the_end() -> Result<()> {
             let key = String::from_utf8(r.key.unwrap_or_default().to_vec())?;
             let value = String::from_utf8(r.value.unwrap_or_default().to_vec())?;
             let want = partitioner::partition_for_key(key.as_bytes(), 3);
-            ensure!(want == p, "key {key} on partition {p}, murmur2 picks {want}");
+            ensure!(
+                want == p,
+                "key {key} on partition {p}, murmur2 picks {want}"
+            );
             stored.push((key, value));
         }
     }
     stored.sort();
     let mut want = records.clone();
     want.sort();
-    ensure!(stored == want, "the log holds {} records, kcat sent {}", stored.len(), want.len());
+    ensure!(
+        stored == want,
+        "the log holds {} records, kcat sent {}",
+        stored.len(),
+        want.len()
+    );
 
     // Consume everything and exit at the end of each partition.
     let (out, err) = run(
         &server,
-        &["-C", "-t", "kcat-data", "-o", "beginning", "-e", "-f", FORMAT],
+        &[
+            "-C",
+            "-t",
+            "kcat-data",
+            "-o",
+            "beginning",
+            "-e",
+            "-f",
+            FORMAT,
+        ],
         b"",
         TIMEOUT,
     )?;
@@ -229,7 +258,11 @@ fn kcat_produces_keyed_records_and_consumes_them_to_the_end() -> Result<()> {
     let mut got = Vec::new();
     for (p, o, k, v) in consumed {
         ensure!((0..3).contains(&p), "partition {p}");
-        ensure!(o == last_offset[p as usize] + 1, "partition {p}: offset {o} after {}", last_offset[p as usize]);
+        ensure!(
+            o == last_offset[p as usize] + 1,
+            "partition {p}: offset {o} after {}",
+            last_offset[p as usize]
+        );
         last_offset[p as usize] = o;
         got.push((k, v));
     }
@@ -243,7 +276,12 @@ fn kcat_group_consumer_resumes_from_its_commits() -> Result<()> {
     let server = TestServer::start()?;
     server.create_topic("kcat-group", 1)?;
     let input: String = (0..20).map(|i| format!("k{i}:v{i}\n")).collect();
-    run(&server, &["-P", "-t", "kcat-group", "-K:"], input.as_bytes(), TIMEOUT)?;
+    run(
+        &server,
+        &["-P", "-t", "kcat-group", "-K:"],
+        input.as_bytes(),
+        TIMEOUT,
+    )?;
 
     let group_args = [
         "-G",
@@ -269,7 +307,10 @@ fn kcat_group_consumer_resumes_from_its_commits() -> Result<()> {
         "first kcat -G run read offsets {offsets:?}\nstderr: {err}"
     );
     for (_, o, k, v) in &first {
-        ensure!(*k == format!("k{o}") && *v == format!("v{o}"), "offset {o}: {k}:{v}");
+        ensure!(
+            *k == format!("k{o}") && *v == format!("v{o}"),
+            "offset {o}: {k}:{v}"
+        );
     }
     let committed = server
         .broker()

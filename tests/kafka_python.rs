@@ -78,12 +78,18 @@ fn confluent_kafka_python_produces_idempotently_and_resumes_from_commits() -> Re
         if started.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            let (out, err) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
+            let (out, err) = (
+                out.join().unwrap_or_default(),
+                err.join().unwrap_or_default(),
+            );
             bail!("confluent_check.py ran longer than {limit:?}; stdout:\n{out}\nstderr:\n{err}");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let (out, err) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
+    let (out, err) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
     eprintln!("{}{}", out, err);
     ensure!(
         status.success(),

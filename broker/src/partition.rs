@@ -313,7 +313,7 @@ impl Partition {
                     reader.locate(position, 0, Some(timestamp))?
                 {
                     let batch = Bytes::from(reader.read_one(at)?);
-                    position = at + batch.len() as u64;
+                    position = crate::log::segment::StartHint::trusted(at + batch.len() as u64);
                     let found = crate::batch::decode_records(&batch)?
                         .into_iter()
                         .find(|r| r.timestamp >= timestamp && r.offset >= start);

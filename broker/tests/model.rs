@@ -691,7 +691,9 @@ impl Harness {
     /// Reads the whole partition and compares it, its offsets and its segments with the model.
     async fn check_partition(&mut self, t: usize, p: usize) -> Result<()> {
         let name = self.topics[t].name;
-        let max_bytes = self.rng.random_range(1..3000);
+        // Small enough to take several fetches, large enough to keep full checks cheap (the
+        // random fetches cover tiny sizes).
+        let max_bytes = self.rng.random_range(500..6000);
         let part = &self.topics[t].parts[p];
         let broker = self.broker();
         let description = broker.describe_topic(name)?;

@@ -99,7 +99,11 @@ struct Connection {
 
 async fn connect(bootstrap: &str) -> Result<Connection> {
     let mut failures = Vec::new();
-    for addr in bootstrap.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+    for addr in bootstrap
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
         match tokio::time::timeout(TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
                 return Ok(Connection {

@@ -281,7 +281,10 @@ mod tests {
         assert_eq!(server.listen, "127.0.0.1:19092".parse().unwrap());
         assert_eq!(server.advertised_host.as_deref(), Some("kafka.internal"));
         assert_eq!(server.advertised_port, Some(29092));
-        assert_eq!(server.metrics_listen, Some("127.0.0.1:9100".parse().unwrap()));
+        assert_eq!(
+            server.metrics_listen,
+            Some("127.0.0.1:9100".parse().unwrap())
+        );
         assert!(!server.auto_create_topics);
         assert_eq!(server.default_partitions, 3);
         assert_eq!(server.max_connections, 10);

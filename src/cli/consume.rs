@@ -254,9 +254,12 @@ fn consume(args: &Args, stop: &AtomicBool) -> Result<()> {
             } else {
                 "earliest"
             };
+            // Offsets are stored for commit only once their record is printed: rdkafka's
+            // consumer close serves (and would otherwise store) records still buffered.
             config
                 .set("group.id", group)
                 .set("enable.auto.commit", "true")
+                .set("enable.auto.offset.store", "false")
                 .set("auto.offset.reset", reset);
         }
         None => {
@@ -319,6 +322,11 @@ fn consume(args: &Args, stop: &AtomicBool) -> Result<()> {
                     break Err(e);
                 }
                 printed += 1;
+                if args.group.is_some()
+                    && let Err(e) = consumer.store_offset_from_message(&message)
+                {
+                    break Err(e).context("cannot store the offset for commit");
+                }
             }
             Some(Err(KafkaError::PartitionEOF(partition))) => {
                 ends.0.insert(partition);
@@ -433,7 +441,11 @@ mod tests {
             parse_start("timestamp:1700000000000"),
             Ok(Start::Timestamp(1_700_000_000_000))
         );
-        assert!(parse_start("offset:-1").unwrap_err().contains("offset \"-1\""));
+        assert!(
+            parse_start("offset:-1")
+                .unwrap_err()
+                .contains("offset \"-1\"")
+        );
         assert!(parse_start("timestamp:soon").is_err());
         assert!(parse_start("middle").unwrap_err().contains("offset:N"));
     }

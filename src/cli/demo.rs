@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use bytes::Bytes;
 use eddy::broker::{
-    Broker, BrokerConfig, Durability, NewRecord, TopicConfig, TopicDescription, decode_records, now_ms,
+    Broker, BrokerConfig, Durability, NewRecord, TopicConfig, TopicDescription, decode_records,
+    now_ms,
 };
 use tokio::task::JoinSet;
 
@@ -78,7 +79,9 @@ async fn ensure_topic(broker: &Broker) -> Result<(TopicDescription, bool)> {
 
 async fn demo(opened: &Opened, options: &Args) -> Result<()> {
     let broker = &opened.broker;
-    println!("Eddy demo: the durable partitioned log, used in-process (no network server involved)");
+    println!(
+        "Eddy demo: the durable partitioned log, used in-process (no network server involved)"
+    );
     println!("data dir    {}", opened.shown_dir.display());
     println!("opened      {}", describe_open(opened));
 

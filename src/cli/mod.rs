@@ -40,7 +40,6 @@ impl ClientArgs {
     pub fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.bootstrap_server);
-        if let Ok(d) = std::env::var("TMP_RDKAFKA_DEBUG") { config.set("debug", d); }
         config
     }
 }
@@ -261,7 +260,10 @@ mod tests {
         assert_eq!(key_value("k=", "--x").unwrap(), ("k", ""));
         for bad in ["novalue", "=v", ""] {
             let err = key_value(bad, "--config").unwrap_err().to_string();
-            assert!(err.contains("--config") && err.contains("KEY=VALUE"), "{err}");
+            assert!(
+                err.contains("--config") && err.contains("KEY=VALUE"),
+                "{err}"
+            );
         }
     }
 }

@@ -406,7 +406,10 @@ mod tests {
         let keyed = parse_line(b"k1::v:1", None, Some("::")).unwrap();
         assert_eq!((keyed.key, keyed.value), (Some(&b"k1"[..]), &b"v:1"[..]));
         let empty_key = parse_line(b":v", None, Some(":")).unwrap();
-        assert_eq!((empty_key.key, empty_key.value), (Some(&b""[..]), &b"v"[..]));
+        assert_eq!(
+            (empty_key.key, empty_key.value),
+            (Some(&b""[..]), &b"v"[..])
+        );
         let all = parse_line(b"1700000000000\tk\tv\t2", Some("\t"), Some("\t")).unwrap();
         assert_eq!(
             all,
@@ -425,7 +428,10 @@ mod tests {
         let err = parse_line(b"no separator", None, Some(":")).unwrap_err();
         assert!(err.to_string().contains("no key separator \":\""), "{err}");
         let err = parse_line(b"soon|v", Some("|"), None).unwrap_err();
-        assert!(err.to_string().contains("\"soon\" is not a number"), "{err}");
+        assert!(
+            err.to_string().contains("\"soon\" is not a number"),
+            "{err}"
+        );
         let err = parse_line(b"-5|v", Some("|"), None).unwrap_err();
         assert!(err.to_string().contains("not a number"), "{err}");
         let err = parse_line(b"12 v", Some("|"), None).unwrap_err();

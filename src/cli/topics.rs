@@ -232,12 +232,7 @@ async fn describe(args: &ClientArgs, topics: &[String]) -> Result<()> {
         let mut partitions: Vec<_> = partitions.iter().collect();
         partitions.sort_by_key(|p| p.id());
         for p in partitions {
-            let join = |ids: &[i32]| {
-                ids.iter()
-                    .map(i32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            };
+            let join = |ids: &[i32]| ids.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
             let error = p
                 .error()
                 .map(|e| format!("  ({})", RDKafkaErrorCode::from(e)))
@@ -352,7 +347,10 @@ async fn alter(
             );
             let results = admin
                 .client
-                .create_partitions(&[NewPartitions::new(topic, wanted as usize)], &admin.options)
+                .create_partitions(
+                    &[NewPartitions::new(topic, wanted as usize)],
+                    &admin.options,
+                )
                 .await
                 .with_context(|| format!("cannot add partitions to topic {topic:?}"))?;
             for result in results {

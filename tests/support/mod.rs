@@ -19,6 +19,7 @@ use eddy_broker::server::groups::GroupConfig;
 use eddy_broker::{Broker, BrokerConfig, Record, Server, ServerConfig, TopicConfig};
 use rdkafka::ClientConfig;
 use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{Producer, ProducerContext, ThreadedProducer};
 use tempfile::TempDir;
@@ -245,6 +246,18 @@ pub fn number_in(value: &[u8]) -> Option<u64> {
     rest.split(':').next()?.parse().ok()
 }
 
+/// A librdkafka log line worth reporting: warnings are printed and ignored; errors (and the
+/// client's error callbacks) are returned, so callers can fail on them.
+pub fn client_log_problem(level: RDKafkaLogLevel, facility: &str, message: &str) -> Option<String> {
+    let level_number = level as i32;
+    if level_number > RDKafkaLogLevel::Warning as i32 {
+        return None;
+    }
+    let line = format!("librdkafka {level:?} {facility}: {message}");
+    eprintln!("{line}");
+    (level_number <= RDKafkaLogLevel::Error as i32).then_some(line)
+}
+
 /// Where a record was acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivered {
@@ -262,9 +275,21 @@ pub struct Deliveries {
     ok: Mutex<Vec<Delivered>>,
     failed: Mutex<Vec<(u64, String)>>,
     reported: AtomicUsize,
+    client_errors: Mutex<Vec<String>>,
 }
 
-impl ClientContext for Deliveries {}
+impl ClientContext for Deliveries {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        if let Some(line) = client_log_problem(level, facility, message) {
+            self.client_errors.lock().unwrap().push(line);
+        }
+    }
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        let line = format!("librdkafka error: {error}: {reason}");
+        eprintln!("{line}");
+        self.client_errors.lock().unwrap().push(line);
+    }
+}
 
 impl ProducerContext for Deliveries {
     type DeliveryOpaque = Box<u64>;
@@ -301,6 +326,11 @@ impl Deliveries {
     pub fn failed(&self) -> Vec<(u64, String)> {
         self.failed.lock().unwrap().clone()
     }
+
+    /// The client's error-level log lines and error callbacks so far.
+    pub fn client_errors(&self) -> Vec<String> {
+        self.client_errors.lock().unwrap().clone()
+    }
 }
 
 /// A client configuration for the test server: IPv4 loopback, quick reconnects.
@@ -311,7 +341,7 @@ pub fn client_config(bootstrap: &str) -> ClientConfig {
         .set("broker.address.family", "v4")
         .set("reconnect.backoff.ms", "50")
         .set("reconnect.backoff.max.ms", "1000")
-        .set("log_level", "3");
+        .set("log_level", "4");
     config
 }
 
@@ -330,12 +360,24 @@ pub fn idempotent_producer_config(bootstrap: &str) -> ClientConfig {
 
 /// Produces records `numbers` (key [`key_of`], value [`value_of`] of `value_size` bytes) to
 /// `topic` with `config`, flushes, and returns the delivery reports. Fails if any delivery
-/// failed or the flush did not finish within [`WAIT`].
+/// failed, the client reported an error, or the flush did not finish within [`WAIT`].
 pub fn produce_numbered(
     config: &ClientConfig,
     topic: &str,
     numbers: impl IntoIterator<Item = u64>,
     value_size: usize,
+) -> Result<Vec<Delivered>> {
+    produce_numbered_tolerating(config, topic, numbers, value_size, |_| false)
+}
+
+/// [`produce_numbered`], ignoring the client errors for which `tolerated` is true (a test
+/// that cuts connections expects "all brokers are down" now and then).
+pub fn produce_numbered_tolerating(
+    config: &ClientConfig,
+    topic: &str,
+    numbers: impl IntoIterator<Item = u64>,
+    value_size: usize,
+    tolerated: impl Fn(&str) -> bool,
 ) -> Result<Vec<Delivered>> {
     let producer: ThreadedProducer<Deliveries> = config
         .create_with_context(Deliveries::default())
@@ -374,6 +416,16 @@ pub fn produce_numbered(
         failed.len(),
         failed[0].0,
         failed[0].1
+    );
+    let client_errors: Vec<String> = deliveries
+        .client_errors()
+        .into_iter()
+        .filter(|e| !tolerated(e))
+        .collect();
+    ensure!(
+        client_errors.is_empty(),
+        "the producer reported errors:\n  {}",
+        client_errors.join("\n  ")
     );
     let ok = deliveries.ok();
     ensure!(

@@ -19,7 +19,7 @@ use crate::batch::{BatchHeader, ProducedBatch, stamp_batch, validate_produce};
 use crate::config::TopicConfig;
 use crate::error::{Error, IoContext, Result};
 pub use segment::SegmentRecovery;
-use segment::{Located, Segment, SegmentReader};
+use segment::{Located, Segment, SegmentReader, StartHint};
 
 const LOG_START_FILE: &str = "log-start-offset";
 
@@ -51,7 +51,7 @@ pub struct LogRecovery {
 /// Where to read the next batch for an offset, captured under the lock.
 pub(crate) struct ReadPlan {
     pub reader: SegmentReader,
-    pub start_position: u64,
+    pub start: StartHint,
     /// Base offset of the segment after this one, to continue with if this one has nothing.
     pub next_segment: Option<i64>,
 }
@@ -346,14 +346,14 @@ impl Log {
         let next_segment = self.segments.range(base + 1..).next().map(|(b, _)| *b);
         ReadPlan {
             reader: segment.reader(),
-            start_position: segment.position_for_offset(offset),
+            start: segment.position_for_offset(offset),
             next_segment,
         }
     }
 
     /// Readers for the segments that may hold timestamp `ts`, oldest first, with the position
     /// to start each scan at.
-    pub fn plan_timestamp_lookup(&self, ts: i64) -> Vec<(SegmentReader, u64)> {
+    pub fn plan_timestamp_lookup(&self, ts: i64) -> Vec<(SegmentReader, StartHint)> {
         self.segments
             .values()
             .filter(|s| s.max_timestamp >= ts)
@@ -503,7 +503,7 @@ pub(crate) fn read_from(
         let Some(step) = plan(next)? else {
             return Ok(Bytes::new());
         };
-        match step.reader.locate(step.start_position, offset, None)? {
+        match step.reader.locate(step.start, offset, None)? {
             Located::At(position) => {
                 return Ok(Bytes::from(step.reader.read_batches(position, max_bytes)?));
             }

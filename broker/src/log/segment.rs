@@ -375,25 +375,22 @@ impl Segment {
     /// header there has the entry's offset. An entry damaged on disk in a way the open's sanity
     /// check cannot see (a middle entry still in order) would otherwise start a read inside a
     /// batch, or past `offset` and silently skip records; such reads scan from the start.
-    pub fn position_for_offset(&self, offset: i64) -> u64 {
+    pub fn position_for_offset(&self, offset: i64) -> StartHint {
         let relative = (offset - self.base_offset).clamp(0, u32::MAX as i64) as u32;
-        let Some(i) = floor(self.offset_index.entries(), relative, |e| e.relative_offset) else {
-            return 0;
-        };
-        let entry = self.offset_index.entries()[i];
-        match self.read_header(entry.position as u64) {
-            Ok(Some(h)) if h.base_offset == self.base_offset + entry.relative_offset as i64 => {
-                entry.position as u64
+        match floor(self.offset_index.entries(), relative, |e| e.relative_offset) {
+            Some(i) => {
+                let entry = self.offset_index.entries()[i];
+                StartHint {
+                    position: entry.position as u64,
+                    base_offset: Some(self.base_offset + entry.relative_offset as i64),
+                }
             }
-            _ => {
-                tracing::warn!(segment = %self.path.display(), ?entry, "offset index entry does not point at its batch; scanning from the segment start");
-                0
-            }
+            None => StartHint::trusted(0),
         }
     }
 
     /// Position to start scanning from for the first record with timestamp >= `timestamp`.
-    pub fn position_for_timestamp(&self, timestamp: i64) -> u64 {
+    pub fn position_for_timestamp(&self, timestamp: i64) -> StartHint {
         let entries = self.time_index.entries();
         // Entries hold the running max: those below the target can be skipped.
         let below = entries.partition_point(|e| e.timestamp < timestamp);
@@ -401,7 +398,7 @@ impl Segment {
             Some(i) => {
                 self.position_for_offset(self.base_offset + entries[i].relative_offset as i64)
             }
-            None => 0,
+            None => StartHint::trusted(0),
         }
     }
 
@@ -453,6 +450,27 @@ pub(crate) struct SegmentReader {
     end: u64,
 }
 
+/// Where an index lookup says to start scanning: a position and the base offset of the batch
+/// that should start there. The reader checks the claim before trusting it, since an index
+/// entry can be damaged in ways the open-time checks do not see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StartHint {
+    pub position: u64,
+    /// The base offset the index claims for the batch at `position`; `None` when the
+    /// position comes from a batch just read, not from an index.
+    pub base_offset: Option<i64>,
+}
+
+impl StartHint {
+    /// A position known to start a batch.
+    pub fn trusted(position: u64) -> Self {
+        Self {
+            position,
+            base_offset: None,
+        }
+    }
+}
+
 /// Outcome of locating a batch in a segment.
 pub(crate) enum Located {
     /// The batch holding (or first after) the offset starts here.
@@ -484,8 +502,20 @@ impl SegmentReader {
 
     /// Finds, from `start`, the first batch whose last offset is >= `offset` (or, with
     /// `by_timestamp`, whose max timestamp is >= the given timestamp).
-    pub fn locate(&self, start: u64, offset: i64, min_timestamp: Option<i64>) -> Result<Located> {
-        let mut position = start;
+    pub fn locate(
+        &self,
+        start: StartHint,
+        offset: i64,
+        min_timestamp: Option<i64>,
+    ) -> Result<Located> {
+        let mut position = start.position;
+        if let Some(claimed) = start.base_offset {
+            let trusted = matches!(self.header_at(position), Ok(h) if h.base_offset == claimed);
+            if !trusted {
+                tracing::warn!(segment = %self.path.display(), ?start, "offset index entry does not point at its batch; scanning from the segment start");
+                position = 0;
+            }
+        }
         while position + (LOG_OVERHEAD as u64) < self.end {
             let header = self.header_at(position)?;
             let hit = match min_timestamp {

@@ -185,11 +185,11 @@ impl Collector for LogCollector {
         }
         for (name, help, series) in [
             (
-                "eddy_log_end_offset",
+                "log_end_offset",
                 "Next offset to be written, by partition",
                 &end_offsets,
             ),
-            ("eddy_log_size_bytes", "Bytes on disk, by partition", &sizes),
+            ("log_size_bytes", "Bytes on disk, by partition", &sizes),
         ] {
             let mut family = encoder.encode_descriptor(
                 name,
@@ -202,7 +202,7 @@ impl Collector for LogCollector {
             }
         }
         let mut family = encoder.encode_descriptor(
-            "eddy_consumer_lag",
+            "consumer_lag",
             "Log end offset minus the group's committed offset, by group and partition",
             None,
             prometheus_client::metrics::MetricType::Gauge,
