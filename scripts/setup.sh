@@ -87,9 +87,10 @@ else
 fi
 
 # --- Python venv for the client tests (tests/kafka_python.rs) -------------------------------
-# A virtualenv with confluent-kafka, made only if missing. EDDY_VENV overrides where it lives.
+# A virtualenv with confluent-kafka and kafka-python, made only if missing. EDDY_VENV overrides where it lives.
 EDDY_VENV="${EDDY_VENV:-$HOME/.cache/eddy/venv}"
 CONFLUENT_KAFKA_VERSION="2.16.1" # ships manylinux wheels for CPython 3.11 (x86_64, aarch64)
+KAFKA_PYTHON_VERSION="3.0.12"    # pure Python: a client that shares no code with librdkafka
 if ! command -v python3 >/dev/null 2>&1; then
   die "python3 not found: the Python client tests need CPython 3 with the venv module"
 fi
@@ -103,6 +104,13 @@ else
   say "installing confluent-kafka==$CONFLUENT_KAFKA_VERSION into $EDDY_VENV"
   "$EDDY_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: \
     "confluent-kafka==$CONFLUENT_KAFKA_VERSION"
+fi
+if "$EDDY_VENV/bin/python" -c "import sys, importlib.metadata as m, kafka; sys.exit(m.version('kafka-python') != '$KAFKA_PYTHON_VERSION')" 2>/dev/null; then
+  say "Python venv: $EDDY_VENV with kafka-python $KAFKA_PYTHON_VERSION"
+else
+  say "installing kafka-python==$KAFKA_PYTHON_VERSION into $EDDY_VENV"
+  "$EDDY_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: \
+    "kafka-python==$KAFKA_PYTHON_VERSION"
 fi
 
 say "done"

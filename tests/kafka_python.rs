@@ -1,20 +1,23 @@
-//! confluent-kafka for Python against an in-process Eddy server: runs
-//! `tests/python/confluent_check.py` (idempotent producer, a consumer group with manual
-//! commits, a second consumer resuming from the committed offsets) with the Python of the venv
-//! that `scripts/setup.sh` makes (`$EDDY_VENV`, by default `$HOME/.cache/eddy/venv`).
+//! Python Kafka clients against an in-process Eddy server, with the Python of the venv that
+//! `scripts/setup.sh` makes (`$EDDY_VENV`, by default `$HOME/.cache/eddy/venv`):
+//! - confluent-kafka (librdkafka underneath): `tests/python/confluent_check.py`, an idempotent
+//!   producer, a consumer group with manual commits, a second consumer resuming from them;
+//! - kafka-python (pure Python, its own protocol code): `tests/python/kafka_python_check.py`,
+//!   topic creation through its admin client, acks=all produce, a group with manual commits,
+//!   resumption, end offsets and offsets-for-times.
 
 mod support;
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use support::TestServer;
 
-/// The venv's Python, or a failure telling how to make it.
-fn venv_python() -> Result<PathBuf> {
+/// The venv's Python with `module` importable, or a failure telling how to make it.
+fn venv_python(module: &str) -> Result<PathBuf> {
     let venv = match std::env::var_os("EDDY_VENV") {
         Some(dir) => PathBuf::from(dir),
         None => PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?)
@@ -24,35 +27,31 @@ fn venv_python() -> Result<PathBuf> {
     ensure!(
         python.is_file(),
         "no Python venv at {} (set EDDY_VENV to use another): run scripts/setup.sh, which \
-         creates it and installs confluent-kafka",
+         creates it and installs confluent-kafka and kafka-python",
         venv.display()
     );
     let check = Command::new(&python)
-        .args(["-c", "import confluent_kafka"])
+        .args(["-c", &format!("import {module}")])
         .output()
         .with_context(|| format!("running {}", python.display()))?;
     ensure!(
         check.status.success(),
-        "{} cannot import confluent_kafka ({}): run scripts/setup.sh",
+        "{} cannot import {module} ({}): run scripts/setup.sh",
         python.display(),
         String::from_utf8_lossy(&check.stderr).trim()
     );
     Ok(python)
 }
 
-#[test]
-fn confluent_kafka_python_produces_idempotently_and_resumes_from_commits() -> Result<()> {
-    let python = venv_python()?;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/confluent_check.py");
-    let server = TestServer::start()?;
-    server.create_topic("python-check", 3)?;
-
+/// Runs one of the Python check scripts in `tests/python` and requires its OK line.
+fn run_script(python: &Path, script: &str, args: &[&str], ok_line: &str) -> Result<()> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
     let started = Instant::now();
-    let mut child = Command::new(&python)
+    let mut child = Command::new(python)
         .arg(&script)
-        .args(["--bootstrap", &server.bootstrap()])
-        .args(["--topic", "python-check", "--group", "python-group"])
-        .args(["--records", "5000"])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -82,7 +81,10 @@ fn confluent_kafka_python_produces_idempotently_and_resumes_from_commits() -> Re
                 out.join().unwrap_or_default(),
                 err.join().unwrap_or_default(),
             );
-            bail!("confluent_check.py ran longer than {limit:?}; stdout:\n{out}\nstderr:\n{err}");
+            bail!(
+                "{} ran longer than {limit:?}; stdout:\n{out}\nstderr:\n{err}",
+                script.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -93,16 +95,73 @@ fn confluent_kafka_python_produces_idempotently_and_resumes_from_commits() -> Re
     eprintln!("{}{}", out, err);
     ensure!(
         status.success(),
-        "confluent_check.py failed ({status}); stdout:\n{out}\nstderr:\n{err}"
+        "{} failed ({status}); stdout:\n{out}\nstderr:\n{err}",
+        script.display()
     );
     ensure!(
-        out.contains("confluent_check: OK"),
-        "confluent_check.py exited 0 without its OK line; stdout:\n{out}"
+        out.contains(ok_line),
+        "{} exited 0 without its OK line; stdout:\n{out}",
+        script.display()
     );
+    Ok(())
+}
+
+#[test]
+fn confluent_kafka_python_produces_idempotently_and_resumes_from_commits() -> Result<()> {
+    let python = venv_python("confluent_kafka")?;
+    let server = TestServer::start()?;
+    server.create_topic("python-check", 3)?;
+    let bootstrap = server.bootstrap();
+    run_script(
+        &python,
+        "confluent_check.py",
+        &[
+            "--bootstrap",
+            &bootstrap,
+            "--topic",
+            "python-check",
+            "--group",
+            "python-group",
+            "--records",
+            "5000",
+        ],
+        "confluent_check: OK",
+    )?;
     // The broker agrees with what the script saw.
     ensure!(
         server.end_offsets("python-check", 3)?.iter().sum::<i64>() == 5000,
         "the log does not hold exactly 5000 records"
+    );
+    Ok(())
+}
+
+#[test]
+fn kafka_python_admin_produce_group_commit_and_offsets_for_times() -> Result<()> {
+    let python = venv_python("kafka")?;
+    let server = TestServer::start()?;
+    let bootstrap = server.bootstrap();
+    run_script(
+        &python,
+        "kafka_python_check.py",
+        &[
+            "--bootstrap",
+            &bootstrap,
+            "--topic",
+            "kafka-python-check",
+            "--group",
+            "kafka-python-group",
+            "--records",
+            "2000",
+        ],
+        "kafka_python_check: OK",
+    )?;
+    ensure!(
+        server
+            .end_offsets("kafka-python-check", 3)?
+            .iter()
+            .sum::<i64>()
+            == 2000,
+        "the log does not hold exactly 2000 records"
     );
     Ok(())
 }
