@@ -1,0 +1,467 @@
+//! Changelogged window and session stores: [`ChangeloggedWindowStore`] and
+//! [`ChangeloggedSessionStore`], with the same changelog, checkpoint and restore rules as
+//! [`ChangeloggedStore`] (see [`crate::logged`] for the invariant).
+//!
+//! Each is a [`ChangeloggedStore`] whose "engine" is a key-value view of the window or
+//! session store: changelog keys are the store's own encoded keys
+//! ([`keys::windowed_key`](crate::keys::windowed_key): key then window start;
+//! [`keys::session_key`](crate::keys::session_key): key, then session end and start), so
+//! compaction keeps the latest value per window or session, and a restore replays each
+//! record as a put (or, for a tombstone, a delete) into the window or session store, whose
+//! retention drops what has expired meanwhile.
+//!
+//! - Writes past retention are dropped before they reach the changelog (`put` returns
+//!   `false`), as the store itself would drop them.
+//! - Expiring whole segments writes nothing to the changelog: the changelog topic of a
+//!   windowed store should be `cleanup.policy=compact,delete` with `retention.ms` at least
+//!   the store's retention (Kafka Streams' choice), so old windows leave the topic too.
+//! - These stores have no write cache: every write goes to the changelog and the store.
+//!   (Kafka Streams caches window stores too; Eddy does not yet.)
+
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::changelog::{Change, Changelog};
+use crate::error::Result;
+use crate::keys::{decode_session_key, decode_windowed_key, session_key, windowed_key};
+use crate::kv::{Entry, EntryIter, KeyValueStore};
+use crate::logged::{ChangeloggedConfig, ChangeloggedStore, RestoreReport};
+use crate::session::{SessionEntry, SessionStore, SessionWindow};
+use crate::window::{WindowEntry, WindowStore};
+
+/// Whether an encoded key lies within range bounds.
+fn in_bounds(key: &[u8], from: Bound<&[u8]>, to: Bound<&[u8]>) -> bool {
+    let above = match from {
+        Bound::Included(f) => key >= f,
+        Bound::Excluded(f) => key > f,
+        Bound::Unbounded => true,
+    };
+    let below = match to {
+        Bound::Included(t) => key <= t,
+        Bound::Excluded(t) => key < t,
+        Bound::Unbounded => true,
+    };
+    above && below
+}
+
+/// A window store seen as a key-value store of `windowed_key(key, start) -> value`: what the
+/// changelog layer writes and replays into.
+struct WindowRecords {
+    name: String,
+    window: Arc<dyn WindowStore>,
+}
+
+impl KeyValueStore for WindowRecords {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let (key, start) = decode_windowed_key(key)?;
+        self.window.fetch_one(&key, start)
+    }
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let (key, start) = decode_windowed_key(key)?;
+        self.window.put(&key, start, value).map(|_| ())
+    }
+    fn write_batch(&self, entries: &[Change]) -> Result<()> {
+        for (key, value) in entries {
+            match value {
+                Some(value) => self.put(key, value)?,
+                None => self.delete(key)?,
+            }
+        }
+        Ok(())
+    }
+    fn delete(&self, key: &[u8]) -> Result<()> {
+        let (key, start) = decode_windowed_key(key)?;
+        self.window.delete(&key, start)
+    }
+    /// Scans the whole store (only tests and tools call this on a window store).
+    fn range<'a>(&'a self, from: Bound<&[u8]>, to: Bound<&[u8]>) -> Result<EntryIter<'a>> {
+        let entries: Vec<Result<Entry>> = self
+            .window
+            .fetch_all(i64::MIN, i64::MAX)?
+            .into_iter()
+            .map(|e| (windowed_key(&e.key, e.window_start), e.value))
+            .filter(|(k, _)| in_bounds(k, from, to))
+            .map(Ok)
+            .collect();
+        Ok(Box::new(entries.into_iter()))
+    }
+    fn approximate_len(&self) -> Result<u64> {
+        Ok(self.window.fetch_all(i64::MIN, i64::MAX)?.len() as u64)
+    }
+    fn flush(&self) -> Result<()> {
+        self.window.flush()
+    }
+}
+
+/// A session store seen as a key-value store of `session_key(key, start, end) -> value`.
+struct SessionRecords {
+    name: String,
+    sessions: Arc<dyn SessionStore>,
+}
+
+impl KeyValueStore for SessionRecords {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let (key, start, end) = decode_session_key(key)?;
+        self.sessions
+            .fetch_session(&key, SessionWindow { start, end })
+    }
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let (key, start, end) = decode_session_key(key)?;
+        self.sessions
+            .put(&key, SessionWindow { start, end }, value)
+            .map(|_| ())
+    }
+    fn write_batch(&self, entries: &[Change]) -> Result<()> {
+        for (key, value) in entries {
+            match value {
+                Some(value) => self.put(key, value)?,
+                None => self.delete(key)?,
+            }
+        }
+        Ok(())
+    }
+    fn delete(&self, key: &[u8]) -> Result<()> {
+        let (key, start, end) = decode_session_key(key)?;
+        self.sessions.remove(&key, SessionWindow { start, end })
+    }
+    /// Session stores have no full scan; the view is write-only for the changelog layer.
+    fn range<'a>(&'a self, _from: Bound<&[u8]>, _to: Bound<&[u8]>) -> Result<EntryIter<'a>> {
+        Err(crate::Error::InvalidConfig(format!(
+            "session store {} has no key-ordered scan; use find_sessions",
+            self.name
+        )))
+    }
+    fn approximate_len(&self) -> Result<u64> {
+        Ok(0)
+    }
+    fn flush(&self) -> Result<()> {
+        self.sessions.flush()
+    }
+}
+
+/// Opens a [`ChangeloggedStore`] without a write cache over the view `wrap` makes of the
+/// engine store `open_engine` opens; returns the store, the engine store and the report.
+fn open_logged<S: ?Sized, F, W>(
+    dir: &Path,
+    name: &str,
+    changelog: Arc<dyn Changelog>,
+    config: &ChangeloggedConfig,
+    open_engine: F,
+    wrap: W,
+) -> Result<(ChangeloggedStore, Arc<S>, RestoreReport)>
+where
+    F: Fn(&Path) -> Result<Arc<S>>,
+    W: Fn(Arc<S>) -> Arc<dyn KeyValueStore>,
+{
+    let config = ChangeloggedConfig {
+        cache_max_bytes: 0,
+        ..config.clone()
+    };
+    // The engine may be opened twice (an incompatible format rebuilt): keep the last one.
+    let opened: Mutex<Option<Arc<S>>> = Mutex::new(None);
+    let (logged, report) = ChangeloggedStore::open(dir, name, changelog, &config, |d| {
+        let store = open_engine(d)?;
+        *opened.lock() = Some(Arc::clone(&store));
+        Ok(wrap(store))
+    })?;
+    let store = opened
+        .into_inner()
+        .expect("ChangeloggedStore::open succeeded, so it opened the engine");
+    Ok((logged, store, report))
+}
+
+/// A window store recorded in a changelog, with checkpoints at commit and restore on open.
+pub struct ChangeloggedWindowStore {
+    logged: ChangeloggedStore,
+    window: Arc<dyn WindowStore>,
+}
+
+impl std::fmt::Debug for ChangeloggedWindowStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ChangeloggedWindowStore")
+            .field(&self.logged)
+            .finish()
+    }
+}
+
+impl ChangeloggedWindowStore {
+    /// Opens the store in state directory `dir`, restoring it from `changelog` as needed
+    /// (see [`ChangeloggedStore::open`]); `open_engine` opens the window store in the
+    /// directory it is given (e.g. with [`RocksEnv::open_window_store`]).
+    /// `config.cache_max_bytes` is ignored: window stores are not cached.
+    ///
+    /// [`RocksEnv::open_window_store`]: crate::RocksEnv::open_window_store
+    pub fn open<F>(
+        dir: impl AsRef<Path>,
+        name: &str,
+        changelog: Arc<dyn Changelog>,
+        config: &ChangeloggedConfig,
+        open_engine: F,
+    ) -> Result<(Self, RestoreReport)>
+    where
+        F: Fn(&Path) -> Result<Arc<dyn WindowStore>>,
+    {
+        let (logged, window, report) = open_logged(
+            dir.as_ref(),
+            name,
+            changelog,
+            config,
+            open_engine,
+            |window| {
+                Arc::new(WindowRecords {
+                    name: name.to_owned(),
+                    window,
+                })
+            },
+        )?;
+        Ok((Self { logged, window }, report))
+    }
+
+    /// Commits: makes the changelog durable, flushes the store and writes the checkpoint.
+    /// Returns the changelog offset the store now reflects.
+    pub fn commit(&self) -> Result<i64> {
+        self.logged.commit()
+    }
+
+    /// Commits and closes the store.
+    pub fn close(self) -> Result<i64> {
+        self.logged.close()
+    }
+}
+
+impl WindowStore for ChangeloggedWindowStore {
+    fn put(&self, key: &[u8], window_start: i64, value: &[u8]) -> Result<bool> {
+        if self.window.is_expired(window_start) {
+            return Ok(false);
+        }
+        self.logged.put(&windowed_key(key, window_start), value)?;
+        Ok(true)
+    }
+    fn delete(&self, key: &[u8], window_start: i64) -> Result<()> {
+        self.logged.delete(&windowed_key(key, window_start))
+    }
+    fn fetch_one(&self, key: &[u8], window_start: i64) -> Result<Option<Vec<u8>>> {
+        self.window.fetch_one(key, window_start)
+    }
+    fn fetch(&self, key: &[u8], time_from: i64, time_to: i64) -> Result<Vec<(i64, Vec<u8>)>> {
+        self.window.fetch(key, time_from, time_to)
+    }
+    fn fetch_all(&self, time_from: i64, time_to: i64) -> Result<Vec<WindowEntry>> {
+        self.window.fetch_all(time_from, time_to)
+    }
+    fn observed_time(&self) -> i64 {
+        self.window.observed_time()
+    }
+    fn is_expired(&self, window_start: i64) -> bool {
+        self.window.is_expired(window_start)
+    }
+    /// Commits (see [`ChangeloggedWindowStore::commit`]).
+    fn flush(&self) -> Result<()> {
+        self.commit().map(|_| ())
+    }
+}
+
+/// A session store recorded in a changelog, with checkpoints at commit and restore on open.
+pub struct ChangeloggedSessionStore {
+    logged: ChangeloggedStore,
+    sessions: Arc<dyn SessionStore>,
+}
+
+impl std::fmt::Debug for ChangeloggedSessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ChangeloggedSessionStore")
+            .field(&self.logged)
+            .finish()
+    }
+}
+
+impl ChangeloggedSessionStore {
+    /// Opens the store in state directory `dir`, restoring it from `changelog` as needed
+    /// (see [`ChangeloggedStore::open`]); `open_engine` opens the session store in the
+    /// directory it is given (e.g. with [`RocksEnv::open_session_store`]).
+    /// `config.cache_max_bytes` is ignored: session stores are not cached.
+    ///
+    /// [`RocksEnv::open_session_store`]: crate::RocksEnv::open_session_store
+    pub fn open<F>(
+        dir: impl AsRef<Path>,
+        name: &str,
+        changelog: Arc<dyn Changelog>,
+        config: &ChangeloggedConfig,
+        open_engine: F,
+    ) -> Result<(Self, RestoreReport)>
+    where
+        F: Fn(&Path) -> Result<Arc<dyn SessionStore>>,
+    {
+        let (logged, sessions, report) = open_logged(
+            dir.as_ref(),
+            name,
+            changelog,
+            config,
+            open_engine,
+            |sessions| {
+                Arc::new(SessionRecords {
+                    name: name.to_owned(),
+                    sessions,
+                })
+            },
+        )?;
+        Ok((Self { logged, sessions }, report))
+    }
+
+    /// Commits: makes the changelog durable, flushes the store and writes the checkpoint.
+    pub fn commit(&self) -> Result<i64> {
+        self.logged.commit()
+    }
+
+    /// Commits and closes the store.
+    pub fn close(self) -> Result<i64> {
+        self.logged.close()
+    }
+}
+
+impl SessionStore for ChangeloggedSessionStore {
+    fn find_sessions(
+        &self,
+        key: &[u8],
+        earliest_end: i64,
+        latest_start: i64,
+    ) -> Result<Vec<SessionEntry>> {
+        self.sessions.find_sessions(key, earliest_end, latest_start)
+    }
+    fn put(&self, key: &[u8], window: SessionWindow, value: &[u8]) -> Result<bool> {
+        if self.sessions.is_expired(window.end) {
+            return Ok(false);
+        }
+        self.logged
+            .put(&session_key(key, window.start, window.end), value)?;
+        Ok(true)
+    }
+    fn remove(&self, key: &[u8], window: SessionWindow) -> Result<()> {
+        self.logged
+            .delete(&session_key(key, window.start, window.end))
+    }
+    fn fetch_session(&self, key: &[u8], window: SessionWindow) -> Result<Option<Vec<u8>>> {
+        self.sessions.fetch_session(key, window)
+    }
+    fn is_expired(&self, end: i64) -> bool {
+        self.sessions.is_expired(end)
+    }
+    /// Commits (see [`ChangeloggedSessionStore::commit`]).
+    fn flush(&self) -> Result<()> {
+        self.commit().map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::changelog::MemoryChangelog;
+    use crate::rocks::{RocksConfig, RocksEnv};
+    use crate::window::Retention;
+
+    fn env() -> RocksEnv {
+        RocksEnv::new(RocksConfig {
+            memory_budget_bytes: 16 << 20,
+            ..RocksConfig::default()
+        })
+        .unwrap()
+    }
+
+    fn open_window(
+        env: &RocksEnv,
+        dir: &Path,
+        log: &Arc<MemoryChangelog>,
+    ) -> (ChangeloggedWindowStore, RestoreReport) {
+        let retention = Retention::with_segment_ms(1_000, 100).unwrap();
+        let log: Arc<dyn Changelog> = log.clone();
+        ChangeloggedWindowStore::open(dir, "w", log, &ChangeloggedConfig::default(), |d| {
+            Ok(Arc::new(env.open_window_store(d, "w", retention)?) as Arc<dyn WindowStore>)
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn window_store_restores_from_its_changelog_alone() {
+        let env = env();
+        let first = tempfile::tempdir().unwrap();
+        let log = Arc::new(MemoryChangelog::new("w-changelog-0"));
+        let (store, _) = open_window(&env, first.path(), &log);
+        for t in (0..2_000).step_by(50) {
+            assert!(store.put(b"k", t, &t.to_be_bytes()).unwrap());
+            store.put(b"j", t, b"x").unwrap();
+        }
+        store.delete(b"j", 1_950).unwrap();
+        // Past retention: dropped, not logged.
+        let logged = log.pending();
+        assert!(!store.put(b"k", 100, b"late").unwrap());
+        assert_eq!(log.pending(), logged);
+        store.commit().unwrap();
+        let expected = store.fetch_all(i64::MIN, i64::MAX).unwrap();
+        assert!(expected.iter().all(|e| e.window_start >= 950));
+        assert!(!expected.is_empty());
+        drop(store);
+
+        // Another machine: an empty directory, the changelog alone.
+        let second = tempfile::tempdir().unwrap();
+        let (store, report) = open_window(&env, second.path(), &log);
+        assert!(matches!(report.kind, crate::RestoreKind::Full(_)));
+        assert_eq!(report.records, log.records().len() as u64);
+        assert_eq!(store.fetch_all(i64::MIN, i64::MAX).unwrap(), expected);
+        assert_eq!(store.fetch_one(b"j", 1_950).unwrap(), None);
+        store.close().unwrap();
+
+        // Reopened where it was: nothing to replay. (Time resumes at the newest segment's
+        // start, so compare from the oldest live window start before the restart.)
+        let (store, report) = open_window(&env, second.path(), &log);
+        assert_eq!(report.kind, crate::RestoreKind::Incremental);
+        assert_eq!(report.records, 0);
+        assert_eq!(store.fetch_all(950, i64::MAX).unwrap(), expected);
+    }
+
+    #[test]
+    fn session_store_restores_merges_from_its_changelog() {
+        let env = env();
+        let log = Arc::new(MemoryChangelog::new("s-changelog-0"));
+        let open = |dir: &Path| {
+            let log: Arc<dyn Changelog> = log.clone();
+            ChangeloggedSessionStore::open(dir, "s", log, &ChangeloggedConfig::default(), |d| {
+                let store = env.open_session_store(d, "s", Retention::new(60_000)?)?;
+                Ok(Arc::new(store) as Arc<dyn SessionStore>)
+            })
+            .unwrap()
+        };
+        let first = tempfile::tempdir().unwrap();
+        let (store, _) = open(first.path());
+        let a = SessionWindow { start: 0, end: 10 };
+        let b = SessionWindow { start: 20, end: 30 };
+        store.put(b"k", a, b"1").unwrap();
+        store.put(b"k", b, b"1").unwrap();
+        // A record at 15 merges both sessions into one.
+        let merged: Vec<_> = store.find_sessions(b"k", 15 - 10, 15 + 10).unwrap();
+        assert_eq!(merged.len(), 2);
+        store.remove(b"k", a).unwrap();
+        store.remove(b"k", b).unwrap();
+        store
+            .put(b"k", SessionWindow { start: 0, end: 30 }, b"3")
+            .unwrap();
+        store.commit().unwrap();
+        drop(store);
+
+        let second = tempfile::tempdir().unwrap();
+        let (store, report) = open(second.path());
+        assert_eq!(report.records, 5);
+        let found = store.find_sessions(b"k", i64::MIN, i64::MAX).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].window, SessionWindow { start: 0, end: 30 });
+        assert_eq!(found[0].value, b"3");
+    }
+}
