@@ -1,7 +1,10 @@
-//! Crash test: a child process writes to a RocksDB-backed, cached, changelogged store and is
-//! SIGKILLed at random moments (while restoring, between commits, during commits); after
-//! each kill the parent checks the store reopens to exactly the state the changelog
-//! determines, and that this state extends the child's last reported commit.
+//! Crash test: a child process writes to a RocksDB-backed, changelogged store (a cached
+//! key-value store, or a window store) and is SIGKILLed at random moments (while restoring,
+//! between commits, during commits); after each kill the parent checks the store reopens to
+//! exactly the state the changelog determines, and that this state extends the child's last
+//! reported commit. Both kinds are checked the same way: a window store's contents are
+//! compared as a map from its encoded keys (key, then window start) to values, which is what
+//! its changelog records (retention is long enough that nothing expires).
 //!
 //! The changelog is [`FileChangelog`], defined here: an append-only file of length-prefixed,
 //! CRC-32C checked records, fsynced at `flush`, a torn tail ignored and cut at open. In even
@@ -28,9 +31,11 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use eddy_state::keys::windowed_key;
 use eddy_state::{
-    Change, Changelog, ChangelogRecord, ChangeloggedConfig, ChangeloggedStore, Error,
-    KeyValueStore, RestoreKind, RocksConfig, RocksEnv,
+    Change, Changelog, ChangelogRecord, ChangeloggedConfig, ChangeloggedStore,
+    ChangeloggedWindowStore, Error, KeyValueStore, RestoreKind, RestoreReport, Retention,
+    RocksConfig, RocksEnv, WindowStore,
 };
 use parking_lot::Mutex;
 use rand::rngs::StdRng;
@@ -38,10 +43,12 @@ use rand::{Rng, SeedableRng};
 
 const CHILD_DIR_ENV: &str = "EDDY_STATE_CRASH_DIR";
 const CHILD_SEED_ENV: &str = "EDDY_STATE_CRASH_SEED";
+const CHILD_KIND_ENV: &str = "EDDY_STATE_CRASH_KIND";
 const CHILD_TEST: &str = "crash_child";
 const LINE_MARK: &str = "@@eddy ";
 const STORE: &str = "crash-store";
 const CYCLES: usize = 40;
+const WINDOW_CYCLES: usize = 20;
 const KEYS: u32 = 300;
 const CACHE_BYTES: usize = 4096;
 /// The parent compacts the changelog file beyond this many records.
@@ -256,11 +263,115 @@ fn fold<'a>(records: impl IntoIterator<Item = &'a ChangelogRecord>) -> Model {
     model
 }
 
+/// Which store the child writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    KeyValue,
+    Window,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::KeyValue => "kv",
+            Kind::Window => "window",
+        }
+    }
+
+    fn parse(text: &str) -> anyhow::Result<Self> {
+        match text {
+            "kv" => Ok(Kind::KeyValue),
+            "window" => Ok(Kind::Window),
+            other => bail!("unknown store kind {other:?}"),
+        }
+    }
+}
+
+/// Window starts the child writes: 0, 1000, ..., 49000, in 10 s segments; retention long
+/// enough that nothing expires, so the store holds exactly the fold of its changelog.
+const WINDOW_STARTS: i64 = 50;
+fn window_retention() -> Retention {
+    Retention::with_segment_ms(1 << 40, 10_000).expect("valid retention")
+}
+
+/// The store under test, of either kind.
+enum Store {
+    KeyValue(ChangeloggedStore),
+    Window(ChangeloggedWindowStore),
+}
+
+impl Store {
+    /// Puts under a model key: for a window store, the model key is the encoded
+    /// `windowed_key(key, start)`, split back apart here.
+    fn put(&self, key: &[u8], start: i64, value: &[u8]) -> eddy_state::Result<()> {
+        match self {
+            Store::KeyValue(store) => store.put(key, value),
+            Store::Window(store) => store.put(key, start, value).map(|_| ()),
+        }
+    }
+
+    fn delete(&self, key: &[u8], start: i64) -> eddy_state::Result<()> {
+        match self {
+            Store::KeyValue(store) => store.delete(key),
+            Store::Window(store) => store.delete(key, start),
+        }
+    }
+
+    fn get(&self, key: &[u8], start: i64) -> eddy_state::Result<Option<Vec<u8>>> {
+        match self {
+            Store::KeyValue(store) => store.get(key),
+            Store::Window(store) => store.fetch_one(key, start),
+        }
+    }
+
+    /// The key the model (and the changelog) uses for `key` (and `start`).
+    fn model_key(&self, key: &[u8], start: i64) -> Vec<u8> {
+        match self {
+            Store::KeyValue(_) => key.to_vec(),
+            Store::Window(_) => windowed_key(key, start),
+        }
+    }
+
+    fn commit(&self) -> eddy_state::Result<i64> {
+        match self {
+            Store::KeyValue(store) => store.commit(),
+            Store::Window(store) => store.commit(),
+        }
+    }
+
+    fn close(self) -> eddy_state::Result<i64> {
+        match self {
+            Store::KeyValue(store) => store.close(),
+            Store::Window(store) => store.close(),
+        }
+    }
+
+    /// Every entry, under its model key.
+    fn contents(&self) -> anyhow::Result<Model> {
+        let mut model = Model::new();
+        match self {
+            Store::KeyValue(store) => {
+                for entry in store.all()? {
+                    let (k, v) = entry?;
+                    model.insert(k, v);
+                }
+            }
+            Store::Window(store) => {
+                for entry in store.fetch_all(i64::MIN, i64::MAX)? {
+                    model.insert(windowed_key(&entry.key, entry.window_start), entry.value);
+                }
+            }
+        }
+        Ok(model)
+    }
+}
+
 fn open_store(
+    kind: Kind,
     dir: &Path,
     env: &RocksEnv,
     buffered: bool,
-) -> anyhow::Result<(ChangeloggedStore, eddy_state::RestoreReport)> {
+) -> anyhow::Result<(Store, RestoreReport)> {
     let changelog: Arc<dyn Changelog> =
         Arc::new(FileChangelog::open(&dir.join("changelog.log"), buffered)?);
     let config = ChangeloggedConfig {
@@ -268,13 +379,25 @@ fn open_store(
         restore_batch: 5_000,
         ..ChangeloggedConfig::default()
     };
-    Ok(ChangeloggedStore::open(
-        dir.join("store"),
-        STORE,
-        changelog,
-        &config,
-        |d| env.open_kv(d, STORE),
-    )?)
+    let store = dir.join("store");
+    Ok(match kind {
+        Kind::KeyValue => {
+            let (store, report) = ChangeloggedStore::open(store, STORE, changelog, &config, |d| {
+                env.open_kv(d, STORE)
+            })?;
+            (Store::KeyValue(store), report)
+        }
+        Kind::Window => {
+            let (store, report) =
+                ChangeloggedWindowStore::open(store, STORE, changelog, &config, |d| {
+                    Ok(
+                        Arc::new(env.open_window_store(d, STORE, window_retention())?)
+                            as Arc<dyn WindowStore>,
+                    )
+                })?;
+            (Store::Window(store), report)
+        }
+    })
 }
 
 fn rocks_env() -> anyhow::Result<RocksEnv> {
@@ -282,15 +405,6 @@ fn rocks_env() -> anyhow::Result<RocksEnv> {
         memory_budget_bytes: 16 << 20,
         ..RocksConfig::default()
     })?)
-}
-
-fn contents(store: &dyn KeyValueStore) -> anyhow::Result<Model> {
-    let mut model = Model::new();
-    for entry in store.all()? {
-        let (k, v) = entry?;
-        model.insert(k, v);
-    }
-    Ok(model)
 }
 
 /// Prints one line for the parent in a single write.
@@ -311,11 +425,12 @@ fn crash_child() -> anyhow::Result<()> {
     };
     let dir = PathBuf::from(dir);
     let seed: u64 = std::env::var(CHILD_SEED_ENV)?.parse()?;
+    let kind = Kind::parse(&std::env::var(CHILD_KIND_ENV)?)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let env = rocks_env()?;
     // Odd cycles lose unflushed changelog records at the kill, even ones keep them.
-    let (store, report) = open_store(&dir, &env, seed % 2 == 1)?;
-    let mut model = contents(&store)?;
+    let (store, report) = open_store(kind, &dir, &env, seed % 2 == 1)?;
+    let mut model = store.contents()?;
     emit(&format!(
         "ready {} {}",
         matches!(report.kind, RestoreKind::Incremental),
@@ -324,35 +439,51 @@ fn crash_child() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut seq = 0u64;
     let mut until_commit = rng.random_range(1..80);
-    while Instant::now() < deadline {
+    let random_key = |rng: &mut StdRng| {
         let key = format!("k{:03}", rng.random_range(0..KEYS)).into_bytes();
+        (key, rng.random_range(0..WINDOW_STARTS) * 1_000)
+    };
+    while Instant::now() < deadline {
+        let (key, start) = random_key(&mut rng);
+        let model_key = store.model_key(&key, start);
         match rng.random_range(0..20) {
             0..=13 => {
                 let len = rng.random_range(0..100);
                 let value: Vec<u8> = (0..len).map(|_| rng.random()).collect();
-                store.put(&key, &value)?;
-                model.insert(key, value);
+                store.put(&key, start, &value)?;
+                model.insert(model_key, value);
             }
             14..=17 => {
-                store.delete(&key)?;
-                model.remove(&key);
+                store.delete(&key, start)?;
+                model.remove(&model_key);
             }
-            18 => {
-                let mut batch = Vec::new();
-                for _ in 0..rng.random_range(1..10) {
-                    let key = format!("k{:03}", rng.random_range(0..KEYS)).into_bytes();
-                    let value = rng.random_bool(0.7).then(|| vec![rng.random(); 20]);
-                    match &value {
-                        Some(v) => model.insert(key.clone(), v.clone()),
-                        None => model.remove(&key),
-                    };
-                    batch.push((key, value));
+            18 => match &store {
+                Store::KeyValue(kv) => {
+                    let mut batch = Vec::new();
+                    for _ in 0..rng.random_range(1..10) {
+                        let (key, _) = random_key(&mut rng);
+                        let value = rng.random_bool(0.7).then(|| vec![rng.random(); 20]);
+                        match &value {
+                            Some(v) => model.insert(key.clone(), v.clone()),
+                            None => model.remove(&key),
+                        };
+                        batch.push((key, value));
+                    }
+                    kv.write_batch(&batch)?;
                 }
-                store.write_batch(&batch)?;
-            }
+                Store::Window(_) => {
+                    // A burst of puts to one key's consecutive windows.
+                    for i in 0..rng.random_range(1..10) {
+                        let start = (start + i * 1_000) % (WINDOW_STARTS * 1_000);
+                        let value = vec![rng.random(); 20];
+                        store.put(&key, start, &value)?;
+                        model.insert(store.model_key(&key, start), value);
+                    }
+                }
+            },
             _ => ensure!(
-                store.get(&key)? == model.get(&key).cloned(),
-                "read of {key:?} disagrees with the model"
+                store.get(&key, start)? == model.get(&model_key).cloned(),
+                "read of {key:?} at {start} disagrees with the model"
             ),
         }
         until_commit -= 1;
@@ -363,7 +494,7 @@ fn crash_child() -> anyhow::Result<()> {
             let offset = store.commit()?;
             emit(&format!("commit {seq} {offset} {:016x}", digest(&model)));
             if rng.random_range(0..10) == 0 {
-                ensure!(contents(&store)? == model, "scan disagrees with the model");
+                ensure!(store.contents()? == model, "scan disagrees with the model");
             }
             std::thread::sleep(Duration::from_micros(rng.random_range(0..2000)));
         }
@@ -382,12 +513,13 @@ struct ChildProcess {
 }
 
 impl ChildProcess {
-    fn spawn(dir: &Path, seed: u64) -> anyhow::Result<Self> {
+    fn spawn(kind: Kind, dir: &Path, seed: u64) -> anyhow::Result<Self> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
             .args([CHILD_TEST, "--exact", "--nocapture", "--test-threads=1"])
             .env(CHILD_DIR_ENV, dir)
             .env(CHILD_SEED_ENV, seed.to_string())
+            .env(CHILD_KIND_ENV, kind.as_str())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -542,6 +674,15 @@ struct Stats {
 
 #[test]
 fn store_equals_changelog_after_random_kills() -> anyhow::Result<()> {
+    random_kills(Kind::KeyValue, CYCLES, 0x5eed_c4a5)
+}
+
+#[test]
+fn window_store_equals_changelog_after_random_kills() -> anyhow::Result<()> {
+    random_kills(Kind::Window, WINDOW_CYCLES, 0x5eed_3d0f)
+}
+
+fn random_kills(kind: Kind, cycles: usize, seed: u64) -> anyhow::Result<()> {
     if std::env::var_os(CHILD_DIR_ENV).is_some() {
         return Ok(());
     }
@@ -549,13 +690,13 @@ fn store_equals_changelog_after_random_kills() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path();
     let log_path = dir.join("changelog.log");
-    let mut rng = StdRng::seed_from_u64(0x5eed_c4a5);
+    let mut rng = StdRng::seed_from_u64(seed);
     let mut last_commit: Option<Commit> = None;
     let mut stats = Stats::default();
     let env = rocks_env()?;
 
-    for cycle in 0..CYCLES {
-        let mut child = ChildProcess::spawn(dir, cycle as u64)?;
+    for cycle in 0..cycles {
+        let mut child = ChildProcess::spawn(kind, dir, cycle as u64)?;
         let mut lines = Vec::new();
         let mode = rng.random_range(0..6);
         if mode == 0 {
@@ -637,12 +778,12 @@ fn store_equals_changelog_after_random_kills() -> anyhow::Result<()> {
             let (records, _) = parse_records(&bytes);
             fold(records.iter().map(|(r, _)| r))
         };
-        let (store, report) = open_store(dir, &env, false)?;
+        let (store, report) = open_store(kind, dir, &env, false)?;
         match report.kind {
             RestoreKind::Incremental => stats.incremental_restores += 1,
             RestoreKind::Full(_) => stats.full_restores += 1,
         }
-        let actual = contents(&store)?;
+        let actual = store.contents()?;
         if actual != expected {
             let only_store: Vec<_> = actual
                 .iter()
@@ -676,7 +817,7 @@ fn store_equals_changelog_after_random_kills() -> anyhow::Result<()> {
         commits,
     } = stats;
     eprintln!(
-        "crash test: {CYCLES} cycles in {:?}: kills while opening {killed_in_restore}, during a \
+        "crash test ({kind:?}): {cycles} cycles in {:?}: kills while opening {killed_in_restore}, during a \
          commit {killed_in_commit}, between commits {killed_between_commits}; tails cut \
          {tails_cut}, compactions {compactions}; restores incremental {incremental_restores}, \
          full {full_restores}; commits {commits}",
