@@ -436,6 +436,11 @@ fn crash_child() -> anyhow::Result<()> {
         matches!(report.kind, RestoreKind::Incremental),
         report.records
     ));
+    if seed.is_multiple_of(3) {
+        // Idle after the restore, with the checkpoint written and nothing else yet: a kill
+        // here checks that what the restore wrote is durable (RocksDB restores skip its log).
+        std::thread::sleep(Duration::from_millis(300));
+    }
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut seq = 0u64;
     let mut until_commit = rng.random_range(1..80);
@@ -669,6 +674,7 @@ struct Stats {
     compactions: usize,
     incremental_restores: usize,
     full_restores: usize,
+    checkpoints_removed: usize,
     commits: usize,
 }
 
@@ -805,6 +811,17 @@ fn random_kills(kind: Kind, cycles: usize, seed: u64) -> anyhow::Result<()> {
         } else {
             drop(store);
         }
+        // Sometimes make the next child restore in full, so that kills land right after a
+        // full restore too (the parent's own restores are made durable by a clean close).
+        if rng.random_range(0..4) == 0 {
+            let checkpoint = dir
+                .join("store")
+                .join(eddy_state::checkpoint::CHECKPOINT_FILE);
+            if checkpoint.exists() {
+                std::fs::remove_file(&checkpoint)?;
+                stats.checkpoints_removed += 1;
+            }
+        }
     }
     let Stats {
         killed_in_restore,
@@ -814,13 +831,14 @@ fn random_kills(kind: Kind, cycles: usize, seed: u64) -> anyhow::Result<()> {
         compactions,
         incremental_restores,
         full_restores,
+        checkpoints_removed,
         commits,
     } = stats;
     eprintln!(
         "crash test ({kind:?}): {cycles} cycles in {:?}: kills while opening {killed_in_restore}, during a \
          commit {killed_in_commit}, between commits {killed_between_commits}; tails cut \
          {tails_cut}, compactions {compactions}; restores incremental {incremental_restores}, \
-         full {full_restores}; commits {commits}",
+         full {full_restores}; checkpoints removed {checkpoints_removed}; commits {commits}",
         started.elapsed()
     );
     ensure!(commits > 0, "the child never committed");
