@@ -4,8 +4,9 @@
 //! - [`broker`]: the durable partitioned log and the Kafka protocol server;
 //! - [`state`]: state stores (key-value, window, session) on RocksDB or in memory, with
 //!   write caches, changelogs, checkpoints and restore;
-//! - [`streams`], [`sql`]: the streams DSL and the SQL layer, which are not built yet and
-//!   export nothing.
+//! - [`streams`]: the streams DSL and runtime, not built yet; so far it holds the state
+//!   stores' changelog on the embedded broker;
+//! - [`sql`]: the SQL layer, not built yet, which exports nothing.
 
 pub use eddy_broker as broker;
 pub use eddy_sql as sql;
