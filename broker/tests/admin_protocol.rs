@@ -8,14 +8,14 @@
 //! field set on a version that lacks it (which kafka-protocol refuses to encode, closing the
 //! connection) shows up as a failed read here.
 
-use std::net::SocketAddr;
+mod support;
+
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
-use bytes::{Bytes, BytesMut};
 use eddy_broker::{
-    Broker, BrokerConfig, Durability, FlushPolicy, NewRecord, OFFSETS_TOPIC, OffsetSpec, Server,
-    ServerConfig, TopicConfig,
+    BrokerConfig, Durability, FlushPolicy, NewRecord, OFFSETS_TOPIC, OffsetSpec, ServerConfig,
+    TopicConfig,
 };
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_partitions_request::{
@@ -38,15 +38,11 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
 };
 use kafka_protocol::messages::{
     BrokerId, CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest,
-    DeleteTopicsRequest, DescribeConfigsRequest, IncrementalAlterConfigsRequest, RequestHeader,
-    ResponseHeader, TopicName,
+    DeleteTopicsRequest, DescribeConfigsRequest, IncrementalAlterConfigsRequest, TopicName,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
-use tempfile::TempDir;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use kafka_protocol::protocol::StrBytes;
+
+use support::protocol::{Client, Harness, s};
 use uuid::Uuid;
 
 const NODE: i32 = 1;
@@ -66,144 +62,28 @@ fn code(error: ResponseError) -> i16 {
     error.code()
 }
 
-fn s(text: &str) -> StrBytes {
-    StrBytes::from_string(text.to_string())
-}
-
 fn topic_name(name: &str) -> TopicName {
     TopicName(s(name))
 }
 
-/// A minimal Kafka client: one connection, one request at a time.
-struct Client {
-    stream: TcpStream,
-    correlation_id: i32,
-}
-
-impl Client {
-    async fn connect(addr: SocketAddr) -> Result<Self> {
-        let stream = TcpStream::connect(addr).await.context("connecting")?;
-        stream.set_nodelay(true)?;
-        Ok(Self {
-            stream,
-            correlation_id: 0,
-        })
-    }
-
-    /// Sends `request` at `version` and decodes the response, checking the correlation id
-    /// and that the response body is consumed exactly.
-    async fn call<R: Request>(&mut self, version: i16, request: &R) -> Result<R::Response> {
-        self.correlation_id += 1;
-        let header = RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation_id)
-            .with_client_id(Some(s("admin-protocol-test")));
-        let mut body = BytesMut::new();
-        header
-            .encode(&mut body, R::header_version(version))
-            .context("encoding the request header")?;
-        request
-            .encode(&mut body, version)
-            .with_context(|| format!("encoding API {} v{version}", R::KEY))?;
-        let mut frame = Vec::with_capacity(body.len() + 4);
-        frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
-        frame.extend_from_slice(&body);
-        self.stream.write_all(&frame).await?;
-
-        let read = async {
-            let mut len = [0u8; 4];
-            self.stream.read_exact(&mut len).await?;
-            let mut response = vec![0u8; u32::from_be_bytes(len) as usize];
-            self.stream.read_exact(&mut response).await?;
-            Ok::<_, std::io::Error>(response)
-        };
-        let response = tokio::time::timeout(Duration::from_secs(20), read)
-            .await
-            .context("no response within 20 s")?
-            .with_context(|| {
-                format!(
-                    "reading the API {} v{version} response (connection closed?)",
-                    R::KEY
-                )
-            })?;
-        let mut response = Bytes::from(response);
-        let header = ResponseHeader::decode(
-            &mut response,
-            <R::Response as HeaderVersion>::header_version(version),
-        )?;
-        ensure!(
-            header.correlation_id == self.correlation_id,
-            "correlation id {} for request {}",
-            header.correlation_id,
-            self.correlation_id
-        );
-        let decoded = R::Response::decode(&mut response, version)
-            .with_context(|| format!("decoding the API {} v{version} response", R::KEY))?;
-        ensure!(
-            response.is_empty(),
-            "{} bytes left after the response",
-            response.len()
-        );
-        Ok(decoded)
-    }
-}
-
-/// A broker and its protocol server on a free port.
-struct Harness {
-    _dir: TempDir,
-    broker: Broker,
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<eddy_broker::Result<()>>>,
-}
-
-impl Harness {
-    async fn start() -> Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let broker = Broker::open(BrokerConfig {
-            data_dir: dir.path().to_path_buf(),
+/// A broker (group commit every 50 ms) and its protocol server on a free port.
+async fn start_harness() -> Result<Harness> {
+    Harness::start(
+        |dir| BrokerConfig {
+            data_dir: dir.to_path_buf(),
             flush_policy: FlushPolicy::GroupCommit {
                 interval: Duration::from_millis(50),
             },
             maintenance_interval: Duration::from_secs(3600),
-        })
-        .await?;
-        let config = ServerConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        },
+        ServerConfig {
             node_id: NODE,
             default_partitions: DEFAULT_PARTITIONS,
             ..ServerConfig::default()
-        };
-        let server = Server::bind(broker.clone(), config).await?;
-        let addr = server.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(server.run(async move {
-            let _ = stopped.await;
-        }));
-        Ok(Self {
-            _dir: dir,
-            broker,
-            addr,
-            stop: Some(stop),
-            server: Some(server),
-        })
-    }
-
-    async fn client(&self) -> Result<Client> {
-        Client::connect(self.addr).await
-    }
-
-    async fn stop(mut self) -> Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await??;
-        }
-        self.broker.shutdown().await?;
-        Ok(())
-    }
+        },
+        "admin-protocol-test",
+    )
+    .await
 }
 
 fn creatable(name: &str, partitions: i32, replication: i16) -> CreatableTopic {
@@ -263,7 +143,7 @@ fn expect_refused(result: &CreatableTopicResult, error: ResponseError, needle: &
 
 #[tokio::test]
 async fn create_topics_v7_reports_the_topic_and_the_broker_has_it() -> Result<()> {
-    let h = Harness::start().await?;
+    let h = start_harness().await?;
     let mut client = h.client().await?;
     let topic = with_configs(
         creatable("orders", 4, -1),
@@ -310,7 +190,7 @@ async fn create_topics_v7_reports_the_topic_and_the_broker_has_it() -> Result<()
 
 #[tokio::test]
 async fn create_topics_refusals_carry_codes_and_messages() -> Result<()> {
-    let h = Harness::start().await?;
+    let h = start_harness().await?;
     let mut client = h.client().await?;
     h.broker
         .create_topic("taken", TopicConfig::default())
@@ -380,7 +260,7 @@ async fn create_topics_refusals_carry_codes_and_messages() -> Result<()> {
 
 #[tokio::test]
 async fn create_topics_validate_only_creates_nothing() -> Result<()> {
-    let h = Harness::start().await?;
+    let h = start_harness().await?;
     let mut client = h.client().await?;
     h.broker
         .create_topic("taken", TopicConfig::default())
@@ -420,7 +300,7 @@ async fn create_topics_validate_only_creates_nothing() -> Result<()> {
 
 #[tokio::test]
 async fn create_topics_accepts_only_trivial_replica_assignments() -> Result<()> {
-    let h = Harness::start().await?;
+    let h = start_harness().await?;
     let mut client = h.client().await?;
     let assign = |partition: i32, brokers: &[i32]| {
         CreatableReplicaAssignment::default()
@@ -474,7 +354,7 @@ async fn create_topics_accepts_only_trivial_replica_assignments() -> Result<()> 
 
 #[tokio::test]
 async fn delete_topics_by_name_and_by_id() -> Result<()> {
-    let h = Harness::start().await?;
+    let h = start_harness().await?;
     let mut client = h.client().await?;
     for version in 1..=5 {
         let name = format!("gone-v{version}");
@@ -615,7 +495,7 @@ fn grow_to(name: &str, count: i32) -> CreatePartitionsTopic {
 
 #[tokio::test]
 async fn create_partitions_grows_topics() -> Result<()> {
-    let h = Harness::start().await?;
+    let h = start_harness().await?;
     let mut client = h.client().await?;
     h.broker
         .create_topic("grow", TopicConfig::default())
@@ -753,7 +633,7 @@ fn entry<'a>(
 
 #[tokio::test]
 async fn describe_configs_of_topics_and_the_broker() -> Result<()> {
-    let h = Harness::start().await?;
+    let h = start_harness().await?;
     let mut client = h.client().await?;
     let config = TopicConfig::from_overrides(2, [("retention.ms", "5000")])?;
     h.broker.create_topic("described", config).await?;
@@ -897,7 +777,7 @@ async fn alter(
 
 #[tokio::test]
 async fn incremental_alter_configs_set_delete_append_subtract() -> Result<()> {
-    let h = Harness::start().await?;
+    let h = start_harness().await?;
     let mut client = h.client().await?;
     h.broker
         .create_topic("tuned", TopicConfig::default())
@@ -972,7 +852,7 @@ async fn incremental_alter_configs_set_delete_append_subtract() -> Result<()> {
 
 #[tokio::test]
 async fn incremental_alter_configs_refusals_change_nothing() -> Result<()> {
-    let h = Harness::start().await?;
+    let h = start_harness().await?;
     let mut client = h.client().await?;
     h.broker
         .create_topic("strict", TopicConfig::default())
@@ -1109,7 +989,7 @@ async fn delete_records(
 
 #[tokio::test]
 async fn delete_records_moves_the_low_watermark() -> Result<()> {
-    let h = Harness::start().await?;
+    let h = start_harness().await?;
     let mut client = h.client().await?;
     h.broker
         .create_topic(
@@ -1172,7 +1052,7 @@ async fn delete_records_moves_the_low_watermark() -> Result<()> {
 
 #[tokio::test]
 async fn every_advertised_version_round_trips() -> Result<()> {
-    let h = Harness::start().await?;
+    let h = start_harness().await?;
     let mut client = h.client().await?;
     for version in 2..=7 {
         let name = format!("round-{version}");

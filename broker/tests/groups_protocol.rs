@@ -9,13 +9,15 @@
 //! response field set on a version that lacks it (which kafka-protocol refuses to encode,
 //! closing the connection) shows up as a failed read here.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, ensure};
-use bytes::{Bytes, BytesMut};
+use anyhow::{Result, ensure};
+use bytes::Bytes;
 use eddy_broker::server::groups::GroupConfig;
-use eddy_broker::{Broker, BrokerConfig, Server, ServerConfig, TopicConfig};
+use eddy_broker::{BrokerConfig, ServerConfig, TopicConfig};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
@@ -25,154 +27,37 @@ use kafka_protocol::messages::offset_commit_request::{
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
     DeleteGroupsRequest, DescribeGroupsRequest, GroupId, HeartbeatRequest, JoinGroupRequest,
-    JoinGroupResponse, LeaveGroupRequest, ListGroupsRequest, OffsetCommitRequest, RequestHeader,
-    ResponseHeader, SyncGroupRequest, TopicName,
+    JoinGroupResponse, LeaveGroupRequest, ListGroupsRequest, OffsetCommitRequest, SyncGroupRequest,
+    TopicName,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
-use tempfile::TempDir;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+
+use support::protocol::{Client, Harness, s};
 
 fn code(error: ResponseError) -> i16 {
     error.code()
-}
-
-fn s(text: &str) -> StrBytes {
-    StrBytes::from_string(text.to_string())
 }
 
 fn gid(group: &str) -> GroupId {
     GroupId(s(group))
 }
 
-/// A minimal Kafka client: one connection; requests may be pipelined.
-struct Client {
-    stream: TcpStream,
-    correlation_id: i32,
-}
+const CLIENT_ID: &str = "groups-test";
 
-impl Client {
-    async fn connect(addr: SocketAddr) -> Result<Self> {
-        let stream = TcpStream::connect(addr).await.context("connecting")?;
-        stream.set_nodelay(true)?;
-        Ok(Self {
-            stream,
-            correlation_id: 0,
-        })
-    }
-
-    /// Sends `request` at `version`; returns its correlation id.
-    async fn send<R: Request>(&mut self, version: i16, request: &R) -> Result<i32> {
-        self.correlation_id += 1;
-        let header = RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation_id)
-            .with_client_id(Some(s("groups-test")));
-        let mut body = BytesMut::new();
-        header.encode(&mut body, R::header_version(version))?;
-        request
-            .encode(&mut body, version)
-            .with_context(|| format!("encoding API {} v{version}", R::KEY))?;
-        let mut frame = Vec::with_capacity(body.len() + 4);
-        frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
-        frame.extend_from_slice(&body);
-        self.stream.write_all(&frame).await?;
-        Ok(self.correlation_id)
-    }
-
-    /// Reads the response to request `correlation_id` (the next one on the connection).
-    async fn recv<R: Request>(&mut self, version: i16, correlation_id: i32) -> Result<R::Response> {
-        let read = async {
-            let mut len = [0u8; 4];
-            self.stream.read_exact(&mut len).await?;
-            let mut response = vec![0u8; u32::from_be_bytes(len) as usize];
-            self.stream.read_exact(&mut response).await?;
-            Ok::<_, std::io::Error>(response)
-        };
-        let response = tokio::time::timeout(Duration::from_secs(20), read)
-            .await
-            .context("no response within 20 s")?
-            .with_context(|| format!("reading the API {} v{version} response", R::KEY))?;
-        let mut response = Bytes::from(response);
-        let header = ResponseHeader::decode(
-            &mut response,
-            <R::Response as HeaderVersion>::header_version(version),
-        )?;
-        ensure!(
-            header.correlation_id == correlation_id,
-            "correlation id {} for request {correlation_id}",
-            header.correlation_id
-        );
-        let decoded = R::Response::decode(&mut response, version)
-            .with_context(|| format!("decoding the API {} v{version} response", R::KEY))?;
-        ensure!(
-            response.is_empty(),
-            "{} bytes left after the response",
-            response.len()
-        );
-        Ok(decoded)
-    }
-
-    async fn call<R: Request>(&mut self, version: i16, request: &R) -> Result<R::Response> {
-        let id = self.send(version, request).await?;
-        self.recv::<R>(version, id).await
-    }
-}
-
-/// A broker and its protocol server on a free port.
-struct Harness {
-    _dir: TempDir,
-    broker: Broker,
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<eddy_broker::Result<()>>>,
-}
-
-impl Harness {
-    async fn start() -> Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let broker = Broker::open(BrokerConfig::new(dir.path())).await?;
-        let config = ServerConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+/// A broker and its protocol server on a free port, with short group timeouts.
+async fn start_harness() -> Result<Harness> {
+    Harness::start(
+        |dir| BrokerConfig::new(dir),
+        ServerConfig {
             groups: GroupConfig {
                 min_session_timeout: Duration::from_millis(10),
                 initial_rebalance_delay: Duration::from_millis(50),
                 ..GroupConfig::default()
             },
             ..ServerConfig::default()
-        };
-        let server = Server::bind(broker.clone(), config).await?;
-        let addr = server.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(server.run(async move {
-            let _ = stopped.await;
-        }));
-        Ok(Self {
-            _dir: dir,
-            broker,
-            addr,
-            stop: Some(stop),
-            server: Some(server),
-        })
-    }
-
-    async fn client(&self) -> Result<Client> {
-        Client::connect(self.addr).await
-    }
-
-    async fn stop(mut self) -> Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await??;
-        }
-        self.broker.shutdown().await?;
-        Ok(())
-    }
+        },
+        CLIENT_ID,
+    )
+    .await
 }
 
 fn join_request(group: &str, member_id: &str, session_ms: i32, metadata: &str) -> JoinGroupRequest {
@@ -196,7 +81,7 @@ async fn join_new(
     group: &str,
     session_ms: i32,
 ) -> Result<(Client, JoinGroupResponse)> {
-    let mut client = Client::connect(addr).await?;
+    let mut client = Client::connect(addr, CLIENT_ID).await?;
     let first = client
         .call(9, &join_request(group, "", session_ms, "m"))
         .await?;
@@ -265,7 +150,7 @@ fn commit_request(group: &str, member: &str, generation: i32, offset: i64) -> Of
 /// and, once empty, deleted.
 #[tokio::test]
 async fn two_consumers_form_a_group_over_tcp() -> Result<()> {
-    let h = Harness::start().await?;
+    let h = start_harness().await?;
     h.broker
         .create_topic(
             "t",
@@ -408,7 +293,7 @@ async fn two_consumers_form_a_group_over_tcp() -> Result<()> {
 /// its session timeout, and the other consumer takes over alone.
 #[tokio::test]
 async fn a_killed_consumer_is_expired_and_the_other_takes_over() -> Result<()> {
-    let h = Harness::start().await?;
+    let h = start_harness().await?;
     let addr = h.addr;
     let a = tokio::spawn(async move { join_new(addr, "g", 300).await });
     let b = tokio::spawn(async move { join_new(addr, "g", 300).await });
@@ -461,7 +346,7 @@ async fn a_killed_consumer_is_expired_and_the_other_takes_over() -> Result<()> {
 /// (rather than after the 10 s rebalance timeout), and both responses come back in order.
 #[tokio::test]
 async fn a_parked_join_does_not_block_its_connection() -> Result<()> {
-    let h = Harness::start().await?;
+    let h = start_harness().await?;
     let (_stable, first) = join_new(h.addr, "g", 10_000).await?;
     ensure!(first.generation_id == 1);
     let mut c = h.client().await?;
@@ -490,7 +375,7 @@ async fn a_parked_join_does_not_block_its_connection() -> Result<()> {
 /// Stopping the server answers parked joins (NOT_COORDINATOR) instead of waiting for them.
 #[tokio::test]
 async fn stopping_the_server_answers_parked_joins() -> Result<()> {
-    let h = Harness::start().await?;
+    let h = start_harness().await?;
     let (_stable, _) = join_new(h.addr, "g", 10_000).await?;
     let mut c = h.client().await?;
     let id = c
@@ -500,30 +385,19 @@ async fn stopping_the_server_answers_parked_joins() -> Result<()> {
     let join = c.send(9, &join_request("g", &id, 10_000, "m")).await?;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = Instant::now();
-    let Harness {
-        stop,
-        server,
-        broker,
-        _dir,
-        ..
-    } = h;
-    if let Some(stop) = stop {
-        let _ = stop.send(());
-    }
+    let mut h = h;
+    h.signal_stop();
     let joined = c.recv::<JoinGroupRequest>(9, join).await?;
     ensure!(joined.error_code == code(ResponseError::NotCoordinator));
-    if let Some(server) = server {
-        server.await??;
-    }
+    h.stop().await?;
     ensure!(started.elapsed() < Duration::from_secs(10));
-    broker.shutdown().await?;
     Ok(())
 }
 
 /// Every advertised version of every group API, over the wire.
 #[tokio::test]
 async fn every_group_api_version_round_trips() -> Result<()> {
-    let h = Harness::start().await?;
+    let h = start_harness().await?;
     let mut c = h.client().await?;
     for version in 0..=9i16 {
         let group = format!("g{version}");

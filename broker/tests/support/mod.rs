@@ -1,10 +1,13 @@
 //! Helpers shared by the durability tests (`crash`, `corruption`, `disk_full`): deterministic
 //! payloads that can be checked from their id alone, reading a whole partition back with every
 //! check a consumer relies on, running a broker in its own runtime, re-running the test binary
-//! as a child process, and parsing segment files without the crate's own code.
+//! as a child process, and parsing segment files without the crate's own code; and, in
+//! [`protocol`], the raw Kafka client and server harness of the protocol tests.
 
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
+
+pub mod protocol;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
