@@ -1,10 +1,11 @@
 //! Crash test: a child process writes to a RocksDB-backed, changelogged store (a cached
-//! key-value store, or a window store) and is SIGKILLed at random moments (while restoring,
-//! between commits, during commits); after each kill the parent checks the store reopens to
-//! exactly the state the changelog determines, and that this state extends the child's last
-//! reported commit. Both kinds are checked the same way: a window store's contents are
-//! compared as a map from its encoded keys (key, then window start) to values, which is what
-//! its changelog records (retention is long enough that nothing expires).
+//! key-value store, a window store or a session store) and is SIGKILLed at random moments
+//! (while restoring, between commits, during commits); after each kill the parent checks the
+//! store reopens to exactly the state the changelog determines, and that this state extends
+//! the child's last reported commit. All three kinds (key-value, window, session) are checked the same way: a
+//! window or session store's contents are compared as a map from its encoded keys (key, then
+//! window start; key, then session end and start) to values, which is what its changelog
+//! records (retention is long enough that nothing expires).
 //!
 //! The changelog is [`FileChangelog`], defined here: an append-only file of length-prefixed,
 //! CRC-32C checked records, fsynced at `flush`, a torn tail ignored and cut at open. In even
@@ -31,11 +32,11 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use eddy_state::keys::windowed_key;
+use eddy_state::keys::{session_key, windowed_key};
 use eddy_state::{
-    Change, Changelog, ChangelogRecord, ChangeloggedConfig, ChangeloggedStore,
-    ChangeloggedWindowStore, Error, KeyValueStore, RestoreKind, RestoreReport, Retention,
-    RocksConfig, RocksEnv, WindowStore,
+    Change, Changelog, ChangelogRecord, ChangeloggedConfig, ChangeloggedSessionStore,
+    ChangeloggedStore, ChangeloggedWindowStore, Error, KeyValueStore, RestoreKind, RestoreReport,
+    Retention, RocksConfig, RocksEnv, SessionStore, SessionWindow, WindowStore,
 };
 use parking_lot::Mutex;
 use rand::rngs::StdRng;
@@ -49,6 +50,7 @@ const LINE_MARK: &str = "@@eddy ";
 const STORE: &str = "crash-store";
 const CYCLES: usize = 40;
 const WINDOW_CYCLES: usize = 20;
+const SESSION_CYCLES: usize = 20;
 const KEYS: u32 = 300;
 const CACHE_BYTES: usize = 4096;
 /// The parent compacts the changelog file beyond this many records.
@@ -268,6 +270,7 @@ fn fold<'a>(records: impl IntoIterator<Item = &'a ChangelogRecord>) -> Model {
 enum Kind {
     KeyValue,
     Window,
+    Session,
 }
 
 impl Kind {
@@ -275,6 +278,7 @@ impl Kind {
         match self {
             Kind::KeyValue => "kv",
             Kind::Window => "window",
+            Kind::Session => "session",
         }
     }
 
@@ -282,6 +286,7 @@ impl Kind {
         match text {
             "kv" => Ok(Kind::KeyValue),
             "window" => Ok(Kind::Window),
+            "session" => Ok(Kind::Session),
             other => bail!("unknown store kind {other:?}"),
         }
     }
@@ -298,6 +303,16 @@ fn window_retention() -> Retention {
 enum Store {
     KeyValue(ChangeloggedStore),
     Window(ChangeloggedWindowStore),
+    Session(ChangeloggedSessionStore),
+}
+
+/// The session the child writes for time `start`: a function of it, so that put, remove and
+/// get of the same (key, start) name the same session.
+fn session(start: i64) -> SessionWindow {
+    SessionWindow {
+        start,
+        end: start + (start / 1_000 % 3) * 100,
+    }
 }
 
 impl Store {
@@ -307,6 +322,7 @@ impl Store {
         match self {
             Store::KeyValue(store) => store.put(key, value),
             Store::Window(store) => store.put(key, start, value).map(|_| ()),
+            Store::Session(store) => store.put(key, session(start), value).map(|_| ()),
         }
     }
 
@@ -314,6 +330,7 @@ impl Store {
         match self {
             Store::KeyValue(store) => store.delete(key),
             Store::Window(store) => store.delete(key, start),
+            Store::Session(store) => store.remove(key, session(start)),
         }
     }
 
@@ -321,6 +338,7 @@ impl Store {
         match self {
             Store::KeyValue(store) => store.get(key),
             Store::Window(store) => store.fetch_one(key, start),
+            Store::Session(store) => store.fetch_session(key, session(start)),
         }
     }
 
@@ -329,6 +347,10 @@ impl Store {
         match self {
             Store::KeyValue(_) => key.to_vec(),
             Store::Window(_) => windowed_key(key, start),
+            Store::Session(_) => {
+                let w = session(start);
+                session_key(key, w.start, w.end)
+            }
         }
     }
 
@@ -336,6 +358,7 @@ impl Store {
         match self {
             Store::KeyValue(store) => store.commit(),
             Store::Window(store) => store.commit(),
+            Store::Session(store) => store.commit(),
         }
     }
 
@@ -343,6 +366,7 @@ impl Store {
         match self {
             Store::KeyValue(store) => store.close(),
             Store::Window(store) => store.close(),
+            Store::Session(store) => store.close(),
         }
     }
 
@@ -359,6 +383,16 @@ impl Store {
             Store::Window(store) => {
                 for entry in store.fetch_all(i64::MIN, i64::MAX)? {
                     model.insert(windowed_key(&entry.key, entry.window_start), entry.value);
+                }
+            }
+            Store::Session(store) => {
+                // Session stores have no full scan: ask for every key the child uses.
+                for k in 0..KEYS {
+                    let key = format!("k{k:03}").into_bytes();
+                    for entry in store.find_sessions(&key, i64::MIN, i64::MAX)? {
+                        let w = entry.window;
+                        model.insert(session_key(&entry.key, w.start, w.end), entry.value);
+                    }
                 }
             }
         }
@@ -396,6 +430,16 @@ fn open_store(
                     )
                 })?;
             (Store::Window(store), report)
+        }
+        Kind::Session => {
+            let (store, report) =
+                ChangeloggedSessionStore::open(store, STORE, changelog, &config, |d| {
+                    Ok(
+                        Arc::new(env.open_session_store(d, STORE, window_retention())?)
+                            as Arc<dyn SessionStore>,
+                    )
+                })?;
+            (Store::Session(store), report)
         }
     })
 }
@@ -476,8 +520,8 @@ fn crash_child() -> anyhow::Result<()> {
                     }
                     kv.write_batch(&batch)?;
                 }
-                Store::Window(_) => {
-                    // A burst of puts to one key's consecutive windows.
+                Store::Window(_) | Store::Session(_) => {
+                    // A burst of puts to one key's consecutive windows (or sessions).
                     for i in 0..rng.random_range(1..10) {
                         let start = (start + i * 1_000) % (WINDOW_STARTS * 1_000);
                         let value = vec![rng.random(); 20];
@@ -686,6 +730,11 @@ fn store_equals_changelog_after_random_kills() -> anyhow::Result<()> {
 #[test]
 fn window_store_equals_changelog_after_random_kills() -> anyhow::Result<()> {
     random_kills(Kind::Window, WINDOW_CYCLES, 0x5eed_3d0f)
+}
+
+#[test]
+fn session_store_equals_changelog_after_random_kills() -> anyhow::Result<()> {
+    random_kills(Kind::Session, SESSION_CYCLES, 0x5eed_5e55)
 }
 
 fn random_kills(kind: Kind, cycles: usize, seed: u64) -> anyhow::Result<()> {
