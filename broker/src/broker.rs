@@ -618,6 +618,12 @@ impl Broker {
         }
     }
 
+    /// Fsyncs a partition if anything was appended since its last fsync: makes
+    /// [`Durability::Written`](crate::Durability::Written) appends durable (the streams runtime's commit does this).
+    pub async fn flush(&self, topic: &str, partition: i32) -> Result<()> {
+        self.partition(topic, partition)?.flush_if_dirty().await
+    }
+
     /// Moves a partition's log start offset forward to `offset` (Kafka's DeleteRecords).
     pub async fn delete_records(&self, topic: &str, partition: i32, offset: i64) -> Result<i64> {
         self.partition(topic, partition)?

@@ -10,6 +10,54 @@ pub enum Error {
     /// A state store failed.
     #[error("state store: {0}")]
     State(#[from] eddy_state::Error),
+    /// The topology is not valid (a missing serde, a name used twice, joined streams that are
+    /// not co-partitioned, ...). The message says what to change.
+    #[error("invalid topology: {0}")]
+    Topology(String),
+    /// The application's configuration is not valid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A record could not be serialised for an output topic or a store.
+    #[error("serialising a record for {target}: {source}")]
+    Serialize {
+        /// The topic or store written to.
+        target: String,
+        /// What the serde said.
+        source: eddy_state::Error,
+    },
+    /// The backend (the embedded broker or a Kafka cluster) failed.
+    #[error("{backend} backend: {message}")]
+    Backend {
+        /// Which backend.
+        backend: &'static str,
+        /// What failed.
+        message: String,
+    },
+    /// A user processor failed.
+    #[error("processor {node}: {message}")]
+    Processor {
+        /// The node's name.
+        node: String,
+        /// What it said.
+        message: String,
+    },
+    /// A file or directory of the state directory could not be used.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The application is not running (stopped, or a thread failed).
+    #[error("application is not running: {0}")]
+    NotRunning(String),
+}
+
+impl Error {
+    pub(crate) fn topology(message: impl Into<String>) -> Self {
+        Self::Topology(message.into())
+    }
 }
 
 /// A `Result` with [`Error`].

@@ -1,14 +1,43 @@
-//! eddy-streams: the typed stream-processing DSL and its runtime (the Kafka Streams analogue).
+//! eddy-streams: typed stream processing on Eddy's broker or any Kafka cluster (the Kafka
+//! Streams analogue).
 //!
-//! **Mostly not built yet.** This crate will hold `StreamsBuilder`, `KStream`/`KTable`,
-//! windows, joins, the `Topology` both front ends compile to, and the runtime with its
-//! `Embedded` and `Kafka` backends (see the "eddy-streams" issue). What exists today:
+//! - [`dsl`]: [`StreamsBuilder`], [`KStream`], [`KTable`], grouping, windows and joins,
+//!   which build a [`Topology`];
+//! - [`topology`]: the graph of sources, processors, stores and sinks, split into
+//!   sub-topologies, and its `describe()`;
+//! - [`processor`]: the batch-at-a-time node interface the runtime executes (typed closures
+//!   for the DSL; vectorised operators for SQL) and the typed [`Processor`] API;
+//! - [`driver`]: [`TopologyTestDriver`], which runs a topology deterministically in memory;
+//! - [`runtime`]: [`App`], stream threads, tasks, commits, and the [`Backend`]s it runs on
+//!   (the embedded broker, or Kafka through rdkafka);
+//! - [`serdes`], [`record`], [`partitioner`]: serdes, record types, Kafka's partitioner;
+//! - [`changelog`]: [`BrokerChangelog`], a store's changelog on the embedded broker.
 //!
-//! - [`changelog`]: [`BrokerChangelog`], the state stores' changelog
-//!   ([`eddy_state::Changelog`]) on one partition of a topic of the embedded broker.
+//! See `docs/streams.md` for the guide.
 
 pub mod changelog;
+pub mod driver;
+pub mod dsl;
 mod error;
+mod ops;
+pub mod partitioner;
+pub mod processor;
+pub mod record;
+pub mod runtime;
+pub mod serdes;
+mod task;
+pub mod topology;
 
 pub use changelog::BrokerChangelog;
+pub use driver::TopologyTestDriver;
+pub use dsl::{
+    BranchedKStream, Data, EmitStrategy, JoinWindows, KGroupedStream, KGroupedTable, KStream,
+    KTable, SessionWindowedKStream, SessionWindows, StreamsBuilder, TimeWindowedKStream,
+    TimeWindows,
+};
 pub use error::{Error, Result};
+pub use processor::{Forwarder, InitContext, Processor, PunctuationType};
+pub use record::{Change, Record, Window, Windowed};
+pub use runtime::{App, AppConfig, Backend, EmbeddedBackend};
+pub use task::TaskId;
+pub use topology::{StoreKind, Topology};

@@ -1,0 +1,383 @@
+//! [`KTable`]: a changelog stream seen as a table (the latest value per key), and its
+//! operators. Table nodes pass [`Change`]s (new and old value) so that aggregations of
+//! tables can subtract what a row contributed before.
+
+use std::sync::Arc;
+
+use crate::ops::aggregate::{KvState, MaterializeNode};
+use crate::ops::join::{TableJoinFn, TableJoinSide};
+use crate::ops::sink::{SinkTopic, ValueBytes};
+use crate::ops::stateless::StatelessNode;
+use crate::processor::NodeId;
+use crate::record::{Change, Record};
+use crate::serdes::{ChangeSerde, SerdeRef};
+use crate::topology::{StoreKind, TopicName};
+
+use super::Data;
+use super::builder::{GraphRef, pass_through};
+use super::grouped::KGroupedTable;
+use super::kstream::{KStream, add_processor, require};
+
+/// A table with keys `K` and values `V`.
+pub struct KTable<K, V> {
+    pub(crate) graph: GraphRef,
+    pub(crate) node: NodeId,
+    /// The key-value store holding the table, if it is materialised.
+    pub(crate) store: Option<String>,
+    pub(crate) key_serde: Option<SerdeRef<K>>,
+    pub(crate) value_serde: Option<SerdeRef<V>>,
+}
+
+impl<K, V> Clone for KTable<K, V> {
+    fn clone(&self) -> Self {
+        Self {
+            graph: self.graph.clone(),
+            node: self.node,
+            store: self.store.clone(),
+            key_serde: self.key_serde.clone(),
+            value_serde: self.value_serde.clone(),
+        }
+    }
+}
+
+impl<K, V> std::fmt::Debug for KTable<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KTable")
+            .field("node", &self.graph.borrow().node_name(self.node))
+            .field("store", &self.store)
+            .finish()
+    }
+}
+
+type ChangeFn<K, V, VO> = crate::ops::stateless::BatchFn<K, Change<V>, K, Change<VO>>;
+
+impl<K: Data, V: Data> KTable<K, V> {
+    pub(crate) fn new(
+        graph: GraphRef,
+        node: NodeId,
+        store: Option<String>,
+        key_serde: Option<SerdeRef<K>>,
+        value_serde: Option<SerdeRef<V>>,
+    ) -> Self {
+        Self {
+            graph,
+            node,
+            store,
+            key_serde,
+            value_serde,
+        }
+    }
+
+    /// The table's changes as a stream node (for sinks and joins).
+    fn changes(&self) -> KStream<K, Change<V>> {
+        KStream::new(
+            self.graph.clone(),
+            self.node,
+            self.key_serde.clone(),
+            None,
+            false,
+        )
+    }
+
+    fn map_changes<VO: Data>(
+        &self,
+        prefix: &str,
+        f: ChangeFn<K, V, VO>,
+        value_serde: Option<SerdeRef<VO>>,
+    ) -> KTable<K, VO> {
+        let node = add_processor(&self.graph, &[self.node], prefix, Vec::new(), move |name| {
+            Box::new(StatelessNode::new(name, f.clone()))
+        });
+        KTable::new(
+            self.graph.clone(),
+            node,
+            None,
+            self.key_serde.clone(),
+            value_serde,
+        )
+    }
+
+    /// The name of the store that holds this table, if it is materialised (source tables,
+    /// aggregations, `to_table`), for interactive queries.
+    pub fn queryable_store_name(&self) -> Option<&str> {
+        self.store.as_deref()
+    }
+
+    /// The table, materialised in a store (a new one, if it was not already).
+    pub(crate) fn materialized(&self) -> KTable<K, V> {
+        if self.store.is_some() {
+            return self.clone();
+        }
+        let store = {
+            let mut g = self.graph.borrow_mut();
+            let name = g.next_name("KTABLE-STATE-STORE");
+            g.add_store(&name, StoreKind::KeyValue);
+            name
+        };
+        let key_serde = require(&self.graph, &self.key_serde, "materialising a table");
+        let value_serde = require(&self.graph, &self.value_serde, "materialising a table");
+        let (s, k, v) = (store.clone(), key_serde, value_serde);
+        let node = add_processor(
+            &self.graph,
+            &[self.node],
+            "KTABLE-MATERIALIZE",
+            vec![store.clone()],
+            move |name| {
+                Box::new(MaterializeNode::new(
+                    name,
+                    KvState::new(&s, k.clone(), v.clone()),
+                ))
+            },
+        );
+        KTable::new(
+            self.graph.clone(),
+            node,
+            Some(store),
+            self.key_serde.clone(),
+            self.value_serde.clone(),
+        )
+    }
+
+    /// Rows for which `predicate` holds; a row that stops matching is deleted downstream.
+    pub fn filter(&self, predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static) -> Self {
+        self.map_changes(
+            "KTABLE-FILTER",
+            Arc::new(move |batch, out| {
+                for r in batch {
+                    let keep = |v: Option<V>| v.filter(|v| predicate(&r.key, v));
+                    let change = Change::new(keep(r.value.new), keep(r.value.old));
+                    if change.new.is_some() || change.old.is_some() {
+                        out.push(Record::new(r.key, change, r.timestamp));
+                    }
+                }
+            }),
+            self.value_serde.clone(),
+        )
+    }
+
+    /// Rows for which `predicate` does not hold.
+    pub fn filter_not(&self, predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static) -> Self {
+        self.filter(move |k, v| !predicate(k, v))
+    }
+
+    /// A new value per row.
+    pub fn map_values<VO: Data>(
+        &self,
+        f: impl Fn(&V) -> VO + Send + Sync + 'static,
+    ) -> KTable<K, VO> {
+        self.map_changes(
+            "KTABLE-MAPVALUES",
+            Arc::new(move |batch, out| {
+                out.extend(batch.into_iter().map(|r| {
+                    let change =
+                        Change::new(r.value.new.as_ref().map(&f), r.value.old.as_ref().map(&f));
+                    Record::new(r.key, change, r.timestamp)
+                }))
+            }),
+            None,
+        )
+    }
+
+    /// Sets the value serde (after `map_values`).
+    pub fn with_value_serde(mut self, serde: SerdeRef<V>) -> Self {
+        self.value_serde = Some(serde);
+        self
+    }
+
+    /// The table's updates as a stream of new values. Deletes are not forwarded (a stream
+    /// value cannot be null); [`to`](Self::to) writes them as tombstones.
+    pub fn to_stream(&self) -> KStream<K, V> {
+        let f: crate::ops::stateless::BatchFn<K, Change<V>, K, V> = Arc::new(|batch, out| {
+            out.extend(
+                batch
+                    .into_iter()
+                    .filter_map(|r| r.value.new.map(|v| Record::new(r.key, v, r.timestamp))),
+            )
+        });
+        let node = add_processor(
+            &self.graph,
+            &[self.node],
+            "KTABLE-TOSTREAM",
+            Vec::new(),
+            move |name| Box::new(StatelessNode::new(name, f.clone())),
+        );
+        KStream::new(
+            self.graph.clone(),
+            node,
+            self.key_serde.clone(),
+            self.value_serde.clone(),
+            false,
+        )
+    }
+
+    /// Writes the table's updates to `topic`; deleted rows become tombstones.
+    pub fn to(&self, topic: &str) {
+        let key_serde = require(&self.graph, &self.key_serde, &format!("writing to {topic}"));
+        let value_serde = require(
+            &self.graph,
+            &self.value_serde,
+            &format!("writing to {topic}"),
+        );
+        self.to_with(topic, key_serde, value_serde);
+    }
+
+    /// Writes the table's updates to `topic` with these serdes.
+    pub fn to_with(&self, topic: &str, key_serde: SerdeRef<K>, value_serde: SerdeRef<V>) {
+        let bytes: ValueBytes<Change<V>> = Arc::new(move |c: &Change<V>| {
+            c.new.as_ref().map(|v| value_serde.serialize(v)).transpose()
+        });
+        self.changes().add_sink(
+            SinkTopic::Fixed(TopicName::External(topic.to_string())),
+            key_serde,
+            bytes,
+        );
+    }
+
+    fn table_join<VO: Data, VR: Data>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: TableJoinFn<K, V, VO, VR>,
+        prefix: &str,
+    ) -> KTable<K, VR> {
+        let left = self.materialized();
+        let right = other.materialized();
+        let key_serde = require(&self.graph, &left.key_serde, "a table-table join");
+        let left_serde = require(&self.graph, &left.value_serde, "a table-table join");
+        let right_serde = require(&self.graph, &right.value_serde, "a table-table join");
+        let (ls, rs) = (
+            left.store.clone().unwrap_or_default(),
+            right.store.clone().unwrap_or_default(),
+        );
+        let (k, r, j) = (key_serde.clone(), right_serde, joiner.clone());
+        let rstore = rs.clone();
+        let left_node = add_processor(
+            &self.graph,
+            &[left.node],
+            prefix,
+            vec![rs.clone()],
+            move |name| {
+                Box::new(TableJoinSide {
+                    name: name.to_string(),
+                    other: KvState::new(&rstore, k.clone(), r.clone()),
+                    joiner: j.clone(),
+                })
+            },
+        );
+        let k = key_serde.clone();
+        let lstore = ls.clone();
+        let right_node = add_processor(
+            &self.graph,
+            &[right.node],
+            &format!("{prefix}-OTHER"),
+            vec![ls],
+            move |name| {
+                let j = joiner.clone();
+                Box::new(TableJoinSide {
+                    name: name.to_string(),
+                    other: KvState::new(&lstore, k.clone(), left_serde.clone()),
+                    joiner: Arc::new(move |key: &K, this: Option<&VO>, other: Option<&V>| {
+                        j(key, other, this)
+                    }),
+                })
+            },
+        );
+        let f = pass_through::<K, Change<VR>>();
+        let merge = add_processor(
+            &self.graph,
+            &[left_node, right_node],
+            "KTABLE-MERGE",
+            Vec::new(),
+            move |name| Box::new(StatelessNode::new(name, f.clone())),
+        );
+        let mut g = self.graph.borrow_mut();
+        let mut topics = g.upstream_topics(left.node);
+        topics.extend(g.upstream_topics(right.node));
+        let reason = format!("table-table join {}", g.node_name(left_node));
+        g.require_copartitioned(topics, reason);
+        drop(g);
+        KTable::new(self.graph.clone(), merge, None, Some(key_serde), None)
+    }
+
+    /// Inner table-table join: a row exists while both tables have the key.
+    pub fn join<VO: Data, VR: Data>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: impl Fn(&V, &VO) -> VR + Send + Sync + 'static,
+    ) -> KTable<K, VR> {
+        self.table_join(
+            other,
+            Arc::new(move |_, l, r| match (l, r) {
+                (Some(l), Some(r)) => Some(joiner(l, r)),
+                _ => None,
+            }),
+            "KTABLE-JOINTHIS",
+        )
+    }
+
+    /// Left table-table join: a row exists while this table has the key.
+    pub fn left_join<VO: Data, VR: Data>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: impl Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
+    ) -> KTable<K, VR> {
+        self.table_join(
+            other,
+            Arc::new(move |_, l, r| l.map(|l| joiner(l, r))),
+            "KTABLE-LEFTTHIS",
+        )
+    }
+
+    /// Outer table-table join: a row exists while either table has the key.
+    pub fn outer_join<VO: Data, VR: Data>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: impl Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
+    ) -> KTable<K, VR> {
+        self.table_join(
+            other,
+            Arc::new(move |_, l, r| (l.is_some() || r.is_some()).then(|| joiner(l, r))),
+            "KTABLE-OUTERTHIS",
+        )
+    }
+
+    /// Re-groups rows by a new key and value, for aggregations with an adder and a
+    /// subtractor (Kafka Streams' `KTable.groupBy`); always repartitioned.
+    pub fn group_by<KR: Data, VR: Data>(
+        &self,
+        f: impl Fn(&K, &V) -> (KR, VR) + Send + Sync + 'static,
+        key_serde: SerdeRef<KR>,
+        value_serde: SerdeRef<VR>,
+    ) -> KGroupedTable<KR, VR> {
+        let f: crate::ops::stateless::BatchFn<K, Change<V>, KR, Change<VR>> =
+            Arc::new(move |batch, out| {
+                for r in batch {
+                    if let Some(old) = &r.value.old {
+                        let (k, v) = f(&r.key, old);
+                        out.push(Record::new(k, Change::new(None, Some(v)), r.timestamp));
+                    }
+                    if let Some(new) = &r.value.new {
+                        let (k, v) = f(&r.key, new);
+                        out.push(Record::new(k, Change::new(Some(v), None), r.timestamp));
+                    }
+                }
+            });
+        let node = add_processor(
+            &self.graph,
+            &[self.node],
+            "KTABLE-SELECT",
+            Vec::new(),
+            move |name| Box::new(StatelessNode::new(name, f.clone())),
+        );
+        let change_serde: SerdeRef<Change<VR>> = Arc::new(ChangeSerde(value_serde.clone()));
+        KGroupedTable::new(
+            KStream::new(
+                self.graph.clone(),
+                node,
+                Some(key_serde),
+                Some(change_serde),
+                true,
+            ),
+            value_serde,
+        )
+    }
+}

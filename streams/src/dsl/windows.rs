@@ -1,0 +1,193 @@
+//! Window definitions: time windows (tumbling and hopping), session windows, join windows,
+//! and when windowed results are emitted.
+//!
+//! Semantics follow Kafka Streams:
+//! - a time window is `[start, start + size)`; windows start at multiples of `advance`
+//!   (tumbling: `advance == size`), so a record falls in `size / advance` windows;
+//! - a record is *late* for a window once the aggregation's stream time (the largest record
+//!   time it has seen) has passed `window end + grace`; late records are dropped and counted
+//!   in the task's `late_dropped` metric;
+//! - a session of a key grows while records arrive within `gap` of it, and merges sessions
+//!   a record bridges; a session closes at `end + gap + grace` of stream time;
+//! - stores keep windows for `size + grace` (sessions: `2 * gap + grace`) behind stream time.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Tumbling or hopping time windows (Kafka Streams' `TimeWindows`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindows {
+    /// Window size, milliseconds.
+    pub size_ms: i64,
+    /// Distance between window starts, milliseconds (`== size` for tumbling windows).
+    pub advance_ms: i64,
+    /// How long after its end a window still accepts records.
+    pub grace_ms: i64,
+}
+
+impl TimeWindows {
+    /// Tumbling windows of `size` that accept no late records.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use eddy_streams::TimeWindows;
+    /// let w = TimeWindows::of_size_with_no_grace(Duration::from_secs(60));
+    /// assert_eq!(w.windows_for(125_000).collect::<Vec<_>>(), vec![(120_000, 180_000)]);
+    /// let hopping = w.advance_by(Duration::from_secs(30)).unwrap();
+    /// assert_eq!(
+    ///     hopping.windows_for(125_000).collect::<Vec<_>>(),
+    ///     vec![(90_000, 150_000), (120_000, 180_000)]
+    /// );
+    /// ```
+    pub fn of_size_with_no_grace(size: Duration) -> Self {
+        Self::of_size_and_grace(size, Duration::ZERO)
+    }
+
+    /// Tumbling windows of `size` that accept records up to `grace` after they end.
+    pub fn of_size_and_grace(size: Duration, grace: Duration) -> Self {
+        let size_ms = ms(size).max(1);
+        Self {
+            size_ms,
+            advance_ms: size_ms,
+            grace_ms: ms(grace),
+        }
+    }
+
+    /// Hopping windows: a new window every `advance`, which must be in `(0, size]`.
+    pub fn advance_by(self, advance: Duration) -> Result<Self> {
+        let advance_ms = ms(advance);
+        if advance_ms <= 0 || advance_ms > self.size_ms {
+            return Err(Error::Config(format!(
+                "window advance must be in (0, size = {} ms], got {advance_ms} ms",
+                self.size_ms
+            )));
+        }
+        Ok(Self { advance_ms, ..self })
+    }
+
+    /// The windows `[start, end)` that hold a record at `timestamp` (>= 0), oldest first.
+    pub fn windows_for(&self, timestamp: i64) -> impl Iterator<Item = (i64, i64)> + use<> {
+        let (size, advance) = (self.size_ms, self.advance_ms);
+        let first = ((timestamp - size + advance).max(0) / advance) * advance;
+        (0..)
+            .map(move |i| first + i * advance)
+            .take_while(move |start| *start <= timestamp)
+            .map(move |start| (start, start + size))
+    }
+
+    /// How long a store must keep windows.
+    pub fn retention_ms(&self) -> i64 {
+        self.size_ms.saturating_add(self.grace_ms)
+    }
+}
+
+/// Session windows (Kafka Streams' `SessionWindows`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionWindows {
+    /// Inactivity gap that ends a session, milliseconds.
+    pub gap_ms: i64,
+    /// How long after a session could close it still accepts records.
+    pub grace_ms: i64,
+}
+
+impl SessionWindows {
+    /// Sessions that end after `gap` without records, with no grace.
+    pub fn with_inactivity_gap_and_no_grace(gap: Duration) -> Self {
+        Self::with_inactivity_gap_and_grace(gap, Duration::ZERO)
+    }
+
+    /// Sessions that end after `gap` without records, accepting records `grace` late.
+    pub fn with_inactivity_gap_and_grace(gap: Duration, grace: Duration) -> Self {
+        Self {
+            gap_ms: ms(gap).max(1),
+            grace_ms: ms(grace),
+        }
+    }
+
+    /// How long a store must keep sessions: a record accepted at the close time
+    /// (`stream time - gap - grace`) still merges with sessions ending `gap` before it.
+    pub fn retention_ms(&self) -> i64 {
+        self.gap_ms.saturating_mul(2).saturating_add(self.grace_ms)
+    }
+}
+
+/// Which records of two streams join (Kafka Streams' `JoinWindows`): a left record at `t`
+/// joins right records in `[t - before, t + after]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinWindows {
+    /// How far a right record may precede the left one, milliseconds.
+    pub before_ms: i64,
+    /// How far a right record may follow the left one, milliseconds.
+    pub after_ms: i64,
+    /// How long after the window closes records are still accepted.
+    pub grace_ms: i64,
+}
+
+impl JoinWindows {
+    /// Records at most `difference` apart join; no grace.
+    pub fn of_time_difference_with_no_grace(difference: Duration) -> Self {
+        Self::of_time_difference_and_grace(difference, Duration::ZERO)
+    }
+
+    /// Records at most `difference` apart join; records up to `grace` late are accepted.
+    pub fn of_time_difference_and_grace(difference: Duration, grace: Duration) -> Self {
+        Self {
+            before_ms: ms(difference),
+            after_ms: ms(difference),
+            grace_ms: ms(grace),
+        }
+    }
+
+    /// Sets how far a right record may precede the left one.
+    pub fn before(self, before: Duration) -> Self {
+        Self {
+            before_ms: ms(before),
+            ..self
+        }
+    }
+
+    /// Sets how far a right record may follow the left one.
+    pub fn after(self, after: Duration) -> Self {
+        Self {
+            after_ms: ms(after),
+            ..self
+        }
+    }
+
+    /// How long each side's buffer keeps records.
+    pub fn retention_ms(&self) -> i64 {
+        self.before_ms
+            .saturating_add(self.after_ms)
+            .saturating_add(self.grace_ms)
+            .max(1)
+    }
+}
+
+/// When a windowed aggregation forwards results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EmitStrategy {
+    /// Every update of a window (the default).
+    #[default]
+    OnWindowUpdate,
+    /// Only the final result, once the window has closed (end + grace passed). The windows
+    /// wait in the aggregation's window store, not in memory (Kafka Streams' `emitFinal`,
+    /// the successor of `suppress(untilWindowCloses)`).
+    OnWindowClose,
+}
+
+impl EmitStrategy {
+    /// [`EmitStrategy::OnWindowClose`], named as in Kafka Streams.
+    pub fn on_window_close() -> Self {
+        Self::OnWindowClose
+    }
+
+    /// [`EmitStrategy::OnWindowUpdate`], named as in Kafka Streams.
+    pub fn on_window_update() -> Self {
+        Self::OnWindowUpdate
+    }
+}

@@ -1,0 +1,57 @@
+//! The nodes the DSL builds: one module per family of operators.
+
+pub(crate) mod aggregate;
+pub(crate) mod join;
+pub(crate) mod session;
+pub(crate) mod sink;
+pub(crate) mod source;
+pub(crate) mod stateless;
+pub(crate) mod window;
+
+use eddy_state::Serde;
+
+use crate::error::{Error, Result};
+
+/// Serialises a value for a store, naming the store if it fails.
+pub(crate) fn encode<T>(serde: &dyn Serde<T>, value: &T, store: &str) -> Result<Vec<u8>> {
+    serde.serialize(value).map_err(|source| Error::Serialize {
+        target: format!("store {store}"),
+        source,
+    })
+}
+
+/// Deserialises a value read back from a store.
+pub(crate) fn decode<T>(serde: &dyn Serde<T>, bytes: &[u8]) -> Result<T> {
+    Ok(serde.deserialize(bytes)?)
+}
+
+/// Length-prefixed list of byte strings: how join buffers keep several records under one
+/// key and time.
+pub(crate) fn push_item(list: &mut Vec<u8>, item: &[u8]) {
+    list.extend_from_slice(&(item.len() as u32).to_be_bytes());
+    list.extend_from_slice(item);
+}
+
+/// The items of a list made by [`push_item`]; a truncated tail is reported, not read.
+pub(crate) fn items(mut list: &[u8]) -> Result<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    while !list.is_empty() {
+        if list.len() < 4 {
+            return Err(corrupt_list());
+        }
+        let len = u32::from_be_bytes([list[0], list[1], list[2], list[3]]) as usize;
+        if list.len() < 4 + len {
+            return Err(corrupt_list());
+        }
+        out.push(&list[4..4 + len]);
+        list = &list[4 + len..];
+    }
+    Ok(out)
+}
+
+fn corrupt_list() -> Error {
+    Error::State(eddy_state::Error::Decode {
+        what: "join buffer entry",
+        reason: "truncated length-prefixed list".to_string(),
+    })
+}

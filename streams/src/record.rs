@@ -1,0 +1,103 @@
+//! The records that move through a topology: typed records between processors, table
+//! changes, windowed keys, and the raw records read from and written to topics.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+/// A typed record between processors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record<K, V> {
+    /// The key.
+    pub key: K,
+    /// The value.
+    pub value: V,
+    /// Event time, milliseconds since the epoch.
+    pub timestamp: i64,
+}
+
+impl<K, V> Record<K, V> {
+    /// A record.
+    pub fn new(key: K, value: V, timestamp: i64) -> Self {
+        Self {
+            key,
+            value,
+            timestamp,
+        }
+    }
+}
+
+/// An update of a table row, as table processors pass it on (Kafka Streams' `Change`): the
+/// new value (`None`: the row was deleted) and the old one (`None`: there was no row), so
+/// that aggregations of tables can subtract what a row contributed before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change<V> {
+    /// The row's value after the update.
+    pub new: Option<V>,
+    /// The row's value before it.
+    pub old: Option<V>,
+}
+
+impl<V> Change<V> {
+    /// An update from `old` to `new`.
+    pub fn new(new: Option<V>, old: Option<V>) -> Self {
+        Self { new, old }
+    }
+}
+
+/// A time window: `[start, end)` for time windows, `[start, end]` for sessions (whose
+/// start and end are the times of their first and last records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Window {
+    /// Start, milliseconds.
+    pub start: i64,
+    /// End, milliseconds.
+    pub end: i64,
+}
+
+/// A key of a windowed aggregation: the grouping key and its window.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Windowed<K> {
+    /// The grouping key.
+    pub key: K,
+    /// The window.
+    pub window: Window,
+}
+
+impl<K> Windowed<K> {
+    /// `key` in `window`.
+    pub fn new(key: K, start: i64, end: i64) -> Self {
+        Self {
+            key,
+            window: Window { start, end },
+        }
+    }
+}
+
+/// A record as read from a topic partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRecord {
+    /// Its offset in the partition.
+    pub offset: i64,
+    /// Its timestamp.
+    pub timestamp: i64,
+    /// The key bytes; `None` for unkeyed records.
+    pub key: Option<Bytes>,
+    /// The value bytes; `None` is a tombstone.
+    pub value: Option<Bytes>,
+}
+
+/// A record on its way to a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkRecord {
+    /// The topic (already resolved: internal topics carry the application id).
+    pub topic: Arc<str>,
+    /// The partition, or `None` to partition by key (Kafka's murmur2 partitioner).
+    pub partition: Option<i32>,
+    /// The key bytes.
+    pub key: Option<Bytes>,
+    /// The value bytes; `None` is a tombstone.
+    pub value: Option<Bytes>,
+    /// Its timestamp.
+    pub timestamp: i64,
+}

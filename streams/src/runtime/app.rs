@@ -1,0 +1,861 @@
+//! [`App`]: runs a topology on stream threads over a [`Backend`], with state stores backed
+//! by changelog topics, at-least-once commits, interactive queries and metrics.
+//!
+//! # Commit (at-least-once)
+//!
+//! Every `commit_interval`, and when the app stops, a stream thread:
+//! 1. has already sent every output and repartition record its tasks produced (sends happen
+//!    after each polled batch); it flushes the producer, so they are durable;
+//! 2. commits every store: its changelog is flushed (durable), then the local store, then
+//!    its checkpoint (see `eddy_state::logged`);
+//! 3. commits the input offsets: the next offset to process per partition.
+//!
+//! A crash anywhere before step 3 leaves the offsets of the previous commit, so the records
+//! since then are processed again (outputs may repeat, nothing is lost); state restored from
+//! the changelog includes at least everything up to the committed offsets. Exactly-once
+//! would make steps 1-3 one atomic write (Kafka transactions: outputs, changelogs and
+//! offsets in one transaction); the order above is the one such a commit needs, but it is
+//! not built.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use eddy_state::memory::{MemoryKeyValueStore, MemorySegments};
+use eddy_state::typed::{TypedKeyValueStore, TypedWindowStore};
+use eddy_state::{
+    ChangeloggedConfig, ChangeloggedSessionStore, ChangeloggedStore, ChangeloggedWindowStore,
+    RestoreReport, Retention, RocksConfig, RocksEnv, SegmentedSessionStore, SegmentedWindowStore,
+};
+use parking_lot::{Mutex, RwLock};
+
+use super::backend::{Backend, Consumer, Member, Producer};
+use crate::error::{Error, Result};
+use crate::partitioner::partition_for_key;
+use crate::processor::StoreHandle;
+use crate::record::SinkRecord;
+use crate::serdes::{SerdeRef, Shared};
+use crate::task::{Task, TaskId};
+use crate::topology::{StoreKind, StoreSpec, TopicName, Topology};
+
+/// Which engine holds stores locally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreEngine {
+    /// RocksDB under the state directory (default): state survives restarts locally and only
+    /// the changelog tail after the checkpoint is replayed.
+    #[default]
+    RocksDb,
+    /// In memory: restored in full from the changelog at every start.
+    Memory,
+}
+
+/// How an [`App`] runs.
+#[derive(Clone)]
+pub struct AppConfig {
+    /// The application id: consumer group, and prefix of internal topics.
+    pub application_id: String,
+    /// Where it runs.
+    pub backend: Arc<dyn Backend>,
+    /// Stream threads (default 1).
+    pub threads: usize,
+    /// How often offsets, outputs and stores are committed (default 1 s).
+    pub commit_interval: Duration,
+    /// Where stores live: `<state_dir>/<application id>/<task>/<store>`.
+    pub state_dir: PathBuf,
+    /// Memory for all RocksDB stores of the app: block cache and memtables (default 256 MiB).
+    pub memory_budget_bytes: usize,
+    /// Write cache per key-value store, bytes (default 10 MiB; 0 turns it off).
+    pub cache_max_bytes: usize,
+    /// Store engine (default RocksDB).
+    pub store_engine: StoreEngine,
+    /// Longest a poll waits for records (default 100 ms).
+    pub poll_timeout: Duration,
+}
+
+impl std::fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppConfig")
+            .field("application_id", &self.application_id)
+            .field("backend", &self.backend.name())
+            .field("threads", &self.threads)
+            .field("commit_interval", &self.commit_interval)
+            .field("state_dir", &self.state_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppConfig {
+    /// Defaults for an application on a backend.
+    pub fn new(application_id: &str, backend: Arc<dyn Backend>) -> Self {
+        Self {
+            application_id: application_id.to_string(),
+            backend,
+            threads: 1,
+            commit_interval: Duration::from_secs(1),
+            state_dir: std::env::temp_dir().join("eddy-streams"),
+            memory_budget_bytes: 256 << 20,
+            cache_max_bytes: 10 << 20,
+            store_engine: StoreEngine::RocksDb,
+            poll_timeout: Duration::from_millis(100),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.application_id.is_empty()
+            || !self
+                .application_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(Error::Config(format!(
+                "application id {:?} must be non-empty and use only letters, digits, '.', '_' and '-' \
+                 (it names topics)",
+                self.application_id
+            )));
+        }
+        if self.threads == 0 {
+            return Err(Error::Config("threads must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A topology to run, with its configuration.
+pub struct App {
+    topology: Arc<Topology>,
+    config: AppConfig,
+}
+
+/// Counters of a running app, summed over its threads.
+#[derive(Debug, Default)]
+struct Metrics {
+    processed: AtomicU64,
+    late_dropped: AtomicU64,
+    skipped: AtomicU64,
+    commits: AtomicU64,
+    commit_micros_total: AtomicU64,
+    commit_micros_max: AtomicU64,
+    restored_records: AtomicU64,
+    lag: Mutex<HashMap<(String, i32), i64>>,
+}
+
+/// A snapshot of an app's metrics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsSnapshot {
+    /// Records read from input topics.
+    pub processed: u64,
+    /// Records dropped as late (their window had closed).
+    pub late_dropped: u64,
+    /// Records skipped as undecodable or with invalid timestamps.
+    pub skipped: u64,
+    /// Commits done.
+    pub commits: u64,
+    /// Mean commit latency.
+    pub commit_latency_avg: Duration,
+    /// Longest commit.
+    pub commit_latency_max: Duration,
+    /// Changelog records replayed into stores at task start.
+    pub restored_records: u64,
+    /// Records in input partitions not yet processed, summed (as of the last poll).
+    pub lag: i64,
+    /// Records processed per second since the app started.
+    pub processed_per_sec: f64,
+}
+
+struct Shared_ {
+    stop: AtomicBool,
+    metrics: Metrics,
+    stores: RwLock<HashMap<(String, i32), StoreHandle>>,
+    failure: Mutex<Option<String>>,
+    started: Instant,
+}
+
+/// A running app: stop it, query its stores, read its metrics.
+pub struct RunningApp {
+    shared: Arc<Shared_>,
+    threads: Vec<JoinHandle<Result<()>>>,
+    topology: Arc<Topology>,
+}
+
+impl std::fmt::Debug for RunningApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningApp").finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// An app for `topology`.
+    pub fn new(topology: Topology, config: AppConfig) -> Self {
+        Self {
+            topology: Arc::new(topology),
+            config,
+        }
+    }
+
+    /// Creates internal topics, checks co-partitioning, and starts the stream threads.
+    pub fn start(self) -> Result<RunningApp> {
+        self.config.validate()?;
+        let plan = Arc::new(Plan::new(&self.topology, &self.config)?);
+        let shared = Arc::new(Shared_ {
+            stop: AtomicBool::new(false),
+            metrics: Metrics::default(),
+            stores: RwLock::new(HashMap::new()),
+            failure: Mutex::new(None),
+            started: Instant::now(),
+        });
+        let env = match self.config.store_engine {
+            StoreEngine::RocksDb => Some(Arc::new(RocksEnv::new(RocksConfig {
+                memory_budget_bytes: self.config.memory_budget_bytes,
+                ..RocksConfig::default()
+            })?)),
+            StoreEngine::Memory => None,
+        };
+        let mut threads = Vec::new();
+        for index in 0..self.config.threads {
+            let thread = StreamThread {
+                member: Member {
+                    index,
+                    count: self.config.threads,
+                },
+                topology: self.topology.clone(),
+                config: self.config.clone(),
+                plan: plan.clone(),
+                shared: shared.clone(),
+                env: env.clone(),
+                tasks: HashMap::new(),
+                positions: HashMap::new(),
+                partitions: HashMap::new(),
+                round_robin: 0,
+            };
+            let name = format!("{}-StreamThread-{index}", self.config.application_id);
+            let shared = shared.clone();
+            let handle = std::thread::Builder::new()
+                .name(name.clone())
+                .spawn(move || {
+                    let result = thread.run();
+                    if let Err(e) = &result {
+                        tracing::error!(thread = %name, error = %e, "stream thread failed");
+                        shared.failure.lock().get_or_insert_with(|| e.to_string());
+                        shared.stop.store(true, Ordering::SeqCst);
+                    }
+                    result
+                })
+                .map_err(|source| Error::Io {
+                    path: "stream thread".into(),
+                    source,
+                })?;
+            threads.push(handle);
+        }
+        Ok(RunningApp {
+            shared,
+            threads,
+            topology: self.topology,
+        })
+    }
+}
+
+impl RunningApp {
+    /// Whether every thread is still running (a failed thread stops the app).
+    pub fn is_running(&self) -> bool {
+        !self.shared.stop.load(Ordering::SeqCst)
+    }
+
+    /// The first thread failure, if any.
+    pub fn failure(&self) -> Option<String> {
+        self.shared.failure.lock().clone()
+    }
+
+    /// Stops the threads after a final commit, and waits for them.
+    pub fn stop(mut self) -> Result<()> {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        let mut first = None;
+        for thread in self.threads.drain(..) {
+            match thread.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    first.get_or_insert(e);
+                }
+                Err(_) => {
+                    first.get_or_insert(Error::NotRunning("a stream thread panicked".into()));
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// A snapshot of the metrics.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        let m = &self.shared.metrics;
+        let commits = m.commits.load(Ordering::Relaxed);
+        let processed = m.processed.load(Ordering::Relaxed);
+        let secs = self.shared.started.elapsed().as_secs_f64();
+        MetricsSnapshot {
+            processed,
+            late_dropped: m.late_dropped.load(Ordering::Relaxed),
+            skipped: m.skipped.load(Ordering::Relaxed),
+            commits,
+            commit_latency_avg: Duration::from_micros(
+                m.commit_micros_total.load(Ordering::Relaxed) / commits.max(1),
+            ),
+            commit_latency_max: Duration::from_micros(m.commit_micros_max.load(Ordering::Relaxed)),
+            restored_records: m.restored_records.load(Ordering::Relaxed),
+            lag: m.lag.lock().values().sum(),
+            processed_per_sec: if secs > 0.0 {
+                processed as f64 / secs
+            } else {
+                0.0
+            },
+        }
+    }
+
+    /// The metrics in Prometheus' text format.
+    pub fn metrics_text(&self) -> String {
+        let m = self.metrics();
+        format!(
+            "# TYPE eddy_streams_records_processed_total counter\neddy_streams_records_processed_total {}\n\
+             # TYPE eddy_streams_records_late_dropped_total counter\neddy_streams_records_late_dropped_total {}\n\
+             # TYPE eddy_streams_records_skipped_total counter\neddy_streams_records_skipped_total {}\n\
+             # TYPE eddy_streams_commits_total counter\neddy_streams_commits_total {}\n\
+             # TYPE eddy_streams_commit_latency_seconds_max gauge\neddy_streams_commit_latency_seconds_max {}\n\
+             # TYPE eddy_streams_restored_records_total counter\neddy_streams_restored_records_total {}\n\
+             # TYPE eddy_streams_lag_records gauge\neddy_streams_lag_records {}\n",
+            m.processed,
+            m.late_dropped,
+            m.skipped,
+            m.commits,
+            m.commit_latency_max.as_secs_f64(),
+            m.restored_records,
+            m.lag
+        )
+    }
+
+    fn handles(&self, name: &str) -> Result<Vec<StoreHandle>> {
+        if self.topology.store(name).is_none() {
+            return Err(Error::topology(format!(
+                "the topology has no store {name:?}"
+            )));
+        }
+        let stores = self.shared.stores.read();
+        let mut found: Vec<_> = stores
+            .iter()
+            .filter(|((n, _), _)| n == name)
+            .map(|((_, p), h)| (*p, h.clone()))
+            .collect();
+        found.sort_by_key(|(p, _)| *p);
+        Ok(found.into_iter().map(|(_, h)| h).collect())
+    }
+
+    /// Looks up `key` in key-value store `name` across the partitions this instance holds
+    /// (interactive query).
+    pub fn get<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        key: &K,
+        key_serde: SerdeRef<K>,
+        value_serde: SerdeRef<V>,
+    ) -> Result<Option<V>> {
+        for handle in self.handles(name)? {
+            if let StoreHandle::KeyValue(store) = handle {
+                let typed = TypedKeyValueStore::new(
+                    store,
+                    Shared(key_serde.clone()),
+                    Shared(value_serde.clone()),
+                );
+                if let Some(v) = typed.get(key)? {
+                    return Ok(Some(v));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every entry of key-value store `name` with a key in `range`, over the partitions this
+    /// instance holds, in key order per partition.
+    pub fn range<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        range: impl std::ops::RangeBounds<K> + Clone,
+        key_serde: SerdeRef<K>,
+        value_serde: SerdeRef<V>,
+    ) -> Result<Vec<(K, V)>> {
+        let mut out = Vec::new();
+        for handle in self.handles(name)? {
+            if let StoreHandle::KeyValue(store) = handle {
+                let typed = TypedKeyValueStore::new(
+                    store,
+                    Shared(key_serde.clone()),
+                    Shared(value_serde.clone()),
+                );
+                for entry in typed.range(range.clone())? {
+                    out.push(entry?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `key`'s windows starting in `[from, to]` in window store `name`.
+    pub fn window_fetch<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        key: &K,
+        from: i64,
+        to: i64,
+        key_serde: SerdeRef<K>,
+        value_serde: SerdeRef<V>,
+    ) -> Result<Vec<(i64, V)>> {
+        let mut out = Vec::new();
+        for handle in self.handles(name)? {
+            if let StoreHandle::Window(store) = handle {
+                let typed = TypedWindowStore::new(
+                    name,
+                    store,
+                    Shared(key_serde.clone()),
+                    Shared(value_serde.clone()),
+                );
+                out.extend(typed.fetch(key, from, to)?);
+            }
+        }
+        out.sort_by_key(|(t, _)| *t);
+        Ok(out)
+    }
+}
+
+impl Drop for RunningApp {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Topic names and partition counts, resolved once at start.
+struct Plan {
+    /// Resolved source topic -> sub-topology.
+    topic_sub: HashMap<String, usize>,
+    /// Every resolved source topic.
+    source_topics: Vec<String>,
+}
+
+impl Plan {
+    fn new(topology: &Topology, config: &AppConfig) -> Result<Self> {
+        let app = &config.application_id;
+        let backend = &config.backend;
+        // External inputs must exist; their partition counts size everything else.
+        let mut max_partitions = 1;
+        for sub in topology.subtopologies() {
+            for topic in &sub.source_topics {
+                if let TopicName::External(name) = topic {
+                    let n = backend.partitions(name)?.ok_or_else(|| {
+                        Error::Config(format!(
+                            "input topic {name:?} does not exist on the {} backend; create it first",
+                            backend.name()
+                        ))
+                    })?;
+                    max_partitions = max_partitions.max(n);
+                }
+            }
+        }
+        for internal in topology.internal_topics() {
+            let name = format!("{app}-{}", internal.suffix);
+            backend.create_topic(&name, max_partitions, false)?;
+        }
+        for group in topology.copartition_groups() {
+            let mut counts = Vec::new();
+            for topic in &group.topics {
+                let name = topic.resolve(app);
+                let n = backend.partitions(&name)?.unwrap_or(0);
+                counts.push((name, n));
+            }
+            if counts.windows(2).any(|w| w[0].1 != w[1].1) {
+                let listed: Vec<String> = counts
+                    .iter()
+                    .map(|(t, n)| format!("{t} ({n} partitions)"))
+                    .collect();
+                return Err(Error::Topology(format!(
+                    "{} needs its input topics co-partitioned, but they differ: {}; give them the \
+                     same number of partitions (and the same partitioner), or repartition one side",
+                    group.reason,
+                    listed.join(", ")
+                )));
+            }
+        }
+        let mut topic_sub = HashMap::new();
+        for sub in topology.subtopologies() {
+            let mut task_partitions = 1;
+            for topic in &sub.source_topics {
+                let name = topic.resolve(app);
+                task_partitions = task_partitions.max(backend.partitions(&name)?.unwrap_or(1));
+                topic_sub.insert(name, sub.id);
+            }
+            for store in &sub.stores {
+                let changelog = changelog_topic(app, store);
+                backend.create_topic(&changelog, task_partitions, true)?;
+            }
+        }
+        let source_topics = topic_sub
+            .keys()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        Ok(Self {
+            topic_sub,
+            source_topics,
+        })
+    }
+}
+
+/// The changelog topic of a store.
+pub fn changelog_topic(application_id: &str, store: &str) -> String {
+    format!("{application_id}-{store}-changelog")
+}
+
+/// A task with its stores' commit handles.
+struct RunningTask {
+    task: Task,
+    commits: Vec<Box<dyn Fn() -> eddy_state::Result<i64> + Send>>,
+}
+
+struct StreamThread {
+    member: Member,
+    topology: Arc<Topology>,
+    config: AppConfig,
+    plan: Arc<Plan>,
+    shared: Arc<Shared_>,
+    env: Option<Arc<RocksEnv>>,
+    tasks: HashMap<TaskId, RunningTask>,
+    /// Next offset to process per input partition.
+    positions: HashMap<(String, i32), i64>,
+    /// Partition counts of output topics.
+    partitions: HashMap<String, i32>,
+    round_robin: i32,
+}
+
+impl StreamThread {
+    fn run(mut self) -> Result<()> {
+        let backend = self.config.backend.clone();
+        let mut consumer = backend.consumer(
+            &self.config.application_id,
+            &self.plan.source_topics,
+            self.member,
+        )?;
+        let mut producer = backend.producer()?;
+        let mut last_commit = Instant::now();
+        let mut reported = crate::processor::TaskCounters::default();
+        loop {
+            if self.shared.stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let polled = consumer.poll(self.config.poll_timeout)?;
+            self.sync_tasks(&consumer.assignment())?;
+            for batch in polled {
+                let Some(&sub) = self.plan.topic_sub.get(&batch.topic) else {
+                    continue;
+                };
+                let id = TaskId {
+                    subtopology: sub,
+                    partition: batch.partition,
+                };
+                let Some(last) = batch.records.last().map(|r| r.offset) else {
+                    continue;
+                };
+                if let Some(hw) = batch.high_watermark {
+                    self.shared.metrics.lag.lock().insert(
+                        (batch.topic.clone(), batch.partition),
+                        (hw - last - 1).max(0),
+                    );
+                }
+                let running = self.tasks.get_mut(&id).ok_or_else(|| {
+                    Error::NotRunning(format!(
+                        "records for {}-{} but no task {id}",
+                        batch.topic, batch.partition
+                    ))
+                })?;
+                running.task.process(&batch.topic, batch.records)?;
+                self.positions
+                    .insert((batch.topic, batch.partition), last + 1);
+            }
+            let now = eddy_broker::now_ms();
+            for running in self.tasks.values_mut() {
+                running.task.punctuate_wall_clock(now)?;
+            }
+            self.send_outputs(&mut *producer)?;
+            self.report(&mut reported);
+            if last_commit.elapsed() >= self.config.commit_interval {
+                self.commit(&mut *producer, &mut *consumer)?;
+                last_commit = Instant::now();
+            }
+        }
+        self.commit(&mut *producer, &mut *consumer)?;
+        self.report(&mut reported);
+        self.close_all();
+        Ok(())
+    }
+
+    fn report(&self, reported: &mut crate::processor::TaskCounters) {
+        let mut total = crate::processor::TaskCounters::default();
+        for running in self.tasks.values() {
+            let c = running.task.counters();
+            total.processed += c.processed;
+            total.late_dropped += c.late_dropped;
+            total.skipped += c.skipped;
+        }
+        let m = &self.shared.metrics;
+        m.processed.fetch_add(
+            total.processed.saturating_sub(reported.processed),
+            Ordering::Relaxed,
+        );
+        m.late_dropped.fetch_add(
+            total.late_dropped.saturating_sub(reported.late_dropped),
+            Ordering::Relaxed,
+        );
+        m.skipped.fetch_add(
+            total.skipped.saturating_sub(reported.skipped),
+            Ordering::Relaxed,
+        );
+        *reported = total;
+    }
+
+    /// Opens tasks for newly assigned partitions and closes those no longer assigned.
+    fn sync_tasks(&mut self, assignment: &[(String, i32)]) -> Result<()> {
+        let mut wanted = BTreeSet::new();
+        for (topic, partition) in assignment {
+            if let Some(&sub) = self.plan.topic_sub.get(topic) {
+                wanted.insert(TaskId {
+                    subtopology: sub,
+                    partition: *partition,
+                });
+            }
+        }
+        let revoked: Vec<TaskId> = self
+            .tasks
+            .keys()
+            .filter(|id| !wanted.contains(id))
+            .copied()
+            .collect();
+        for id in revoked {
+            if let Some(running) = self.tasks.remove(&id) {
+                tracing::info!(task = %id, "closing revoked task");
+                for commit in &running.commits {
+                    commit()?;
+                }
+                self.unregister(id);
+            }
+            self.positions.retain(|(t, p), _| {
+                !(self.plan.topic_sub.get(t) == Some(&id.subtopology) && *p == id.partition)
+            });
+        }
+        for id in wanted {
+            if !self.tasks.contains_key(&id) {
+                let running = self.open_task(id)?;
+                self.tasks.insert(id, running);
+            }
+        }
+        Ok(())
+    }
+
+    fn unregister(&self, id: TaskId) {
+        let sub = &self.topology.subtopologies()[id.subtopology];
+        let mut stores = self.shared.stores.write();
+        for store in &sub.stores {
+            stores.remove(&(store.clone(), id.partition));
+        }
+    }
+
+    fn open_task(&self, id: TaskId) -> Result<RunningTask> {
+        let sub = &self.topology.subtopologies()[id.subtopology];
+        let mut handles = HashMap::new();
+        let mut commits: Vec<Box<dyn Fn() -> eddy_state::Result<i64> + Send>> = Vec::new();
+        let task_dir = self
+            .config
+            .state_dir
+            .join(&self.config.application_id)
+            .join(id.to_string());
+        for name in &sub.stores {
+            let spec = self
+                .topology
+                .store(name)
+                .ok_or_else(|| Error::topology(format!("no store {name:?}")))?;
+            let (handle, commit, report) =
+                self.open_store(spec, &task_dir.join(name), id.partition)?;
+            tracing::info!(task = %id, store = %name, records = report.records, kind = ?report.kind, "store restored");
+            self.shared
+                .metrics
+                .restored_records
+                .fetch_add(report.records, Ordering::Relaxed);
+            handles.insert(name.clone(), handle);
+            commits.push(commit);
+        }
+        let task = Task::new(
+            &self.topology,
+            id,
+            &self.config.application_id,
+            handles.clone(),
+        )?;
+        let mut registry = self.shared.stores.write();
+        for (name, handle) in handles {
+            registry.insert((name, id.partition), handle);
+        }
+        Ok(RunningTask { task, commits })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn open_store(
+        &self,
+        spec: &StoreSpec,
+        dir: &std::path::Path,
+        partition: i32,
+    ) -> Result<(
+        StoreHandle,
+        Box<dyn Fn() -> eddy_state::Result<i64> + Send>,
+        RestoreReport,
+    )> {
+        let changelog = self.config.backend.changelog(
+            &changelog_topic(&self.config.application_id, &spec.name),
+            partition,
+        )?;
+        let config = ChangeloggedConfig {
+            cache_max_bytes: self.config.cache_max_bytes,
+            ..ChangeloggedConfig::default()
+        };
+        let name = spec.name.clone();
+        let env = self.env.clone();
+        Ok(match spec.kind {
+            StoreKind::KeyValue => {
+                let (store, report) =
+                    ChangeloggedStore::open(dir, &name, changelog, &config, |d| match &env {
+                        Some(env) => env.open_kv(d, &name),
+                        None => Ok(Arc::new(MemoryKeyValueStore::new(&name))),
+                    })?;
+                let store = Arc::new(store);
+                let c = store.clone();
+                (
+                    StoreHandle::KeyValue(store),
+                    Box::new(move || c.commit()),
+                    report,
+                )
+            }
+            StoreKind::Window { retention_ms } => {
+                let retention = Retention::new(retention_ms)?;
+                let (store, report) =
+                    ChangeloggedWindowStore::open(dir, &name, changelog, &config, |d| {
+                        Ok(Arc::new(match &env {
+                            Some(env) => env.open_window_store(d, &name, retention)?,
+                            None => SegmentedWindowStore::open(
+                                Arc::new(MemorySegments::new(&name)),
+                                retention,
+                            )?,
+                        }))
+                    })?;
+                let store = Arc::new(store);
+                let c = store.clone();
+                (
+                    StoreHandle::Window(store),
+                    Box::new(move || c.commit()),
+                    report,
+                )
+            }
+            StoreKind::Session { retention_ms } => {
+                let retention = Retention::new(retention_ms)?;
+                let (store, report) =
+                    ChangeloggedSessionStore::open(dir, &name, changelog, &config, |d| {
+                        Ok(Arc::new(match &env {
+                            Some(env) => env.open_session_store(d, &name, retention)?,
+                            None => SegmentedSessionStore::open(
+                                Arc::new(MemorySegments::new(&name)),
+                                retention,
+                            )?,
+                        }))
+                    })?;
+                let store = Arc::new(store);
+                let c = store.clone();
+                (
+                    StoreHandle::Session(store),
+                    Box::new(move || c.commit()),
+                    report,
+                )
+            }
+        })
+    }
+
+    /// Sends what the tasks produced, partitioned by key with Kafka's partitioner.
+    fn send_outputs(&mut self, producer: &mut dyn Producer) -> Result<()> {
+        let mut by_partition: HashMap<(std::sync::Arc<str>, i32), Vec<SinkRecord>> = HashMap::new();
+        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+        for id in ids {
+            let output = self
+                .tasks
+                .get_mut(&id)
+                .map(|t| t.task.take_output())
+                .unwrap_or_default();
+            for record in output {
+                let partitions = match self.partitions.get(&*record.topic) {
+                    Some(&n) => n,
+                    None => {
+                        let n = self.config.backend.partitions(&record.topic)?.ok_or_else(|| {
+                            Error::Config(format!(
+                                "output topic {:?} does not exist on the {} backend; create it first",
+                                record.topic,
+                                self.config.backend.name()
+                            ))
+                        })?;
+                        self.partitions.insert(record.topic.to_string(), n);
+                        n
+                    }
+                };
+                let partition = match (record.partition, &record.key) {
+                    (Some(p), _) => p,
+                    (None, Some(key)) => partition_for_key(key, partitions),
+                    (None, None) => {
+                        self.round_robin = (self.round_robin + 1) % partitions;
+                        self.round_robin
+                    }
+                };
+                by_partition
+                    .entry((record.topic.clone(), partition))
+                    .or_default()
+                    .push(record);
+            }
+        }
+        for ((topic, partition), records) in by_partition {
+            producer.send(&topic, partition, records)?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, producer: &mut dyn Producer, consumer: &mut dyn Consumer) -> Result<()> {
+        let started = Instant::now();
+        self.send_outputs(producer)?;
+        producer.flush()?;
+        for running in self.tasks.values() {
+            for commit in &running.commits {
+                commit()?;
+            }
+        }
+        let offsets: Vec<(String, i32, i64)> = self
+            .positions
+            .iter()
+            .map(|((t, p), o)| (t.clone(), *p, *o))
+            .collect();
+        consumer.commit(&offsets)?;
+        let micros = started.elapsed().as_micros() as u64;
+        let m = &self.shared.metrics;
+        m.commits.fetch_add(1, Ordering::Relaxed);
+        m.commit_micros_total.fetch_add(micros, Ordering::Relaxed);
+        m.commit_micros_max.fetch_max(micros, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn close_all(&mut self) {
+        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+        for id in ids {
+            self.unregister(id);
+        }
+        self.tasks.clear();
+    }
+}

@@ -1,0 +1,84 @@
+//! [`Backend`]: what the runtime needs from a broker, behind one trait so that the same
+//! topologies run on the embedded broker and on Kafka.
+//!
+//! Stream threads are plain threads that block; backends hide whether the broker underneath
+//! is async (the embedded one) or has its own threads (librdkafka).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use eddy_state::Changelog;
+
+use crate::error::Result;
+use crate::record::{SinkRecord, SourceRecord};
+
+/// Records polled from one partition.
+#[derive(Debug)]
+pub struct Polled {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// Records in offset order.
+    pub records: Vec<SourceRecord>,
+    /// The partition's end offset when read (for lag), if known.
+    pub high_watermark: Option<i64>,
+}
+
+/// Which member of the application a consumer is, for backends that assign partitions
+/// statically (the embedded one: one process, `count` stream threads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    /// This thread's index.
+    pub index: usize,
+    /// Threads in the application.
+    pub count: usize,
+}
+
+/// A consumer of an application's input topics.
+pub trait Consumer: Send {
+    /// Records that arrived, waiting up to `timeout` when there are none.
+    fn poll(&mut self, timeout: Duration) -> Result<Vec<Polled>>;
+
+    /// The partitions this consumer owns now (they change on rebalances).
+    fn assignment(&self) -> Vec<(String, i32)>;
+
+    /// Commits, for each partition, the offset of the next record to process.
+    fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<()>;
+}
+
+/// A producer of an application's output, repartition and changelog records.
+pub trait Producer: Send {
+    /// Sends records to one partition; they may be buffered until [`flush`](Self::flush).
+    fn send(&mut self, topic: &str, partition: i32, records: Vec<SinkRecord>) -> Result<()>;
+
+    /// Returns once everything sent is durable.
+    fn flush(&mut self) -> Result<()>;
+}
+
+/// A broker the runtime can run on.
+pub trait Backend: Send + Sync + 'static {
+    /// A short name for messages (`"embedded"`, `"kafka"`).
+    fn name(&self) -> &'static str;
+
+    /// How many partitions `topic` has, or `None` if it does not exist.
+    fn partitions(&self, topic: &str) -> Result<Option<i32>>;
+
+    /// Creates a topic (compacted for changelogs) unless it exists.
+    fn create_topic(&self, topic: &str, partitions: i32, compacted: bool) -> Result<()>;
+
+    /// A consumer of `topics` in consumer group `group`.
+    fn consumer(&self, group: &str, topics: &[String], member: Member)
+    -> Result<Box<dyn Consumer>>;
+
+    /// A producer.
+    fn producer(&self) -> Result<Box<dyn Producer>>;
+
+    /// A store's changelog on one partition of `topic`.
+    fn changelog(&self, topic: &str, partition: i32) -> Result<Arc<dyn Changelog>>;
+
+    /// The high watermark of a partition (for lag metrics), if the backend knows it cheaply.
+    fn end_offset(&self, _topic: &str, _partition: i32) -> Option<i64> {
+        None
+    }
+}

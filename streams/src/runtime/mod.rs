@@ -1,0 +1,9 @@
+//! The runtime: [`App`] runs a topology's tasks on stream threads over a [`Backend`].
+
+mod app;
+pub mod backend;
+mod embedded;
+
+pub use app::{App, AppConfig, MetricsSnapshot, RunningApp, StoreEngine, changelog_topic};
+pub use backend::Backend;
+pub use embedded::EmbeddedBackend;
