@@ -45,7 +45,11 @@ where
     /// `(emitted_until, observed - grace]`. Called before a record that advances stream time
     /// is written, so the store (whose retention follows the newest window it holds) still
     /// has them. Scans the store only when a window boundary was crossed.
-    fn emit_closed(&mut self, observed: i64, out: &mut Vec<Record<Windowed<K>, Change<VA>>>) -> Result<()> {
+    fn emit_closed(
+        &mut self,
+        observed: i64,
+        out: &mut Vec<Record<Windowed<K>, Change<VA>>>,
+    ) -> Result<()> {
         let close = observed - self.windows.grace_ms;
         let (size, advance) = (self.windows.size_ms, self.windows.advance_ms);
         let next_end = ((self.emitted_until - size).div_euclid(advance) + 1) * advance + size;
