@@ -147,13 +147,12 @@ fn crash_child() {
     for (k, v) in read_all(&backend, "out") {
         output.insert(k, i64::from_be_bytes(v[..].try_into().unwrap()));
     }
-    for k in 0..KEYS {
+    for (k, stored) in store.iter().enumerate() {
         let key = format!("w{k}");
         println!(
-            "RESULT {key} {} {} {}",
+            "RESULT {key} {} {} {stored}",
             input.get(&key).copied().unwrap_or(0),
             output.get(&key).copied().unwrap_or(0),
-            store[k]
         );
     }
 }
@@ -201,8 +200,13 @@ fn crash_and_restart_never_loses_counts() {
     let mut total_in = 0;
     let mut duplicates = 0;
     let mut rows = 0;
-    for line in stdout.lines().filter_map(|l| l.split_once("RESULT ").map(|(_, r)| r)) {
-        let f: Vec<&str> = std::iter::once("RESULT").chain(line.split_whitespace()).collect();
+    for line in stdout
+        .lines()
+        .filter_map(|l| l.split_once("RESULT ").map(|(_, r)| r))
+    {
+        let f: Vec<&str> = std::iter::once("RESULT")
+            .chain(line.split_whitespace())
+            .collect();
         let (input, output, store): (i64, i64, i64) = (
             f[2].parse().unwrap(),
             f[3].parse().unwrap(),

@@ -734,3 +734,40 @@ fn build_errors_are_clear() {
     let err = b.build().unwrap_err().to_string();
     assert!(err.contains("store name \"c\" is used twice"), "{err}");
 }
+
+#[test]
+fn one_sided_join_window() {
+    // Clicks up to 10 minutes after the impression, never before it.
+    let b = StreamsBuilder::new();
+    let impressions = b.stream("imp", Serdes::string(), Serdes::string());
+    let clicks = b.stream("clk", Serdes::string(), Serdes::string());
+    let w = JoinWindows::of_time_difference_with_no_grace(Duration::from_secs(600))
+        .before(Duration::ZERO);
+    impressions
+        .left_join(
+            &clicks,
+            |p, u| format!("{p}/{}", u.map_or("-", |u| u.as_str())),
+            w,
+        )
+        .with_value_serde(Serdes::string())
+        .to("out");
+    let d = driver(&b);
+    let imp = d.input_topic("imp", Serdes::string(), Serdes::string());
+    let clk = d.input_topic("clk", Serdes::string(), Serdes::string());
+    imp.pipe(s("ad1"), s("home"), 0).unwrap();
+    clk.pipe(s("ad1"), s("ann"), 180_000).unwrap();
+    clk.pipe(s("ad0"), s("bob"), 100).unwrap(); // before its impression: no match
+    imp.pipe(s("ad0"), s("side"), 200).unwrap();
+    clk.pipe(s("zz"), s("x"), 2_000_000).unwrap();
+    let out = d
+        .output_topic("out", Serdes::string(), Serdes::string())
+        .read_key_values()
+        .unwrap();
+    assert_eq!(
+        out,
+        vec![
+            (s("ad1"), Some(s("home/ann"))),
+            (s("ad0"), Some(s("side/-")))
+        ]
+    );
+}

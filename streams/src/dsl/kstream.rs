@@ -675,6 +675,8 @@ impl<K: Data, V: Data> KStream<K, V> {
             unmatched_left.clone(),
             unmatched_right.clone(),
         );
+        let shared_time = crate::ops::join::SharedJoinTime::default();
+        let time = shared_time.clone();
         let left_node = left.add_processor(this_prefix, stores.clone(), move |name| {
             Box::new(StreamJoinSide {
                 name: name.to_string(),
@@ -694,6 +696,8 @@ impl<K: Data, V: Data> KStream<K, V> {
                 this: None,
                 other: None,
                 unmatched: None,
+                shared_time: time.clone(),
+                time: None,
             })
         });
         let (ts, os, us, ks, ls, rs) = (
@@ -724,6 +728,8 @@ impl<K: Data, V: Data> KStream<K, V> {
                 this: None,
                 other: None,
                 unmatched: None,
+                shared_time: shared_time.clone(),
+                time: None,
             })
         });
         let f = pass_through::<K, VR>();

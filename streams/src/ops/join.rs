@@ -3,8 +3,12 @@
 //! a store until their window closes), and table-table (either side's update looks up the
 //! other side's store).
 
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use parking_lot::Mutex;
 
 use eddy_state::{KeyValueStore, WindowStore};
 
@@ -84,6 +88,12 @@ fn unmatched_key(t: i64, side: u8, key: &[u8]) -> Vec<u8> {
     k
 }
 
+/// The stream time both sides of a stream-stream join share, per task (partition): the
+/// largest record time either side has seen, advanced record by record (Kafka Streams'
+/// shared time tracker). The task's own stream time is advanced for a whole input batch
+/// before the join sees it, which would make the earlier records of a batch look late.
+pub(crate) type SharedJoinTime = Arc<Mutex<HashMap<i32, Arc<AtomicI64>>>>;
+
 /// One side of a stream-stream join. Both sides share the other side's buffer and the
 /// unmatched-records store, and forward to the same merge node.
 pub(crate) struct StreamJoinSide<K, VT, VO, VJ> {
@@ -107,6 +117,8 @@ pub(crate) struct StreamJoinSide<K, VT, VO, VJ> {
     pub this: Option<Arc<dyn WindowStore>>,
     pub other: Option<Arc<dyn WindowStore>>,
     pub unmatched: Option<Arc<dyn KeyValueStore>>,
+    pub shared_time: SharedJoinTime,
+    pub time: Option<Arc<AtomicI64>>,
 }
 
 impl<K, VT, VO, VJ> StreamJoinSide<K, VT, VO, VJ>
@@ -184,6 +196,13 @@ where
         if let Some(name) = &self.unmatched_store {
             self.unmatched = Some(ctx.kv_store(name)?);
         }
+        let time = self
+            .shared_time
+            .lock()
+            .entry(ctx.partition())
+            .or_insert_with(|| Arc::new(AtomicI64::new(i64::MIN / 2)))
+            .clone();
+        self.time = Some(time);
         Ok(())
     }
 
@@ -191,11 +210,12 @@ where
         let input = downcast::<Vec<Record<K, VT>>>(batch, &self.name)?;
         let this = self.this.clone().expect("init opened the store");
         let other = self.other.clone().expect("init opened the store");
-        let stream_time = ctx.stream_time();
+        let time = self.time.clone().expect("init set the shared time");
         let mut out = Vec::new();
         let mut late = 0;
         for record in input {
             let t = record.timestamp;
+            let stream_time = time.fetch_max(t, Ordering::Relaxed).max(t);
             if t.saturating_add(self.after_ms + self.grace_ms) < stream_time {
                 late += 1;
                 continue;
@@ -233,7 +253,7 @@ where
         if late > 0 {
             ctx.record_late(late);
         }
-        self.expire_unmatched(stream_time, &mut out)?;
+        self.expire_unmatched(time.load(Ordering::Relaxed), &mut out)?;
         ctx.forward_records(out);
         Ok(())
     }

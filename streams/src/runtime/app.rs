@@ -17,7 +17,7 @@
 //! offsets in one transaction); the order above is the one such a commit needs, but it is
 //! not built.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -510,6 +510,43 @@ impl Plan {
     }
 }
 
+/// A task's polled batches as runs of records of one partition, in timestamp order across
+/// partitions (stable, so each partition stays in offset order): as Kafka Streams picks the
+/// partition with the oldest head record, so that a table's rows are in place before the
+/// stream records that come after them, and joins see both sides in time order.
+fn merge_by_time(
+    batches: Vec<super::backend::Polled>,
+) -> Vec<(String, i32, Vec<crate::record::SourceRecord>)> {
+    if batches.len() == 1 {
+        let b = batches.into_iter().next().expect("one batch");
+        return vec![(b.topic, b.partition, b.records)];
+    }
+    let mut heads: Vec<(
+        String,
+        i32,
+        std::collections::VecDeque<crate::record::SourceRecord>,
+    )> = batches
+        .into_iter()
+        .map(|b| (b.topic, b.partition, b.records.into()))
+        .collect();
+    let mut runs: Vec<(String, i32, Vec<crate::record::SourceRecord>)> = Vec::new();
+    loop {
+        let next = heads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, _, q))| q.front().map(|r| (r.timestamp, i)))
+            .min();
+        let Some((_, i)) = next else { break };
+        let (topic, partition, queue) = &mut heads[i];
+        let record = queue.pop_front().expect("non-empty head");
+        match runs.last_mut() {
+            Some((t, p, run)) if t == topic && p == partition => run.push(record),
+            _ => runs.push((topic.clone(), *partition, vec![record])),
+        }
+    }
+    runs
+}
+
 /// The changelog topic of a store.
 pub fn changelog_topic(application_id: &str, store: &str) -> String {
     format!("{application_id}-{store}-changelog")
@@ -553,32 +590,20 @@ impl StreamThread {
             }
             let polled = consumer.poll(self.config.poll_timeout)?;
             self.sync_tasks(&consumer.assignment())?;
-            for batch in polled {
-                let Some(&sub) = self.plan.topic_sub.get(&batch.topic) else {
-                    continue;
-                };
-                let id = TaskId {
-                    subtopology: sub,
-                    partition: batch.partition,
-                };
-                let Some(last) = batch.records.last().map(|r| r.offset) else {
-                    continue;
-                };
-                if let Some(hw) = batch.high_watermark {
-                    self.shared.metrics.lag.lock().insert(
-                        (batch.topic.clone(), batch.partition),
-                        (hw - last - 1).max(0),
-                    );
+            for (id, batches) in self.by_task(polled) {
+                for (topic, partition, records) in merge_by_time(batches) {
+                    let Some(last) = records.last().map(|r| r.offset) else {
+                        continue;
+                    };
+                    let running = self.tasks.get_mut(&id).ok_or_else(|| {
+                        Error::NotRunning(format!(
+                            "records for {topic}-{partition} but no task {id}"
+                        ))
+                    })?;
+                    running.task.process(&topic, records)?;
+                    let position = self.positions.entry((topic, partition)).or_insert(0);
+                    *position = (*position).max(last + 1);
                 }
-                let running = self.tasks.get_mut(&id).ok_or_else(|| {
-                    Error::NotRunning(format!(
-                        "records for {}-{} but no task {id}",
-                        batch.topic, batch.partition
-                    ))
-                })?;
-                running.task.process(&batch.topic, batch.records)?;
-                self.positions
-                    .insert((batch.topic, batch.partition), last + 1);
             }
             let now = eddy_broker::now_ms();
             for running in self.tasks.values_mut() {
@@ -595,6 +620,31 @@ impl StreamThread {
         self.report(&mut reported);
         self.close_all();
         Ok(())
+    }
+
+    /// Groups polled batches by the task that processes them, recording lag on the way.
+    fn by_task(
+        &self,
+        polled: Vec<super::backend::Polled>,
+    ) -> BTreeMap<TaskId, Vec<super::backend::Polled>> {
+        let mut out: BTreeMap<TaskId, Vec<_>> = BTreeMap::new();
+        for batch in polled {
+            let Some(&sub) = self.plan.topic_sub.get(&batch.topic) else {
+                continue;
+            };
+            if let (Some(hw), Some(last)) = (batch.high_watermark, batch.records.last()) {
+                self.shared.metrics.lag.lock().insert(
+                    (batch.topic.clone(), batch.partition),
+                    (hw - last.offset - 1).max(0),
+                );
+            }
+            let id = TaskId {
+                subtopology: sub,
+                partition: batch.partition,
+            };
+            out.entry(id).or_default().push(batch);
+        }
+        out
     }
 
     fn report(&self, reported: &mut crate::processor::TaskCounters) {
