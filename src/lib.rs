@@ -4,8 +4,8 @@
 //! - [`broker`]: the durable partitioned log and the Kafka protocol server;
 //! - [`state`]: state stores (key-value, window, session) on RocksDB or in memory, with
 //!   write caches, changelogs, checkpoints and restore;
-//! - [`streams`]: the streams DSL and runtime, not built yet; so far it holds the state
-//!   stores' changelog on the embedded broker;
+//! - [`streams`]: the typed streams DSL (Kafka Streams' analogue), its test driver, and the
+//!   runtime on the embedded broker;
 //! - [`sql`]: the SQL layer, not built yet, which exports nothing.
 
 pub use eddy_broker as broker;
