@@ -55,6 +55,15 @@ impl<K, V> std::fmt::Debug for KStream<K, V> {
     }
 }
 
+/// The serde of `T` as the serde of `U` when they are the same type (an operator that
+/// "changes" a type to itself keeps its serde), else `None`.
+pub(crate) fn same_serde<T: 'static, U: 'static>(
+    serde: &Option<SerdeRef<T>>,
+) -> Option<SerdeRef<U>> {
+    let any: Box<dyn std::any::Any> = Box::new(serde.clone());
+    any.downcast::<Option<SerdeRef<U>>>().ok().and_then(|s| *s)
+}
+
 /// A serde, or a recorded build error and a stand-in.
 pub(crate) fn require<T: 'static>(
     graph: &GraphRef,
@@ -152,8 +161,8 @@ impl<K: Data, V: Data> KStream<K, V> {
                     Record::new(key, value, r.timestamp)
                 }))
             }),
-            None,
-            None,
+            same_serde(&self.key_serde),
+            same_serde(&self.value_serde),
             true,
         )
     }
@@ -173,7 +182,7 @@ impl<K: Data, V: Data> KStream<K, V> {
                 )
             }),
             self.key_serde.clone(),
-            None,
+            same_serde(&self.value_serde),
             self.repartition,
         )
     }
@@ -192,7 +201,7 @@ impl<K: Data, V: Data> KStream<K, V> {
                 }))
             }),
             self.key_serde.clone(),
-            None,
+            same_serde(&self.value_serde),
             self.repartition,
         )
     }
@@ -242,7 +251,7 @@ impl<K: Data, V: Data> KStream<K, V> {
                 }
             }),
             self.key_serde.clone(),
-            None,
+            same_serde(&self.value_serde),
             self.repartition,
         )
     }
@@ -261,7 +270,7 @@ impl<K: Data, V: Data> KStream<K, V> {
                         .map(|r| Record::new(f(&r.key, &r.value), r.value, r.timestamp)),
                 )
             }),
-            None,
+            same_serde(&self.key_serde),
             self.value_serde.clone(),
             true,
         )

@@ -16,7 +16,7 @@ use crate::topology::{StoreKind, TopicName};
 use super::Data;
 use super::builder::{GraphRef, pass_through};
 use super::grouped::KGroupedTable;
-use super::kstream::{KStream, add_processor, require};
+use super::kstream::{KStream, add_processor, require, same_serde};
 
 /// A table with keys `K` and values `V`.
 pub struct KTable<K, V> {
@@ -174,7 +174,7 @@ impl<K: Data, V: Data> KTable<K, V> {
                     Record::new(r.key, change, r.timestamp)
                 }))
             }),
-            None,
+            same_serde(&self.value_serde),
         )
     }
 
