@@ -713,13 +713,19 @@ fn low_level_processor_with_store_and_punctuation() {
 fn build_errors_are_clear() {
     let b = StreamsBuilder::new();
     b.stream("in", Serdes::string(), Serdes::i64())
-        .map_values(|v| v + 1)
+        .map_values(|v| v.to_string())
         .to("out");
     let err = b.build().unwrap_err().to_string();
     assert!(
-        err.contains("writing to out needs a serde for i64"),
+        err.contains("writing to out needs a serde for alloc::string::String"),
         "{err}"
     );
+    // An operator that keeps the type keeps the serde.
+    let b = StreamsBuilder::new();
+    b.stream("in", Serdes::string(), Serdes::i64())
+        .map_values(|v| v + 1)
+        .to("out");
+    assert!(b.build().is_ok());
 
     let b = StreamsBuilder::new();
     b.stream("in", Serdes::string(), Serdes::i64()).to("a");
