@@ -3,7 +3,9 @@
 mod app;
 pub mod backend;
 mod embedded;
+mod kafka;
 
 pub use app::{App, AppConfig, MetricsSnapshot, RunningApp, StoreEngine, changelog_topic};
 pub use backend::Backend;
 pub use embedded::EmbeddedBackend;
+pub use kafka::{KafkaBackend, KafkaChangelog};

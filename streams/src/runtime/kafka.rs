@@ -1,0 +1,509 @@
+//! [`KafkaBackend`]: the runtime on any Kafka cluster (or `eddy broker`) through librdkafka.
+//!
+//! - Input: one consumer per stream thread in the consumer group `<application id>`, with
+//!   the range assignor (partition `p` of co-partitioned topics goes to the same member),
+//!   offsets committed by the runtime only. Instances of one app share its partitions; when
+//!   one stops, a rebalance hands its partitions to the others, whose threads open the
+//!   tasks and restore their stores from the changelog topics.
+//! - Output: an idempotent producer with `acks=all`; `flush` waits for every delivery and
+//!   fails if any failed (librdkafka reports failures only through its callback, so the
+//!   producer context keeps the first one).
+//! - Changelogs: [`KafkaChangelog`] on one partition of a compacted topic.
+//!
+//! Rebalances are eager (all partitions revoked, then assigned): a thread notices after a
+//! poll, commits and closes the tasks it lost. Records it processed after its last commit
+//! are processed again by the new owner (at-least-once).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use eddy_state::{Change, Changelog, ChangelogRecord};
+use parking_lot::Mutex;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Message, Timestamp};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use super::backend::{Backend, Consumer, Member, Polled, Producer};
+use crate::error::{Error, Result};
+use crate::record::{SinkRecord, SourceRecord};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// Messages taken per poll at most.
+const MAX_POLL_RECORDS: usize = 10_000;
+
+fn kafka_error(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Backend {
+        backend: "kafka",
+        message: format!("{what}: {e}"),
+    }
+}
+
+/// A Kafka cluster as a backend.
+#[derive(Clone)]
+pub struct KafkaBackend {
+    bootstrap: String,
+    extra: Vec<(String, String)>,
+    admin: Arc<AdminClient<DefaultClientContext>>,
+    metadata: Arc<BaseConsumer>,
+    runtime: Arc<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for KafkaBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaBackend")
+            .field("bootstrap", &self.bootstrap)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaBackend {
+    /// A backend for the cluster at `bootstrap_servers` (`host:port,...`).
+    pub fn new(bootstrap_servers: &str) -> Result<Self> {
+        Self::with_config(bootstrap_servers, &[])
+    }
+
+    /// With extra librdkafka properties for every client (security settings, for example).
+    pub fn with_config(bootstrap_servers: &str, extra: &[(&str, &str)]) -> Result<Self> {
+        let extra: Vec<(String, String)> = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", bootstrap_servers);
+        for (k, v) in &extra {
+            config.set(k, v);
+        }
+        let admin = config
+            .create()
+            .map_err(|e| kafka_error("creating an admin client", e))?;
+        let metadata = config
+            .create()
+            .map_err(|e| kafka_error("creating a metadata client", e))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| Error::Io {
+                path: "tokio runtime".into(),
+                source,
+            })?;
+        Ok(Self {
+            bootstrap: bootstrap_servers.to_string(),
+            extra,
+            admin: Arc::new(admin),
+            metadata: Arc::new(metadata),
+            runtime: Arc::new(runtime),
+        })
+    }
+
+    fn config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap);
+        for (k, v) in &self.extra {
+            config.set(k, v);
+        }
+        config
+    }
+
+    fn producer(&self) -> Result<BaseProducer<DeliveryFailures>> {
+        self.config()
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .create_with_context(DeliveryFailures::default())
+            .map_err(|e| kafka_error("creating a producer", e))
+    }
+}
+
+impl Backend for KafkaBackend {
+    fn name(&self) -> &'static str {
+        "kafka"
+    }
+
+    fn partitions(&self, topic: &str) -> Result<Option<i32>> {
+        let metadata = self
+            .metadata
+            .fetch_metadata(Some(topic), TIMEOUT)
+            .map_err(|e| kafka_error(&format!("metadata of {topic}"), e))?;
+        Ok(metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+            .map(|t| t.partitions().len() as i32))
+    }
+
+    fn create_topic(&self, topic: &str, partitions: i32, compacted: bool) -> Result<()> {
+        if self.partitions(topic)?.is_some() {
+            return Ok(());
+        }
+        let mut new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+        if compacted {
+            new = new.set("cleanup.policy", "compact");
+        }
+        let results = self
+            .runtime
+            .block_on(self.admin.create_topics(
+                &[new],
+                &AdminOptions::new().operation_timeout(Some(TIMEOUT)),
+            ))
+            .map_err(|e| kafka_error(&format!("creating topic {topic}"), e))?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((name, code)) => {
+                    return Err(kafka_error(&format!("creating topic {name}"), code));
+                }
+            }
+        }
+        // Wait until the metadata shows it, so that consumers and producers find it.
+        for _ in 0..100 {
+            if self.partitions(topic)?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(kafka_error(
+            &format!("creating topic {topic}"),
+            "not visible in metadata after 5 s",
+        ))
+    }
+
+    fn consumer(
+        &self,
+        group: &str,
+        topics: &[String],
+        _member: Member,
+    ) -> Result<Box<dyn Consumer>> {
+        let consumer: BaseConsumer = self
+            .config()
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("partition.assignment.strategy", "range")
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "1000")
+            .create()
+            .map_err(|e| kafka_error("creating a consumer", e))?;
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&names)
+            .map_err(|e| kafka_error("subscribing", e))?;
+        Ok(Box::new(KafkaConsumer { consumer }))
+    }
+
+    fn producer(&self) -> Result<Box<dyn Producer>> {
+        Ok(Box::new(KafkaProducer {
+            producer: KafkaBackend::producer(self)?,
+        }))
+    }
+
+    fn changelog(&self, topic: &str, partition: i32) -> Result<Arc<dyn Changelog>> {
+        let reader: BaseConsumer = self
+            .config()
+            .set("group.id", format!("{topic}-restore"))
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            .create()
+            .map_err(|e| kafka_error("creating a changelog reader", e))?;
+        Ok(Arc::new(KafkaChangelog {
+            name: format!("{topic}-{partition}"),
+            topic: topic.to_string(),
+            partition,
+            producer: KafkaBackend::producer(self)?,
+            reader: Mutex::new(reader),
+            pending: Mutex::new(Vec::new()),
+        }))
+    }
+
+    fn end_offset(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.metadata
+            .fetch_watermarks(topic, partition, TIMEOUT)
+            .ok()
+            .map(|(_, high)| high)
+    }
+}
+
+/// Keeps the first delivery failure librdkafka reports.
+#[derive(Default)]
+struct DeliveryFailures {
+    first: Mutex<Option<String>>,
+}
+
+impl ClientContext for DeliveryFailures {}
+
+impl ProducerContext for DeliveryFailures {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, message)) = result {
+            self.first
+                .lock()
+                .get_or_insert_with(|| format!("{}-{}: {e}", message.topic(), message.partition()));
+        }
+    }
+}
+
+/// Sends one record, polling the producer while its queue is full.
+fn send(
+    producer: &BaseProducer<DeliveryFailures>,
+    topic: &str,
+    partition: i32,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    timestamp: Option<i64>,
+) -> Result<()> {
+    loop {
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic).partition(partition);
+        if let Some(k) = key {
+            record = record.key(k);
+        }
+        if let Some(v) = value {
+            record = record.payload(v);
+        }
+        if let Some(ts) = timestamp {
+            record = record.timestamp(ts);
+        }
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                producer.poll(Duration::from_millis(10));
+            }
+            Err((e, _)) => return Err(kafka_error(&format!("sending to {topic}-{partition}"), e)),
+        }
+    }
+}
+
+/// Waits for every delivery; fails if one failed.
+fn flush(producer: &BaseProducer<DeliveryFailures>) -> Result<()> {
+    producer
+        .flush(TIMEOUT)
+        .map_err(|e| kafka_error("flushing the producer", e))?;
+    if let Some(failure) = producer.context().first.lock().take() {
+        return Err(kafka_error("delivering records", failure));
+    }
+    Ok(())
+}
+
+struct KafkaConsumer {
+    consumer: BaseConsumer,
+}
+
+impl Consumer for KafkaConsumer {
+    fn poll(&mut self, timeout: Duration) -> Result<Vec<Polled>> {
+        let mut by_partition: BTreeMap<(String, i32), Vec<SourceRecord>> = BTreeMap::new();
+        let mut wait = timeout;
+        let mut taken = 0;
+        while taken < MAX_POLL_RECORDS {
+            let Some(result) = self.consumer.poll(wait) else {
+                break;
+            };
+            wait = Duration::ZERO;
+            let message = match result {
+                Ok(m) => m,
+                Err(KafkaError::PartitionEOF(_)) => continue,
+                Err(e) => return Err(kafka_error("polling", e)),
+            };
+            let timestamp = match message.timestamp() {
+                Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => t,
+                Timestamp::NotAvailable => -1,
+            };
+            by_partition
+                .entry((message.topic().to_string(), message.partition()))
+                .or_default()
+                .push(SourceRecord {
+                    offset: message.offset(),
+                    timestamp,
+                    key: message.key().map(Bytes::copy_from_slice),
+                    value: message.payload().map(Bytes::copy_from_slice),
+                });
+            taken += 1;
+        }
+        Ok(by_partition
+            .into_iter()
+            .map(|((topic, partition), records)| Polled {
+                topic,
+                partition,
+                records,
+                high_watermark: None,
+            })
+            .collect())
+    }
+
+    fn assignment(&self) -> Vec<(String, i32)> {
+        self.consumer
+            .assignment()
+            .map(|list| {
+                list.elements()
+                    .iter()
+                    .map(|e| (e.topic().to_string(), e.partition()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<()> {
+        let assigned = self.assignment();
+        let mut list = TopicPartitionList::new();
+        for (topic, partition, offset) in offsets {
+            // Partitions lost in a rebalance are the new owner's to commit.
+            if assigned.iter().any(|(t, p)| t == topic && p == partition) {
+                list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                    .map_err(|e| kafka_error("committing", e))?;
+            }
+        }
+        if list.count() == 0 {
+            return Ok(());
+        }
+        self.consumer
+            .commit(&list, CommitMode::Sync)
+            .map_err(|e| kafka_error("committing offsets", e))
+    }
+}
+
+struct KafkaProducer {
+    producer: BaseProducer<DeliveryFailures>,
+}
+
+impl Producer for KafkaProducer {
+    fn send(&mut self, topic: &str, partition: i32, records: Vec<SinkRecord>) -> Result<()> {
+        for r in &records {
+            send(
+                &self.producer,
+                topic,
+                partition,
+                r.key.as_deref(),
+                r.value.as_deref(),
+                Some(r.timestamp),
+            )?;
+        }
+        self.producer.poll(Duration::ZERO);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        flush(&self.producer)
+    }
+}
+
+/// A store's changelog on one partition of a Kafka topic.
+pub struct KafkaChangelog {
+    name: String,
+    topic: String,
+    partition: i32,
+    producer: BaseProducer<DeliveryFailures>,
+    reader: Mutex<BaseConsumer>,
+    pending: Mutex<Vec<Change>>,
+}
+
+impl std::fmt::Debug for KafkaChangelog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaChangelog")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaChangelog {
+    fn error(&self, e: impl std::fmt::Display) -> eddy_state::Error {
+        eddy_state::Error::Changelog {
+            store: self.name.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn watermarks(&self) -> eddy_state::Result<(i64, i64)> {
+        self.reader
+            .lock()
+            .fetch_watermarks(&self.topic, self.partition, TIMEOUT)
+            .map_err(|e| self.error(format!("offsets of {}: {e}", self.name)))
+    }
+}
+
+impl Changelog for KafkaChangelog {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn append(&self, records: &[Change]) -> eddy_state::Result<()> {
+        self.pending.lock().extend_from_slice(records);
+        Ok(())
+    }
+
+    fn flush(&self) -> eddy_state::Result<i64> {
+        let pending = std::mem::take(&mut *self.pending.lock());
+        for (key, value) in &pending {
+            send(
+                &self.producer,
+                &self.topic,
+                self.partition,
+                Some(key),
+                value.as_deref(),
+                None,
+            )
+            .map_err(|e| self.error(e))?;
+        }
+        flush(&self.producer).map_err(|e| self.error(e))?;
+        self.end_offset()
+    }
+
+    fn start_offset(&self) -> eddy_state::Result<i64> {
+        Ok(self.watermarks()?.0)
+    }
+
+    fn end_offset(&self) -> eddy_state::Result<i64> {
+        Ok(self.watermarks()?.1)
+    }
+
+    fn read(&self, from_offset: i64, max: usize) -> eddy_state::Result<Vec<ChangelogRecord>> {
+        let end = self.end_offset()?;
+        if from_offset >= end {
+            return Ok(Vec::new());
+        }
+        let reader = self.reader.lock();
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(&self.topic, self.partition, Offset::Offset(from_offset))
+            .map_err(|e| self.error(e))?;
+        reader.assign(&list).map_err(|e| self.error(e))?;
+        let mut out = Vec::new();
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        while out.len() < max {
+            let Some(result) = reader.poll(Duration::from_millis(100)) else {
+                // Compaction or control records may leave nothing more below the end.
+                let position = reader.position().ok().and_then(|l| {
+                    l.find_partition(&self.topic, self.partition)
+                        .and_then(|e| e.offset().to_raw())
+                });
+                if position.is_some_and(|p| p >= end) {
+                    break;
+                }
+                if std::time::Instant::now() > deadline {
+                    return Err(self.error(format!(
+                        "reading {} timed out at offset {from_offset}",
+                        self.name
+                    )));
+                }
+                continue;
+            };
+            let message = result.map_err(|e| self.error(e))?;
+            if message.offset() < from_offset {
+                continue;
+            }
+            let Some(key) = message.key() else { continue };
+            out.push(ChangelogRecord {
+                offset: message.offset(),
+                key: key.to_vec(),
+                value: message.payload().map(<[u8]>::to_vec),
+            });
+            if message.offset() + 1 >= end {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
