@@ -24,9 +24,7 @@
 
 mod support;
 
-#[path = "../src/cli/partitioner.rs"]
-#[allow(dead_code)]
-mod partitioner;
+use eddy::streams::partitioner;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader};

@@ -5,9 +5,7 @@
 
 mod support;
 
-#[path = "../src/cli/partitioner.rs"]
-#[allow(dead_code)]
-mod partitioner;
+use eddy::streams::partitioner;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};

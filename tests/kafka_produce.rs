@@ -17,9 +17,7 @@
 
 mod support;
 
-#[path = "../src/cli/partitioner.rs"]
-#[allow(dead_code)]
-mod partitioner;
+use eddy::streams::partitioner;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

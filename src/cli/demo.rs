@@ -14,8 +14,8 @@ use eddy::broker::{
 };
 use tokio::task::JoinSet;
 
-use super::partitioner::partition_for_key;
 use super::{Opened, bytes, describe_open, duration, finish, open, rate};
+use eddy_streams::partitioner::partition_for_key;
 
 /// The demo's topic and how many partitions it gets when the demo creates it.
 pub const TOPIC: &str = "demo";

@@ -6,7 +6,6 @@ pub mod alter_configs;
 pub mod broker;
 pub mod consume;
 pub mod demo;
-pub mod partitioner;
 pub mod produce;
 pub mod topics;
 
