@@ -46,6 +46,8 @@ struct Inner {
     tasks: Vec<Task>,
     /// Resolved topic -> index of the task that reads it.
     readers: HashMap<String, usize>,
+    /// Global table topic -> its store.
+    globals: HashMap<String, StoreHandle>,
     internal: BTreeSet<String>,
     outputs: HashMap<String, VecDeque<SinkRecord>>,
     offsets: HashMap<String, i64>,
@@ -100,10 +102,17 @@ impl TopologyTestDriver {
         }
         let mut tasks = Vec::new();
         let mut readers = HashMap::new();
+        let mut globals = HashMap::new();
+        for spec in topology.global_stores() {
+            if let (Some(topic), Some(handle)) = (&spec.global_topic, stores.get(&spec.name)) {
+                globals.insert(topic.clone(), handle.clone());
+            }
+        }
         for sub in topology.subtopologies() {
             let task_stores = sub
                 .stores
                 .iter()
+                .chain(topology.global_stores().map(|s| &s.name))
                 .filter_map(|s| stores.get(s).map(|h: &StoreHandle| (s.clone(), h.clone())))
                 .collect();
             let id = TaskId {
@@ -125,6 +134,7 @@ impl TopologyTestDriver {
             inner: Rc::new(RefCell::new(Inner {
                 tasks,
                 readers,
+                globals,
                 internal,
                 outputs: HashMap::new(),
                 offsets: HashMap::new(),
@@ -145,6 +155,15 @@ impl TopologyTestDriver {
         timestamp: i64,
     ) -> Result<()> {
         let mut inner = self.inner.borrow_mut();
+        if let Some(StoreHandle::KeyValue(store)) = inner.globals.get(topic) {
+            let record = SourceRecord {
+                offset: 0,
+                timestamp,
+                key: key.map(Bytes::from),
+                value: value.map(Bytes::from),
+            };
+            return crate::ops::join::apply_global(&**store, &[record]);
+        }
         if !inner.readers.contains_key(topic) {
             return Err(Error::topology(format!(
                 "the topology does not read topic {topic:?}"

@@ -31,8 +31,8 @@ pub mod topology;
 pub use changelog::BrokerChangelog;
 pub use driver::TopologyTestDriver;
 pub use dsl::{
-    BranchedKStream, Data, EmitStrategy, JoinWindows, KGroupedStream, KGroupedTable, KStream,
-    KTable, SessionWindowedKStream, SessionWindows, StreamsBuilder, TimeWindowedKStream,
+    BranchedKStream, Data, EmitStrategy, GlobalKTable, JoinWindows, KGroupedStream, KGroupedTable,
+    KStream, KTable, SessionWindowedKStream, SessionWindows, StreamsBuilder, TimeWindowedKStream,
     TimeWindows,
 };
 pub use error::{Error, Result};

@@ -70,6 +70,9 @@ pub struct StoreSpec {
     pub kind: StoreKind,
     /// Whether the store is backed by a changelog topic (default yes).
     pub logged: bool,
+    /// For a global table's store: the topic it copies, all partitions, in every task (kept
+    /// up to date by the runtime's global thread; the topic is its changelog).
+    pub global_topic: Option<String>,
 }
 
 /// The kind of a store.
@@ -116,7 +119,7 @@ pub struct SubTopology {
     pub nodes: Vec<NodeId>,
     /// The topics its sources read.
     pub source_topics: BTreeSet<TopicName>,
-    /// The stores its nodes use.
+    /// The stores its nodes use (global stores excepted: every task has those).
     pub stores: BTreeSet<String>,
 }
 
@@ -224,12 +227,18 @@ impl Topology {
                 parent[ra.max(rb)] = ra.min(rb);
             }
         };
+        let global: BTreeSet<&str> = self
+            .stores
+            .iter()
+            .filter(|s| s.global_topic.is_some())
+            .map(|s| s.name.as_str())
+            .collect();
         let mut store_owner: HashMap<&str, NodeId> = HashMap::new();
         for (id, node) in self.nodes.iter().enumerate() {
             for &child in &node.children {
                 union(&mut parent, id, child);
             }
-            for store in &node.stores {
+            for store in node.stores.iter().filter(|s| !global.contains(s.as_str())) {
                 if let Some(&other) = store_owner.get(store.as_str()) {
                     union(&mut parent, id, other);
                 } else {
@@ -253,7 +262,12 @@ impl Topology {
                     if let NodeKind::Source { topics } = &node.kind {
                         source_topics.extend(topics.iter().cloned());
                     }
-                    stores.extend(node.stores.iter().cloned());
+                    stores.extend(
+                        node.stores
+                            .iter()
+                            .filter(|s| !global.contains(s.as_str()))
+                            .cloned(),
+                    );
                 }
                 SubTopology {
                     id: index,
@@ -278,6 +292,11 @@ impl Topology {
     /// A store by name.
     pub fn store(&self, name: &str) -> Option<&StoreSpec> {
         self.stores.iter().find(|s| s.name == name)
+    }
+
+    /// The stores of global tables.
+    pub fn global_stores(&self) -> impl Iterator<Item = &StoreSpec> {
+        self.stores.iter().filter(|s| s.global_topic.is_some())
     }
 
     /// The repartition topics the topology needs.

@@ -777,3 +777,61 @@ fn one_sided_join_window() {
         ]
     );
 }
+
+#[test]
+fn global_table_joins() {
+    let b = StreamsBuilder::new();
+    let products = b.global_table(
+        "products",
+        Serdes::i64(),
+        Serdes::string(),
+        "products-store",
+    );
+    // Orders keyed by order id; the product id is in the value.
+    let orders = b.stream("orders", Serdes::string(), Serdes::i64());
+    orders
+        .join_global(
+            &products,
+            |_, product| *product,
+            |p, name| format!("{p}:{name}"),
+        )
+        .with_value_serde(Serdes::string())
+        .to("named");
+    orders
+        .left_join_global(
+            &products,
+            |_, product| *product,
+            |p, name| format!("{p}:{}", name.map_or("?", |n| n.as_str())),
+        )
+        .with_value_serde(Serdes::string())
+        .to("named-left");
+    let topology = b.build().unwrap();
+    assert_eq!(
+        topology.subtopologies().len(),
+        1,
+        "a global store does not join sub-topologies"
+    );
+    assert!(topology.copartition_groups().is_empty());
+    let d = TopologyTestDriver::new(topology).unwrap();
+    let p = d.input_topic("products", Serdes::i64(), Serdes::string());
+    let o = d.input_topic("orders", Serdes::string(), Serdes::i64());
+    p.pipe(7, s("pen"), 0).unwrap();
+    o.pipe(s("o1"), 7, 1).unwrap();
+    o.pipe(s("o2"), 8, 2).unwrap();
+    p.pipe_tombstone(7, 3).unwrap();
+    o.pipe(s("o3"), 7, 4).unwrap();
+    let out = |t: &str| {
+        d.output_topic(t, Serdes::string(), Serdes::string())
+            .read_key_values()
+            .unwrap()
+    };
+    assert_eq!(out("named"), vec![(s("o1"), Some(s("7:pen")))]);
+    assert_eq!(
+        out("named-left"),
+        vec![
+            (s("o1"), Some(s("7:pen"))),
+            (s("o2"), Some(s("8:?"))),
+            (s("o3"), Some(s("7:?")))
+        ]
+    );
+}

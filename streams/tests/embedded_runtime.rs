@@ -208,3 +208,85 @@ fn start_up_errors_say_what_to_fix() {
         .to_string();
     assert!(err.contains("application id"), "{err}");
 }
+
+#[test]
+fn global_table_join_needs_no_copartitioning() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(EmbeddedBackend::open(dir.path().join("broker")).unwrap());
+    backend.create_topic("regions", 3, true).unwrap();
+    backend.create_topic("visits", 2, false).unwrap();
+    backend.create_topic("visits-out", 2, false).unwrap();
+    let put = |topic: &str, partition: i32, key: &str, value: &str| {
+        let record = NewRecord {
+            key: Some(Bytes::copy_from_slice(key.as_bytes())),
+            value: Some(Bytes::copy_from_slice(value.as_bytes())),
+            headers: Vec::new(),
+            timestamp: Some(1_000),
+        };
+        backend
+            .block_on(
+                backend
+                    .broker()
+                    .produce(topic, partition, &[record], Durability::Durable),
+            )
+            .unwrap();
+    };
+    put("regions", 2, "ann", "eu");
+    put("regions", 0, "bob", "us");
+    put("visits", 0, "v1", "ann");
+    put("visits", 1, "v2", "bob");
+    let b = StreamsBuilder::new();
+    let regions = b.global_table("regions", Serdes::string(), Serdes::string(), "regions");
+    b.stream("visits", Serdes::string(), Serdes::string())
+        .join_global(
+            &regions,
+            |_, user| user.clone(),
+            |user, region| format!("{user}@{region}"),
+        )
+        .with_value_serde(Serdes::string())
+        .to("visits-out");
+    let app = App::new(
+        b.build().unwrap(),
+        config("geo", &backend, &dir.path().join("state")),
+    )
+    .start()
+    .unwrap();
+    let read = || -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for p in 0..2 {
+            let fetched = backend
+                .block_on(
+                    backend
+                        .broker()
+                        .fetch("visits-out", p, 0, 1 << 20, Duration::ZERO),
+                )
+                .unwrap();
+            for r in decode_records(&fetched.records).unwrap() {
+                out.insert(
+                    String::from_utf8(r.key.unwrap().to_vec()).unwrap(),
+                    String::from_utf8(r.value.unwrap().to_vec()).unwrap(),
+                );
+            }
+        }
+        out
+    };
+    wait_for("both visits joined", || read().len() == 2);
+    assert_eq!(read()["v1"], "ann@eu");
+    // The global thread keeps the table current.
+    put("regions", 2, "ann", "apac");
+    wait_for("the update to reach the store", || {
+        app.get(
+            "regions",
+            &"ann".to_string(),
+            Serdes::string(),
+            Serdes::string(),
+        )
+        .unwrap()
+            == Some("apac".to_string())
+    });
+    put("visits", 0, "v3", "ann");
+    wait_for("the next visit joined with the update", || {
+        read().get("v3").map(String::as_str) == Some("ann@apac")
+    });
+    app.stop().unwrap();
+}

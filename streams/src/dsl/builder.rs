@@ -17,7 +17,7 @@ use crate::topology::{
     TopicName, Topology,
 };
 
-use super::{Data, KStream, KTable};
+use super::{Data, GlobalKTable, KStream, KTable};
 
 /// The graph under construction, shared by the builder and every stream and table made
 /// from it.
@@ -69,6 +69,16 @@ impl Graph {
             name: name.to_string(),
             kind,
             logged: true,
+            global_topic: None,
+        });
+    }
+
+    pub fn add_global_store(&mut self, name: &str, topic: &str) {
+        self.stores.push(StoreSpec {
+            name: name.to_string(),
+            kind: StoreKind::KeyValue,
+            logged: false,
+            global_topic: Some(topic.to_string()),
         });
     }
 
@@ -247,6 +257,26 @@ impl StreamsBuilder {
             Some(key_serde),
             Some(value_serde),
         )
+    }
+
+    /// A global table: every partition of `topic`, in every task, in store `store` (Kafka
+    /// Streams' `GlobalKTable`). Streams join it by a key they compute
+    /// ([`KStream::join_global`]), with no co-partitioning needed. The runtime reads the
+    /// whole topic before processing starts and keeps the copy up to date; the topic itself
+    /// is the store's changelog (it should be compacted).
+    pub fn global_table<K: Data, V: Data>(
+        &self,
+        topic: &str,
+        key_serde: SerdeRef<K>,
+        value_serde: SerdeRef<V>,
+        store: &str,
+    ) -> GlobalKTable<K, V> {
+        self.graph.borrow_mut().add_global_store(store, topic);
+        GlobalKTable {
+            store: store.to_string(),
+            key_serde,
+            value_serde,
+        }
     }
 
     /// Adds a store for [`KStream::process`] processors (Kafka Streams' `addStateStore`);

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::ops::aggregate::{KvState, MaterializeNode};
-use crate::ops::join::{JoinFn, LookupJoiner, StreamJoinSide, StreamTableJoinNode, UnmatchedFn};
+use crate::ops::join::{
+    GlobalJoinNode, JoinFn, LookupJoiner, StreamJoinSide, StreamTableJoinNode, UnmatchedFn,
+};
 use crate::ops::sink::{SinkNode, SinkTopic, ValueBytes};
 use crate::ops::stateless::{BatchFn, BranchNode, StatelessNode, UserProcessorNode};
 use crate::processor::{Node, NodeId, Processor};
@@ -15,7 +17,7 @@ use crate::topology::{NodeKind, StoreKind, TopicName};
 use super::builder::{GraphRef, add_source, pass_through};
 use super::grouped::KGroupedStream;
 use super::ktable::KTable;
-use super::{Data, JoinWindows, Predicate};
+use super::{Data, GlobalKTable, JoinWindows, Predicate};
 
 /// A stream of records with keys `K` and values `V`.
 ///
@@ -603,6 +605,68 @@ impl<K: Data, V: Data> KStream<K, V> {
     ) -> KStream<K, VR> {
         self.stream_table_join(
             table,
+            Arc::new(move |_, v, t| Some(joiner(v, t))),
+            "KSTREAM-LEFTJOIN",
+        )
+    }
+
+    fn global_join<KG: Data, VG: Data, VR: Data>(
+        &self,
+        table: &GlobalKTable<KG, VG>,
+        key_mapper: impl Fn(&K, &V) -> KG + Send + Sync + 'static,
+        joiner: LookupJoiner<K, V, VG, VR>,
+        prefix: &str,
+    ) -> KStream<K, VR> {
+        let (store, ks, vs) = (
+            table.store.clone(),
+            table.key_serde.clone(),
+            table.value_serde.clone(),
+        );
+        let mapper = Arc::new(key_mapper);
+        let node = self.add_processor(prefix, vec![table.store.clone()], move |name| {
+            Box::new(GlobalJoinNode {
+                name: name.to_string(),
+                table: KvState::new(&store, ks.clone(), vs.clone()),
+                key_mapper: mapper.clone(),
+                joiner: joiner.clone(),
+            })
+        });
+        KStream::new(
+            self.graph.clone(),
+            node,
+            self.key_serde.clone(),
+            None,
+            self.repartition,
+        )
+    }
+
+    /// Joins each record with the global table's row for `key_mapper(key, value)`; records
+    /// without a row are dropped. No repartitioning or co-partitioning is needed: every task
+    /// has the whole table.
+    pub fn join_global<KG: Data, VG: Data, VR: Data>(
+        &self,
+        table: &GlobalKTable<KG, VG>,
+        key_mapper: impl Fn(&K, &V) -> KG + Send + Sync + 'static,
+        joiner: impl Fn(&V, &VG) -> VR + Send + Sync + 'static,
+    ) -> KStream<K, VR> {
+        self.global_join(
+            table,
+            key_mapper,
+            Arc::new(move |_, v, t| t.map(|t| joiner(v, t))),
+            "KSTREAM-JOIN",
+        )
+    }
+
+    /// Like [`join_global`](Self::join_global), with `None` for records without a row.
+    pub fn left_join_global<KG: Data, VG: Data, VR: Data>(
+        &self,
+        table: &GlobalKTable<KG, VG>,
+        key_mapper: impl Fn(&K, &V) -> KG + Send + Sync + 'static,
+        joiner: impl Fn(&V, Option<&VG>) -> VR + Send + Sync + 'static,
+    ) -> KStream<K, VR> {
+        self.global_join(
+            table,
+            key_mapper,
             Arc::new(move |_, v, t| Some(joiner(v, t))),
             "KSTREAM-LEFTJOIN",
         )

@@ -1,5 +1,5 @@
-//! The typed DSL: [`StreamsBuilder`], [`KStream`], [`KTable`], grouped streams and tables,
-//! windows. Each operator adds nodes to the builder's graph; [`StreamsBuilder::build`]
+//! The typed DSL: [`StreamsBuilder`], [`KStream`], [`KTable`], [`GlobalKTable`], grouped
+//! streams and tables, windows. Each operator adds nodes to the builder's graph; [`StreamsBuilder::build`]
 //! checks it and returns the [`Topology`](crate::Topology).
 //!
 //! Stores are always named by the caller: their names become changelog topic names
@@ -19,6 +19,22 @@ pub use builder::StreamsBuilder;
 pub use grouped::{KGroupedStream, KGroupedTable, SessionWindowedKStream, TimeWindowedKStream};
 pub use kstream::{BranchedKStream, KStream};
 pub use ktable::KTable;
+
+/// A global table, made by [`StreamsBuilder::global_table`]: joined by
+/// [`KStream::join_global`] and [`KStream::left_join_global`].
+pub struct GlobalKTable<K, V> {
+    pub(crate) store: String,
+    pub(crate) key_serde: crate::serdes::SerdeRef<K>,
+    pub(crate) value_serde: crate::serdes::SerdeRef<V>,
+}
+
+impl<K, V> std::fmt::Debug for GlobalKTable<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalKTable")
+            .field("store", &self.store)
+            .finish()
+    }
+}
 pub use windows::{EmitStrategy, JoinWindows, SessionWindows, TimeWindows};
 
 /// What records carry: cloneable (a stream read by two operators is cloned for each), and

@@ -65,6 +65,63 @@ where
     }
 }
 
+/// Computes the key a stream record joins a global table by.
+pub(crate) type KeyMapper<K, V, KG> = Arc<dyn Fn(&K, &V) -> KG + Send + Sync>;
+
+/// Looks each stream record up in a global table's store, by a key computed from it.
+pub(crate) struct GlobalJoinNode<K, V, KG, VG, VR> {
+    pub name: String,
+    pub table: KvState<KG, VG>,
+    pub key_mapper: KeyMapper<K, V, KG>,
+    pub joiner: LookupJoiner<K, V, VG, VR>,
+}
+
+impl<K, V, KG, VG, VR> Node for GlobalJoinNode<K, V, KG, VG, VR>
+where
+    K: Clone + Send + 'static,
+    V: Send + 'static,
+    KG: Send + 'static,
+    VG: Send + 'static,
+    VR: Clone + Send + 'static,
+{
+    fn init(&mut self, ctx: &mut InitContext<'_>) -> Result<()> {
+        self.table.init(ctx)
+    }
+
+    fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> Result<()> {
+        let input = downcast::<Vec<Record<K, V>>>(batch, &self.name)?;
+        let mut out = Vec::with_capacity(input.len());
+        for record in input {
+            let row = self
+                .table
+                .get(&(self.key_mapper)(&record.key, &record.value))?;
+            if let Some(joined) = (self.joiner)(&record.key, &record.value, row.as_ref()) {
+                out.push(Record::new(record.key, joined, record.timestamp));
+            }
+        }
+        ctx.forward_records(out);
+        Ok(())
+    }
+}
+
+/// Applies records of a global table's topic to its store: the record's key and value bytes
+/// as they are; a tombstone deletes; unkeyed records are skipped.
+pub(crate) fn apply_global(
+    store: &dyn KeyValueStore,
+    records: &[crate::record::SourceRecord],
+) -> Result<()> {
+    let entries: Vec<(Vec<u8>, Option<Vec<u8>>)> = records
+        .iter()
+        .filter_map(|r| {
+            r.key
+                .as_ref()
+                .map(|k| (k.to_vec(), r.value.as_ref().map(|v| v.to_vec())))
+        })
+        .collect();
+    store.write_batch(&entries)?;
+    Ok(())
+}
+
 /// Sign-flipped big-endian time: orders negative before positive times as bytes.
 fn time_bytes(t: i64) -> [u8; 8] {
     ((t as u64) ^ (1 << 63)).to_be_bytes()

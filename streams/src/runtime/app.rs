@@ -214,6 +214,7 @@ impl App {
             StoreEngine::Memory => None,
         };
         let mut threads = Vec::new();
+        let globals = self.start_globals(env.as_deref(), &shared, &mut threads)?;
         for index in 0..self.config.threads {
             let thread = StreamThread {
                 member: Member {
@@ -225,6 +226,7 @@ impl App {
                 plan: plan.clone(),
                 shared: shared.clone(),
                 env: env.clone(),
+                globals: globals.clone(),
                 tasks: HashMap::new(),
                 positions: HashMap::new(),
                 partitions: HashMap::new(),
@@ -254,6 +256,106 @@ impl App {
             threads,
             topology: self.topology,
         })
+    }
+}
+
+impl App {
+    /// Opens the global tables' stores (empty), reads each global topic up to its current
+    /// end, and starts one thread that keeps them up to date. Stream threads start after, so
+    /// joins see the whole table as of start-up.
+    fn start_globals(
+        &self,
+        env: Option<&RocksEnv>,
+        shared: &Arc<Shared_>,
+        threads: &mut Vec<JoinHandle<Result<()>>>,
+    ) -> Result<HashMap<String, StoreHandle>> {
+        let mut handles = HashMap::new();
+        let mut readers = Vec::new();
+        for spec in self.topology.global_stores() {
+            let topic = spec.global_topic.clone().unwrap_or_default();
+            let store: Arc<dyn eddy_state::KeyValueStore> = match env {
+                Some(env) => {
+                    // The topic is the changelog: rebuild from it at every start.
+                    let dir = self
+                        .config
+                        .state_dir
+                        .join(&self.config.application_id)
+                        .join("global")
+                        .join(&spec.name);
+                    if dir.exists() {
+                        std::fs::remove_dir_all(&dir).map_err(|source| Error::Io {
+                            path: dir.clone(),
+                            source,
+                        })?;
+                    }
+                    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+                        path: dir.clone(),
+                        source,
+                    })?;
+                    env.open_kv(&dir, &spec.name)?
+                }
+                None => Arc::new(MemoryKeyValueStore::new(&spec.name)),
+            };
+            let backend = &self.config.backend;
+            let mut reader = backend.reader(&topic)?;
+            let partitions = backend.partitions(&topic)?.unwrap_or(0);
+            let ends: Vec<i64> = (0..partitions)
+                .map(|p| backend.end_offset(&topic, p).unwrap_or(0))
+                .collect();
+            let mut next = vec![0i64; ends.len()];
+            let deadline = Instant::now() + Duration::from_secs(300);
+            let mut restored = 0u64;
+            while next.iter().zip(&ends).any(|(n, e)| n < e) {
+                if Instant::now() > deadline {
+                    return Err(Error::NotRunning(format!(
+                        "reading global table topic {topic} timed out"
+                    )));
+                }
+                for batch in reader.poll(self.config.poll_timeout)? {
+                    crate::ops::join::apply_global(&*store, &batch.records)?;
+                    restored += batch.records.len() as u64;
+                    if let (Some(last), Some(n)) =
+                        (batch.records.last(), next.get_mut(batch.partition as usize))
+                    {
+                        *n = last.offset + 1;
+                    }
+                }
+            }
+            tracing::info!(store = %spec.name, %topic, records = restored, "global table loaded");
+            shared
+                .metrics
+                .restored_records
+                .fetch_add(restored, Ordering::Relaxed);
+            shared.stores.write().insert(
+                (spec.name.clone(), -1),
+                StoreHandle::KeyValue(store.clone()),
+            );
+            handles.insert(spec.name.clone(), StoreHandle::KeyValue(store.clone()));
+            readers.push((reader, store));
+        }
+        if readers.is_empty() {
+            return Ok(handles);
+        }
+        let (shared, timeout) = (shared.clone(), self.config.poll_timeout);
+        let name = format!("{}-GlobalStreamThread", self.config.application_id);
+        let handle = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || -> Result<()> {
+                while !shared.stop.load(Ordering::SeqCst) {
+                    for (reader, store) in &mut readers {
+                        for batch in reader.poll(timeout)? {
+                            crate::ops::join::apply_global(&**store, &batch.records)?;
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|source| Error::Io {
+                path: "global thread".into(),
+                source,
+            })?;
+        threads.push(handle);
+        Ok(handles)
     }
 }
 
@@ -565,6 +667,8 @@ struct StreamThread {
     plan: Arc<Plan>,
     shared: Arc<Shared_>,
     env: Option<Arc<RocksEnv>>,
+    /// The global tables' stores, shared by every task.
+    globals: HashMap<String, StoreHandle>,
     tasks: HashMap<TaskId, RunningTask>,
     /// Next offset to process per input partition.
     positions: HashMap<(String, i32), i64>,
@@ -741,11 +845,13 @@ impl StreamThread {
             handles.insert(name.clone(), handle);
             commits.push(commit);
         }
+        let mut with_globals = handles.clone();
+        with_globals.extend(self.globals.iter().map(|(k, v)| (k.clone(), v.clone())));
         let task = Task::new(
             &self.topology,
             id,
             &self.config.application_id,
-            handles.clone(),
+            with_globals,
         )?;
         let mut registry = self.shared.stores.write();
         for (name, handle) in handles {

@@ -71,6 +71,10 @@ pub trait Backend: Send + Sync + 'static {
     fn consumer(&self, group: &str, topics: &[String], member: Member)
     -> Result<Box<dyn Consumer>>;
 
+    /// A reader of every partition of `topic` from its earliest offset, outside any group
+    /// (for global tables).
+    fn reader(&self, topic: &str) -> Result<Box<dyn Consumer>>;
+
     /// A producer.
     fn producer(&self) -> Result<Box<dyn Producer>>;
 

@@ -162,6 +162,29 @@ impl Backend for EmbeddedBackend {
         }))
     }
 
+    fn reader(&self, topic: &str) -> Result<Box<dyn Consumer>> {
+        let partitions = self.partitions(topic)?.ok_or_else(|| {
+            Error::Config(format!(
+                "global table topic {topic:?} does not exist; create it first"
+            ))
+        })?;
+        let mut positions = HashMap::new();
+        let mut assigned = Vec::new();
+        for p in 0..partitions {
+            let start = self
+                .block_on(self.broker.list_offset(topic, p, OffsetSpec::Earliest))?
+                .map_or(0, |(o, _)| o);
+            positions.insert((topic.to_string(), p), start);
+            assigned.push((topic.to_string(), p));
+        }
+        Ok(Box::new(EmbeddedConsumer {
+            backend: self.clone(),
+            group: String::new(),
+            assigned,
+            positions,
+        }))
+    }
+
     fn producer(&self) -> Result<Box<dyn Producer>> {
         Ok(Box::new(EmbeddedProducer {
             backend: self.clone(),

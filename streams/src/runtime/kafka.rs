@@ -197,6 +197,29 @@ impl Backend for KafkaBackend {
         Ok(Box::new(KafkaConsumer { consumer }))
     }
 
+    fn reader(&self, topic: &str) -> Result<Box<dyn Consumer>> {
+        let partitions = self.partitions(topic)?.ok_or_else(|| {
+            Error::Config(format!(
+                "global table topic {topic:?} does not exist; create it first"
+            ))
+        })?;
+        let consumer: BaseConsumer = self
+            .config()
+            .set("group.id", format!("{topic}-global-reader"))
+            .set("enable.auto.commit", "false")
+            .create()
+            .map_err(|e| kafka_error("creating a global table reader", e))?;
+        let mut list = TopicPartitionList::new();
+        for p in 0..partitions {
+            list.add_partition_offset(topic, p, Offset::Beginning)
+                .map_err(|e| kafka_error("assigning", e))?;
+        }
+        consumer
+            .assign(&list)
+            .map_err(|e| kafka_error("assigning a global table's partitions", e))?;
+        Ok(Box::new(KafkaConsumer { consumer }))
+    }
+
     fn producer(&self) -> Result<Box<dyn Producer>> {
         Ok(Box::new(KafkaProducer {
             producer: KafkaBackend::producer(self)?,
