@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::ops::aggregate::{KvState, MaterializeNode};
+use crate::ops::encode;
 use crate::ops::join::{
-    GlobalJoinNode, JoinFn, LookupJoiner, StreamJoinSide, StreamTableJoinNode, UnmatchedFn,
+    JoinFn, LookupJoinNode, LookupJoiner, LookupKey, StreamJoinSide, UnmatchedFn,
 };
 use crate::ops::sink::{SinkNode, SinkTopic, ValueBytes};
 use crate::ops::stateless::{BatchFn, BranchNode, StatelessNode, UserProcessorNode};
@@ -560,10 +561,13 @@ impl<K: Data, V: Data> KStream<K, V> {
         let store = table.store.clone().unwrap_or_default();
         let key_serde = require(&self.graph, &table.key_serde, "a stream-table join");
         let value_serde = require(&self.graph, &table.value_serde, "a stream-table join");
+        let (s, ks) = (store.clone(), key_serde.clone());
+        let lookup_key: LookupKey<K, V> = Arc::new(move |k, _| encode(&*ks, k, &s));
         let node = stream.add_processor(prefix, vec![store.clone()], move |name| {
-            Box::new(StreamTableJoinNode {
+            Box::new(LookupJoinNode {
                 name: name.to_string(),
                 table: KvState::new(&store, key_serde.clone(), value_serde.clone()),
+                lookup_key: lookup_key.clone(),
                 joiner: joiner.clone(),
             })
         });
@@ -622,12 +626,14 @@ impl<K: Data, V: Data> KStream<K, V> {
             table.key_serde.clone(),
             table.value_serde.clone(),
         );
-        let mapper = Arc::new(key_mapper);
+        let (s, k) = (store.clone(), ks.clone());
+        let lookup_key: LookupKey<K, V> =
+            Arc::new(move |key, value| encode(&*k, &key_mapper(key, value), &s));
         let node = self.add_processor(prefix, vec![table.store.clone()], move |name| {
-            Box::new(GlobalJoinNode {
+            Box::new(LookupJoinNode {
                 name: name.to_string(),
                 table: KvState::new(&store, ks.clone(), vs.clone()),
-                key_mapper: mapper.clone(),
+                lookup_key: lookup_key.clone(),
                 joiner: joiner.clone(),
             })
         });

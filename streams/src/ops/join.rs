@@ -33,55 +33,25 @@ pub(crate) type TableJoinFn<K, A, B, R> =
 pub(crate) type LookupJoiner<K, V, VT, VR> =
     Arc<dyn Fn(&K, &V, Option<&VT>) -> Option<VR> + Send + Sync>;
 
-/// Looks each stream record up in a table's store.
-pub(crate) struct StreamTableJoinNode<K, V, VT, VR> {
+/// The store key a stream record looks a table up by, encoded: its own key for a
+/// stream-table join, a key computed from it for a global table.
+pub(crate) type LookupKey<K, V> = Arc<dyn Fn(&K, &V) -> Result<Vec<u8>> + Send + Sync>;
+
+/// Looks each stream record up in a table's store (stream-table and stream-global-table
+/// joins).
+pub(crate) struct LookupJoinNode<K, V, KT, VT, VR> {
     pub name: String,
-    pub table: KvState<K, VT>,
+    pub table: KvState<KT, VT>,
+    pub lookup_key: LookupKey<K, V>,
     pub joiner: LookupJoiner<K, V, VT, VR>,
 }
 
-impl<K, V, VT, VR> Node for StreamTableJoinNode<K, V, VT, VR>
+impl<K, V, KT, VT, VR> Node for LookupJoinNode<K, V, KT, VT, VR>
 where
     K: Clone + Send + 'static,
     V: Send + 'static,
+    KT: Send + 'static,
     VT: Send + 'static,
-    VR: Clone + Send + 'static,
-{
-    fn init(&mut self, ctx: &mut InitContext<'_>) -> Result<()> {
-        self.table.init(ctx)
-    }
-
-    fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> Result<()> {
-        let input = downcast::<Vec<Record<K, V>>>(batch, &self.name)?;
-        let mut out = Vec::with_capacity(input.len());
-        for record in input {
-            let row = self.table.get(&record.key)?;
-            if let Some(joined) = (self.joiner)(&record.key, &record.value, row.as_ref()) {
-                out.push(Record::new(record.key, joined, record.timestamp));
-            }
-        }
-        ctx.forward_records(out);
-        Ok(())
-    }
-}
-
-/// Computes the key a stream record joins a global table by.
-pub(crate) type KeyMapper<K, V, KG> = Arc<dyn Fn(&K, &V) -> KG + Send + Sync>;
-
-/// Looks each stream record up in a global table's store, by a key computed from it.
-pub(crate) struct GlobalJoinNode<K, V, KG, VG, VR> {
-    pub name: String,
-    pub table: KvState<KG, VG>,
-    pub key_mapper: KeyMapper<K, V, KG>,
-    pub joiner: LookupJoiner<K, V, VG, VR>,
-}
-
-impl<K, V, KG, VG, VR> Node for GlobalJoinNode<K, V, KG, VG, VR>
-where
-    K: Clone + Send + 'static,
-    V: Send + 'static,
-    KG: Send + 'static,
-    VG: Send + 'static,
     VR: Clone + Send + 'static,
 {
     fn init(&mut self, ctx: &mut InitContext<'_>) -> Result<()> {
@@ -94,7 +64,7 @@ where
         for record in input {
             let row = self
                 .table
-                .get(&(self.key_mapper)(&record.key, &record.value))?;
+                .get_raw(&(self.lookup_key)(&record.key, &record.value)?)?;
             if let Some(joined) = (self.joiner)(&record.key, &record.value, row.as_ref()) {
                 out.push(Record::new(record.key, joined, record.timestamp));
             }
