@@ -33,6 +33,7 @@ mod segments;
 mod session;
 pub mod typed;
 mod window;
+mod window_cache;
 
 pub use cache::{CacheStats, CachingKeyValueStore};
 pub use changelog::{Change, Changelog, ChangelogRecord, MemoryChangelog};
@@ -47,4 +48,4 @@ pub use typed::{
     BytesSerde, I32Serde, I64Serde, JsonSerde, OrderedI64Serde, Serde, StringSerde,
     TypedKeyValueStore, TypedSessionStore, TypedWindowStore,
 };
-pub use window::{Retention, SegmentedWindowStore, WindowEntry, WindowStore};
+pub use window::{Retention, SegmentedWindowStore, WindowEntry, WindowStore, WindowWrite};

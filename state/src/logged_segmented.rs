@@ -15,8 +15,11 @@
 //! - Expiring whole segments writes nothing to the changelog: the changelog topic of a
 //!   windowed store should be `cleanup.policy=compact,delete` with `retention.ms` at least
 //!   the store's retention (Kafka Streams' choice), so old windows leave the topic too.
-//! - These stores have no write cache: every write goes to the changelog and the store.
-//!   (Kafka Streams caches window stores too; Eddy does not yet.)
+//! - A window store has a write cache (as Kafka Streams' window stores do): writes wait in
+//!   it, one entry per window, until the next commit or until it holds more than
+//!   `cache_max_bytes`, then go down as one batch to the changelog and the store; reads
+//!   merge it in. Between commits only each window's latest value reaches the changelog.
+//!   Session stores have no write cache yet: every write goes to the changelog and the store.
 
 use std::ops::Bound;
 use std::path::Path;
@@ -30,7 +33,8 @@ use crate::keys::{decode_session_key, decode_windowed_key, session_key, windowed
 use crate::kv::{Entry, EntryIter, KeyValueStore};
 use crate::logged::{ChangeloggedConfig, ChangeloggedStore, RestoreReport};
 use crate::session::{SessionEntry, SessionStore, SessionWindow};
-use crate::window::{WindowEntry, WindowStore};
+use crate::window::{WindowEntry, WindowStore, WindowWrite};
+use crate::window_cache::{WindowCache, merge_entries, merge_windows};
 
 /// Whether an encoded key lies within range bounds.
 fn in_bounds(key: &[u8], from: Bound<&[u8]>, to: Bound<&[u8]>) -> bool {
@@ -67,13 +71,14 @@ impl KeyValueStore for WindowRecords {
         self.window.put(&key, start, value).map(|_| ())
     }
     fn write_batch(&self, entries: &[Change]) -> Result<()> {
-        for (key, value) in entries {
-            match value {
-                Some(value) => self.put(key, value)?,
-                None => self.delete(key)?,
-            }
-        }
-        Ok(())
+        let writes = entries
+            .iter()
+            .map(|(key, value)| {
+                let (key, start) = decode_windowed_key(key)?;
+                Ok((key, start, value.clone()))
+            })
+            .collect::<Result<Vec<WindowWrite>>>()?;
+        self.window.write_batch(&writes)
     }
     fn delete(&self, key: &[u8]) -> Result<()> {
         let (key, start) = decode_windowed_key(key)?;
@@ -179,10 +184,15 @@ where
     Ok((logged, store, report))
 }
 
-/// A window store recorded in a changelog, with checkpoints at commit and restore on open.
+/// A window store recorded in a changelog, with checkpoints at commit and restore on open,
+/// and a write cache.
 pub struct ChangeloggedWindowStore {
     logged: ChangeloggedStore,
     window: Arc<dyn WindowStore>,
+    /// Held while dirty windows are written down, so a reader never misses a window that
+    /// is in neither the cache nor the store.
+    cache: Mutex<WindowCache>,
+    cache_max_bytes: usize,
 }
 
 impl std::fmt::Debug for ChangeloggedWindowStore {
@@ -197,7 +207,7 @@ impl ChangeloggedWindowStore {
     /// Opens the store in state directory `dir`, restoring it from `changelog` as needed
     /// (see [`ChangeloggedStore::open`]); `open_engine` opens the window store in the
     /// directory it is given (e.g. with [`RocksEnv::open_window_store`]).
-    /// `config.cache_max_bytes` is ignored: window stores are not cached.
+    /// `config.cache_max_bytes` bounds the write cache (0 turns it off).
     ///
     /// [`RocksEnv::open_window_store`]: crate::RocksEnv::open_window_store
     pub fn open<F>(
@@ -223,46 +233,104 @@ impl ChangeloggedWindowStore {
                 })
             },
         )?;
-        Ok((Self { logged, window }, report))
+        let store = Self {
+            logged,
+            window,
+            cache: Mutex::new(WindowCache::default()),
+            cache_max_bytes: config.cache_max_bytes,
+        };
+        Ok((store, report))
     }
 
-    /// Commits: makes the changelog durable, flushes the store and writes the checkpoint.
-    /// Returns the changelog offset the store now reflects.
+    /// Writes every dirty window down to the changelog and the store, as one batch.
+    fn write_down(&self, cache: &mut WindowCache) -> Result<()> {
+        if cache.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<Change> = cache
+            .drain()
+            .into_iter()
+            .map(|(key, start, value)| (windowed_key(&key, start), value))
+            .collect();
+        self.logged.write_batch(&batch)
+    }
+
+    /// Records a write in the cache, or passes it down when caching is off.
+    fn write(&self, key: &[u8], window_start: i64, value: Option<&[u8]>) -> Result<()> {
+        if self.cache_max_bytes == 0 {
+            let key = windowed_key(key, window_start);
+            return match value {
+                Some(value) => self.logged.put(&key, value),
+                None => self.logged.delete(&key),
+            };
+        }
+        let mut cache = self.cache.lock();
+        if cache.write(key, window_start, value) > self.cache_max_bytes {
+            self.write_down(&mut cache)?;
+        }
+        Ok(())
+    }
+
+    /// Updates that replaced a cached value of the same window, so never reached the
+    /// changelog.
+    pub fn cache_absorbed(&self) -> u64 {
+        self.cache.lock().absorbed()
+    }
+
+    /// Commits: writes the cache down, makes the changelog durable, flushes the store and
+    /// writes the checkpoint. Returns the changelog offset the store now reflects.
     pub fn commit(&self) -> Result<i64> {
+        self.write_down(&mut self.cache.lock())?;
         self.logged.commit()
     }
 
     /// Commits and closes the store.
     pub fn close(self) -> Result<i64> {
-        self.logged.close()
+        self.commit()
     }
 }
 
+/// Reads merge the cache over the store below; time (and so expiry) counts cached writes.
 impl WindowStore for ChangeloggedWindowStore {
     fn put(&self, key: &[u8], window_start: i64, value: &[u8]) -> Result<bool> {
-        if self.window.is_expired(window_start) {
+        if self.is_expired(window_start) {
             return Ok(false);
         }
-        self.logged.put(&windowed_key(key, window_start), value)?;
+        self.write(key, window_start, Some(value))?;
         Ok(true)
     }
     fn delete(&self, key: &[u8], window_start: i64) -> Result<()> {
-        self.logged.delete(&windowed_key(key, window_start))
+        self.write(key, window_start, None)
     }
     fn fetch_one(&self, key: &[u8], window_start: i64) -> Result<Option<Vec<u8>>> {
-        self.window.fetch_one(key, window_start)
+        let cache = self.cache.lock();
+        match cache.get(key, window_start) {
+            Some(cached) => Ok(cached.map(<[u8]>::to_vec)),
+            None => self.window.fetch_one(key, window_start),
+        }
     }
     fn fetch(&self, key: &[u8], time_from: i64, time_to: i64) -> Result<Vec<(i64, Vec<u8>)>> {
-        self.window.fetch(key, time_from, time_to)
+        let cache = self.cache.lock();
+        let stored = self.window.fetch(key, time_from, time_to)?;
+        Ok(merge_windows(stored, cache.fetch(key, time_from, time_to)))
     }
     fn fetch_all(&self, time_from: i64, time_to: i64) -> Result<Vec<WindowEntry>> {
-        self.window.fetch_all(time_from, time_to)
+        let cache = self.cache.lock();
+        let stored = self.window.fetch_all(time_from, time_to)?;
+        Ok(merge_entries(stored, cache.fetch_all(time_from, time_to)))
     }
     fn observed_time(&self) -> i64 {
-        self.window.observed_time()
+        let cached = self.cache.lock().newest_start();
+        self.window.observed_time().max(cached.unwrap_or(i64::MIN))
     }
     fn is_expired(&self, window_start: i64) -> bool {
+        let newest_cached = self.cache.lock().newest_start();
         self.window.is_expired(window_start)
+            || newest_cached
+                .is_some_and(|t| window_start < t.saturating_sub(self.window.retention_ms()))
+    }
+    fn retention_ms(&self) -> i64 {
+        self.window.retention_ms()
     }
     /// Commits (see [`ChangeloggedWindowStore::commit`]).
     fn flush(&self) -> Result<()> {
@@ -425,6 +493,83 @@ mod tests {
         assert_eq!(report.kind, crate::RestoreKind::Incremental);
         assert_eq!(report.records, 0);
         assert_eq!(store.fetch_all(950, i64::MAX).unwrap(), expected);
+    }
+
+    #[test]
+    fn window_cache_sends_one_update_per_window_and_commit_down() {
+        let env = env();
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(MemoryChangelog::new("w-changelog-0"));
+        let (store, _) = open_window(&env, dir.path(), &log);
+        for n in 1..=100u32 {
+            assert!(store.put(b"k", 500, &n.to_be_bytes()).unwrap());
+        }
+        store.put(b"j", 500, b"x").unwrap();
+        store.delete(b"j", 500).unwrap();
+        // Reads see the cache; nothing went down yet.
+        assert_eq!(
+            store.fetch_one(b"k", 500).unwrap(),
+            Some(100u32.to_be_bytes().to_vec())
+        );
+        assert_eq!(store.fetch_one(b"j", 500).unwrap(), None);
+        assert_eq!(store.fetch(b"k", 0, 1_000).unwrap().len(), 1);
+        assert_eq!(store.fetch_all(0, 1_000).unwrap().len(), 1);
+        assert_eq!(log.pending(), 0);
+        // Time counts cached writes: 500 - retention (1 000) is the oldest live start.
+        assert!(store.put(b"k", 1_600, b"y").unwrap());
+        assert!(!store.put(b"k", 500, b"late").unwrap());
+        store.commit().unwrap();
+        let records = log.records();
+        assert_eq!(
+            records.len(),
+            3,
+            "k@500, j@500 (a tombstone) and k@1600, one each: {records:?}"
+        );
+        let k500 = records
+            .iter()
+            .find(|r| r.key == windowed_key(b"k", 500))
+            .expect("k@500 logged");
+        assert_eq!(
+            k500.value,
+            Some(100u32.to_be_bytes().to_vec()),
+            "the latest value"
+        );
+        assert_eq!(
+            store.cache_absorbed(),
+            100,
+            "99 updates of k@500, the delete of j@500"
+        );
+        // A second process restores what was committed.
+        let other = tempfile::tempdir().unwrap();
+        drop(store);
+        let (store, _) = open_window(&env, other.path(), &log);
+        assert_eq!(store.fetch_one(b"k", 1_600).unwrap(), Some(b"y".to_vec()));
+    }
+
+    #[test]
+    fn window_cache_over_its_bound_writes_down_before_the_commit() {
+        let env = env();
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(MemoryChangelog::new("w-changelog-0"));
+        let config = ChangeloggedConfig {
+            cache_max_bytes: 1_000,
+            ..ChangeloggedConfig::default()
+        };
+        let retention = Retention::with_segment_ms(1_000, 100).unwrap();
+        let changelog: Arc<dyn Changelog> = log.clone();
+        let (store, _) = ChangeloggedWindowStore::open(dir.path(), "w", changelog, &config, |d| {
+            Ok(Arc::new(env.open_window_store(d, "w", retention)?) as Arc<dyn WindowStore>)
+        })
+        .unwrap();
+        for key in 0..100u32 {
+            store.put(&key.to_be_bytes(), 0, b"v").unwrap();
+        }
+        let pending = log.pending();
+        assert!(
+            pending > 0 && pending < 100,
+            "written down early: {pending}"
+        );
+        assert_eq!(store.fetch_all(0, 0).unwrap().len(), 100);
     }
 
     #[test]

@@ -42,7 +42,8 @@ impl Segments {
         })
     }
 
-    fn id(&self, time: i64) -> i64 {
+    /// The number of the segment holding `time`.
+    pub fn id(&self, time: i64) -> i64 {
         time.div_euclid(self.retention.segment_ms)
     }
 
@@ -61,6 +62,11 @@ impl Segments {
     /// oldest entries), as Kafka Streams' segmented stores do.
     pub fn min_live_time(&self, observed: i64) -> i64 {
         observed.saturating_sub(self.retention.retention_ms)
+    }
+
+    /// How far behind the newest time data is kept.
+    pub fn retention_ms(&self) -> i64 {
+        self.retention.retention_ms
     }
 
     /// Whether a write at `time` would be dropped as past retention, `observed` being the

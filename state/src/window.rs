@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use crate::changelog::Change;
 use crate::error::{Error, Result};
 use crate::keys::{decode_windowed_key, windowed_key};
 use crate::kv::KeyValueStore;
@@ -22,6 +23,9 @@ pub struct WindowEntry {
     pub value: Vec<u8>,
 }
 
+/// One write of [`WindowStore::write_batch`]: key, window start, value (`None`: delete).
+pub type WindowWrite = (Vec<u8>, i64, Option<Vec<u8>>);
+
 /// A store of values per key and window start.
 pub trait WindowStore: Send + Sync {
     /// Sets the value of `key` in the window starting at `window_start`. Writes to windows
@@ -31,6 +35,20 @@ pub trait WindowStore: Send + Sync {
 
     /// Removes one window's value.
     fn delete(&self, key: &[u8], window_start: i64) -> Result<()>;
+
+    /// Writes many windows at once (`None` deletes), with [`put`](Self::put)'s retention
+    /// rule; expired writes are skipped. Engines write each segment's share as one batch.
+    fn write_batch(&self, entries: &[WindowWrite]) -> Result<()> {
+        for (key, window_start, value) in entries {
+            match value {
+                Some(value) => {
+                    self.put(key, *window_start, value)?;
+                }
+                None => self.delete(key, *window_start)?,
+            }
+        }
+        Ok(())
+    }
 
     /// One window's value. Reads never return windows past retention, even while their
     /// segment still exists.
@@ -48,6 +66,9 @@ pub trait WindowStore: Send + Sync {
     /// Whether a put of a window starting at `window_start` would be dropped as past
     /// retention.
     fn is_expired(&self, window_start: i64) -> bool;
+
+    /// How far behind the newest window start windows are kept, milliseconds.
+    fn retention_ms(&self) -> i64;
 
     /// Makes every write so far durable on disk (no-op in memory).
     fn flush(&self) -> Result<()>;
@@ -137,6 +158,45 @@ impl WindowStore for SegmentedWindowStore {
         }
     }
 
+    /// Groups the writes by segment and writes each group as one batch (one engine write,
+    /// e.g. one RocksDB write batch, instead of one per window).
+    fn write_batch(&self, entries: &[WindowWrite]) -> Result<()> {
+        let newest = entries
+            .iter()
+            .filter(|(_, _, value)| value.is_some())
+            .map(|(_, start, _)| *start)
+            .max();
+        if let Some(newest) = newest {
+            let mut observed = self.observed.write();
+            *observed = (*observed).max(newest);
+        }
+        let observed = *self.observed.read();
+        self.segments.expire(observed)?;
+        // Segment number -> (a live window start in it, its writes).
+        let mut by_segment: BTreeMap<i64, (i64, Vec<Change>)> = BTreeMap::new();
+        for (key, start, value) in entries {
+            if self.segments.is_expired(*start, observed) {
+                continue;
+            }
+            by_segment
+                .entry(self.segments.id(*start))
+                .or_insert_with(|| (*start, Vec::new()))
+                .1
+                .push((windowed_key(key, *start), value.clone()));
+        }
+        for (live_start, batch) in by_segment.into_values() {
+            let segment = if batch.iter().any(|(_, v)| v.is_some()) {
+                self.segments.segment_for_write(live_start, observed)?
+            } else {
+                self.segments.existing_segment(live_start)
+            };
+            if let Some(segment) = segment {
+                segment.write_batch(&batch)?;
+            }
+        }
+        Ok(())
+    }
+
     fn delete(&self, key: &[u8], window_start: i64) -> Result<()> {
         if let Some(segment) = self.segments.existing_segment(window_start) {
             segment.delete(&windowed_key(key, window_start))?;
@@ -207,6 +267,10 @@ impl WindowStore for SegmentedWindowStore {
     fn is_expired(&self, window_start: i64) -> bool {
         self.segments
             .is_expired(window_start, *self.observed.read())
+    }
+
+    fn retention_ms(&self) -> i64 {
+        self.segments.retention_ms()
     }
 
     fn flush(&self) -> Result<()> {

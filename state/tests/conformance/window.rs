@@ -318,6 +318,44 @@ pub fn window_reopen(engine: SegEngine) {
     );
 }
 
+/// `write_batch` leaves a store as the same writes one at a time do: values, deletes,
+/// writes spread over segments, and writes the batch's own newest window expires.
+pub fn window_write_batch_equals_single_writes(engine: SegEngine) {
+    let retention = Retention::with_segment_ms(1_000, 100).unwrap();
+    let (one, batched) = ((engine.open)(), (engine.open)());
+    let single = open(one.storage(), retention);
+    let batch = open(batched.storage(), retention);
+    let mut writes: Vec<(Vec<u8>, i64, Option<Vec<u8>>)> = Vec::new();
+    for round in 0..3i64 {
+        for key in [&b"a"[..], b"b", b"ab"] {
+            for t in [round * 400, round * 400 + 150, round * 400 + 399] {
+                writes.push((key.to_vec(), t, Some(value(key, t + round))));
+            }
+        }
+        writes.push((b"a".to_vec(), round * 400 + 150, None));
+    }
+    // The newest window makes 1 250 - 1 000 = 250 the oldest live start: 5 is expired, 260
+    // is live in a segment (200-299) that starts before it.
+    writes.push((b"c".to_vec(), 1_250, Some(b"new".to_vec())));
+    writes.push((b"c".to_vec(), 260, Some(b"live".to_vec())));
+    writes.push((b"late".to_vec(), 5, Some(b"x".to_vec())));
+    for (key, t, value) in &writes {
+        match value {
+            Some(v) => {
+                single.put(key, *t, v).unwrap();
+            }
+            None => single.delete(key, *t).unwrap(),
+        }
+    }
+    batch.write_batch(&writes).unwrap();
+    let all = |w: &SegmentedWindowStore| w.fetch_all(i64::MIN, i64::MAX).unwrap();
+    assert_eq!(all(&batch), all(&single));
+    assert_eq!(batch.observed_time(), single.observed_time());
+    assert!(all(&batch).iter().all(|e| e.key != b"late"));
+    assert_eq!(batch.fetch_one(b"c", 260).unwrap(), Some(b"live".to_vec()));
+    assert!(!all(&batch).is_empty());
+}
+
 /// Expands to one `#[test]` per window store conformance test, for one engine.
 macro_rules! window_conformance {
     ($engine:expr) => {
@@ -327,6 +365,7 @@ macro_rules! window_conformance {
             window_negative_times,
             window_retention,
             window_reopen,
+            window_write_batch_equals_single_writes,
         );
     };
     (@tests $engine:expr; $($test:ident),* $(,)?) => {
