@@ -156,6 +156,15 @@ fn sliding_windows_out_of_order_with_grace() {
         o(&d),
         vec![out("a", 36, 46, 1, 40), out("a", 30, 40, 2, 40)]
     );
+    // Close time 35; 25 + 1 + 10 > 35, so 25 is on time for the windows still open: it
+    // joins [25,35] and gets a right window [26,36] (28 and 35), but is late for [21,31]
+    // and its own left window [15,25].
+    i.pipe(s("a"), 0, 25).unwrap();
+    assert_eq!(
+        o(&d),
+        vec![out("a", 25, 35, 3, 35), out("a", 26, 36, 2, 35)]
+    );
+    assert_eq!(d.counters().late_dropped, 4);
     // Other keys have windows of their own.
     i.pipe(s("b"), 0, 40).unwrap();
     assert_eq!(o(&d), vec![out("b", 30, 40, 1, 40)]);
