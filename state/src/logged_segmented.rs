@@ -405,6 +405,9 @@ impl SessionStore for ChangeloggedSessionStore {
     ) -> Result<Vec<SessionEntry>> {
         self.sessions.find_sessions(key, earliest_end, latest_start)
     }
+    fn fetch_ended(&self, earliest_end: i64, latest_end: i64) -> Result<Vec<SessionEntry>> {
+        self.sessions.fetch_ended(earliest_end, latest_end)
+    }
     fn put(&self, key: &[u8], window: SessionWindow, value: &[u8]) -> Result<bool> {
         if self.sessions.is_expired(window.end) {
             return Ok(false);

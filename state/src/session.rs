@@ -42,6 +42,11 @@ pub trait SessionStore: Send + Sync {
         latest_start: i64,
     ) -> Result<Vec<SessionEntry>>;
 
+    /// Every key's sessions that end in `[earliest_end, latest_end]`, ordered by end, then
+    /// key, then start: how on-close emission finds the sessions that closed (Kafka
+    /// Streams' `findSessions(earliestSessionEndTime, latestSessionEndTime)`).
+    fn fetch_ended(&self, earliest_end: i64, latest_end: i64) -> Result<Vec<SessionEntry>>;
+
     /// Stores a session's value. Sessions already past retention are dropped (`false`).
     fn put(&self, key: &[u8], window: SessionWindow, value: &[u8]) -> Result<bool>;
 
@@ -107,6 +112,32 @@ impl SessionStore for SegmentedSessionStore {
                 }
             }
         }
+        Ok(out)
+    }
+
+    fn fetch_ended(&self, earliest_end: i64, latest_end: i64) -> Result<Vec<SessionEntry>> {
+        let earliest_end = earliest_end.max(self.segments.min_live_time(*self.observed.read()));
+        let mut out = Vec::new();
+        if earliest_end > latest_end {
+            return Ok(out);
+        }
+        // Segments are cut by session end, so only those overlapping the range are read.
+        for segment in self.segments.overlapping(earliest_end, latest_end) {
+            for entry in segment.all()? {
+                let (k, value) = entry?;
+                let (key, start, end) = decode_session_key(&k)?;
+                if (earliest_end..=latest_end).contains(&end) {
+                    out.push(SessionEntry {
+                        key,
+                        window: SessionWindow { start, end },
+                        value,
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            (a.window.end, &a.key, a.window.start).cmp(&(b.window.end, &b.key, b.window.start))
+        });
         Ok(out)
     }
 

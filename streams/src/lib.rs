@@ -32,8 +32,8 @@ pub use changelog::BrokerChangelog;
 pub use driver::TopologyTestDriver;
 pub use dsl::{
     BranchedKStream, Data, EmitStrategy, GlobalKTable, JoinWindows, KGroupedStream, KGroupedTable,
-    KStream, KTable, SessionWindowedKStream, SessionWindows, StreamsBuilder, TimeWindowedKStream,
-    TimeWindows,
+    KStream, KTable, SessionWindowedKStream, SessionWindows, SlidingWindowedKStream,
+    SlidingWindows, StreamsBuilder, TimeWindowedKStream, TimeWindows,
 };
 pub use error::{Error, Result};
 pub use processor::{Forwarder, InitContext, Processor, PunctuationType};

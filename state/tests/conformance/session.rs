@@ -259,6 +259,53 @@ pub fn session_reopen(engine: SegEngine) {
     assert!(!s.put(b"k", sw(-800, -701), b"late").unwrap());
 }
 
+/// `fetch_ended(earliest_end, latest_end)` returns every key's sessions ending in the range,
+/// ordered by end, then key, then start, across segments, and never sessions past
+/// retention.
+pub fn session_fetch_ended(engine: SegEngine) {
+    let h = (engine.open)();
+    let s = open(h.storage(), Retention::with_segment_ms(100, 20).unwrap());
+    let stored: [(&[u8], SessionWindow); 6] = [
+        (b"b", sw(0, 10)),
+        (b"a", sw(5, 10)),
+        (b"a", sw(0, 10)),
+        (b"c", sw(15, 25)),
+        (b"a", sw(40, 40)),
+        (b"b", sw(30, 60)),
+    ];
+    for (key, w) in stored {
+        assert!(s.put(key, w, &label(w)).unwrap());
+    }
+    let found = |from, to| -> Vec<(Vec<u8>, SessionWindow)> {
+        s.fetch_ended(from, to)
+            .unwrap()
+            .into_iter()
+            .map(|e| {
+                assert_eq!(e.value, label(e.window));
+                (e.key, e.window)
+            })
+            .collect()
+    };
+    let k = |key: &[u8], start, end| (key.to_vec(), sw(start, end));
+    assert_eq!(
+        found(10, 40),
+        [
+            k(b"a", 0, 10),
+            k(b"a", 5, 10),
+            k(b"b", 0, 10),
+            k(b"c", 15, 25),
+            k(b"a", 40, 40)
+        ]
+    );
+    assert_eq!(found(11, 24), []);
+    assert_eq!(found(25, 25), [k(b"c", 15, 25)]);
+    assert_eq!(found(41, i64::MAX), [k(b"b", 30, 60)]);
+    assert_eq!(found(60, 59), []);
+    // Newest end 130: ends before 30 are past retention.
+    assert!(s.put(b"a", sw(130, 130), &label(sw(130, 130))).unwrap());
+    assert_eq!(found(i64::MIN, 100), [k(b"a", 40, 40), k(b"b", 30, 60)]);
+}
+
 /// Expands to one `#[test]` per session store conformance test, for one engine.
 macro_rules! session_conformance {
     ($engine:expr) => {
@@ -268,6 +315,7 @@ macro_rules! session_conformance {
             session_merging,
             session_retention,
             session_reopen,
+            session_fetch_ended,
         );
     };
     (@tests $engine:expr; $($test:ident),* $(,)?) => {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::ops::aggregate::{Folder, KvState, StreamAggregateNode, TableAggregateNode};
 use crate::ops::session::SessionAggregateNode;
+use crate::ops::sliding::SlidingWindowAggregateNode;
 use crate::ops::window::WindowAggregateNode;
 use crate::record::{Change, Windowed};
 use crate::serdes::{SerdeRef, Serdes};
@@ -16,7 +17,7 @@ use crate::topology::StoreKind;
 
 use super::kstream::{KStream, require};
 use super::ktable::KTable;
-use super::{Data, EmitStrategy, SessionWindows, TimeWindows};
+use super::{Data, EmitStrategy, SessionWindows, SlidingWindows, TimeWindows};
 
 fn count_folder<K, V>() -> Folder<K, V, i64> {
     Arc::new(|_, _, count: Option<i64>| count.unwrap_or(0) + 1)
@@ -114,13 +115,43 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         }
     }
 
+    /// Aggregations per sliding window (Kafka Streams' `windowedBy(SlidingWindows)`).
+    pub fn windowed_by_sliding(&self, windows: SlidingWindows) -> SlidingWindowedKStream<K, V> {
+        SlidingWindowedKStream {
+            stream: self.stream.clone(),
+            windows,
+            emit: EmitStrategy::OnWindowUpdate,
+        }
+    }
+
     /// Aggregations per session.
     pub fn windowed_by_session(&self, windows: SessionWindows) -> SessionWindowedKStream<K, V> {
         SessionWindowedKStream {
             stream: self.stream.clone(),
             windows,
+            emit: EmitStrategy::OnWindowUpdate,
         }
     }
+}
+
+/// Adds an aggregation's window store and, when it emits on close, the small key-value
+/// store `<store>-emit` keeping how far it has emitted (changelogged like any store, so the
+/// progress survives restarts). Returns the stores to connect to the aggregation.
+fn add_window_stores<K, V>(
+    stream: &KStream<K, V>,
+    store: &str,
+    kind: StoreKind,
+    emit: EmitStrategy,
+) -> (Vec<String>, String) {
+    let emit_store = format!("{store}-emit");
+    let mut stores = vec![store.to_string()];
+    let mut g = stream.graph.borrow_mut();
+    g.add_store(store, kind);
+    if emit == EmitStrategy::OnWindowClose {
+        g.add_store(&emit_store, StoreKind::KeyValue);
+        stores.push(emit_store.clone());
+    }
+    (stores, emit_store)
 }
 
 /// A grouped stream to aggregate per time window.
@@ -214,13 +245,108 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
     }
 }
 
+/// A grouped stream to aggregate per sliding window, made by
+/// [`KGroupedStream::windowed_by_sliding`].
+pub struct SlidingWindowedKStream<K, V> {
+    stream: KStream<K, V>,
+    windows: SlidingWindows,
+    emit: EmitStrategy,
+}
+
+impl<K: Data, V: Data> SlidingWindowedKStream<K, V> {
+    /// When results are emitted (default: on every update). With
+    /// [`EmitStrategy::OnWindowClose`] each window is emitted once, when stream time passes
+    /// `end + grace`.
+    pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
+        self.emit = emit;
+        self
+    }
+
+    fn fold<VA: Data>(
+        &self,
+        store: &str,
+        folder: Folder<K, V, VA>,
+        value_serde: SerdeRef<VA>,
+    ) -> KTable<Windowed<K>, VA> {
+        let stream = self.stream.partitioned(store);
+        let key_serde = require(&stream.graph, &stream.key_serde, "a windowed aggregation");
+        let kind = StoreKind::Window {
+            retention_ms: self.windows.retention_ms(),
+        };
+        let (stores, emit_store) = add_window_stores(&stream, store, kind, self.emit);
+        let (windows, emit) = (self.windows, self.emit);
+        let (s, k, v) = (store.to_string(), key_serde.clone(), value_serde.clone());
+        let node = stream.add_processor("KSTREAM-SLIDINGWINDOWAGGREGATE", stores, move |name| {
+            Box::new(SlidingWindowAggregateNode {
+                name: name.to_string(),
+                store_name: s.clone(),
+                emit_store_name: emit_store.clone(),
+                windows,
+                emit,
+                key_serde: k.clone(),
+                value_serde: v.clone(),
+                aggregator: folder.clone(),
+                store: None,
+                emit_store: None,
+                observed: i64::MIN / 2,
+                emitted_until: i64::MIN / 2,
+            })
+        });
+        KTable::new(
+            stream.graph.clone(),
+            node,
+            None,
+            Some(Serdes::time_windowed(
+                key_serde,
+                self.windows.time_difference_ms,
+            )),
+            Some(value_serde),
+        )
+    }
+
+    /// Records per key and sliding window, in window store `store`.
+    pub fn count(&self, store: &str) -> KTable<Windowed<K>, i64> {
+        self.fold(store, count_folder(), Serdes::i64())
+    }
+
+    /// Combines each key's values per sliding window.
+    pub fn reduce(
+        &self,
+        store: &str,
+        reducer: impl Fn(V, V) -> V + Send + Sync + 'static,
+    ) -> KTable<Windowed<K>, V> {
+        let serde = require(&self.stream.graph, &self.stream.value_serde, "reduce");
+        self.fold(store, reduce_folder(reducer), serde)
+    }
+
+    /// Folds each key's values per sliding window into an aggregate starting at `init()`.
+    pub fn aggregate<VA: Data>(
+        &self,
+        store: &str,
+        init: impl Fn() -> VA + Send + Sync + 'static,
+        aggregator: impl Fn(&K, &V, VA) -> VA + Send + Sync + 'static,
+        value_serde: SerdeRef<VA>,
+    ) -> KTable<Windowed<K>, VA> {
+        self.fold(store, aggregate_folder(init, aggregator), value_serde)
+    }
+}
+
 /// A grouped stream to aggregate per session.
 pub struct SessionWindowedKStream<K, V> {
     stream: KStream<K, V>,
     windows: SessionWindows,
+    emit: EmitStrategy,
 }
 
 impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
+    /// When results are emitted (default: on every update). With
+    /// [`EmitStrategy::OnWindowClose`] only final sessions are emitted, once stream time
+    /// passes `end + gap + grace`; sessions merged away are never emitted.
+    pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
+        self.emit = emit;
+        self
+    }
+
     fn fold<VA: Data>(
         &self,
         store: &str,
@@ -230,31 +356,29 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
     ) -> KTable<Windowed<K>, VA> {
         let stream = self.stream.partitioned(store);
         let key_serde = require(&stream.graph, &stream.key_serde, "a session aggregation");
-        stream.graph.borrow_mut().add_store(
-            store,
-            StoreKind::Session {
-                retention_ms: self.windows.retention_ms(),
-            },
-        );
-        let windows = self.windows;
+        let kind = StoreKind::Session {
+            retention_ms: self.windows.retention_ms(),
+        };
+        let (stores, emit_store) = add_window_stores(&stream, store, kind, self.emit);
+        let (windows, emit) = (self.windows, self.emit);
         let (s, k, v) = (store.to_string(), key_serde.clone(), value_serde.clone());
-        let node = stream.add_processor(
-            "KSTREAM-SESSION-AGGREGATE",
-            vec![store.to_string()],
-            move |name| {
-                Box::new(SessionAggregateNode {
-                    name: name.to_string(),
-                    store_name: s.clone(),
-                    windows,
-                    key_serde: k.clone(),
-                    value_serde: v.clone(),
-                    aggregator: folder.clone(),
-                    merger: merger.clone(),
-                    store: None,
-                    observed: i64::MIN / 2,
-                })
-            },
-        );
+        let node = stream.add_processor("KSTREAM-SESSION-AGGREGATE", stores, move |name| {
+            Box::new(SessionAggregateNode {
+                name: name.to_string(),
+                store_name: s.clone(),
+                emit_store_name: emit_store.clone(),
+                windows,
+                emit,
+                key_serde: k.clone(),
+                value_serde: v.clone(),
+                aggregator: folder.clone(),
+                merger: merger.clone(),
+                store: None,
+                emit_store: None,
+                observed: i64::MIN / 2,
+                emitted_until: i64::MIN / 2,
+            })
+        });
         KTable::new(
             stream.graph.clone(),
             node,

@@ -16,7 +16,10 @@ mod windows;
 use std::sync::Arc;
 
 pub use builder::StreamsBuilder;
-pub use grouped::{KGroupedStream, KGroupedTable, SessionWindowedKStream, TimeWindowedKStream};
+pub use grouped::{
+    KGroupedStream, KGroupedTable, SessionWindowedKStream, SlidingWindowedKStream,
+    TimeWindowedKStream,
+};
 pub use kstream::{BranchedKStream, KStream};
 pub use ktable::KTable;
 
@@ -35,7 +38,7 @@ impl<K, V> std::fmt::Debug for GlobalKTable<K, V> {
             .finish()
     }
 }
-pub use windows::{EmitStrategy, JoinWindows, SessionWindows, TimeWindows};
+pub use windows::{EmitStrategy, JoinWindows, SessionWindows, SlidingWindows, TimeWindows};
 
 /// What records carry: cloneable (a stream read by two operators is cloned for each), and
 /// movable between threads.

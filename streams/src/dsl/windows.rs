@@ -1,5 +1,5 @@
-//! Window definitions: time windows (tumbling and hopping), session windows, join windows,
-//! and when windowed results are emitted.
+//! Window definitions: time windows (tumbling and hopping), sliding windows, session
+//! windows, join windows, and when windowed results are emitted.
 //!
 //! Semantics follow Kafka Streams:
 //! - a time window is `[start, start + size)`; windows start at multiples of `advance`
@@ -9,6 +9,10 @@
 //!   in the task's `late_dropped` metric;
 //! - a session of a key grows while records arrive within `gap` of it, and merges sessions
 //!   a record bridges; a session closes at `end + gap + grace` of stream time;
+//! - a sliding window `[start, start + difference]` includes both ends; windows exist only
+//!   where they hold records: each record's `[t - difference, t]`, and `[t + 1, t + 1 +
+//!   difference]` when later records fall in it; it closes once stream time passes
+//!   `end + grace`;
 //! - stores keep windows for `size + grace` (sessions: `2 * gap + grace`) behind stream time.
 
 use std::time::Duration;
@@ -83,6 +87,53 @@ impl TimeWindows {
     /// How long a store must keep windows.
     pub fn retention_ms(&self) -> i64 {
         self.size_ms.saturating_add(self.grace_ms)
+    }
+}
+
+/// Sliding windows (Kafka Streams' `SlidingWindows`): one window per distinct set of records
+/// lying at most `time_difference` apart, both ends included.
+///
+/// ```
+/// use std::time::Duration;
+/// use eddy_streams::SlidingWindows;
+/// let w = SlidingWindows::of_time_difference_and_grace(
+///     Duration::from_secs(10),
+///     Duration::from_secs(1),
+/// );
+/// assert_eq!((w.time_difference_ms, w.grace_ms), (10_000, 1_000));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlidingWindows {
+    /// The most two records of a window may be apart (`end - start`), milliseconds.
+    pub time_difference_ms: i64,
+    /// How long after its end a window still accepts records.
+    pub grace_ms: i64,
+}
+
+impl SlidingWindows {
+    /// Windows of records at most `difference` apart, accepting no late records.
+    pub fn of_time_difference_with_no_grace(difference: Duration) -> Self {
+        Self::of_time_difference_and_grace(difference, Duration::ZERO)
+    }
+
+    /// Windows of records at most `difference` apart, accepting records `grace` late.
+    pub fn of_time_difference_and_grace(difference: Duration, grace: Duration) -> Self {
+        Self {
+            time_difference_ms: ms(difference),
+            grace_ms: ms(grace),
+        }
+    }
+
+    /// How long the store must keep windows, behind the newest window start: a record that
+    /// is not late (`t + 1 + difference > stream time - grace`) reads windows starting from
+    /// `t - 2 * difference`, and the newest start may be `stream time + 1`. (Kafka Streams
+    /// keeps `2 * difference + grace`; Eddy's reads never return windows past retention, so it
+    /// keeps the extra `difference + 2` those reads need.)
+    pub fn retention_ms(&self) -> i64 {
+        self.time_difference_ms
+            .saturating_mul(3)
+            .saturating_add(self.grace_ms)
+            .saturating_add(2)
     }
 }
 

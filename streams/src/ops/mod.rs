@@ -4,6 +4,7 @@ pub(crate) mod aggregate;
 pub(crate) mod join;
 pub(crate) mod session;
 pub(crate) mod sink;
+pub(crate) mod sliding;
 pub(crate) mod source;
 pub(crate) mod stateless;
 pub(crate) mod window;

@@ -1,11 +1,12 @@
 //! Session-windowed aggregation of grouped streams: sessions per key grow and merge as
-//! records arrive within the inactivity gap, in a session store.
+//! records arrive within the inactivity gap, in a session store; results are emitted on
+//! every update, or only final sessions once they close.
 
 use std::sync::Arc;
 
-use eddy_state::{SessionStore, SessionWindow};
+use eddy_state::{KeyValueStore, SessionStore, SessionWindow};
 
-use crate::dsl::SessionWindows;
+use crate::dsl::{EmitStrategy, SessionWindows};
 use crate::error::Result;
 use crate::processor::{AnyBatch, Context, InitContext, Node, downcast};
 use crate::record::{Change, Record, Windowed};
@@ -17,16 +18,68 @@ use super::{decode, encode};
 /// Merges two sessions' aggregates: `(key, aggregate, aggregate) -> aggregate`.
 pub type Merger<K, VA> = Arc<dyn Fn(&K, VA, VA) -> VA + Send + Sync>;
 
+/// The key under which the on-close emission progress is kept in the `<store>-emit` store.
+const EMITTED_KEY: &[u8] = b"emitted-until";
+
 pub(crate) struct SessionAggregateNode<K, V, VA> {
     pub name: String,
     pub store_name: String,
+    /// Store of the on-close emission progress.
+    pub emit_store_name: String,
     pub windows: SessionWindows,
+    pub emit: EmitStrategy,
     pub key_serde: SerdeRef<K>,
     pub value_serde: SerdeRef<VA>,
     pub aggregator: Folder<K, V, VA>,
     pub merger: Merger<K, VA>,
     pub store: Option<Arc<dyn SessionStore>>,
+    pub emit_store: Option<Arc<dyn KeyValueStore>>,
+    /// The largest record time this aggregation has seen.
     pub observed: i64,
+    /// Sessions ending before this have been emitted (on-close only).
+    pub emitted_until: i64,
+}
+
+impl<K, V, VA> SessionAggregateNode<K, V, VA>
+where
+    K: Clone + Send + 'static,
+    VA: Clone + Send + 'static,
+{
+    /// The time sessions must end at or after to be open, at stream time `observed`.
+    fn close_time(&self, observed: i64) -> i64 {
+        observed - self.windows.grace_ms - self.windows.gap_ms
+    }
+
+    /// Emits the sessions that closed as stream time reached `observed`: those ending in
+    /// `[emitted_until, close)`, as Kafka Streams' `KStreamSessionWindowAggregate` does with
+    /// `ON_WINDOW_CLOSE`. Called before a record that advances stream time is written, so
+    /// the store (whose retention follows the newest session end) still holds them.
+    fn emit_closed(
+        &mut self,
+        observed: i64,
+        out: &mut Vec<Record<Windowed<K>, Change<VA>>>,
+    ) -> Result<()> {
+        let close = self.close_time(observed);
+        if close <= self.emitted_until {
+            return Ok(());
+        }
+        let store = self.store.as_ref().expect("init opened the store");
+        for entry in store.fetch_ended(self.emitted_until, close - 1)? {
+            let key = decode(&*self.key_serde, &entry.key)?;
+            let value = decode(&*self.value_serde, &entry.value)?;
+            let (start, end) = (entry.window.start, entry.window.end);
+            out.push(Record::new(
+                Windowed::new(key, start, end),
+                Change::new(Some(value), None),
+                end,
+            ));
+        }
+        self.emitted_until = close;
+        if let Some(meta) = &self.emit_store {
+            meta.put(EMITTED_KEY, &close.to_be_bytes())?;
+        }
+        Ok(())
+    }
 }
 
 impl<K, V, VA> Node for SessionAggregateNode<K, V, VA>
@@ -37,6 +90,21 @@ where
 {
     fn init(&mut self, ctx: &mut InitContext<'_>) -> Result<()> {
         self.store = Some(ctx.session_store(&self.store_name)?);
+        if self.emit == EmitStrategy::OnWindowClose {
+            let meta = ctx.kv_store(&self.emit_store_name)?;
+            let saved = meta.get(EMITTED_KEY)?;
+            if let Some(Ok(b)) = saved.map(|b| <[u8; 8]>::try_from(b.as_slice())) {
+                self.emitted_until = i64::from_be_bytes(b);
+                // Stream time had reached at least this: what was emitted stays closed
+                // after a restart.
+                self.observed = self.observed.max(
+                    self.emitted_until
+                        .saturating_add(self.windows.gap_ms)
+                        .saturating_add(self.windows.grace_ms),
+                );
+            }
+            self.emit_store = Some(meta);
+        }
         Ok(())
     }
 
@@ -44,13 +112,17 @@ where
         let input = downcast::<Vec<Record<K, V>>>(batch, &self.name)?;
         let store = self.store.clone().expect("init opened the store");
         let gap = self.windows.gap_ms;
+        let on_update = self.emit == EmitStrategy::OnWindowUpdate;
         let mut out = Vec::new();
         let mut late = 0;
         for record in input {
             let ts = record.timestamp;
+            if !on_update && ts > self.observed {
+                self.emit_closed(ts, &mut out)?;
+            }
             self.observed = self.observed.max(ts);
             // As Kafka Streams: a session is closed once stream time passes end + gap + grace.
-            let close = self.observed - self.windows.grace_ms - gap;
+            let close = self.close_time(self.observed);
             let key = encode(&*self.key_serde, &record.key, &self.store_name)?;
             let found = store.find_sessions(&key, ts - gap, ts + gap)?;
             let mut merged = SessionWindow { start: ts, end: ts };
@@ -58,7 +130,10 @@ where
                 merged.start = merged.start.min(s.window.start);
                 merged.end = merged.end.max(s.window.end);
             }
-            if merged.end < close {
+            // On close, a closed session has been emitted as final: a record that would
+            // reopen it by merging is late too (Kafka Streams merges it and later emits the
+            // merged session as well).
+            if merged.end < close || (!on_update && found.iter().any(|s| s.window.end < close)) {
                 late += 1;
                 continue;
             }
@@ -75,6 +150,9 @@ where
                     continue;
                 }
                 store.remove(&key, s.window)?;
+                if !on_update {
+                    continue;
+                }
                 out.push(Record::new(
                     Windowed::new(record.key.clone(), s.window.start, s.window.end),
                     Change::new(None, Some(value)),
@@ -85,6 +163,9 @@ where
             let bytes = encode(&*self.value_serde, &new, &self.store_name)?;
             if !store.put(&key, merged, &bytes)? {
                 late += 1;
+                continue;
+            }
+            if !on_update {
                 continue;
             }
             out.push(Record::new(

@@ -1,0 +1,185 @@
+//! On-close emission of sliding and session windows on the real runtime (embedded broker,
+//! RocksDB stores, changelog topics): across a restart, and across a restart that rebuilds
+//! the state from the changelogs, every final result is written exactly once.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use eddy_broker::{Durability, NewRecord, OffsetSpec, decode_records};
+use eddy_streams::runtime::{Backend, StoreEngine};
+use eddy_streams::serdes::{SerdeRef, Serdes};
+use eddy_streams::{
+    App, AppConfig, EmbeddedBackend, EmitStrategy, SessionWindows, SlidingWindows, StreamsBuilder,
+    Topology, Windowed,
+};
+
+/// A final result: key, window start, window end, count.
+type Final = (String, i64, i64, i64);
+
+/// Counts of the same stream per sliding window (difference 10 ms) and per session (gap
+/// 10 ms), both emitted only on close, with no grace.
+fn topology() -> Topology {
+    let b = StreamsBuilder::new();
+    let grouped = b
+        .stream("events", Serdes::string(), Serdes::string())
+        .group_by_key();
+    grouped
+        .windowed_by_sliding(SlidingWindows::of_time_difference_with_no_grace(
+            Duration::from_millis(10),
+        ))
+        .emit_strategy(EmitStrategy::on_window_close())
+        .count("sliding")
+        .to_stream()
+        .to("sliding-out");
+    grouped
+        .windowed_by_session(SessionWindows::with_inactivity_gap_and_no_grace(
+            Duration::from_millis(10),
+        ))
+        .emit_strategy(EmitStrategy::on_window_close())
+        .count("sessions")
+        .to_stream()
+        .to("sessions-out");
+    b.build().unwrap()
+}
+
+fn produce(backend: &EmbeddedBackend, times: &[i64]) {
+    let records: Vec<NewRecord> = times
+        .iter()
+        .map(|t| NewRecord {
+            key: Some(Bytes::from_static(b"k")),
+            value: Some(Bytes::from_static(b"v")),
+            headers: Vec::new(),
+            timestamp: Some(*t),
+        })
+        .collect();
+    backend
+        .block_on(
+            backend
+                .broker()
+                .produce("events", 0, &records, Durability::Durable),
+        )
+        .unwrap();
+}
+
+/// Every record of a one-partition output topic, decoded.
+fn read_all(
+    backend: &EmbeddedBackend,
+    topic: &str,
+    keys: &SerdeRef<Windowed<String>>,
+) -> Vec<Final> {
+    let end = backend
+        .block_on(backend.broker().list_offset(topic, 0, OffsetSpec::Latest))
+        .unwrap()
+        .unwrap()
+        .0;
+    let mut out = Vec::new();
+    let mut offset = 0;
+    while offset < end {
+        let fetched = backend
+            .block_on(
+                backend
+                    .broker()
+                    .fetch(topic, 0, offset, 1 << 20, Duration::ZERO),
+            )
+            .unwrap();
+        for r in decode_records(&fetched.records).unwrap() {
+            if r.offset < offset {
+                continue;
+            }
+            let key = keys.deserialize(&r.key.unwrap()).unwrap();
+            let count = Serdes::i64().deserialize(&r.value.unwrap()).unwrap();
+            out.push((key.key, key.window.start, key.window.end, count));
+            offset = r.offset + 1;
+        }
+    }
+    out
+}
+
+fn finals(list: &[(i64, i64, i64)]) -> Vec<Final> {
+    list.iter()
+        .map(|&(start, end, count)| ("k".to_string(), start, end, count))
+        .collect()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn on_close_emission_neither_repeats_nor_loses_results_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(EmbeddedBackend::open(dir.path().join("broker")).unwrap());
+    for topic in ["events", "sliding-out", "sessions-out"] {
+        backend.create_topic(topic, 1, false).unwrap();
+    }
+    let state = dir.path().join("state");
+    let config = |engine| AppConfig {
+        threads: 1,
+        commit_interval: Duration::from_millis(50),
+        state_dir: state.clone(),
+        store_engine: engine,
+        ..AppConfig::new("win", backend.clone())
+    };
+    let sliding_keys = Serdes::time_windowed(Serdes::string(), 10);
+    let session_keys = Serdes::session_windowed(Serdes::string());
+    let sliding = || read_all(&backend, "sliding-out", &sliding_keys);
+    let sessions = || read_all(&backend, "sessions-out", &session_keys);
+    let wait_until = |what: &str, sliding_expected: &[Final], sessions_expected: &[Final]| {
+        // Wait for the newest expected result of each, then compare whole topics: a
+        // repeated result would be written before it.
+        wait_for(what, || {
+            sliding().last() == sliding_expected.last()
+                && sessions().last() == sessions_expected.last()
+        });
+        assert_eq!(sliding(), sliding_expected, "{what}: sliding windows");
+        assert_eq!(sessions(), sessions_expected, "{what}: sessions");
+    };
+
+    // 100 and 105: windows [90,100], [95,105] (both), [101,111] (105); one session
+    // [100,105]. 130 closes all of them (close time 130; sessions: 130 - gap = 120) and
+    // leaves [120,130] and the session [130,130] pending in the stores.
+    produce(&backend, &[100, 105, 130]);
+    let app = App::new(topology(), config(StoreEngine::default()))
+        .start()
+        .unwrap();
+    let mut sliding_expected = finals(&[(90, 100, 1), (95, 105, 2), (101, 111, 1)]);
+    let mut sessions_expected = finals(&[(100, 105, 2)]);
+    wait_until("first finals", &sliding_expected, &sessions_expected);
+    app.stop().unwrap();
+
+    // Restart on the local state: 150 closes what was pending before the restart, and only
+    // that (the windows already emitted are still in the stores).
+    produce(&backend, &[150]);
+    let app = App::new(topology(), config(StoreEngine::default()))
+        .start()
+        .unwrap();
+    sliding_expected.extend(finals(&[(120, 130, 1)]));
+    sessions_expected.extend(finals(&[(130, 130, 1)]));
+    wait_until(
+        "finals after a restart",
+        &sliding_expected,
+        &sessions_expected,
+    );
+    app.stop().unwrap();
+
+    // Lose the local state: stores and emission progress come back from the changelogs.
+    std::fs::remove_dir_all(&state).unwrap();
+    produce(&backend, &[165]);
+    let app = App::new(topology(), config(StoreEngine::Memory))
+        .start()
+        .unwrap();
+    sliding_expected.extend(finals(&[(140, 150, 1)]));
+    sessions_expected.extend(finals(&[(150, 150, 1)]));
+    wait_until(
+        "finals after a restore",
+        &sliding_expected,
+        &sessions_expected,
+    );
+    assert!(app.metrics().restored_records > 0);
+    app.stop().unwrap();
+}
