@@ -722,7 +722,8 @@ fn q2(format: Format, out: &str) -> anyhow::Result<Topology> {
 
 /// Hot items: bids per auction per hopping window (10 s, every 2 s), emitted when the
 /// window closes; then, keyed by window start, the largest count and its auctions (a
-/// key-value aggregate that emits every update: the last update per window is the result).
+/// key-value aggregate whose record cache sends its latest update per window at each commit:
+/// the last update per window is the result).
 fn q5(format: Format, out: &str) -> anyhow::Result<Topology> {
     let builder = StreamsBuilder::new();
     let windows = TimeWindows::of_size_with_no_grace(Duration::from_millis(Q5_SIZE_MS as u64))
@@ -1383,10 +1384,19 @@ fn main() -> anyhow::Result<()> {
                 )?;
                 let records = read_topic(&backend, &out)?;
                 let hot = decode_values(&records, &serde_of::<HotItems>(format))?;
+                // The second step's record cache merges the updates of a window between
+                // commits: at most one update per count, at least one per window.
                 ensure!(
-                    records.len() as u64 == counts,
-                    "q5: WRONG RESULT: {} updates in the output, the baseline's first step emits {counts} counts",
-                    records.len()
+                    records.len() as u64 <= counts && records.len() >= want.len(),
+                    "q5: WRONG RESULT: {} updates in the output, the baseline's first step emits {counts} counts for {} windows",
+                    records.len(),
+                    want.len()
+                );
+                println!(
+                    "q5 {}: {} updates in the output for {} counts (record cache)",
+                    engine_name(engine),
+                    records.len(),
+                    counts
                 );
                 // The result per window is its last update.
                 let mut last = BTreeMap::new();

@@ -85,6 +85,8 @@ pub(crate) struct TaskState {
     pub partition: i32,
     pub output: Vec<SinkRecord>,
     pub counters: TaskCounters,
+    /// Bound of each aggregation's record cache (0: every update is forwarded at once).
+    pub record_cache_bytes: usize,
 }
 
 /// What a node may do when its task starts: open its stores and schedule punctuations.
@@ -241,6 +243,11 @@ impl Context<'_> {
     pub(crate) fn record_processed(&mut self, n: u64) {
         self.state.counters.processed += n;
     }
+
+    /// The bound of an aggregation's record cache in bytes (0: caching off).
+    pub(crate) fn record_cache_bytes(&self) -> usize {
+        self.state.record_cache_bytes
+    }
 }
 
 /// A node of a running topology.
@@ -260,6 +267,12 @@ pub trait Node: Send {
         _time: i64,
         _ctx: &mut Context<'_>,
     ) -> Result<()> {
+        Ok(())
+    }
+
+    /// Forwards whatever the node holds back (an aggregation's record cache); called before
+    /// every commit, so nothing held back is lost to a commit.
+    fn flush(&mut self, _ctx: &mut Context<'_>) -> Result<()> {
         Ok(())
     }
 }

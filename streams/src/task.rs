@@ -37,6 +37,8 @@ pub(crate) struct Task {
     state: TaskState,
     schedules: Vec<Schedule>,
     stores: HashMap<String, StoreHandle>,
+    /// The task's nodes, parents before children (node ids are assigned in build order).
+    order: Vec<NodeId>,
 }
 
 impl Task {
@@ -82,6 +84,11 @@ impl Task {
             },
             schedules: Vec::new(),
             stores,
+            order: {
+                let mut order = sub.nodes.clone();
+                order.sort_unstable();
+                order
+            },
         };
         for &node in &sub.nodes {
             let mut ctx = InitContext {
@@ -185,6 +192,34 @@ impl Task {
                 .process(batch, &mut ctx)
                 .map_err(|e| in_node(e, &self.names[node]))?;
             self.queue[before..].reverse();
+        }
+        Ok(())
+    }
+
+    /// Sets the bound of each aggregation's record cache (0, the default: no caching).
+    pub fn set_record_cache_bytes(&mut self, bytes: usize) {
+        self.state.record_cache_bytes = bytes;
+    }
+
+    /// Makes every node forward what it holds back, parents first (a parent's flush may
+    /// fill a child's cache, which is flushed after it). Called before each commit.
+    pub fn flush(&mut self) -> Result<()> {
+        for i in 0..self.order.len() {
+            let node = self.order[i];
+            let before = self.queue.len();
+            let Some(instance) = self.nodes[node].as_mut() else {
+                continue;
+            };
+            let mut ctx = Context {
+                children: &self.children[node],
+                queue: &mut self.queue,
+                state: &mut self.state,
+            };
+            instance
+                .flush(&mut ctx)
+                .map_err(|e| in_node(e, &self.names[node]))?;
+            self.queue[before..].reverse();
+            self.drain()?;
         }
         Ok(())
     }

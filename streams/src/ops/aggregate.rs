@@ -1,5 +1,9 @@
 //! Aggregations of grouped streams and grouped tables into key-value stores (count, reduce
 //! and aggregate all compile to these), and `to_table`.
+//!
+//! Aggregations forward their changes through a [`RecordCache`] when the task has one (the
+//! runtime, unless `cache_max_bytes` is 0), so each key sends one change per commit;
+//! without it (the test driver) every update is forwarded at once.
 
 use std::sync::Arc;
 
@@ -10,6 +14,7 @@ use crate::processor::{AnyBatch, Context, InitContext, Node, downcast};
 use crate::record::{Change, Record};
 use crate::serdes::SerdeRef;
 
+use super::record_cache::RecordCache;
 use super::{decode, encode};
 
 /// Folds a value into a key's aggregate, `None` if the key has none yet:
@@ -58,14 +63,56 @@ impl<K, V> KvState<K, V> {
         self.get_raw(&self.key(key)?)
     }
 
-    pub fn put_raw(&self, key: &[u8], value: Option<&V>) -> Result<()> {
+    /// Writes `key`'s value (`None` deletes); returns the encoded value's length.
+    pub fn put_raw(&self, key: &[u8], value: Option<&V>) -> Result<usize> {
         match value {
-            Some(v) => self
-                .store()
-                .put(key, &encode(&*self.value_serde, v, &self.name)?)?,
-            None => self.store().delete(key)?,
+            Some(v) => {
+                let bytes = encode(&*self.value_serde, v, &self.name)?;
+                self.store().put(key, &bytes)?;
+                Ok(bytes.len())
+            }
+            None => {
+                self.store().delete(key)?;
+                Ok(0)
+            }
         }
-        Ok(())
+    }
+}
+
+/// Where an aggregation's changes go: straight to its children, or into its record cache.
+struct ChangeOutput<K, V> {
+    cache: RecordCache<K, V>,
+    direct: Vec<Record<K, Change<V>>>,
+}
+
+impl<K: Clone + Send + 'static, V: Clone + Send + 'static> ChangeOutput<K, V> {
+    /// Queues one change of the key encoded as `key` (its new value `value_len` bytes long).
+    fn push(
+        &mut self,
+        ctx: &Context<'_>,
+        key: &[u8],
+        change: Record<K, Change<V>>,
+        value_len: usize,
+    ) {
+        let bound = ctx.record_cache_bytes();
+        if bound == 0 {
+            self.direct.push(change);
+        } else if self.cache.update(key, change, value_len) > bound {
+            self.direct.extend(self.cache.take());
+        }
+    }
+
+    /// Forwards what `push` did not cache, after a batch.
+    fn forward_direct(&mut self, ctx: &mut Context<'_>) {
+        if !self.direct.is_empty() {
+            ctx.forward_records(std::mem::take(&mut self.direct));
+        }
+    }
+
+    /// Forwards everything cached, before a commit.
+    fn flush(&mut self, ctx: &mut Context<'_>) {
+        self.direct.extend(self.cache.take());
+        self.forward_direct(ctx);
     }
 }
 
@@ -75,6 +122,7 @@ pub(crate) struct StreamAggregateNode<K, V, VA> {
     name: String,
     state: KvState<K, VA>,
     aggregator: Folder<K, V, VA>,
+    output: ChangeOutput<K, VA>,
 }
 
 impl<K, V, VA> StreamAggregateNode<K, V, VA> {
@@ -83,6 +131,10 @@ impl<K, V, VA> StreamAggregateNode<K, V, VA> {
             name: name.to_string(),
             state,
             aggregator,
+            output: ChangeOutput {
+                cache: RecordCache::default(),
+                direct: Vec::new(),
+            },
         }
     }
 }
@@ -99,19 +151,20 @@ where
 
     fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> Result<()> {
         let input = downcast::<Vec<Record<K, V>>>(batch, &self.name)?;
-        let mut out = Vec::with_capacity(input.len());
         for record in input {
             let key = self.state.key(&record.key)?;
             let old = self.state.get_raw(&key)?;
             let new = (self.aggregator)(&record.key, &record.value, old.clone());
-            self.state.put_raw(&key, Some(&new))?;
-            out.push(Record::new(
-                record.key,
-                Change::new(Some(new), old),
-                record.timestamp,
-            ));
+            let len = self.state.put_raw(&key, Some(&new))?;
+            let change = Record::new(record.key, Change::new(Some(new), old), record.timestamp);
+            self.output.push(ctx, &key, change, len);
         }
-        ctx.forward_records(out);
+        self.output.forward_direct(ctx);
+        Ok(())
+    }
+
+    fn flush(&mut self, ctx: &mut Context<'_>) -> Result<()> {
+        self.output.flush(ctx);
         Ok(())
     }
 }
@@ -122,6 +175,7 @@ pub(crate) struct TableAggregateNode<K, V, VA> {
     state: KvState<K, VA>,
     adder: Folder<K, V, VA>,
     subtractor: Folder<K, V, VA>,
+    output: ChangeOutput<K, VA>,
 }
 
 impl<K, V, VA> TableAggregateNode<K, V, VA> {
@@ -136,6 +190,10 @@ impl<K, V, VA> TableAggregateNode<K, V, VA> {
             state,
             adder,
             subtractor,
+            output: ChangeOutput {
+                cache: RecordCache::default(),
+                direct: Vec::new(),
+            },
         }
     }
 }
@@ -152,7 +210,6 @@ where
 
     fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> Result<()> {
         let input = downcast::<Vec<Record<K, Change<V>>>>(batch, &self.name)?;
-        let mut out = Vec::with_capacity(input.len());
         for record in input {
             let key = self.state.key(&record.key)?;
             let old = self.state.get_raw(&key)?;
@@ -164,14 +221,16 @@ where
                 agg = Some((self.adder)(&record.key, added, agg));
             }
             let Some(agg) = agg else { continue };
-            self.state.put_raw(&key, Some(&agg))?;
-            out.push(Record::new(
-                record.key,
-                Change::new(Some(agg), old),
-                record.timestamp,
-            ));
+            let len = self.state.put_raw(&key, Some(&agg))?;
+            let change = Record::new(record.key, Change::new(Some(agg), old), record.timestamp);
+            self.output.push(ctx, &key, change, len);
         }
-        ctx.forward_records(out);
+        self.output.forward_direct(ctx);
+        Ok(())
+    }
+
+    fn flush(&mut self, ctx: &mut Context<'_>) -> Result<()> {
+        self.output.flush(ctx);
         Ok(())
     }
 }

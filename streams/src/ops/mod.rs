@@ -2,6 +2,7 @@
 
 pub(crate) mod aggregate;
 pub(crate) mod join;
+pub(crate) mod record_cache;
 pub(crate) mod session;
 pub(crate) mod sink;
 pub(crate) mod sliding;

@@ -847,12 +847,13 @@ impl StreamThread {
         }
         let mut with_globals = handles.clone();
         with_globals.extend(self.globals.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let task = Task::new(
+        let mut task = Task::new(
             &self.topology,
             id,
             &self.config.application_id,
             with_globals,
         )?;
+        task.set_record_cache_bytes(self.config.cache_max_bytes);
         let mut registry = self.shared.stores.write();
         for (name, handle) in handles {
             registry.insert((name, id.partition), handle);
@@ -986,6 +987,9 @@ impl StreamThread {
 
     fn commit(&mut self, producer: &mut dyn Producer, consumer: &mut dyn Consumer) -> Result<()> {
         let started = Instant::now();
+        for running in self.tasks.values_mut() {
+            running.task.flush()?;
+        }
         self.send_outputs(producer)?;
         producer.flush()?;
         for running in self.tasks.values() {
