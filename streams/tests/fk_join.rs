@@ -113,6 +113,29 @@ impl Fixture {
             .unwrap()
     }
 
+    /// The subscriptions the right side holds, as (foreign key, left key): the store's keys
+    /// are the foreign key's bytes, length-prefixed, then the left key's.
+    fn subscriptions(&self) -> Vec<(String, String)> {
+        let store = self
+            .driver
+            .kv_store(
+                "enriched-subscription-store",
+                Serdes::bytes(),
+                Serdes::bytes(),
+            )
+            .unwrap();
+        store
+            .all()
+            .unwrap()
+            .map(|entry| {
+                let (key, _) = entry.unwrap();
+                let len = u32::from_be_bytes(key[..4].try_into().unwrap()) as usize;
+                let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+                (text(&key[4..4 + len]), text(&key[4 + len..]))
+            })
+            .collect()
+    }
+
     fn result(&self, key: &str) -> Option<String> {
         self.driver
             .kv_store("enriched", Serdes::string(), Serdes::string())
@@ -195,6 +218,8 @@ fn inner_foreign_key_join() {
     for gone in ["o1", "o3", "o4"] {
         assert_eq!(f.result(gone), None, "{gone}");
     }
+    // Foreign-key changes and deletes left no subscription behind.
+    assert_eq!(f.subscriptions(), vec![(s("c3"), s("o2"))]);
 }
 
 #[test]
@@ -250,6 +275,7 @@ fn left_foreign_key_join() {
     assert_eq!(f.result("o1").as_deref(), Some("c2|book/Bobby"));
     assert_eq!(f.result("o2"), None);
     assert_eq!(f.result("o3"), None);
+    assert_eq!(f.subscriptions(), vec![(s("c2"), s("o1"))]);
 }
 
 /// Two updates of one left row in one batch: the first row's response arrives after the
@@ -638,4 +664,35 @@ fn runs_across_partitions_on_the_embedded_runtime() {
             && latest(&backend, "enriched-left-out") == left_expected
     });
     app.stop().unwrap();
+}
+
+#[test]
+fn an_internal_topic_of_the_wrong_size_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(EmbeddedBackend::open(dir.path().join("broker")).unwrap());
+    backend.create_topic("orders", 3, false).unwrap();
+    backend.create_topic("customers", 2, false).unwrap();
+    // Left by an earlier run, when the orders had one partition.
+    backend
+        .create_topic("fk-enriched-subscription-response-topic", 1, false)
+        .unwrap();
+    let b = StreamsBuilder::new();
+    let orders = b.table("orders", Serdes::string(), Serdes::string(), "orders");
+    let customers = b.table("customers", Serdes::string(), Serdes::string(), "customers");
+    inner(&orders, &customers, "enriched").to("out");
+    let err = App::new(
+        b.build().unwrap(),
+        AppConfig {
+            state_dir: dir.path().join("state"),
+            ..AppConfig::new("fk", backend.clone())
+        },
+    )
+    .start()
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("fk-enriched-subscription-response-topic has 1 partitions")
+            && err.contains("needs 3"),
+        "{err}"
+    );
 }

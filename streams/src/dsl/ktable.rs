@@ -417,16 +417,16 @@ impl<K: Data, V: Data> KTable<K, V> {
         let right_serde = require(&self.graph, &right.value_serde, WHAT);
         let left_store = left.store.clone().unwrap_or_default();
         let right_store = right.store.clone().unwrap_or_default();
-        let registration = TopicName::Internal(format!("{store}-subscription-registration-topic"));
-        let response = TopicName::Internal(format!("{store}-subscription-response-topic"));
+        // Named like Kafka Streams' internal topics and store of a named foreign-key join.
+        let registration_suffix = format!("{store}-subscription-registration-topic");
+        let response_suffix = format!("{store}-subscription-response-topic");
         let subscription_store = format!("{store}-subscription-store");
+        let registration = TopicName::Internal(registration_suffix.clone());
+        let response = TopicName::Internal(response_suffix.clone());
         {
             let mut g = self.graph.borrow_mut();
-            for topic in [&registration, &response] {
-                if let TopicName::Internal(suffix) = topic {
-                    g.add_internal_topic(suffix.clone());
-                }
-            }
+            g.add_internal_topic(registration_suffix);
+            g.add_internal_topic(response_suffix);
             g.add_store(&subscription_store, StoreKind::KeyValue);
             g.add_store(store, StoreKind::KeyValue);
         }
