@@ -1,20 +1,24 @@
 //! Foreign-key table-table joins: semantics on the `TopologyTestDriver` (inner and left,
 //! both sides' inserts, updates and deletes, foreign-key changes, no foreign key, stale
-//! responses), topology and partition planning, and a run on the embedded runtime with the
-//! two tables on different partition counts.
+//! responses), topology and partition planning, and runs on the embedded runtime and on the
+//! Kafka backend (two instances) with the two tables on different partition counts.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use eddy_broker::{Durability, NewRecord, OffsetSpec, decode_records};
+use eddy_broker::{
+    Broker, BrokerConfig, Durability, NewRecord, OffsetSpec, Server, ServerConfig, decode_records,
+};
 use eddy_streams::driver::TestInputTopic;
 use eddy_streams::partitioner::partition_for_key;
-use eddy_streams::runtime::{Backend, RunningApp};
+use eddy_streams::runtime::{Backend, KafkaBackend, RunningApp};
 use eddy_streams::serdes::Serdes;
 use eddy_streams::topology::TopicName;
-use eddy_streams::{App, AppConfig, EmbeddedBackend, KTable, StreamsBuilder, TopologyTestDriver};
+use eddy_streams::{
+    App, AppConfig, EmbeddedBackend, KTable, StreamsBuilder, Topology, TopologyTestDriver,
+};
 
 type Kv = Vec<(String, Option<String>)>;
 type Table = KTable<String, String>;
@@ -449,62 +453,87 @@ fn internal_topics_take_their_writers_input_sizes() {
     );
 }
 
-// ---- the embedded runtime ----
+// ---- the runtime, on the embedded broker and on the Kafka backend ----
 
-fn put(backend: &EmbeddedBackend, topic: &str, key: &str, value: Option<&str>, ts: i64) {
-    let partitions = backend.partitions(topic).unwrap().unwrap();
-    let record = NewRecord {
-        key: Some(Bytes::copy_from_slice(key.as_bytes())),
-        value: value.map(|v| Bytes::copy_from_slice(v.as_bytes())),
-        headers: Vec::new(),
-        timestamp: Some(ts),
-    };
-    backend
-        .block_on(backend.broker().produce(
-            topic,
-            partition_for_key(key.as_bytes(), partitions),
-            &[record],
-            Durability::Durable,
-        ))
-        .unwrap();
+/// Runs futures on the broker's runtime, whichever owns it.
+trait BlockOn {
+    fn run<F: Future>(&self, future: F) -> F::Output;
 }
 
-/// The latest value per key of a topic, tombstones removing keys.
-fn latest(backend: &EmbeddedBackend, topic: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for p in 0..backend.partitions(topic).unwrap().unwrap() {
-        let end = backend
-            .block_on(backend.broker().list_offset(topic, p, OffsetSpec::Latest))
-            .unwrap()
-            .unwrap()
-            .0;
-        let mut offset = 0;
-        while offset < end {
-            let fetched = backend
-                .block_on(
-                    backend
-                        .broker()
-                        .fetch(topic, p, offset, 1 << 20, Duration::ZERO),
-                )
-                .unwrap();
-            for r in decode_records(&fetched.records).unwrap() {
-                if r.offset < offset {
-                    continue;
+impl BlockOn for EmbeddedBackend {
+    fn run<F: Future>(&self, future: F) -> F::Output {
+        self.block_on(future)
+    }
+}
+
+impl BlockOn for tokio::runtime::Runtime {
+    fn run<F: Future>(&self, future: F) -> F::Output {
+        self.block_on(future)
+    }
+}
+
+const ORDER_PARTITIONS: i32 = 3;
+const CUSTOMER_PARTITIONS: i32 = 2;
+
+/// The broker the apps run on, and how to reach it.
+struct Topics<'a, R: BlockOn> {
+    rt: &'a R,
+    broker: &'a Broker,
+}
+
+impl<R: BlockOn> Topics<'_, R> {
+    /// Writes a record to the partition Kafka's partitioner picks for its key.
+    fn put(&self, topic: &str, partitions: i32, key: &str, value: Option<&str>, ts: i64) {
+        let record = NewRecord {
+            key: Some(Bytes::copy_from_slice(key.as_bytes())),
+            value: value.map(|v| Bytes::copy_from_slice(v.as_bytes())),
+            headers: Vec::new(),
+            timestamp: Some(ts),
+        };
+        let partition = partition_for_key(key.as_bytes(), partitions);
+        self.rt
+            .run(
+                self.broker
+                    .produce(topic, partition, &[record], Durability::Durable),
+            )
+            .unwrap();
+    }
+
+    /// The latest value per key of a topic, tombstones removing keys.
+    fn latest(&self, topic: &str, partitions: i32) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for p in 0..partitions {
+            let end = self
+                .rt
+                .run(self.broker.list_offset(topic, p, OffsetSpec::Latest))
+                .unwrap()
+                .unwrap()
+                .0;
+            let mut offset = 0;
+            while offset < end {
+                let fetched = self
+                    .rt
+                    .run(self.broker.fetch(topic, p, offset, 1 << 20, Duration::ZERO))
+                    .unwrap();
+                for r in decode_records(&fetched.records).unwrap() {
+                    if r.offset < offset {
+                        continue;
+                    }
+                    let key = String::from_utf8(r.key.unwrap().to_vec()).unwrap();
+                    match r.value {
+                        Some(v) => out.insert(key, String::from_utf8(v.to_vec()).unwrap()),
+                        None => out.remove(&key),
+                    };
+                    offset = r.offset + 1;
                 }
-                let key = String::from_utf8(r.key.unwrap().to_vec()).unwrap();
-                match r.value {
-                    Some(v) => out.insert(key, String::from_utf8(v.to_vec()).unwrap()),
-                    None => out.remove(&key),
-                };
-                offset = r.offset + 1;
             }
         }
+        out
     }
-    out
 }
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(90);
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
@@ -530,35 +559,113 @@ fn expected(
         .collect()
 }
 
-fn store_holds(
-    app: &RunningApp,
-    store: &str,
-    keys: &[String],
-    want: &BTreeMap<String, String>,
-) -> bool {
-    keys.iter().all(|k| {
-        app.get(store, k, Serdes::string(), Serdes::string())
-            .unwrap()
-            == want.get(k).cloned()
-    })
+/// An inner and a left foreign-key join of the same tables, written to output topics.
+fn two_joins() -> Topology {
+    let b = StreamsBuilder::new();
+    let orders = b.table("orders", Serdes::string(), Serdes::string(), "orders");
+    let customers = b.table("customers", Serdes::string(), Serdes::string(), "customers");
+    inner(&orders, &customers, "enriched").to("enriched-out");
+    left(&orders, &customers, "enriched-left").to("enriched-left-out");
+    b.build().unwrap()
+}
+
+fn create_topics(backend: &dyn Backend) {
+    backend
+        .create_topic("orders", ORDER_PARTITIONS, false)
+        .unwrap();
+    backend
+        .create_topic("customers", CUSTOMER_PARTITIONS, false)
+        .unwrap();
+    for out in ["enriched-out", "enriched-left-out"] {
+        backend.create_topic(out, ORDER_PARTITIONS, false).unwrap();
+    }
+}
+
+/// Both joins' results as the apps' stores hold them (each app holds its partitions).
+fn results(apps: &[&RunningApp], store: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for app in apps {
+        out.extend(
+            app.range(store, .., Serdes::string(), Serdes::string())
+                .unwrap(),
+        );
+    }
+    out
+}
+
+/// Inserts, then foreign-key changes, no foreign key, deletes and updates on both sides,
+/// waiting after each phase until the apps' stores and the output topics hold the joins of
+/// what was written.
+fn run_scenario<R: BlockOn>(topics: &Topics<'_, R>, apps: &[&RunningApp]) {
+    let mut orders: BTreeMap<String, String> = BTreeMap::new();
+    let mut customers: BTreeMap<String, String> = BTreeMap::new();
+    let mut ts = 1_000;
+    let mut order = |rows: &mut BTreeMap<String, String>, key: &str, value: Option<&str>| {
+        ts += 1;
+        topics.put("orders", ORDER_PARTITIONS, key, value, ts);
+        match value {
+            Some(v) => rows.insert(s(key), s(v)),
+            None => rows.remove(key),
+        };
+    };
+    let customer = |rows: &mut BTreeMap<String, String>, key: &str, value: Option<&str>| {
+        topics.put("customers", CUSTOMER_PARTITIONS, key, value, 1_000);
+        match value {
+            Some(v) => rows.insert(s(key), s(v)),
+            None => rows.remove(key),
+        };
+    };
+    let settled = |orders: &BTreeMap<String, String>, customers: &BTreeMap<String, String>| {
+        results(apps, "enriched") == expected(orders, customers, false)
+            && results(apps, "enriched-left") == expected(orders, customers, true)
+    };
+
+    // Phase 1: customers c0..c5, orders spread over c0..c7 (c6 and c7 absent).
+    for c in 0..6 {
+        customer(&mut customers, &format!("c{c}"), Some(&format!("name{c}")));
+    }
+    for i in 0..24 {
+        let value = format!("c{}|item{i}", i % 8);
+        order(&mut orders, &format!("o{i}"), Some(&value));
+    }
+    wait_for("the first results", || settled(&orders, &customers));
+
+    // Phase 2, interleaved on both sides.
+    for i in 0..6 {
+        let value = format!("c{}|moved{i}", (i + 3) % 8);
+        order(&mut orders, &format!("o{i}"), Some(&value));
+    }
+    customer(&mut customers, "c1", Some("renamed1"));
+    customer(&mut customers, "c6", Some("name6"));
+    order(&mut orders, "o7", Some("|no-customer"));
+    order(&mut orders, "o8", None);
+    customer(&mut customers, "c2", None);
+    order(&mut orders, "o9", Some("c2|late"));
+    order(&mut orders, "o10", None);
+    customer(&mut customers, "c3", None);
+    customer(&mut customers, "c3", Some("back3"));
+    order(&mut orders, "o15", Some("|none"));
+    order(&mut orders, "o15", None);
+    customer(&mut customers, "c5", None);
+    order(&mut orders, "o11", Some("c0|again"));
+    wait_for("the results after changes", || settled(&orders, &customers));
+
+    let inner_expected = expected(&orders, &customers, false);
+    let left_expected = expected(&orders, &customers, true);
+    assert!(inner_expected.len() > 10 && inner_expected.len() < left_expected.len());
+    wait_for("the output topics", || {
+        topics.latest("enriched-out", ORDER_PARTITIONS) == inner_expected
+            && topics.latest("enriched-left-out", ORDER_PARTITIONS) == left_expected
+    });
 }
 
 #[test]
 fn runs_across_partitions_on_the_embedded_runtime() {
     let dir = tempfile::tempdir().unwrap();
     let backend = Arc::new(EmbeddedBackend::open(dir.path().join("broker")).unwrap());
-    backend.create_topic("orders", 3, false).unwrap();
-    backend.create_topic("customers", 2, false).unwrap();
-    backend.create_topic("enriched-out", 3, false).unwrap();
-    backend.create_topic("enriched-left-out", 3, false).unwrap();
-
-    let b = StreamsBuilder::new();
-    let orders = b.table("orders", Serdes::string(), Serdes::string(), "orders");
-    let customers = b.table("customers", Serdes::string(), Serdes::string(), "customers");
-    inner(&orders, &customers, "enriched").to("enriched-out");
-    left(&orders, &customers, "enriched-left").to("enriched-left-out");
+    create_topics(&*backend);
     let app = App::new(
-        b.build().unwrap(),
+        two_joins(),
         AppConfig {
             threads: 2,
             commit_interval: Duration::from_millis(50),
@@ -568,102 +675,111 @@ fn runs_across_partitions_on_the_embedded_runtime() {
     )
     .start()
     .unwrap();
-    assert_eq!(
-        backend
-            .partitions("fk-enriched-subscription-registration-topic")
-            .unwrap(),
-        Some(2)
-    );
-    assert_eq!(
-        backend
-            .partitions("fk-enriched-subscription-response-topic")
-            .unwrap(),
-        Some(3)
-    );
-
-    let mut order_rows: BTreeMap<String, String> = BTreeMap::new();
-    let mut customer_rows: BTreeMap<String, String> = BTreeMap::new();
-    let keys: Vec<String> = (0..24).map(|i| format!("o{i}")).collect();
-    let mut ts = 1_000;
-    let mut order = |rows: &mut BTreeMap<String, String>, key: &str, value: Option<&str>| {
-        ts += 1;
-        put(&backend, "orders", key, value, ts);
-        match value {
-            Some(v) => rows.insert(s(key), s(v)),
-            None => rows.remove(key),
-        };
-    };
-    let customer = |rows: &mut BTreeMap<String, String>, key: &str, value: Option<&str>| {
-        put(&backend, "customers", key, value, 1_000);
-        match value {
-            Some(v) => rows.insert(s(key), s(v)),
-            None => rows.remove(key),
-        };
-    };
-    let settled = |app: &RunningApp,
-                   orders: &BTreeMap<String, String>,
-                   customers: &BTreeMap<String, String>| {
-        store_holds(app, "enriched", &keys, &expected(orders, customers, false))
-            && store_holds(
-                app,
-                "enriched-left",
-                &keys,
-                &expected(orders, customers, true),
-            )
-    };
-
-    // Phase 1: customers c0..c7 (c6, c7 absent at first), orders spread over them.
-    for c in 0..6 {
-        customer(
-            &mut customer_rows,
-            &format!("c{c}"),
-            Some(&format!("name{c}")),
+    // Each internal topic has its table's partition count.
+    for (topic, partitions) in [
+        (
+            "fk-enriched-subscription-registration-topic",
+            CUSTOMER_PARTITIONS,
+        ),
+        ("fk-enriched-subscription-response-topic", ORDER_PARTITIONS),
+        (
+            "fk-enriched-subscription-store-changelog",
+            CUSTOMER_PARTITIONS,
+        ),
+        ("fk-enriched-changelog", ORDER_PARTITIONS),
+    ] {
+        assert_eq!(
+            backend.partitions(topic).unwrap(),
+            Some(partitions),
+            "{topic}"
         );
     }
-    for i in 0..24 {
-        order(
-            &mut order_rows,
-            &format!("o{i}"),
-            Some(&format!("c{}|item{i}", i % 8)),
-        );
-    }
-    wait_for("the first results", || {
-        settled(&app, &order_rows, &customer_rows)
-    });
-
-    // Phase 2: foreign-key changes, no foreign key, left deletes, right updates, inserts
-    // and deletes, interleaved.
-    for i in 0..6 {
-        order(
-            &mut order_rows,
-            &format!("o{i}"),
-            Some(&format!("c{}|moved{i}", (i + 3) % 8)),
-        );
-    }
-    customer(&mut customer_rows, "c1", Some("renamed1"));
-    customer(&mut customer_rows, "c6", Some("name6"));
-    order(&mut order_rows, "o7", Some("|no-customer"));
-    order(&mut order_rows, "o8", None);
-    customer(&mut customer_rows, "c2", None);
-    order(&mut order_rows, "o9", Some("c2|late"));
-    order(&mut order_rows, "o10", None);
-    customer(&mut customer_rows, "c3", None);
-    customer(&mut customer_rows, "c3", Some("back3"));
-    order(&mut order_rows, "o15", Some("|none"));
-    order(&mut order_rows, "o15", None);
-    customer(&mut customer_rows, "c5", None);
-    order(&mut order_rows, "o11", Some("c0|again"));
-    wait_for("the results after changes", || {
-        settled(&app, &order_rows, &customer_rows)
-    });
-    let inner_expected = expected(&order_rows, &customer_rows, false);
-    let left_expected = expected(&order_rows, &customer_rows, true);
-    assert!(inner_expected.len() > 10 && inner_expected.len() < left_expected.len());
-    wait_for("the output topics", || {
-        latest(&backend, "enriched-out") == inner_expected
-            && latest(&backend, "enriched-left-out") == left_expected
-    });
+    let topics = Topics {
+        rt: &*backend,
+        broker: backend.broker(),
+    };
+    run_scenario(&topics, &[&app]);
     app.stop().unwrap();
+}
+
+/// Eddy's broker behind its Kafka protocol server, for the Kafka backend.
+struct Cluster {
+    runtime: tokio::runtime::Runtime,
+    broker: Broker,
+    addr: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Cluster {
+    fn start(dir: &std::path::Path) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let broker = runtime
+            .block_on(Broker::open(BrokerConfig::new(dir)))
+            .unwrap();
+        let config = ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..ServerConfig::default()
+        };
+        let server = runtime
+            .block_on(Server::bind(broker.clone(), config))
+            .unwrap();
+        let addr = server.local_addr().to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        runtime.spawn(async move {
+            let _ = server
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self {
+            runtime,
+            broker,
+            addr,
+            stop: Some(stop),
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.runtime.block_on(self.broker.shutdown());
+    }
+}
+
+#[test]
+fn runs_across_two_instances_on_the_kafka_backend() {
+    // Two instances in one consumer group: a subscription sent by one instance's left task
+    // is often answered by the other's right task.
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(&dir.path().join("broker"));
+    let backend = Arc::new(KafkaBackend::new(&cluster.addr).unwrap());
+    create_topics(&*backend);
+    let config = |state: &str| AppConfig {
+        commit_interval: Duration::from_millis(100),
+        state_dir: dir.path().join(state),
+        ..AppConfig::new("fk-kafka", backend.clone())
+    };
+    let a = App::new(two_joins(), config("a")).start().unwrap();
+    let b = App::new(two_joins(), config("b")).start().unwrap();
+    let topics = Topics {
+        rt: &cluster.runtime,
+        broker: &cluster.broker,
+    };
+    run_scenario(&topics, &[&a, &b]);
+    assert!(
+        !results(&[&a], "enriched-left").is_empty() && !results(&[&b], "enriched-left").is_empty(),
+        "both instances hold some of the results"
+    );
+    a.stop().unwrap();
+    b.stop().unwrap();
 }
 
 #[test]
