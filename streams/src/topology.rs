@@ -284,6 +284,17 @@ impl Topology {
         &self.subtopologies
     }
 
+    /// The topics a sub-topology's sinks write (those chosen per record excepted).
+    pub fn sink_topics(&self, sub: &SubTopology) -> BTreeSet<TopicName> {
+        sub.nodes
+            .iter()
+            .filter_map(|&id| match &self.nodes[id].kind {
+                NodeKind::Sink { topic } => topic.clone(),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The stores.
     pub fn stores(&self) -> &[StoreSpec] {
         &self.stores
@@ -307,6 +318,120 @@ impl Topology {
     /// Groups of topics that joins need co-partitioned.
     pub fn copartition_groups(&self) -> &[CopartitionGroup] {
         &self.copartition
+    }
+
+    /// The partition count of every internal topic, as Kafka Streams sizes them: a topic
+    /// that must be co-partitioned with external topics gets their count (directly, or
+    /// through a group of internal topics co-partitioned with such a topic); any other gets
+    /// the largest count among the input topics of the sub-topologies that write into it,
+    /// resolved to a fixed point because internal topics feed each other; internal topics
+    /// co-partitioned only with each other all get the largest of their counts.
+    ///
+    /// `external` holds the partition count of every external input topic. Fails when
+    /// co-partitioned external topics differ, or when an internal topic cannot be sized.
+    pub fn internal_topic_partitions(
+        &self,
+        application_id: &str,
+        external: &BTreeMap<String, i32>,
+    ) -> Result<BTreeMap<TopicName, i32>> {
+        let mut counts: BTreeMap<TopicName, i32> = BTreeMap::new();
+        let count = |counts: &BTreeMap<TopicName, i32>, topic: &TopicName| match topic {
+            TopicName::External(name) => external.get(name).copied(),
+            TopicName::Internal(_) => counts.get(topic).copied(),
+        };
+        // Pinned: fixed by co-partitioning with an external topic, directly or through
+        // other pinned internal topics.
+        let mut pinned: BTreeSet<TopicName> = BTreeSet::new();
+        loop {
+            let mut changed = false;
+            for group in &self.copartition {
+                let externals: Vec<(String, i32)> = group
+                    .topics
+                    .iter()
+                    .filter_map(|t| match t {
+                        TopicName::External(name) => Some((name.clone(), external.get(name)?)),
+                        TopicName::Internal(_) => None,
+                    })
+                    .map(|(name, &n)| (name, n))
+                    .collect();
+                if externals.windows(2).any(|w| w[0].1 != w[1].1) {
+                    let listed: Vec<String> = externals
+                        .iter()
+                        .map(|(t, n)| format!("{t} ({n} partitions)"))
+                        .collect();
+                    return Err(Error::topology(format!(
+                        "{} needs its input topics co-partitioned, but they differ: {}; give \
+                         them the same number of partitions (and the same partitioner), or \
+                         repartition one side",
+                        group.reason,
+                        listed.join(", ")
+                    )));
+                }
+                let target = externals.first().map(|(_, n)| *n).or_else(|| {
+                    group
+                        .topics
+                        .iter()
+                        .find(|t| pinned.contains(*t))
+                        .and_then(|t| counts.get(t).copied())
+                });
+                let Some(target) = target else { continue };
+                for topic in &group.topics {
+                    if matches!(topic, TopicName::Internal(_)) && pinned.insert(topic.clone()) {
+                        counts.insert(topic.clone(), target);
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        // The rest grow to the largest input of their writers (and of their group) until
+        // nothing changes; counts only grow and are bounded, so this ends.
+        loop {
+            let mut changed = false;
+            let mut raise = |counts: &mut BTreeMap<TopicName, i32>, topic: &TopicName, n: i32| {
+                if matches!(topic, TopicName::Internal(_))
+                    && !pinned.contains(topic)
+                    && counts.get(topic).is_none_or(|&m| m < n)
+                {
+                    counts.insert(topic.clone(), n);
+                    changed = true;
+                }
+            };
+            for sub in &self.subtopologies {
+                let inputs = sub.source_topics.iter().filter_map(|t| count(&counts, t));
+                let Some(n) = inputs.max() else { continue };
+                for topic in self.sink_topics(sub) {
+                    raise(&mut counts, &topic, n);
+                }
+            }
+            for group in &self.copartition {
+                let Some(n) = group.topics.iter().filter_map(|t| count(&counts, t)).max() else {
+                    continue;
+                };
+                for topic in &group.topics {
+                    raise(&mut counts, topic, n);
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let declared: BTreeSet<TopicName> = self
+            .internal_topics
+            .iter()
+            .map(|t| TopicName::Internal(t.suffix.clone()))
+            .collect();
+        counts.retain(|t, _| declared.contains(t));
+        if let Some(missing) = declared.iter().find(|t| !counts.contains_key(*t)) {
+            return Err(Error::topology(format!(
+                "cannot choose a partition count for internal topic {}: no sub-topology that \
+                 writes to it reads a topic of known size",
+                missing.resolve(application_id)
+            )));
+        }
+        Ok(counts)
     }
 
     /// Every topic the topology reads, resolved for an application.

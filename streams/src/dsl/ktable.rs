@@ -5,18 +5,23 @@
 use std::sync::Arc;
 
 use crate::ops::aggregate::{KvState, MaterializeNode};
+use crate::ops::fk_join::{
+    FkJoinFn, ForeignKeyFn, ForeignTableJoinNode, ResponseJoinNode, ResponseSerde,
+    ResponseSinkNode, Subscription, SubscriptionReceiveNode, SubscriptionSendNode,
+    SubscriptionSerde, UnmatchedFn,
+};
 use crate::ops::join::{TableJoinFn, TableJoinSide};
 use crate::ops::sink::{SinkTopic, ValueBytes};
 use crate::ops::stateless::StatelessNode;
-use crate::processor::NodeId;
+use crate::processor::{Node, NodeId};
 use crate::record::{Change, Record};
-use crate::serdes::{ChangeSerde, SerdeRef};
-use crate::topology::{StoreKind, TopicName};
+use crate::serdes::{ChangeSerde, SerdeRef, Serdes};
+use crate::topology::{NodeKind, StoreKind, TopicName};
 
 use super::Data;
-use super::builder::{GraphRef, pass_through};
+use super::builder::{GraphRef, add_source, pass_through};
 use super::grouped::KGroupedTable;
-use super::kstream::{KStream, add_processor, require, same_serde};
+use super::kstream::{KStream, add_processor, require, same_serde, value_bytes};
 
 /// A table with keys `K` and values `V`.
 pub struct KTable<K, V> {
@@ -337,6 +342,252 @@ impl<K: Data, V: Data> KTable<K, V> {
             other,
             Arc::new(move |_, l, r| (l.is_some() || r.is_some()).then(|| joiner(l, r))),
             "KTABLE-OUTERTHIS",
+        )
+    }
+
+    /// Inner foreign-key join (Kafka Streams' `KTable.join(other, foreignKeyExtractor,
+    /// joiner)`): each row of this table joins the row of `other` whose key
+    /// `foreign_key(value)` names; a row exists while both do. The result is keyed like this
+    /// table and materialised in `store` (with `value_serde`). Rows whose foreign key is
+    /// `None` do not join. Neither table needs to be co-partitioned with the other: the join
+    /// goes through the internal topics `<application id>-<store>-subscription-registration-topic`
+    /// (partitioned by foreign key, like `other`) and
+    /// `<application id>-<store>-subscription-response-topic` (back to this table's
+    /// partitions); `other` keeps the subscriptions in store `<store>-subscription-store`.
+    pub fn join_foreign_key<KO: Data, VO: Data, VR: Data>(
+        &self,
+        other: &KTable<KO, VO>,
+        foreign_key: impl Fn(&V) -> Option<KO> + Send + Sync + 'static,
+        joiner: impl Fn(&V, &VO) -> VR + Send + Sync + 'static,
+        store: &str,
+        value_serde: SerdeRef<VR>,
+    ) -> KTable<K, VR> {
+        self.foreign_key_join(
+            other,
+            Arc::new(foreign_key),
+            Arc::new(move |l, r| r.map(|r| joiner(l, r))),
+            None,
+            store,
+            value_serde,
+        )
+    }
+
+    /// Left foreign-key join (Kafka Streams' `KTable.leftJoin(other, foreignKeyExtractor,
+    /// joiner)`): like [`join_foreign_key`](Self::join_foreign_key), but every row of this
+    /// table has a result, joined with `None` while `other` has no row for its foreign key
+    /// (or the foreign key is `None`).
+    pub fn left_join_foreign_key<KO: Data, VO: Data, VR: Data>(
+        &self,
+        other: &KTable<KO, VO>,
+        foreign_key: impl Fn(&V) -> Option<KO> + Send + Sync + 'static,
+        joiner: impl Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
+        store: &str,
+        value_serde: SerdeRef<VR>,
+    ) -> KTable<K, VR> {
+        let joiner = Arc::new(joiner);
+        let unmatched = joiner.clone();
+        self.foreign_key_join(
+            other,
+            Arc::new(foreign_key),
+            Arc::new(move |l, r| Some(joiner(l, r))),
+            Some(Arc::new(move |l: &V| unmatched(l, None))),
+            store,
+            value_serde,
+        )
+    }
+
+    /// Wires a foreign-key join (see `ops::fk_join`): the left side's subscription sender and
+    /// response joiner, the right side's subscription receiver and update fan-out, the two
+    /// internal topics between them, and the result store.
+    fn foreign_key_join<KO: Data, VO: Data, VR: Data>(
+        &self,
+        other: &KTable<KO, VO>,
+        foreign_key: ForeignKeyFn<V, KO>,
+        joiner: FkJoinFn<V, VO, VR>,
+        unmatched: Option<UnmatchedFn<V, VR>>,
+        store: &str,
+        value_serde: SerdeRef<VR>,
+    ) -> KTable<K, VR> {
+        const WHAT: &str = "a foreign-key join";
+        let left = self.materialized();
+        let right = other.materialized();
+        let key_serde = require(&self.graph, &left.key_serde, WHAT);
+        let left_serde = require(&self.graph, &left.value_serde, WHAT);
+        let fk_serde = require(&self.graph, &right.key_serde, WHAT);
+        let right_serde = require(&self.graph, &right.value_serde, WHAT);
+        let left_store = left.store.clone().unwrap_or_default();
+        let right_store = right.store.clone().unwrap_or_default();
+        // Named like Kafka Streams' internal topics and store of a named foreign-key join.
+        let registration_suffix = format!("{store}-subscription-registration-topic");
+        let response_suffix = format!("{store}-subscription-response-topic");
+        let subscription_store = format!("{store}-subscription-store");
+        let registration = TopicName::Internal(registration_suffix.clone());
+        let response = TopicName::Internal(response_suffix.clone());
+        {
+            let mut g = self.graph.borrow_mut();
+            g.add_internal_topic(registration_suffix);
+            g.add_internal_topic(response_suffix);
+            g.add_store(&subscription_store, StoreKind::KeyValue);
+            g.add_store(store, StoreKind::KeyValue);
+        }
+
+        // Left side: subscribe each row to its foreign key.
+        let (k, v, fk, f, u) = (
+            key_serde.clone(),
+            left_serde.clone(),
+            fk_serde.clone(),
+            foreign_key,
+            unmatched.clone(),
+        );
+        let send = add_processor(
+            &self.graph,
+            &[left.node],
+            "KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION",
+            Vec::new(),
+            move |name| {
+                Box::new(SubscriptionSendNode {
+                    name: name.to_string(),
+                    key_serde: k.clone(),
+                    value_serde: v.clone(),
+                    foreign_key_serde: fk.clone(),
+                    extractor: f.clone(),
+                    unmatched: u.clone(),
+                })
+            },
+        );
+        let subscription_serde: SerdeRef<Subscription> = Arc::new(SubscriptionSerde);
+        KStream::<Vec<u8>, Subscription>::new(self.graph.clone(), send, None, None, false)
+            .add_sink(
+                SinkTopic::Fixed(registration.clone()),
+                Serdes::bytes(),
+                value_bytes(subscription_serde.clone()),
+            );
+
+        // Right side: keep subscriptions and answer them; answer again on every update.
+        let registration_topic = registration.clone();
+        let registrations = add_source(
+            &self.graph,
+            registration,
+            Serdes::bytes(),
+            subscription_serde,
+            None,
+            false,
+        );
+        let (ss, rs) = (subscription_store.clone(), right_store);
+        let receive = add_processor(
+            &self.graph,
+            &[registrations],
+            "KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR",
+            vec![subscription_store.clone(), rs.clone()],
+            move |name| {
+                Box::new(SubscriptionReceiveNode {
+                    name: name.to_string(),
+                    subscription_store: ss.clone(),
+                    right_store: rs.clone(),
+                    subscriptions: None,
+                    right: None,
+                })
+            },
+        );
+        let (ss, ko, vo) = (subscription_store.clone(), fk_serde, right_serde.clone());
+        let fan_out = add_processor(
+            &self.graph,
+            &[right.node],
+            "KTABLE-FK-JOIN-FOREIGN-TABLE-PROCESSOR",
+            vec![subscription_store],
+            move |name| {
+                Box::new(ForeignTableJoinNode {
+                    name: name.to_string(),
+                    subscription_store: ss.clone(),
+                    key_serde: ko.clone(),
+                    value_serde: vo.clone(),
+                    subscriptions: None,
+                })
+            },
+        );
+        {
+            let mut g = self.graph.borrow_mut();
+            let name = g.next_name("KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-SINK");
+            let (n, topic) = (name.clone(), response.clone());
+            g.add_node(
+                name,
+                NodeKind::Sink {
+                    topic: Some(response.clone()),
+                },
+                &[receive, fan_out],
+                Vec::new(),
+                Arc::new(move || {
+                    Box::new(ResponseSinkNode {
+                        name: n.clone(),
+                        topic: topic.clone(),
+                        resolved: None,
+                    }) as Box<dyn Node>
+                }),
+            );
+        }
+
+        // Left side: join fresh responses with the current row, into the result store.
+        let responses = add_source(
+            &self.graph,
+            response.clone(),
+            Serdes::bytes(),
+            Arc::new(ResponseSerde),
+            None,
+            false,
+        );
+        let (ls, k) = (left_store, key_serde.clone());
+        let resolve = add_processor(
+            &self.graph,
+            &[responses],
+            "KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-RESOLVER-PROCESSOR",
+            vec![ls.clone()],
+            move |name| {
+                Box::new(ResponseJoinNode {
+                    name: name.to_string(),
+                    left_store: ls.clone(),
+                    key_serde: k.clone(),
+                    left_serde: left_serde.clone(),
+                    right_serde: right_serde.clone(),
+                    joiner: joiner.clone(),
+                    left: None,
+                })
+            },
+        );
+        // Left joins also emit rows without a foreign key straight from the sender.
+        let parents: Vec<NodeId> = if unmatched.is_some() {
+            vec![resolve, send]
+        } else {
+            vec![resolve]
+        };
+        let (s, k, v) = (store.to_string(), key_serde.clone(), value_serde.clone());
+        let output = add_processor(
+            &self.graph,
+            &parents,
+            "KTABLE-FK-JOIN-OUTPUT",
+            vec![store.to_string()],
+            move |name| {
+                Box::new(MaterializeNode::new(
+                    name,
+                    KvState::new(&s, k.clone(), v.clone()),
+                ))
+            },
+        );
+
+        let mut g = self.graph.borrow_mut();
+        let reason = format!("foreign-key join {}", g.node_name(send));
+        let mut subscriptions = g.upstream_topics(right.node);
+        subscriptions.insert(registration_topic);
+        g.require_copartitioned(subscriptions, format!("{reason} (subscriptions)"));
+        let mut answers = g.upstream_topics(left.node);
+        answers.insert(response);
+        g.require_copartitioned(answers, format!("{reason} (responses)"));
+        drop(g);
+        KTable::new(
+            self.graph.clone(),
+            output,
+            Some(store.to_string()),
+            Some(key_serde),
+            Some(value_serde),
         )
     }
 

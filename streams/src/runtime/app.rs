@@ -547,8 +547,8 @@ impl Plan {
     fn new(topology: &Topology, config: &AppConfig) -> Result<Self> {
         let app = &config.application_id;
         let backend = &config.backend;
-        // External inputs must exist; their partition counts size everything else.
-        let mut max_partitions = 1;
+        // External inputs must exist; their partition counts size the internal topics.
+        let mut external = BTreeMap::new();
         for sub in topology.subtopologies() {
             for topic in &sub.source_topics {
                 if let TopicName::External(name) = topic {
@@ -558,13 +558,23 @@ impl Plan {
                             backend.name()
                         ))
                     })?;
-                    max_partitions = max_partitions.max(n);
+                    external.insert(name.clone(), n);
                 }
             }
         }
-        for internal in topology.internal_topics() {
-            let name = format!("{app}-{}", internal.suffix);
-            backend.create_topic(&name, max_partitions, false)?;
+        for (topic, wanted) in topology.internal_topic_partitions(app, &external)? {
+            let name = topic.resolve(app);
+            backend.create_topic(&name, wanted, false)?;
+            // An internal topic left by an earlier run with other input sizes would send
+            // records to the wrong tasks (Kafka Streams refuses these too).
+            let actual = backend.partitions(&name)?.unwrap_or(0);
+            if actual != wanted {
+                return Err(Error::Topology(format!(
+                    "internal topic {name} has {actual} partitions but the topology needs \
+                     {wanted} (the input topics changed size?); delete it, with the \
+                     application's state, to start over"
+                )));
+            }
         }
         for group in topology.copartition_groups() {
             let mut counts = Vec::new();

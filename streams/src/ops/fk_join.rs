@@ -1,0 +1,718 @@
+//! Foreign-key table-table joins (Kafka Streams' `KTable.join(other, foreignKeyExtractor,
+//! joiner)`, KIP-213): a left row joins the right row whose key its value names.
+//!
+//! The two tables are partitioned by different keys, so the join works through two internal
+//! topics, as in Kafka Streams:
+//! - the left side sends a [`Subscription`] (left key, a hash of the left value, the left
+//!   partition and an [`Instruction`]) keyed by the foreign key to the
+//!   *subscription-registration* topic, co-partitioned with the right table
+//!   ([`SubscriptionSendNode`], Kafka's `SubscriptionSendProcessorSupplier`);
+//! - the right side keeps the subscriptions in a store keyed by foreign key (length-prefixed)
+//!   then left key, so a right update finds every subscriber by a prefix scan
+//!   ([`SubscriptionReceiveNode`]: Kafka's `SubscriptionReceiveProcessorSupplier` and
+//!   `SubscriptionJoinProcessorSupplier`; [`ForeignTableJoinNode`]: Kafka's
+//!   `ForeignTableJoinProcessorSupplier`), and answers with a [`Response`] (the hash it was
+//!   sent and the right value) on the *subscription-response* topic, to the partition the
+//!   subscription came from ([`ResponseSinkNode`]);
+//! - the left side joins a response with its current row, and drops it if the row's hash no
+//!   longer matches: the row changed since, and a newer response is on its way
+//!   ([`ResponseJoinNode`], Kafka's `ResponseJoinProcessorSupplier`).
+//!
+//! Values travel as bytes (the serdes' encodings), so the right side needs no left serdes.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use eddy_state::{KeyValueStore, Serde};
+
+use crate::error::{Error, Result};
+use crate::processor::{AnyBatch, Context, InitContext, Node, downcast};
+use crate::record::{Change, Record, SinkRecord};
+use crate::serdes::SerdeRef;
+use crate::topology::TopicName;
+
+use super::{decode, encode};
+
+/// Version byte of both wire formats, so that a later format can be told apart.
+const VERSION: u8 = 0;
+
+/// Kafka's seed for the value hash (`Murmur3.hash128`).
+const HASH_SEED: u32 = 104_729;
+
+/// A 128-bit hash of a left value's bytes.
+pub(crate) type ValueHash = [u8; 16];
+
+/// The hash a subscription carries, to recognise stale responses.
+pub(crate) fn value_hash(bytes: &[u8]) -> ValueHash {
+    let (h1, h2) = murmur3_x64_128(bytes, HASH_SEED);
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&h1.to_be_bytes());
+    out[8..].copy_from_slice(&h2.to_be_bytes());
+    out
+}
+
+/// MurmurHash3 x64 128-bit (Kafka's `Murmur3.hash128`): fast and well spread, which is all a
+/// staleness check needs.
+fn murmur3_x64_128(data: &[u8], seed: u32) -> (u64, u64) {
+    const C1: u64 = 0x87c3_7b91_1142_53d5;
+    const C2: u64 = 0x4cf5_ad43_2745_937f;
+    fn fmix(mut k: u64) -> u64 {
+        k ^= k >> 33;
+        k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        k ^= k >> 33;
+        k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        k ^ (k >> 33)
+    }
+    let mix1 = |k: u64| k.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
+    let mix2 = |k: u64| k.wrapping_mul(C2).rotate_left(33).wrapping_mul(C1);
+    let (mut h1, mut h2) = (u64::from(seed), u64::from(seed));
+    let mut blocks = data.chunks_exact(16);
+    for block in &mut blocks {
+        let k1 = u64::from_le_bytes(block[..8].try_into().expect("8 bytes"));
+        let k2 = u64::from_le_bytes(block[8..].try_into().expect("8 bytes"));
+        h1 ^= mix1(k1);
+        h1 = h1
+            .rotate_left(27)
+            .wrapping_add(h2)
+            .wrapping_mul(5)
+            .wrapping_add(0x52dc_e729);
+        h2 ^= mix2(k2);
+        h2 = h2
+            .rotate_left(31)
+            .wrapping_add(h1)
+            .wrapping_mul(5)
+            .wrapping_add(0x3849_5ab5);
+    }
+    let tail = blocks.remainder();
+    let word = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .enumerate()
+            .fold(0u64, |k, (i, &b)| k ^ (u64::from(b) << (8 * i)))
+    };
+    if tail.len() > 8 {
+        h2 ^= mix2(word(&tail[8..]));
+    }
+    if !tail.is_empty() {
+        h1 ^= mix1(word(&tail[..tail.len().min(8)]));
+    }
+    let len = data.len() as u64;
+    h1 ^= len;
+    h2 ^= len;
+    h1 = h1.wrapping_add(h2);
+    h2 = h2.wrapping_add(h1);
+    h1 = fmix(h1);
+    h2 = fmix(h2);
+    h1 = h1.wrapping_add(h2);
+    h2 = h2.wrapping_add(h1);
+    (h1, h2)
+}
+
+/// What the right side does with a subscription (Kafka's `SubscriptionWrapper.Instruction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Instruction {
+    /// Forget the subscription; answer nothing (the left row moved to another foreign key,
+    /// whose subscription answers).
+    DeleteKeyNoPropagate,
+    /// Forget the subscription and answer with no right value (the left row was deleted, or
+    /// lost its foreign key in an inner join).
+    DeleteKeyAndPropagate,
+    /// Keep the subscription; answer with the right value, or with none.
+    PropagateNullIfNoFkValAvailable,
+    /// Keep the subscription; answer only if there is a right value.
+    PropagateOnlyIfFkValAvailable,
+}
+
+impl Instruction {
+    fn byte(self) -> u8 {
+        match self {
+            Self::DeleteKeyNoPropagate => 0,
+            Self::DeleteKeyAndPropagate => 1,
+            Self::PropagateNullIfNoFkValAvailable => 2,
+            Self::PropagateOnlyIfFkValAvailable => 3,
+        }
+    }
+
+    fn from_byte(b: u8) -> Option<Self> {
+        Some(match b {
+            0 => Self::DeleteKeyNoPropagate,
+            1 => Self::DeleteKeyAndPropagate,
+            2 => Self::PropagateNullIfNoFkValAvailable,
+            3 => Self::PropagateOnlyIfFkValAvailable,
+            _ => return None,
+        })
+    }
+}
+
+/// A left row's subscription to a foreign key (Kafka's `SubscriptionWrapper`), the value of
+/// a subscription-registration record keyed by the foreign key's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Subscription {
+    pub instruction: Instruction,
+    /// Hash of the left value that sent it; `None` when the row was deleted.
+    pub hash: Option<ValueHash>,
+    /// The left row's partition: where the response goes.
+    pub partition: i32,
+    /// The left key's bytes.
+    pub left_key: Vec<u8>,
+}
+
+/// The right side's answer to a subscription (Kafka's `SubscriptionResponseWrapper`), the
+/// value of a subscription-response record keyed by the left key's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Response {
+    /// The hash the subscription carried.
+    pub hash: Option<ValueHash>,
+    /// The right row's bytes, `None` if there is none.
+    pub right_value: Option<Vec<u8>>,
+}
+
+/// A response with the partition it must be written to.
+#[derive(Debug, Clone)]
+pub(crate) struct Routed {
+    pub partition: i32,
+    pub response: Response,
+}
+
+fn corrupt(what: &'static str, reason: &str) -> eddy_state::Error {
+    eddy_state::Error::Decode {
+        what,
+        reason: reason.to_string(),
+    }
+}
+
+fn push_hash(out: &mut Vec<u8>, hash: &Option<ValueHash>) {
+    match hash {
+        Some(h) => {
+            out.push(1);
+            out.extend_from_slice(h);
+        }
+        None => out.push(0),
+    }
+}
+
+/// Reads a hash written by [`push_hash`]; returns it and the rest.
+fn read_hash<'a>(
+    bytes: &'a [u8],
+    what: &'static str,
+) -> eddy_state::Result<(Option<ValueHash>, &'a [u8])> {
+    match bytes.split_first() {
+        Some((0, rest)) => Ok((None, rest)),
+        Some((1, rest)) if rest.len() >= 16 => {
+            let mut h = [0u8; 16];
+            h.copy_from_slice(&rest[..16]);
+            Ok((Some(h), &rest[16..]))
+        }
+        _ => Err(corrupt(what, "bad or truncated value hash")),
+    }
+}
+
+fn check_version<'a>(bytes: &'a [u8], what: &'static str) -> eddy_state::Result<&'a [u8]> {
+    match bytes.split_first() {
+        Some((&VERSION, rest)) => Ok(rest),
+        Some((v, _)) => Err(corrupt(
+            what,
+            &format!("unknown format version {v} (written by a newer Eddy?)"),
+        )),
+        None => Err(corrupt(what, "empty")),
+    }
+}
+
+/// Subscriptions as bytes: version, instruction, hash flag (+ 16 bytes), partition (4 bytes,
+/// big-endian), left key.
+pub(crate) struct SubscriptionSerde;
+
+impl Serde<Subscription> for SubscriptionSerde {
+    fn serialize(&self, s: &Subscription) -> eddy_state::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(23 + s.left_key.len());
+        out.push(VERSION);
+        out.push(s.instruction.byte());
+        push_hash(&mut out, &s.hash);
+        out.extend_from_slice(&s.partition.to_be_bytes());
+        out.extend_from_slice(&s.left_key);
+        Ok(out)
+    }
+
+    fn deserialize(&self, bytes: &[u8]) -> eddy_state::Result<Subscription> {
+        const WHAT: &str = "foreign-key join subscription";
+        let rest = check_version(bytes, WHAT)?;
+        let (&instruction, rest) = rest
+            .split_first()
+            .ok_or_else(|| corrupt(WHAT, "truncated"))?;
+        let instruction = Instruction::from_byte(instruction)
+            .ok_or_else(|| corrupt(WHAT, &format!("unknown instruction {instruction}")))?;
+        let (hash, rest) = read_hash(rest, WHAT)?;
+        if rest.len() < 4 {
+            return Err(corrupt(WHAT, "truncated partition"));
+        }
+        let partition = i32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        Ok(Subscription {
+            instruction,
+            hash,
+            partition,
+            left_key: rest[4..].to_vec(),
+        })
+    }
+}
+
+/// Responses as bytes: version, hash flag (+ 16 bytes), value flag (+ the right value).
+pub(crate) struct ResponseSerde;
+
+impl Serde<Response> for ResponseSerde {
+    fn serialize(&self, r: &Response) -> eddy_state::Result<Vec<u8>> {
+        let len = r.right_value.as_ref().map_or(0, Vec::len);
+        let mut out = Vec::with_capacity(19 + len);
+        out.push(VERSION);
+        push_hash(&mut out, &r.hash);
+        match &r.right_value {
+            Some(v) => {
+                out.push(1);
+                out.extend_from_slice(v);
+            }
+            None => out.push(0),
+        }
+        Ok(out)
+    }
+
+    fn deserialize(&self, bytes: &[u8]) -> eddy_state::Result<Response> {
+        const WHAT: &str = "foreign-key join response";
+        let rest = check_version(bytes, WHAT)?;
+        let (hash, rest) = read_hash(rest, WHAT)?;
+        let right_value = match rest.split_first() {
+            Some((0, [])) => None,
+            Some((1, value)) => Some(value.to_vec()),
+            _ => return Err(corrupt(WHAT, "bad value flag")),
+        };
+        Ok(Response { hash, right_value })
+    }
+}
+
+/// The subscription store's key prefix of a foreign key: its length (4 bytes, big-endian)
+/// and its bytes, so that one key's prefix never matches a longer key.
+pub(crate) fn subscription_prefix(foreign_key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + foreign_key.len());
+    out.extend_from_slice(&(foreign_key.len() as u32).to_be_bytes());
+    out.extend_from_slice(foreign_key);
+    out
+}
+
+/// The subscription store's key: the foreign key's prefix, then the left key.
+fn subscription_key(foreign_key: &[u8], left_key: &[u8]) -> Vec<u8> {
+    let mut out = subscription_prefix(foreign_key);
+    out.extend_from_slice(left_key);
+    out
+}
+
+/// Extracts the foreign key from a left value; `None` is Kafka's null foreign key.
+pub(crate) type ForeignKeyFn<V, KO> = Arc<dyn Fn(&V) -> Option<KO> + Send + Sync>;
+
+/// `(left value, right value if any) -> joined row`, `None` for no row (an inner join
+/// without a right row).
+pub(crate) type FkJoinFn<V, VO, VR> = Arc<dyn Fn(&V, Option<&VO>) -> Option<VR> + Send + Sync>;
+
+/// A left join's result for a left row without a right row.
+pub(crate) type UnmatchedFn<V, VR> = Arc<dyn Fn(&V) -> VR + Send + Sync>;
+
+/// Left side, on each change of a left row: subscribes it to its foreign key, unsubscribes it
+/// from the old one (Kafka's `SubscriptionSendProcessorSupplier`). Children: 0 the
+/// subscription sink; 1 (left joins) the result, for rows with no foreign key, which have no
+/// right side to ask.
+pub(crate) struct SubscriptionSendNode<K, V, KO, VR> {
+    pub name: String,
+    pub key_serde: SerdeRef<K>,
+    pub value_serde: SerdeRef<V>,
+    pub foreign_key_serde: SerdeRef<KO>,
+    pub extractor: ForeignKeyFn<V, KO>,
+    /// For left joins: the result of a row without a right row.
+    pub unmatched: Option<UnmatchedFn<V, VR>>,
+}
+
+impl<K, V, KO, VR> SubscriptionSendNode<K, V, KO, VR> {
+    fn foreign_key(&self, value: Option<&V>) -> Result<Option<Vec<u8>>> {
+        value
+            .and_then(|v| (self.extractor)(v))
+            .map(|fk| {
+                self.foreign_key_serde
+                    .serialize(&fk)
+                    .map_err(|source| Error::Serialize {
+                        target: format!("the foreign key of {}", self.name),
+                        source,
+                    })
+            })
+            .transpose()
+    }
+}
+
+impl<K, V, KO, VR> Node for SubscriptionSendNode<K, V, KO, VR>
+where
+    K: Clone + Send + 'static,
+    V: Send + 'static,
+    KO: Send + 'static,
+    VR: Clone + Send + 'static,
+{
+    fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> Result<()> {
+        use Instruction::*;
+        let input = downcast::<Vec<Record<K, Change<V>>>>(batch, &self.name)?;
+        let partition = ctx.partition();
+        let mut subscriptions: Vec<Record<Vec<u8>, Subscription>> = Vec::new();
+        let mut local: Vec<Record<K, Change<VR>>> = Vec::new();
+        for record in input {
+            let Change { new, old } = record.value;
+            if new.is_none() && old.is_none() {
+                continue;
+            }
+            let new_fk = self.foreign_key(new.as_ref())?;
+            let old_fk = self.foreign_key(old.as_ref())?;
+            let hash = match &new {
+                Some(v) => Some(value_hash(&encode(&*self.value_serde, v, &self.name)?)),
+                None => None,
+            };
+            let left_key = encode(&*self.key_serde, &record.key, &self.name)?;
+            let mut send = |fk: &Vec<u8>, instruction| {
+                subscriptions.push(Record::new(
+                    fk.clone(),
+                    Subscription {
+                        instruction,
+                        hash,
+                        partition,
+                        left_key: left_key.clone(),
+                    },
+                    record.timestamp,
+                ))
+            };
+            let moved = old_fk.is_some() && old_fk != new_fk;
+            match (&new, &new_fk, &self.unmatched) {
+                // Left join: always ask for an answer, to emit a row with or without a match.
+                (Some(_), Some(fk), Some(_)) => {
+                    if let (true, Some(old)) = (moved, &old_fk) {
+                        send(old, DeleteKeyNoPropagate);
+                    }
+                    send(fk, PropagateNullIfNoFkValAvailable);
+                }
+                // Left join, no foreign key: joined with no right row, here (there is no
+                // right side to ask); a response still in flight for an older value is
+                // dropped as stale.
+                (Some(v), None, Some(unmatched)) => {
+                    if let Some(old) = &old_fk {
+                        send(old, DeleteKeyNoPropagate);
+                    }
+                    local.push(Record::new(
+                        record.key.clone(),
+                        Change::new(Some(unmatched(v)), None),
+                        record.timestamp,
+                    ));
+                }
+                // Inner join, foreign key unchanged or new: an answer only if it joins (there
+                // is no earlier result to retract).
+                (Some(_), Some(fk), None) if !moved => send(fk, PropagateOnlyIfFkValAvailable),
+                // Inner join, foreign key changed: an answer in every case, to retract the
+                // old result if the new key does not join.
+                (Some(_), Some(fk), None) => {
+                    if let Some(old) = &old_fk {
+                        send(old, DeleteKeyNoPropagate);
+                    }
+                    send(fk, PropagateNullIfNoFkValAvailable);
+                }
+                // Inner join lost its foreign key, or a row was deleted: the old key's
+                // subscription answers with no right row, which retracts the result.
+                (Some(_), None, None) | (None, _, _) => {
+                    if let Some(old) = &old_fk {
+                        send(old, DeleteKeyAndPropagate);
+                    } else if self.unmatched.is_some() {
+                        // A left-join row without a foreign key was deleted.
+                        local.push(Record::new(
+                            record.key.clone(),
+                            Change::new(None, None),
+                            record.timestamp,
+                        ));
+                    }
+                }
+            }
+        }
+        if !subscriptions.is_empty() {
+            ctx.forward_to(0, subscriptions);
+        }
+        if !local.is_empty() {
+            ctx.forward_to(1, local);
+        }
+        Ok(())
+    }
+}
+
+fn response(subscription: &Subscription, right_value: Option<Vec<u8>>) -> Routed {
+    Routed {
+        partition: subscription.partition,
+        response: Response {
+            hash: subscription.hash,
+            right_value,
+        },
+    }
+}
+
+/// Right side, on each subscription: records or forgets it in the subscription store and
+/// answers with the right row as the instruction says (Kafka's
+/// `SubscriptionReceiveProcessorSupplier` and `SubscriptionJoinProcessorSupplier` in one
+/// node).
+pub(crate) struct SubscriptionReceiveNode {
+    pub name: String,
+    pub subscription_store: String,
+    pub right_store: String,
+    pub subscriptions: Option<Arc<dyn KeyValueStore>>,
+    pub right: Option<Arc<dyn KeyValueStore>>,
+}
+
+impl Node for SubscriptionReceiveNode {
+    fn init(&mut self, ctx: &mut InitContext<'_>) -> Result<()> {
+        self.subscriptions = Some(ctx.kv_store(&self.subscription_store)?);
+        self.right = Some(ctx.kv_store(&self.right_store)?);
+        Ok(())
+    }
+
+    fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> Result<()> {
+        use Instruction::*;
+        let input = downcast::<Vec<Record<Vec<u8>, Subscription>>>(batch, &self.name)?;
+        let store = self.subscriptions.as_ref().expect("init opened the store");
+        let right = self.right.as_ref().expect("init opened the store");
+        let mut out = Vec::new();
+        for record in input {
+            let fk = &record.key;
+            let subscription = &record.value;
+            let key = subscription_key(fk, &subscription.left_key);
+            let answer = match subscription.instruction {
+                DeleteKeyNoPropagate => {
+                    store.delete(&key)?;
+                    None
+                }
+                DeleteKeyAndPropagate => {
+                    store.delete(&key)?;
+                    Some(None)
+                }
+                PropagateNullIfNoFkValAvailable | PropagateOnlyIfFkValAvailable => {
+                    store.put(&key, &SubscriptionSerde.serialize(subscription)?)?;
+                    match (right.get(fk)?, subscription.instruction) {
+                        (None, PropagateOnlyIfFkValAvailable) => None,
+                        (value, _) => Some(value),
+                    }
+                }
+            };
+            if let Some(value) = answer {
+                out.push(Record::new(
+                    subscription.left_key.clone(),
+                    response(subscription, value),
+                    record.timestamp,
+                ));
+            }
+        }
+        ctx.forward_records(out);
+        Ok(())
+    }
+}
+
+/// Right side, on each change of a right row: answers every subscription to its key with
+/// the new row (none for a delete) (Kafka's `ForeignTableJoinProcessorSupplier`).
+pub(crate) struct ForeignTableJoinNode<KO, VO> {
+    pub name: String,
+    pub subscription_store: String,
+    pub key_serde: SerdeRef<KO>,
+    pub value_serde: SerdeRef<VO>,
+    pub subscriptions: Option<Arc<dyn KeyValueStore>>,
+}
+
+impl<KO, VO> Node for ForeignTableJoinNode<KO, VO>
+where
+    KO: Send + 'static,
+    VO: Send + 'static,
+{
+    fn init(&mut self, ctx: &mut InitContext<'_>) -> Result<()> {
+        self.subscriptions = Some(ctx.kv_store(&self.subscription_store)?);
+        Ok(())
+    }
+
+    fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> Result<()> {
+        let input = downcast::<Vec<Record<KO, Change<VO>>>>(batch, &self.name)?;
+        let store = self.subscriptions.as_ref().expect("init opened the store");
+        let mut out = Vec::new();
+        for record in input {
+            if record.value.new.is_none() && record.value.old.is_none() {
+                continue;
+            }
+            let fk = encode(&*self.key_serde, &record.key, &self.name)?;
+            let new = match &record.value.new {
+                Some(v) => Some(encode(&*self.value_serde, v, &self.name)?),
+                None => None,
+            };
+            let subscribers: Vec<Vec<u8>> = store
+                .prefix_scan(&subscription_prefix(&fk))?
+                .map(|entry| entry.map(|(_, value)| value))
+                .collect::<eddy_state::Result<_>>()?;
+            for bytes in subscribers {
+                let subscription = SubscriptionSerde.deserialize(&bytes)?;
+                out.push(Record::new(
+                    subscription.left_key.clone(),
+                    response(&subscription, new.clone()),
+                    record.timestamp,
+                ));
+            }
+        }
+        ctx.forward_records(out);
+        Ok(())
+    }
+}
+
+/// Writes responses to the subscription-response topic, each to the partition of the left
+/// row that subscribed (Kafka sends them back the same way, so a left table written with any
+/// partitioner gets its answers).
+pub(crate) struct ResponseSinkNode {
+    pub name: String,
+    pub topic: TopicName,
+    pub resolved: Option<Arc<str>>,
+}
+
+impl Node for ResponseSinkNode {
+    fn init(&mut self, ctx: &mut InitContext<'_>) -> Result<()> {
+        self.resolved = Some(self.topic.resolve(ctx.application_id()).into());
+        Ok(())
+    }
+
+    fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> Result<()> {
+        let input = downcast::<Vec<Record<Vec<u8>, Routed>>>(batch, &self.name)?;
+        let topic = self.resolved.clone().expect("init resolved the topic");
+        for record in input {
+            let value = ResponseSerde.serialize(&record.value.response)?;
+            ctx.send(SinkRecord {
+                topic: topic.clone(),
+                partition: Some(record.value.partition),
+                key: Some(Bytes::from(record.key)),
+                value: Some(Bytes::from(value)),
+                timestamp: record.timestamp,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Left side, on each response: joins it with the left row's current value, unless that
+/// value's hash differs from the one the response carries (the row changed after
+/// subscribing: the response is stale and dropped). Forwards the result row (`None`: no
+/// row) as the new side of a change, for the result store to complete.
+pub(crate) struct ResponseJoinNode<K, V, VO, VR> {
+    pub name: String,
+    pub left_store: String,
+    pub key_serde: SerdeRef<K>,
+    pub left_serde: SerdeRef<V>,
+    pub right_serde: SerdeRef<VO>,
+    pub joiner: FkJoinFn<V, VO, VR>,
+    pub left: Option<Arc<dyn KeyValueStore>>,
+}
+
+impl<K, V, VO, VR> Node for ResponseJoinNode<K, V, VO, VR>
+where
+    K: Clone + Send + 'static,
+    V: Send + 'static,
+    VO: Send + 'static,
+    VR: Clone + Send + 'static,
+{
+    fn init(&mut self, ctx: &mut InitContext<'_>) -> Result<()> {
+        self.left = Some(ctx.kv_store(&self.left_store)?);
+        Ok(())
+    }
+
+    fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> Result<()> {
+        let input = downcast::<Vec<Record<Vec<u8>, Response>>>(batch, &self.name)?;
+        let left = self.left.as_ref().expect("init opened the store");
+        let mut out = Vec::with_capacity(input.len());
+        for record in input {
+            let current = left.get(&record.key)?;
+            if current.as_deref().map(value_hash) != record.value.hash {
+                tracing::trace!(node = %self.name, "dropping a stale foreign-key join response");
+                continue;
+            }
+            let key = decode(&*self.key_serde, &record.key)?;
+            let result = match current {
+                None => None,
+                Some(bytes) => {
+                    let value = decode(&*self.left_serde, &bytes)?;
+                    let right = match &record.value.right_value {
+                        Some(r) => Some(decode(&*self.right_serde, r)?),
+                        None => None,
+                    };
+                    (self.joiner)(&value, right.as_ref())
+                }
+            };
+            out.push(Record::new(
+                key,
+                Change::new(result, None),
+                record.timestamp,
+            ));
+        }
+        ctx.forward_records(out);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn murmur3_matches_reference_vectors() {
+        assert_eq!(murmur3_x64_128(b"", 0), (0, 0));
+        assert_eq!(
+            murmur3_x64_128(b"hello", 0),
+            (0xcbd8_a7b3_41bd_9b02, 0x5b1e_906a_48ae_1d19)
+        );
+        assert_eq!(
+            murmur3_x64_128(b"The quick brown fox jumps over the lazy dog", 0),
+            (0xe34b_bc7b_bc07_1b6c, 0x7a43_3ca9_c49a_9347)
+        );
+    }
+
+    #[test]
+    fn wire_formats_round_trip_and_reject_garbage() {
+        let s = Subscription {
+            instruction: Instruction::PropagateOnlyIfFkValAvailable,
+            hash: Some(value_hash(b"v")),
+            partition: 7,
+            left_key: b"left".to_vec(),
+        };
+        let bytes = SubscriptionSerde.serialize(&s).unwrap();
+        assert_eq!(SubscriptionSerde.deserialize(&bytes).unwrap(), s);
+        let deleted = Subscription { hash: None, ..s };
+        let bytes = SubscriptionSerde.serialize(&deleted).unwrap();
+        assert_eq!(SubscriptionSerde.deserialize(&bytes).unwrap(), deleted);
+        for r in [
+            Response {
+                hash: None,
+                right_value: None,
+            },
+            Response {
+                hash: Some(value_hash(b"x")),
+                right_value: Some(Vec::new()),
+            },
+        ] {
+            let bytes = ResponseSerde.serialize(&r).unwrap();
+            assert_eq!(ResponseSerde.deserialize(&bytes).unwrap(), r);
+        }
+        assert!(SubscriptionSerde.deserialize(&[]).is_err());
+        assert!(
+            SubscriptionSerde
+                .deserialize(&[9, 2, 0, 0, 0, 0, 1])
+                .is_err()
+        );
+        assert!(
+            SubscriptionSerde
+                .deserialize(&[0, 8, 0, 0, 0, 0, 1])
+                .is_err()
+        );
+        assert!(SubscriptionSerde.deserialize(&[0, 2, 1, 0]).is_err());
+        assert!(ResponseSerde.deserialize(&[0, 0, 5]).is_err());
+    }
+
+    #[test]
+    fn a_foreign_key_prefix_matches_only_its_own_subscriptions() {
+        let short = subscription_key(b"a", b"bc");
+        let long = subscription_key(b"ab", b"c");
+        assert!(short.starts_with(&subscription_prefix(b"a")));
+        assert!(!long.starts_with(&subscription_prefix(b"a")));
+    }
+}
