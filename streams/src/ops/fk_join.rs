@@ -51,61 +51,13 @@ pub(crate) fn value_hash(bytes: &[u8]) -> ValueHash {
     out
 }
 
-/// MurmurHash3 x64 128-bit (Kafka's `Murmur3.hash128`): fast and well spread, which is all a
-/// staleness check needs.
+/// MurmurHash3 x64 128-bit (Kafka's `Murmur3.hash128`, from the `murmur3` crate): fast,
+/// well spread and stable across processes and versions, which a staleness check whose
+/// hashes travel between instances needs. Returned as its two 64-bit halves `(h1, h2)`.
 fn murmur3_x64_128(data: &[u8], seed: u32) -> (u64, u64) {
-    const C1: u64 = 0x87c3_7b91_1142_53d5;
-    const C2: u64 = 0x4cf5_ad43_2745_937f;
-    fn fmix(mut k: u64) -> u64 {
-        k ^= k >> 33;
-        k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        k ^= k >> 33;
-        k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        k ^ (k >> 33)
-    }
-    let mix1 = |k: u64| k.wrapping_mul(C1).rotate_left(31).wrapping_mul(C2);
-    let mix2 = |k: u64| k.wrapping_mul(C2).rotate_left(33).wrapping_mul(C1);
-    let (mut h1, mut h2) = (u64::from(seed), u64::from(seed));
-    let mut blocks = data.chunks_exact(16);
-    for block in &mut blocks {
-        let k1 = u64::from_le_bytes(block[..8].try_into().expect("8 bytes"));
-        let k2 = u64::from_le_bytes(block[8..].try_into().expect("8 bytes"));
-        h1 ^= mix1(k1);
-        h1 = h1
-            .rotate_left(27)
-            .wrapping_add(h2)
-            .wrapping_mul(5)
-            .wrapping_add(0x52dc_e729);
-        h2 ^= mix2(k2);
-        h2 = h2
-            .rotate_left(31)
-            .wrapping_add(h1)
-            .wrapping_mul(5)
-            .wrapping_add(0x3849_5ab5);
-    }
-    let tail = blocks.remainder();
-    let word = |bytes: &[u8]| {
-        bytes
-            .iter()
-            .enumerate()
-            .fold(0u64, |k, (i, &b)| k ^ (u64::from(b) << (8 * i)))
-    };
-    if tail.len() > 8 {
-        h2 ^= mix2(word(&tail[8..]));
-    }
-    if !tail.is_empty() {
-        h1 ^= mix1(word(&tail[..tail.len().min(8)]));
-    }
-    let len = data.len() as u64;
-    h1 ^= len;
-    h2 ^= len;
-    h1 = h1.wrapping_add(h2);
-    h2 = h2.wrapping_add(h1);
-    h1 = fmix(h1);
-    h2 = fmix(h2);
-    h1 = h1.wrapping_add(h2);
-    h2 = h2.wrapping_add(h1);
-    (h1, h2)
+    let hash = murmur3::murmur3_x64_128(&mut std::io::Cursor::new(data), seed)
+        .expect("reading from a byte slice cannot fail");
+    (hash as u64, (hash >> 64) as u64)
 }
 
 /// What the right side does with a subscription (Kafka's `SubscriptionWrapper.Instruction`).
