@@ -41,13 +41,23 @@ impl WindowCache {
             Some(windows) => windows,
             None => self.keys.entry(key.to_vec()).or_default(),
         };
-        let old = windows.insert(window_start, value.map(<[u8]>::to_vec));
-        match old {
-            Some(old) => {
-                self.bytes -= entry_size(key, old.as_deref());
+        match windows.get_mut(&window_start) {
+            Some(slot) => {
+                self.bytes -= entry_size(key, slot.as_deref());
                 self.absorbed += 1;
+                match (slot.as_mut(), value) {
+                    // The hot path, an aggregate updated again: reuse its buffer.
+                    (Some(buffer), Some(value)) => {
+                        buffer.clear();
+                        buffer.extend_from_slice(value);
+                    }
+                    _ => *slot = value.map(<[u8]>::to_vec),
+                }
             }
-            None => self.entries += 1,
+            None => {
+                windows.insert(window_start, value.map(<[u8]>::to_vec));
+                self.entries += 1;
+            }
         }
         if value.is_some() {
             self.newest = Some(self.newest.map_or(window_start, |n| n.max(window_start)));

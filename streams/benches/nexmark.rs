@@ -26,6 +26,12 @@
 // getrusage is the only unsafe code here.
 #![allow(unsafe_code)]
 
+/// The app's allocator: mimalloc, as a throughput-minded Rust service would pick (the
+/// figures with glibc's malloc: `--features bench-system-alloc`, see docs/benchmarks.md).
+#[cfg(not(feature = "bench-system-alloc"))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::{BTreeMap, HashMap};
 use std::hint::black_box;
 use std::marker::PhantomData;
@@ -1297,13 +1303,18 @@ fn main() -> anyhow::Result<()> {
     };
     println!(
         "nexmark on eddy-streams, embedded backend, 1 partition, 1 stream thread; values: {}; \
-         event time: {} us per event; seed {}",
+         event time: {} us per event; seed {}; allocator: {}",
         match format {
             Format::Binary => "fixed binary serde",
             Format::Json => "JSON",
         },
         args.delay_us,
-        args.seed
+        args.seed,
+        if cfg!(feature = "bench-system-alloc") {
+            "system (glibc malloc)"
+        } else {
+            "mimalloc"
+        }
     );
 
     let mut rows = Vec::new();
