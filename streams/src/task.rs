@@ -154,22 +154,29 @@ impl Task {
                 continue;
             }
             let node = schedule.node;
-            let before = self.queue.len();
-            let Some(instance) = self.nodes[node].as_mut() else {
-                continue;
-            };
-            let mut ctx = Context {
-                children: &self.children[node],
-                queue: &mut self.queue,
-                state: &mut self.state,
-            };
-            instance
-                .punctuate(kind, now, &mut ctx)
-                .map_err(|e| in_node(e, &self.names[node]))?;
-            self.queue[before..].reverse();
-            self.drain()?;
+            self.run_node(node, |instance, ctx| instance.punctuate(kind, now, ctx))?;
         }
         Ok(())
+    }
+
+    /// Calls `f` on node `node` (if it is in this task), then processes what it forwarded.
+    fn run_node(
+        &mut self,
+        node: NodeId,
+        f: impl FnOnce(&mut dyn Node, &mut Context<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let before = self.queue.len();
+        let Some(instance) = self.nodes[node].as_mut() else {
+            return Ok(());
+        };
+        let mut ctx = Context {
+            children: &self.children[node],
+            queue: &mut self.queue,
+            state: &mut self.state,
+        };
+        f(instance.as_mut(), &mut ctx).map_err(|e| in_node(e, &self.names[node]))?;
+        self.queue[before..].reverse();
+        self.drain()
     }
 
     /// Processes queued batches depth first: a node's outputs are processed (first child
@@ -205,21 +212,7 @@ impl Task {
     /// fill a child's cache, which is flushed after it). Called before each commit.
     pub fn flush(&mut self) -> Result<()> {
         for i in 0..self.order.len() {
-            let node = self.order[i];
-            let before = self.queue.len();
-            let Some(instance) = self.nodes[node].as_mut() else {
-                continue;
-            };
-            let mut ctx = Context {
-                children: &self.children[node],
-                queue: &mut self.queue,
-                state: &mut self.state,
-            };
-            instance
-                .flush(&mut ctx)
-                .map_err(|e| in_node(e, &self.names[node]))?;
-            self.queue[before..].reverse();
-            self.drain()?;
+            self.run_node(self.order[i], |instance, ctx| instance.flush(ctx))?;
         }
         Ok(())
     }

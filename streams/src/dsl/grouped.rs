@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use crate::ops::aggregate::{Folder, KvState, StreamAggregateNode, TableAggregateNode};
+use crate::ops::emit_progress::EmitProgress;
 use crate::ops::session::SessionAggregateNode;
 use crate::ops::sliding::SlidingWindowAggregateNode;
 use crate::ops::window::WindowAggregateNode;
@@ -176,37 +177,24 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
     ) -> KTable<Windowed<K>, VA> {
         let stream = self.stream.partitioned(store);
         let key_serde = require(&stream.graph, &stream.key_serde, "a windowed aggregation");
-        let emit_store = format!("{store}-emit");
-        let mut stores = vec![store.to_string()];
-        {
-            let mut g = stream.graph.borrow_mut();
-            g.add_store(
-                store,
-                StoreKind::Window {
-                    retention_ms: self.windows.retention_ms(),
-                },
-            );
-            if self.emit == EmitStrategy::OnWindowClose {
-                g.add_store(&emit_store, StoreKind::KeyValue);
-                stores.push(emit_store.clone());
-            }
-        }
+        let kind = StoreKind::Window {
+            retention_ms: self.windows.retention_ms(),
+        };
+        let (stores, emit_store) = add_window_stores(&stream, store, kind, self.emit);
         let (windows, emit) = (self.windows, self.emit);
         let (s, k, v) = (store.to_string(), key_serde.clone(), value_serde.clone());
         let node = stream.add_processor("KSTREAM-AGGREGATE", stores, move |name| {
             Box::new(WindowAggregateNode {
                 name: name.to_string(),
                 store_name: s.clone(),
-                emit_store_name: emit_store.clone(),
                 windows,
                 emit,
                 key_serde: k.clone(),
                 value_serde: v.clone(),
                 aggregator: folder.clone(),
                 store: None,
-                emit_store: None,
                 observed: i64::MIN / 2,
-                emitted_until: i64::MIN / 2,
+                progress: EmitProgress::new(emit_store.clone()),
             })
         });
         KTable::new(
@@ -280,16 +268,14 @@ impl<K: Data, V: Data> SlidingWindowedKStream<K, V> {
             Box::new(SlidingWindowAggregateNode {
                 name: name.to_string(),
                 store_name: s.clone(),
-                emit_store_name: emit_store.clone(),
                 windows,
                 emit,
                 key_serde: k.clone(),
                 value_serde: v.clone(),
                 aggregator: folder.clone(),
                 store: None,
-                emit_store: None,
                 observed: i64::MIN / 2,
-                emitted_until: i64::MIN / 2,
+                progress: EmitProgress::new(emit_store.clone()),
             })
         });
         KTable::new(
@@ -366,7 +352,6 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
             Box::new(SessionAggregateNode {
                 name: name.to_string(),
                 store_name: s.clone(),
-                emit_store_name: emit_store.clone(),
                 windows,
                 emit,
                 key_serde: k.clone(),
@@ -374,9 +359,8 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
                 aggregator: folder.clone(),
                 merger: merger.clone(),
                 store: None,
-                emit_store: None,
                 observed: i64::MIN / 2,
-                emitted_until: i64::MIN / 2,
+                progress: EmitProgress::new(emit_store.clone()),
             })
         });
         KTable::new(

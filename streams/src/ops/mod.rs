@@ -1,6 +1,7 @@
 //! The nodes the DSL builds: one module per family of operators.
 
 pub(crate) mod aggregate;
+pub(crate) mod emit_progress;
 pub(crate) mod fk_join;
 pub(crate) mod join;
 pub(crate) mod record_cache;

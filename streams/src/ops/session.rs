@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use eddy_state::{KeyValueStore, SessionStore, SessionWindow};
+use eddy_state::{SessionStore, SessionWindow};
 
 use crate::dsl::{EmitStrategy, SessionWindows};
 use crate::error::Result;
@@ -13,19 +13,15 @@ use crate::record::{Change, Record, Windowed};
 use crate::serdes::SerdeRef;
 
 use super::aggregate::Folder;
+use super::emit_progress::EmitProgress;
 use super::{decode, encode};
 
 /// Merges two sessions' aggregates: `(key, aggregate, aggregate) -> aggregate`.
 pub type Merger<K, VA> = Arc<dyn Fn(&K, VA, VA) -> VA + Send + Sync>;
 
-/// The key under which the on-close emission progress is kept in the `<store>-emit` store.
-const EMITTED_KEY: &[u8] = b"emitted-until";
-
 pub(crate) struct SessionAggregateNode<K, V, VA> {
     pub name: String,
     pub store_name: String,
-    /// Store of the on-close emission progress.
-    pub emit_store_name: String,
     pub windows: SessionWindows,
     pub emit: EmitStrategy,
     pub key_serde: SerdeRef<K>,
@@ -33,11 +29,10 @@ pub(crate) struct SessionAggregateNode<K, V, VA> {
     pub aggregator: Folder<K, V, VA>,
     pub merger: Merger<K, VA>,
     pub store: Option<Arc<dyn SessionStore>>,
-    pub emit_store: Option<Arc<dyn KeyValueStore>>,
     /// The largest record time this aggregation has seen.
     pub observed: i64,
-    /// Sessions ending before this have been emitted (on-close only).
-    pub emitted_until: i64,
+    /// How far final results have been emitted (on-close only).
+    pub progress: EmitProgress,
 }
 
 impl<K, V, VA> SessionAggregateNode<K, V, VA>
@@ -60,11 +55,11 @@ where
         out: &mut Vec<Record<Windowed<K>, Change<VA>>>,
     ) -> Result<()> {
         let close = self.close_time(observed);
-        if close <= self.emitted_until {
+        if close <= self.progress.until {
             return Ok(());
         }
         let store = self.store.as_ref().expect("init opened the store");
-        for entry in store.fetch_ended(self.emitted_until, close - 1)? {
+        for entry in store.fetch_ended(self.progress.until, close - 1)? {
             let key = decode(&*self.key_serde, &entry.key)?;
             let value = decode(&*self.value_serde, &entry.value)?;
             let (start, end) = (entry.window.start, entry.window.end);
@@ -74,10 +69,7 @@ where
                 end,
             ));
         }
-        self.emitted_until = close;
-        if let Some(meta) = &self.emit_store {
-            meta.put(EMITTED_KEY, &close.to_be_bytes())?;
-        }
+        self.progress.advance(close)?;
         Ok(())
     }
 }
@@ -90,20 +82,16 @@ where
 {
     fn init(&mut self, ctx: &mut InitContext<'_>) -> Result<()> {
         self.store = Some(ctx.session_store(&self.store_name)?);
-        if self.emit == EmitStrategy::OnWindowClose {
-            let meta = ctx.kv_store(&self.emit_store_name)?;
-            let saved = meta.get(EMITTED_KEY)?;
-            if let Some(Ok(b)) = saved.map(|b| <[u8; 8]>::try_from(b.as_slice())) {
-                self.emitted_until = i64::from_be_bytes(b);
-                // Stream time had reached at least this: what was emitted stays closed
-                // after a restart.
-                self.observed = self.observed.max(
-                    self.emitted_until
-                        .saturating_add(self.windows.gap_ms)
-                        .saturating_add(self.windows.grace_ms),
-                );
-            }
-            self.emit_store = Some(meta);
+        if self.emit == EmitStrategy::OnWindowClose
+            && let Some(until) = self.progress.init(ctx)?
+        {
+            // Stream time had reached at least this: what was emitted stays closed after a
+            // restart.
+            self.observed = self.observed.max(
+                until
+                    .saturating_add(self.windows.gap_ms)
+                    .saturating_add(self.windows.grace_ms),
+            );
         }
         Ok(())
     }

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use eddy_state::{KeyValueStore, WindowStore};
+use eddy_state::WindowStore;
 
 use crate::dsl::{EmitStrategy, SlidingWindows};
 use crate::error::{Error, Result};
@@ -19,10 +19,8 @@ use crate::record::{Change, Record, Windowed};
 use crate::serdes::SerdeRef;
 
 use super::aggregate::Folder;
+use super::emit_progress::EmitProgress;
 use super::{decode, encode};
-
-/// The key under which the on-close emission progress is kept in the `<store>-emit` store.
-const EMITTED_KEY: &[u8] = b"emitted-until";
 
 /// A window's aggregate and the largest record time it holds.
 #[derive(Clone)]
@@ -34,19 +32,16 @@ struct Timed<VA> {
 pub(crate) struct SlidingWindowAggregateNode<K, V, VA> {
     pub name: String,
     pub store_name: String,
-    /// Store of the on-close emission progress.
-    pub emit_store_name: String,
     pub windows: SlidingWindows,
     pub emit: EmitStrategy,
     pub key_serde: SerdeRef<K>,
     pub value_serde: SerdeRef<VA>,
     pub aggregator: Folder<K, V, VA>,
     pub store: Option<Arc<dyn WindowStore>>,
-    pub emit_store: Option<Arc<dyn KeyValueStore>>,
     /// The largest record time this aggregation has seen.
     pub observed: i64,
-    /// Windows ending before this have been emitted (on-close only).
-    pub emitted_until: i64,
+    /// How far final results have been emitted (on-close only).
+    pub progress: EmitProgress,
 }
 
 /// What processing one record needs, and what it produces.
@@ -281,13 +276,13 @@ where
         out: &mut Vec<Record<Windowed<K>, Change<VA>>>,
     ) -> Result<()> {
         let close = observed - self.windows.grace_ms;
-        if close <= self.emitted_until {
+        if close <= self.progress.until {
             return Ok(());
         }
         let d = self.difference();
         let mut closed = self
             .store()
-            .fetch_all(self.emitted_until - d, close - 1 - d)?;
+            .fetch_all(self.progress.until - d, close - 1 - d)?;
         closed.sort_by_key(|e| e.window_start);
         for entry in closed {
             let key = decode(&*self.key_serde, &entry.key)?;
@@ -298,10 +293,7 @@ where
                 timed.max_time,
             ));
         }
-        self.emitted_until = close;
-        if let Some(meta) = &self.emit_store {
-            meta.put(EMITTED_KEY, &close.to_be_bytes())?;
-        }
+        self.progress.advance(close)?;
         Ok(())
     }
 }
@@ -318,17 +310,13 @@ where
         // that survives a restart.
         self.observed = self.observed.max(store.observed_time().saturating_sub(1));
         self.store = Some(store);
-        if self.emit == EmitStrategy::OnWindowClose {
-            let meta = ctx.kv_store(&self.emit_store_name)?;
-            let saved = meta.get(EMITTED_KEY)?;
-            if let Some(Ok(b)) = saved.map(|b| <[u8; 8]>::try_from(b.as_slice())) {
-                self.emitted_until = i64::from_be_bytes(b);
-                // What was emitted is closed: no record may change it after a restart.
-                self.observed = self
-                    .observed
-                    .max(self.emitted_until.saturating_add(self.windows.grace_ms));
-            }
-            self.emit_store = Some(meta);
+        if self.emit == EmitStrategy::OnWindowClose
+            && let Some(until) = self.progress.init(ctx)?
+        {
+            // What was emitted is closed: no record may change it after a restart.
+            self.observed = self
+                .observed
+                .max(until.saturating_add(self.windows.grace_ms));
         }
         Ok(())
     }

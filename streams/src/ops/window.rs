@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use eddy_state::{KeyValueStore, WindowStore};
+use eddy_state::WindowStore;
 
 use crate::dsl::{EmitStrategy, TimeWindows};
 use crate::error::Result;
@@ -12,28 +12,22 @@ use crate::record::{Change, Record, Windowed};
 use crate::serdes::SerdeRef;
 
 use super::aggregate::Folder;
+use super::emit_progress::EmitProgress;
 use super::{decode, encode};
-
-/// The key under which an on-close aggregation keeps the close time it has emitted up to,
-/// in its small metadata store.
-const EMITTED_KEY: &[u8] = b"emitted-until";
 
 pub(crate) struct WindowAggregateNode<K, V, VA> {
     pub name: String,
     pub store_name: String,
-    /// Store of the on-close emission progress.
-    pub emit_store_name: String,
     pub windows: TimeWindows,
     pub emit: EmitStrategy,
     pub key_serde: SerdeRef<K>,
     pub value_serde: SerdeRef<VA>,
     pub aggregator: Folder<K, V, VA>,
     pub store: Option<Arc<dyn WindowStore>>,
-    pub emit_store: Option<Arc<dyn KeyValueStore>>,
     /// The largest record time this aggregation has seen.
     pub observed: i64,
-    /// Windows ending at or before this have been emitted (on-close only).
-    pub emitted_until: i64,
+    /// How far final results have been emitted (on-close only).
+    pub progress: EmitProgress,
 }
 
 impl<K, V, VA> WindowAggregateNode<K, V, VA>
@@ -52,12 +46,12 @@ where
     ) -> Result<()> {
         let close = observed - self.windows.grace_ms;
         let (size, advance) = (self.windows.size_ms, self.windows.advance_ms);
-        let next_end = ((self.emitted_until - size).div_euclid(advance) + 1) * advance + size;
+        let next_end = ((self.progress.until - size).div_euclid(advance) + 1) * advance + size;
         if close < next_end {
             return Ok(());
         }
         let store = self.store.as_ref().expect("init opened the store");
-        let from = self.emitted_until - size + 1;
+        let from = self.progress.until - size + 1;
         let mut closed = store.fetch_all(from, close - size)?;
         closed.sort_by_key(|e| e.window_start);
         for entry in closed {
@@ -70,10 +64,7 @@ where
                 end - 1,
             ));
         }
-        self.emitted_until = close;
-        if let Some(meta) = &self.emit_store {
-            meta.put(EMITTED_KEY, &close.to_be_bytes())?;
-        }
+        self.progress.advance(close)?;
         Ok(())
     }
 }
@@ -89,12 +80,7 @@ where
         self.observed = store.observed_time();
         self.store = Some(store);
         if self.emit == EmitStrategy::OnWindowClose {
-            let meta = ctx.kv_store(&self.emit_store_name)?;
-            let saved = meta.get(EMITTED_KEY)?;
-            if let Some(Ok(b)) = saved.map(|b| <[u8; 8]>::try_from(b.as_slice())) {
-                self.emitted_until = i64::from_be_bytes(b);
-            }
-            self.emit_store = Some(meta);
+            self.progress.init(ctx)?;
         }
         Ok(())
     }

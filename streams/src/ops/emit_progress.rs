@@ -1,0 +1,54 @@
+//! How far an on-close windowed aggregation (time, sliding or session windows) has emitted
+//! its final results: one close time, kept in a small changelogged key-value store
+//! (`<store>-emit`) so that a restart neither repeats nor loses a final result.
+
+use std::sync::Arc;
+
+use eddy_state::KeyValueStore;
+
+use crate::error::Result;
+use crate::processor::InitContext;
+
+/// The key under which the progress is kept.
+const EMITTED_KEY: &[u8] = b"emitted-until";
+
+pub(crate) struct EmitProgress {
+    store_name: String,
+    store: Option<Arc<dyn KeyValueStore>>,
+    /// Results closed by this time have been emitted (each node says which side is open).
+    pub until: i64,
+}
+
+impl EmitProgress {
+    /// Progress kept in store `store_name`, nothing emitted yet.
+    pub fn new(store_name: String) -> Self {
+        Self {
+            store_name,
+            store: None,
+            until: i64::MIN / 2,
+        }
+    }
+
+    /// Opens the store and loads the saved progress; returns it if there was one.
+    pub fn init(&mut self, ctx: &InitContext<'_>) -> Result<Option<i64>> {
+        let store = ctx.kv_store(&self.store_name)?;
+        let saved = store
+            .get(EMITTED_KEY)?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map(i64::from_be_bytes);
+        if let Some(until) = saved {
+            self.until = until;
+        }
+        self.store = Some(store);
+        Ok(saved)
+    }
+
+    /// Records that results up to `close` have been emitted.
+    pub fn advance(&mut self, close: i64) -> Result<()> {
+        self.until = close;
+        if let Some(store) = &self.store {
+            store.put(EMITTED_KEY, &close.to_be_bytes())?;
+        }
+        Ok(())
+    }
+}
