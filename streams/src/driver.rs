@@ -52,6 +52,8 @@ struct Inner {
     outputs: HashMap<String, VecDeque<SinkRecord>>,
     offsets: HashMap<String, i64>,
     stores: HashMap<String, StoreHandle>,
+    /// Stores whose values follow a record time (`StoreSpec::timestamped`).
+    timestamped: BTreeSet<String>,
     wall_clock_ms: i64,
 }
 
@@ -139,6 +141,12 @@ impl TopologyTestDriver {
                 outputs: HashMap::new(),
                 offsets: HashMap::new(),
                 stores,
+                timestamped: topology
+                    .stores()
+                    .iter()
+                    .filter(|s| s.timestamped)
+                    .map(|s| s.name.clone())
+                    .collect(),
                 wall_clock_ms,
             })),
         };
@@ -285,6 +293,8 @@ impl TopologyTestDriver {
         key_serde: SerdeRef<K>,
         value_serde: SerdeRef<V>,
     ) -> Result<TypedWindowStore<K, V>> {
+        let timestamped = self.inner.borrow().timestamped.contains(name);
+        let value_serde = crate::serdes::store_value_serde(timestamped, value_serde);
         match self.store(name)? {
             StoreHandle::Window(s) => Ok(TypedWindowStore::new(
                 name,

@@ -73,6 +73,10 @@ pub struct StoreSpec {
     /// For a global table's store: the topic it copies, all partitions, in every task (kept
     /// up to date by the runtime's global thread; the topic is its changelog).
     pub global_topic: Option<String>,
+    /// Whether values are stored behind an 8-byte big-endian record time (Kafka Streams'
+    /// `ValueAndTimestamp`: sliding-window aggregates keep their newest record time so).
+    /// Typed reads (interactive queries, the test driver) skip it.
+    pub timestamped: bool,
 }
 
 /// The kind of a store.

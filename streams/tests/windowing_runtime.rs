@@ -150,6 +150,18 @@ fn on_close_emission_neither_repeats_nor_loses_results_across_restarts() {
     let mut sliding_expected = finals(&[(90, 100, 1), (95, 105, 2), (101, 111, 1)]);
     let mut sessions_expected = finals(&[(100, 105, 2)]);
     wait_until("first finals", &sliding_expected, &sessions_expected);
+    // Interactive queries read the sliding store's counts (not its stored record times).
+    let windows = app
+        .window_fetch(
+            "sliding",
+            &"k".to_string(),
+            0,
+            200,
+            Serdes::string(),
+            Serdes::i64(),
+        )
+        .unwrap();
+    assert_eq!(windows, vec![(90, 1), (95, 2), (101, 1), (120, 1)]);
     app.stop().unwrap();
 
     // Restart on the local state: 150 closes what was pending before the restart, and only

@@ -70,7 +70,15 @@ impl Graph {
             kind,
             logged: true,
             global_topic: None,
+            timestamped: false,
         });
+    }
+
+    /// Marks store `name` as keeping a record time in front of each value.
+    pub fn mark_timestamped(&mut self, name: &str) {
+        if let Some(spec) = self.stores.iter_mut().find(|s| s.name == name) {
+            spec.timestamped = true;
+        }
     }
 
     pub fn add_global_store(&mut self, name: &str, topic: &str) {
@@ -79,6 +87,7 @@ impl Graph {
             kind: StoreKind::KeyValue,
             logged: false,
             global_topic: Some(topic.to_string()),
+            timestamped: false,
         });
     }
 

@@ -262,6 +262,7 @@ impl<K: Data, V: Data> SlidingWindowedKStream<K, V> {
             retention_ms: self.windows.retention_ms(),
         };
         let (stores, emit_store) = add_window_stores(&stream, store, kind, self.emit);
+        stream.graph.borrow_mut().mark_timestamped(store);
         let (windows, emit) = (self.windows, self.emit);
         let (s, k, v) = (store.to_string(), key_serde.clone(), value_serde.clone());
         let node = stream.add_processor("KSTREAM-SLIDINGWINDOWAGGREGATE", stores, move |name| {

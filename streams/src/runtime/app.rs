@@ -509,6 +509,12 @@ impl RunningApp {
         key_serde: SerdeRef<K>,
         value_serde: SerdeRef<V>,
     ) -> Result<Vec<(i64, V)>> {
+        let timestamped = self
+            .topology
+            .stores()
+            .iter()
+            .any(|s| s.name == name && s.timestamped);
+        let value_serde = crate::serdes::store_value_serde(timestamped, value_serde);
         let mut out = Vec::new();
         for handle in self.handles(name)? {
             if let StoreHandle::Window(store) = handle {
