@@ -31,9 +31,9 @@ pub mod memory;
 pub mod rocks;
 mod segments;
 mod session;
+mod time_cache;
 pub mod typed;
 mod window;
-mod window_cache;
 
 pub use cache::{CacheStats, CachingKeyValueStore};
 pub use changelog::{Change, Changelog, ChangelogRecord, MemoryChangelog};

@@ -19,8 +19,9 @@
 //!   it, one entry per window, until the next commit or until it holds more than
 //!   `cache_max_bytes`, then go down as one batch to the changelog and the store; reads
 //!   merge it in. Between commits only each window's latest value reaches the changelog.
-//!   Session stores have no write cache yet: every write goes to the changelog and the store.
+//!   Session stores have the same cache, one entry per session.
 
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
@@ -33,8 +34,8 @@ use crate::keys::{decode_session_key, decode_windowed_key, session_key, windowed
 use crate::kv::{Entry, EntryIter, KeyValueStore};
 use crate::logged::{ChangeloggedConfig, ChangeloggedStore, RestoreReport};
 use crate::session::{SessionEntry, SessionStore, SessionWindow};
+use crate::time_cache::{CachedWrite, TimeCache, merge_entries, merge_windows};
 use crate::window::{WindowEntry, WindowStore, WindowWrite};
-use crate::window_cache::{WindowCache, merge_entries, merge_windows};
 
 /// Whether an encoded key lies within range bounds.
 fn in_bounds(key: &[u8], from: Bound<&[u8]>, to: Bound<&[u8]>) -> bool {
@@ -191,7 +192,7 @@ pub struct ChangeloggedWindowStore {
     window: Arc<dyn WindowStore>,
     /// Held while dirty windows are written down, so a reader never misses a window that
     /// is in neither the cache nor the store.
-    cache: Mutex<WindowCache>,
+    cache: Mutex<TimeCache<i64>>,
     cache_max_bytes: usize,
 }
 
@@ -236,14 +237,14 @@ impl ChangeloggedWindowStore {
         let store = Self {
             logged,
             window,
-            cache: Mutex::new(WindowCache::default()),
+            cache: Mutex::new(TimeCache::default()),
             cache_max_bytes: config.cache_max_bytes,
         };
         Ok((store, report))
     }
 
     /// Writes every dirty window down to the changelog and the store, as one batch.
-    fn write_down(&self, cache: &mut WindowCache) -> Result<()> {
+    fn write_down(&self, cache: &mut TimeCache<i64>) -> Result<()> {
         if cache.is_empty() {
             return Ok(());
         }
@@ -265,7 +266,7 @@ impl ChangeloggedWindowStore {
             };
         }
         let mut cache = self.cache.lock();
-        if cache.write(key, window_start, value) > self.cache_max_bytes {
+        if cache.write(key, window_start, window_start, value) > self.cache_max_bytes {
             self.write_down(&mut cache)?;
         }
         Ok(())
@@ -312,19 +313,24 @@ impl WindowStore for ChangeloggedWindowStore {
     fn fetch(&self, key: &[u8], time_from: i64, time_to: i64) -> Result<Vec<(i64, Vec<u8>)>> {
         let cache = self.cache.lock();
         let stored = self.window.fetch(key, time_from, time_to)?;
-        Ok(merge_windows(stored, cache.fetch(key, time_from, time_to)))
+        if time_from > time_to {
+            return Ok(stored);
+        }
+        Ok(merge_windows(stored, cache.range(key, time_from..=time_to)))
     }
     fn fetch_all(&self, time_from: i64, time_to: i64) -> Result<Vec<WindowEntry>> {
         let cache = self.cache.lock();
         let stored = self.window.fetch_all(time_from, time_to)?;
-        Ok(merge_entries(stored, cache.fetch_all(time_from, time_to)))
+        let mut cached = cache.matching(|start| (time_from..=time_to).contains(start));
+        cached.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        Ok(merge_entries(stored, cached))
     }
     fn observed_time(&self) -> i64 {
-        let cached = self.cache.lock().newest_start();
+        let cached = self.cache.lock().newest_time();
         self.window.observed_time().max(cached.unwrap_or(i64::MIN))
     }
     fn is_expired(&self, window_start: i64) -> bool {
-        let newest_cached = self.cache.lock().newest_start();
+        let newest_cached = self.cache.lock().newest_time();
         self.window.is_expired(window_start)
             || newest_cached
                 .is_some_and(|t| window_start < t.saturating_sub(self.window.retention_ms()))
@@ -338,10 +344,15 @@ impl WindowStore for ChangeloggedWindowStore {
     }
 }
 
-/// A session store recorded in a changelog, with checkpoints at commit and restore on open.
+/// A session store recorded in a changelog, with checkpoints at commit and restore on open,
+/// and a write cache.
 pub struct ChangeloggedSessionStore {
     logged: ChangeloggedStore,
     sessions: Arc<dyn SessionStore>,
+    /// Dirty sessions by key, slot `(end, start)`; held while written down (see the window
+    /// store's).
+    cache: Mutex<TimeCache<(i64, i64)>>,
+    cache_max_bytes: usize,
 }
 
 impl std::fmt::Debug for ChangeloggedSessionStore {
@@ -356,7 +367,7 @@ impl ChangeloggedSessionStore {
     /// Opens the store in state directory `dir`, restoring it from `changelog` as needed
     /// (see [`ChangeloggedStore::open`]); `open_engine` opens the session store in the
     /// directory it is given (e.g. with [`RocksEnv::open_session_store`]).
-    /// `config.cache_max_bytes` is ignored: session stores are not cached.
+    /// `config.cache_max_bytes` bounds the write cache (0 turns it off).
     ///
     /// [`RocksEnv::open_session_store`]: crate::RocksEnv::open_session_store
     pub fn open<F>(
@@ -382,20 +393,89 @@ impl ChangeloggedSessionStore {
                 })
             },
         )?;
-        Ok((Self { logged, sessions }, report))
+        let store = Self {
+            logged,
+            sessions,
+            cache: Mutex::new(TimeCache::default()),
+            cache_max_bytes: config.cache_max_bytes,
+        };
+        Ok((store, report))
     }
 
-    /// Commits: makes the changelog durable, flushes the store and writes the checkpoint.
+    /// Writes every dirty session down to the changelog and the store, as one batch.
+    fn write_down(&self, cache: &mut TimeCache<(i64, i64)>) -> Result<()> {
+        if cache.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<Change> = cache
+            .drain()
+            .into_iter()
+            .map(|(key, (end, start), value)| (session_key(&key, start, end), value))
+            .collect();
+        self.logged.write_batch(&batch)
+    }
+
+    /// Records a write in the cache, or passes it down when caching is off.
+    fn write(&self, key: &[u8], window: SessionWindow, value: Option<&[u8]>) -> Result<()> {
+        if self.cache_max_bytes == 0 {
+            let key = session_key(key, window.start, window.end);
+            return match value {
+                Some(value) => self.logged.put(&key, value),
+                None => self.logged.delete(&key),
+            };
+        }
+        let mut cache = self.cache.lock();
+        if cache.write(key, (window.end, window.start), window.end, value) > self.cache_max_bytes {
+            self.write_down(&mut cache)?;
+        }
+        Ok(())
+    }
+
+    /// Updates that replaced a cached value of the same session, so never reached the
+    /// changelog.
+    pub fn cache_absorbed(&self) -> u64 {
+        self.cache.lock().absorbed()
+    }
+
+    /// Commits: writes the cache down, makes the changelog durable, flushes the store and
+    /// writes the checkpoint.
     pub fn commit(&self) -> Result<i64> {
+        self.write_down(&mut self.cache.lock())?;
         self.logged.commit()
     }
 
     /// Commits and closes the store.
     pub fn close(self) -> Result<i64> {
-        self.logged.close()
+        self.commit()
     }
 }
 
+/// Overlays cached sessions (`(end, start)` slots of one key, or of several keys) on
+/// sessions read from the store below, ordered by `order`.
+fn merge_sessions<O: Ord>(
+    stored: Vec<SessionEntry>,
+    cached: Vec<CachedWrite<(i64, i64)>>,
+    order: impl Fn(&[u8], SessionWindow) -> O,
+) -> Vec<SessionEntry> {
+    if cached.is_empty() {
+        return stored;
+    }
+    let mut merged: BTreeMap<O, SessionEntry> = stored
+        .into_iter()
+        .map(|e| (order(&e.key, e.window), e))
+        .collect();
+    for (key, (end, start), value) in cached {
+        let window = SessionWindow { start, end };
+        let at = order(&key, window);
+        match value {
+            Some(value) => merged.insert(at, SessionEntry { key, window, value }),
+            None => merged.remove(&at),
+        };
+    }
+    merged.into_values().collect()
+}
+
+/// Reads merge the cache over the store below; time (and so expiry) counts cached writes.
 impl SessionStore for ChangeloggedSessionStore {
     fn find_sessions(
         &self,
@@ -403,28 +483,50 @@ impl SessionStore for ChangeloggedSessionStore {
         earliest_end: i64,
         latest_start: i64,
     ) -> Result<Vec<SessionEntry>> {
-        self.sessions.find_sessions(key, earliest_end, latest_start)
+        let cache = self.cache.lock();
+        let stored = self
+            .sessions
+            .find_sessions(key, earliest_end, latest_start)?;
+        let cached = cache
+            .range(key, (earliest_end, i64::MIN)..)
+            .into_iter()
+            .filter(|((_, start), _)| *start <= latest_start)
+            .map(|(slot, value)| (key.to_vec(), slot, value))
+            .collect();
+        Ok(merge_sessions(stored, cached, |_, w| (w.end, w.start)))
     }
     fn fetch_ended(&self, earliest_end: i64, latest_end: i64) -> Result<Vec<SessionEntry>> {
-        self.sessions.fetch_ended(earliest_end, latest_end)
+        let cache = self.cache.lock();
+        let stored = self.sessions.fetch_ended(earliest_end, latest_end)?;
+        let cached = cache.matching(|(end, _)| (earliest_end..=latest_end).contains(end));
+        Ok(merge_sessions(stored, cached, |key, w| {
+            (w.end, key.to_vec(), w.start)
+        }))
     }
     fn put(&self, key: &[u8], window: SessionWindow, value: &[u8]) -> Result<bool> {
-        if self.sessions.is_expired(window.end) {
+        if self.is_expired(window.end) {
             return Ok(false);
         }
-        self.logged
-            .put(&session_key(key, window.start, window.end), value)?;
+        self.write(key, window, Some(value))?;
         Ok(true)
     }
     fn remove(&self, key: &[u8], window: SessionWindow) -> Result<()> {
-        self.logged
-            .delete(&session_key(key, window.start, window.end))
+        self.write(key, window, None)
     }
     fn fetch_session(&self, key: &[u8], window: SessionWindow) -> Result<Option<Vec<u8>>> {
-        self.sessions.fetch_session(key, window)
+        let cache = self.cache.lock();
+        match cache.get(key, (window.end, window.start)) {
+            Some(cached) => Ok(cached.map(<[u8]>::to_vec)),
+            None => self.sessions.fetch_session(key, window),
+        }
     }
     fn is_expired(&self, end: i64) -> bool {
+        let newest_cached = self.cache.lock().newest_time();
         self.sessions.is_expired(end)
+            || newest_cached.is_some_and(|t| end < t.saturating_sub(self.sessions.retention_ms()))
+    }
+    fn retention_ms(&self) -> i64 {
+        self.sessions.retention_ms()
     }
     /// Commits (see [`ChangeloggedSessionStore::commit`]).
     fn flush(&self) -> Result<()> {
@@ -575,6 +677,120 @@ mod tests {
         assert_eq!(store.fetch_all(0, 0).unwrap().len(), 100);
     }
 
+    /// A small deterministic generator for the randomized tests.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self, bound: u64) -> i64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((self.0 >> 33) % bound) as i64
+        }
+    }
+
+    /// Cached and uncached stores, given the same random writes (with commits and
+    /// over-the-bound write-downs between them), answer every read alike.
+    #[test]
+    fn cached_window_and_session_stores_read_like_uncached_ones() {
+        let env = env();
+        let dir = tempfile::tempdir().unwrap();
+        let open_pair = |name: &str| {
+            let mut stores = Vec::new();
+            for bound in [0, 300] {
+                let config = ChangeloggedConfig {
+                    cache_max_bytes: bound,
+                    ..ChangeloggedConfig::default()
+                };
+                let log: Arc<dyn Changelog> = Arc::new(MemoryChangelog::new("log"));
+                let name = format!("{name}-{bound}");
+                let retention = Retention::with_segment_ms(400, 100).unwrap();
+                let window = ChangeloggedWindowStore::open(
+                    dir.path().join(&name),
+                    &name,
+                    log.clone(),
+                    &config,
+                    |d| {
+                        Ok(Arc::new(env.open_window_store(d, "w", retention)?)
+                            as Arc<dyn WindowStore>)
+                    },
+                )
+                .unwrap()
+                .0;
+                let sessions = ChangeloggedSessionStore::open(
+                    dir.path().join(format!("{name}-s")),
+                    &name,
+                    Arc::new(MemoryChangelog::new("slog")),
+                    &config,
+                    |d| {
+                        let store = env.open_session_store(d, "s", retention)?;
+                        Ok(Arc::new(store) as Arc<dyn SessionStore>)
+                    },
+                )
+                .unwrap()
+                .0;
+                stores.push((window, sessions));
+            }
+            stores
+        };
+        let pair = open_pair("r");
+        let mut rng = Lcg(7);
+        for step in 0..1_500 {
+            let key = [b'a' + rng.next(4) as u8];
+            let t = step / 4 + rng.next(40);
+            let value = step.to_be_bytes();
+            let window = SessionWindow {
+                start: t,
+                end: t + rng.next(30),
+            };
+            let op = rng.next(10);
+            for (w, s) in &pair {
+                match op {
+                    0 => w.delete(&key, t).unwrap(),
+                    1 => s.remove(&key, window).unwrap(),
+                    2 if step % 7 == 0 => {
+                        w.commit().unwrap();
+                        s.commit().unwrap();
+                    }
+                    _ => {
+                        w.put(&key, t, &value).unwrap();
+                        s.put(&key, window, &value).unwrap();
+                    }
+                }
+            }
+            let (w0, s0) = &pair[0];
+            let (w1, s1) = &pair[1];
+            let (from, to) = (t - 50, t + 10);
+            assert_eq!(
+                w0.fetch_one(&key, t).unwrap(),
+                w1.fetch_one(&key, t).unwrap()
+            );
+            assert_eq!(
+                w0.fetch(&key, from, to).unwrap(),
+                w1.fetch(&key, from, to).unwrap()
+            );
+            assert_eq!(
+                w0.fetch_all(from, to).unwrap(),
+                w1.fetch_all(from, to).unwrap()
+            );
+            assert_eq!(w0.is_expired(from), w1.is_expired(from));
+            assert_eq!(
+                s0.find_sessions(&key, from, to).unwrap(),
+                s1.find_sessions(&key, from, to).unwrap()
+            );
+            assert_eq!(
+                s0.fetch_ended(from, to).unwrap(),
+                s1.fetch_ended(from, to).unwrap()
+            );
+            assert_eq!(
+                s0.fetch_session(&key, window).unwrap(),
+                s1.fetch_session(&key, window).unwrap()
+            );
+        }
+        assert!(pair[1].0.cache_absorbed() > 0 && pair[1].1.cache_absorbed() > 0);
+    }
+
     #[test]
     fn session_store_restores_merges_from_its_changelog() {
         let env = env();
@@ -593,9 +809,11 @@ mod tests {
         let b = SessionWindow { start: 20, end: 30 };
         store.put(b"k", a, b"1").unwrap();
         store.put(b"k", b, b"1").unwrap();
-        // A record at 15 merges both sessions into one.
+        // A record at 15 merges both sessions into one (found in the cache).
         let merged: Vec<_> = store.find_sessions(b"k", 15 - 10, 15 + 10).unwrap();
         assert_eq!(merged.len(), 2);
+        assert_eq!(store.fetch_ended(0, 10).unwrap().len(), 1);
+        assert_eq!(store.fetch_session(b"k", b).unwrap(), Some(b"1".to_vec()));
         store.remove(b"k", a).unwrap();
         store.remove(b"k", b).unwrap();
         store
@@ -606,7 +824,9 @@ mod tests {
 
         let second = tempfile::tempdir().unwrap();
         let (store, report) = open(second.path());
-        assert_eq!(report.records, 5);
+        // Through the write cache: the two merged-away sessions' tombstones and the merged
+        // session (their puts were absorbed before the commit).
+        assert_eq!(report.records, 3);
         let found = store.find_sessions(b"k", i64::MIN, i64::MAX).unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].window, SessionWindow { start: 0, end: 30 });

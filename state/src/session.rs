@@ -59,6 +59,9 @@ pub trait SessionStore: Send + Sync {
     /// Whether a put of a session ending at `end` would be dropped as past retention.
     fn is_expired(&self, end: i64) -> bool;
 
+    /// How far behind the newest session end sessions are kept, milliseconds.
+    fn retention_ms(&self) -> i64;
+
     /// Makes every write so far durable on disk (no-op in memory).
     fn flush(&self) -> Result<()>;
 }
@@ -178,6 +181,10 @@ impl SessionStore for SegmentedSessionStore {
 
     fn is_expired(&self, end: i64) -> bool {
         self.segments.is_expired(end, *self.observed.read())
+    }
+
+    fn retention_ms(&self) -> i64 {
+        self.segments.retention_ms()
     }
 
     fn flush(&self) -> Result<()> {

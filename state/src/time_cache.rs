@@ -1,120 +1,131 @@
-//! The dirty windows of a window store's write cache (Kafka Streams caches window stores
-//! too): the latest value or tombstone of each (key, window start) written since the last
-//! write-down, at most one per window, bounded in bytes.
+//! The dirty entries of a window or session store's write cache (Kafka Streams caches both):
+//! the latest value or tombstone of each (key, time slot) written since the last
+//! write-down, at most one per slot, bounded in bytes. A window's slot is its start; a
+//! session's is `(end, start)`.
 //!
-//! An aggregation updates the same few windows over and over (a count in a hopping window is
-//! updated once per record of the key); with the cache, only each window's latest value per
-//! commit reaches the store below and its changelog. [`crate::ChangeloggedWindowStore`] owns
-//! one and merges it into every read; this module only keeps the entries.
+//! An aggregation updates the same few windows or sessions over and over (a count in a
+//! hopping window is updated once per record of the key); with the cache, only each slot's
+//! latest value per commit reaches the store below and its changelog.
+//! [`crate::ChangeloggedWindowStore`] and [`crate::ChangeloggedSessionStore`] own one each
+//! and merge it into every read; this module only keeps the entries.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::RangeBounds;
 
 use crate::cache::ENTRY_OVERHEAD;
-use crate::window::{WindowEntry, WindowWrite};
+use crate::window::WindowEntry;
 
-/// One key's dirty windows: window start -> value (`None`: deleted).
-type KeyWindows = BTreeMap<i64, Option<Vec<u8>>>;
+/// A cached write: key, slot, value (`None`: deleted).
+pub(crate) type CachedWrite<T> = (Vec<u8>, T, Option<Vec<u8>>);
 
-/// Dirty windows, by key then window start. A hash map of keys (looked up by `&[u8]`, no
-/// allocation for a key already cached) with a small ordered map of windows per key: point
-/// reads and writes, the hot path, cost one hash and a few integer comparisons;
-/// [`fetch_all`](Self::fetch_all), once per window close, sorts what it returns.
-#[derive(Debug, Default)]
-pub(crate) struct WindowCache {
-    keys: HashMap<Vec<u8>, KeyWindows>,
+/// Dirty entries, by key then slot. A hash map of keys (looked up by `&[u8]`, no allocation
+/// for a key already cached) with a small ordered map of slots per key: point reads and
+/// writes, the hot path, cost one hash and a few integer comparisons; scans across keys
+/// ([`matching`](Self::matching)), once per window close, leave the sorting to the caller.
+#[derive(Debug)]
+pub(crate) struct TimeCache<T> {
+    keys: HashMap<Vec<u8>, BTreeMap<T, Option<Vec<u8>>>>,
     entries: usize,
     bytes: usize,
-    /// Updates that replaced a dirty value of the same window (never written down).
+    /// Updates that replaced a dirty value of the same slot (never written down).
     absorbed: u64,
-    /// The newest window start ever written with a value (kept across write-downs).
+    /// The newest time ever written with a value (kept across write-downs).
     newest: Option<i64>,
+}
+
+impl<T> Default for TimeCache<T> {
+    fn default() -> Self {
+        Self {
+            keys: HashMap::new(),
+            entries: 0,
+            bytes: 0,
+            absorbed: 0,
+            newest: None,
+        }
+    }
 }
 
 fn entry_size(key: &[u8], value: Option<&[u8]>) -> usize {
     key.len() + value.map_or(0, <[u8]>::len) + ENTRY_OVERHEAD
 }
 
-impl WindowCache {
-    /// Records a write (`None`: a delete); returns the bytes now held.
-    pub fn write(&mut self, key: &[u8], window_start: i64, value: Option<&[u8]>) -> usize {
-        let windows = match self.keys.get_mut(key) {
-            Some(windows) => windows,
+impl<T: Ord + Copy> TimeCache<T> {
+    /// Records a write (`None`: a delete) of `key`'s `slot`, whose time (the store's notion
+    /// of time: window start, session end) is `time`; returns the bytes now held.
+    pub fn write(&mut self, key: &[u8], slot: T, time: i64, value: Option<&[u8]>) -> usize {
+        let slots = match self.keys.get_mut(key) {
+            Some(slots) => slots,
             None => self.keys.entry(key.to_vec()).or_default(),
         };
-        match windows.get_mut(&window_start) {
-            Some(slot) => {
-                self.bytes -= entry_size(key, slot.as_deref());
+        match slots.get_mut(&slot) {
+            Some(cached) => {
+                self.bytes -= entry_size(key, cached.as_deref());
                 self.absorbed += 1;
-                match (slot.as_mut(), value) {
+                match (cached.as_mut(), value) {
                     // The hot path, an aggregate updated again: reuse its buffer.
                     (Some(buffer), Some(value)) => {
                         buffer.clear();
                         buffer.extend_from_slice(value);
                     }
-                    _ => *slot = value.map(<[u8]>::to_vec),
+                    _ => *cached = value.map(<[u8]>::to_vec),
                 }
             }
             None => {
-                windows.insert(window_start, value.map(<[u8]>::to_vec));
+                slots.insert(slot, value.map(<[u8]>::to_vec));
                 self.entries += 1;
             }
         }
         if value.is_some() {
-            self.newest = Some(self.newest.map_or(window_start, |n| n.max(window_start)));
+            self.newest = Some(self.newest.map_or(time, |n| n.max(time)));
         }
         self.bytes += entry_size(key, value);
         self.bytes
     }
 
-    /// The cached state of one window: `None` if not cached, `Some(None)` if deleted.
-    pub fn get(&self, key: &[u8], window_start: i64) -> Option<Option<&[u8]>> {
-        self.keys.get(key)?.get(&window_start).map(Option::as_deref)
+    /// The cached state of one slot: `None` if not cached, `Some(None)` if deleted.
+    pub fn get(&self, key: &[u8], slot: T) -> Option<Option<&[u8]>> {
+        self.keys.get(key)?.get(&slot).map(Option::as_deref)
     }
 
-    /// `key`'s cached windows starting in `[from, to]`, oldest first.
-    pub fn fetch(&self, key: &[u8], from: i64, to: i64) -> Vec<(i64, Option<Vec<u8>>)> {
+    /// `key`'s cached slots in `range`, in slot order.
+    pub fn range(&self, key: &[u8], range: impl RangeBounds<T>) -> Vec<(T, Option<Vec<u8>>)> {
         match self.keys.get(key) {
-            Some(windows) if from <= to => windows
-                .range(from..=to)
-                .map(|(start, value)| (*start, value.clone()))
+            Some(slots) => slots
+                .range(range)
+                .map(|(slot, value)| (*slot, value.clone()))
                 .collect(),
-            _ => Vec::new(),
+            None => Vec::new(),
         }
     }
 
-    /// Every cached window starting in `[from, to]`, by key then window start.
-    pub fn fetch_all(&self, from: i64, to: i64) -> Vec<(Vec<u8>, i64, Option<Vec<u8>>)> {
-        if from > to {
-            return Vec::new();
-        }
-        let mut found: Vec<_> = self
-            .keys
+    /// Every cached slot of every key that `keep` accepts, in no particular order.
+    pub fn matching(&self, keep: impl Fn(&T) -> bool) -> Vec<CachedWrite<T>> {
+        self.keys
             .iter()
-            .flat_map(|(key, windows)| {
-                windows
-                    .range(from..=to)
-                    .map(move |(start, value)| (key.clone(), *start, value.clone()))
+            .flat_map(|(key, slots)| {
+                slots
+                    .iter()
+                    .filter(|(slot, _)| keep(slot))
+                    .map(move |(slot, value)| (key.clone(), *slot, value.clone()))
             })
-            .collect();
-        found.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-        found
+            .collect()
     }
 
-    /// The newest window start ever written with a value, if any.
-    pub fn newest_start(&self) -> Option<i64> {
+    /// The newest time ever written with a value, if any.
+    pub fn newest_time(&self) -> Option<i64> {
         self.newest
     }
 
-    /// Takes every dirty entry, in (key, window start) order, leaving the cache empty.
-    pub fn drain(&mut self) -> Vec<WindowWrite> {
+    /// Takes every dirty entry, in (key, slot) order, leaving the cache empty.
+    pub fn drain(&mut self) -> Vec<CachedWrite<T>> {
         self.bytes = 0;
         self.entries = 0;
         let mut drained: Vec<_> = std::mem::take(&mut self.keys)
             .into_iter()
-            .flat_map(|(key, windows)| {
-                windows
+            .flat_map(|(key, slots)| {
+                slots
                     .into_iter()
-                    .map(move |(start, value)| (key.clone(), start, value))
+                    .map(move |(slot, value)| (key.clone(), slot, value))
             })
             .collect();
         drained.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
@@ -135,7 +146,7 @@ impl WindowCache {
 /// then window start.
 pub(crate) fn merge_entries(
     stored: Vec<WindowEntry>,
-    cached: Vec<(Vec<u8>, i64, Option<Vec<u8>>)>,
+    cached: Vec<CachedWrite<i64>>,
 ) -> Vec<WindowEntry> {
     if cached.is_empty() {
         return stored;
@@ -184,32 +195,28 @@ mod tests {
 
     #[test]
     fn keeps_the_latest_write_per_window_and_counts_bytes() {
-        let mut cache = WindowCache::default();
-        let one = cache.write(b"k", 10, Some(b"1"));
-        assert_eq!(cache.write(b"k", 10, Some(b"2")), one);
-        cache.write(b"k", 20, None);
-        cache.write(b"j", 10, Some(b"x"));
+        let mut cache = TimeCache::<i64>::default();
+        let one = cache.write(b"k", 10, 10, Some(b"1"));
+        assert_eq!(cache.write(b"k", 10, 10, Some(b"2")), one);
+        cache.write(b"k", 20, 20, None);
+        cache.write(b"j", 10, 10, Some(b"x"));
         assert_eq!(cache.absorbed(), 1);
         assert_eq!(cache.get(b"k", 10), Some(Some(&b"2"[..])));
         assert_eq!(cache.get(b"k", 20), Some(None));
         assert_eq!(cache.get(b"k", 30), None);
         assert_eq!(
-            cache.fetch(b"k", 0, 15),
+            cache.range(b"k", 0..=15),
             vec![(10, Some(b"2".to_vec()))],
             "only k's windows in range"
         );
-        assert_eq!(cache.fetch_all(10, 10).len(), 2);
-        assert_eq!(
-            cache.newest_start(),
-            Some(10),
-            "deletes do not advance time"
-        );
+        assert_eq!(cache.matching(|t| *t == 10).len(), 2);
+        assert_eq!(cache.newest_time(), Some(10), "deletes do not advance time");
         let drained = cache.drain();
         assert_eq!(drained.len(), 3);
         assert_eq!((drained[0].0.as_slice(), drained[0].1), (&b"j"[..], 10));
         assert!(cache.is_empty());
-        assert_eq!(cache.newest_start(), Some(10), "kept across write-downs");
-        assert_eq!(cache.write(b"k", 10, Some(b"1")), one);
+        assert_eq!(cache.newest_time(), Some(10), "kept across write-downs");
+        assert_eq!(cache.write(b"k", 10, 10, Some(b"1")), one);
     }
 
     #[test]
