@@ -3,7 +3,9 @@
 //! backend against Eddy's Kafka protocol server on a real socket (`kafka::`). They cover
 //! word count end to end over two partitions and two threads, interactive queries, restart
 //! from committed offsets with local state, state rebuilt from the changelog topics after
-//! the state directory is lost, start-up errors, and a global-table join with updates.
+//! the state directory is lost, start-up errors, a global-table join with updates, and a
+//! stream-table join that must see the table's older rows first (timestamp order across a
+//! task's partitions).
 
 mod common;
 
@@ -233,6 +235,103 @@ fn global_table_join_needs_no_copartitioning(start: Start) {
     app.stop().unwrap();
 }
 
+fn stream_table_join_sees_older_table_rows_first(start: Start) {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(&dir.path().join("broker"));
+    for topic in ["customers", "orders", "enriched"] {
+        broker.create_topic(topic, 2, false);
+    }
+    // Every table row is older than every order, and all is on the broker before the app
+    // starts: processing in timestamp order joins every order with its customer, however
+    // the consumer happens to fetch the two topics.
+    for p in 0..2 {
+        let customers: Vec<(String, String)> = (0..20)
+            .map(|i| (format!("c{p}-{i}"), format!("name{p}-{i}")))
+            .collect();
+        let rows: Vec<(&str, &str)> = customers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        // Orders first, so that a consumer is as likely to fetch them first.
+        broker.produce(
+            "orders",
+            p,
+            &rows.iter().map(|(k, _)| (*k, "order")).collect::<Vec<_>>(),
+            Some(2_000),
+        );
+        broker.produce("customers", p, &rows, Some(1_000));
+    }
+    let b = StreamsBuilder::new();
+    let customers = b.table("customers", Serdes::string(), Serdes::string(), "customers");
+    b.stream("orders", Serdes::string(), Serdes::string())
+        .left_join_table(&customers, |order, customer| {
+            format!("{order} by {}", customer.map_or("nobody", String::as_str))
+        })
+        .with_value_serde(Serdes::string())
+        .to("enriched");
+    let app = App::new(
+        b.build().unwrap(),
+        config("shop", &broker, &dir.path().join("state")),
+    )
+    .start()
+    .unwrap();
+    wait_for("every order joined", || {
+        broker.latest_strings("enriched").len() == 40
+    });
+    app.stop().unwrap();
+    let unmatched: Vec<_> = broker
+        .latest_strings("enriched")
+        .into_iter()
+        .filter(|(_, v)| v.ends_with("nobody"))
+        .collect();
+    assert!(
+        unmatched.is_empty(),
+        "orders joined before their customers: {unmatched:?}"
+    );
+}
+
+fn lag_counts_records_not_yet_processed(start: Start) {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(&dir.path().join("broker"));
+    broker.create_topic("backlog", 1, false);
+    broker.create_topic("backlog-out", 1, false);
+    let values: Vec<String> = (0..30_000).map(|i| i.to_string()).collect();
+    let records: Vec<(&str, &str)> = values.iter().map(|v| ("k", v.as_str())).collect();
+    broker.produce("backlog", 0, &records, Some(1_000));
+    let b = StreamsBuilder::new();
+    b.stream("backlog", Serdes::string(), Serdes::string())
+        .filter(|_, v: &String| {
+            // Slow enough that the backlog is seen.
+            if v.ends_with("00") {
+                std::thread::sleep(Duration::from_millis(3));
+            }
+            v.as_str() == "29999"
+        })
+        .to("backlog-out");
+    let app = App::new(
+        b.build().unwrap(),
+        AppConfig {
+            threads: 1,
+            ..config("lagging", &broker, &dir.path().join("state"))
+        },
+    )
+    .start()
+    .unwrap();
+    let mut max_lag = 0;
+    wait_for("the backlog processed", || {
+        max_lag = max_lag.max(app.metrics().lag);
+        broker.read("backlog-out").len() == 1
+    });
+    // More than one poll takes (10,000 records on Kafka): the broker-side lag counts too.
+    assert!(
+        max_lag > 10_000,
+        "lag seen while the backlog lasted: {max_lag}"
+    );
+    assert!(max_lag <= 30_000, "lag {max_lag}");
+    wait_for("no lag", || app.metrics().lag == 0);
+    app.stop().unwrap();
+}
+
 /// Each test once per backend: `embedded::<test>` and `kafka::<test>`.
 macro_rules! on_each_backend {
     ($($test:ident),* $(,)?) => {
@@ -255,4 +354,6 @@ on_each_backend!(
     word_count_runs_restarts_and_restores,
     start_up_errors_say_what_to_fix,
     global_table_join_needs_no_copartitioning,
+    stream_table_join_sees_older_table_rows_first,
+    lag_counts_records_not_yet_processed,
 );

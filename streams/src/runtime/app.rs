@@ -670,8 +670,9 @@ impl StreamThread {
                 self.sync_tasks(&assignment)?;
             }
             self.buffer(polled)?;
-            self.process_buffered(&*consumer)?;
+            // Before processing: the lag is what this poll left to do.
             self.report_lag(&*consumer, &assignment);
+            self.process_buffered(&*consumer)?;
             let now = eddy_broker::now_ms();
             for running in self.tasks.values_mut().filter(|t| !t.suspended) {
                 running.task.punctuate_wall_clock(now)?;

@@ -45,6 +45,8 @@ use crate::error::{Error, Result};
 use crate::record::{SinkRecord, SourceRecord};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
+/// librdkafka's static membership property.
+const GROUP_INSTANCE_ID: &str = "group.instance.id";
 /// Messages taken per poll at most.
 const MAX_POLL_RECORDS: usize = 10_000;
 
@@ -80,6 +82,7 @@ impl KafkaBackend {
     }
 
     /// With extra librdkafka properties for every client (security settings, for example).
+    /// `group.instance.id` turns on static membership for the stream threads' consumers.
     pub fn with_config(bootstrap_servers: &str, extra: &[(&str, &str)]) -> Result<Self> {
         let extra: Vec<(String, String)> = extra
             .iter()
@@ -112,11 +115,27 @@ impl KafkaBackend {
         })
     }
 
+    /// The configuration every client shares. `group.instance.id` is left out: it belongs to
+    /// the group consumers only (see [`Self::group_config`]).
     fn config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.bootstrap);
         for (k, v) in &self.extra {
-            config.set(k, v);
+            if k != GROUP_INSTANCE_ID {
+                config.set(k, v);
+            }
+        }
+        config
+    }
+
+    /// A stream thread's consumer configuration. With `group.instance.id` set (static
+    /// membership, KIP-345), each thread is the static member `<id>-<thread index>`, as in
+    /// Kafka Streams: a restarted instance takes its members' places, and their partitions,
+    /// without waiting for their sessions to time out.
+    fn group_config(&self, member: Member) -> ClientConfig {
+        let mut config = self.config();
+        if let Some((_, id)) = self.extra.iter().find(|(k, _)| k == GROUP_INSTANCE_ID) {
+            config.set(GROUP_INSTANCE_ID, format!("{id}-{}", member.index));
         }
         config
     }
@@ -188,10 +207,10 @@ impl Backend for KafkaBackend {
         &self,
         group: &str,
         topics: &[String],
-        _member: Member,
+        member: Member,
     ) -> Result<Box<dyn Consumer>> {
         let consumer: BaseConsumer<RebalanceContext> = self
-            .config()
+            .group_config(member)
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
