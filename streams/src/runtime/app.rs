@@ -16,6 +16,15 @@
 //! would make steps 1-3 one atomic write (Kafka transactions: outputs, changelogs and
 //! offsets in one transaction); the order above is the one such a commit needs, but it is
 //! not built.
+//!
+//! # Input order and rebalances (stream threads)
+//!
+//! Polled records wait in their task's [`TaskInput`], which hands them out oldest first
+//! across the task's partitions and holds back while a partition may still have older
+//! records on the broker (Kafka Streams' `PartitionGroup`). When the backend revokes
+//! partitions ([`Consumer::revoking`]), the thread commits as above while it still owns
+//! them, suspends their tasks and only then releases them; the next assignment resumes the
+//! tasks it gives back and closes the others.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;

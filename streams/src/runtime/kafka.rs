@@ -12,9 +12,11 @@
 //!
 //! Rebalances are eager (all partitions revoked, then assigned). The consumer holds a
 //! revocation back (see [`RebalanceContext`]) until its stream thread has flushed outputs and
-//! changelogs, committed offsets and closed the revoked tasks, as Kafka Streams does in
+//! changelogs, committed offsets and suspended the revoked tasks, as Kafka Streams does in
 //! `onPartitionsRevoked`; only then does the group go on, so the next owner restores a
-//! complete changelog and starts where this one stopped, repeating nothing.
+//! complete changelog and starts where this one stopped, repeating nothing. With
+//! `group.instance.id` set (see [`KafkaBackend::with_config`]) the threads are static
+//! members, and a restarted instance gets its partitions back without a rebalance.
 //!
 //! Lag: each consumer tracks the offset after the last record it handed out per partition;
 //! high watermarks come from librdkafka's statistics (from its fetch responses), reported
