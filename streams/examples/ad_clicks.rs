@@ -2,23 +2,22 @@
 //! click-through stream, and impressions nobody clicked (left join, emitted once their join
 //! window has closed).
 //!
-//! `cargo run -p eddy-streams --example ad_clicks`
+//! `cargo run -p eddy-streams --example ad_clicks` (embedded broker), or
+//! `cargo run -p eddy-streams --example ad_clicks -- --bootstrap-servers 127.0.0.1:9092` (Kafka)
 
 mod common;
 
 use std::time::Duration;
 
-use eddy_streams::runtime::Backend;
 use eddy_streams::serdes::Serdes;
 use eddy_streams::{App, AppConfig, JoinWindows, StreamsBuilder};
 
 const MINUTE: i64 = 60_000;
 
 fn main() -> anyhow::Result<()> {
-    let (backend, dir) = common::broker()?;
-    for topic in ["ad-impressions", "ad-clicks", "clicked-impressions"] {
-        backend.create_topic(topic, 2, false)?;
-    }
+    let env = common::env()?;
+    let backend = env.backend.clone();
+    env.create_topics(&["ad-impressions", "ad-clicks", "clicked-impressions"], 2)?;
 
     let builder = StreamsBuilder::new();
     let impressions = builder.stream("ad-impressions", Serdes::string(), Serdes::string()); // ad id -> placement
@@ -61,7 +60,7 @@ fn main() -> anyhow::Result<()> {
     )?;
 
     let config = AppConfig {
-        state_dir: dir.path().join("state"),
+        state_dir: env.state_dir(),
         ..AppConfig::new("adclicks", backend.clone())
     };
     let app = App::new(topology, config).start()?;

@@ -1,10 +1,10 @@
 //! Orders enriched with customers: a stream-table join on the customer id.
 //!
-//! `cargo run -p eddy-streams --example orders_enriched`
+//! `cargo run -p eddy-streams --example orders_enriched` (embedded broker), or
+//! `cargo run -p eddy-streams --example orders_enriched -- --bootstrap-servers 127.0.0.1:9092` (Kafka)
 
 mod common;
 
-use eddy_streams::runtime::Backend;
 use eddy_streams::serdes::Serdes;
 use eddy_streams::{App, AppConfig, StreamsBuilder};
 use serde::{Deserialize, Serialize};
@@ -30,10 +30,9 @@ struct EnrichedOrder {
 }
 
 fn main() -> anyhow::Result<()> {
-    let (backend, dir) = common::broker()?;
-    for topic in ["orders", "customers", "orders-enriched"] {
-        backend.create_topic(topic, 3, false)?;
-    }
+    let env = common::env()?;
+    let backend = env.backend.clone();
+    env.create_topics(&["orders", "customers", "orders-enriched"], 3)?;
 
     let builder = StreamsBuilder::new();
     let customers = builder.table(
@@ -92,7 +91,7 @@ fn main() -> anyhow::Result<()> {
     )?;
 
     let config = AppConfig {
-        state_dir: dir.path().join("state"),
+        state_dir: env.state_dir(),
         ..AppConfig::new("orders", backend.clone())
     };
     let app = App::new(topology, config).start()?;

@@ -1,24 +1,24 @@
 //! Page views per region in one-minute tumbling windows, final results only (emitted once
 //! each window has closed), joined from a stream of views and a table of user regions.
 //!
-//! `cargo run -p eddy-streams --example page_views`
+//! `cargo run -p eddy-streams --example page_views` (embedded broker), or
+//! `cargo run -p eddy-streams --example page_views -- --bootstrap-servers 127.0.0.1:9092` (Kafka)
 
 mod common;
 
 use std::time::Duration;
 
-use eddy_streams::runtime::Backend;
 use eddy_streams::serdes::Serdes;
 use eddy_streams::{App, AppConfig, EmitStrategy, StreamsBuilder, TimeWindows};
 
 const MINUTE: i64 = 60_000;
 
 fn main() -> anyhow::Result<()> {
-    let (backend, dir) = common::broker()?;
-    for topic in ["page-views", "user-regions", "views-per-region"] {
-        backend.create_topic(topic, 1, false)?;
-    }
+    let env = common::env()?;
+    let backend = env.backend.clone();
+    env.create_topics(&["page-views", "user-regions", "views-per-region"], 1)?;
 
+    let origin = common::origin();
     let builder = StreamsBuilder::new();
     let regions = builder.table(
         "user-regions",
@@ -38,7 +38,11 @@ fn main() -> anyhow::Result<()> {
         .emit_strategy(EmitStrategy::on_window_close())
         .count("views-per-region-store")
         .to_stream()
-        .map(|w, n| (format!("{}@{}", w.key, w.window.start / MINUTE), n))
+        // Windows by their minute since the sample data's time origin.
+        .map(move |w, n| {
+            let minute = (w.window.start - origin) / MINUTE;
+            (format!("{}@{minute}", w.key), n)
+        })
         .with_key_serde(Serdes::string())
         .with_value_serde(Serdes::i64())
         .to("views-per-region");
@@ -70,7 +74,7 @@ fn main() -> anyhow::Result<()> {
     )?;
 
     let config = AppConfig {
-        state_dir: dir.path().join("state"),
+        state_dir: env.state_dir(),
         ..AppConfig::new("pageviews", backend.clone())
     };
     let app = App::new(topology, config).start()?;

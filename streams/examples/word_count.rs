@@ -1,19 +1,19 @@
 //! Word count: lines in, a running count per word out (the Kafka Streams classic).
 //!
-//! `cargo run -p eddy-streams --example word_count`
+//! `cargo run -p eddy-streams --example word_count` (embedded broker), or
+//! `cargo run -p eddy-streams --example word_count -- --bootstrap-servers 127.0.0.1:9092` (Kafka)
 
 mod common;
 
 use std::collections::BTreeMap;
 
-use eddy_streams::runtime::Backend;
 use eddy_streams::serdes::Serdes;
 use eddy_streams::{App, AppConfig, StreamsBuilder};
 
 fn main() -> anyhow::Result<()> {
-    let (backend, dir) = common::broker()?;
-    backend.create_topic("text-lines", 2, false)?;
-    backend.create_topic("word-counts", 2, false)?;
+    let env = common::env()?;
+    let backend = env.backend.clone();
+    env.create_topics(&["text-lines", "word-counts"], 2)?;
 
     let builder = StreamsBuilder::new();
     builder
@@ -51,7 +51,7 @@ fn main() -> anyhow::Result<()> {
     common::produce(&backend, "text-lines", &input)?;
 
     let config = AppConfig {
-        state_dir: dir.path().join("state"),
+        state_dir: env.state_dir(),
         ..AppConfig::new("wordcount", backend.clone())
     };
     let app = App::new(topology, config).start()?;

@@ -16,8 +16,17 @@
 //! would make steps 1-3 one atomic write (Kafka transactions: outputs, changelogs and
 //! offsets in one transaction); the order above is the one such a commit needs, but it is
 //! not built.
+//!
+//! # Input order and rebalances (stream threads)
+//!
+//! Polled records wait in their task's [`TaskInput`], which hands them out oldest first
+//! across the task's partitions and holds back while a partition may still have older
+//! records on the broker (Kafka Streams' `PartitionGroup`). When the backend revokes
+//! partitions ([`Consumer::revoking`]), the thread commits as above while it still owns
+//! them, suspends their tasks and only then releases them; the next assignment resumes the
+//! tasks it gives back and closes the others.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,6 +42,7 @@ use eddy_state::{
 use parking_lot::{Mutex, RwLock};
 
 use super::backend::{Backend, Consumer, Member, Producer};
+use super::task_input::TaskInput;
 use crate::error::{Error, Result};
 use crate::partitioner::partition_for_key;
 use crate::processor::StoreHandle;
@@ -628,53 +638,24 @@ impl Plan {
     }
 }
 
-/// A task's polled batches as runs of records of one partition, in timestamp order across
-/// partitions (stable, so each partition stays in offset order): as Kafka Streams picks the
-/// partition with the oldest head record, so that a table's rows are in place before the
-/// stream records that come after them, and joins see both sides in time order.
-fn merge_by_time(
-    batches: Vec<super::backend::Polled>,
-) -> Vec<(String, i32, Vec<crate::record::SourceRecord>)> {
-    if batches.len() == 1 {
-        let b = batches.into_iter().next().expect("one batch");
-        return vec![(b.topic, b.partition, b.records)];
-    }
-    let mut heads: Vec<(
-        String,
-        i32,
-        std::collections::VecDeque<crate::record::SourceRecord>,
-    )> = batches
-        .into_iter()
-        .map(|b| (b.topic, b.partition, b.records.into()))
-        .collect();
-    let mut runs: Vec<(String, i32, Vec<crate::record::SourceRecord>)> = Vec::new();
-    loop {
-        let next = heads
-            .iter()
-            .enumerate()
-            .filter_map(|(i, (_, _, q))| q.front().map(|r| (r.timestamp, i)))
-            .min();
-        let Some((_, i)) = next else { break };
-        let (topic, partition, queue) = &mut heads[i];
-        let record = queue.pop_front().expect("non-empty head");
-        match runs.last_mut() {
-            Some((t, p, run)) if t == topic && p == partition => run.push(record),
-            _ => runs.push((topic.clone(), *partition, vec![record])),
-        }
-    }
-    runs
-}
-
 /// The changelog topic of a store.
 pub fn changelog_topic(application_id: &str, store: &str) -> String {
     format!("{application_id}-{store}-changelog")
 }
 
-/// A task with its stores' commit handles.
+/// A task with its stores' commit handles and its fetched, unprocessed input.
 struct RunningTask {
     task: Task,
     commits: Vec<Box<dyn Fn() -> eddy_state::Result<i64> + Send>>,
+    input: TaskInput,
+    /// Committed and idle since its partitions were revoked: resumed if the next
+    /// assignment gives them back, closed otherwise (Kafka Streams' eager protocol).
+    suspended: bool,
 }
+
+/// Longest a task waits for a partition the consumer says has unfetched records before it
+/// processes its other partitions anyway (Kafka Streams' enforced processing).
+const MAX_TASK_WAIT: Duration = Duration::from_secs(1);
 
 struct StreamThread {
     member: Member,
@@ -709,28 +690,30 @@ impl StreamThread {
                 break;
             }
             let polled = consumer.poll(self.config.poll_timeout)?;
-            self.sync_tasks(&consumer.assignment())?;
-            for (id, batches) in self.by_task(polled) {
-                for (topic, partition, records) in merge_by_time(batches) {
-                    let Some(last) = records.last().map(|r| r.offset) else {
-                        continue;
-                    };
-                    let running = self.tasks.get_mut(&id).ok_or_else(|| {
-                        Error::NotRunning(format!(
-                            "records for {topic}-{partition} but no task {id}"
-                        ))
-                    })?;
-                    running.task.process(&topic, records)?;
-                    let position = self.positions.entry((topic, partition)).or_insert(0);
-                    *position = (*position).max(last + 1);
-                }
+            let assignment = consumer.assignment();
+            if !consumer.rebalancing() {
+                self.sync_tasks(&assignment)?;
             }
+            self.buffer(polled)?;
+            // Before processing: the lag is what this poll left to do.
+            self.report_lag(&*consumer, &assignment);
+            self.process_buffered(&*consumer)?;
             let now = eddy_broker::now_ms();
-            for running in self.tasks.values_mut() {
+            for running in self.tasks.values_mut().filter(|t| !t.suspended) {
                 running.task.punctuate_wall_clock(now)?;
             }
             self.send_outputs(&mut *producer)?;
             self.report(&mut reported);
+            let revoking = consumer.revoking();
+            if !revoking.is_empty() {
+                // Everything done so far becomes durable and committed while the partitions
+                // are still ours; then they go.
+                self.commit(&mut *producer, &mut *consumer)?;
+                last_commit = Instant::now();
+                self.suspend_revoked(&revoking);
+                consumer.release_revoked()?;
+                continue;
+            }
             if last_commit.elapsed() >= self.config.commit_interval {
                 self.commit(&mut *producer, &mut *consumer)?;
                 last_commit = Instant::now();
@@ -742,29 +725,106 @@ impl StreamThread {
         Ok(())
     }
 
-    /// Groups polled batches by the task that processes them, recording lag on the way.
-    fn by_task(
-        &self,
-        polled: Vec<super::backend::Polled>,
-    ) -> BTreeMap<TaskId, Vec<super::backend::Polled>> {
-        let mut out: BTreeMap<TaskId, Vec<_>> = BTreeMap::new();
+    /// Buffers polled records in the input of the task that processes them.
+    fn buffer(&mut self, polled: Vec<super::backend::Polled>) -> Result<()> {
         for batch in polled {
-            let Some(&sub) = self.plan.topic_sub.get(&batch.topic) else {
+            let Some(&subtopology) = self.plan.topic_sub.get(&batch.topic) else {
                 continue;
             };
-            if let (Some(hw), Some(last)) = (batch.high_watermark, batch.records.last()) {
-                self.shared.metrics.lag.lock().insert(
-                    (batch.topic.clone(), batch.partition),
-                    (hw - last.offset - 1).max(0),
-                );
-            }
             let id = TaskId {
-                subtopology: sub,
+                subtopology,
                 partition: batch.partition,
             };
-            out.entry(id).or_default().push(batch);
+            let running = self.tasks.get_mut(&id).ok_or_else(|| {
+                Error::NotRunning(format!(
+                    "records for {}-{} but no task {id}",
+                    batch.topic, batch.partition
+                ))
+            })?;
+            running
+                .input
+                .push(&batch.topic, batch.partition, batch.records);
         }
-        out
+        Ok(())
+    }
+
+    /// Processes what the tasks have buffered, oldest first across each task's partitions,
+    /// as far as each may go without waiting (see [`TaskInput`]).
+    fn process_buffered(&mut self, consumer: &dyn Consumer) -> Result<()> {
+        let lag = |topic: &str, partition: i32| consumer.lag(topic, partition);
+        for running in self.tasks.values_mut() {
+            while let Some((topic, partition, records)) =
+                running.input.next_run(lag, Instant::now(), MAX_TASK_WAIT)
+            {
+                let Some(last) = records.last().map(|r| r.offset) else {
+                    continue;
+                };
+                running.task.process(&topic, records)?;
+                let position = self.positions.entry((topic, partition)).or_insert(0);
+                *position = (*position).max(last + 1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes this thread's lag: per assigned partition, records on the broker not yet
+    /// fetched plus records fetched but not yet processed.
+    fn report_lag(&self, consumer: &dyn Consumer, assignment: &[(String, i32)]) {
+        let mut lags = self.shared.metrics.lag.lock();
+        for (topic, partition) in assignment {
+            let Some(fetched_lag) = consumer.lag(topic, *partition) else {
+                continue;
+            };
+            let buffered = self
+                .plan
+                .topic_sub
+                .get(topic)
+                .and_then(|&subtopology| {
+                    self.tasks.get(&TaskId {
+                        subtopology,
+                        partition: *partition,
+                    })
+                })
+                .map_or(0, |t| t.input.buffered(topic, *partition));
+            lags.insert((topic.clone(), *partition), fetched_lag + buffered as i64);
+        }
+    }
+
+    /// Suspends the tasks reading any of `revoked` (after a commit): they drop their
+    /// buffered input (the next owner fetches it again from the committed offsets) and do
+    /// nothing until the next assignment resumes or closes them. Keeping their stores open
+    /// lets a task that comes straight back skip a restore.
+    fn suspend_revoked(&mut self, revoked: &[(String, i32)]) {
+        let mut lags = self.shared.metrics.lag.lock();
+        for (topic, partition) in revoked {
+            lags.remove(&(topic.clone(), *partition));
+            let Some(&subtopology) = self.plan.topic_sub.get(topic) else {
+                continue;
+            };
+            let id = TaskId {
+                subtopology,
+                partition: *partition,
+            };
+            if let Some(running) = self.tasks.get_mut(&id) {
+                running.suspended = true;
+                running.input = TaskInput::default();
+            }
+        }
+    }
+
+    /// Drops what the thread keeps about a closed task: its stores in the registry, its
+    /// input positions and lag.
+    fn forget(&mut self, id: TaskId) {
+        self.unregister(id);
+        let of_task = |t: &String, p: &i32| {
+            self.plan.topic_sub.get(t) == Some(&id.subtopology) && *p == id.partition
+        };
+        self.positions.retain(|(t, p), _| !of_task(t, p));
+        self.shared
+            .metrics
+            .lag
+            .lock()
+            .retain(|(t, p), _| !of_task(t, p));
     }
 
     fn report(&self, reported: &mut crate::processor::TaskCounters) {
@@ -809,21 +869,37 @@ impl StreamThread {
             .copied()
             .collect();
         for id in revoked {
+            // Suspended by a revocation and not given back (already committed), or lost
+            // without one (an error): commit the stores; the offsets are no longer ours.
             if let Some(running) = self.tasks.remove(&id) {
-                tracing::info!(task = %id, "closing revoked task");
+                tracing::info!(task = %id, "closing a task whose partitions are gone");
                 for commit in &running.commits {
                     commit()?;
                 }
-                self.unregister(id);
+                self.forget(id);
             }
-            self.positions.retain(|(t, p), _| {
-                !(self.plan.topic_sub.get(t) == Some(&id.subtopology) && *p == id.partition)
-            });
         }
         for id in wanted {
-            if !self.tasks.contains_key(&id) {
-                let running = self.open_task(id)?;
-                self.tasks.insert(id, running);
+            match self.tasks.get_mut(&id) {
+                Some(running) if running.suspended => {
+                    tracing::info!(task = %id, "resuming a suspended task");
+                    running.suspended = false;
+                }
+                Some(_) => continue,
+                None => {
+                    let running = self.open_task(id)?;
+                    self.tasks.insert(id, running);
+                }
+            }
+            let Some(running) = self.tasks.get_mut(&id) else {
+                continue;
+            };
+            for (topic, partition) in assignment {
+                if *partition == id.partition
+                    && self.plan.topic_sub.get(topic) == Some(&id.subtopology)
+                {
+                    running.input.add_partition(topic, *partition);
+                }
             }
         }
         Ok(())
@@ -874,7 +950,12 @@ impl StreamThread {
         for (name, handle) in handles {
             registry.insert((name, id.partition), handle);
         }
-        Ok(RunningTask { task, commits })
+        Ok(RunningTask {
+            task,
+            commits,
+            input: TaskInput::default(),
+            suspended: false,
+        })
     }
 
     #[allow(clippy::type_complexity)]

@@ -21,8 +21,6 @@ pub struct Polled {
     pub partition: i32,
     /// Records in offset order.
     pub records: Vec<SourceRecord>,
-    /// The partition's end offset when read (for lag), if known.
-    pub high_watermark: Option<i64>,
 }
 
 /// Which member of the application a consumer is, for backends that assign partitions
@@ -45,6 +43,32 @@ pub trait Consumer: Send {
 
     /// Commits, for each partition, the offset of the next record to process.
     fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<()>;
+
+    /// Records of an assigned partition on the broker past what this consumer has handed
+    /// out, as last known; `None` while unknown. A task reading several partitions waits
+    /// for an empty one unless this is `Some(0)` (see `task_input`), and the lag metric
+    /// sums it.
+    fn lag(&self, topic: &str, partition: i32) -> Option<i64>;
+
+    /// Partitions a rebalance is taking away from this consumer (Kafka's
+    /// `onPartitionsRevoked`). The consumer keeps them, and no other member gets them,
+    /// until [`release_revoked`](Self::release_revoked): the stream thread first commits
+    /// and suspends their tasks, so that the next owner restores complete changelogs and
+    /// starts from committed offsets. Empty for backends that assign statically.
+    fn revoking(&self) -> Vec<(String, i32)> {
+        Vec::new()
+    }
+
+    /// Gives up the partitions [`revoking`](Self::revoking) named, letting the rebalance go on.
+    fn release_revoked(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Whether a rebalance is under way (partitions released, the new assignment not yet
+    /// known): the thread then keeps its suspended tasks until it sees what comes back.
+    fn rebalancing(&self) -> bool {
+        false
+    }
 }
 
 /// A producer of an application's output, repartition and changelog records.

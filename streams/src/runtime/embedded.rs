@@ -159,6 +159,7 @@ impl Backend for EmbeddedBackend {
             group: group.to_string(),
             assigned,
             positions,
+            high_watermarks: HashMap::new(),
         }))
     }
 
@@ -182,6 +183,7 @@ impl Backend for EmbeddedBackend {
             group: String::new(),
             assigned,
             positions,
+            high_watermarks: HashMap::new(),
         }))
     }
 
@@ -217,6 +219,8 @@ struct EmbeddedConsumer {
     group: String,
     assigned: Vec<(String, i32)>,
     positions: HashMap<(String, i32), i64>,
+    /// Each partition's high watermark as of its last fetch.
+    high_watermarks: HashMap<(String, i32), i64>,
 }
 
 impl EmbeddedConsumer {
@@ -229,6 +233,8 @@ impl EmbeddedConsumer {
     ) -> Result<Option<Polled>> {
         let key = (topic.to_string(), partition);
         let position = self.positions[&key];
+        self.high_watermarks
+            .insert(key.clone(), fetched.high_watermark);
         if fetched.records.is_empty() {
             return Ok(None);
         }
@@ -255,7 +261,6 @@ impl EmbeddedConsumer {
             topic: topic.to_string(),
             partition,
             records,
-            high_watermark: Some(fetched.high_watermark),
         }))
     }
 
@@ -346,6 +351,12 @@ impl Consumer for EmbeddedConsumer {
 
     fn assignment(&self) -> Vec<(String, i32)> {
         self.assigned.clone()
+    }
+
+    fn lag(&self, topic: &str, partition: i32) -> Option<i64> {
+        let key = (topic.to_string(), partition);
+        let high = self.high_watermarks.get(&key)?;
+        Some((high - self.positions.get(&key)?).max(0))
     }
 
     fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<()> {

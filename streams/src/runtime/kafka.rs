@@ -10,12 +10,21 @@
 //!   producer context keeps the first one).
 //! - Changelogs: [`KafkaChangelog`] on one partition of a compacted topic.
 //!
-//! Rebalances are eager (all partitions revoked, then assigned): a thread notices after a
-//! poll, commits and closes the tasks it lost. Records it processed after its last commit
-//! are processed again by the new owner (at-least-once).
+//! Rebalances are eager (all partitions revoked, then assigned). The consumer holds a
+//! revocation back (see [`RebalanceContext`]) until its stream thread has flushed outputs and
+//! changelogs, committed offsets and suspended the revoked tasks, as Kafka Streams does in
+//! `onPartitionsRevoked`; only then does the group go on, so the next owner restores a
+//! complete changelog and starts where this one stopped, repeating nothing. With
+//! `group.instance.id` set (see [`KafkaBackend::with_config`]) the threads are static
+//! members, and a restarted instance gets its partitions back without a rebalance.
+//!
+//! Lag: each consumer tracks the offset after the last record it handed out per partition;
+//! high watermarks come from librdkafka's statistics (from its fetch responses), reported
+//! every [`STATISTICS_INTERVAL_MS`], not asked for per record.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,17 +33,22 @@ use parking_lot::Mutex;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, RebalanceProtocol,
+};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Message, Timestamp};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext};
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 
 use super::backend::{Backend, Consumer, Member, Polled, Producer};
 use crate::error::{Error, Result};
 use crate::record::{SinkRecord, SourceRecord};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
+/// librdkafka's static membership property.
+const GROUP_INSTANCE_ID: &str = "group.instance.id";
 /// Messages taken per poll at most.
 const MAX_POLL_RECORDS: usize = 10_000;
 
@@ -70,6 +84,7 @@ impl KafkaBackend {
     }
 
     /// With extra librdkafka properties for every client (security settings, for example).
+    /// `group.instance.id` turns on static membership for the stream threads' consumers.
     pub fn with_config(bootstrap_servers: &str, extra: &[(&str, &str)]) -> Result<Self> {
         let extra: Vec<(String, String)> = extra
             .iter()
@@ -102,11 +117,27 @@ impl KafkaBackend {
         })
     }
 
+    /// The configuration every client shares. `group.instance.id` is left out: it belongs to
+    /// the group consumers only (see [`Self::group_config`]).
     fn config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.bootstrap);
         for (k, v) in &self.extra {
-            config.set(k, v);
+            if k != GROUP_INSTANCE_ID {
+                config.set(k, v);
+            }
+        }
+        config
+    }
+
+    /// A stream thread's consumer configuration. With `group.instance.id` set (static
+    /// membership, KIP-345), each thread is the static member `<id>-<thread index>`, as in
+    /// Kafka Streams: a restarted instance takes its members' places, and their partitions,
+    /// without waiting for their sessions to time out.
+    fn group_config(&self, member: Member) -> ClientConfig {
+        let mut config = self.config();
+        if let Some((_, id)) = self.extra.iter().find(|(k, _)| k == GROUP_INSTANCE_ID) {
+            config.set(GROUP_INSTANCE_ID, format!("{id}-{}", member.index));
         }
         config
     }
@@ -178,23 +209,24 @@ impl Backend for KafkaBackend {
         &self,
         group: &str,
         topics: &[String],
-        _member: Member,
+        member: Member,
     ) -> Result<Box<dyn Consumer>> {
-        let consumer: BaseConsumer = self
-            .config()
+        let consumer: BaseConsumer<RebalanceContext> = self
+            .group_config(member)
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .set("partition.assignment.strategy", "range")
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
-            .create()
+            .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
+            .create_with_context(RebalanceContext::default())
             .map_err(|e| kafka_error("creating a consumer", e))?;
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer
             .subscribe(&names)
             .map_err(|e| kafka_error("subscribing", e))?;
-        Ok(Box::new(KafkaConsumer { consumer }))
+        Ok(Box::new(KafkaConsumer::new(consumer)))
     }
 
     fn reader(&self, topic: &str) -> Result<Box<dyn Consumer>> {
@@ -203,11 +235,11 @@ impl Backend for KafkaBackend {
                 "global table topic {topic:?} does not exist; create it first"
             ))
         })?;
-        let consumer: BaseConsumer = self
+        let consumer: BaseConsumer<RebalanceContext> = self
             .config()
             .set("group.id", format!("{topic}-global-reader"))
             .set("enable.auto.commit", "false")
-            .create()
+            .create_with_context(RebalanceContext::default())
             .map_err(|e| kafka_error("creating a global table reader", e))?;
         let mut list = TopicPartitionList::new();
         for p in 0..partitions {
@@ -217,7 +249,7 @@ impl Backend for KafkaBackend {
         consumer
             .assign(&list)
             .map_err(|e| kafka_error("assigning a global table's partitions", e))?;
-        Ok(Box::new(KafkaConsumer { consumer }))
+        Ok(Box::new(KafkaConsumer::new(consumer)))
     }
 
     fn producer(&self) -> Result<Box<dyn Producer>> {
@@ -313,8 +345,125 @@ fn flush(producer: &BaseProducer<DeliveryFailures>) -> Result<()> {
     Ok(())
 }
 
+/// Keeps librdkafka's latest per-partition offsets (for lag), and holds back eager
+/// revocations until the stream thread has committed and closed the
+/// revoked tasks (Kafka Streams does that work in `onPartitionsRevoked`, inside the
+/// consumer's poll). librdkafka's group stays in the rebalance, and no other member gets the
+/// partitions, until the consumer unassigns them ([`Consumer::release_revoked`]).
+#[derive(Default)]
+struct RebalanceContext {
+    /// Partitions of a revocation not yet released.
+    revoking: Mutex<Option<Vec<(String, i32)>>>,
+    /// Set when the consumer closes: revocations then go through at once.
+    closing: AtomicBool,
+    /// Set from a release until the next assignment arrives.
+    awaiting_assignment: AtomicBool,
+    /// Per partition, offsets from librdkafka's latest statistics.
+    offsets: Mutex<HashMap<(String, i32), PartitionOffsets>>,
+}
+
+impl ClientContext for RebalanceContext {
+    fn stats(&self, statistics: Statistics) {
+        let mut offsets = HashMap::new();
+        for (name, topic) in &statistics.topics {
+            for (&partition, p) in &topic.partitions {
+                // -1 is librdkafka's internal "unassigned" partition.
+                if partition >= 0 && p.desired {
+                    offsets.insert(
+                        (name.clone(), partition),
+                        PartitionOffsets {
+                            high_watermark: p.hi_offset,
+                            committed: p.committed_offset,
+                            next_fetch: p.next_offset,
+                            queued: p.fetchq_cnt,
+                        },
+                    );
+                }
+            }
+        }
+        *self.offsets.lock() = offsets;
+    }
+}
+
+impl ConsumerContext for RebalanceContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        partitions: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        if err != RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS {
+            self.awaiting_assignment.store(false, Ordering::SeqCst);
+        }
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS if cooperative => {
+                consumer.incremental_assign(partitions)
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => consumer.assign(partitions),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS if cooperative => {
+                consumer.incremental_unassign(partitions)
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS
+                if !self.closing.load(Ordering::SeqCst) =>
+            {
+                let revoked = partitions
+                    .elements()
+                    .iter()
+                    .map(|e| (e.topic().to_string(), e.partition()))
+                    .collect();
+                tracing::info!(partitions = ?revoked, "partitions revoked; committing before releasing them");
+                *self.revoking.lock() = Some(revoked);
+                Ok(())
+            }
+            _ => {
+                // Closing, or an error (the assignment is lost): let go at once.
+                self.revoking.lock().take();
+                consumer.unassign()
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "rebalance: updating the assignment failed");
+        }
+    }
+}
+
+/// How often librdkafka reports its statistics, high watermarks among them (for lag).
+const STATISTICS_INTERVAL_MS: &str = "250";
+
+/// What librdkafka's statistics say of one partition (offsets are -1001 when unknown).
+#[derive(Debug, Clone, Copy)]
+struct PartitionOffsets {
+    /// The high watermark as of the last fetch response.
+    high_watermark: i64,
+    /// The group's committed offset: where consumption starts after an assignment.
+    committed: i64,
+    /// The next offset to fetch.
+    next_fetch: i64,
+    /// Records fetched, not yet handed out.
+    queued: i64,
+}
+
 struct KafkaConsumer {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<RebalanceContext>,
+    /// Per partition, the offset after the last record handed out.
+    next: HashMap<(String, i32), i64>,
+}
+
+impl KafkaConsumer {
+    fn new(consumer: BaseConsumer<RebalanceContext>) -> Self {
+        Self {
+            consumer,
+            next: HashMap::new(),
+        }
+    }
+
+    fn revocation_pending(&self) -> bool {
+        self.consumer.context().revoking.lock().is_some()
+    }
 }
 
 impl Consumer for KafkaConsumer {
@@ -322,7 +471,8 @@ impl Consumer for KafkaConsumer {
         let mut by_partition: BTreeMap<(String, i32), Vec<SourceRecord>> = BTreeMap::new();
         let mut wait = timeout;
         let mut taken = 0;
-        while taken < MAX_POLL_RECORDS {
+        // A pending revocation ends the poll: the thread must commit and release first.
+        while taken < MAX_POLL_RECORDS && !self.revocation_pending() {
             let Some(result) = self.consumer.poll(wait) else {
                 break;
             };
@@ -336,15 +486,14 @@ impl Consumer for KafkaConsumer {
                 Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => t,
                 Timestamp::NotAvailable => -1,
             };
-            by_partition
-                .entry((message.topic().to_string(), message.partition()))
-                .or_default()
-                .push(SourceRecord {
-                    offset: message.offset(),
-                    timestamp,
-                    key: message.key().map(Bytes::copy_from_slice),
-                    value: message.payload().map(Bytes::copy_from_slice),
-                });
+            let key = (message.topic().to_string(), message.partition());
+            self.next.insert(key.clone(), message.offset() + 1);
+            by_partition.entry(key).or_default().push(SourceRecord {
+                offset: message.offset(),
+                timestamp,
+                key: message.key().map(Bytes::copy_from_slice),
+                value: message.payload().map(Bytes::copy_from_slice),
+            });
             taken += 1;
         }
         Ok(by_partition
@@ -353,7 +502,6 @@ impl Consumer for KafkaConsumer {
                 topic,
                 partition,
                 records,
-                high_watermark: None,
             })
             .collect())
     }
@@ -386,6 +534,70 @@ impl Consumer for KafkaConsumer {
         self.consumer
             .commit(&list, CommitMode::Sync)
             .map_err(|e| kafka_error("committing offsets", e))
+    }
+
+    fn lag(&self, topic: &str, partition: i32) -> Option<i64> {
+        let key = (topic.to_string(), partition);
+        let stats = *self.consumer.context().offsets.lock().get(&key)?;
+        if stats.high_watermark < 0 {
+            return None;
+        }
+        // Where this consumer is: after what it handed out; before anything, where it
+        // starts (the committed offset, or the fetch position once nothing is queued).
+        let position = match self.next.get(&key) {
+            Some(&next) => next,
+            None if stats.committed >= 0 => stats.committed,
+            None if stats.queued == 0 && stats.next_fetch >= 0 => stats.next_fetch,
+            None => return None,
+        };
+        Some((stats.high_watermark - position).max(0))
+    }
+
+    fn rebalancing(&self) -> bool {
+        self.awaiting_assignment()
+    }
+
+    fn revoking(&self) -> Vec<(String, i32)> {
+        self.consumer
+            .context()
+            .revoking
+            .lock()
+            .clone()
+            .unwrap_or_default()
+    }
+
+    fn release_revoked(&mut self) -> Result<()> {
+        let context = self.consumer.context();
+        if context.revoking.lock().take().is_some() {
+            context.awaiting_assignment.store(true, Ordering::SeqCst);
+            self.next.clear();
+            self.consumer
+                .unassign()
+                .map_err(|e| kafka_error("releasing revoked partitions", e))?;
+        }
+        Ok(())
+    }
+}
+
+impl KafkaConsumer {
+    fn awaiting_assignment(&self) -> bool {
+        self.consumer
+            .context()
+            .awaiting_assignment
+            .load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for KafkaConsumer {
+    fn drop(&mut self) {
+        // Closing revokes everything; nothing is left to commit by then.
+        self.consumer
+            .context()
+            .closing
+            .store(true, Ordering::SeqCst);
+        if let Err(e) = self.release_revoked() {
+            tracing::warn!(error = %e, "releasing revoked partitions on close");
+        }
     }
 }
 

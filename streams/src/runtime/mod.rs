@@ -4,6 +4,7 @@ mod app;
 pub mod backend;
 mod embedded;
 mod kafka;
+mod task_input;
 
 pub use app::{App, AppConfig, MetricsSnapshot, RunningApp, StoreEngine, changelog_topic};
 pub use backend::Backend;

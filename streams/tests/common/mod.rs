@@ -1,0 +1,222 @@
+//! What the runtime tests share: a broker to run apps on, reached either through the
+//! embedded backend (in process, no sockets) or through the Kafka backend (librdkafka against
+//! Eddy's Kafka protocol server on a real 127.0.0.1 socket, port chosen by the OS). Either
+//! way an Eddy [`Broker`] is underneath, and the tests produce input and read output through
+//! it directly, so that the same test body checks both backends.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use eddy_broker::server::groups::GroupConfig;
+use eddy_broker::{
+    Broker, BrokerConfig, Durability, NewRecord, OffsetSpec, Server, ServerConfig, decode_records,
+};
+use eddy_streams::EmbeddedBackend;
+use eddy_streams::runtime::{Backend, KafkaBackend};
+use tokio::runtime::{Handle, Runtime};
+
+/// Makes a [`TestBroker`] with its data in a directory: [`TestBroker::embedded`] or
+/// [`TestBroker::kafka`].
+pub type Start = fn(&Path) -> TestBroker;
+
+/// A broker with a backend on it.
+pub struct TestBroker {
+    /// The backend apps run on.
+    pub backend: Arc<dyn Backend>,
+    /// The Kafka protocol server's address (Kafka backend only).
+    pub addr: Option<String>,
+    broker: Broker,
+    handle: Handle,
+    server: Option<ServerGuard>,
+}
+
+/// A running protocol server and the runtime it runs on.
+struct ServerGuard {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    runtime: Runtime,
+}
+
+impl TestBroker {
+    /// The embedded backend on a broker in `dir`.
+    pub fn embedded(dir: &Path) -> Self {
+        let backend = Arc::new(EmbeddedBackend::open(dir).unwrap());
+        Self {
+            broker: backend.broker().clone(),
+            handle: backend.handle().clone(),
+            backend,
+            addr: None,
+            server: None,
+        }
+    }
+
+    /// The Kafka backend against Eddy's Kafka protocol server on a broker in `dir`.
+    pub fn kafka(dir: &Path) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("test-broker")
+            .enable_all()
+            .build()
+            .unwrap();
+        let broker = runtime
+            .block_on(Broker::open(BrokerConfig::new(dir)))
+            .unwrap();
+        let config = ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            // A fresh group waits this long for more members before its first assignment;
+            // Kafka's default of 3 s would dominate the tests' run time.
+            groups: GroupConfig {
+                initial_rebalance_delay: Duration::from_millis(300),
+                ..GroupConfig::default()
+            },
+            ..ServerConfig::default()
+        };
+        let server = runtime
+            .block_on(Server::bind(broker.clone(), config))
+            .unwrap();
+        let addr = server.local_addr().to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        runtime.spawn(async move {
+            let _ = server
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        let backend = Arc::new(KafkaBackend::new(&addr).unwrap());
+        Self {
+            backend,
+            addr: Some(addr),
+            broker,
+            handle: runtime.handle().clone(),
+            server: Some(ServerGuard {
+                stop: Some(stop),
+                runtime,
+            }),
+        }
+    }
+
+    /// The broker underneath.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// Runs a future of the broker's API from a test thread.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// Creates a topic through the backend.
+    pub fn create_topic(&self, topic: &str, partitions: i32, compacted: bool) {
+        self.backend
+            .create_topic(topic, partitions, compacted)
+            .unwrap();
+    }
+
+    /// Appends string records (key, value) to one partition, durably, with timestamp `ts`.
+    pub fn produce(&self, topic: &str, partition: i32, records: &[(&str, &str)], ts: Option<i64>) {
+        let records: Vec<NewRecord> = records
+            .iter()
+            .map(|(k, v)| NewRecord {
+                key: Some(Bytes::copy_from_slice(k.as_bytes())),
+                value: Some(Bytes::copy_from_slice(v.as_bytes())),
+                headers: Vec::new(),
+                timestamp: ts,
+            })
+            .collect();
+        self.block_on(
+            self.broker
+                .produce(topic, partition, &records, Durability::Durable),
+        )
+        .unwrap();
+    }
+
+    /// The end offset of a partition.
+    pub fn end_offset(&self, topic: &str, partition: i32) -> i64 {
+        self.block_on(
+            self.broker
+                .list_offset(topic, partition, OffsetSpec::Latest),
+        )
+        .unwrap()
+        .map_or(0, |(o, _)| o)
+    }
+
+    /// The offset `group` committed on a partition, if any.
+    pub fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
+        self.broker
+            .committed_offset(group, topic, partition)
+            .map(|c| c.offset)
+    }
+
+    /// Every record of `topic`, partition by partition, as (key, value) bytes.
+    pub fn read(&self, topic: &str) -> Vec<(Bytes, Option<Bytes>)> {
+        let mut out = Vec::new();
+        let partitions = self.backend.partitions(topic).unwrap().unwrap_or(0);
+        for p in 0..partitions {
+            let end = self.end_offset(topic, p);
+            let mut offset = 0;
+            while offset < end {
+                let fetched = self
+                    .block_on(self.broker.fetch(topic, p, offset, 1 << 20, Duration::ZERO))
+                    .unwrap();
+                for r in decode_records(&fetched.records).unwrap() {
+                    if r.offset >= offset {
+                        out.push((r.key.unwrap_or_default(), r.value));
+                        offset = r.offset + 1;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The latest value per key of a topic of string keys and values.
+    pub fn latest_strings(&self, topic: &str) -> BTreeMap<String, String> {
+        self.read(topic)
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    String::from_utf8(k.to_vec()).unwrap(),
+                    String::from_utf8(v.unwrap_or_default().to_vec()).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    /// The latest value per key of a topic of string keys and big-endian i64 values.
+    pub fn latest_counts(&self, topic: &str) -> BTreeMap<String, i64> {
+        self.read(topic)
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    String::from_utf8(k.to_vec()).unwrap(),
+                    i64::from_be_bytes(v.unwrap()[..].try_into().unwrap()),
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            if let Some(stop) = server.stop.take() {
+                let _ = stop.send(());
+            }
+            let _ = server.runtime.block_on(self.broker.shutdown());
+        }
+    }
+}
+
+/// Polls `done` every 20 ms until it holds; panics after 90 s.
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,359 @@
+//! The runtime on both backends: every test here is a function of a [`Start`] that makes a
+//! broker, instantiated once on the embedded backend (`embedded::`) and once on the Kafka
+//! backend against Eddy's Kafka protocol server on a real socket (`kafka::`). They cover
+//! word count end to end over two partitions and two threads, interactive queries, restart
+//! from committed offsets with local state, state rebuilt from the changelog topics after
+//! the state directory is lost, start-up errors, a global-table join with updates, and a
+//! stream-table join that must see the table's older rows first (timestamp order across a
+//! task's partitions).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::{Start, TestBroker, wait_for};
+use eddy_streams::runtime::{RunningApp, StoreEngine};
+use eddy_streams::serdes::Serdes;
+use eddy_streams::{App, AppConfig, StreamsBuilder, Topology};
+
+fn word_count() -> Topology {
+    let b = StreamsBuilder::new();
+    b.stream("lines", Serdes::string(), Serdes::string())
+        .flat_map_values(|line: String| {
+            line.split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .with_value_serde(Serdes::string())
+        .group_by(|_, w| w.clone(), Serdes::string())
+        .count("counts")
+        .to_stream()
+        .to("counts-out");
+    b.build().unwrap()
+}
+
+fn config(id: &str, broker: &TestBroker, state: &std::path::Path) -> AppConfig {
+    AppConfig {
+        threads: 2,
+        commit_interval: Duration::from_millis(50),
+        state_dir: state.to_path_buf(),
+        ..AppConfig::new(id, broker.backend.clone())
+    }
+}
+
+fn count(app: &RunningApp, word: &str) -> Option<i64> {
+    app.get("counts", &word.to_string(), Serdes::string(), Serdes::i64())
+        .unwrap()
+}
+
+fn counts(words: &[(&str, i64)]) -> BTreeMap<String, i64> {
+    words.iter().map(|(w, n)| (w.to_string(), *n)).collect()
+}
+
+fn word_count_runs_restarts_and_restores(start: Start) {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(&dir.path().join("broker"));
+    broker.create_topic("lines", 2, false);
+    broker.create_topic("counts-out", 2, false);
+    broker.produce("lines", 0, &[("k0", "a b a"), ("k0", "c")], Some(1_000));
+    broker.produce("lines", 1, &[("k1", "b a")], Some(1_000));
+    let state = dir.path().join("state");
+
+    let app = App::new(word_count(), config("wc", &broker, &state))
+        .start()
+        .unwrap();
+    let expected = counts(&[("a", 3), ("b", 2), ("c", 1)]);
+    wait_for("first counts", || {
+        broker.latest_counts("counts-out") == expected
+    });
+    wait_for("interactive query", || count(&app, "a") == Some(3));
+    assert_eq!(count(&app, "zzz"), None);
+    let all = app
+        .range("counts", .., Serdes::string(), Serdes::i64())
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    let metrics = app.metrics();
+    assert!(
+        metrics.processed >= 3 + 6,
+        "source records of both sub-topologies: {metrics:?}"
+    );
+    assert!(
+        app.metrics_text()
+            .contains("eddy_streams_records_processed_total")
+    );
+    app.stop().unwrap();
+    assert_eq!(
+        broker.backend.partitions("wc-counts-changelog").unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        broker.backend.partitions("wc-counts-repartition").unwrap(),
+        Some(2)
+    );
+    // Stopping committed every input offset.
+    assert_eq!(broker.committed("wc", "lines", 0), Some(2));
+    assert_eq!(broker.committed("wc", "lines", 1), Some(1));
+
+    // Restart: offsets were committed, so only new lines are read; counts continue.
+    broker.produce("lines", 0, &[("k0", "a")], Some(1_000));
+    let app = App::new(word_count(), config("wc", &broker, &state))
+        .start()
+        .unwrap();
+    wait_for("count after restart", || count(&app, "a") == Some(4));
+    app.stop().unwrap();
+
+    // Lose the local state: it is rebuilt from the changelog topic.
+    std::fs::remove_dir_all(&state).unwrap();
+    broker.produce("lines", 1, &[("k1", "c")], Some(1_000));
+    let app = App::new(
+        word_count(),
+        AppConfig {
+            store_engine: StoreEngine::Memory,
+            ..config("wc", &broker, &state)
+        },
+    )
+    .start()
+    .unwrap();
+    wait_for("count after restore", || count(&app, "c") == Some(2));
+    assert_eq!(count(&app, "a"), Some(4));
+    assert_eq!(count(&app, "b"), Some(2));
+    assert!(app.metrics().restored_records >= 3);
+    app.stop().unwrap();
+    assert_eq!(
+        broker.latest_counts("counts-out"),
+        counts(&[("a", 4), ("b", 2), ("c", 2)])
+    );
+}
+
+fn start_up_errors_say_what_to_fix(start: Start) {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(&dir.path().join("broker"));
+    let state = dir.path().join("state");
+    let err = App::new(word_count(), config("wc", &broker, &state))
+        .start()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("input topic \"lines\" does not exist"),
+        "{err}"
+    );
+
+    broker.create_topic("orders", 2, false);
+    broker.create_topic("customers", 3, false);
+    let b = StreamsBuilder::new();
+    let customers = b.table("customers", Serdes::string(), Serdes::string(), "customers");
+    b.stream("orders", Serdes::string(), Serdes::string())
+        .join_table(&customers, |o, c| format!("{o}{c}"))
+        .to_with("out", Serdes::string(), Serdes::string());
+    let err = App::new(b.build().unwrap(), config("join", &broker, &state))
+        .start()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("co-partitioned"), "{err}");
+    assert!(
+        err.contains("customers (3 partitions)") && err.contains("orders (2 partitions)"),
+        "{err}"
+    );
+
+    let err = App::new(word_count(), config("bad id!", &broker, &state))
+        .start()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("application id"), "{err}");
+
+    // A global table's topic must exist too.
+    broker.create_topic("visits", 2, false);
+    let b = StreamsBuilder::new();
+    let regions = b.global_table("regions", Serdes::string(), Serdes::string(), "regions");
+    b.stream("visits", Serdes::string(), Serdes::string())
+        .join_global(&regions, |_, user| user.clone(), |u, r| format!("{u}@{r}"))
+        .with_value_serde(Serdes::string())
+        .to("visits-out");
+    let err = App::new(b.build().unwrap(), config("geo", &broker, &state))
+        .start()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("global table topic \"regions\" does not exist"),
+        "{err}"
+    );
+}
+
+fn global_table_join_needs_no_copartitioning(start: Start) {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(&dir.path().join("broker"));
+    broker.create_topic("regions", 3, true);
+    broker.create_topic("visits", 2, false);
+    broker.create_topic("visits-out", 2, false);
+    let ts = Some(1_000);
+    broker.produce("regions", 2, &[("ann", "eu")], ts);
+    broker.produce("regions", 0, &[("bob", "us")], ts);
+    broker.produce("visits", 0, &[("v1", "ann")], ts);
+    broker.produce("visits", 1, &[("v2", "bob")], ts);
+    let b = StreamsBuilder::new();
+    let regions = b.global_table("regions", Serdes::string(), Serdes::string(), "regions");
+    b.stream("visits", Serdes::string(), Serdes::string())
+        .join_global(
+            &regions,
+            |_, user| user.clone(),
+            |user, region| format!("{user}@{region}"),
+        )
+        .with_value_serde(Serdes::string())
+        .to("visits-out");
+    let app = App::new(
+        b.build().unwrap(),
+        config("geo", &broker, &dir.path().join("state")),
+    )
+    .start()
+    .unwrap();
+    wait_for("both visits joined", || {
+        broker.latest_strings("visits-out").len() == 2
+    });
+    assert_eq!(broker.latest_strings("visits-out")["v1"], "ann@eu");
+    assert_eq!(broker.latest_strings("visits-out")["v2"], "bob@us");
+    // The global thread keeps the table current.
+    broker.produce("regions", 2, &[("ann", "apac")], ts);
+    wait_for("the update to reach the store", || {
+        app.get(
+            "regions",
+            &"ann".to_string(),
+            Serdes::string(),
+            Serdes::string(),
+        )
+        .unwrap()
+            == Some("apac".to_string())
+    });
+    broker.produce("visits", 0, &[("v3", "ann")], ts);
+    wait_for("the next visit joined with the update", || {
+        broker
+            .latest_strings("visits-out")
+            .get("v3")
+            .map(String::as_str)
+            == Some("ann@apac")
+    });
+    app.stop().unwrap();
+}
+
+fn stream_table_join_sees_older_table_rows_first(start: Start) {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(&dir.path().join("broker"));
+    for topic in ["customers", "orders", "enriched"] {
+        broker.create_topic(topic, 2, false);
+    }
+    // Every table row is older than every order, and all is on the broker before the app
+    // starts: processing in timestamp order joins every order with its customer, however
+    // the consumer happens to fetch the two topics.
+    for p in 0..2 {
+        let customers: Vec<(String, String)> = (0..20)
+            .map(|i| (format!("c{p}-{i}"), format!("name{p}-{i}")))
+            .collect();
+        let rows: Vec<(&str, &str)> = customers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        // Orders first, so that a consumer is as likely to fetch them first.
+        broker.produce(
+            "orders",
+            p,
+            &rows.iter().map(|(k, _)| (*k, "order")).collect::<Vec<_>>(),
+            Some(2_000),
+        );
+        broker.produce("customers", p, &rows, Some(1_000));
+    }
+    let b = StreamsBuilder::new();
+    let customers = b.table("customers", Serdes::string(), Serdes::string(), "customers");
+    b.stream("orders", Serdes::string(), Serdes::string())
+        .left_join_table(&customers, |order, customer| {
+            format!("{order} by {}", customer.map_or("nobody", String::as_str))
+        })
+        .with_value_serde(Serdes::string())
+        .to("enriched");
+    let app = App::new(
+        b.build().unwrap(),
+        config("shop", &broker, &dir.path().join("state")),
+    )
+    .start()
+    .unwrap();
+    wait_for("every order joined", || {
+        broker.latest_strings("enriched").len() == 40
+    });
+    app.stop().unwrap();
+    let unmatched: Vec<_> = broker
+        .latest_strings("enriched")
+        .into_iter()
+        .filter(|(_, v)| v.ends_with("nobody"))
+        .collect();
+    assert!(
+        unmatched.is_empty(),
+        "orders joined before their customers: {unmatched:?}"
+    );
+}
+
+fn lag_counts_records_not_yet_processed(start: Start) {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(&dir.path().join("broker"));
+    broker.create_topic("backlog", 1, false);
+    broker.create_topic("backlog-out", 1, false);
+    let values: Vec<String> = (0..30_000).map(|i| i.to_string()).collect();
+    let records: Vec<(&str, &str)> = values.iter().map(|v| ("k", v.as_str())).collect();
+    broker.produce("backlog", 0, &records, Some(1_000));
+    let b = StreamsBuilder::new();
+    b.stream("backlog", Serdes::string(), Serdes::string())
+        .filter(|_, v: &String| {
+            // Slow enough that the backlog is seen.
+            if v.ends_with("00") {
+                std::thread::sleep(Duration::from_millis(3));
+            }
+            v.as_str() == "29999"
+        })
+        .to("backlog-out");
+    let app = App::new(
+        b.build().unwrap(),
+        AppConfig {
+            threads: 1,
+            ..config("lagging", &broker, &dir.path().join("state"))
+        },
+    )
+    .start()
+    .unwrap();
+    let mut max_lag = 0;
+    wait_for("the backlog processed", || {
+        max_lag = max_lag.max(app.metrics().lag);
+        broker.read("backlog-out").len() == 1
+    });
+    // More than one poll takes (10,000 records on Kafka): the broker-side lag counts too.
+    assert!(
+        max_lag > 10_000,
+        "lag seen while the backlog lasted: {max_lag}"
+    );
+    assert!(max_lag <= 30_000, "lag {max_lag}");
+    wait_for("no lag", || app.metrics().lag == 0);
+    app.stop().unwrap();
+}
+
+/// Each test once per backend: `embedded::<test>` and `kafka::<test>`.
+macro_rules! on_each_backend {
+    ($($test:ident),* $(,)?) => {
+        mod embedded {
+            $(#[test]
+            fn $test() {
+                super::$test(super::TestBroker::embedded)
+            })*
+        }
+        mod kafka {
+            $(#[test]
+            fn $test() {
+                super::$test(super::TestBroker::kafka)
+            })*
+        }
+    };
+}
+
+on_each_backend!(
+    word_count_runs_restarts_and_restores,
+    start_up_errors_say_what_to_fix,
+    global_table_join_needs_no_copartitioning,
+    stream_table_join_sees_older_table_rows_first,
+    lag_counts_records_not_yet_processed,
+);
