@@ -26,7 +26,7 @@
 //! them, suspends their tasks and only then releases them; the next assignment resumes the
 //! tasks it gives back and closes the others.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
