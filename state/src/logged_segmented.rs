@@ -185,21 +185,86 @@ where
     Ok((logged, store, report))
 }
 
+/// The changelog layer of a window or session store with its write cache: writes wait in
+/// the cache (one entry per `(key, slot)`) and go down to the changelog and the engine as
+/// one batch at commit or when the cache outgrows its bound.
+struct CachedLog<T> {
+    logged: ChangeloggedStore,
+    /// Held while dirty entries are written down, so a reader never misses an entry that
+    /// is in neither the cache nor the store.
+    cache: Mutex<TimeCache<T>>,
+    cache_max_bytes: usize,
+    /// The changelog (and engine view) key of a user key and slot.
+    encode: fn(&[u8], T) -> Vec<u8>,
+}
+
+impl<T: Ord + Copy> CachedLog<T> {
+    fn new(
+        logged: ChangeloggedStore,
+        cache_max_bytes: usize,
+        encode: fn(&[u8], T) -> Vec<u8>,
+    ) -> Self {
+        Self {
+            logged,
+            cache: Mutex::new(TimeCache::default()),
+            cache_max_bytes,
+            encode,
+        }
+    }
+
+    /// Writes every dirty entry down to the changelog and the engine, as one batch.
+    fn write_down(&self, cache: &mut TimeCache<T>) -> Result<()> {
+        if cache.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<Change> = cache
+            .drain()
+            .into_iter()
+            .map(|(key, slot, value)| ((self.encode)(&key, slot), value))
+            .collect();
+        self.logged.write_batch(&batch)
+    }
+
+    /// Records a write (`None`: a delete) of `key`'s `slot`, at store time `time`, in the
+    /// cache, or passes it down when caching is off.
+    fn write(&self, key: &[u8], slot: T, time: i64, value: Option<&[u8]>) -> Result<()> {
+        if self.cache_max_bytes == 0 {
+            let key = (self.encode)(key, slot);
+            return match value {
+                Some(value) => self.logged.put(&key, value),
+                None => self.logged.delete(&key),
+            };
+        }
+        let mut cache = self.cache.lock();
+        if cache.write(key, slot, time, value) > self.cache_max_bytes {
+            self.write_down(&mut cache)?;
+        }
+        Ok(())
+    }
+
+    /// Whether `time` is past retention, counting the newest cached time too.
+    fn is_expired(&self, time: i64, below_expired: bool, retention_ms: i64) -> bool {
+        let newest_cached = self.cache.lock().newest_time();
+        below_expired || newest_cached.is_some_and(|t| time < t.saturating_sub(retention_ms))
+    }
+
+    fn commit(&self) -> Result<i64> {
+        self.write_down(&mut self.cache.lock())?;
+        self.logged.commit()
+    }
+}
+
 /// A window store recorded in a changelog, with checkpoints at commit and restore on open,
 /// and a write cache.
 pub struct ChangeloggedWindowStore {
-    logged: ChangeloggedStore,
+    log: CachedLog<i64>,
     window: Arc<dyn WindowStore>,
-    /// Held while dirty windows are written down, so a reader never misses a window that
-    /// is in neither the cache nor the store.
-    cache: Mutex<TimeCache<i64>>,
-    cache_max_bytes: usize,
 }
 
 impl std::fmt::Debug for ChangeloggedWindowStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("ChangeloggedWindowStore")
-            .field(&self.logged)
+            .field(&self.log.logged)
             .finish()
     }
 }
@@ -234,55 +299,22 @@ impl ChangeloggedWindowStore {
                 })
             },
         )?;
-        let store = Self {
-            logged,
-            window,
-            cache: Mutex::new(TimeCache::default()),
-            cache_max_bytes: config.cache_max_bytes,
-        };
-        Ok((store, report))
-    }
-
-    /// Writes every dirty window down to the changelog and the store, as one batch.
-    fn write_down(&self, cache: &mut TimeCache<i64>) -> Result<()> {
-        if cache.is_empty() {
-            return Ok(());
-        }
-        let batch: Vec<Change> = cache
-            .drain()
-            .into_iter()
-            .map(|(key, start, value)| (windowed_key(&key, start), value))
-            .collect();
-        self.logged.write_batch(&batch)
-    }
-
-    /// Records a write in the cache, or passes it down when caching is off.
-    fn write(&self, key: &[u8], window_start: i64, value: Option<&[u8]>) -> Result<()> {
-        if self.cache_max_bytes == 0 {
-            let key = windowed_key(key, window_start);
-            return match value {
-                Some(value) => self.logged.put(&key, value),
-                None => self.logged.delete(&key),
-            };
-        }
-        let mut cache = self.cache.lock();
-        if cache.write(key, window_start, window_start, value) > self.cache_max_bytes {
-            self.write_down(&mut cache)?;
-        }
-        Ok(())
+        let log = CachedLog::new(logged, config.cache_max_bytes, |key, start| {
+            windowed_key(key, start)
+        });
+        Ok((Self { log, window }, report))
     }
 
     /// Updates that replaced a cached value of the same window, so never reached the
     /// changelog.
     pub fn cache_absorbed(&self) -> u64 {
-        self.cache.lock().absorbed()
+        self.log.cache.lock().absorbed()
     }
 
     /// Commits: writes the cache down, makes the changelog durable, flushes the store and
     /// writes the checkpoint. Returns the changelog offset the store now reflects.
     pub fn commit(&self) -> Result<i64> {
-        self.write_down(&mut self.cache.lock())?;
-        self.logged.commit()
+        self.log.commit()
     }
 
     /// Commits and closes the store.
@@ -297,21 +329,22 @@ impl WindowStore for ChangeloggedWindowStore {
         if self.is_expired(window_start) {
             return Ok(false);
         }
-        self.write(key, window_start, Some(value))?;
+        self.log
+            .write(key, window_start, window_start, Some(value))?;
         Ok(true)
     }
     fn delete(&self, key: &[u8], window_start: i64) -> Result<()> {
-        self.write(key, window_start, None)
+        self.log.write(key, window_start, window_start, None)
     }
     fn fetch_one(&self, key: &[u8], window_start: i64) -> Result<Option<Vec<u8>>> {
-        let cache = self.cache.lock();
+        let cache = self.log.cache.lock();
         match cache.get(key, window_start) {
             Some(cached) => Ok(cached.map(<[u8]>::to_vec)),
             None => self.window.fetch_one(key, window_start),
         }
     }
     fn fetch(&self, key: &[u8], time_from: i64, time_to: i64) -> Result<Vec<(i64, Vec<u8>)>> {
-        let cache = self.cache.lock();
+        let cache = self.log.cache.lock();
         let stored = self.window.fetch(key, time_from, time_to)?;
         if time_from > time_to {
             return Ok(stored);
@@ -319,21 +352,20 @@ impl WindowStore for ChangeloggedWindowStore {
         Ok(merge_windows(stored, cache.range(key, time_from..=time_to)))
     }
     fn fetch_all(&self, time_from: i64, time_to: i64) -> Result<Vec<WindowEntry>> {
-        let cache = self.cache.lock();
+        let cache = self.log.cache.lock();
         let stored = self.window.fetch_all(time_from, time_to)?;
         let mut cached = cache.matching(|start| (time_from..=time_to).contains(start));
         cached.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
         Ok(merge_entries(stored, cached))
     }
     fn observed_time(&self) -> i64 {
-        let cached = self.cache.lock().newest_time();
+        let cached = self.log.cache.lock().newest_time();
         self.window.observed_time().max(cached.unwrap_or(i64::MIN))
     }
     fn is_expired(&self, window_start: i64) -> bool {
-        let newest_cached = self.cache.lock().newest_time();
-        self.window.is_expired(window_start)
-            || newest_cached
-                .is_some_and(|t| window_start < t.saturating_sub(self.window.retention_ms()))
+        let below = self.window.is_expired(window_start);
+        self.log
+            .is_expired(window_start, below, self.window.retention_ms())
     }
     fn retention_ms(&self) -> i64 {
         self.window.retention_ms()
@@ -347,18 +379,15 @@ impl WindowStore for ChangeloggedWindowStore {
 /// A session store recorded in a changelog, with checkpoints at commit and restore on open,
 /// and a write cache.
 pub struct ChangeloggedSessionStore {
-    logged: ChangeloggedStore,
+    /// Cache slots are `(end, start)`: sessions in the order the store keeps them.
+    log: CachedLog<(i64, i64)>,
     sessions: Arc<dyn SessionStore>,
-    /// Dirty sessions by key, slot `(end, start)`; held while written down (see the window
-    /// store's).
-    cache: Mutex<TimeCache<(i64, i64)>>,
-    cache_max_bytes: usize,
 }
 
 impl std::fmt::Debug for ChangeloggedSessionStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("ChangeloggedSessionStore")
-            .field(&self.logged)
+            .field(&self.log.logged)
             .finish()
     }
 }
@@ -393,55 +422,22 @@ impl ChangeloggedSessionStore {
                 })
             },
         )?;
-        let store = Self {
-            logged,
-            sessions,
-            cache: Mutex::new(TimeCache::default()),
-            cache_max_bytes: config.cache_max_bytes,
-        };
-        Ok((store, report))
-    }
-
-    /// Writes every dirty session down to the changelog and the store, as one batch.
-    fn write_down(&self, cache: &mut TimeCache<(i64, i64)>) -> Result<()> {
-        if cache.is_empty() {
-            return Ok(());
-        }
-        let batch: Vec<Change> = cache
-            .drain()
-            .into_iter()
-            .map(|(key, (end, start), value)| (session_key(&key, start, end), value))
-            .collect();
-        self.logged.write_batch(&batch)
-    }
-
-    /// Records a write in the cache, or passes it down when caching is off.
-    fn write(&self, key: &[u8], window: SessionWindow, value: Option<&[u8]>) -> Result<()> {
-        if self.cache_max_bytes == 0 {
-            let key = session_key(key, window.start, window.end);
-            return match value {
-                Some(value) => self.logged.put(&key, value),
-                None => self.logged.delete(&key),
-            };
-        }
-        let mut cache = self.cache.lock();
-        if cache.write(key, (window.end, window.start), window.end, value) > self.cache_max_bytes {
-            self.write_down(&mut cache)?;
-        }
-        Ok(())
+        let log = CachedLog::new(logged, config.cache_max_bytes, |key, (end, start)| {
+            session_key(key, start, end)
+        });
+        Ok((Self { log, sessions }, report))
     }
 
     /// Updates that replaced a cached value of the same session, so never reached the
     /// changelog.
     pub fn cache_absorbed(&self) -> u64 {
-        self.cache.lock().absorbed()
+        self.log.cache.lock().absorbed()
     }
 
     /// Commits: writes the cache down, makes the changelog durable, flushes the store and
     /// writes the checkpoint.
     pub fn commit(&self) -> Result<i64> {
-        self.write_down(&mut self.cache.lock())?;
-        self.logged.commit()
+        self.log.commit()
     }
 
     /// Commits and closes the store.
@@ -483,7 +479,7 @@ impl SessionStore for ChangeloggedSessionStore {
         earliest_end: i64,
         latest_start: i64,
     ) -> Result<Vec<SessionEntry>> {
-        let cache = self.cache.lock();
+        let cache = self.log.cache.lock();
         let stored = self
             .sessions
             .find_sessions(key, earliest_end, latest_start)?;
@@ -496,7 +492,7 @@ impl SessionStore for ChangeloggedSessionStore {
         Ok(merge_sessions(stored, cached, |_, w| (w.end, w.start)))
     }
     fn fetch_ended(&self, earliest_end: i64, latest_end: i64) -> Result<Vec<SessionEntry>> {
-        let cache = self.cache.lock();
+        let cache = self.log.cache.lock();
         let stored = self.sessions.fetch_ended(earliest_end, latest_end)?;
         let cached = cache.matching(|(end, _)| (earliest_end..=latest_end).contains(end));
         Ok(merge_sessions(stored, cached, |key, w| {
@@ -507,23 +503,25 @@ impl SessionStore for ChangeloggedSessionStore {
         if self.is_expired(window.end) {
             return Ok(false);
         }
-        self.write(key, window, Some(value))?;
+        self.log
+            .write(key, (window.end, window.start), window.end, Some(value))?;
         Ok(true)
     }
     fn remove(&self, key: &[u8], window: SessionWindow) -> Result<()> {
-        self.write(key, window, None)
+        self.log
+            .write(key, (window.end, window.start), window.end, None)
     }
     fn fetch_session(&self, key: &[u8], window: SessionWindow) -> Result<Option<Vec<u8>>> {
-        let cache = self.cache.lock();
+        let cache = self.log.cache.lock();
         match cache.get(key, (window.end, window.start)) {
             Some(cached) => Ok(cached.map(<[u8]>::to_vec)),
             None => self.sessions.fetch_session(key, window),
         }
     }
     fn is_expired(&self, end: i64) -> bool {
-        let newest_cached = self.cache.lock().newest_time();
-        self.sessions.is_expired(end)
-            || newest_cached.is_some_and(|t| end < t.saturating_sub(self.sessions.retention_ms()))
+        let below = self.sessions.is_expired(end);
+        self.log
+            .is_expired(end, below, self.sessions.retention_ms())
     }
     fn retention_ms(&self) -> i64 {
         self.sessions.retention_ms()
