@@ -3,17 +3,15 @@
 //! responses), topology and partition planning, and runs on the embedded runtime and on the
 //! Kafka backend (two instances) with the two tables on different partition counts.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
-use eddy_broker::{
-    Broker, BrokerConfig, Durability, NewRecord, OffsetSpec, Server, ServerConfig, decode_records,
-};
+use common::{TestBroker, wait_for};
 use eddy_streams::driver::TestInputTopic;
-use eddy_streams::partitioner::partition_for_key;
-use eddy_streams::runtime::{Backend, KafkaBackend, RunningApp};
+use eddy_streams::runtime::{Backend, RunningApp};
 use eddy_streams::serdes::Serdes;
 use eddy_streams::topology::TopicName;
 use eddy_streams::{
@@ -455,90 +453,8 @@ fn internal_topics_take_their_writers_input_sizes() {
 
 // ---- the runtime, on the embedded broker and on the Kafka backend ----
 
-/// Runs futures on the broker's runtime, whichever owns it.
-trait BlockOn {
-    fn run<F: Future>(&self, future: F) -> F::Output;
-}
-
-impl BlockOn for EmbeddedBackend {
-    fn run<F: Future>(&self, future: F) -> F::Output {
-        self.block_on(future)
-    }
-}
-
-impl BlockOn for tokio::runtime::Runtime {
-    fn run<F: Future>(&self, future: F) -> F::Output {
-        self.block_on(future)
-    }
-}
-
 const ORDER_PARTITIONS: i32 = 3;
 const CUSTOMER_PARTITIONS: i32 = 2;
-
-/// The broker the apps run on, and how to reach it.
-struct Topics<'a, R: BlockOn> {
-    rt: &'a R,
-    broker: &'a Broker,
-}
-
-impl<R: BlockOn> Topics<'_, R> {
-    /// Writes a record to the partition Kafka's partitioner picks for its key.
-    fn put(&self, topic: &str, partitions: i32, key: &str, value: Option<&str>, ts: i64) {
-        let record = NewRecord {
-            key: Some(Bytes::copy_from_slice(key.as_bytes())),
-            value: value.map(|v| Bytes::copy_from_slice(v.as_bytes())),
-            headers: Vec::new(),
-            timestamp: Some(ts),
-        };
-        let partition = partition_for_key(key.as_bytes(), partitions);
-        self.rt
-            .run(
-                self.broker
-                    .produce(topic, partition, &[record], Durability::Durable),
-            )
-            .unwrap();
-    }
-
-    /// The latest value per key of a topic, tombstones removing keys.
-    fn latest(&self, topic: &str, partitions: i32) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
-        for p in 0..partitions {
-            let end = self
-                .rt
-                .run(self.broker.list_offset(topic, p, OffsetSpec::Latest))
-                .unwrap()
-                .unwrap()
-                .0;
-            let mut offset = 0;
-            while offset < end {
-                let fetched = self
-                    .rt
-                    .run(self.broker.fetch(topic, p, offset, 1 << 20, Duration::ZERO))
-                    .unwrap();
-                for r in decode_records(&fetched.records).unwrap() {
-                    if r.offset < offset {
-                        continue;
-                    }
-                    let key = String::from_utf8(r.key.unwrap().to_vec()).unwrap();
-                    match r.value {
-                        Some(v) => out.insert(key, String::from_utf8(v.to_vec()).unwrap()),
-                        None => out.remove(&key),
-                    };
-                    offset = r.offset + 1;
-                }
-            }
-        }
-        out
-    }
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// What the joins should hold for these tables.
 fn expected(
@@ -596,20 +512,20 @@ fn results(apps: &[&RunningApp], store: &str) -> BTreeMap<String, String> {
 /// Inserts, then foreign-key changes, no foreign key, deletes and updates on both sides,
 /// waiting after each phase until the apps' stores and the output topics hold the joins of
 /// what was written.
-fn run_scenario<R: BlockOn>(topics: &Topics<'_, R>, apps: &[&RunningApp]) {
+fn run_scenario(broker: &TestBroker, apps: &[&RunningApp]) {
     let mut orders: BTreeMap<String, String> = BTreeMap::new();
     let mut customers: BTreeMap<String, String> = BTreeMap::new();
     let mut ts = 1_000;
     let mut order = |rows: &mut BTreeMap<String, String>, key: &str, value: Option<&str>| {
         ts += 1;
-        topics.put("orders", ORDER_PARTITIONS, key, value, ts);
+        broker.put_keyed("orders", ORDER_PARTITIONS, key, value, ts);
         match value {
             Some(v) => rows.insert(s(key), s(v)),
             None => rows.remove(key),
         };
     };
     let customer = |rows: &mut BTreeMap<String, String>, key: &str, value: Option<&str>| {
-        topics.put("customers", CUSTOMER_PARTITIONS, key, value, 1_000);
+        broker.put_keyed("customers", CUSTOMER_PARTITIONS, key, value, 1_000);
         match value {
             Some(v) => rows.insert(s(key), s(v)),
             None => rows.remove(key),
@@ -654,15 +570,16 @@ fn run_scenario<R: BlockOn>(topics: &Topics<'_, R>, apps: &[&RunningApp]) {
     let left_expected = expected(&orders, &customers, true);
     assert!(inner_expected.len() > 10 && inner_expected.len() < left_expected.len());
     wait_for("the output topics", || {
-        topics.latest("enriched-out", ORDER_PARTITIONS) == inner_expected
-            && topics.latest("enriched-left-out", ORDER_PARTITIONS) == left_expected
+        broker.latest_strings("enriched-out") == inner_expected
+            && broker.latest_strings("enriched-left-out") == left_expected
     });
 }
 
 #[test]
 fn runs_across_partitions_on_the_embedded_runtime() {
     let dir = tempfile::tempdir().unwrap();
-    let backend = Arc::new(EmbeddedBackend::open(dir.path().join("broker")).unwrap());
+    let broker = TestBroker::embedded(&dir.path().join("broker"));
+    let backend = broker.backend.clone();
     create_topics(&*backend);
     let app = App::new(
         two_joins(),
@@ -694,64 +611,8 @@ fn runs_across_partitions_on_the_embedded_runtime() {
             "{topic}"
         );
     }
-    let topics = Topics {
-        rt: &*backend,
-        broker: backend.broker(),
-    };
-    run_scenario(&topics, &[&app]);
+    run_scenario(&broker, &[&app]);
     app.stop().unwrap();
-}
-
-/// Eddy's broker behind its Kafka protocol server, for the Kafka backend.
-struct Cluster {
-    runtime: tokio::runtime::Runtime,
-    broker: Broker,
-    addr: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Cluster {
-    fn start(dir: &std::path::Path) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let broker = runtime
-            .block_on(Broker::open(BrokerConfig::new(dir)))
-            .unwrap();
-        let config = ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..ServerConfig::default()
-        };
-        let server = runtime
-            .block_on(Server::bind(broker.clone(), config))
-            .unwrap();
-        let addr = server.local_addr().to_string();
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        runtime.spawn(async move {
-            let _ = server
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        Self {
-            runtime,
-            broker,
-            addr,
-            stop: Some(stop),
-        }
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = self.runtime.block_on(self.broker.shutdown());
-    }
 }
 
 #[test]
@@ -759,8 +620,8 @@ fn runs_across_two_instances_on_the_kafka_backend() {
     // Two instances in one consumer group: a subscription sent by one instance's left task
     // is often answered by the other's right task.
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::start(&dir.path().join("broker"));
-    let backend = Arc::new(KafkaBackend::new(&cluster.addr).unwrap());
+    let broker = TestBroker::kafka(&dir.path().join("broker"));
+    let backend = broker.backend.clone();
     create_topics(&*backend);
     let config = |state: &str| AppConfig {
         commit_interval: Duration::from_millis(100),
@@ -769,11 +630,7 @@ fn runs_across_two_instances_on_the_kafka_backend() {
     };
     let a = App::new(two_joins(), config("a")).start().unwrap();
     let b = App::new(two_joins(), config("b")).start().unwrap();
-    let topics = Topics {
-        rt: &cluster.runtime,
-        broker: &cluster.broker,
-    };
-    run_scenario(&topics, &[&a, &b]);
+    run_scenario(&broker, &[&a, &b]);
     assert!(
         !results(&[&a], "enriched-left").is_empty() && !results(&[&b], "enriched-left").is_empty(),
         "both instances hold some of the results"

@@ -10,28 +10,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{TestBroker, wait_for};
+use common::{TestBroker, wait_for, word_count};
 use eddy_streams::partitioner::partition_for_key;
 use eddy_streams::runtime::RunningApp;
 use eddy_streams::serdes::Serdes;
-use eddy_streams::{App, AppConfig, StreamsBuilder, Topology};
+use eddy_streams::{App, AppConfig};
 
 const PARTITIONS: i32 = 4;
-
-fn word_count() -> Topology {
-    let b = StreamsBuilder::new();
-    b.stream("lines", Serdes::string(), Serdes::string())
-        .flat_map_values(|line: String| {
-            line.split_whitespace()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .group_by(|_, w| w.clone(), Serdes::string())
-        .count("counts")
-        .to_stream()
-        .to("counts-out");
-    b.build().unwrap()
-}
 
 /// Appends each line to the partition its key hashes to, as a Kafka producer would.
 fn produce_lines(broker: &TestBroker, lines: &[&str]) {

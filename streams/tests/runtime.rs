@@ -12,26 +12,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{Start, TestBroker, wait_for};
+use common::{Start, TestBroker, wait_for, word_count};
 use eddy_streams::runtime::{RunningApp, StoreEngine};
 use eddy_streams::serdes::Serdes;
-use eddy_streams::{App, AppConfig, StreamsBuilder, Topology};
-
-fn word_count() -> Topology {
-    let b = StreamsBuilder::new();
-    b.stream("lines", Serdes::string(), Serdes::string())
-        .flat_map_values(|line: String| {
-            line.split_whitespace()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .with_value_serde(Serdes::string())
-        .group_by(|_, w| w.clone(), Serdes::string())
-        .count("counts")
-        .to_stream()
-        .to("counts-out");
-    b.build().unwrap()
-}
+use eddy_streams::{App, AppConfig, StreamsBuilder};
 
 fn config(id: &str, broker: &TestBroker, state: &std::path::Path) -> AppConfig {
     AppConfig {

@@ -16,8 +16,9 @@ use eddy_broker::server::groups::GroupConfig;
 use eddy_broker::{
     Broker, BrokerConfig, Durability, NewRecord, OffsetSpec, Server, ServerConfig, decode_records,
 };
-use eddy_streams::EmbeddedBackend;
 use eddy_streams::runtime::{Backend, KafkaBackend};
+use eddy_streams::serdes::Serdes;
+use eddy_streams::{EmbeddedBackend, StreamsBuilder, Topology};
 use tokio::runtime::{Handle, Runtime};
 
 /// Makes a [`TestBroker`] with its data in a directory: [`TestBroker::embedded`] or
@@ -174,17 +175,35 @@ impl TestBroker {
         out
     }
 
-    /// The latest value per key of a topic of string keys and values.
+    /// The latest value per key of a topic of string keys and values; a tombstone removes
+    /// its key.
     pub fn latest_strings(&self, topic: &str) -> BTreeMap<String, String> {
-        self.read(topic)
-            .into_iter()
-            .map(|(k, v)| {
-                (
-                    String::from_utf8(k.to_vec()).unwrap(),
-                    String::from_utf8(v.unwrap_or_default().to_vec()).unwrap(),
-                )
-            })
-            .collect()
+        let mut out = BTreeMap::new();
+        for (k, v) in self.read(topic) {
+            let key = String::from_utf8(k.to_vec()).unwrap();
+            match v {
+                Some(v) => out.insert(key, String::from_utf8(v.to_vec()).unwrap()),
+                None => out.remove(&key),
+            };
+        }
+        out
+    }
+
+    /// Appends one string record (`None`: a tombstone) to the partition Kafka's
+    /// partitioner picks for its key among `partitions`.
+    pub fn put_keyed(&self, topic: &str, partitions: i32, key: &str, value: Option<&str>, ts: i64) {
+        let record = NewRecord {
+            key: Some(Bytes::copy_from_slice(key.as_bytes())),
+            value: value.map(|v| Bytes::copy_from_slice(v.as_bytes())),
+            headers: Vec::new(),
+            timestamp: Some(ts),
+        };
+        let partition = eddy_streams::partitioner::partition_for_key(key.as_bytes(), partitions);
+        self.block_on(
+            self.broker
+                .produce(topic, partition, &[record], Durability::Durable),
+        )
+        .unwrap();
     }
 
     /// The latest value per key of a topic of string keys and big-endian i64 values.
@@ -210,6 +229,23 @@ impl Drop for TestBroker {
             let _ = server.runtime.block_on(self.broker.shutdown());
         }
     }
+}
+
+/// Word count: lines from `lines`, counts per word in store `counts`, updates to
+/// `counts-out` (big-endian i64 values).
+pub fn word_count() -> Topology {
+    let b = StreamsBuilder::new();
+    b.stream("lines", Serdes::string(), Serdes::string())
+        .flat_map_values(|line: String| {
+            line.split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .group_by(|_, w| w.clone(), Serdes::string())
+        .count("counts")
+        .to_stream()
+        .to("counts-out");
+    b.build().unwrap()
 }
 
 /// Polls `done` every 20 ms until it holds; panics after 90 s.
