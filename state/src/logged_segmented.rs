@@ -311,6 +311,15 @@ impl ChangeloggedWindowStore {
         self.log.cache.lock().absorbed()
     }
 
+    /// The oldest window start reads return: retention behind the newest start written,
+    /// cached or not (reads never return windows past retention, as the trait says).
+    fn oldest_live(&self, cache: &TimeCache<i64>) -> i64 {
+        let newest = cache.newest_time().unwrap_or(i64::MIN);
+        newest
+            .max(self.window.observed_time())
+            .saturating_sub(self.window.retention_ms())
+    }
+
     /// Commits: writes the cache down, makes the changelog durable, flushes the store and
     /// writes the checkpoint. Returns the changelog offset the store now reflects.
     pub fn commit(&self) -> Result<i64> {
@@ -337,6 +346,9 @@ impl WindowStore for ChangeloggedWindowStore {
         self.log.write(key, window_start, window_start, None)
     }
     fn fetch_one(&self, key: &[u8], window_start: i64) -> Result<Option<Vec<u8>>> {
+        if self.is_expired(window_start) {
+            return Ok(None);
+        }
         let cache = self.log.cache.lock();
         match cache.get(key, window_start) {
             Some(cached) => Ok(cached.map(<[u8]>::to_vec)),
@@ -345,6 +357,7 @@ impl WindowStore for ChangeloggedWindowStore {
     }
     fn fetch(&self, key: &[u8], time_from: i64, time_to: i64) -> Result<Vec<(i64, Vec<u8>)>> {
         let cache = self.log.cache.lock();
+        let time_from = time_from.max(self.oldest_live(&cache));
         let stored = self.window.fetch(key, time_from, time_to)?;
         if time_from > time_to {
             return Ok(stored);
@@ -353,6 +366,7 @@ impl WindowStore for ChangeloggedWindowStore {
     }
     fn fetch_all(&self, time_from: i64, time_to: i64) -> Result<Vec<WindowEntry>> {
         let cache = self.log.cache.lock();
+        let time_from = time_from.max(self.oldest_live(&cache));
         let stored = self.window.fetch_all(time_from, time_to)?;
         let mut cached = cache.matching(|start| (time_from..=time_to).contains(start));
         cached.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
@@ -446,6 +460,14 @@ impl ChangeloggedSessionStore {
     }
 }
 
+/// The oldest session end reads return by the cache's notion of time (the store below
+/// clips its own reads by its own).
+fn oldest_cached_live(cache: &TimeCache<(i64, i64)>, retention_ms: i64) -> i64 {
+    cache
+        .newest_time()
+        .map_or(i64::MIN, |t| t.saturating_sub(retention_ms))
+}
+
 /// Overlays cached sessions (`(end, start)` slots of one key, or of several keys) on
 /// sessions read from the store below, ordered by `order`.
 fn merge_sessions<O: Ord>(
@@ -480,6 +502,7 @@ impl SessionStore for ChangeloggedSessionStore {
         latest_start: i64,
     ) -> Result<Vec<SessionEntry>> {
         let cache = self.log.cache.lock();
+        let earliest_end = earliest_end.max(oldest_cached_live(&cache, self.retention_ms()));
         let stored = self
             .sessions
             .find_sessions(key, earliest_end, latest_start)?;
@@ -493,6 +516,7 @@ impl SessionStore for ChangeloggedSessionStore {
     }
     fn fetch_ended(&self, earliest_end: i64, latest_end: i64) -> Result<Vec<SessionEntry>> {
         let cache = self.log.cache.lock();
+        let earliest_end = earliest_end.max(oldest_cached_live(&cache, self.retention_ms()));
         let stored = self.sessions.fetch_ended(earliest_end, latest_end)?;
         let cached = cache.matching(|(end, _)| (earliest_end..=latest_end).contains(end));
         Ok(merge_sessions(stored, cached, |key, w| {
@@ -512,6 +536,9 @@ impl SessionStore for ChangeloggedSessionStore {
             .write(key, (window.end, window.start), window.end, None)
     }
     fn fetch_session(&self, key: &[u8], window: SessionWindow) -> Result<Option<Vec<u8>>> {
+        if self.is_expired(window.end) {
+            return Ok(None);
+        }
         let cache = self.log.cache.lock();
         match cache.get(key, (window.end, window.start)) {
             Some(cached) => Ok(cached.map(<[u8]>::to_vec)),
@@ -647,6 +674,21 @@ mod tests {
         drop(store);
         let (store, _) = open_window(&env, other.path(), &log);
         assert_eq!(store.fetch_one(b"k", 1_600).unwrap(), Some(b"y".to_vec()));
+    }
+
+    #[test]
+    fn cached_windows_past_retention_are_not_read() {
+        let env = env();
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(MemoryChangelog::new("w-changelog-0"));
+        let (store, _) = open_window(&env, dir.path(), &log);
+        store.put(b"k", 0, b"old").unwrap();
+        store.put(b"k", 2_000, b"new").unwrap();
+        // Both only in the cache: 0 is past the retention (1 000) of 2 000 all the same.
+        assert_eq!(store.fetch_one(b"k", 0).unwrap(), None);
+        assert_eq!(store.fetch(b"k", 0, 0).unwrap(), vec![]);
+        assert_eq!(store.fetch_all(0, 0).unwrap(), vec![]);
+        assert_eq!(store.fetch(b"k", 0, 2_000).unwrap().len(), 1);
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub(crate) struct Schedule {
 }
 
 /// Counters a task keeps for its metrics.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TaskCounters {
     /// Records read from input topics.
     pub processed: u64,
@@ -75,6 +75,15 @@ pub struct TaskCounters {
     pub late_dropped: u64,
     /// Records skipped because they could not be deserialised or had an invalid timestamp.
     pub skipped: u64,
+}
+
+impl TaskCounters {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &TaskCounters) {
+        self.processed += other.processed;
+        self.late_dropped += other.late_dropped;
+        self.skipped += other.skipped;
+    }
 }
 
 /// The mutable state of a task that nodes see while processing.

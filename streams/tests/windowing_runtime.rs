@@ -11,7 +11,7 @@ use eddy_streams::runtime::{Backend, StoreEngine};
 use eddy_streams::serdes::{SerdeRef, Serdes};
 use eddy_streams::{
     App, AppConfig, EmbeddedBackend, EmitStrategy, SessionWindows, SlidingWindows, StreamsBuilder,
-    Topology, Windowed,
+    TimeWindows, Topology, Windowed,
 };
 
 /// A final result: key, window start, window end, count.
@@ -193,5 +193,55 @@ fn on_close_emission_neither_repeats_nor_loses_results_across_restarts() {
         &sessions_expected,
     );
     assert!(app.metrics().restored_records > 0);
+    app.stop().unwrap();
+}
+
+/// A restarted time-window aggregation that emits on close keeps the windows it emitted
+/// closed: a record for one of them is late, counted and dropped, not added to a window
+/// that will never be emitted again. (Its store's own notion of time only counts whole
+/// segments, far behind after a restart.)
+#[test]
+fn time_windows_emitted_before_a_restart_stay_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(EmbeddedBackend::open(dir.path().join("broker")).unwrap());
+    for topic in ["events", "tumbling-out"] {
+        backend.create_topic(topic, 1, false).unwrap();
+    }
+    let topology = || {
+        let b = StreamsBuilder::new();
+        b.stream("events", Serdes::string(), Serdes::string())
+            .group_by_key()
+            .windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_millis(
+                10,
+            )))
+            .emit_strategy(EmitStrategy::on_window_close())
+            .count("tumbling")
+            .to_stream()
+            .to("tumbling-out");
+        b.build().unwrap()
+    };
+    let config = || AppConfig {
+        threads: 1,
+        commit_interval: Duration::from_millis(50),
+        state_dir: dir.path().join("state"),
+        ..AppConfig::new("tumbling", backend.clone())
+    };
+    let keys = Serdes::time_windowed(Serdes::string(), 10);
+    let out = || read_all(&backend, "tumbling-out", &keys);
+
+    produce(&backend, &[100, 200]);
+    let app = App::new(topology(), config()).start().unwrap();
+    wait_for("the first final", || out() == finals(&[(100, 110, 1)]));
+    app.stop().unwrap();
+
+    produce(&backend, &[105, 300]);
+    let app = App::new(topology(), config()).start().unwrap();
+    wait_for("the next final", || out().len() == 2);
+    assert_eq!(out(), finals(&[(100, 110, 1), (200, 210, 1)]));
+    assert_eq!(
+        app.metrics().late_dropped,
+        1,
+        "105 came after [100, 110) was emitted"
+    );
     app.stop().unwrap();
 }

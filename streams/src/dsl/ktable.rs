@@ -553,12 +553,9 @@ impl<K: Data, V: Data> KTable<K, V> {
                 })
             },
         );
-        // Left joins also emit rows without a foreign key straight from the sender.
-        let parents: Vec<NodeId> = if unmatched.is_some() {
-            vec![resolve, send]
-        } else {
-            vec![resolve]
-        };
+        // The sender also emits straight to the output: retractions of deleted rows and of
+        // rows that lost their foreign key, and left-join rows without a foreign key.
+        let parents: Vec<NodeId> = vec![resolve, send];
         let (s, k, v) = (store.to_string(), key_serde.clone(), value_serde.clone());
         let output = add_processor(
             &self.graph,

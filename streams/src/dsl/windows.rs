@@ -19,8 +19,12 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
+/// A duration in milliseconds, at most the largest record time (so that window arithmetic
+/// on record times, sizes and graces cannot overflow).
 fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+    i64::try_from(d.as_millis())
+        .unwrap_or(i64::MAX)
+        .min(crate::ops::source::MAX_TIMESTAMP)
 }
 
 /// Tumbling or hopping time windows (Kafka Streams' `TimeWindows`).

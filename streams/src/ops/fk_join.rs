@@ -267,8 +267,11 @@ pub(crate) type UnmatchedFn<V, VR> = Arc<dyn Fn(&V) -> VR + Send + Sync>;
 
 /// Left side, on each change of a left row: subscribes it to its foreign key, unsubscribes it
 /// from the old one (Kafka's `SubscriptionSendProcessorSupplier`). Children: 0 the
-/// subscription sink; 1 (left joins) the result, for rows with no foreign key, which have no
-/// right side to ask.
+/// subscription sink; 1 the result, for what needs no right side: retractions of deleted
+/// rows and of inner-join rows that lost their foreign key, and left-join rows without one.
+///
+/// An old answer for a left value that comes back unchanged (A, then B, then A again) passes
+/// the hash check; it joins the same value, so the result is right (Kafka behaves alike).
 pub(crate) struct SubscriptionSendNode<K, V, KO, VR> {
     pub name: String,
     pub key_serde: SerdeRef<K>,
@@ -354,9 +357,16 @@ where
                         record.timestamp,
                     ));
                 }
-                // Inner join, foreign key unchanged or new: an answer only if it joins (there
-                // is no earlier result to retract).
-                (Some(_), Some(fk), None) if !moved => send(fk, PropagateOnlyIfFkValAvailable),
+                // Inner join, a new row: an answer only if it joins (there is no earlier
+                // result to retract).
+                (Some(_), Some(fk), None) if !moved && old.is_none() => {
+                    send(fk, PropagateOnlyIfFkValAvailable)
+                }
+                // Inner join, an update under the same key: an answer in every case. Were
+                // it "only if it joins", a right delete racing the update would answer the
+                // old value's subscription (dropped here as stale) and nobody would
+                // retract the old result.
+                (Some(_), Some(fk), None) if !moved => send(fk, PropagateNullIfNoFkValAvailable),
                 // Inner join, foreign key changed: an answer in every case, to retract the
                 // old result if the new key does not join.
                 (Some(_), Some(fk), None) => {
@@ -365,19 +375,19 @@ where
                     }
                     send(fk, PropagateNullIfNoFkValAvailable);
                 }
-                // Inner join lost its foreign key, or a row was deleted: the old key's
-                // subscription answers with no right row, which retracts the result.
+                // Inner join lost its foreign key, or a row was deleted: the result goes,
+                // retracted here (a retraction answered by the right side could arrive after
+                // the row came back, be dropped as stale, and leave the old result), and
+                // the old key's subscription is withdrawn.
                 (Some(_), None, None) | (None, _, _) => {
                     if let Some(old) = &old_fk {
-                        send(old, DeleteKeyAndPropagate);
-                    } else if self.unmatched.is_some() {
-                        // A left-join row without a foreign key was deleted.
-                        local.push(Record::new(
-                            record.key.clone(),
-                            Change::new(None, None),
-                            record.timestamp,
-                        ));
+                        send(old, DeleteKeyNoPropagate);
                     }
+                    local.push(Record::new(
+                        record.key.clone(),
+                        Change::new(None, None),
+                        record.timestamp,
+                    ));
                 }
             }
         }
@@ -616,6 +626,102 @@ mod tests {
         assert_eq!(
             murmur3_x64_128(b"The quick brown fox jumps over the lazy dog", 0),
             (0xe34b_bc7b_bc07_1b6c, 0x7a43_3ca9_c49a_9347)
+        );
+    }
+
+    /// What the send node emits for a change of left row `k` (string serdes; the value is
+    /// the foreign key, "" for none): the subscriptions' instructions, and the changes it
+    /// sends straight to the result.
+    fn send(
+        left_join: bool,
+        new: Option<&str>,
+        old: Option<&str>,
+    ) -> (Vec<Instruction>, Vec<Change<String>>) {
+        let strings = crate::serdes::Serdes::string();
+        let unmatched: Option<UnmatchedFn<String, String>> = if left_join {
+            Some(Arc::new(|v: &String| format!("{v}/-")))
+        } else {
+            None
+        };
+        let mut node = SubscriptionSendNode {
+            name: "send".to_string(),
+            key_serde: strings.clone(),
+            value_serde: strings.clone(),
+            foreign_key_serde: strings,
+            extractor: Arc::new(|v: &String| (!v.is_empty()).then(|| v.clone())),
+            unmatched,
+        };
+        let mut queue = Vec::new();
+        let mut state = crate::processor::TaskState::default();
+        let mut ctx = Context {
+            children: &[10, 11],
+            queue: &mut queue,
+            state: &mut state,
+        };
+        let change = Change::new(new.map(str::to_string), old.map(str::to_string));
+        let batch: AnyBatch = Box::new(vec![Record::new("k".to_string(), change, 5)]);
+        node.process(batch, &mut ctx).unwrap();
+        let (mut instructions, mut local) = (Vec::new(), Vec::new());
+        for (child, batch) in queue {
+            if child == 10 {
+                let subs = batch
+                    .downcast::<Vec<Record<Vec<u8>, Subscription>>>()
+                    .unwrap();
+                instructions.extend(subs.iter().map(|r| r.value.instruction));
+            } else {
+                let changes = batch
+                    .downcast::<Vec<Record<String, Change<String>>>>()
+                    .unwrap();
+                local.extend(changes.into_iter().map(|r| r.value));
+            }
+        }
+        (instructions, local)
+    }
+
+    #[test]
+    fn the_sender_asks_for_answers_that_retract_and_retracts_what_it_knows() {
+        use Instruction::*;
+        let none = Change::new(None, None);
+        // Inner join, a new row: an answer only if it joins.
+        assert_eq!(
+            send(false, Some("x"), None),
+            (vec![PropagateOnlyIfFkValAvailable], vec![])
+        );
+        // Inner join, an update under the same key: an answer in every case, so that a right
+        // delete racing the update still retracts the old result.
+        assert_eq!(
+            send(false, Some("x"), Some("x")),
+            (vec![PropagateNullIfNoFkValAvailable], vec![])
+        );
+        // Inner join, a new key: the old subscription withdrawn, an answer in every case.
+        assert_eq!(
+            send(false, Some("y"), Some("x")),
+            (
+                vec![DeleteKeyNoPropagate, PropagateNullIfNoFkValAvailable],
+                vec![]
+            )
+        );
+        // A delete, or an inner-join row losing its key: retracted here, not by an answer
+        // that could come back after the row returned and be dropped as stale.
+        assert_eq!(
+            send(false, None, Some("x")),
+            (vec![DeleteKeyNoPropagate], vec![none.clone()])
+        );
+        assert_eq!(
+            send(false, Some(""), Some("x")),
+            (vec![DeleteKeyNoPropagate], vec![none.clone()])
+        );
+        assert_eq!(
+            send(true, None, Some("x")),
+            (vec![DeleteKeyNoPropagate], vec![none.clone()])
+        );
+        // Left join, no key: joined with nothing, here.
+        assert_eq!(
+            send(true, Some(""), Some("x")),
+            (
+                vec![DeleteKeyNoPropagate],
+                vec![Change::new(Some("/-".to_string()), None)]
+            )
         );
     }
 

@@ -12,6 +12,11 @@ use crate::serdes::SerdeRef;
 
 use super::{decode, encode};
 
+/// The largest record time sources accept (year 100 000, in ms): far beyond any real clock,
+/// and far enough below `i64::MAX` that window arithmetic (`start + size + grace`, a sliding
+/// window's `t + 1 + difference`) never overflows on a record's time.
+pub(crate) const MAX_TIMESTAMP: i64 = 3_093_527_980_800_000;
+
 /// A user timestamp extractor: `(key, value, record timestamp) -> event time`.
 pub type TimestampExtractor<K, V> = Arc<dyn Fn(&K, &V, i64) -> i64 + Send + Sync>;
 
@@ -103,8 +108,8 @@ where
                 Some(extract) => extract(&key, &value, record.timestamp),
                 None => record.timestamp,
             };
-            if timestamp < 0 {
-                tracing::warn!(source = %self.name, offset = record.offset, timestamp, "skipping a record with a negative timestamp");
+            if !(0..=MAX_TIMESTAMP).contains(&timestamp) {
+                tracing::warn!(source = %self.name, offset = record.offset, timestamp, "skipping a record with a timestamp out of range (negative, or past year 100 000)");
                 skipped += 1;
                 continue;
             }

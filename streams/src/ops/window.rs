@@ -79,8 +79,14 @@ where
         let store = ctx.window_store(&self.store_name)?;
         self.observed = store.observed_time();
         self.store = Some(store);
-        if self.emit == EmitStrategy::OnWindowClose {
-            self.progress.init(ctx)?;
+        if self.emit == EmitStrategy::OnWindowClose
+            && let Some(until) = self.progress.init(ctx)?
+        {
+            // Stream time had reached at least this (the store's own time only counts
+            // whole segments): what was emitted stays closed after a restart.
+            self.observed = self
+                .observed
+                .max(until.saturating_add(self.windows.grace_ms));
         }
         Ok(())
     }

@@ -241,25 +241,18 @@ impl App {
                 positions: HashMap::new(),
                 partitions: HashMap::new(),
                 round_robin: 0,
+                closed_counters: Default::default(),
             };
             let name = format!("{}-StreamThread-{index}", self.config.application_id);
-            let shared = shared.clone();
-            let handle = std::thread::Builder::new()
-                .name(name.clone())
-                .spawn(move || {
-                    let result = thread.run();
-                    if let Err(e) = &result {
-                        tracing::error!(thread = %name, error = %e, "stream thread failed");
-                        shared.failure.lock().get_or_insert_with(|| e.to_string());
-                        shared.stop.store(true, Ordering::SeqCst);
-                    }
-                    result
-                })
-                .map_err(|source| Error::Io {
-                    path: "stream thread".into(),
-                    source,
-                })?;
-            threads.push(handle);
+            let handle = supervised(name, shared.clone(), move || thread.run());
+            match handle {
+                Ok(handle) => threads.push(handle),
+                Err(e) => {
+                    // Stop the threads already started before reporting.
+                    shared.stop.store(true, Ordering::SeqCst);
+                    return Err(e);
+                }
+            }
         }
         Ok(RunningApp {
             shared,
@@ -346,27 +339,55 @@ impl App {
         if readers.is_empty() {
             return Ok(handles);
         }
-        let (shared, timeout) = (shared.clone(), self.config.poll_timeout);
+        let timeout = self.config.poll_timeout;
         let name = format!("{}-GlobalStreamThread", self.config.application_id);
-        let handle = std::thread::Builder::new()
-            .name(name)
-            .spawn(move || -> Result<()> {
-                while !shared.stop.load(Ordering::SeqCst) {
-                    for (reader, store) in &mut readers {
-                        for batch in reader.poll(timeout)? {
-                            crate::ops::join::apply_global(&**store, &batch.records)?;
-                        }
+        let stop = shared.clone();
+        let handle = supervised(name, shared.clone(), move || {
+            while !stop.stop.load(Ordering::SeqCst) {
+                for (reader, store) in &mut readers {
+                    for batch in reader.poll(timeout)? {
+                        crate::ops::join::apply_global(&**store, &batch.records)?;
                     }
                 }
-                Ok(())
-            })
-            .map_err(|source| Error::Io {
-                path: "global thread".into(),
-                source,
-            })?;
+            }
+            Ok(())
+        })?;
         threads.push(handle);
         Ok(handles)
     }
+}
+
+/// Starts thread `name` running `body`. If it fails, or panics, the failure is recorded
+/// and every thread of the app is told to stop, so `RunningApp::is_running` and `failure`
+/// see it.
+fn supervised(
+    name: String,
+    shared: Arc<Shared_>,
+    body: impl FnOnce() -> Result<()> + Send + 'static,
+) -> Result<JoinHandle<Result<()>>> {
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+                .unwrap_or_else(|panic| {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|m| m.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic".to_string());
+                    Err(Error::NotRunning(format!("{name} panicked: {message}")))
+                });
+            if let Err(e) = &result {
+                tracing::error!(thread = %name, error = %e, "thread failed");
+                shared.failure.lock().get_or_insert_with(|| e.to_string());
+                shared.stop.store(true, Ordering::SeqCst);
+            }
+            result
+        })
+        .map_err(|source| Error::Io {
+            path: "a stream thread".into(),
+            source,
+        })
 }
 
 impl RunningApp {
@@ -672,6 +693,8 @@ struct StreamThread {
     /// Partition counts of output topics.
     partitions: HashMap<String, i32>,
     round_robin: i32,
+    /// What tasks closed so far had counted.
+    closed_counters: crate::processor::TaskCounters,
 }
 
 impl StreamThread {
@@ -752,7 +775,7 @@ impl StreamThread {
     /// as far as each may go without waiting (see [`TaskInput`]).
     fn process_buffered(&mut self, consumer: &dyn Consumer) -> Result<()> {
         let lag = |topic: &str, partition: i32| consumer.lag(topic, partition);
-        for running in self.tasks.values_mut() {
+        for running in self.tasks.values_mut().filter(|t| !t.suspended) {
             while let Some((topic, partition, records)) =
                 running.input.next_run(lag, Instant::now(), MAX_TASK_WAIT)
             {
@@ -827,13 +850,31 @@ impl StreamThread {
             .retain(|(t, p), _| !of_task(t, p));
     }
 
+    /// Deletes the checkpoint of each store of task `id`.
+    fn drop_checkpoints(&self, id: TaskId) {
+        let task_dir = self
+            .config
+            .state_dir
+            .join(&self.config.application_id)
+            .join(id.to_string());
+        for store in &self.topology.subtopologies()[id.subtopology].stores {
+            let checkpoint = task_dir
+                .join(store)
+                .join(eddy_state::checkpoint::CHECKPOINT_FILE);
+            if let Err(error) = std::fs::remove_file(&checkpoint)
+                && error.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %checkpoint.display(), %error, "removing a checkpoint failed");
+            }
+        }
+    }
+
+    /// Adds what the tasks counted since the last report to the app's metrics. Closed tasks'
+    /// counts stay in the total through `closed_counters`, so the total never goes back.
     fn report(&self, reported: &mut crate::processor::TaskCounters) {
-        let mut total = crate::processor::TaskCounters::default();
+        let mut total = self.closed_counters;
         for running in self.tasks.values() {
-            let c = running.task.counters();
-            total.processed += c.processed;
-            total.late_dropped += c.late_dropped;
-            total.skipped += c.skipped;
+            total.add(running.task.counters());
         }
         let m = &self.shared.metrics;
         m.processed.fetch_add(
@@ -869,15 +910,23 @@ impl StreamThread {
             .copied()
             .collect();
         for id in revoked {
-            // Suspended by a revocation and not given back (already committed), or lost
-            // without one (an error): commit the stores; the offsets are no longer ours.
-            if let Some(running) = self.tasks.remove(&id) {
-                tracing::info!(task = %id, "closing a task whose partitions are gone");
-                for commit in &running.commits {
-                    commit()?;
-                }
-                self.forget(id);
+            let Some(running) = self.tasks.remove(&id) else {
+                continue;
+            };
+            self.closed_counters.add(running.task.counters());
+            if running.suspended {
+                // Revoked, committed when suspended, and not given back: just close.
+                tracing::info!(task = %id, "closing a task whose partitions went to another member");
+            } else {
+                // Lost without a revocation (the member was expelled from the group): the
+                // partitions may already be another member's, so nothing is committed, and
+                // the stores' checkpoints go so that a later owner here restores in full
+                // rather than trust local state with uncommitted writes.
+                tracing::warn!(task = %id, "closing a lost task without a commit");
+                drop(running);
+                self.drop_checkpoints(id);
             }
+            self.forget(id);
         }
         for id in wanted {
             match self.tasks.get_mut(&id) {
@@ -1084,12 +1133,15 @@ impl StreamThread {
 
     fn commit(&mut self, producer: &mut dyn Producer, consumer: &mut dyn Consumer) -> Result<()> {
         let started = Instant::now();
-        for running in self.tasks.values_mut() {
+        // Suspended tasks were committed when they were suspended and have done nothing
+        // since; committing them again could checkpoint changelog records their partition's
+        // new owner has written meanwhile.
+        for running in self.tasks.values_mut().filter(|t| !t.suspended) {
             running.task.flush()?;
         }
         self.send_outputs(producer)?;
         producer.flush()?;
-        for running in self.tasks.values() {
+        for running in self.tasks.values().filter(|t| !t.suspended) {
             for commit in &running.commits {
                 commit()?;
             }

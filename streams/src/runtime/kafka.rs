@@ -33,9 +33,7 @@ use parking_lot::Mutex;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, RebalanceProtocol,
-};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Message, Timestamp};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext};
@@ -173,7 +171,9 @@ impl Backend for KafkaBackend {
         if self.partitions(topic)?.is_some() {
             return Ok(());
         }
-        let mut new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+        // -1: the cluster's default replication factor (`default.replication.factor`), so
+        // changelog and repartition topics are as durable as the cluster's own topics.
+        let mut new = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1));
         if compacted {
             new = new.set("cleanup.policy", "compact");
         }
@@ -211,15 +211,23 @@ impl Backend for KafkaBackend {
         topics: &[String],
         member: Member,
     ) -> Result<Box<dyn Consumer>> {
-        let consumer: BaseConsumer<RebalanceContext> = self
-            .group_config(member)
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
+        // Defaults the user's properties may override (e.g. a longer session timeout for
+        // static members that restart slowly), then what the runtime relies on: its own
+        // offset commits, and eager rebalances, whose revocations it holds back to commit.
+        let mut config = ClientConfig::new();
+        config
             .set("auto.offset.reset", "earliest")
-            .set("partition.assignment.strategy", "range")
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
-            .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
+            .set("statistics.interval.ms", STATISTICS_INTERVAL_MS);
+        for (k, v) in self.group_config(member).config_map().iter() {
+            config.set(k.to_string(), v.to_string());
+        }
+        let consumer: BaseConsumer<RebalanceContext> = config
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("partition.assignment.strategy", "range")
+            .set("group.protocol", "classic")
             .create_with_context(RebalanceContext::default())
             .map_err(|e| kafka_error("creating a consumer", e))?;
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
@@ -392,23 +400,15 @@ impl ConsumerContext for RebalanceContext {
         err: RDKafkaRespErr,
         partitions: &mut TopicPartitionList,
     ) {
-        let cooperative = matches!(
-            consumer.rebalance_protocol(),
-            RebalanceProtocol::Cooperative
-        );
         if err != RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS {
             self.awaiting_assignment.store(false, Ordering::SeqCst);
         }
+        // Only eager rebalances happen: the consumer is configured with the range assignor
+        // and the classic group protocol.
         let result = match err {
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS if cooperative => {
-                consumer.incremental_assign(partitions)
-            }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => consumer.assign(partitions),
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS if cooperative => {
-                consumer.incremental_unassign(partitions)
-            }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS
-                if !self.closing.load(Ordering::SeqCst) =>
+                if !self.closing.load(Ordering::SeqCst) && !consumer.assignment_lost() =>
             {
                 let revoked = partitions
                     .elements()
@@ -420,7 +420,15 @@ impl ConsumerContext for RebalanceContext {
                 Ok(())
             }
             _ => {
-                // Closing, or an error (the assignment is lost): let go at once.
+                // Closing, an error, or the assignment was lost (the member was expelled:
+                // its session timed out, or it did not poll for max.poll.interval.ms). The
+                // partitions may already be another member's: let go at once, commit
+                // nothing; the stream thread closes their tasks without committing.
+                if consumer.assignment_lost() {
+                    tracing::warn!(
+                        "the group assignment was lost; closing its tasks without a commit"
+                    );
+                }
                 self.revoking.lock().take();
                 consumer.unassign()
             }
@@ -480,6 +488,12 @@ impl Consumer for KafkaConsumer {
             let message = match result {
                 Ok(m) => m,
                 Err(KafkaError::PartitionEOF(_)) => continue,
+                // Transient (a broker restarting, a dropped connection): librdkafka
+                // reconnects and retries by itself; only fatal errors stop the thread.
+                Err(KafkaError::MessageConsumption(code)) => {
+                    tracing::warn!(%code, "consumer error; librdkafka retries");
+                    break;
+                }
                 Err(e) => return Err(kafka_error("polling", e)),
             };
             let timestamp = match message.timestamp() {
@@ -739,6 +753,9 @@ impl Changelog for KafkaChangelog {
                 break;
             }
         }
+        // Stop fetching: a restore is done reading, and an assigned reader would keep
+        // prefetching the changelog for the task's whole life.
+        reader.unassign().map_err(|e| self.error(e))?;
         Ok(out)
     }
 }

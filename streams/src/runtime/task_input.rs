@@ -22,8 +22,9 @@ use crate::record::SourceRecord;
 pub(super) struct TaskInput {
     /// Buffered records per (topic, partition), in offset order.
     partitions: BTreeMap<(String, i32), VecDeque<SourceRecord>>,
-    /// Since when the task has been waiting for a partition, if it is.
-    waiting_since: Option<Instant>,
+    /// The partitions the task is waiting for, and since when (a wait starts over when
+    /// the set changes, so a partition that runs dry later gets its own full wait).
+    waiting: Option<(Vec<usize>, Instant)>,
 }
 
 impl TaskInput {
@@ -66,17 +67,26 @@ impl TaskInput {
             }
             return Some((topic.clone(), *partition, queue.drain(..).collect()));
         }
-        let waiting = self
+        let waited_for: Vec<usize> = self
             .partitions
             .iter()
-            .any(|((t, p), q)| q.is_empty() && lag(t, *p) != Some(0));
-        if waiting {
-            let since = *self.waiting_since.get_or_insert(now);
+            .enumerate()
+            .filter(|(_, ((t, p), q))| q.is_empty() && lag(t, *p) != Some(0))
+            .map(|(i, _)| i)
+            .collect();
+        if waited_for.is_empty() {
+            self.waiting = None;
+        } else {
+            let since = match &self.waiting {
+                Some((set, since)) if *set == waited_for => *since,
+                _ => {
+                    self.waiting = Some((waited_for, now));
+                    now
+                }
+            };
             if now.duration_since(since) < max_wait {
                 return None;
             }
-        } else {
-            self.waiting_since = None;
         }
         // Heads as (timestamp, index): ties go to the first partition, as a stable merge.
         let heads: Vec<(i64, usize)> = self
