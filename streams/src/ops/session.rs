@@ -121,7 +121,11 @@ where
             // On close, a closed session has been emitted as final: a record that would
             // reopen it by merging is late too (Kafka Streams merges it and later emits the
             // merged session as well).
-            if merged.end < close || (!on_update && found.iter().any(|s| s.window.end < close)) {
+            // (And never merge sessions away into one the store would refuse as expired.)
+            if merged.end < close
+                || (!on_update && found.iter().any(|s| s.window.end < close))
+                || store.is_expired(merged.end)
+            {
                 late += 1;
                 continue;
             }
@@ -149,10 +153,7 @@ where
             }
             let new = (self.aggregator)(&record.key, &record.value, agg);
             let bytes = encode(&*self.value_serde, &new, &self.store_name)?;
-            if !store.put(&key, merged, &bytes)? {
-                late += 1;
-                continue;
-            }
+            store.put(&key, merged, &bytes)?;
             if !on_update {
                 continue;
             }

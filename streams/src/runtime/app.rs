@@ -206,6 +206,9 @@ impl App {
     }
 
     /// Creates internal topics, checks co-partitioning, and starts the stream threads.
+    ///
+    /// It blocks while it talks to the broker: call it from a plain thread, not from inside
+    /// an async runtime (use `tokio::task::spawn_blocking` there).
     pub fn start(self) -> Result<RunningApp> {
         self.config.validate()?;
         let plan = Arc::new(Plan::new(&self.topology, &self.config)?);
