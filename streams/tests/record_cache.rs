@@ -1,18 +1,19 @@
 //! Aggregations' record cache on the runtime (Kafka Streams' `cache.max.bytes.buffering`):
 //! the updates of a key between two commits reach the output topic as one record, and
-//! turning the cache off (`cache_max_bytes: 0`) forwards every update.
+//! turning the cache off (`cache_max_bytes: 0`) forwards every update. On both backends.
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
 
-use common::{TestBroker, wait_for, word_count};
+use common::{Start, TestBroker, wait_for, word_count};
 use eddy_streams::{App, AppConfig};
 
 /// Counts 100 lines of "a a b" in one commit interval; returns the output topic's records.
-fn run(cache_max_bytes: usize) -> Vec<(String, i64)> {
+fn run(start: Start, cache_max_bytes: usize) -> Vec<(String, i64)> {
     let dir = tempfile::tempdir().unwrap();
-    let broker = TestBroker::embedded(&dir.path().join("broker"));
+    let broker = start(&dir.path().join("broker"));
     broker.create_topic("lines", 1, false);
     broker.create_topic("counts-out", 1, false);
     broker.produce("lines", 0, &[("k", "a a b"); 100], Some(1_000));
@@ -41,17 +42,20 @@ fn run(cache_max_bytes: usize) -> Vec<(String, i64)> {
         .collect()
 }
 
-#[test]
-fn cached_aggregation_sends_one_update_per_key_and_commit() {
-    let mut out = run(10 << 20);
+fn cached_aggregation_sends_one_update_per_key_and_commit(start: Start) {
+    let mut out = run(start, 10 << 20);
     out.sort();
     assert_eq!(out, vec![("a".to_string(), 200), ("b".to_string(), 100)]);
 }
 
-#[test]
-fn without_the_cache_every_update_is_sent() {
-    let out = run(0);
+fn without_the_cache_every_update_is_sent(start: Start) {
+    let out = run(start, 0);
     assert_eq!(out.len(), 300);
     assert_eq!(out.iter().rfind(|(w, _)| w == "a").unwrap().1, 200);
     assert_eq!(out[0], ("a".to_string(), 1));
 }
+
+on_each_backend!(
+    cached_aggregation_sends_one_update_per_key_and_commit,
+    without_the_cache_every_update_is_sent,
+);

@@ -7,6 +7,7 @@
 //! stream-table join that must see the table's older rows first (timestamp order across a
 //! task's partitions).
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeMap;
@@ -314,24 +315,6 @@ fn lag_counts_records_not_yet_processed(start: Start) {
     assert!(max_lag <= 30_000, "lag {max_lag}");
     wait_for("no lag", || app.metrics().lag == 0);
     app.stop().unwrap();
-}
-
-/// Each test once per backend: `embedded::<test>` and `kafka::<test>`.
-macro_rules! on_each_backend {
-    ($($test:ident),* $(,)?) => {
-        mod embedded {
-            $(#[test]
-            fn $test() {
-                super::$test(super::TestBroker::embedded)
-            })*
-        }
-        mod kafka {
-            $(#[test]
-            fn $test() {
-                super::$test(super::TestBroker::kafka)
-            })*
-        }
-    };
 }
 
 on_each_backend!(

@@ -1,17 +1,18 @@
-//! On-close emission of sliding and session windows on the real runtime (embedded broker,
-//! RocksDB stores, changelog topics): across a restart, and across a restart that rebuilds
-//! the state from the changelogs, every final result is written exactly once.
+//! On-close emission of time, sliding and session windows on the real runtime (RocksDB
+//! stores, changelog topics), on both backends: across a restart, and across a restart that
+//! rebuilds the state from the changelogs, every final result is written exactly once.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+#[macro_use]
+mod common;
 
-use bytes::Bytes;
-use eddy_broker::{Durability, NewRecord, OffsetSpec, decode_records};
-use eddy_streams::runtime::{Backend, StoreEngine};
+use std::time::Duration;
+
+use common::{Start, TestBroker, wait_for};
+use eddy_streams::runtime::StoreEngine;
 use eddy_streams::serdes::{SerdeRef, Serdes};
 use eddy_streams::{
-    App, AppConfig, EmbeddedBackend, EmitStrategy, SessionWindows, SlidingWindows, StreamsBuilder,
-    TimeWindows, Topology, Windowed,
+    App, AppConfig, EmitStrategy, SessionWindows, SlidingWindows, StreamsBuilder, TimeWindows,
+    Topology, Windowed,
 };
 
 /// A final result: key, window start, window end, count.
@@ -43,57 +44,24 @@ fn topology() -> Topology {
     b.build().unwrap()
 }
 
-fn produce(backend: &EmbeddedBackend, times: &[i64]) {
-    let records: Vec<NewRecord> = times
-        .iter()
-        .map(|t| NewRecord {
-            key: Some(Bytes::from_static(b"k")),
-            value: Some(Bytes::from_static(b"v")),
-            headers: Vec::new(),
-            timestamp: Some(*t),
-        })
-        .collect();
-    backend
-        .block_on(
-            backend
-                .broker()
-                .produce("events", 0, &records, Durability::Durable),
-        )
-        .unwrap();
+/// Appends one record of key "k" per time to `events`.
+fn produce(broker: &TestBroker, times: &[i64]) {
+    for t in times {
+        broker.produce("events", 0, &[("k", "v")], Some(*t));
+    }
 }
 
 /// Every record of a one-partition output topic, decoded.
-fn read_all(
-    backend: &EmbeddedBackend,
-    topic: &str,
-    keys: &SerdeRef<Windowed<String>>,
-) -> Vec<Final> {
-    let end = backend
-        .block_on(backend.broker().list_offset(topic, 0, OffsetSpec::Latest))
-        .unwrap()
-        .unwrap()
-        .0;
-    let mut out = Vec::new();
-    let mut offset = 0;
-    while offset < end {
-        let fetched = backend
-            .block_on(
-                backend
-                    .broker()
-                    .fetch(topic, 0, offset, 1 << 20, Duration::ZERO),
-            )
-            .unwrap();
-        for r in decode_records(&fetched.records).unwrap() {
-            if r.offset < offset {
-                continue;
-            }
-            let key = keys.deserialize(&r.key.unwrap()).unwrap();
-            let count = Serdes::i64().deserialize(&r.value.unwrap()).unwrap();
-            out.push((key.key, key.window.start, key.window.end, count));
-            offset = r.offset + 1;
-        }
-    }
-    out
+fn read_all(broker: &TestBroker, topic: &str, keys: &SerdeRef<Windowed<String>>) -> Vec<Final> {
+    broker
+        .read(topic)
+        .into_iter()
+        .map(|(key, value)| {
+            let key = keys.deserialize(&key).unwrap();
+            let count = Serdes::i64().deserialize(&value.unwrap()).unwrap();
+            (key.key, key.window.start, key.window.end, count)
+        })
+        .collect()
 }
 
 fn finals(list: &[(i64, i64, i64)]) -> Vec<Final> {
@@ -102,20 +70,12 @@ fn finals(list: &[(i64, i64, i64)]) -> Vec<Final> {
         .collect()
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-#[test]
-fn on_close_emission_neither_repeats_nor_loses_results_across_restarts() {
+fn on_close_emission_neither_repeats_nor_loses_results_across_restarts(start: Start) {
     let dir = tempfile::tempdir().unwrap();
-    let backend = Arc::new(EmbeddedBackend::open(dir.path().join("broker")).unwrap());
+    let broker = start(&dir.path().join("broker"));
+    let backend = broker.backend.clone();
     for topic in ["events", "sliding-out", "sessions-out"] {
-        backend.create_topic(topic, 1, false).unwrap();
+        broker.create_topic(topic, 1, false);
     }
     let state = dir.path().join("state");
     let config = |engine| AppConfig {
@@ -127,8 +87,8 @@ fn on_close_emission_neither_repeats_nor_loses_results_across_restarts() {
     };
     let sliding_keys = Serdes::time_windowed(Serdes::string(), 10);
     let session_keys = Serdes::session_windowed(Serdes::string());
-    let sliding = || read_all(&backend, "sliding-out", &sliding_keys);
-    let sessions = || read_all(&backend, "sessions-out", &session_keys);
+    let sliding = || read_all(&broker, "sliding-out", &sliding_keys);
+    let sessions = || read_all(&broker, "sessions-out", &session_keys);
     let wait_until = |what: &str, sliding_expected: &[Final], sessions_expected: &[Final]| {
         // Wait for the newest expected result of each, then compare whole topics: a
         // repeated result would be written before it.
@@ -143,7 +103,7 @@ fn on_close_emission_neither_repeats_nor_loses_results_across_restarts() {
     // 100 and 105: windows [90,100], [95,105] (both), [101,111] (105); one session
     // [100,105]. 130 closes all of them (close time 130; sessions: 130 - gap = 120) and
     // leaves [120,130] and the session [130,130] pending in the stores.
-    produce(&backend, &[100, 105, 130]);
+    produce(&broker, &[100, 105, 130]);
     let app = App::new(topology(), config(StoreEngine::default()))
         .start()
         .unwrap();
@@ -166,7 +126,7 @@ fn on_close_emission_neither_repeats_nor_loses_results_across_restarts() {
 
     // Restart on the local state: 150 closes what was pending before the restart, and only
     // that (the windows already emitted are still in the stores).
-    produce(&backend, &[150]);
+    produce(&broker, &[150]);
     let app = App::new(topology(), config(StoreEngine::default()))
         .start()
         .unwrap();
@@ -181,7 +141,7 @@ fn on_close_emission_neither_repeats_nor_loses_results_across_restarts() {
 
     // Lose the local state: stores and emission progress come back from the changelogs.
     std::fs::remove_dir_all(&state).unwrap();
-    produce(&backend, &[165]);
+    produce(&broker, &[165]);
     let app = App::new(topology(), config(StoreEngine::Memory))
         .start()
         .unwrap();
@@ -200,12 +160,12 @@ fn on_close_emission_neither_repeats_nor_loses_results_across_restarts() {
 /// closed: a record for one of them is late, counted and dropped, not added to a window
 /// that will never be emitted again. (Its store's own notion of time only counts whole
 /// segments, far behind after a restart.)
-#[test]
-fn time_windows_emitted_before_a_restart_stay_closed() {
+fn time_windows_emitted_before_a_restart_stay_closed(start: Start) {
     let dir = tempfile::tempdir().unwrap();
-    let backend = Arc::new(EmbeddedBackend::open(dir.path().join("broker")).unwrap());
+    let broker = start(&dir.path().join("broker"));
+    let backend = broker.backend.clone();
     for topic in ["events", "tumbling-out"] {
-        backend.create_topic(topic, 1, false).unwrap();
+        broker.create_topic(topic, 1, false);
     }
     let topology = || {
         let b = StreamsBuilder::new();
@@ -227,14 +187,14 @@ fn time_windows_emitted_before_a_restart_stay_closed() {
         ..AppConfig::new("tumbling", backend.clone())
     };
     let keys = Serdes::time_windowed(Serdes::string(), 10);
-    let out = || read_all(&backend, "tumbling-out", &keys);
+    let out = || read_all(&broker, "tumbling-out", &keys);
 
-    produce(&backend, &[100, 200]);
+    produce(&broker, &[100, 200]);
     let app = App::new(topology(), config()).start().unwrap();
     wait_for("the first final", || out() == finals(&[(100, 110, 1)]));
     app.stop().unwrap();
 
-    produce(&backend, &[105, 300]);
+    produce(&broker, &[105, 300]);
     let app = App::new(topology(), config()).start().unwrap();
     wait_for("the next final", || out().len() == 2);
     assert_eq!(out(), finals(&[(100, 110, 1), (200, 210, 1)]));
@@ -245,3 +205,8 @@ fn time_windows_emitted_before_a_restart_stay_closed() {
     );
     app.stop().unwrap();
 }
+
+on_each_backend!(
+    on_close_emission_neither_repeats_nor_loses_results_across_restarts,
+    time_windows_emitted_before_a_restart_stay_closed,
+);

@@ -256,3 +256,23 @@ pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Each test function (taking a [`Start`]) once per backend: `embedded::<test>` and
+/// `kafka::<test>`. The file must have `TestBroker` in scope.
+#[allow(unused_macros)]
+macro_rules! on_each_backend {
+    ($($test:ident),* $(,)?) => {
+        mod embedded {
+            $(#[test]
+            fn $test() {
+                super::$test(super::TestBroker::embedded)
+            })*
+        }
+        mod kafka {
+            $(#[test]
+            fn $test() {
+                super::$test(super::TestBroker::kafka)
+            })*
+        }
+    };
+}
