@@ -140,9 +140,11 @@ impl Task {
                 continue;
             }
             let due = match schedule.next_ms {
+                // As Kafka Streams: stream-time punctuation fires as soon as there is data,
+                // wall-clock punctuation first once its interval has passed.
                 None => {
                     schedule.next_ms = Some(now + schedule.interval_ms);
-                    true
+                    kind == PunctuationType::StreamTime
                 }
                 Some(next) if now >= next => {
                     schedule.next_ms = Some(now + schedule.interval_ms);
