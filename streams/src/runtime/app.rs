@@ -77,12 +77,19 @@ pub struct AppConfig {
     pub state_dir: PathBuf,
     /// Memory for all RocksDB stores of the app: block cache and memtables (default 256 MiB).
     pub memory_budget_bytes: usize,
-    /// Write cache per key-value store, bytes (default 10 MiB; 0 turns it off).
+    /// Bound of each store's write cache and each aggregation's record cache, bytes, per
+    /// task (default 10 MiB; 0 turns both off).
     pub cache_max_bytes: usize,
     /// Store engine (default RocksDB).
     pub store_engine: StoreEngine,
     /// Longest a poll waits for records (default 100 ms).
     pub poll_timeout: Duration,
+    /// Longest a task reading several partitions waits for one that is empty but not caught
+    /// up (records on the broker not fetched yet, or its lag not known yet) before it
+    /// processes the others anyway (default 1 s; zero: never wait). Kafka Streams'
+    /// `max.task.idle.ms`, except that Kafka's 0 still waits for partitions known to have
+    /// unfetched records, without a bound.
+    pub max_task_idle: Duration,
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -110,6 +117,7 @@ impl AppConfig {
             cache_max_bytes: 10 << 20,
             store_engine: StoreEngine::RocksDb,
             poll_timeout: Duration::from_millis(100),
+            max_task_idle: Duration::from_secs(1),
         }
     }
 
@@ -677,10 +685,6 @@ struct RunningTask {
     suspended: bool,
 }
 
-/// Longest a task waits for a partition the consumer says has unfetched records before it
-/// processes its other partitions anyway (Kafka Streams' enforced processing).
-const MAX_TASK_WAIT: Duration = Duration::from_secs(1);
-
 struct StreamThread {
     member: Member,
     topology: Arc<Topology>,
@@ -780,7 +784,9 @@ impl StreamThread {
         let lag = |topic: &str, partition: i32| consumer.lag(topic, partition);
         for running in self.tasks.values_mut().filter(|t| !t.suspended) {
             while let Some((topic, partition, records)) =
-                running.input.next_run(lag, Instant::now(), MAX_TASK_WAIT)
+                running
+                    .input
+                    .next_run(lag, Instant::now(), self.config.max_task_idle)
             {
                 let Some(last) = records.last().map(|r| r.offset) else {
                     continue;

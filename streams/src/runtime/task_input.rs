@@ -190,6 +190,32 @@ mod tests {
     }
 
     #[test]
+    fn a_wait_starts_over_when_another_partition_runs_dry() {
+        let start = Instant::now();
+        let mut input = TaskInput::default();
+        input.add_partition("a", 0);
+        input.add_partition("b", 0);
+        input.push("c", 0, records(0, &[5, 6]));
+        // Waiting for a (and b) ...
+        assert!(input.next_run(|_, _| None, start, WAIT).is_none());
+        // ... a is caught up now; b still empty: a new wait, not the rest of the old one.
+        let only_b = |t: &str, _: i32| if t == "a" { Some(0) } else { None };
+        let later = start + WAIT * 3 / 4;
+        assert!(input.next_run(only_b, later, WAIT).is_none());
+        assert!(input.next_run(only_b, start + WAIT, WAIT).is_none());
+        assert!(input.next_run(only_b, later + WAIT, WAIT).is_some());
+    }
+
+    #[test]
+    fn no_wait_at_zero() {
+        let mut input = TaskInput::default();
+        input.add_partition("table", 0);
+        input.push("stream", 0, records(0, &[5]));
+        let run = input.next_run(|_, _| None, Instant::now(), Duration::ZERO);
+        assert_eq!(offsets(&run.unwrap()), ("stream".into(), vec![0]));
+    }
+
+    #[test]
     fn one_partition_never_waits() {
         let mut input = TaskInput::default();
         input.push("a", 3, records(7, &[9, 1]));
