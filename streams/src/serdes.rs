@@ -80,22 +80,19 @@ impl<T> Serde<T> for Shared<T> {
 }
 
 /// A value serde for a store whose values follow an 8-byte big-endian record time (see
-/// `StoreSpec::timestamped`): reads skip the time, writes put the given one in front.
-pub(crate) struct Timestamped<T> {
-    pub inner: SerdeRef<T>,
-    /// The time written in front of values serialised through this serde.
-    pub time: i64,
-}
+/// `StoreSpec::timestamped`): reads skip the time; writes (a test putting into a store by
+/// hand) put `i64::MIN`, "no record time", in front.
+pub(crate) struct Timestamped<T>(SerdeRef<T>);
 
 impl<T> Serde<T> for Timestamped<T> {
     fn serialize(&self, value: &T) -> eddy_state::Result<Vec<u8>> {
-        let mut bytes = self.time.to_be_bytes().to_vec();
-        bytes.extend(self.inner.serialize(value)?);
+        let mut bytes = i64::MIN.to_be_bytes().to_vec();
+        bytes.extend(self.0.serialize(value)?);
         Ok(bytes)
     }
     fn deserialize(&self, bytes: &[u8]) -> eddy_state::Result<T> {
         match bytes.split_first_chunk::<8>() {
-            Some((_, value)) => self.inner.deserialize(value),
+            Some((_, value)) => self.0.deserialize(value),
             None => Err(eddy_state::Error::Decode {
                 what: "timestamped store value",
                 reason: format!("{} bytes, shorter than its 8-byte time", bytes.len()),
@@ -108,10 +105,7 @@ impl<T> Serde<T> for Timestamped<T> {
 /// (`StoreSpec::timestamped`), one that skips the record time.
 pub(crate) fn store_value_serde<T: 'static>(timestamped: bool, serde: SerdeRef<T>) -> SerdeRef<T> {
     if timestamped {
-        Arc::new(Timestamped {
-            inner: serde,
-            time: i64::MIN,
-        })
+        Arc::new(Timestamped(serde))
     } else {
         serde
     }

@@ -61,14 +61,13 @@ fn murmur3_x64_128(data: &[u8], seed: u32) -> (u64, u64) {
 }
 
 /// What the right side does with a subscription (Kafka's `SubscriptionWrapper.Instruction`).
+/// Kafka's `DELETE_KEY_AND_PROPAGATE` is not needed: the left side retracts deleted rows
+/// itself (see `SubscriptionSendNode`); its byte, 1, is left unused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Instruction {
     /// Forget the subscription; answer nothing (the left row moved to another foreign key,
-    /// whose subscription answers).
+    /// was deleted, or lost its foreign key).
     DeleteKeyNoPropagate,
-    /// Forget the subscription and answer with no right value (the left row was deleted, or
-    /// lost its foreign key in an inner join).
-    DeleteKeyAndPropagate,
     /// Keep the subscription; answer with the right value, or with none.
     PropagateNullIfNoFkValAvailable,
     /// Keep the subscription; answer only if there is a right value.
@@ -79,7 +78,6 @@ impl Instruction {
     fn byte(self) -> u8 {
         match self {
             Self::DeleteKeyNoPropagate => 0,
-            Self::DeleteKeyAndPropagate => 1,
             Self::PropagateNullIfNoFkValAvailable => 2,
             Self::PropagateOnlyIfFkValAvailable => 3,
         }
@@ -88,7 +86,6 @@ impl Instruction {
     fn from_byte(b: u8) -> Option<Self> {
         Some(match b {
             0 => Self::DeleteKeyNoPropagate,
-            1 => Self::DeleteKeyAndPropagate,
             2 => Self::PropagateNullIfNoFkValAvailable,
             3 => Self::PropagateOnlyIfFkValAvailable,
             _ => return None,
@@ -444,10 +441,6 @@ impl Node for SubscriptionReceiveNode {
                 DeleteKeyNoPropagate => {
                     store.delete(&key)?;
                     None
-                }
-                DeleteKeyAndPropagate => {
-                    store.delete(&key)?;
-                    Some(None)
                 }
                 PropagateNullIfNoFkValAvailable | PropagateOnlyIfFkValAvailable => {
                     store.put(&key, &SubscriptionSerde.serialize(subscription)?)?;
