@@ -1,5 +1,18 @@
-//! eddy-sql: ksqlDB-style continuous SQL compiled through DataFusion into eddy-streams topologies.
+//! eddy-sql: ksqlDB-style continuous SQL, planned through DataFusion and run on eddy-streams.
 //!
-//! **Not built yet.** This crate will hold the KSQL dialect, the catalog of streams and tables,
-//! planning through DataFusion, the query manager and the REPL core. It deliberately exports
-//! nothing today.
+//! - [`parser`]: ksqlDB's statements and expressions, with errors that name line and column;
+//! - [`types`]: ksqlDB's SQL types and their Arrow types; [`value`]: values outside Arrow;
+//! - [`catalog`]: streams, tables and types (the metastore);
+//! - [`serde`]: the KAFKA, JSON, DELIMITED and NONE formats, and Eddy's internal encoding.
+
+pub mod arrow_conv;
+pub mod catalog;
+pub mod error;
+pub mod functions;
+pub mod parser;
+pub mod serde;
+pub mod types;
+pub mod value;
+
+pub use error::{ErrorKind, Pos, Result, SqlError};
+pub use types::SqlType;

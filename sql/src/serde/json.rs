@@ -1,0 +1,370 @@
+//! The JSON format: an object per record with a field per column (or, for a single
+//! unwrapped column, the bare value), read as ksqlDB reads it: field names matched exactly,
+//! then case-insensitively; missing fields are NULL; numbers, strings and booleans coerced
+//! to the column's type where ksqlDB coerces them.
+
+use base64::Engine as _;
+use bigdecimal::BigDecimal;
+
+use super::codec::RowCodec;
+use super::json_text::{Json, parse_json, write_json, write_json_string};
+use crate::error::{Result, SqlError};
+use crate::types::SqlType;
+use crate::value::{Row, Value, format_decimal, format_double};
+
+/// JSON for a list of columns.
+#[derive(Debug, Clone)]
+pub struct JsonCodec {
+    columns: Vec<(String, SqlType)>,
+    /// Whether values are objects (`{"A": 1}`) or, for one column, bare (`1`).
+    wrapped: bool,
+}
+
+impl JsonCodec {
+    /// A codec for `columns`; `wrapped` is false only for a single unwrapped column.
+    pub fn new(columns: Vec<(String, SqlType)>, wrapped: bool) -> Self {
+        let wrapped = wrapped || columns.len() != 1;
+        Self { columns, wrapped }
+    }
+}
+
+impl RowCodec for JsonCodec {
+    fn decode(&self, bytes: &[u8]) -> Result<Option<Row>> {
+        let json = parse_json(bytes)
+            .map_err(|e| SqlError::serde(format!("Failed to deserialize JSON: {e}")))?;
+        if json.is_null() {
+            return Ok(None);
+        }
+        if !self.wrapped {
+            let (_, ty) = &self.columns[0];
+            return Ok(Some(vec![from_json(&json, ty)?]));
+        }
+        let Json::Object(fields) = &json else {
+            return Err(SqlError::serde(format!(
+                "Can't convert type. sourceType: {}, requiredType: STRUCT, JSON: {}",
+                json_kind(&json),
+                json.to_text()
+            )));
+        };
+        self.columns
+            .iter()
+            .map(|(name, ty)| match lookup(fields, name) {
+                Some(v) => from_json(v, ty)
+                    .map_err(|e| SqlError::serde(format!("Failed to read field {name}: {e}"))),
+                None => Ok(Value::Null),
+            })
+            .collect::<Result<Row>>()
+            .map(Some)
+    }
+
+    fn encode(&self, row: &[Value]) -> Result<Option<Vec<u8>>> {
+        let mut out = String::with_capacity(64);
+        if !self.wrapped {
+            write_value(&row[0], &self.columns[0].1, &mut out);
+        } else {
+            out.push('{');
+            for (i, ((name, ty), value)) in self.columns.iter().zip(row).enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_string(name, &mut out);
+                out.push(':');
+                write_value(value, ty, &mut out);
+            }
+            out.push('}');
+        }
+        Ok(Some(out.into_bytes()))
+    }
+}
+
+/// A field by exact name, else by case-insensitive name.
+pub(crate) fn lookup<'a>(fields: &'a [(String, Json)], name: &str) -> Option<&'a Json> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .or_else(|| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+        .map(|(_, v)| v)
+}
+
+fn json_kind(json: &Json) -> &'static str {
+    match json {
+        Json::Null => "NullNode",
+        Json::Bool(_) => "BooleanNode",
+        Json::Number(n) if n.contains(['.', 'e', 'E']) => "DoubleNode",
+        Json::Number(_) => "IntNode",
+        Json::String(_) => "TextNode",
+        Json::Array(_) => "ArrayNode",
+        Json::Object(_) => "ObjectNode",
+    }
+}
+
+fn mismatch(json: &Json, ty: &SqlType) -> SqlError {
+    SqlError::serde(format!(
+        "Can't convert type. sourceType: {}, requiredType: {ty}",
+        json_kind(json)
+    ))
+}
+
+fn integer(text: &str) -> Option<i64> {
+    if let Ok(v) = text.parse::<i64>() {
+        return Some(v);
+    }
+    // Java's Number.longValue() truncates doubles.
+    text.parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())
+        .map(|f| f as i64)
+}
+
+/// A JSON value as a value of `ty`, coerced as ksqlDB's JSON deserializer coerces.
+pub fn from_json(json: &Json, ty: &SqlType) -> Result<Value> {
+    if json.is_null() {
+        return Ok(Value::Null);
+    }
+    Ok(match (ty, json) {
+        (SqlType::Boolean, Json::Bool(b)) => Value::Boolean(*b),
+        (SqlType::Boolean, Json::String(s)) if s.eq_ignore_ascii_case("true") => {
+            Value::Boolean(true)
+        }
+        (SqlType::Boolean, Json::String(s)) if s.eq_ignore_ascii_case("false") => {
+            Value::Boolean(false)
+        }
+        (SqlType::Int, Json::Number(n)) => {
+            Value::Int(integer(n).ok_or_else(|| mismatch(json, ty))? as i32)
+        }
+        (SqlType::Int, Json::String(s)) => Value::Int(s.trim().parse().map_err(|_| {
+            SqlError::serde(format!(
+                "Can't coerce string to type. targetType: INTEGER, value: {s}"
+            ))
+        })?),
+        (SqlType::BigInt, Json::Number(n)) => {
+            Value::BigInt(integer(n).ok_or_else(|| mismatch(json, ty))?)
+        }
+        (SqlType::BigInt, Json::String(s)) => Value::BigInt(s.trim().parse().map_err(|_| {
+            SqlError::serde(format!(
+                "Can't coerce string to type. targetType: BIGINT, value: {s}"
+            ))
+        })?),
+        (SqlType::Double, Json::Number(n)) => {
+            Value::Double(n.parse().map_err(|_| mismatch(json, ty))?)
+        }
+        (SqlType::Double, Json::String(s)) => Value::Double(s.trim().parse().map_err(|_| {
+            SqlError::serde(format!(
+                "Can't coerce string to type. targetType: DOUBLE, value: {s}"
+            ))
+        })?),
+        (SqlType::Decimal { precision, scale }, Json::Number(n) | Json::String(n)) => {
+            let d: BigDecimal = n
+                .trim()
+                .parse()
+                .map_err(|_| SqlError::serde(format!("Cannot convert {n} to DECIMAL")))?;
+            Value::decimal_from(&d, *precision, *scale).ok_or_else(|| {
+                SqlError::serde(format!(
+                    "Cannot fit decimal '{n}' into DECIMAL({precision}, {scale}) without rounding"
+                ))
+            })?
+        }
+        (SqlType::String, Json::String(s)) => Value::String(s.clone()),
+        (SqlType::String, Json::Number(n)) => Value::String(n.clone()),
+        (SqlType::String, Json::Bool(b)) => Value::String(b.to_string()),
+        (SqlType::String, other) => Value::String(other.to_text()),
+        (SqlType::Bytes, Json::String(s)) => Value::Bytes(
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map_err(|e| SqlError::serde(format!("Value is not Base64 encoded: {e}")))?,
+        ),
+        (SqlType::Timestamp, Json::Number(n)) => {
+            Value::Timestamp(integer(n).ok_or_else(|| mismatch(json, ty))?)
+        }
+        (SqlType::Timestamp, Json::String(s)) => {
+            Value::Timestamp(s.trim().parse().map_err(|_| mismatch(json, ty))?)
+        }
+        (SqlType::Date, Json::Number(n)) => {
+            Value::Date(integer(n).ok_or_else(|| mismatch(json, ty))? as i32)
+        }
+        (SqlType::Time, Json::Number(n)) => {
+            Value::Time(integer(n).ok_or_else(|| mismatch(json, ty))? as i32)
+        }
+        (SqlType::Array(element), Json::Array(items)) => Value::Array(
+            items
+                .iter()
+                .map(|i| from_json(i, element))
+                .collect::<Result<_>>()?,
+        ),
+        (SqlType::Map(key, value), Json::Object(fields)) => Value::Map(
+            fields
+                .iter()
+                .map(|(k, v)| {
+                    Ok((
+                        from_json(&Json::String(k.clone()), key)?,
+                        from_json(v, value)?,
+                    ))
+                })
+                .collect::<Result<_>>()?,
+        ),
+        (SqlType::Struct(schema), Json::Object(fields)) => Value::Struct(
+            schema
+                .iter()
+                .map(|f| match lookup(fields, &f.name) {
+                    Some(v) => from_json(v, &f.ty),
+                    None => Ok(Value::Null),
+                })
+                .collect::<Result<_>>()?,
+        ),
+        _ => return Err(mismatch(json, ty)),
+    })
+}
+
+/// A value of `ty` as JSON text.
+pub fn write_value(value: &Value, ty: &SqlType, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(v) | Value::Date(v) | Value::Time(v) => {
+            out.push_str(itoa::Buffer::new().format(*v));
+        }
+        Value::BigInt(v) | Value::Timestamp(v) => out.push_str(itoa::Buffer::new().format(*v)),
+        Value::Double(v) => {
+            if v.is_finite() {
+                out.push_str(&format_double(*v));
+            } else {
+                write_json_string(&format_double(*v), out);
+            }
+        }
+        Value::Decimal(u, s) => out.push_str(&format_decimal(*u, *s)),
+        Value::String(s) => write_json_string(s, out),
+        Value::Bytes(b) => {
+            write_json_string(&base64::engine::general_purpose::STANDARD.encode(b), out)
+        }
+        Value::Array(items) => {
+            let element = match ty {
+                SqlType::Array(e) => &**e,
+                _ => &SqlType::String,
+            };
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(item, element, out);
+            }
+            out.push(']');
+        }
+        Value::Map(entries) => {
+            let (kt, vt) = match ty {
+                SqlType::Map(k, v) => (&**k, &**v),
+                _ => (&SqlType::String, &SqlType::String),
+            };
+            out.push('{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                match k {
+                    Value::String(s) => write_json_string(s, out),
+                    other => {
+                        let mut key = String::new();
+                        write_value(other, kt, &mut key);
+                        write_json_string(key.trim_matches('"'), out);
+                    }
+                }
+                out.push(':');
+                write_value(v, vt, out);
+            }
+            out.push('}');
+        }
+        Value::Struct(values) => {
+            let SqlType::Struct(fields) = ty else {
+                out.push_str("null");
+                return;
+            };
+            out.push('{');
+            for (i, (f, v)) in fields.iter().zip(values).enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_string(&f.name, out);
+                out.push(':');
+                write_value(v, &f.ty, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A value of `ty` as a JSON value (for tools that need the tree).
+pub fn to_json(value: &Value, ty: &SqlType) -> Json {
+    let mut text = String::new();
+    write_value(value, ty, &mut text);
+    parse_json(text.as_bytes()).unwrap_or(Json::Null)
+}
+
+/// Appends JSON text for a JSON tree (re-exported for the conformance runner).
+pub fn json_text(json: &Json) -> String {
+    let mut out = String::new();
+    write_json(json, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codec() -> JsonCodec {
+        JsonCodec::new(
+            vec![
+                ("ID".into(), SqlType::BigInt),
+                ("NAME".into(), SqlType::String),
+                ("D".into(), SqlType::decimal(4, 2).unwrap()),
+                (
+                    "S".into(),
+                    SqlType::structure([("F".to_string(), SqlType::Int)]),
+                ),
+            ],
+            true,
+        )
+    }
+
+    #[test]
+    fn reads_case_insensitively_and_coerces() {
+        let row = codec()
+            .decode(br#"{"id": "12", "Name": 5, "d": 1.5, "s": {"f": 2.9}}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            row,
+            vec![
+                Value::BigInt(12),
+                Value::String("5".into()),
+                Value::Decimal(150, 2),
+                Value::Struct(vec![Value::Int(2)])
+            ]
+        );
+        let out = codec().encode(&row).unwrap().unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"ID":12,"NAME":"5","D":1.50,"S":{"F":2}}"#
+        );
+    }
+
+    #[test]
+    fn errors_are_reported_not_panicked() {
+        assert!(codec().decode(b"[1]").is_err());
+        assert!(codec().decode(b"{\"id\": \"x\"}").is_err());
+        assert!(codec().decode(b"{").is_err());
+        assert_eq!(codec().decode(b"null").unwrap(), None);
+    }
+
+    #[test]
+    fn single_unwrapped_column() {
+        let c = JsonCodec::new(vec![("K".into(), SqlType::String)], false);
+        assert_eq!(
+            c.decode(b"\"a\"").unwrap(),
+            Some(vec![Value::String("a".into())])
+        );
+        assert_eq!(
+            c.encode(&[Value::String("a".into())]).unwrap().unwrap(),
+            b"\"a\""
+        );
+    }
+}

@@ -1,0 +1,454 @@
+//! A small JSON reader and writer that keep numbers as written.
+//!
+//! Written here rather than taken from serde_json because ksqlDB's JSON semantics need the
+//! exact text of numbers (`10.00` is DECIMAL(4, 2), and its scale matters), and serde_json
+//! keeps that only with its `arbitrary_precision` feature, which would change number
+//! handling for every crate in the build. The reader also skips `//` and `/* */` comments
+//! when asked (ksqlDB's test files have them).
+
+use std::fmt::Write as _;
+
+/// A JSON value; numbers keep their text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    /// `null`.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// A number, as written.
+    Number(String),
+    /// A string.
+    String(String),
+    /// An array.
+    Array(Vec<Json>),
+    /// An object, fields in order.
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    /// A field of an object, by exact name.
+    pub fn get(&self, name: &str) -> Option<&Json> {
+        match self {
+            Self::Object(fields) => fields.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Self::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number as an i64, if this is an integer.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Self::Number(n) => n.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The array's items, if this is one.
+    pub fn as_array(&self) -> Option<&[Json]> {
+        match self {
+            Self::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// Whether this is `null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Self::Null)
+    }
+
+    /// The value as compact JSON text.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        write_json(self, &mut out);
+        out
+    }
+}
+
+/// Why JSON text could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    /// What went wrong.
+    pub message: String,
+    /// The byte offset.
+    pub offset: usize,
+}
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at byte {}", self.message, self.offset)
+    }
+}
+
+/// Parses one JSON value (whitespace around it allowed, nothing else).
+pub fn parse_json(text: &[u8]) -> Result<Json, JsonError> {
+    Reader::new(text, false).document()
+}
+
+/// Parses one JSON value, skipping `//` and `/* */` comments.
+pub fn parse_json_with_comments(text: &[u8]) -> Result<Json, JsonError> {
+    Reader::new(text, true).document()
+}
+
+/// A nesting limit, so hostile input cannot exhaust the stack.
+const MAX_DEPTH: usize = 256;
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    comments: bool,
+    depth: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8], comments: bool) -> Self {
+        Self {
+            bytes,
+            at: 0,
+            comments,
+            depth: 0,
+        }
+    }
+
+    fn err<T>(&self, message: impl Into<String>) -> Result<T, JsonError> {
+        Err(JsonError {
+            message: message.into(),
+            offset: self.at,
+        })
+    }
+
+    fn document(mut self) -> Result<Json, JsonError> {
+        self.skip_ws()?;
+        let value = self.value()?;
+        self.skip_ws()?;
+        if self.at != self.bytes.len() {
+            return self.err("unexpected text after the JSON value");
+        }
+        Ok(value)
+    }
+
+    fn skip_ws(&mut self) -> Result<(), JsonError> {
+        loop {
+            match self.bytes.get(self.at) {
+                Some(b' ' | b'\n' | b'\r' | b'\t') => self.at += 1,
+                Some(b'/') if self.comments => match self.bytes.get(self.at + 1) {
+                    Some(b'/') => {
+                        while let Some(&c) = self.bytes.get(self.at) {
+                            if c == b'\n' {
+                                break;
+                            }
+                            self.at += 1;
+                        }
+                    }
+                    Some(b'*') => {
+                        self.at += 2;
+                        loop {
+                            match self.bytes.get(self.at) {
+                                None => return self.err("unterminated comment"),
+                                Some(b'*') if self.bytes.get(self.at + 1) == Some(&b'/') => {
+                                    self.at += 2;
+                                    break;
+                                }
+                                _ => self.at += 1,
+                            }
+                        }
+                    }
+                    _ => return Ok(()),
+                },
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    fn value(&mut self) -> Result<Json, JsonError> {
+        match self.bytes.get(self.at) {
+            None => self.err("unexpected end of JSON"),
+            Some(b'{') => {
+                self.enter()?;
+                self.at += 1;
+                let mut fields = Vec::new();
+                self.skip_ws()?;
+                if self.bytes.get(self.at) == Some(&b'}') {
+                    self.at += 1;
+                    self.depth -= 1;
+                    return Ok(Json::Object(fields));
+                }
+                loop {
+                    self.skip_ws()?;
+                    if self.bytes.get(self.at) != Some(&b'"') {
+                        return self.err("expected a field name");
+                    }
+                    let name = self.string()?;
+                    self.skip_ws()?;
+                    if self.bytes.get(self.at) != Some(&b':') {
+                        return self.err("expected ':'");
+                    }
+                    self.at += 1;
+                    self.skip_ws()?;
+                    let value = self.value()?;
+                    fields.push((name, value));
+                    self.skip_ws()?;
+                    match self.bytes.get(self.at) {
+                        Some(b',') => self.at += 1,
+                        Some(b'}') => {
+                            self.at += 1;
+                            break;
+                        }
+                        _ => return self.err("expected ',' or '}'"),
+                    }
+                }
+                self.depth -= 1;
+                Ok(Json::Object(fields))
+            }
+            Some(b'[') => {
+                self.enter()?;
+                self.at += 1;
+                let mut items = Vec::new();
+                self.skip_ws()?;
+                if self.bytes.get(self.at) == Some(&b']') {
+                    self.at += 1;
+                    self.depth -= 1;
+                    return Ok(Json::Array(items));
+                }
+                loop {
+                    self.skip_ws()?;
+                    items.push(self.value()?);
+                    self.skip_ws()?;
+                    match self.bytes.get(self.at) {
+                        Some(b',') => self.at += 1,
+                        Some(b']') => {
+                            self.at += 1;
+                            break;
+                        }
+                        _ => return self.err("expected ',' or ']'"),
+                    }
+                }
+                self.depth -= 1;
+                Ok(Json::Array(items))
+            }
+            Some(b'"') => Ok(Json::String(self.string()?)),
+            Some(b't') => self.literal("true", Json::Bool(true)),
+            Some(b'f') => self.literal("false", Json::Bool(false)),
+            Some(b'n') => self.literal("null", Json::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => self.err("unexpected character"),
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), JsonError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return self.err("JSON nested too deeply");
+        }
+        Ok(())
+    }
+
+    fn literal(&mut self, word: &str, value: Json) -> Result<Json, JsonError> {
+        if self.bytes[self.at..].starts_with(word.as_bytes()) {
+            self.at += word.len();
+            Ok(value)
+        } else {
+            self.err("unexpected word")
+        }
+    }
+
+    fn number(&mut self) -> Result<Json, JsonError> {
+        let start = self.at;
+        if self.bytes.get(self.at) == Some(&b'-') {
+            self.at += 1;
+        }
+        let digits = |r: &mut Self| {
+            let s = r.at;
+            while matches!(r.bytes.get(r.at), Some(b'0'..=b'9')) {
+                r.at += 1;
+            }
+            r.at > s
+        };
+        if !digits(self) {
+            return self.err("expected digits");
+        }
+        if self.bytes.get(self.at) == Some(&b'.') {
+            self.at += 1;
+            if !digits(self) {
+                return self.err("expected digits after '.'");
+            }
+        }
+        if matches!(self.bytes.get(self.at), Some(b'e' | b'E')) {
+            self.at += 1;
+            if matches!(self.bytes.get(self.at), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            if !digits(self) {
+                return self.err("expected exponent digits");
+            }
+        }
+        // Only ASCII was consumed.
+        let text = std::str::from_utf8(&self.bytes[start..self.at]).unwrap_or("0");
+        Ok(Json::Number(text.to_string()))
+    }
+
+    fn string(&mut self) -> Result<String, JsonError> {
+        self.at += 1; // opening quote
+        let mut out = Vec::new();
+        loop {
+            let Some(&c) = self.bytes.get(self.at) else {
+                return self.err("unterminated string");
+            };
+            match c {
+                b'"' => {
+                    self.at += 1;
+                    break;
+                }
+                b'\\' => {
+                    self.at += 1;
+                    let Some(&e) = self.bytes.get(self.at) else {
+                        return self.err("unterminated escape");
+                    };
+                    self.at += 1;
+                    match e {
+                        b'"' => out.push(b'"'),
+                        b'\\' => out.push(b'\\'),
+                        b'/' => out.push(b'/'),
+                        b'b' => out.push(8),
+                        b'f' => out.push(12),
+                        b'n' => out.push(b'\n'),
+                        b'r' => out.push(b'\r'),
+                        b't' => out.push(b'\t'),
+                        b'u' => {
+                            let mut code = self.hex4()?;
+                            if (0xD800..0xDC00).contains(&code)
+                                && self.bytes.get(self.at) == Some(&b'\\')
+                                && self.bytes.get(self.at + 1) == Some(&b'u')
+                            {
+                                self.at += 2;
+                                let low = self.hex4()?;
+                                code =
+                                    0x10000 + ((code - 0xD800) << 10) + (low.wrapping_sub(0xDC00));
+                            }
+                            let ch = char::from_u32(code).unwrap_or('\u{FFFD}');
+                            let mut buf = [0u8; 4];
+                            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                        }
+                        _ => return self.err("invalid escape"),
+                    }
+                }
+                c if c < 0x20 => return self.err("control character in string"),
+                c => {
+                    out.push(c);
+                    self.at += 1;
+                }
+            }
+        }
+        String::from_utf8(out).or_else(|_| self.err("invalid UTF-8 in string"))
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let Some(hex) = self.bytes.get(self.at..self.at + 4) else {
+            return self.err("short \\u escape");
+        };
+        let text = std::str::from_utf8(hex).unwrap_or("");
+        let code = u32::from_str_radix(text, 16).or_else(|_| self.err("bad \\u escape"))?;
+        self.at += 4;
+        Ok(code)
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn write_json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Appends a value as compact JSON.
+pub fn write_json(value: &Json, out: &mut String) {
+    match value {
+        Json::Null => out.push_str("null"),
+        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Json::Number(n) => out.push_str(n),
+        Json::String(s) => write_json_string(s, out),
+        Json::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(item, out);
+            }
+            out.push(']');
+        }
+        Json::Object(fields) => {
+            out.push('{');
+            for (i, (k, v)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_string(k, out);
+                out.push(':');
+                write_json(v, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_keep_their_text() {
+        let v = parse_json(br#"{"a": 10.00, "b": [1, -2e3], "c": "\u00e9\n"}"#).unwrap();
+        assert_eq!(v.get("a"), Some(&Json::Number("10.00".into())));
+        assert_eq!(v.to_text(), r#"{"a":10.00,"b":[1,-2e3],"c":"é\n"}"#);
+    }
+
+    #[test]
+    fn comments_only_when_asked() {
+        let text = b"// c\n{ /* x */ \"a\": 1 }";
+        assert!(parse_json(text).is_err());
+        assert_eq!(
+            parse_json_with_comments(text).unwrap().get("a"),
+            Some(&Json::Number("1".into()))
+        );
+    }
+
+    #[test]
+    fn bad_json_is_an_error_not_a_panic() {
+        for bad in [
+            &b"{"[..],
+            b"[1,",
+            b"\"abc",
+            b"01x",
+            b"{\"a\" 1}",
+            b"nul",
+            b"",
+        ] {
+            assert!(
+                parse_json(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let deep = "[".repeat(10_000);
+        assert!(parse_json(deep.as_bytes()).is_err());
+    }
+}
