@@ -8,6 +8,7 @@
 pub mod arrow_conv;
 pub mod catalog;
 pub mod error;
+pub mod expr;
 pub mod functions;
 pub mod parser;
 pub mod serde;

@@ -9,6 +9,7 @@
 //! function fails gets NULL and a processing-log entry.
 
 pub mod signature;
+pub mod time_parse;
 
 mod aggregate;
 mod builtin;

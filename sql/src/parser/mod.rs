@@ -8,6 +8,7 @@
 
 pub mod ast;
 mod dialect;
+mod display;
 mod expr;
 mod statement;
 mod types;
@@ -20,6 +21,7 @@ use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 pub use ast::ParsedStatement;
 pub use dialect::KsqlDialect;
+pub use display::{display_expr, display_type};
 
 use crate::error::{Pos, Result, SqlError};
 
