@@ -7,10 +7,13 @@
 
 pub mod arrow_conv;
 pub mod catalog;
+pub mod engine;
 pub mod error;
 pub mod expr;
 pub mod functions;
 pub mod parser;
+pub mod plan;
+pub mod runtime;
 pub mod serde;
 pub mod types;
 pub mod value;

@@ -8,6 +8,7 @@
 //! wraps as a DataFusion UDF evaluated row by row (`crate::expr::udf`); a row whose
 //! function fails gets NULL and a processing-log entry.
 
+pub mod java_time;
 pub mod signature;
 pub mod time_parse;
 

@@ -1,0 +1,583 @@
+//! [`Engine`]: executes ksqlDB statements against a catalog, a [`Cluster`] (the topics)
+//! and a [`QueryRunner`] (where persistent queries' topologies run: the embedded broker,
+//! a Kafka cluster, or the conformance runner's test drivers).
+//!
+//! Query ids follow ksqlDB: `CSAS_<SINK>_<n>`, `CTAS_<SINK>_<n>`, `INSERTQUERY_<n>`, with
+//! `n` counting persistent queries from 0; application ids are
+//! `_confluent-ksql-<service id>query_<id>`.
+
+pub mod cluster;
+pub mod config;
+pub mod ddl;
+pub mod insert;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use eddy_streams::Topology;
+
+pub use cluster::{BrokerCluster, Cluster};
+pub use config::Config;
+
+use crate::catalog::{DataSource, MetaStore, QueryLinks};
+use crate::error::{Pos, Result, SqlError};
+use crate::expr::typer::resolve_type;
+use crate::functions::FunctionRegistry;
+use crate::parser::ast::{
+    CreateAsSelect, ParsedStatement, Query, SourceKind, Statement,
+};
+use crate::parser::{parse, substitute_variables};
+use crate::plan::{PlanContext, PlannedQuery, Target, plan_query};
+use crate::runtime::processing_log::ProcessingLog;
+
+/// A persistent query the engine runs.
+#[derive(Debug, Clone)]
+pub struct PersistentQuery {
+    /// Its id.
+    pub id: String,
+    /// The statement.
+    pub sql: String,
+    /// The source it writes.
+    pub sink: Option<String>,
+    /// The sources it reads.
+    pub sources: Vec<String>,
+    /// Its application id.
+    pub application_id: String,
+    /// The topology, as Kafka Streams describes it.
+    pub topology: String,
+    /// Execution steps.
+    pub steps: Vec<String>,
+    /// The DataFusion logical plans of its vectorised stages.
+    pub stages: Vec<(String, String)>,
+    /// Its processing log.
+    pub log: ProcessingLog,
+}
+
+/// Runs persistent queries' topologies.
+pub trait QueryRunner: Send {
+    /// Starts a query.
+    fn start(&mut self, query: &PersistentQuery, topology: Topology) -> Result<()>;
+    /// Stops a query.
+    fn stop(&mut self, id: &str) -> Result<()>;
+}
+
+/// What a statement did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatementResult {
+    /// A stream or table was created (or replaced).
+    SourceCreated {
+        /// Stream or table.
+        kind: SourceKind,
+        /// Its name.
+        name: String,
+    },
+    /// `IF NOT EXISTS` found it already there.
+    SourceExists {
+        /// Its name.
+        name: String,
+    },
+    /// A source was dropped.
+    SourceDropped {
+        /// Its name.
+        name: String,
+    },
+    /// A persistent query was started.
+    QueryStarted {
+        /// Its id.
+        id: String,
+        /// The source it writes.
+        sink: String,
+    },
+    /// A query was terminated.
+    QueryTerminated {
+        /// Its id.
+        id: String,
+    },
+    /// A row was inserted.
+    Inserted,
+    /// A type was created or dropped, a property set, a variable defined...
+    Done(String),
+}
+
+/// Executes statements.
+pub struct Engine {
+    metastore: MetaStore,
+    config: Config,
+    registry: Arc<FunctionRegistry>,
+    cluster: Arc<dyn Cluster>,
+    runner: Box<dyn QueryRunner>,
+    queries: BTreeMap<String, PersistentQuery>,
+    variables: BTreeMap<String, String>,
+    next_query: u64,
+    clock: Box<dyn Fn() -> i64 + Send>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("sources", &self.metastore.sources().count())
+            .field("queries", &self.queries.len())
+            .finish()
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Engine {
+    /// An engine over `cluster`, running queries with `runner`.
+    pub fn new(config: Config, cluster: Arc<dyn Cluster>, runner: Box<dyn QueryRunner>) -> Self {
+        Self {
+            metastore: MetaStore::new(),
+            config,
+            registry: FunctionRegistry::builtin(),
+            cluster,
+            runner,
+            queries: BTreeMap::new(),
+            variables: BTreeMap::new(),
+            next_query: 0,
+            clock: Box::new(now_ms),
+        }
+    }
+
+    /// Uses `clock` for the timestamps of inserted rows (tests).
+    pub fn with_clock(mut self, clock: impl Fn() -> i64 + Send + 'static) -> Self {
+        self.clock = Box::new(clock);
+        self
+    }
+
+    /// The catalog.
+    pub fn metastore(&self) -> &MetaStore {
+        &self.metastore
+    }
+
+    /// The properties in effect.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The running persistent queries, by id.
+    pub fn queries(&self) -> &BTreeMap<String, PersistentQuery> {
+        &self.queries
+    }
+
+    /// The function library.
+    pub fn registry(&self) -> &Arc<FunctionRegistry> {
+        &self.registry
+    }
+
+    /// Executes a script of statements, stopping at the first error.
+    pub fn execute(&mut self, sql: &str) -> Result<Vec<StatementResult>> {
+        let sql = substitute_variables(sql, &self.variables)?;
+        let statements = parse(&sql)?;
+        let mut results = Vec::with_capacity(statements.len());
+        for statement in &statements {
+            results.push(self.execute_statement(statement)?);
+        }
+        Ok(results)
+    }
+
+    /// Executes one parsed statement.
+    pub fn execute_statement(&mut self, parsed: &ParsedStatement) -> Result<StatementResult> {
+        match &parsed.statement {
+            Statement::CreateSource(create) => self.create_source(create, &parsed.text),
+            Statement::CreateAsSelect(create) => self.create_as_select(create, &parsed.text),
+            Statement::InsertInto { target, query, .. } => {
+                let sink = self.metastore.source(&target.value).cloned().ok_or_else(|| {
+                    SqlError::at(target.pos, format!("{} does not exist.", target.value))
+                })?;
+                if sink.kind != SourceKind::Stream {
+                    return Err(SqlError::semantic(format!(
+                        "INSERT INTO can only be used to insert into a stream. {} is a table.",
+                        sink.name
+                    )));
+                }
+                if sink.schema.header_columns().next().is_some() {
+                    return Err(SqlError::semantic(format!(
+                        "Cannot insert into {} because it has header columns",
+                        sink.name
+                    )));
+                }
+                let id = format!("INSERTQUERY_{}", self.next_query);
+                self.start_query(&id, query, &Target::Insert { target: sink }, &parsed.text)
+            }
+            Statement::InsertValues {
+                target,
+                columns,
+                values,
+            } => {
+                let sink = self.metastore.source(&target.value).cloned().ok_or_else(|| {
+                    SqlError::at(target.pos, format!("Cannot insert values into an unknown stream/table: {}", target.value))
+                })?;
+                if sink.is_source {
+                    return Err(SqlError::semantic(format!(
+                        "Cannot insert values into read-only {}: {}",
+                        match sink.kind {
+                            SourceKind::Stream => "stream",
+                            SourceKind::Table => "table",
+                        },
+                        sink.name
+                    )));
+                }
+                insert::insert_values(
+                    &*self.cluster,
+                    &sink,
+                    columns.as_deref(),
+                    values,
+                    &self.registry,
+                    self.metastore.custom_types(),
+                    (self.clock)(),
+                )?;
+                Ok(StatementResult::Inserted)
+            }
+            Statement::DropSource {
+                kind,
+                name,
+                if_exists,
+                delete_topic,
+            } => {
+                let Some(source) = self.metastore.source(&name.value).cloned() else {
+                    if *if_exists {
+                        return Ok(StatementResult::Done(format!("{} does not exist", name.value)));
+                    }
+                    return Err(SqlError::at(
+                        name.pos,
+                        format!("Source {} does not exist.", name.value),
+                    ));
+                };
+                if source.kind != *kind {
+                    return Err(SqlError::semantic(format!(
+                        "Incompatible data source type is {}, but statement was DROP {kind}. Did you mean DROP {}?",
+                        match source.kind {
+                            SourceKind::Stream => "STREAM",
+                            SourceKind::Table => "TABLE",
+                        },
+                        source.kind
+                    )));
+                }
+                self.metastore.remove_source(&name.value)?;
+                if *delete_topic {
+                    self.cluster.delete_topic(&source.topic)?;
+                }
+                Ok(StatementResult::SourceDropped {
+                    name: name.value.clone(),
+                })
+            }
+            Statement::CreateType {
+                name,
+                if_not_exists,
+                ty,
+            } => {
+                if self.metastore.custom_type(&name.value).is_some() {
+                    if *if_not_exists {
+                        return Ok(StatementResult::Done(format!("type {} exists", name.value)));
+                    }
+                    return Err(SqlError::at(
+                        name.pos,
+                        format!("Cannot register custom type '{}' since it is already registered with type: {}", name.value, self.metastore.custom_type(&name.value).map(|t| t.to_string()).unwrap_or_default()),
+                    ));
+                }
+                let ty = resolve_type(ty, self.metastore.custom_types())?;
+                self.metastore.put_type(&name.value, ty);
+                Ok(StatementResult::Done(format!("Created type {}", name.value)))
+            }
+            Statement::DropType { name, if_exists } => {
+                if self.metastore.remove_type(&name.value).is_none() && !*if_exists {
+                    return Err(SqlError::at(
+                        name.pos,
+                        format!("Type {} does not exist.", name.value),
+                    ));
+                }
+                Ok(StatementResult::Done(format!("Dropped type {}", name.value)))
+            }
+            Statement::AlterSource {
+                kind,
+                name,
+                columns,
+            } => {
+                let source = self.metastore.source(&name.value).cloned().ok_or_else(|| {
+                    SqlError::at(name.pos, format!("Source {} does not exist.", name.value))
+                })?;
+                if source.kind != *kind {
+                    return Err(SqlError::semantic(format!(
+                        "Incompatible data source type is {}, but statement was ALTER {kind}",
+                        source.kind
+                    )));
+                }
+                if source.is_sink {
+                    return Err(SqlError::semantic(format!(
+                        "ALTER command is not supported for CREATE ... AS statements."
+                    )));
+                }
+                let mut added = Vec::new();
+                for c in columns {
+                    if source.schema.find(&c.name.value).is_some() {
+                        return Err(SqlError::at(
+                            c.name.pos,
+                            format!("Cannot add column `{}` to schema. A column with the same name already exists.", c.name.value),
+                        ));
+                    }
+                    added.push(crate::catalog::Column::new(
+                        &c.name.value,
+                        resolve_type(&c.ty, self.metastore.custom_types())?,
+                        crate::catalog::ColumnKind::Value,
+                    ));
+                }
+                let mut altered = source;
+                altered.schema = altered.schema.with_added(added);
+                self.metastore.put_source(altered);
+                Ok(StatementResult::Done(format!("Altered {}", name.value)))
+            }
+            Statement::Set { name, value } => {
+                self.config.set(name, value);
+                Ok(StatementResult::Done(format!("Set {name}={value}")))
+            }
+            Statement::Unset(name) => {
+                self.config.unset(name);
+                Ok(StatementResult::Done(format!("Unset {name}")))
+            }
+            Statement::Define { name, value } => {
+                self.variables.insert(name.clone(), value.clone());
+                Ok(StatementResult::Done(format!("Defined {name}")))
+            }
+            Statement::Undefine(name) => {
+                self.variables.remove(name);
+                Ok(StatementResult::Done(format!("Undefined {name}")))
+            }
+            Statement::Terminate(target) => self.terminate(target),
+            Statement::Query(_) => Err(SqlError::semantic(
+                "Push and pull queries are run with Engine::push_query, not executed as statements",
+            )),
+            Statement::Explain(_) => Err(SqlError::semantic(
+                "EXPLAIN is answered by Engine::explain",
+            )),
+            other => Err(SqlError::semantic(format!(
+                "{} is not supported by the engine yet",
+                statement_name(other)
+            ))),
+        }
+    }
+
+    fn create_source(
+        &mut self,
+        create: &crate::parser::ast::CreateSource,
+        sql: &str,
+    ) -> Result<StatementResult> {
+        let name = &create.name.value;
+        if let Some(existing) = self.metastore.source(name) {
+            if create.if_not_exists {
+                return Ok(StatementResult::SourceExists { name: name.clone() });
+            }
+            if create.or_replace && (create.is_source || existing.is_source) {
+                return Err(SqlError::semantic(format!(
+                    "Cannot add {} '{name}': CREATE OR REPLACE is not supported on source {}s.",
+                    kind_word(create.kind),
+                    kind_word(create.kind)
+                )));
+            }
+            if !create.or_replace {
+                return Err(SqlError::semantic(format!(
+                    "Cannot add {} '{name}': A {} with the same name already exists",
+                    kind_word(create.kind),
+                    kind_word(existing.kind)
+                )));
+            }
+        }
+        let source =
+            ddl::source_from_statement(create, sql, &self.config, self.metastore.custom_types())?;
+        ddl::ensure_topic(&*self.cluster, &source, &create.properties)?;
+        self.metastore.put_source(source);
+        Ok(StatementResult::SourceCreated {
+            kind: create.kind,
+            name: name.clone(),
+        })
+    }
+
+    fn create_as_select(&mut self, create: &CreateAsSelect, sql: &str) -> Result<StatementResult> {
+        let name = &create.name.value;
+        if let Some(existing) = self.metastore.source(name) {
+            if create.if_not_exists {
+                return Ok(StatementResult::SourceExists { name: name.clone() });
+            }
+            if !create.or_replace {
+                return Err(SqlError::semantic(format!(
+                    "Cannot add {} '{name}': A {} with the same name already exists",
+                    kind_word(create.kind),
+                    kind_word(existing.kind)
+                )));
+            }
+        }
+        let prefix = match create.kind {
+            SourceKind::Stream => "CSAS",
+            SourceKind::Table => "CTAS",
+        };
+        let id = self
+            .metastore
+            .writers_of(name)
+            .into_iter()
+            .find(|q| q.starts_with(prefix))
+            .filter(|_| create.or_replace)
+            .unwrap_or_else(|| format!("{prefix}_{name}_{}", self.next_query));
+        let target = Target::Create {
+            name: name.clone(),
+            kind: create.kind,
+            properties: create.properties.clone(),
+            sql: sql.to_string(),
+        };
+        self.start_query(&id, &create.query, &target, sql)
+    }
+
+    fn plan(&self, id: &str, query: &Query, target: &Target) -> Result<PlannedQuery> {
+        let mut ctx = PlanContext::new(&self.metastore, &self.registry, &self.config, id);
+        plan_query(&mut ctx, query, target)
+    }
+
+    fn start_query(
+        &mut self,
+        id: &str,
+        query: &Query,
+        target: &Target,
+        sql: &str,
+    ) -> Result<StatementResult> {
+        if query.refinement == Some(crate::parser::ast::Refinement::Final)
+            && (query.window.is_none() || query.group_by.is_empty())
+        {
+            return Err(SqlError::semantic(
+                "EMIT FINAL is only supported for windowed aggregations.",
+            ));
+        }
+        let planned = self.plan(id, query, target).map_err(|e| e.or_at(query.pos))?;
+        let sink = planned
+            .sink
+            .clone()
+            .ok_or_else(|| SqlError::semantic("internal: a persistent query without a sink"))?;
+        if let Some((topic, partitions)) = &planned.sink_topic {
+            let wanted = match partitions {
+                Some(p) => *p,
+                None => {
+                    let source = self.metastore.source(&planned.sources[0]);
+                    match source {
+                        Some(s) => self.cluster.partitions(&s.topic)?.unwrap_or(1),
+                        None => 1,
+                    }
+                }
+            };
+            match self.cluster.partitions(topic)? {
+                Some(existing) if partitions.is_some() && existing != wanted => {
+                    return Err(SqlError::semantic(format!(
+                        "A Kafka topic with the name '{topic}' already exists, with different partition/replica configuration than required by KSQL. KSQL requires {wanted} partitions (topic has {existing})."
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    let mut config = BTreeMap::new();
+                    if planned.result_kind == SourceKind::Table {
+                        config.insert("cleanup.policy".to_string(), "compact".to_string());
+                    }
+                    self.cluster.create_topic(topic, wanted, 1, &config)?;
+                }
+            }
+        }
+        let persistent = PersistentQuery {
+            id: id.to_string(),
+            sql: sql.to_string(),
+            sink: Some(sink.name.clone()),
+            sources: planned.sources.clone(),
+            application_id: self.config.application_id(id),
+            topology: planned.topology.describe(),
+            steps: planned.steps.clone(),
+            stages: planned
+                .stages
+                .iter()
+                .map(|(n, p)| (n.clone(), p.display_indent().to_string()))
+                .collect(),
+            log: planned.log.clone(),
+        };
+        // Replacing a query: the old one stops first.
+        if self.queries.contains_key(id) {
+            self.runner.stop(id)?;
+        }
+        self.runner.start(&persistent, planned.topology)?;
+        if matches!(target, Target::Create { .. }) {
+            self.metastore.put_source(sink.clone());
+        }
+        self.metastore.link_query(
+            id,
+            QueryLinks {
+                sources: planned.sources.iter().cloned().collect(),
+                sink: Some(sink.name.clone()),
+            },
+        );
+        if !self.queries.contains_key(id) {
+            self.next_query += 1;
+        }
+        self.queries.insert(id.to_string(), persistent);
+        Ok(StatementResult::QueryStarted {
+            id: id.to_string(),
+            sink: sink.name,
+        })
+    }
+
+    fn terminate(&mut self, target: &crate::parser::ast::QueryTarget) -> Result<StatementResult> {
+        let ids: Vec<String> = match target {
+            crate::parser::ast::QueryTarget::All => self.queries.keys().cloned().collect(),
+            crate::parser::ast::QueryTarget::Id(id) => {
+                let id = self
+                    .queries
+                    .keys()
+                    .find(|q| q.eq_ignore_ascii_case(id))
+                    .cloned()
+                    .ok_or_else(|| SqlError::semantic(format!("Unknown queryId: {id}")))?;
+                vec![id]
+            }
+        };
+        for id in &ids {
+            self.runner.stop(id)?;
+            self.queries.remove(id);
+            self.metastore.unlink_query(id);
+        }
+        Ok(StatementResult::QueryTerminated {
+            id: ids.join(", "),
+        })
+    }
+
+    /// The source `name`, if it exists.
+    pub fn source(&self, name: &str) -> Option<&DataSource> {
+        self.metastore.source(name)
+    }
+
+    /// Plans a query without running it (EXPLAIN, tests).
+    pub fn explain_query(&self, query: &Query, target: &Target) -> Result<PlannedQuery> {
+        self.plan("EXPLAIN", query, target)
+    }
+}
+
+fn kind_word(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Stream => "stream",
+        SourceKind::Table => "table",
+    }
+}
+
+fn statement_name(s: &Statement) -> &'static str {
+    match s {
+        Statement::Show(_) => "SHOW",
+        Statement::Describe { .. } | Statement::DescribeFunction(_) => "DESCRIBE",
+        Statement::Pause(_) => "PAUSE",
+        Statement::Resume(_) => "RESUME",
+        Statement::Print { .. } => "PRINT",
+        Statement::AlterSystem { .. } => "ALTER SYSTEM",
+        Statement::RunScript(_) => "RUN SCRIPT",
+        Statement::AssertTopic { .. } => "ASSERT TOPIC",
+        _ => "This statement",
+    }
+}
+
+/// The position of a statement for errors.
+pub fn statement_pos(parsed: &ParsedStatement) -> Pos {
+    parsed.pos
+}

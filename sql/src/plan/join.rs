@@ -1,0 +1,10 @@
+//! Joins.
+
+use super::{PlanContext, PlannedQuery, Target};
+use crate::error::{Result, SqlError};
+use crate::parser::ast::Query;
+
+/// Plans a join.
+pub fn plan(_ctx: &mut PlanContext<'_>, _query: &Query, _target: &Target) -> Result<PlannedQuery> {
+    Err(SqlError::semantic("joins are being built"))
+}

@@ -1,0 +1,218 @@
+//! The query planner: from a parsed query and the catalog to an eddy-streams `Topology`,
+//! following ksqlDB's logical planner (`LogicalPlanner`): sources, WHERE, PARTITION BY,
+//! table functions, aggregation or projection, then the sink, with ksqlDB's naming, key
+//! and validation rules.
+//!
+//! Stateless steps run as vectorised stages over Arrow batches ([`crate::runtime`]);
+//! stateful steps (repartitions, aggregations, joins) are eddy-streams' DSL operators over
+//! rows, with the state stores and changelogs of the runtime.
+//!
+//! - [`flow`]: what a plan step produces (a stream of batches or a table of rows) and the
+//!   columns queries may name there;
+//! - [`source`]: reading a stream or table;
+//! - [`select`]: select items: `*` expansion, ksqlDB's generated names;
+//! - [`stream`]: queries over one stream or table without aggregation;
+//! - [`aggregate`]: GROUP BY, windows, HAVING;
+//! - [`join`]: joins;
+//! - [`sink`]: the result's source (topic, formats, schema) and the sink nodes.
+
+pub mod aggregate;
+pub mod flow;
+pub mod join;
+pub mod select;
+pub mod sink;
+pub mod source;
+pub mod stream;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion_expr::LogicalPlan;
+use eddy_streams::processor::NodeId;
+use eddy_streams::topology::NodeFactory;
+use eddy_streams::{StreamsBuilder, Topology, TopologyBuilder};
+
+use crate::catalog::{DataSource, MetaStore};
+use crate::engine::config::Config;
+use crate::error::Result;
+use crate::expr::compile::Compiler;
+use crate::expr::{Scope, TExpr, Typer};
+use crate::functions::FunctionRegistry;
+use crate::parser::ast::{Expr, Properties, Query, SourceKind};
+use crate::runtime::processing_log::ProcessingLog;
+use crate::types::SqlType;
+
+/// What a query's results become.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A new stream or table (`CREATE ... AS SELECT`).
+    Create {
+        /// Its name.
+        name: String,
+        /// Stream or table.
+        kind: SourceKind,
+        /// The `WITH` properties.
+        properties: Properties,
+        /// The statement text.
+        sql: String,
+    },
+    /// An existing stream (`INSERT INTO`).
+    Insert {
+        /// The stream.
+        target: DataSource,
+    },
+    /// Rows returned to the caller (a push query).
+    Transient,
+}
+
+/// A planned query.
+pub struct PlannedQuery {
+    /// The topology.
+    pub topology: Topology,
+    /// The sink created or written (none for transient queries).
+    pub sink: Option<DataSource>,
+    /// The sources read.
+    pub sources: Vec<String>,
+    /// Whether the result is a stream or a table.
+    pub result_kind: SourceKind,
+    /// The result's columns, as a transient query returns them.
+    pub columns: Vec<(String, SqlType)>,
+    /// ksqlDB-style execution steps, for EXPLAIN.
+    pub steps: Vec<String>,
+    /// The DataFusion logical plan of each vectorised stage, for EXPLAIN.
+    pub stages: Vec<(String, LogicalPlan)>,
+    /// Sink topic to create: name and partitions (`None`: as the source's).
+    pub sink_topic: Option<(String, Option<i32>)>,
+    /// The processing log the query's nodes write to.
+    pub log: ProcessingLog,
+    /// The node whose output a transient query returns (its rows' stage).
+    pub transient_output: Option<TransientOutput>,
+}
+
+/// Where a transient query's rows come out.
+#[derive(Debug, Clone)]
+pub struct TransientOutput {
+    /// The column names and types of the rows.
+    pub columns: Vec<(String, SqlType)>,
+}
+
+/// Everything planning one query needs.
+pub struct PlanContext<'a> {
+    /// The catalog.
+    pub metastore: &'a MetaStore,
+    /// The functions.
+    pub registry: &'a FunctionRegistry,
+    /// Properties in effect.
+    pub config: &'a Config,
+    /// The query's id (`CSAS_OUTPUT_0`).
+    pub query_id: String,
+    /// The graph being built.
+    pub builder: StreamsBuilder,
+    /// The compiler of the query's expressions (one error sink).
+    pub compiler: Compiler,
+    /// The query's processing log.
+    pub log: ProcessingLog,
+    /// Execution steps so far.
+    pub steps: Vec<String>,
+    /// Stages' logical plans so far.
+    pub stages: Vec<(String, LogicalPlan)>,
+    /// Where a push query's rows go.
+    pub push: Option<std::sync::mpsc::SyncSender<crate::runtime::transient::PushRow>>,
+    /// Counter for unique node names.
+    counter: usize,
+}
+
+impl<'a> PlanContext<'a> {
+    /// A context for planning query `query_id`.
+    pub fn new(
+        metastore: &'a MetaStore,
+        registry: &'a FunctionRegistry,
+        config: &'a Config,
+        query_id: &str,
+    ) -> Self {
+        Self {
+            metastore,
+            registry,
+            config,
+            query_id: query_id.to_string(),
+            builder: StreamsBuilder::new(),
+            compiler: Compiler::default(),
+            log: ProcessingLog::new(query_id),
+            steps: Vec::new(),
+            stages: Vec::new(),
+            push: None,
+            counter: 0,
+        }
+    }
+
+    /// The untyped graph.
+    pub fn graph(&self) -> TopologyBuilder {
+        self.builder.topology_builder()
+    }
+
+    /// A node name unique in the query: `name`, then `name-2`, ...
+    pub fn node_name(&mut self, name: &str) -> String {
+        self.counter += 1;
+        format!("{name}-{:04}", self.counter)
+    }
+
+    /// Adds a processor node.
+    pub fn processor(&mut self, name: &str, parent: NodeId, factory: NodeFactory) -> NodeId {
+        let name = self.node_name(name);
+        self.graph().add_processor(name, &[parent], Vec::new(), factory)
+    }
+
+    /// Records an execution step.
+    pub fn step(&mut self, text: impl Into<String>) {
+        self.steps.push(text.into());
+    }
+
+    /// A typer over `scope`.
+    pub fn typer<'s>(&'s self, scope: &'s Scope) -> Typer<'s> {
+        Typer::new(scope, self.registry, self.metastore.custom_types())
+    }
+
+    /// Types an expression over `scope`.
+    pub fn type_expr(&self, scope: &Scope, e: &Expr) -> Result<TExpr> {
+        self.typer(scope).type_expr(e)
+    }
+
+    /// The topology built so far.
+    pub fn build(&self) -> Result<Topology> {
+        Ok(self.builder.build()?)
+    }
+}
+
+/// Plans a query into a topology.
+pub fn plan_query(
+    ctx: &mut PlanContext<'_>,
+    query: &Query,
+    target: &Target,
+) -> Result<PlannedQuery> {
+    let is_join = !query.from.joins.is_empty();
+    let aggregated = !query.group_by.is_empty() || select::has_aggregates(ctx, query);
+    if is_join {
+        join::plan(ctx, query, target)
+    } else if aggregated {
+        aggregate::plan(ctx, query, target)
+    } else {
+        stream::plan(ctx, query, target)
+    }
+}
+
+/// Shares a value with node factories.
+pub fn shared<T>(value: T) -> Arc<T> {
+    Arc::new(value)
+}
+
+/// The properties of a target, if it creates a source.
+pub fn target_properties(target: &Target) -> BTreeMap<String, String> {
+    match target {
+        Target::Create { properties, .. } => properties
+            .values
+            .iter()
+            .map(|(k, (v, _))| (k.clone(), v.as_text()))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}

@@ -1,0 +1,714 @@
+//! Queries over one stream or table without aggregation: WHERE, PARTITION BY, table
+//! functions and the projection, fused into one vectorised stage (a table's changes go
+//! through a table stage instead), then the sink.
+
+use std::sync::Arc;
+
+use super::flow::{FlowColumn, Role, StreamFlow, TableFlow};
+use super::select::{SelectColumn, same_expr};
+use super::sink::{ResultSchema, resolve_target, stream_sink, table_sink};
+use super::source::SourceNaming;
+use super::{PlanContext, PlannedQuery, Target, TransientOutput};
+use crate::catalog::DataSource;
+use crate::catalog::schema::{ROWTIME, WINDOWEND, WINDOWSTART};
+use crate::error::{Result, SqlError};
+use crate::expr::{TExpr, TKind};
+use crate::parser::ast::{BinaryOp, Expr, ExprKind, Literal, Query, SourceKind};
+use crate::runtime::batch::{NULL_ROW, StageSchema};
+use crate::runtime::stage::{StreamStageNode, TableStageNode};
+use crate::runtime::transient::{StreamPushNode, TablePushNode};
+use crate::types::SqlType;
+use crate::value::Value;
+
+/// Looks a source up.
+pub fn lookup(ctx: &PlanContext<'_>, name: &crate::parser::ast::Name) -> Result<DataSource> {
+    ctx.metastore.source(&name.value).cloned().ok_or_else(|| {
+        SqlError::at(
+            name.pos,
+            format!("{} does not exist.", name.value),
+        )
+    })
+}
+
+/// `NOT #nullrow AND predicate`: null rows never pass a WHERE clause.
+pub fn not_null_row(predicate: Option<TExpr>) -> TExpr {
+    let not_null = TExpr::new(
+        TKind::Not(Box::new(TExpr::column(NULL_ROW, SqlType::Boolean))),
+        Some(SqlType::Boolean),
+    );
+    match predicate {
+        None => not_null,
+        Some(p) => TExpr::new(
+            TKind::Binary {
+                op: BinaryOp::And,
+                left: Box::new(not_null),
+                right: Box::new(p),
+            },
+            Some(SqlType::Boolean),
+        ),
+    }
+}
+
+/// `CASE WHEN #nullrow THEN NULL ELSE e END`.
+fn null_on_null_row(e: TExpr) -> TExpr {
+    let ty = e.ty.clone();
+    TExpr::new(
+        TKind::Case {
+            whens: vec![(
+                TExpr::column(NULL_ROW, SqlType::Boolean),
+                TExpr::literal(Value::Null, ty.clone().unwrap_or(SqlType::String)),
+            )],
+            else_result: Some(Box::new(e)),
+        },
+        ty,
+    )
+}
+
+/// The select's expressions that are the key, and the rest.
+pub struct SplitSelect {
+    /// Per key column: the output name.
+    pub key_names: Vec<String>,
+    /// The value columns: name and expression.
+    pub values: Vec<SelectColumn>,
+}
+
+/// Splits a persistent query's projection into key columns (a select item that is the
+/// key expression `key_exprs[i]`, at most once each) and values, with ksqlDB's errors.
+pub fn split_keys(
+    select: &[SelectColumn],
+    key_exprs: &[Expr],
+    key_kind: &str,
+    sink_name: &str,
+    single_source: bool,
+) -> Result<SplitSelect> {
+    let mut key_names: Vec<Option<String>> = vec![None; key_exprs.len()];
+    let mut values = Vec::new();
+    for item in select {
+        let hit = key_exprs
+            .iter()
+            .position(|k| same_expr(&item.expr, k, single_source));
+        match hit {
+            Some(i) => {
+                if let Some(existing) = &key_names[i] {
+                    let mut names = [existing.clone(), item.alias.clone()];
+                    names.sort();
+                    return Err(SqlError::semantic(format!(
+                        "The projection contains a key column ({}) more than once, aliased as: {} and {}.\nEach key column must only be in the projection once. If you intended to copy the key into the value, then consider using the AS_VALUE function to indicate which key reference should be copied.",
+                        key_exprs[i], names[0], names[1]
+                    )));
+                }
+                key_names[i] = Some(item.alias.clone());
+            }
+            None => values.push(item.clone()),
+        }
+    }
+    if key_names.iter().any(Option::is_none) {
+        let list: Vec<String> = key_exprs.iter().map(|e| e.to_string()).collect();
+        let plural = if list.len() > 1 { "s" } else { "" };
+        return Err(SqlError::semantic(format!(
+            "The query used to build `{sink_name}` must include the {key_kind}{plural} {} in its projection (eg, SELECT {}...).",
+            join_and(&list),
+            list.join(", ")
+        )));
+    }
+    Ok(SplitSelect {
+        key_names: key_names.into_iter().map(Option::unwrap_or_default).collect(),
+        values,
+    })
+}
+
+/// `A`, `A and B`, `A, B and C`.
+pub fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn column_expr(c: &FlowColumn) -> Expr {
+    Expr::new(
+        ExprKind::Column {
+            source: c.qualifier.clone(),
+            name: c.name.clone(),
+        },
+        Default::default(),
+    )
+}
+
+/// Plans a query over one source without aggregation.
+pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result<PlannedQuery> {
+    let source = lookup(ctx, &query.from.source.name)?;
+    let naming = SourceNaming {
+        alias: query.from.source.alias_or_name().to_string(),
+        prefixed: false,
+        node_id: "KsqlTopic".to_string(),
+    };
+    if query.window.is_some() {
+        return Err(SqlError::semantic("WINDOW clause requires a GROUP BY clause."));
+    }
+    if query.having.is_some() {
+        return Err(SqlError::semantic("HAVING clause requires a GROUP BY clause."));
+    }
+    if query.limit.is_some() && !matches!(target, Target::Transient) {
+        return Err(SqlError::semantic(
+            "LIMIT is only supported for push queries (SELECT ... EMIT CHANGES LIMIT n)",
+        ));
+    }
+    match source.kind {
+        SourceKind::Stream => {
+            let flow = super::source::stream(ctx, &source, &naming)?;
+            plan_stream(ctx, query, target, &source, flow)
+        }
+        SourceKind::Table => {
+            if !query.partition_by.is_empty() {
+                return Err(SqlError::semantic(
+                    "PARTITION BY is not supported on tables: a table is already keyed by its PRIMARY KEY.",
+                ));
+            }
+            let flow = super::source::table(ctx, &source, &naming)?;
+            plan_table(ctx, query, target, &source, flow)
+        }
+    }
+}
+
+fn source_names(source: &DataSource) -> Vec<Vec<String>> {
+    vec![source.schema.columns().iter().map(|c| c.name.clone()).collect()]
+}
+
+fn plan_stream(
+    ctx: &mut PlanContext<'_>,
+    query: &Query,
+    target: &Target,
+    source: &DataSource,
+    flow: StreamFlow,
+) -> Result<PlannedQuery> {
+    let scope = flow.scope();
+    let filter = match &query.where_clause {
+        Some(w) => Some(
+            ctx.typer(&scope)
+                .type_predicate(w, "WHERE")
+                .map_err(|e| prefix_error(e, "Invalid Predicate: "))?,
+        ),
+        None => None,
+    };
+    let filter = if filter.is_some() {
+        Some(not_null_row(filter))
+    } else {
+        None
+    };
+    // The key: the source's key columns, or the PARTITION BY expressions.
+    let partition_null = matches!(
+        query.partition_by.as_slice(),
+        [Expr { kind: ExprKind::Literal(Literal::Null), .. }]
+    );
+    if query.partition_by.len() > 1
+        && query
+            .partition_by
+            .iter()
+            .any(|e| matches!(e.kind, ExprKind::Literal(Literal::Null)))
+    {
+        return Err(SqlError::semantic("Cannot PARTITION BY multiple columns including NULL"));
+    }
+    let key_columns: Vec<&FlowColumn> = flow.columns.iter().filter(|c| c.role == Role::Key).collect();
+    let (key_exprs, key_typed): (Vec<Expr>, Vec<TExpr>) = if partition_null {
+        (Vec::new(), Vec::new())
+    } else if query.partition_by.is_empty() {
+        (
+            key_columns.iter().map(|c| column_expr(c)).collect(),
+            key_columns
+                .iter()
+                .map(|c| TExpr::column(c.internal.clone(), c.ty.clone()))
+                .collect(),
+        )
+    } else {
+        let key_names: Vec<&str> = key_columns.iter().map(|c| c.internal.as_str()).collect();
+        let mut typed = Vec::new();
+        for e in &query.partition_by {
+            let t = ctx.type_expr(&scope, e)?;
+            if t.is_untyped_null() {
+                return Err(SqlError::semantic("Cannot PARTITION BY multiple columns including NULL"));
+            }
+            // An expression of key columns only is evaluated on the key, even for null values.
+            let key_only = t.columns().iter().all(|c| key_names.contains(&c.as_str()));
+            typed.push(if key_only { t } else { null_on_null_row(t) });
+        }
+        ctx.step(format!(
+            "PartitionBy: {}",
+            query
+                .partition_by
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        (query.partition_by.clone(), typed)
+    };
+    if let Some(ty) = key_typed.iter().find_map(|t| t.ty.as_ref().filter(|t| t.contains_map()).cloned()) {
+        return Err(SqlError::semantic(format!(
+            "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{}`. Column type: {ty}. See https://github.com/confluentinc/ksql/issues/6621 for more.",
+            partition_key_name(&query.partition_by, &key_typed, &ty, source)
+        )));
+    }
+    let select = super::select::resolve(&query.select, &flow.columns, &source_names(source), false)?;
+    let result_columns: Vec<(String, TExpr)> = select
+        .iter()
+        .map(|s| Ok((s.alias.clone(), ctx.type_expr(&scope, &s.expr)?)))
+        .collect::<Result<_>>()?;
+    for (name, t) in &result_columns {
+        if t.is_untyped_null() {
+            return Err(SqlError::semantic(format!(
+                "Can't infer a type of null. Please explicitly cast it to a required type, e.g. CAST(null AS VARCHAR). (column {name})"
+            )));
+        }
+    }
+    if let Target::Transient = target {
+        return plan_transient_stream(ctx, query, flow, filter, result_columns, source);
+    }
+    let sink_name = match target {
+        Target::Create { name, .. } => name.clone(),
+        Target::Insert { target } => target.name.clone(),
+        Target::Transient => unreachable!("handled above"),
+    };
+    let (kind_word, exprs_for_split): (&str, Vec<Expr>) = if query.partition_by.is_empty() {
+        ("key column", key_exprs.clone())
+    } else {
+        ("partitioning expression", key_exprs.clone())
+    };
+    // Window bounds are dropped from the value unless aliased.
+    let select_no_bounds: Vec<SelectColumn> = select
+        .iter()
+        .filter(|s| {
+            !(flow.window.is_some()
+                && !s.explicit
+                && matches!(&s.expr.kind, ExprKind::Column { name, .. } if name == WINDOWSTART || name == WINDOWEND))
+        })
+        .cloned()
+        .collect();
+    let split = split_keys(&select_no_bounds, &exprs_for_split, kind_word, &sink_name, true)?;
+    let typed_value = |name: &str| {
+        result_columns
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.clone())
+            .ok_or_else(|| SqlError::semantic(format!("internal: no column {name}")))
+    };
+    let result = ResultSchema {
+        key: split
+            .key_names
+            .iter()
+            .zip(&key_typed)
+            .map(|(n, t)| (n.clone(), t.ty.clone().unwrap_or(SqlType::String)))
+            .collect(),
+        value: split
+            .values
+            .iter()
+            .map(|s| Ok((s.alias.clone(), typed_value(&s.alias)?.ty.unwrap_or(SqlType::String))))
+            .collect::<Result<_>>()?,
+    };
+    if result.value.is_empty() {
+        return Err(SqlError::semantic("The projection contains no value columns."));
+    }
+    let (sink, sink_topic) = resolve_target(ctx, target, SourceKind::Stream, source, &result, flow.window)?
+        .ok_or_else(|| SqlError::semantic("internal: persistent query without a sink"))?;
+    // The stage: key columns, value columns, ROWTIME, window bounds, #nullrow.
+    let mut outputs: Vec<(String, TExpr)> = Vec::new();
+    for (name, t) in split.key_names.iter().zip(&key_typed) {
+        outputs.push((name.clone(), t.clone()));
+    }
+    for s in &split.values {
+        outputs.push((s.alias.clone(), typed_value(&s.alias)?));
+    }
+    outputs.push((ROWTIME.to_string(), rowtime_expr(&sink, &outputs, &flow)?));
+    if flow.window.is_some() {
+        outputs.push((WINDOWSTART.to_string(), TExpr::column(WINDOWSTART, SqlType::BigInt)));
+        outputs.push((WINDOWEND.to_string(), TExpr::column(WINDOWEND, SqlType::BigInt)));
+    }
+    outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
+    let out_flow = stream_stage(ctx, &flow, filter.as_ref(), &outputs, "Project")?;
+    stream_sink(ctx, &out_flow, &sink)?;
+    let topology = ctx.build()?;
+    Ok(PlannedQuery {
+        topology,
+        sink: Some(sink),
+        sources: vec![source.name.clone()],
+        result_kind: SourceKind::Stream,
+        columns: result.key.iter().chain(&result.value).cloned().collect(),
+        steps: std::mem::take(&mut ctx.steps),
+        stages: std::mem::take(&mut ctx.stages),
+        sink_topic,
+        log: ctx.log.clone(),
+        transient_output: None,
+    })
+}
+
+/// The name a PARTITION BY key column gets (for messages).
+fn partition_key_name(exprs: &[Expr], _typed: &[TExpr], _ty: &SqlType, source: &DataSource) -> String {
+    let mut generator = super::select::AliasGenerator::new(
+        source.schema.columns().iter().map(|c| c.name.as_str()),
+    );
+    match exprs.first() {
+        Some(Expr {
+            kind: ExprKind::Column { name, .. },
+            ..
+        }) => name.clone(),
+        Some(e) => generator.alias_for(e),
+        None => "ROWKEY".to_string(),
+    }
+}
+
+/// ROWTIME of the result: the record time, or the sink's TIMESTAMP column.
+pub fn rowtime_expr(sink: &DataSource, outputs: &[(String, TExpr)], flow: &StreamFlow) -> Result<TExpr> {
+    let Some(ts) = &sink.timestamp else {
+        let internal = flow
+            .columns
+            .iter()
+            .find(|c| c.name == ROWTIME && c.role == Role::Pseudo)
+            .map(|c| c.internal.clone())
+            .unwrap_or_else(|| ROWTIME.to_string());
+        return Ok(TExpr::column(internal, SqlType::BigInt));
+    };
+    let e = outputs
+        .iter()
+        .find(|(n, _)| n == &ts.column)
+        .map(|(_, e)| e.clone())
+        .ok_or_else(|| SqlError::semantic(format!("no column {} for TIMESTAMP", ts.column)))?;
+    timestamp_to_bigint(e, ts.format.as_deref())
+}
+
+/// A BIGINT, TIMESTAMP or (with a pattern) STRING expression as epoch milliseconds.
+pub fn timestamp_to_bigint(e: TExpr, format: Option<&str>) -> Result<TExpr> {
+    Ok(match (&e.ty, format) {
+        (Some(SqlType::String), Some(pattern)) => {
+            let pattern = crate::functions::java_time::JavaPattern::compile(pattern)?;
+            TExpr::new(
+                TKind::Call {
+                    name: "PARSE_TIMESTAMP".into(),
+                    implementation: crate::functions::Implementation::Row {
+                        f: Arc::new(move |a| match &a[0] {
+                            Value::String(s) => Ok(Value::BigInt(pattern.parse_timestamp(
+                                s,
+                                &crate::functions::java_time::Zone::utc(),
+                            )?)),
+                            _ => Ok(Value::Null),
+                        }),
+                        nulls: crate::functions::Nulls::Propagate,
+                    },
+                    args: vec![e],
+                },
+                Some(SqlType::BigInt),
+            )
+        }
+        _ => e.cast_to(&SqlType::BigInt),
+    })
+}
+
+/// Adds a vectorised stage after `flow`: `filter`, then `outputs` (which become the
+/// stage's columns). The result's columns are named by the outputs.
+pub fn stream_stage(
+    ctx: &mut PlanContext<'_>,
+    flow: &StreamFlow,
+    filter: Option<&TExpr>,
+    outputs: &[(String, TExpr)],
+    step: &str,
+) -> Result<StreamFlow> {
+    let (program, plan) = ctx.compiler.program(&flow.schema.columns, filter, outputs)?;
+    let program = Arc::new(program);
+    let log = ctx.log.clone();
+    let name = step.to_string();
+    let node = ctx.processor(
+        step,
+        flow.node,
+        Arc::new(move || Box::new(StreamStageNode::new(&name, program.clone(), log.clone()))),
+    );
+    ctx.step(format!(
+        "{step}: {}{}",
+        filter.map(|f| format!("filter {f}; ")).unwrap_or_default(),
+        outputs
+            .iter()
+            .filter(|(n, _)| n != NULL_ROW)
+            .map(|(n, e)| format!("{e} AS {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    ctx.stages.push((step.to_string(), plan));
+    let schema = StageSchema::new(
+        outputs
+            .iter()
+            .map(|(n, e)| (n.clone(), e.ty.clone().unwrap_or(SqlType::String)))
+            .collect(),
+    );
+    Ok(StreamFlow {
+        node,
+        columns: schema
+            .columns
+            .iter()
+            .filter(|(n, _)| n != NULL_ROW)
+            .map(|(n, t)| FlowColumn {
+                qualifier: None,
+                name: n.clone(),
+                internal: n.clone(),
+                ty: t.clone(),
+                role: if n == ROWTIME {
+                    Role::Pseudo
+                } else if n == WINDOWSTART || n == WINDOWEND {
+                    Role::WindowBound
+                } else {
+                    Role::Value
+                },
+            })
+            .collect(),
+        schema,
+        key: Vec::new(),
+        window: flow.window,
+        qualifiers: Vec::new(),
+    })
+}
+
+fn plan_transient_stream(
+    ctx: &mut PlanContext<'_>,
+    _query: &Query,
+    flow: StreamFlow,
+    filter: Option<TExpr>,
+    result_columns: Vec<(String, TExpr)>,
+    source: &DataSource,
+) -> Result<PlannedQuery> {
+    let mut outputs = result_columns.clone();
+    outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
+    let out_flow = stream_stage(ctx, &flow, filter.as_ref(), &outputs, "Project")?;
+    let columns: Vec<(String, SqlType)> = result_columns
+        .iter()
+        .map(|(n, t)| (n.clone(), t.ty.clone().unwrap_or(SqlType::String)))
+        .collect();
+    if let Some(sender) = ctx.push.clone() {
+        let indexed: Vec<(usize, SqlType)> = columns.iter().cloned().enumerate().map(|(i, (_, t))| (i, t)).collect();
+        let null_row = columns.len();
+        ctx.processor(
+            "Push",
+            out_flow.node,
+            Arc::new(move || {
+                Box::new(StreamPushNode::new("Push", indexed.clone(), null_row, sender.clone()))
+            }),
+        );
+    }
+    let topology = ctx.build()?;
+    Ok(PlannedQuery {
+        topology,
+        sink: None,
+        sources: vec![source.name.clone()],
+        result_kind: SourceKind::Stream,
+        columns: columns.clone(),
+        steps: std::mem::take(&mut ctx.steps),
+        stages: std::mem::take(&mut ctx.stages),
+        sink_topic: None,
+        log: ctx.log.clone(),
+        transient_output: Some(TransientOutput { columns }),
+    })
+}
+
+/// Adds a table stage after `flow`: `filter` (rejected rows become deletes) and `outputs`,
+/// whose first `key_width` are the output key.
+pub fn table_stage(
+    ctx: &mut PlanContext<'_>,
+    flow: &TableFlow,
+    filter: Option<&TExpr>,
+    outputs: &[(String, TExpr)],
+    key_width: usize,
+    step: &str,
+) -> Result<eddy_streams::processor::NodeId> {
+    let input = flow.stage_schema();
+    let (program, plan) = ctx.compiler.program(&input.columns, filter, outputs)?;
+    let program = Arc::new(program);
+    let log = ctx.log.clone();
+    let name = step.to_string();
+    let node = ctx.processor(
+        step,
+        flow.table.node(),
+        Arc::new(move || {
+            Box::new(TableStageNode::new(
+                &name,
+                program.clone(),
+                input.clone(),
+                key_width,
+                log.clone(),
+            ))
+        }),
+    );
+    ctx.step(format!(
+        "{step}: {}{}",
+        filter.map(|f| format!("filter {f}; ")).unwrap_or_default(),
+        outputs
+            .iter()
+            .map(|(n, e)| format!("{e} AS {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    ctx.stages.push((step.to_string(), plan));
+    Ok(node)
+}
+
+fn plan_table(
+    ctx: &mut PlanContext<'_>,
+    query: &Query,
+    target: &Target,
+    source: &DataSource,
+    flow: TableFlow,
+) -> Result<PlannedQuery> {
+    let scope = flow.scope();
+    let filter = match &query.where_clause {
+        Some(w) => Some(
+            ctx.typer(&scope)
+                .type_predicate(w, "WHERE")
+                .map_err(|e| prefix_error(e, "Invalid Predicate: "))?,
+        ),
+        None => None,
+    };
+    let select = super::select::resolve(&query.select, &flow.columns, &source_names(source), false)?;
+    let result_columns: Vec<(String, TExpr)> = select
+        .iter()
+        .map(|s| Ok((s.alias.clone(), ctx.type_expr(&scope, &s.expr)?)))
+        .collect::<Result<_>>()?;
+    let key_columns: Vec<&FlowColumn> = flow.columns.iter().filter(|c| c.role == Role::Key).collect();
+    let key_exprs: Vec<Expr> = key_columns.iter().map(|c| column_expr(c)).collect();
+    let window_keys: Vec<(String, TExpr)> = flow
+        .columns
+        .iter()
+        .filter(|c| c.role == Role::WindowBound)
+        .map(|c| (c.name.clone(), TExpr::column(c.internal.clone(), c.ty.clone())))
+        .collect();
+    if let Target::Transient = target {
+        let mut outputs: Vec<(String, TExpr)> = key_columns
+            .iter()
+            .map(|c| (format!("#key:{}", c.name), TExpr::column(c.internal.clone(), c.ty.clone())))
+            .collect();
+        outputs.extend(window_keys.iter().map(|(n, e)| (format!("#key:{n}"), e.clone())));
+        let key_width = outputs.len();
+        outputs.extend(result_columns.iter().cloned());
+        let node = table_stage(ctx, &flow, filter.as_ref(), &outputs, key_width, "Project")?;
+        let columns: Vec<(String, SqlType)> = result_columns
+            .iter()
+            .map(|(n, t)| (n.clone(), t.ty.clone().unwrap_or(SqlType::String)))
+            .collect();
+        if let Some(sender) = ctx.push.clone() {
+            let indexes: Vec<usize> = (0..columns.len()).collect();
+            ctx.processor(
+                "Push",
+                node,
+                Arc::new(move || Box::new(TablePushNode::new("Push", indexes.clone(), sender.clone()))),
+            );
+        }
+        let topology = ctx.build()?;
+        return Ok(PlannedQuery {
+            topology,
+            sink: None,
+            sources: vec![source.name.clone()],
+            result_kind: SourceKind::Table,
+            columns: columns.clone(),
+            steps: std::mem::take(&mut ctx.steps),
+            stages: std::mem::take(&mut ctx.stages),
+            sink_topic: None,
+            log: ctx.log.clone(),
+            transient_output: Some(TransientOutput { columns }),
+        });
+    }
+    let sink_name = match target {
+        Target::Create { name, .. } => name.clone(),
+        Target::Insert { target } => target.name.clone(),
+        Target::Transient => unreachable!("handled above"),
+    };
+    let select_no_bounds: Vec<SelectColumn> = select
+        .iter()
+        .filter(|s| {
+            !(flow.window.is_some()
+                && !s.explicit
+                && matches!(&s.expr.kind, ExprKind::Column { name, .. } if name == WINDOWSTART || name == WINDOWEND))
+        })
+        .cloned()
+        .collect();
+    let split = split_keys(&select_no_bounds, &key_exprs, "key column", &sink_name, true)?;
+    let typed = |name: &str| {
+        result_columns
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.clone())
+            .ok_or_else(|| SqlError::semantic(format!("internal: no column {name}")))
+    };
+    let result = ResultSchema {
+        key: split
+            .key_names
+            .iter()
+            .zip(&key_columns)
+            .map(|(n, c)| (n.clone(), c.ty.clone()))
+            .collect(),
+        value: split
+            .values
+            .iter()
+            .map(|s| Ok((s.alias.clone(), typed(&s.alias)?.ty.unwrap_or(SqlType::String))))
+            .collect::<Result<_>>()?,
+    };
+    if result.value.is_empty() {
+        return Err(SqlError::semantic("The projection contains no value columns."));
+    }
+    let (sink, sink_topic) = resolve_target(ctx, target, SourceKind::Table, source, &result, flow.window)?
+        .ok_or_else(|| SqlError::semantic("internal: persistent query without a sink"))?;
+    let mut outputs: Vec<(String, TExpr)> = split
+        .key_names
+        .iter()
+        .zip(&key_columns)
+        .map(|(n, c)| (n.clone(), TExpr::column(c.internal.clone(), c.ty.clone())))
+        .collect();
+    outputs.extend(window_keys.iter().cloned());
+    let key_width = outputs.len();
+    let mut row: Vec<(String, SqlType)> = Vec::new();
+    for s in &split.values {
+        let t = typed(&s.alias)?;
+        row.push((s.alias.clone(), t.ty.clone().unwrap_or(SqlType::String)));
+        outputs.push((s.alias.clone(), t));
+    }
+    let rowtime = match &sink.timestamp {
+        Some(ts) => {
+            let e = outputs
+                .iter()
+                .find(|(n, _)| n == &ts.column)
+                .map(|(_, e)| e.clone())
+                .ok_or_else(|| SqlError::semantic("no TIMESTAMP column"))?;
+            timestamp_to_bigint(e, ts.format.as_deref())?
+        }
+        None => TExpr::column(
+            flow.columns
+                .iter()
+                .find(|c| c.name == ROWTIME)
+                .map(|c| c.internal.clone())
+                .unwrap_or_else(|| ROWTIME.into()),
+            SqlType::BigInt,
+        ),
+    };
+    outputs.push((ROWTIME.to_string(), rowtime));
+    row.push((ROWTIME.to_string(), SqlType::BigInt));
+    let node = table_stage(ctx, &flow, filter.as_ref(), &outputs, key_width, "Project")?;
+    table_sink(ctx, node, &row, &sink)?;
+    let topology = ctx.build()?;
+    Ok(PlannedQuery {
+        topology,
+        sink: Some(sink),
+        sources: vec![source.name.clone()],
+        result_kind: SourceKind::Table,
+        columns: result.key.iter().chain(&result.value).cloned().collect(),
+        steps: std::mem::take(&mut ctx.steps),
+        stages: std::mem::take(&mut ctx.stages),
+        sink_topic,
+        log: ctx.log.clone(),
+        transient_output: None,
+    })
+}
+
+/// Prefixes a statement error's message.
+pub fn prefix_error(e: SqlError, prefix: &str) -> SqlError {
+    match e {
+        SqlError::Statement { pos, message } => SqlError::Statement {
+            pos,
+            message: format!("{prefix}{message}"),
+        },
+        other => other,
+    }
+}

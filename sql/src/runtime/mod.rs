@@ -1,0 +1,14 @@
+//! The nodes SQL queries run as, on eddy-streams' runtime: decoding sources into Arrow
+//! batches or typed rows ([`source`]), vectorised stateless stages ([`stage`]), conversions
+//! between batches and the rows the DSL's stateful operators work on ([`convert`]), sinks
+//! ([`sink`]) and push-query outputs ([`transient`]); serdes of rows ([`serdes`]); the
+//! processing log ([`processing_log`]).
+
+pub mod batch;
+pub mod convert;
+pub mod processing_log;
+pub mod serdes;
+pub mod sink;
+pub mod source;
+pub mod stage;
+pub mod transient;

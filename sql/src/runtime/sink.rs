@@ -1,0 +1,202 @@
+//! Writing query results: [`StreamSinkNode`] encodes a stream's batches (key columns with
+//! the key format, windowed keys in Kafka Streams' layout, value columns with the value
+//! format, `ROWTIME` as the record time, null rows as null values); [`TableSinkNode`]
+//! encodes a table's changes (a deleted row is a tombstone). Both forward raw records to a
+//! raw sink, or to a transient query's channel.
+
+use eddy_state::Serde;
+use eddy_streams::processor::{AnyBatch, Context, Node, downcast};
+use eddy_streams::record::{Change, RawRecord, Record};
+use eddy_streams::serdes::SerdeRef;
+
+use super::batch::{SqlBatch, is_null_row};
+use super::processing_log::ProcessingLog;
+use crate::error::SqlError;
+use crate::serde::codec::CodecRef;
+use crate::types::SqlType;
+use crate::value::{Row, Value};
+
+/// Where each part of a record comes from in a stream batch.
+#[derive(Debug, Clone)]
+pub struct SinkLayout {
+    /// Key columns (window bounds last for windowed keys), with their types.
+    pub key: Vec<(usize, SqlType)>,
+    /// Value columns, with their types.
+    pub value: Vec<(usize, SqlType)>,
+    /// The ROWTIME column.
+    pub rowtime: usize,
+    /// The `#nullrow` column.
+    pub null_row: usize,
+}
+
+/// Encodes stream batches into raw records.
+pub struct StreamSinkNode {
+    name: String,
+    layout: SinkLayout,
+    key: SerdeRef<Row>,
+    value: CodecRef,
+    log: ProcessingLog,
+}
+
+impl StreamSinkNode {
+    /// A node encoding batches laid out as `layout`.
+    pub fn new(
+        name: &str,
+        layout: SinkLayout,
+        key: SerdeRef<Row>,
+        value: CodecRef,
+        log: ProcessingLog,
+    ) -> Self {
+        Self {
+            name: name.to_string(),
+            layout,
+            key,
+            value,
+            log,
+        }
+    }
+}
+
+fn encode_key(serde: &SerdeRef<Row>, key: &Row) -> Result<Option<bytes::Bytes>, String> {
+    if key.iter().all(Value::is_null) && !key.is_empty() || key.is_empty() {
+        return Ok(None);
+    }
+    serde
+        .serialize(key)
+        .map(|b| (!b.is_empty()).then(|| b.into()))
+        .map_err(|e| e.to_string())
+}
+
+fn values(batch: &SqlBatch, row: usize, columns: &[(usize, SqlType)]) -> crate::Result<Row> {
+    columns
+        .iter()
+        .map(|(c, ty)| batch.value(*c, row, ty))
+        .collect()
+}
+
+impl Node for StreamSinkNode {
+    fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> eddy_streams::Result<()> {
+        let batch = downcast::<SqlBatch>(batch, &self.name)?;
+        let err = |e: SqlError| eddy_streams::Error::Processor {
+            node: self.name.clone(),
+            message: e.to_string(),
+        };
+        let nulls = batch.null_rows(self.layout.null_row).map_err(err)?.clone();
+        let mut out = Vec::with_capacity(batch.len());
+        for i in 0..batch.len() {
+            let key = values(&batch, i, &self.layout.key).map_err(err)?;
+            let timestamp = batch
+                .value(self.layout.rowtime, i, &SqlType::BigInt)
+                .map_err(err)?
+                .as_i64()
+                .unwrap_or(0);
+            let key_bytes = match encode_key(&self.key, &key) {
+                Ok(k) => k,
+                Err(e) => {
+                    self.log.record(format!("Failed to serialize key: {e}"));
+                    continue;
+                }
+            };
+            let value_bytes = if is_null_row(&nulls, i) {
+                None
+            } else {
+                let value = values(&batch, i, &self.layout.value).map_err(err)?;
+                match self.value.encode(&value) {
+                    Ok(v) => v.map(Into::into),
+                    Err(e) => {
+                        self.log.record(format!("Failed to serialize value: {e}"));
+                        continue;
+                    }
+                }
+            };
+            out.push(RawRecord {
+                key: key_bytes,
+                value: value_bytes,
+                timestamp,
+                headers: Vec::new(),
+                partition: None,
+            });
+        }
+        if !out.is_empty() {
+            ctx.forward(out);
+        }
+        Ok(())
+    }
+}
+
+/// Encodes table changes into raw records: the new row, or a tombstone.
+pub struct TableSinkNode {
+    name: String,
+    key: SerdeRef<Row>,
+    value: CodecRef,
+    /// Positions of the value columns in the change rows (the rest are dropped).
+    value_columns: Vec<usize>,
+    /// Where ROWTIME is in the change rows, if it sets the record time.
+    rowtime: Option<usize>,
+    log: ProcessingLog,
+}
+
+impl TableSinkNode {
+    /// A node encoding changes whose rows hold `value_columns` (and ROWTIME at `rowtime`).
+    pub fn new(
+        name: &str,
+        key: SerdeRef<Row>,
+        value: CodecRef,
+        value_columns: Vec<usize>,
+        rowtime: Option<usize>,
+        log: ProcessingLog,
+    ) -> Self {
+        Self {
+            name: name.to_string(),
+            key,
+            value,
+            value_columns,
+            rowtime,
+            log,
+        }
+    }
+}
+
+impl Node for TableSinkNode {
+    fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> eddy_streams::Result<()> {
+        let changes = downcast::<Vec<Record<Row, Change<Row>>>>(batch, &self.name)?;
+        let mut out = Vec::with_capacity(changes.len());
+        for change in changes {
+            let key = match encode_key(&self.key, &change.key) {
+                Ok(k) => k,
+                Err(e) => {
+                    self.log.record(format!("Failed to serialize key: {e}"));
+                    continue;
+                }
+            };
+            let mut timestamp = change.timestamp;
+            let value = match &change.value.new {
+                None => None,
+                Some(row) => {
+                    if let Some(t) = self.rowtime.and_then(|i| row.get(i)).and_then(Value::as_i64) {
+                        timestamp = t;
+                    }
+                    let values: Row = self.value_columns.iter().map(|&i| row[i].clone()).collect();
+                    match self.value.encode(&values) {
+                        Ok(v) => v.map(Into::into),
+                        Err(e) => {
+                            self.log.record(format!("Failed to serialize value: {e}"));
+                            continue;
+                        }
+                    }
+                }
+            };
+            out.push(RawRecord {
+                key,
+                value,
+                timestamp,
+                headers: Vec::new(),
+                partition: None,
+            });
+        }
+        if !out.is_empty() {
+            ctx.forward(out);
+        }
+        Ok(())
+    }
+}

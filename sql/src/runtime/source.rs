@@ -1,0 +1,336 @@
+//! Reading a source's records: [`SourceDecoder`] turns a raw record into key columns, the
+//! window of a windowed key, the non-key columns (value columns from the value format,
+//! header columns from the headers) and the record time (`ROWTIME`, or the `TIMESTAMP`
+//! column). [`StreamDecodeNode`] builds Arrow batches of a stream's rows with the pseudo
+//! columns; [`TableDecodeNode`] forwards a table's upserts as typed records.
+//!
+//! A record that cannot be read (bad bytes, an invalid timestamp) is logged to the
+//! query's processing log and skipped, as ksqlDB does.
+
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use bytes::Bytes;
+use eddy_streams::processor::{AnyBatch, Context, Node, downcast};
+use eddy_streams::record::{Record, SourceRecord};
+
+use super::batch::{SqlBatch, StageSchema};
+use super::processing_log::ProcessingLog;
+use crate::catalog::{WindowInfo, WindowType};
+use crate::error::{Result, SqlError};
+use crate::functions::java_time::{JavaPattern, Zone};
+use crate::serde::codec::CodecRef;
+use crate::types::SqlType;
+use crate::value::{Row, Value};
+
+/// Where a non-key column's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NonKeySource {
+    /// Position `n` of the decoded value.
+    Value(usize),
+    /// All headers.
+    Headers,
+    /// The last header with this key.
+    Header(String),
+}
+
+/// How ROWTIME is found.
+#[derive(Debug, Clone)]
+pub enum TimestampSource {
+    /// The record's timestamp.
+    Record,
+    /// A BIGINT or TIMESTAMP non-key column (its index among the non-key columns).
+    Column(usize),
+    /// A STRING non-key column parsed with a Java pattern.
+    Formatted(usize, JavaPattern),
+}
+
+/// Decodes a source's records.
+#[derive(Debug, Clone)]
+pub struct SourceDecoder {
+    /// The key format's codec (for the inner key of windowed keys).
+    pub key: CodecRef,
+    /// The number of key columns.
+    pub key_width: usize,
+    /// The value format's codec.
+    pub value: CodecRef,
+    /// The number of value columns.
+    pub value_width: usize,
+    /// The window of windowed keys.
+    pub window: Option<WindowInfo>,
+    /// The non-key columns, in schema order.
+    pub non_key: Vec<NonKeySource>,
+    /// Where ROWTIME comes from.
+    pub timestamp: TimestampSource,
+    /// Where unreadable records are reported.
+    pub log: ProcessingLog,
+    /// The source's topic, for messages.
+    pub topic: String,
+}
+
+/// A decoded record.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// The key columns.
+    pub key: Row,
+    /// The window of a windowed key: start and end.
+    pub window: Option<(i64, i64)>,
+    /// The non-key columns, `None` for a null value.
+    pub value: Option<Row>,
+    /// The record time.
+    pub timestamp: i64,
+}
+
+fn split_window(bytes: &[u8], window: &WindowInfo) -> Result<(Vec<u8>, i64, i64)> {
+    let time = |b: &[u8]| i64::from_be_bytes(b.try_into().unwrap_or([0; 8]));
+    match window.kind {
+        WindowType::Session => {
+            if bytes.len() < 16 {
+                return Err(SqlError::serde("session-windowed key is shorter than 16 bytes"));
+            }
+            let n = bytes.len() - 16;
+            let end = time(&bytes[n..n + 8]);
+            let start = time(&bytes[n + 8..]);
+            Ok((bytes[..n].to_vec(), start, end))
+        }
+        _ => {
+            if bytes.len() < 8 {
+                return Err(SqlError::serde("time-windowed key is shorter than 8 bytes"));
+            }
+            let n = bytes.len() - 8;
+            let start = time(&bytes[n..]);
+            let end = start.saturating_add(window.size_ms.unwrap_or(0));
+            Ok((bytes[..n].to_vec(), start, end))
+        }
+    }
+}
+
+impl SourceDecoder {
+    fn decode_key(&self, bytes: Option<&Bytes>) -> Result<(Row, Option<(i64, i64)>)> {
+        let Some(bytes) = bytes else {
+            return Ok((vec![Value::Null; self.key_width], None));
+        };
+        let (inner, window) = match &self.window {
+            Some(w) => {
+                let (inner, start, end) = split_window(bytes, w)?;
+                (inner, Some((start, end)))
+            }
+            None => (bytes.to_vec(), None),
+        };
+        if self.key_width == 0 {
+            return Ok((Vec::new(), window));
+        }
+        let row = self
+            .key
+            .decode(&inner)?
+            .unwrap_or_else(|| vec![Value::Null; self.key_width]);
+        Ok((row, window))
+    }
+
+    /// Decodes a record; `Err` for records to skip.
+    pub fn decode(&self, record: &SourceRecord) -> Result<Decoded> {
+        let (key, window) = self
+            .decode_key(record.key.as_ref())
+            .map_err(|e| SqlError::serde(format!("Failed to deserialize key from topic: {}. {e}", self.topic)))?;
+        let value = match &record.value {
+            None => None,
+            Some(bytes) => match self.value.decode(bytes).map_err(|e| {
+                SqlError::serde(format!("Failed to deserialize value from topic: {}. {e}", self.topic))
+            })? {
+                None => None,
+                Some(values) => Some(self.non_key_columns(values, record)),
+            },
+        };
+        let timestamp = match (&self.timestamp, &value) {
+            (TimestampSource::Record, _) => record.timestamp,
+            (TimestampSource::Column(i), Some(row)) => match &row[*i] {
+                Value::BigInt(v) | Value::Timestamp(v) => *v,
+                _ => -1,
+            },
+            (TimestampSource::Formatted(i, pattern), Some(row)) => match &row[*i] {
+                Value::String(s) => pattern.parse_timestamp(s, &Zone::utc()).unwrap_or(-1),
+                _ => -1,
+            },
+            (_, None) => record.timestamp,
+        };
+        if timestamp < 0 {
+            return Err(SqlError::serde(format!(
+                "Invalid timestamp {timestamp} in record from topic {} offset {}: the record \
+                 is skipped",
+                self.topic, record.offset
+            )));
+        }
+        Ok(Decoded {
+            key,
+            window,
+            value,
+            timestamp,
+        })
+    }
+
+    fn non_key_columns(&self, values: Row, record: &SourceRecord) -> Row {
+        self.non_key
+            .iter()
+            .map(|source| match source {
+                NonKeySource::Value(i) => values.get(*i).cloned().unwrap_or(Value::Null),
+                NonKeySource::Headers => Value::Array(
+                    record
+                        .headers
+                        .iter()
+                        .map(|(k, v)| {
+                            Value::Struct(vec![
+                                Value::String(k.clone()),
+                                v.as_ref().map_or(Value::Null, |b| Value::Bytes(b.to_vec())),
+                            ])
+                        })
+                        .collect(),
+                ),
+                NonKeySource::Header(key) => record
+                    .headers
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == key)
+                    .and_then(|(_, v)| v.as_ref())
+                    .map_or(Value::Null, |b| Value::Bytes(b.to_vec())),
+            })
+            .collect()
+    }
+}
+
+/// The type of the `HEADERS` column.
+pub fn headers_type() -> SqlType {
+    SqlType::array(SqlType::structure([
+        ("KEY".to_string(), SqlType::String),
+        ("VALUE".to_string(), SqlType::Bytes),
+    ]))
+}
+
+/// A stream's source node: raw records to batches of the source stage, whose columns are
+/// the key columns, the non-key columns, `ROWTIME`, `ROWPARTITION`, `ROWOFFSET`, then
+/// `WINDOWSTART` and `WINDOWEND` for windowed sources, and `#nullrow`.
+pub struct StreamDecodeNode {
+    name: String,
+    decoder: Arc<SourceDecoder>,
+    schema: StageSchema,
+    arrow: SchemaRef,
+}
+
+impl StreamDecodeNode {
+    /// A node decoding with `decoder` into batches of `schema`.
+    pub fn new(name: &str, decoder: Arc<SourceDecoder>, schema: StageSchema) -> Self {
+        let arrow = schema.arrow();
+        Self {
+            name: name.to_string(),
+            decoder,
+            schema,
+            arrow,
+        }
+    }
+}
+
+impl Node for StreamDecodeNode {
+    fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> eddy_streams::Result<()> {
+        let records = downcast::<Vec<SourceRecord>>(batch, &self.name)?;
+        let non_key = self.decoder.non_key.len();
+        let mut rows = Vec::with_capacity(records.len());
+        for record in &records {
+            let decoded = match self.decoder.decode(record) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.decoder.log.record(e.to_string());
+                    ctx.record_skipped(1);
+                    continue;
+                }
+            };
+            ctx.observe_time(decoded.timestamp);
+            let mut row = decoded.key;
+            let null_row = decoded.value.is_none();
+            match decoded.value {
+                Some(values) => row.extend(values),
+                None => row.extend(std::iter::repeat_n(Value::Null, non_key)),
+            }
+            row.push(Value::BigInt(decoded.timestamp));
+            row.push(Value::Int(ctx.partition()));
+            row.push(Value::BigInt(record.offset));
+            if let Some((start, end)) = decoded.window {
+                row.push(Value::BigInt(start));
+                row.push(Value::BigInt(end));
+            } else if self.decoder.window.is_some() {
+                row.push(Value::Null);
+                row.push(Value::Null);
+            }
+            row.push(Value::Boolean(null_row));
+            rows.push(row);
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let batch = SqlBatch::from_rows(&self.schema, &self.arrow, &rows).map_err(|e| {
+            eddy_streams::Error::Processor {
+                node: self.name.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        ctx.forward(batch);
+        Ok(())
+    }
+}
+
+/// A table's source node: raw records to upserts `Record<key, Option<row>>`, where the row
+/// holds the non-key columns then `ROWTIME`, `ROWPARTITION` and `ROWOFFSET`; a windowed
+/// table's key is its inner key plus `WINDOWSTART` and `WINDOWEND` at its end.
+pub struct TableDecodeNode {
+    name: String,
+    decoder: Arc<SourceDecoder>,
+}
+
+impl TableDecodeNode {
+    /// A node decoding with `decoder`.
+    pub fn new(name: &str, decoder: Arc<SourceDecoder>) -> Self {
+        Self {
+            name: name.to_string(),
+            decoder,
+        }
+    }
+}
+
+impl Node for TableDecodeNode {
+    fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> eddy_streams::Result<()> {
+        let records = downcast::<Vec<SourceRecord>>(batch, &self.name)?;
+        let mut out: Vec<Record<Row, Option<Row>>> = Vec::with_capacity(records.len());
+        for record in &records {
+            let decoded = match self.decoder.decode(record) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.decoder.log.record(e.to_string());
+                    ctx.record_skipped(1);
+                    continue;
+                }
+            };
+            ctx.observe_time(decoded.timestamp);
+            let mut key = decoded.key;
+            if let Some((start, end)) = decoded.window {
+                key.push(Value::BigInt(start));
+                key.push(Value::BigInt(end));
+            }
+            // Tables cannot have a NULL primary key: such records are skipped.
+            if key.iter().any(Value::is_null) {
+                self.decoder.log.record(format!(
+                    "Skipping a record of {} with a NULL key (offset {}): table keys must not be NULL",
+                    self.decoder.topic, record.offset
+                ));
+                ctx.record_skipped(1);
+                continue;
+            }
+            let value = decoded.value.map(|mut row| {
+                row.push(Value::BigInt(decoded.timestamp));
+                row.push(Value::Int(ctx.partition()));
+                row.push(Value::BigInt(record.offset));
+                row
+            });
+            out.push(Record::new(key, value, decoded.timestamp));
+        }
+        ctx.forward_records(out);
+        Ok(())
+    }
+}
