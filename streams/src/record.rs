@@ -111,3 +111,34 @@ pub struct SinkRecord {
     /// Its headers, in order (the DSL's sinks write none).
     pub headers: Headers,
 }
+
+/// A record for a raw sink ([`TopologyBuilder::add_sink`](crate::TopologyBuilder::add_sink)):
+/// bytes as they are to be written, with the topic chosen by the sink.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawRecord {
+    /// The key bytes; `None` for an unkeyed record.
+    pub key: Option<Bytes>,
+    /// The value bytes; `None` is a tombstone.
+    pub value: Option<Bytes>,
+    /// Its timestamp, milliseconds since the epoch.
+    pub timestamp: i64,
+    /// Its headers, in order.
+    pub headers: Headers,
+    /// The partition to write to, or `None` to partition by key with Kafka's default
+    /// (murmur2) partitioner, as the DSL's sinks do (unkeyed records are spread round
+    /// robin).
+    pub partition: Option<i32>,
+}
+
+impl RawRecord {
+    /// A record with this key, value and timestamp, no headers, partitioned by key.
+    pub fn new(key: Option<Bytes>, value: Option<Bytes>, timestamp: i64) -> Self {
+        Self {
+            key,
+            value,
+            timestamp,
+            headers: Vec::new(),
+            partition: None,
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! Record headers through the `TopologyTestDriver`: piped with a record, read back with the
-//! raw output of a topic; the DSL's sinks write none.
+//! raw output of a topic; the DSL's sinks write none. (`headers_runtime.rs` runs headers
+//! through apps on both backends.)
 
 use bytes::Bytes;
 use eddy_streams::record::Headers;

@@ -103,6 +103,98 @@ impl<K: Data, V: Data> KStream<K, V> {
         }
     }
 
+    /// A typed view of a node of `builder`'s graph (one added through its
+    /// [`TopologyBuilder`](crate::TopologyBuilder), say), so that DSL operators can follow
+    /// it. The node must forward `Vec<Record<K, V>>` batches (a node that forwards anything
+    /// else fails the task at the first batch, naming the operator that got it), and its
+    /// records must be partitioned by `K` as Kafka's partitioner would place them, unless
+    /// the stream is [marked for repartitioning](Self::mark_for_repartition). The serdes
+    /// are those operators use for repartition topics, stores and sinks; `None` leaves
+    /// them to be set later ([`with_key_serde`](Self::with_key_serde)) or passed to the
+    /// operator. A node that is not in the graph is a build error.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use eddy_streams::processor::{AnyBatch, Context, Node, downcast};
+    /// use eddy_streams::record::{Record, SourceRecord};
+    /// use eddy_streams::serdes::Serdes;
+    /// use eddy_streams::topology::TopicName;
+    /// use eddy_streams::{KStream, StreamsBuilder, TopologyTestDriver};
+    ///
+    /// /// Decodes UTF-8 values keyed by UTF-8 keys; drops tombstones.
+    /// struct Decode;
+    /// impl Node for Decode {
+    ///     fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> eddy_streams::Result<()> {
+    ///         let mut out = Vec::new();
+    ///         for r in downcast::<Vec<SourceRecord>>(batch, "decode")? {
+    ///             ctx.observe_time(r.timestamp);
+    ///             let key = String::from_utf8_lossy(r.key.as_deref().unwrap_or_default());
+    ///             if let Some(v) = r.value {
+    ///                 let value = String::from_utf8_lossy(&v).into_owned();
+    ///                 out.push(Record::new(key.into_owned(), value, r.timestamp));
+    ///             }
+    ///         }
+    ///         ctx.forward_records(out);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let raw = builder.topology_builder();
+    /// let source = raw.add_source(raw.next_name("SOURCE"), vec![TopicName::External("words".into())]);
+    /// let decode = raw.add_processor(
+    ///     raw.next_name("DECODE"),
+    ///     &[source],
+    ///     Vec::new(),
+    ///     Arc::new(|| Box::new(Decode) as Box<dyn Node>),
+    /// );
+    /// KStream::<String, String>::from_node(&builder, decode, Some(Serdes::string()), Some(Serdes::string()))
+    ///     .group_by_key()
+    ///     .count("counts")
+    ///     .to_stream()
+    ///     .to("counts-out");
+    ///
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// let input = driver.input_topic("words", Serdes::string(), Serdes::string());
+    /// input.pipe("a".into(), "x".into(), 1).unwrap();
+    /// input.pipe("a".into(), "y".into(), 2).unwrap();
+    /// let counts = driver.output_topic("counts-out", Serdes::string(), Serdes::i64());
+    /// assert_eq!(
+    ///     counts.read_key_values().unwrap(),
+    ///     vec![("a".to_string(), Some(1)), ("a".to_string(), Some(2))]
+    /// );
+    /// ```
+    pub fn from_node(
+        builder: &crate::StreamsBuilder,
+        node: NodeId,
+        key_serde: Option<SerdeRef<K>>,
+        value_serde: Option<SerdeRef<V>>,
+    ) -> Self {
+        check_node(&builder.graph, node, "KStream::from_node");
+        Self::new(builder.graph.clone(), node, key_serde, value_serde, false)
+    }
+
+    /// The node whose output this stream is (for [`TopologyBuilder`](crate::TopologyBuilder)
+    /// nodes that follow it: they receive `Vec<Record<K, V>>` batches).
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// Marks the stream as possibly not partitioned by its key (as [`map`](Self::map) and
+    /// [`select_key`](Self::select_key) do): the next stateful operator (grouping, join,
+    /// [`to_table`](Self::to_table)) first writes it through a repartition topic named after
+    /// that operator's store. [`repartition`](Self::repartition) repartitions at once
+    /// through a topic of a chosen name.
+    pub fn mark_for_repartition(mut self) -> Self {
+        self.repartition = true;
+        self
+    }
+
+    /// Whether the next stateful operator repartitions the stream first.
+    pub fn needs_repartition(&self) -> bool {
+        self.repartition
+    }
+
     /// Adds a processor node after this stream.
     pub(crate) fn add_processor(
         &self,
@@ -906,6 +998,16 @@ pub(crate) fn add_processor(
         stores,
         Arc::new(move || make(&n)),
     )
+}
+
+/// Records a build error if `node` is not in the graph.
+pub(crate) fn check_node(graph: &GraphRef, node: NodeId, what: &str) {
+    let missing = !graph.borrow().contains(node);
+    if missing {
+        graph
+            .borrow_mut()
+            .error(format!("{what}: node {node} is not in this topology"));
+    }
 }
 
 /// Value bytes of a stream value.

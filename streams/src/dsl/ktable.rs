@@ -21,7 +21,7 @@ use crate::topology::{NodeKind, StoreKind, TopicName};
 use super::Data;
 use super::builder::{GraphRef, add_source, pass_through};
 use super::grouped::KGroupedTable;
-use super::kstream::{KStream, add_processor, require, same_serde, value_bytes};
+use super::kstream::{KStream, add_processor, check_node, require, same_serde, value_bytes};
 
 /// A table with keys `K` and values `V`.
 pub struct KTable<K, V> {
@@ -71,6 +71,32 @@ impl<K: Data, V: Data> KTable<K, V> {
             key_serde,
             value_serde,
         }
+    }
+
+    /// A typed view of a node of `builder`'s graph (one added through its
+    /// [`TopologyBuilder`](crate::TopologyBuilder), say) as a table, so that DSL operators
+    /// can follow it. The node must forward `Vec<Record<K, Change<V>>>` batches: each row
+    /// update with the row's new value (`None`: deleted) and its old one (`None`: there was
+    /// none), records partitioned by `K` as Kafka's partitioner would place them. `store`
+    /// names the key-value store (added to the graph, connected to the node) that holds the
+    /// table's rows encoded with the serdes, if there is one: joins and interactive queries
+    /// read it; without one, the operators that need a store add `KTABLE-MATERIALIZE`
+    /// first. A node that is not in the graph is a build error.
+    pub fn from_node(
+        builder: &crate::StreamsBuilder,
+        node: NodeId,
+        store: Option<String>,
+        key_serde: Option<SerdeRef<K>>,
+        value_serde: Option<SerdeRef<V>>,
+    ) -> Self {
+        check_node(&builder.graph, node, "KTable::from_node");
+        Self::new(builder.graph.clone(), node, store, key_serde, value_serde)
+    }
+
+    /// The node whose output this table is (for [`TopologyBuilder`](crate::TopologyBuilder)
+    /// nodes that follow it: they receive `Vec<Record<K, Change<V>>>` batches).
+    pub fn node(&self) -> NodeId {
+        self.node
     }
 
     /// The table's changes as a stream node (for sinks and joins).
