@@ -1,14 +1,14 @@
 //! The untyped topology API ([`TopologyBuilder`]: raw sources, processors and raw sinks,
-//! with headers) and typed views of untyped nodes mixed with the DSL's operators, on the
-//! `TopologyTestDriver`.
+//! with headers), typed views of untyped nodes mixed with the DSL's operators, and tables
+//! of upserts, on the `TopologyTestDriver`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use eddy_streams::processor::{AnyBatch, Context, Node, downcast};
 use eddy_streams::record::{Headers, RawRecord, Record, SourceRecord};
 use eddy_streams::serdes::Serdes;
-use eddy_streams::topology::{NodeFactory, StoreSpec, TopicName};
+use eddy_streams::topology::{NodeFactory, StoreKind, StoreSpec, TopicName};
 use eddy_streams::{Change, KStream, KTable, StreamsBuilder, TopologyBuilder, TopologyTestDriver};
 
 fn external(topic: &str) -> TopicName {
@@ -570,4 +570,153 @@ fn tables_of_untyped_nodes_join_with_their_store_or_a_materialized_one() {
     let (describe, out) = joined_with_table(None);
     assert_eq!(out, expected);
     assert!(describe.contains("KTABLE-MATERIALIZE"), "{describe}");
+}
+
+/// String keys; values `"-"` are deletes.
+fn upserts(stream: &KStream<String, String>) -> KStream<String, Option<String>> {
+    stream.map_values(|v: String| (v != "-").then_some(v))
+}
+
+fn pipe_upserts(driver: &TopologyTestDriver) {
+    let input = driver.input_topic("in", Serdes::string(), Serdes::string());
+    input.pipe("a".into(), "1".into(), 1).unwrap();
+    input.pipe("b".into(), "-".into(), 2).unwrap(); // a delete of a key never seen
+    input.pipe("a".into(), "2".into(), 3).unwrap();
+    input.pipe("a".into(), "-".into(), 4).unwrap();
+}
+
+type Changes = Vec<(String, Change<String>, i64)>;
+
+/// Captures the changes a table forwards.
+fn capture(table: &KTable<String, String>, builder: &StreamsBuilder) -> Arc<Mutex<Changes>> {
+    let seen: Arc<Mutex<Changes>> = Arc::default();
+    let s = seen.clone();
+    struct Capture(Arc<Mutex<Changes>>);
+    impl Node for Capture {
+        fn process(&mut self, batch: AnyBatch, _ctx: &mut Context<'_>) -> eddy_streams::Result<()> {
+            let records = downcast::<Vec<Record<String, Change<String>>>>(batch, "capture")?;
+            let mut seen = self.0.lock().unwrap();
+            seen.extend(records.into_iter().map(|r| (r.key, r.value, r.timestamp)));
+            Ok(())
+        }
+    }
+    let raw = builder.topology_builder();
+    raw.add_processor(
+        "capture",
+        &[table.node()],
+        Vec::new(),
+        factory(move || Box::new(Capture(s.clone()))),
+    );
+    seen
+}
+
+fn change(new: Option<&str>, old: Option<&str>) -> Change<String> {
+    Change::new(new.map(str::to_string), old.map(str::to_string))
+}
+
+#[test]
+fn tables_of_upserts_store_delete_and_forward_changes() {
+    let builder = StreamsBuilder::new();
+    let stream = builder.stream("in", Serdes::string(), Serdes::string());
+    let table = KTable::from_upserts(&upserts(&stream), "rows", Serdes::string());
+    assert_eq!(table.queryable_store_name(), Some("rows"));
+    let seen = capture(&table, &builder);
+    table.to("rows-out");
+    let topology = builder.build().unwrap();
+    assert!(
+        topology
+            .describe()
+            .contains("KTABLE-SOURCE-0000000002 (stores: [rows])")
+    );
+    assert!(matches!(
+        topology.store("rows").map(|s| s.kind),
+        Some(StoreKind::KeyValue)
+    ));
+    let driver = TopologyTestDriver::new(topology).unwrap();
+    pipe_upserts(&driver);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            ("a".to_string(), change(Some("1"), None), 1),
+            // Forwarded as Kafka Streams' KTableSource does.
+            ("b".to_string(), change(None, None), 2),
+            ("a".to_string(), change(Some("2"), Some("1")), 3),
+            ("a".to_string(), change(None, Some("2")), 4),
+        ]
+    );
+    let out = driver
+        .output_topic("rows-out", Serdes::string(), Serdes::string())
+        .read_key_values()
+        .unwrap();
+    assert_eq!(
+        out,
+        vec![
+            ("a".to_string(), Some("1".to_string())),
+            ("b".to_string(), None),
+            ("a".to_string(), Some("2".to_string())),
+            ("a".to_string(), None),
+        ]
+    );
+    let store = driver
+        .kv_store("rows", Serdes::string(), Serdes::string())
+        .unwrap();
+    assert_eq!(store.get(&"a".to_string()).unwrap(), None);
+    driver
+        .input_topic("in", Serdes::string(), Serdes::string())
+        .pipe("c".into(), "3".into(), 5)
+        .unwrap();
+    assert_eq!(store.get(&"c".to_string()).unwrap(), Some("3".to_string()));
+}
+
+#[test]
+fn source_tables_do_not_forward_deletes_of_absent_keys() {
+    // What `StreamsBuilder::table` does with the same records (unchanged).
+    let builder = StreamsBuilder::new();
+    let table = builder.table("in", Serdes::string(), Serdes::string(), "rows");
+    let seen = capture(&table, &builder);
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.input_topic("in", Serdes::string(), Serdes::string());
+    input.pipe("a".into(), "1".into(), 1).unwrap();
+    input.pipe_tombstone("b".into(), 2).unwrap();
+    input.pipe_tombstone("a".into(), 3).unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            ("a".to_string(), change(Some("1"), None), 1),
+            ("a".to_string(), change(None, Some("1")), 3),
+        ]
+    );
+}
+
+#[test]
+fn tables_of_repartitioned_upserts_keep_deletes_through_the_topic() {
+    let builder = StreamsBuilder::new();
+    // Re-keyed: "key:value" lines keyed by what is before the colon.
+    let rekeyed = builder
+        .stream("in", Serdes::string(), Serdes::string())
+        .select_key(|_, v: &String| v.split(':').next().unwrap_or_default().to_string())
+        .map_values(|v: String| v.split(':').nth(1).unwrap_or_default().to_string());
+    assert!(rekeyed.needs_repartition());
+    let table = KTable::from_upserts(&upserts(&rekeyed), "rows", Serdes::string());
+    table.to("rows-out");
+    let topology = builder.build().unwrap();
+    assert_eq!(topology.internal_topics()[0].suffix, "rows-repartition");
+    assert_eq!(topology.subtopologies().len(), 2);
+    let driver = TopologyTestDriver::new(topology).unwrap();
+    let input = driver.input_topic("in", Serdes::string(), Serdes::string());
+    input.pipe("x".into(), "a:1".into(), 1).unwrap();
+    input.pipe("y".into(), "a:-".into(), 2).unwrap();
+    input.pipe("z".into(), "b:2".into(), 3).unwrap();
+    let out = driver
+        .output_topic("rows-out", Serdes::string(), Serdes::string())
+        .read_key_values()
+        .unwrap();
+    assert_eq!(
+        out,
+        vec![
+            ("a".to_string(), Some("1".to_string())),
+            ("a".to_string(), None),
+            ("b".to_string(), Some("2".to_string())),
+        ]
+    );
 }

@@ -129,25 +129,14 @@ impl StreamsBuilder {
             None,
             true,
         );
-        let mut graph = self.graph.borrow_mut();
-        let name = graph.next_name("KTABLE-SOURCE");
-        graph.add_store(store, StoreKind::KeyValue);
-        let (k, v, s, n) = (
+        let node = add_table_source(
+            &self.graph,
+            source,
+            store,
             key_serde.clone(),
             value_serde.clone(),
-            store.to_string(),
-            name.clone(),
+            false,
         );
-        let node = graph.add_node(
-            name,
-            NodeKind::Processor,
-            &[source],
-            vec![store.to_string()],
-            Arc::new(move || {
-                Box::new(TableSourceNode::new(&n, &s, k.clone(), v.clone())) as Box<dyn Node>
-            }),
-        );
-        drop(graph);
         KTable::new(
             self.graph.clone(),
             node,
@@ -243,6 +232,40 @@ pub(crate) fn add_source<K: Data, V: Data>(
         &[],
         Vec::new(),
         factory,
+    )
+}
+
+/// Adds `KTABLE-SOURCE` under `parent` (which forwards `Vec<Record<K, Option<V>>>`): it
+/// keeps the latest value per key in the key-value store `store` (added here), deleting on
+/// `None`, and forwards each update as a `Change` with the old value. A delete of a key the
+/// store does not have is forwarded (as `Change { new: None, old: None }`, which Kafka
+/// Streams' `KTableSource` forwards too) only with `forward_absent_deletes`.
+pub(crate) fn add_table_source<K: Data, V: Data>(
+    graph: &GraphRef,
+    parent: NodeId,
+    store: &str,
+    key_serde: SerdeRef<K>,
+    value_serde: SerdeRef<V>,
+    forward_absent_deletes: bool,
+) -> NodeId {
+    let mut graph = graph.borrow_mut();
+    let name = graph.next_name("KTABLE-SOURCE");
+    graph.add_store(store, StoreKind::KeyValue);
+    let (s, n) = (store.to_string(), name.clone());
+    graph.add_node(
+        name,
+        NodeKind::Processor,
+        &[parent],
+        vec![store.to_string()],
+        Arc::new(move || {
+            Box::new(TableSourceNode::new(
+                &n,
+                &s,
+                key_serde.clone(),
+                value_serde.clone(),
+                forward_absent_deletes,
+            )) as Box<dyn Node>
+        }),
     )
 }
 

@@ -19,7 +19,7 @@ use crate::serdes::{ChangeSerde, SerdeRef, Serdes};
 use crate::topology::{NodeKind, StoreKind, TopicName};
 
 use super::Data;
-use super::builder::{GraphRef, add_source, pass_through};
+use super::builder::{GraphRef, add_source, add_table_source, pass_through};
 use super::grouped::KGroupedTable;
 use super::kstream::{KStream, add_processor, check_node, require, same_serde, value_bytes};
 
@@ -97,6 +97,77 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// nodes that follow it: they receive `Vec<Record<K, Change<V>>>` batches).
     pub fn node(&self) -> NodeId {
         self.node
+    }
+
+    /// The table of a stream of upserts: `Some(value)` sets the key's row, `None` deletes
+    /// it, kept in the key-value store `store` with the stream's key serde and
+    /// `value_serde`. This is the `KTABLE-SOURCE` processor of
+    /// [`StreamsBuilder::table`](crate::StreamsBuilder::table), after the stream instead of
+    /// a topic: each update is forwarded as a `Change` with the row's old value. Unlike
+    /// `table`, a delete of a key the table does not have is forwarded too (as
+    /// `Change { new: None, old: None }`, as Kafka Streams' `KTableSource` does).
+    ///
+    /// A stream [marked for repartitioning](KStream::mark_for_repartition) is first written
+    /// through `<application id>-<store>-repartition` (deletes as tombstones).
+    ///
+    /// ```
+    /// use eddy_streams::{KTable, StreamsBuilder, TopologyTestDriver, serdes::Serdes};
+    /// let builder = StreamsBuilder::new();
+    /// let upserts = builder
+    ///     .stream("in", Serdes::string(), Serdes::string())
+    ///     .map_values(|v: String| (v != "delete").then_some(v));
+    /// KTable::from_upserts(&upserts, "rows", Serdes::string()).to("rows-out");
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// let input = driver.input_topic("in", Serdes::string(), Serdes::string());
+    /// input.pipe("a".into(), "1".into(), 1).unwrap();
+    /// input.pipe("a".into(), "delete".into(), 2).unwrap();
+    /// let out = driver.output_topic("rows-out", Serdes::string(), Serdes::string());
+    /// assert_eq!(
+    ///     out.read_key_values().unwrap(),
+    ///     vec![("a".to_string(), Some("1".to_string())), ("a".to_string(), None)]
+    /// );
+    /// ```
+    pub fn from_upserts(
+        stream: &KStream<K, Option<V>>,
+        store: &str,
+        value_serde: SerdeRef<V>,
+    ) -> Self {
+        let graph = &stream.graph;
+        let key_serde = require(graph, &stream.key_serde, "a table of upserts");
+        let parent = if stream.repartition {
+            let suffix = format!("{store}-repartition");
+            graph.borrow_mut().add_internal_topic(suffix.clone());
+            let topic = TopicName::Internal(suffix);
+            let vs = value_serde.clone();
+            let bytes: ValueBytes<Option<V>> =
+                Arc::new(move |v: &Option<V>| v.as_ref().map(|v| vs.serialize(v)).transpose());
+            stream.add_sink(SinkTopic::Fixed(topic.clone()), key_serde.clone(), bytes);
+            add_source(
+                graph,
+                topic,
+                key_serde.clone(),
+                value_serde.clone(),
+                None,
+                true,
+            )
+        } else {
+            stream.node
+        };
+        let node = add_table_source(
+            graph,
+            parent,
+            store,
+            key_serde.clone(),
+            value_serde.clone(),
+            true,
+        );
+        KTable::new(
+            graph.clone(),
+            node,
+            Some(store.to_string()),
+            Some(key_serde),
+            Some(value_serde),
+        )
     }
 
     /// The table's changes as a stream node (for sinks and joins).
