@@ -1,15 +1,19 @@
 //! The untyped topology API ([`TopologyBuilder`]: raw sources, processors and raw sinks,
-//! with headers), typed views of untyped nodes mixed with the DSL's operators, and tables
-//! of upserts, on the `TopologyTestDriver`.
+//! with headers), typed views of untyped nodes mixed with the DSL's operators, tables of
+//! upserts, and names for the state of joins and materialised tables, on the
+//! `TopologyTestDriver`.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use eddy_streams::processor::{AnyBatch, Context, Node, downcast};
 use eddy_streams::record::{Headers, RawRecord, Record, SourceRecord};
 use eddy_streams::serdes::Serdes;
 use eddy_streams::topology::{NodeFactory, StoreKind, StoreSpec, TopicName};
-use eddy_streams::{Change, KStream, KTable, StreamsBuilder, TopologyBuilder, TopologyTestDriver};
+use eddy_streams::{
+    Change, JoinWindows, KStream, KTable, StreamsBuilder, TopologyBuilder, TopologyTestDriver,
+};
 
 fn external(topic: &str) -> TopicName {
     TopicName::External(topic.to_string())
@@ -718,5 +722,107 @@ fn tables_of_repartitioned_upserts_keep_deletes_through_the_topic() {
             ("a".to_string(), None),
             ("b".to_string(), Some("2".to_string())),
         ]
+    );
+}
+
+#[test]
+fn stream_stream_joins_can_name_their_stores_and_topics() {
+    let builder = StreamsBuilder::new();
+    let left = builder
+        .stream("left", Serdes::string(), Serdes::string())
+        .select_key(|_, v: &String| v.clone());
+    let right = builder.stream("right", Serdes::string(), Serdes::string());
+    let windows = JoinWindows::of_time_difference_with_no_grace(Duration::from_secs(1));
+    left.join_named(&right, |l, r| format!("{l}+{r}"), windows, "clicks")
+        .with_value_serde(Serdes::string())
+        .to("inner");
+    left.outer_join_named(&right, |l, r| format!("{l:?}+{r:?}"), windows, "views")
+        .with_value_serde(Serdes::string())
+        .to("outer");
+    let topology = builder.build().unwrap();
+    let mut stores: Vec<_> = topology.stores().iter().map(|s| s.name.clone()).collect();
+    stores.sort();
+    assert_eq!(
+        stores,
+        vec![
+            "clicks-other-join-store",
+            "clicks-this-join-store",
+            "views-other-join-store",
+            "views-shared-join-store",
+            "views-this-join-store",
+        ]
+    );
+    let internal: Vec<_> = topology
+        .internal_topics()
+        .iter()
+        .map(|t| t.suffix.clone())
+        .collect();
+    // Only the re-keyed side is repartitioned.
+    assert_eq!(
+        internal,
+        vec!["clicks-left-repartition", "views-left-repartition"]
+    );
+
+    let driver = TopologyTestDriver::new(topology).unwrap();
+    driver
+        .input_topic("right", Serdes::string(), Serdes::string())
+        .pipe("k".into(), "r".into(), 1_000)
+        .unwrap();
+    driver
+        .input_topic("left", Serdes::string(), Serdes::string())
+        .pipe("ignored".into(), "k".into(), 1_500)
+        .unwrap();
+    assert_eq!(
+        driver
+            .output_topic("inner", Serdes::string(), Serdes::string())
+            .read_key_values()
+            .unwrap(),
+        vec![("k".to_string(), Some("k+r".to_string()))]
+    );
+}
+
+#[test]
+fn tables_can_be_materialized_in_a_named_store() {
+    let builder = StreamsBuilder::new();
+    let rows = builder
+        .table("rows", Serdes::string(), Serdes::string(), "rows-store")
+        .filter(|_, v| !v.is_empty());
+    assert_eq!(rows.queryable_store_name(), None);
+    let named = rows.materialize("filtered-rows");
+    assert_eq!(named.queryable_store_name(), Some("filtered-rows"));
+    builder
+        .stream("clicks", Serdes::string(), Serdes::string())
+        .join_table(&named, |c, r| format!("{c}@{r}"))
+        .with_value_serde(Serdes::string())
+        .to("joined");
+    let topology = builder.build().unwrap();
+    let describe = topology.describe();
+    assert!(
+        describe.contains("KTABLE-MATERIALIZE-0000000003 (stores: [filtered-rows])"),
+        "{describe}"
+    );
+    assert!(!describe.contains("KTABLE-STATE-STORE"), "{describe}");
+    let driver = TopologyTestDriver::new(topology).unwrap();
+    driver
+        .input_topic("rows", Serdes::string(), Serdes::string())
+        .pipe("u".into(), "row".into(), 1)
+        .unwrap();
+    driver
+        .input_topic("clicks", Serdes::string(), Serdes::string())
+        .pipe("u".into(), "click".into(), 2)
+        .unwrap();
+    let store = driver
+        .kv_store("filtered-rows", Serdes::string(), Serdes::string())
+        .unwrap();
+    assert_eq!(
+        store.get(&"u".to_string()).unwrap(),
+        Some("row".to_string())
+    );
+    assert_eq!(
+        driver
+            .output_topic("joined", Serdes::string(), Serdes::string())
+            .read_key_values()
+            .unwrap(),
+        vec![("u".to_string(), Some("click@row".to_string()))]
     );
 }

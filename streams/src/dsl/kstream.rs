@@ -779,21 +779,31 @@ impl<K: Data, V: Data> KStream<K, V> {
         unmatched_left: Option<UnmatchedFn<K, V, VR>>,
         unmatched_right: Option<UnmatchedFn<K, VO, VR>>,
         kind: &str,
+        name: Option<&str>,
     ) -> KStream<K, VR> {
         let (this_prefix, other_prefix) = match kind {
             "outer" => ("KSTREAM-OUTERTHIS", "KSTREAM-OUTEROTHER"),
             _ => ("KSTREAM-JOINTHIS", "KSTREAM-JOINOTHER"),
         };
-        let (this_store, other_store, shared_store) = {
-            let mut g = self.graph.borrow_mut();
-            (
-                format!("{}-store", g.next_name(this_prefix)),
-                format!("{}-store", g.next_name(other_prefix)),
-                format!("{}-store", g.next_name("KSTREAM-OUTERSHARED")),
-            )
+        let (this_store, other_store, shared_store, left_topic, right_topic) = match name {
+            Some(name) => (
+                format!("{name}-this-join-store"),
+                format!("{name}-other-join-store"),
+                format!("{name}-shared-join-store"),
+                format!("{name}-left"),
+                format!("{name}-right"),
+            ),
+            None => {
+                let mut g = self.graph.borrow_mut();
+                let this_store = format!("{}-store", g.next_name(this_prefix));
+                let other_store = format!("{}-store", g.next_name(other_prefix));
+                let shared_store = format!("{}-store", g.next_name("KSTREAM-OUTERSHARED"));
+                let (l, r) = (this_store.clone(), other_store.clone());
+                (this_store, other_store, shared_store, l, r)
+            }
         };
-        let left = self.partitioned(&this_store);
-        let right = other.partitioned(&other_store);
+        let left = self.partitioned(&left_topic);
+        let right = other.partitioned(&right_topic);
         let key_serde = require(
             &self.graph,
             &left.key_serde.clone().or(right.key_serde.clone()),
@@ -935,6 +945,30 @@ impl<K: Data, V: Data> KStream<K, V> {
             None,
             None,
             "inner",
+            None,
+        )
+    }
+
+    /// [`join`](Self::join) with named state: the join buffers are the window stores
+    /// `<name>-this-join-store` and `<name>-other-join-store`, and a side that needs
+    /// repartitioning goes through `<application id>-<name>-left-repartition` or
+    /// `<name>-right-repartition` (the names Kafka Streams gives with `StreamJoined`), so
+    /// that they stay the same when the topology changes elsewhere.
+    pub fn join_named<VO: Data, VR: Data>(
+        &self,
+        other: &KStream<K, VO>,
+        joiner: impl Fn(&V, &VO) -> VR + Send + Sync + 'static,
+        windows: JoinWindows,
+        name: &str,
+    ) -> KStream<K, VR> {
+        self.stream_stream_join(
+            other,
+            windows,
+            Arc::new(move |_, l, r| joiner(l, r)),
+            None,
+            None,
+            "inner",
+            Some(name),
         )
     }
 
@@ -947,6 +981,29 @@ impl<K: Data, V: Data> KStream<K, V> {
         joiner: impl Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
         windows: JoinWindows,
     ) -> KStream<K, VR> {
+        self.left_join_with(other, joiner, windows, None)
+    }
+
+    /// [`left_join`](Self::left_join) with named state, as for
+    /// [`join_named`](Self::join_named); unmatched records wait in the key-value store
+    /// `<name>-shared-join-store`.
+    pub fn left_join_named<VO: Data, VR: Data>(
+        &self,
+        other: &KStream<K, VO>,
+        joiner: impl Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
+        windows: JoinWindows,
+        name: &str,
+    ) -> KStream<K, VR> {
+        self.left_join_with(other, joiner, windows, Some(name))
+    }
+
+    fn left_join_with<VO: Data, VR: Data>(
+        &self,
+        other: &KStream<K, VO>,
+        joiner: impl Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
+        windows: JoinWindows,
+        name: Option<&str>,
+    ) -> KStream<K, VR> {
         let joiner = Arc::new(joiner);
         let unmatched = joiner.clone();
         self.stream_stream_join(
@@ -956,6 +1013,7 @@ impl<K: Data, V: Data> KStream<K, V> {
             Some(Arc::new(move |_, l| unmatched(l, None))),
             None,
             "left",
+            name,
         )
     }
 
@@ -967,6 +1025,28 @@ impl<K: Data, V: Data> KStream<K, V> {
         joiner: impl Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
         windows: JoinWindows,
     ) -> KStream<K, VR> {
+        self.outer_join_with(other, joiner, windows, None)
+    }
+
+    /// [`outer_join`](Self::outer_join) with named state, as for
+    /// [`left_join_named`](Self::left_join_named).
+    pub fn outer_join_named<VO: Data, VR: Data>(
+        &self,
+        other: &KStream<K, VO>,
+        joiner: impl Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
+        windows: JoinWindows,
+        name: &str,
+    ) -> KStream<K, VR> {
+        self.outer_join_with(other, joiner, windows, Some(name))
+    }
+
+    fn outer_join_with<VO: Data, VR: Data>(
+        &self,
+        other: &KStream<K, VO>,
+        joiner: impl Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
+        windows: JoinWindows,
+        name: Option<&str>,
+    ) -> KStream<K, VR> {
         let joiner = Arc::new(joiner);
         let (left_only, right_only) = (joiner.clone(), joiner.clone());
         self.stream_stream_join(
@@ -976,6 +1056,7 @@ impl<K: Data, V: Data> KStream<K, V> {
             Some(Arc::new(move |_, l| left_only(Some(l), None))),
             Some(Arc::new(move |_, r| right_only(None, Some(r)))),
             "outer",
+            name,
         )
     }
 }

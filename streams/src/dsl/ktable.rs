@@ -210,12 +210,25 @@ impl<K: Data, V: Data> KTable<K, V> {
         if self.store.is_some() {
             return self.clone();
         }
-        let store = {
-            let mut g = self.graph.borrow_mut();
-            let name = g.next_name("KTABLE-STATE-STORE");
-            g.add_store(&name, StoreKind::KeyValue);
-            name
-        };
+        let store = self.graph.borrow_mut().next_name("KTABLE-STATE-STORE");
+        self.materialize_in(store)
+    }
+
+    /// The table, materialised in the key-value store `store` (Kafka Streams'
+    /// `Materialized.as(store)`), which interactive queries and joins then read: a
+    /// `KTABLE-MATERIALIZE` node keeps each row's latest value there and passes the
+    /// changes on. Operators that need a table's rows (joins) materialise a table that has
+    /// no store in a store with a generated name (`KTABLE-STATE-STORE-0000000007`); name it
+    /// this way instead to keep the name, and the changelog topic named after it, stable.
+    /// Needs the table's serdes.
+    pub fn materialize(&self, store: &str) -> KTable<K, V> {
+        self.materialize_in(store.to_string())
+    }
+
+    fn materialize_in(&self, store: String) -> KTable<K, V> {
+        self.graph
+            .borrow_mut()
+            .add_store(&store, StoreKind::KeyValue);
         let key_serde = require(&self.graph, &self.key_serde, "materialising a table");
         let value_serde = require(&self.graph, &self.value_serde, "materialising a table");
         let (s, k, v) = (store.clone(), key_serde, value_serde);
