@@ -404,3 +404,41 @@ impl TopologyBuilder {
         self.borrow().build()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The code of the first fenced block in `lines` (from the line after its opening fence
+    /// to its closing one).
+    fn fenced<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+        lines
+            .skip_while(|l| !l.starts_with("```"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("```"))
+            .collect()
+    }
+
+    /// The untyped API's example in `docs/streams.md` is `TopologyBuilder`'s doc test, so
+    /// the guide's example compiles and runs.
+    #[test]
+    fn the_guide_shows_the_doc_test() {
+        let source = include_str!("topology_builder.rs");
+        let doc = fenced(
+            source
+                .lines()
+                .skip_while(|l| !l.starts_with("/// Builds a [`Topology`] node by node"))
+                .take_while(|l| l.starts_with("///"))
+                .map(|l| {
+                    l.strip_prefix("/// ")
+                        .unwrap_or(l.trim_start_matches("///"))
+                }),
+        );
+        let guide = include_str!("../../docs/streams.md");
+        let shown = fenced(
+            guide
+                .lines()
+                .skip_while(|l| !l.contains("The example is TopologyBuilder's doc test")),
+        );
+        assert!(doc.len() > 20, "found the doc test: {doc:?}");
+        assert_eq!(shown, doc);
+    }
+}
