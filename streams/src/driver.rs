@@ -34,7 +34,7 @@ use eddy_state::{Retention, SegmentedSessionStore, SegmentedWindowStore};
 
 use crate::error::{Error, Result};
 use crate::processor::{StoreHandle, TaskCounters};
-use crate::record::{Record, SinkRecord, SourceRecord};
+use crate::record::{Headers, Record, SinkRecord, SourceRecord};
 use crate::serdes::{SerdeRef, Shared};
 use crate::task::{Task, TaskId};
 use crate::topology::{StoreKind, StoreSpec, Topology};
@@ -50,6 +50,8 @@ struct Inner {
     globals: HashMap<String, StoreHandle>,
     internal: BTreeSet<String>,
     outputs: HashMap<String, VecDeque<SinkRecord>>,
+    /// Every topic that received output, internal topics excepted.
+    written: BTreeSet<String>,
     offsets: HashMap<String, i64>,
     stores: HashMap<String, StoreHandle>,
     /// Stores whose values follow a record time (`StoreSpec::timestamped`).
@@ -139,6 +141,7 @@ impl TopologyTestDriver {
                 globals,
                 internal,
                 outputs: HashMap::new(),
+                written: BTreeSet::new(),
                 offsets: HashMap::new(),
                 stores,
                 timestamped: topology
@@ -162,45 +165,62 @@ impl TopologyTestDriver {
         value: Option<Vec<u8>>,
         timestamp: i64,
     ) -> Result<()> {
+        self.pipe_raw_with_headers(topic, key, value, timestamp, Vec::new())
+    }
+
+    /// Pipes one raw record with headers into `topic` and processes everything it leads
+    /// to. Records the topology writes to topics it reads itself (repartition topics) keep
+    /// their headers on the way back in.
+    pub fn pipe_raw_with_headers(
+        &self,
+        topic: &str,
+        key: Option<Vec<u8>>,
+        value: Option<Vec<u8>>,
+        timestamp: i64,
+        headers: Headers,
+    ) -> Result<()> {
+        let mut pending = VecDeque::new();
+        pending.push_back(Pending {
+            topic: topic.to_string(),
+            key: key.map(Bytes::from),
+            value: value.map(Bytes::from),
+            timestamp,
+            headers,
+        });
+        self.process(pending)
+    }
+
+    /// Processes records, and the records they lead to, in order.
+    fn process(&self, mut pending: VecDeque<Pending>) -> Result<()> {
         let mut inner = self.inner.borrow_mut();
-        if let Some(StoreHandle::KeyValue(store)) = inner.globals.get(topic) {
-            let record = SourceRecord {
+        while let Some(record) = pending.pop_front() {
+            let Pending {
+                topic,
+                key,
+                value,
+                timestamp,
+                headers,
+            } = record;
+            let mut source = SourceRecord {
                 offset: 0,
                 timestamp,
-                key: key.map(Bytes::from),
-                value: value.map(Bytes::from),
+                key,
+                value,
+                headers,
             };
-            return crate::ops::join::apply_global(&**store, &[record]);
-        }
-        if !inner.readers.contains_key(topic) {
-            return Err(Error::topology(format!(
-                "the topology does not read topic {topic:?}"
-            )));
-        }
-        let mut pending = VecDeque::new();
-        pending.push_back((
-            topic.to_string(),
-            key.map(Bytes::from),
-            value.map(Bytes::from),
-            timestamp,
-        ));
-        while let Some((topic, key, value, timestamp)) = pending.pop_front() {
-            let offset = {
-                let o = inner.offsets.entry(topic.clone()).or_insert(0);
-                *o += 1;
-                *o - 1
+            if let Some(StoreHandle::KeyValue(store)) = inner.globals.get(&topic) {
+                crate::ops::join::apply_global(&**store, &[source])?;
+                continue;
+            }
+            let Some(&index) = inner.readers.get(&topic) else {
+                return Err(Error::topology(format!(
+                    "the topology does not read topic {topic:?}"
+                )));
             };
-            let index = inner.readers[&topic];
-            let task = &mut inner.tasks[index];
-            task.process(
-                &topic,
-                vec![SourceRecord {
-                    offset,
-                    timestamp,
-                    key,
-                    value,
-                }],
-            )?;
+            let offset = inner.offsets.entry(topic.clone()).or_insert(0);
+            source.offset = *offset;
+            *offset += 1;
+            inner.tasks[index].process(&topic, vec![source])?;
             inner.collect(&mut pending);
         }
         Ok(())
@@ -217,15 +237,30 @@ impl TopologyTestDriver {
         }
         inner.collect(&mut pending);
         drop(inner);
-        for (topic, key, value, timestamp) in pending {
-            self.pipe_raw(
-                &topic,
-                key.map(|k| k.to_vec()),
-                value.map(|v| v.to_vec()),
-                timestamp,
-            )?;
+        // Each record with everything it leads to before the next, as if piped in turn.
+        for record in pending {
+            self.process(VecDeque::from([record]))?;
         }
         Ok(())
+    }
+
+    /// Takes every record written to `topic` so far, in the order they were written, as
+    /// raw bytes with their timestamps and headers (the same records a
+    /// [`TestOutputTopic`] of the topic reads: reading either takes them). Internal
+    /// topics are not captured (their records are fed straight back in).
+    pub fn read_output_raw(&self, topic: &str) -> Vec<SinkRecord> {
+        self.inner
+            .borrow_mut()
+            .outputs
+            .get_mut(topic)
+            .map(|q| q.drain(..).collect())
+            .unwrap_or_default()
+    }
+
+    /// The topics the topology has written to so far (internal topics excepted), sorted,
+    /// whether or not their records have been read.
+    pub fn output_topic_names(&self) -> Vec<String> {
+        self.inner.borrow().written.iter().cloned().collect()
     }
 
     /// A typed handle to pipe records into `topic`.
@@ -342,21 +377,32 @@ impl TopologyTestDriver {
     }
 }
 
+/// A record on its way into a topic the topology reads.
+struct Pending {
+    topic: String,
+    key: Option<Bytes>,
+    value: Option<Bytes>,
+    timestamp: i64,
+    headers: Headers,
+}
+
 impl Inner {
     /// Moves task outputs to the captured outputs, and queues those the topology reads.
-    fn collect(&mut self, pending: &mut VecDeque<(String, Option<Bytes>, Option<Bytes>, i64)>) {
+    fn collect(&mut self, pending: &mut VecDeque<Pending>) {
         for i in 0..self.tasks.len() {
             for record in self.tasks[i].take_output() {
                 let topic = record.topic.to_string();
                 if self.readers.contains_key(&topic) {
-                    pending.push_back((
-                        topic.clone(),
-                        record.key.clone(),
-                        record.value.clone(),
-                        record.timestamp,
-                    ));
+                    pending.push_back(Pending {
+                        topic: topic.clone(),
+                        key: record.key.clone(),
+                        value: record.value.clone(),
+                        timestamp: record.timestamp,
+                        headers: record.headers.clone(),
+                    });
                 }
                 if !self.internal.contains(&topic) {
+                    self.written.insert(topic.clone());
                     self.outputs.entry(topic).or_default().push_back(record);
                 }
             }

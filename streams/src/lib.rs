@@ -4,7 +4,9 @@
 //! - [`dsl`]: [`StreamsBuilder`], [`KStream`], [`KTable`], grouping, windows and joins,
 //!   which build a [`Topology`];
 //! - [`topology`]: the graph of sources, processors, stores and sinks, split into
-//!   sub-topologies, and its `describe()`;
+//!   sub-topologies, and its `describe()`; [`TopologyBuilder`], the untyped way to build
+//!   it node by node, which the DSL builds on too (for front ends with their own batch
+//!   types, such as SQL);
 //! - [`processor`]: the batch-at-a-time node interface the runtime executes (typed closures
 //!   for the DSL; vectorised operators for SQL) and the typed [`Processor`] API;
 //! - [`driver`]: [`TopologyTestDriver`], which runs a topology deterministically in memory;
@@ -27,6 +29,7 @@ pub mod runtime;
 pub mod serdes;
 mod task;
 pub mod topology;
+mod topology_builder;
 
 pub use changelog::BrokerChangelog;
 pub use driver::TopologyTestDriver;
@@ -37,7 +40,7 @@ pub use dsl::{
 };
 pub use error::{Error, Result};
 pub use processor::{Forwarder, InitContext, Processor, PunctuationType};
-pub use record::{Change, Record, Window, Windowed};
+pub use record::{Change, RawRecord, Record, Window, Windowed};
 pub use runtime::{App, AppConfig, Backend, EmbeddedBackend};
 pub use task::TaskId;
-pub use topology::{StoreKind, Topology};
+pub use topology::{StoreKind, StoreSpec, TopicName, Topology, TopologyBuilder};

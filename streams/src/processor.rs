@@ -242,14 +242,20 @@ impl Context<'_> {
         self.state.counters.skipped += n;
     }
 
-    /// Advances the task's stream time to `timestamp` if it is newer (sources call this).
-    pub(crate) fn observe_time(&mut self, timestamp: i64) {
+    /// Advances the task's stream time to `timestamp` if it is newer. Call this with each
+    /// record's event time before processing it: the DSL's sources do, and so must the
+    /// node that decodes the records of a raw source
+    /// ([`TopologyBuilder::add_source`](crate::TopologyBuilder::add_source)), which does
+    /// not. Stream-time punctuations fire, and windows close, as stream time passes them.
+    pub fn observe_time(&mut self, timestamp: i64) {
         if timestamp > self.state.stream_time {
             self.state.stream_time = timestamp;
         }
     }
 
-    pub(crate) fn record_processed(&mut self, n: u64) {
+    /// Counts records read from input topics, for the `processed` metric. Sources count
+    /// what they read (raw sources included), so other nodes need not.
+    pub fn record_processed(&mut self, n: u64) {
         self.state.counters.processed += n;
     }
 

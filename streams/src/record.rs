@@ -74,6 +74,12 @@ impl<K> Windowed<K> {
     }
 }
 
+/// Record headers, in order: key and value (`None`: a null value), as Kafka carries them.
+/// Kafka allows a key more than once; Eddy's broker keeps one value per key (the last, at
+/// the first one's place), since the Kafka protocol crate it encodes batches with holds
+/// headers in a map.
+pub type Headers = Vec<(String, Option<Bytes>)>;
+
 /// A record as read from a topic partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceRecord {
@@ -85,6 +91,8 @@ pub struct SourceRecord {
     pub key: Option<Bytes>,
     /// The value bytes; `None` is a tombstone.
     pub value: Option<Bytes>,
+    /// Its headers, in order (a `None` value is a null header value).
+    pub headers: Headers,
 }
 
 /// A record on its way to a topic.
@@ -100,4 +108,37 @@ pub struct SinkRecord {
     pub value: Option<Bytes>,
     /// Its timestamp.
     pub timestamp: i64,
+    /// Its headers, in order (the DSL's sinks write none).
+    pub headers: Headers,
+}
+
+/// A record for a raw sink ([`TopologyBuilder::add_sink`](crate::TopologyBuilder::add_sink)):
+/// bytes as they are to be written, with the topic chosen by the sink.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawRecord {
+    /// The key bytes; `None` for an unkeyed record.
+    pub key: Option<Bytes>,
+    /// The value bytes; `None` is a tombstone.
+    pub value: Option<Bytes>,
+    /// Its timestamp, milliseconds since the epoch.
+    pub timestamp: i64,
+    /// Its headers, in order.
+    pub headers: Headers,
+    /// The partition to write to, or `None` to partition by key with Kafka's default
+    /// (murmur2) partitioner, as the DSL's sinks do (unkeyed records are spread round
+    /// robin).
+    pub partition: Option<i32>,
+}
+
+impl RawRecord {
+    /// A record with this key, value and timestamp, no headers, partitioned by key.
+    pub fn new(key: Option<Bytes>, value: Option<Bytes>, timestamp: i64) -> Self {
+        Self {
+            key,
+            value,
+            timestamp,
+            headers: Vec::new(),
+            partition: None,
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! [`Topology`]: the graph of sources, processors, stores and sinks that both front ends
-//! (the typed DSL and, later, SQL) build and the runtime runs.
+//! (the typed DSL and, later, SQL) build, through one [`TopologyBuilder`], and the runtime
+//! runs.
 //!
 //! Nodes are created by factories, one instance per task. The graph splits into
 //! *sub-topologies*: the parts connected by edges or shared stores; topics (repartition
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::processor::{Node, NodeId};
+pub use crate::topology_builder::TopologyBuilder;
 
 /// Makes one instance of a node per task.
 pub type NodeFactory = Arc<dyn Fn() -> Box<dyn Node> + Send + Sync>;
@@ -77,6 +79,36 @@ pub struct StoreSpec {
     /// `ValueAndTimestamp`: sliding-window aggregates keep their newest record time so).
     /// Typed reads (interactive queries, the test driver) skip it.
     pub timestamped: bool,
+}
+
+impl StoreSpec {
+    /// A store of this kind, backed by a changelog topic, not global, not timestamped.
+    pub fn new(name: impl Into<String>, kind: StoreKind) -> Self {
+        Self {
+            name: name.into(),
+            kind,
+            logged: true,
+            global_topic: None,
+            timestamped: false,
+        }
+    }
+
+    /// A key-value store, backed by a changelog topic.
+    pub fn key_value(name: impl Into<String>) -> Self {
+        Self::new(name, StoreKind::KeyValue)
+    }
+
+    /// A window store keeping windows `retention_ms` behind stream time, backed by a
+    /// changelog topic.
+    pub fn window(name: impl Into<String>, retention_ms: i64) -> Self {
+        Self::new(name, StoreKind::Window { retention_ms })
+    }
+
+    /// A session store keeping sessions `retention_ms` behind stream time, backed by a
+    /// changelog topic.
+    pub fn session(name: impl Into<String>, retention_ms: i64) -> Self {
+        Self::new(name, StoreKind::Session { retention_ms })
+    }
 }
 
 /// The kind of a store.

@@ -160,6 +160,7 @@ fn crash_child() {
                         key: Some(Bytes::from(format!("line{n}"))),
                         value: Some(Bytes::from(format!("w{}", (n + i) as usize % KEYS))),
                         timestamp: eddy_broker::now_ms(),
+                        headers: Vec::new(),
                     }
                 })
                 .collect();

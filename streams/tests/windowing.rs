@@ -1,4 +1,5 @@
-//! Sliding windows and on-close emission of session windows, on the `TopologyTestDriver`.
+//! Sliding windows, on-close emission of session windows, and window and session store
+//! retention overrides, on the `TopologyTestDriver`.
 //! Expected outputs are worked out by hand in the comments (Kafka Streams'
 //! `KStreamSlidingWindowAggregate` and `KStreamSessionWindowAggregate` rules), and random
 //! out-of-order input is checked against the definition of sliding windows.
@@ -7,8 +8,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use eddy_streams::serdes::{SerdeRef, Serdes};
+use eddy_streams::topology::StoreKind;
 use eddy_streams::{
-    EmitStrategy, SessionWindows, SlidingWindows, StreamsBuilder, TopologyTestDriver, Windowed,
+    EmitStrategy, Error, SessionWindows, SlidingWindows, StreamsBuilder, TimeWindows,
+    TopologyTestDriver, Windowed,
 };
 
 /// An output record: key, window start, window end, value, timestamp.
@@ -443,4 +446,135 @@ fn sessions_on_close_without_grace() {
     assert!(o(&d).is_empty());
     i.pipe(s("b"), 0, 121).unwrap(); // close time 111
     assert_eq!(o(&d), vec![out("a", 100, 110, 2, 110)]);
+}
+
+// Retention overrides (Kafka Streams' `Materialized.withRetention`).
+
+fn hour(n: i64) -> i64 {
+    n * 3_600_000
+}
+
+/// Counts per 10 s window; a record at 0 and one 10 hours later; whether the window at 0 is
+/// still in the store afterwards.
+fn window_kept(windows: TimeWindows) -> bool {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("in", Serdes::string(), Serdes::string())
+        .group_by_key()
+        .windowed_by(windows)
+        .count("counts");
+    let topology = builder.build().unwrap();
+    assert_eq!(
+        topology.store("counts").unwrap().kind,
+        StoreKind::Window {
+            retention_ms: windows.retention_ms()
+        }
+    );
+    let driver = TopologyTestDriver::new(topology).unwrap();
+    let input = driver.input_topic("in", Serdes::string(), Serdes::string());
+    input.pipe("k".into(), "v".into(), 0).unwrap();
+    input.pipe("k".into(), "v".into(), hour(10)).unwrap();
+    let store = driver
+        .window_store("counts", Serdes::string(), Serdes::i64())
+        .unwrap();
+    let all = store.fetch(&"k".to_string(), 0, hour(10)).unwrap();
+    assert!(all.contains(&(hour(10), 1)));
+    all.contains(&(0, 1))
+}
+
+#[test]
+fn time_window_retention_overrides_keep_windows_longer() {
+    let size = Duration::from_secs(10);
+    let windows = TimeWindows::of_size_with_no_grace(size);
+    assert_eq!(windows.retention_ms(), 10_000);
+    assert!(!window_kept(windows));
+    let kept = windows
+        .with_retention(Duration::from_secs(24 * 3600))
+        .unwrap();
+    assert_eq!(kept.retention_ms(), hour(24));
+    assert!(window_kept(kept));
+    // At least size + grace.
+    let graced = TimeWindows::of_size_and_grace(size, Duration::from_secs(5));
+    assert!(graced.with_retention(Duration::from_secs(15)).is_ok());
+    match graced.with_retention(Duration::from_millis(14_999)) {
+        Err(Error::Config(message)) => {
+            assert!(
+                message.contains("at least the window size plus the grace period (15000 ms)"),
+                "{message}"
+            )
+        }
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+    // Set directly, a short retention fails the build.
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("in", Serdes::string(), Serdes::string())
+        .group_by_key()
+        .windowed_by(TimeWindows {
+            retention_override_ms: Some(1),
+            ..graced
+        })
+        .count("counts");
+    let err = builder.build().unwrap_err().to_string();
+    assert!(err.contains("store counts: "), "{err}");
+}
+
+/// Counts per session (gap 10 s); a session at 0 and a record 10 hours later; whether the
+/// session at 0 is still in the store afterwards.
+fn session_kept(windows: SessionWindows) -> bool {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("in", Serdes::string(), Serdes::string())
+        .group_by_key()
+        .windowed_by_session(windows)
+        .count("sessions");
+    let topology = builder.build().unwrap();
+    assert_eq!(
+        topology.store("sessions").unwrap().kind,
+        StoreKind::Session {
+            retention_ms: windows.retention_ms()
+        }
+    );
+    let driver = TopologyTestDriver::new(topology).unwrap();
+    let input = driver.input_topic("in", Serdes::string(), Serdes::string());
+    input.pipe("k".into(), "v".into(), 0).unwrap();
+    input.pipe("k".into(), "v".into(), hour(10)).unwrap();
+    let store = driver
+        .session_store("sessions", Serdes::string(), Serdes::i64())
+        .unwrap();
+    let sessions = store.find_sessions(&"k".to_string(), 0, hour(10)).unwrap();
+    assert!(sessions.iter().any(|(w, n)| w.start == hour(10) && *n == 1));
+    sessions.iter().any(|(w, n)| w.start == 0 && *n == 1)
+}
+
+#[test]
+fn session_retention_overrides_keep_sessions_longer() {
+    let gap = Duration::from_secs(10);
+    let sessions = SessionWindows::with_inactivity_gap_and_no_grace(gap);
+    assert_eq!(sessions.retention_ms(), 20_000);
+    assert!(!session_kept(sessions));
+    let kept = sessions
+        .with_retention(Duration::from_secs(24 * 3600))
+        .unwrap();
+    assert!(session_kept(kept));
+    // At least gap + grace, as Kafka Streams requires (below the default is allowed).
+    assert_eq!(sessions.with_retention(gap).unwrap().retention_ms(), 10_000);
+    assert!(matches!(
+        sessions.with_retention(Duration::from_millis(9_999)),
+        Err(Error::Config(_))
+    ));
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("in", Serdes::string(), Serdes::string())
+        .group_by_key()
+        .windowed_by_session(SessionWindows {
+            retention_override_ms: Some(0),
+            ..sessions
+        })
+        .count("sessions");
+    let err = builder.build().unwrap_err().to_string();
+    assert!(
+        err.contains("inactivity gap plus the grace period"),
+        "{err}"
+    );
 }

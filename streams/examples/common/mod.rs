@@ -115,6 +115,7 @@ pub fn produce(
             key: Some(Bytes::copy_from_slice(key)),
             value: Some(Bytes::copy_from_slice(value)),
             timestamp: origin() + ts,
+            headers: Vec::new(),
         };
         producer.send(topic, partition, vec![record])?;
     }

@@ -1,132 +1,21 @@
 //! [`StreamsBuilder`]: where a topology starts (sources) and the graph it accumulates.
 
-use std::cell::RefCell;
-use std::collections::BTreeSet;
-use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ops::source::{
     SourceNode, TableSourceNode, TimestampExtractor, stream_value, table_value,
 };
 use crate::processor::{Node, NodeId};
 use crate::record::Record;
 use crate::serdes::SerdeRef;
-use crate::topology::{
-    CopartitionGroup, InternalTopic, NodeFactory, NodeKind, NodeSpec, StoreKind, StoreSpec,
-    TopicName, Topology,
-};
+use crate::topology::{NodeFactory, NodeKind, StoreKind, TopicName, Topology, TopologyBuilder};
 
 use super::{Data, GlobalKTable, KStream, KTable};
 
-/// The graph under construction, shared by the builder and every stream and table made
-/// from it.
-#[derive(Default)]
-pub(crate) struct Graph {
-    nodes: Vec<NodeSpec>,
-    stores: Vec<StoreSpec>,
-    internal_topics: Vec<InternalTopic>,
-    copartition: Vec<CopartitionGroup>,
-    errors: Vec<String>,
-    counter: usize,
-}
-
-pub(crate) type GraphRef = Rc<RefCell<Graph>>;
-
-impl Graph {
-    /// Kafka Streams' generated names: `PREFIX-0000000007`.
-    pub fn next_name(&mut self, prefix: &str) -> String {
-        let name = format!("{prefix}-{:010}", self.counter);
-        self.counter += 1;
-        name
-    }
-
-    pub fn add_node(
-        &mut self,
-        name: String,
-        kind: NodeKind,
-        parents: &[NodeId],
-        stores: Vec<String>,
-        factory: NodeFactory,
-    ) -> NodeId {
-        let id = self.nodes.len();
-        for &parent in parents {
-            self.nodes[parent].children.push(id);
-        }
-        self.nodes.push(NodeSpec {
-            name,
-            kind,
-            parents: parents.to_vec(),
-            children: Vec::new(),
-            stores,
-            factory,
-        });
-        id
-    }
-
-    pub fn add_store(&mut self, name: &str, kind: StoreKind) {
-        self.stores.push(StoreSpec {
-            name: name.to_string(),
-            kind,
-            logged: true,
-            global_topic: None,
-            timestamped: false,
-        });
-    }
-
-    /// Marks store `name` as keeping a record time in front of each value.
-    pub fn mark_timestamped(&mut self, name: &str) {
-        if let Some(spec) = self.stores.iter_mut().find(|s| s.name == name) {
-            spec.timestamped = true;
-        }
-    }
-
-    pub fn add_global_store(&mut self, name: &str, topic: &str) {
-        self.stores.push(StoreSpec {
-            name: name.to_string(),
-            kind: StoreKind::KeyValue,
-            logged: false,
-            global_topic: Some(topic.to_string()),
-            timestamped: false,
-        });
-    }
-
-    pub fn add_internal_topic(&mut self, suffix: String) {
-        self.internal_topics.push(InternalTopic { suffix });
-    }
-
-    pub fn error(&mut self, message: String) {
-        self.errors.push(message);
-    }
-
-    pub fn node_name(&self, id: NodeId) -> &str {
-        &self.nodes[id].name
-    }
-
-    /// The source topics upstream of a node (within its sub-topology).
-    pub fn upstream_topics(&self, id: NodeId) -> BTreeSet<TopicName> {
-        let mut topics = BTreeSet::new();
-        let mut stack = vec![id];
-        let mut seen = BTreeSet::new();
-        while let Some(n) = stack.pop() {
-            if !seen.insert(n) {
-                continue;
-            }
-            let node = &self.nodes[n];
-            if let NodeKind::Source { topics: ts } = &node.kind {
-                topics.extend(ts.iter().cloned());
-            }
-            stack.extend(node.parents.iter().copied());
-        }
-        topics
-    }
-
-    pub fn require_copartitioned(&mut self, topics: BTreeSet<TopicName>, reason: String) {
-        if topics.len() > 1 {
-            self.copartition.push(CopartitionGroup { topics, reason });
-        }
-    }
-}
+/// The graph the DSL builds: the untyped builder's, shared by the builder and every stream
+/// and table made from it.
+pub(crate) type GraphRef = TopologyBuilder;
 
 /// Starts topologies: streams and tables from topics. Cheap to clone; all clones build the
 /// same topology.
@@ -147,7 +36,7 @@ pub struct StreamsBuilder {
 impl std::fmt::Debug for StreamsBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamsBuilder")
-            .field("nodes", &self.graph.borrow().nodes.len())
+            .field("nodes", &self.graph.borrow().len())
             .finish()
     }
 }
@@ -240,25 +129,14 @@ impl StreamsBuilder {
             None,
             true,
         );
-        let mut graph = self.graph.borrow_mut();
-        let name = graph.next_name("KTABLE-SOURCE");
-        graph.add_store(store, StoreKind::KeyValue);
-        let (k, v, s, n) = (
+        let node = add_table_source(
+            &self.graph,
+            source,
+            store,
             key_serde.clone(),
             value_serde.clone(),
-            store.to_string(),
-            name.clone(),
+            false,
         );
-        let node = graph.add_node(
-            name,
-            NodeKind::Processor,
-            &[source],
-            vec![store.to_string()],
-            Arc::new(move || {
-                Box::new(TableSourceNode::new(&n, &s, k.clone(), v.clone())) as Box<dyn Node>
-            }),
-        );
-        drop(graph);
         KTable::new(
             self.graph.clone(),
             node,
@@ -294,38 +172,23 @@ impl StreamsBuilder {
         self.graph.borrow_mut().add_store(name, kind);
     }
 
-    /// The topology, or the first problem found while building it.
+    /// The topology, or the first problem found while building it. The builder stays
+    /// usable: `build` takes a snapshot of the graph.
     pub fn build(&self) -> Result<Topology> {
-        let mut graph = self.graph.borrow_mut();
-        if let Some(first) = graph.errors.first() {
-            let more = graph.errors.len() - 1;
-            let suffix = if more > 0 {
-                format!(" (and {more} more problems)")
-            } else {
-                String::new()
-            };
-            return Err(Error::topology(format!("{first}{suffix}")));
-        }
-        // The builder stays usable: build takes a snapshot of the graph.
-        let nodes = graph
-            .nodes
-            .iter()
-            .map(|n| NodeSpec {
-                name: n.name.clone(),
-                kind: n.kind.clone(),
-                parents: n.parents.clone(),
-                children: n.children.clone(),
-                stores: n.stores.clone(),
-                factory: n.factory.clone(),
-            })
-            .collect();
-        let g = &mut *graph;
-        Topology::new(
-            nodes,
-            g.stores.clone(),
-            g.internal_topics.clone(),
-            g.copartition.clone(),
-        )
+        self.graph.build()
+    }
+
+    /// The untyped builder of this builder's graph (the same graph, not a copy): nodes
+    /// added through it and through the DSL make one topology, with one counter for
+    /// generated names. See [`KStream::from_node`] and [`KTable::from_node`] for typed views
+    /// of its nodes.
+    pub fn topology_builder(&self) -> TopologyBuilder {
+        self.graph.clone()
+    }
+
+    /// A DSL builder on the graph of `builder` (the same graph, not a copy).
+    pub fn from_topology_builder(builder: TopologyBuilder) -> Self {
+        Self { graph: builder }
     }
 }
 
@@ -369,6 +232,40 @@ pub(crate) fn add_source<K: Data, V: Data>(
         &[],
         Vec::new(),
         factory,
+    )
+}
+
+/// Adds `KTABLE-SOURCE` under `parent` (which forwards `Vec<Record<K, Option<V>>>`): it
+/// keeps the latest value per key in the key-value store `store` (added here), deleting on
+/// `None`, and forwards each update as a `Change` with the old value. A delete of a key the
+/// store does not have is forwarded (as `Change { new: None, old: None }`, which Kafka
+/// Streams' `KTableSource` forwards too) only with `forward_absent_deletes`.
+pub(crate) fn add_table_source<K: Data, V: Data>(
+    graph: &GraphRef,
+    parent: NodeId,
+    store: &str,
+    key_serde: SerdeRef<K>,
+    value_serde: SerdeRef<V>,
+    forward_absent_deletes: bool,
+) -> NodeId {
+    let mut graph = graph.borrow_mut();
+    let name = graph.next_name("KTABLE-SOURCE");
+    graph.add_store(store, StoreKind::KeyValue);
+    let (s, n) = (store.to_string(), name.clone());
+    graph.add_node(
+        name,
+        NodeKind::Processor,
+        &[parent],
+        vec![store.to_string()],
+        Arc::new(move || {
+            Box::new(TableSourceNode::new(
+                &n,
+                &s,
+                key_serde.clone(),
+                value_serde.clone(),
+                forward_absent_deletes,
+            )) as Box<dyn Node>
+        }),
     )
 }
 

@@ -177,6 +177,12 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
     ) -> KTable<Windowed<K>, VA> {
         let stream = self.stream.partitioned(store);
         let key_serde = require(&stream.graph, &stream.key_serde, "a windowed aggregation");
+        if let Err(e) = self.windows.validate() {
+            stream
+                .graph
+                .borrow_mut()
+                .error(format!("store {store}: {e}"));
+        }
         let kind = StoreKind::Window {
             retention_ms: self.windows.retention_ms(),
         };
@@ -343,6 +349,12 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
     ) -> KTable<Windowed<K>, VA> {
         let stream = self.stream.partitioned(store);
         let key_serde = require(&stream.graph, &stream.key_serde, "a session aggregation");
+        if let Err(e) = self.windows.validate() {
+            stream
+                .graph
+                .borrow_mut()
+                .error(format!("store {store}: {e}"));
+        }
         let kind = StoreKind::Session {
             retention_ms: self.windows.retention_ms(),
         };

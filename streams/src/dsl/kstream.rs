@@ -103,6 +103,98 @@ impl<K: Data, V: Data> KStream<K, V> {
         }
     }
 
+    /// A typed view of a node of `builder`'s graph (one added through its
+    /// [`TopologyBuilder`](crate::TopologyBuilder), say), so that DSL operators can follow
+    /// it. The node must forward `Vec<Record<K, V>>` batches (a node that forwards anything
+    /// else fails the task at the first batch, naming the operator that got it), and its
+    /// records must be partitioned by `K` as Kafka's partitioner would place them, unless
+    /// the stream is [marked for repartitioning](Self::mark_for_repartition). The serdes
+    /// are those operators use for repartition topics, stores and sinks; `None` leaves
+    /// them to be set later ([`with_key_serde`](Self::with_key_serde)) or passed to the
+    /// operator. A node that is not in the graph is a build error.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use eddy_streams::processor::{AnyBatch, Context, Node, downcast};
+    /// use eddy_streams::record::{Record, SourceRecord};
+    /// use eddy_streams::serdes::Serdes;
+    /// use eddy_streams::topology::TopicName;
+    /// use eddy_streams::{KStream, StreamsBuilder, TopologyTestDriver};
+    ///
+    /// /// Decodes UTF-8 values keyed by UTF-8 keys; drops tombstones.
+    /// struct Decode;
+    /// impl Node for Decode {
+    ///     fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> eddy_streams::Result<()> {
+    ///         let mut out = Vec::new();
+    ///         for r in downcast::<Vec<SourceRecord>>(batch, "decode")? {
+    ///             ctx.observe_time(r.timestamp);
+    ///             let key = String::from_utf8_lossy(r.key.as_deref().unwrap_or_default());
+    ///             if let Some(v) = r.value {
+    ///                 let value = String::from_utf8_lossy(&v).into_owned();
+    ///                 out.push(Record::new(key.into_owned(), value, r.timestamp));
+    ///             }
+    ///         }
+    ///         ctx.forward_records(out);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let raw = builder.topology_builder();
+    /// let source = raw.add_source(raw.next_name("SOURCE"), vec![TopicName::External("words".into())]);
+    /// let decode = raw.add_processor(
+    ///     raw.next_name("DECODE"),
+    ///     &[source],
+    ///     Vec::new(),
+    ///     Arc::new(|| Box::new(Decode) as Box<dyn Node>),
+    /// );
+    /// KStream::<String, String>::from_node(&builder, decode, Some(Serdes::string()), Some(Serdes::string()))
+    ///     .group_by_key()
+    ///     .count("counts")
+    ///     .to_stream()
+    ///     .to("counts-out");
+    ///
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// let input = driver.input_topic("words", Serdes::string(), Serdes::string());
+    /// input.pipe("a".into(), "x".into(), 1).unwrap();
+    /// input.pipe("a".into(), "y".into(), 2).unwrap();
+    /// let counts = driver.output_topic("counts-out", Serdes::string(), Serdes::i64());
+    /// assert_eq!(
+    ///     counts.read_key_values().unwrap(),
+    ///     vec![("a".to_string(), Some(1)), ("a".to_string(), Some(2))]
+    /// );
+    /// ```
+    pub fn from_node(
+        builder: &crate::StreamsBuilder,
+        node: NodeId,
+        key_serde: Option<SerdeRef<K>>,
+        value_serde: Option<SerdeRef<V>>,
+    ) -> Self {
+        check_node(&builder.graph, node, "KStream::from_node");
+        Self::new(builder.graph.clone(), node, key_serde, value_serde, false)
+    }
+
+    /// The node whose output this stream is (for [`TopologyBuilder`](crate::TopologyBuilder)
+    /// nodes that follow it: they receive `Vec<Record<K, V>>` batches).
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// Marks the stream as possibly not partitioned by its key (as [`map`](Self::map) and
+    /// [`select_key`](Self::select_key) do): the next stateful operator (grouping, join,
+    /// [`to_table`](Self::to_table)) first writes it through a repartition topic named after
+    /// that operator's store. [`repartition`](Self::repartition) repartitions at once
+    /// through a topic of a chosen name.
+    pub fn mark_for_repartition(mut self) -> Self {
+        self.repartition = true;
+        self
+    }
+
+    /// Whether the next stateful operator repartitions the stream first.
+    pub fn needs_repartition(&self) -> bool {
+        self.repartition
+    }
+
     /// Adds a processor node after this stream.
     pub(crate) fn add_processor(
         &self,
@@ -687,21 +779,31 @@ impl<K: Data, V: Data> KStream<K, V> {
         unmatched_left: Option<UnmatchedFn<K, V, VR>>,
         unmatched_right: Option<UnmatchedFn<K, VO, VR>>,
         kind: &str,
+        name: Option<&str>,
     ) -> KStream<K, VR> {
         let (this_prefix, other_prefix) = match kind {
             "outer" => ("KSTREAM-OUTERTHIS", "KSTREAM-OUTEROTHER"),
             _ => ("KSTREAM-JOINTHIS", "KSTREAM-JOINOTHER"),
         };
-        let (this_store, other_store, shared_store) = {
-            let mut g = self.graph.borrow_mut();
-            (
-                format!("{}-store", g.next_name(this_prefix)),
-                format!("{}-store", g.next_name(other_prefix)),
-                format!("{}-store", g.next_name("KSTREAM-OUTERSHARED")),
-            )
+        let (this_store, other_store, shared_store, left_topic, right_topic) = match name {
+            Some(name) => (
+                format!("{name}-this-join-store"),
+                format!("{name}-other-join-store"),
+                format!("{name}-shared-join-store"),
+                format!("{name}-left"),
+                format!("{name}-right"),
+            ),
+            None => {
+                let mut g = self.graph.borrow_mut();
+                let this_store = format!("{}-store", g.next_name(this_prefix));
+                let other_store = format!("{}-store", g.next_name(other_prefix));
+                let shared_store = format!("{}-store", g.next_name("KSTREAM-OUTERSHARED"));
+                let (l, r) = (this_store.clone(), other_store.clone());
+                (this_store, other_store, shared_store, l, r)
+            }
         };
-        let left = self.partitioned(&this_store);
-        let right = other.partitioned(&other_store);
+        let left = self.partitioned(&left_topic);
+        let right = other.partitioned(&right_topic);
         let key_serde = require(
             &self.graph,
             &left.key_serde.clone().or(right.key_serde.clone()),
@@ -843,6 +945,30 @@ impl<K: Data, V: Data> KStream<K, V> {
             None,
             None,
             "inner",
+            None,
+        )
+    }
+
+    /// [`join`](Self::join) with named state: the join buffers are the window stores
+    /// `<name>-this-join-store` and `<name>-other-join-store`, and a side that needs
+    /// repartitioning goes through `<application id>-<name>-left-repartition` or
+    /// `<name>-right-repartition` (the names Kafka Streams gives with `StreamJoined`), so
+    /// that they stay the same when the topology changes elsewhere.
+    pub fn join_named<VO: Data, VR: Data>(
+        &self,
+        other: &KStream<K, VO>,
+        joiner: impl Fn(&V, &VO) -> VR + Send + Sync + 'static,
+        windows: JoinWindows,
+        name: &str,
+    ) -> KStream<K, VR> {
+        self.stream_stream_join(
+            other,
+            windows,
+            Arc::new(move |_, l, r| joiner(l, r)),
+            None,
+            None,
+            "inner",
+            Some(name),
         )
     }
 
@@ -855,6 +981,29 @@ impl<K: Data, V: Data> KStream<K, V> {
         joiner: impl Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
         windows: JoinWindows,
     ) -> KStream<K, VR> {
+        self.left_join_with(other, joiner, windows, None)
+    }
+
+    /// [`left_join`](Self::left_join) with named state, as for
+    /// [`join_named`](Self::join_named); unmatched records wait in the key-value store
+    /// `<name>-shared-join-store`.
+    pub fn left_join_named<VO: Data, VR: Data>(
+        &self,
+        other: &KStream<K, VO>,
+        joiner: impl Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
+        windows: JoinWindows,
+        name: &str,
+    ) -> KStream<K, VR> {
+        self.left_join_with(other, joiner, windows, Some(name))
+    }
+
+    fn left_join_with<VO: Data, VR: Data>(
+        &self,
+        other: &KStream<K, VO>,
+        joiner: impl Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
+        windows: JoinWindows,
+        name: Option<&str>,
+    ) -> KStream<K, VR> {
         let joiner = Arc::new(joiner);
         let unmatched = joiner.clone();
         self.stream_stream_join(
@@ -864,6 +1013,7 @@ impl<K: Data, V: Data> KStream<K, V> {
             Some(Arc::new(move |_, l| unmatched(l, None))),
             None,
             "left",
+            name,
         )
     }
 
@@ -875,6 +1025,28 @@ impl<K: Data, V: Data> KStream<K, V> {
         joiner: impl Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
         windows: JoinWindows,
     ) -> KStream<K, VR> {
+        self.outer_join_with(other, joiner, windows, None)
+    }
+
+    /// [`outer_join`](Self::outer_join) with named state, as for
+    /// [`left_join_named`](Self::left_join_named).
+    pub fn outer_join_named<VO: Data, VR: Data>(
+        &self,
+        other: &KStream<K, VO>,
+        joiner: impl Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
+        windows: JoinWindows,
+        name: &str,
+    ) -> KStream<K, VR> {
+        self.outer_join_with(other, joiner, windows, Some(name))
+    }
+
+    fn outer_join_with<VO: Data, VR: Data>(
+        &self,
+        other: &KStream<K, VO>,
+        joiner: impl Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
+        windows: JoinWindows,
+        name: Option<&str>,
+    ) -> KStream<K, VR> {
         let joiner = Arc::new(joiner);
         let (left_only, right_only) = (joiner.clone(), joiner.clone());
         self.stream_stream_join(
@@ -884,6 +1056,7 @@ impl<K: Data, V: Data> KStream<K, V> {
             Some(Arc::new(move |_, l| left_only(Some(l), None))),
             Some(Arc::new(move |_, r| right_only(None, Some(r)))),
             "outer",
+            name,
         )
     }
 }
@@ -906,6 +1079,16 @@ pub(crate) fn add_processor(
         stores,
         Arc::new(move || make(&n)),
     )
+}
+
+/// Records a build error if `node` is not in the graph.
+pub(crate) fn check_node(graph: &GraphRef, node: NodeId, what: &str) {
+    let missing = !graph.borrow().contains(node);
+    if missing {
+        graph
+            .borrow_mut()
+            .error(format!("{what}: node {node} is not in this topology"));
+    }
 }
 
 /// Value bytes of a stream value.

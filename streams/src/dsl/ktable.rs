@@ -19,9 +19,9 @@ use crate::serdes::{ChangeSerde, SerdeRef, Serdes};
 use crate::topology::{NodeKind, StoreKind, TopicName};
 
 use super::Data;
-use super::builder::{GraphRef, add_source, pass_through};
+use super::builder::{GraphRef, add_source, add_table_source, pass_through};
 use super::grouped::KGroupedTable;
-use super::kstream::{KStream, add_processor, require, same_serde, value_bytes};
+use super::kstream::{KStream, add_processor, check_node, require, same_serde, value_bytes};
 
 /// A table with keys `K` and values `V`.
 pub struct KTable<K, V> {
@@ -73,6 +73,103 @@ impl<K: Data, V: Data> KTable<K, V> {
         }
     }
 
+    /// A typed view of a node of `builder`'s graph (one added through its
+    /// [`TopologyBuilder`](crate::TopologyBuilder), say) as a table, so that DSL operators
+    /// can follow it. The node must forward `Vec<Record<K, Change<V>>>` batches: each row
+    /// update with the row's new value (`None`: deleted) and its old one (`None`: there was
+    /// none), records partitioned by `K` as Kafka's partitioner would place them. `store`
+    /// names the key-value store (added to the graph, connected to the node) that holds the
+    /// table's rows encoded with the serdes, if there is one: joins and interactive queries
+    /// read it; without one, the operators that need a store add `KTABLE-MATERIALIZE`
+    /// first. A node that is not in the graph is a build error.
+    pub fn from_node(
+        builder: &crate::StreamsBuilder,
+        node: NodeId,
+        store: Option<String>,
+        key_serde: Option<SerdeRef<K>>,
+        value_serde: Option<SerdeRef<V>>,
+    ) -> Self {
+        check_node(&builder.graph, node, "KTable::from_node");
+        Self::new(builder.graph.clone(), node, store, key_serde, value_serde)
+    }
+
+    /// The node whose output this table is (for [`TopologyBuilder`](crate::TopologyBuilder)
+    /// nodes that follow it: they receive `Vec<Record<K, Change<V>>>` batches).
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// The table of a stream of upserts: `Some(value)` sets the key's row, `None` deletes
+    /// it, kept in the key-value store `store` with the stream's key serde and
+    /// `value_serde`. This is the `KTABLE-SOURCE` processor of
+    /// [`StreamsBuilder::table`](crate::StreamsBuilder::table), after the stream instead of
+    /// a topic: each update is forwarded as a `Change` with the row's old value. Unlike
+    /// `table`, a delete of a key the table does not have is forwarded too (as
+    /// `Change { new: None, old: None }`, as Kafka Streams' `KTableSource` does).
+    ///
+    /// A stream [marked for repartitioning](KStream::mark_for_repartition) is first written
+    /// through `<application id>-<store>-repartition` (deletes as tombstones).
+    ///
+    /// ```
+    /// use eddy_streams::{KTable, StreamsBuilder, TopologyTestDriver, serdes::Serdes};
+    /// let builder = StreamsBuilder::new();
+    /// let upserts = builder
+    ///     .stream("in", Serdes::string(), Serdes::string())
+    ///     .map_values(|v: String| (v != "delete").then_some(v));
+    /// KTable::from_upserts(&upserts, "rows", Serdes::string()).to("rows-out");
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// let input = driver.input_topic("in", Serdes::string(), Serdes::string());
+    /// input.pipe("a".into(), "1".into(), 1).unwrap();
+    /// input.pipe("a".into(), "delete".into(), 2).unwrap();
+    /// let out = driver.output_topic("rows-out", Serdes::string(), Serdes::string());
+    /// assert_eq!(
+    ///     out.read_key_values().unwrap(),
+    ///     vec![("a".to_string(), Some("1".to_string())), ("a".to_string(), None)]
+    /// );
+    /// ```
+    pub fn from_upserts(
+        stream: &KStream<K, Option<V>>,
+        store: &str,
+        value_serde: SerdeRef<V>,
+    ) -> Self {
+        let graph = &stream.graph;
+        let key_serde = require(graph, &stream.key_serde, "a table of upserts");
+        let parent = if stream.repartition {
+            let suffix = format!("{store}-repartition");
+            graph.borrow_mut().add_internal_topic(suffix.clone());
+            let topic = TopicName::Internal(suffix);
+            let vs = value_serde.clone();
+            let bytes: ValueBytes<Option<V>> =
+                Arc::new(move |v: &Option<V>| v.as_ref().map(|v| vs.serialize(v)).transpose());
+            stream.add_sink(SinkTopic::Fixed(topic.clone()), key_serde.clone(), bytes);
+            add_source(
+                graph,
+                topic,
+                key_serde.clone(),
+                value_serde.clone(),
+                None,
+                true,
+            )
+        } else {
+            stream.node
+        };
+        let node = add_table_source(
+            graph,
+            parent,
+            store,
+            key_serde.clone(),
+            value_serde.clone(),
+            true,
+        );
+        KTable::new(
+            graph.clone(),
+            node,
+            Some(store.to_string()),
+            Some(key_serde),
+            Some(value_serde),
+        )
+    }
+
     /// The table's changes as a stream node (for sinks and joins).
     fn changes(&self) -> KStream<K, Change<V>> {
         KStream::new(
@@ -113,12 +210,25 @@ impl<K: Data, V: Data> KTable<K, V> {
         if self.store.is_some() {
             return self.clone();
         }
-        let store = {
-            let mut g = self.graph.borrow_mut();
-            let name = g.next_name("KTABLE-STATE-STORE");
-            g.add_store(&name, StoreKind::KeyValue);
-            name
-        };
+        let store = self.graph.borrow_mut().next_name("KTABLE-STATE-STORE");
+        self.materialize_in(store)
+    }
+
+    /// The table, materialised in the key-value store `store` (Kafka Streams'
+    /// `Materialized.as(store)`), which interactive queries and joins then read: a
+    /// `KTABLE-MATERIALIZE` node keeps each row's latest value there and passes the
+    /// changes on. Operators that need a table's rows (joins) materialise a table that has
+    /// no store in a store with a generated name (`KTABLE-STATE-STORE-0000000007`); name it
+    /// this way instead to keep the name, and the changelog topic named after it, stable.
+    /// Needs the table's serdes.
+    pub fn materialize(&self, store: &str) -> KTable<K, V> {
+        self.materialize_in(store.to_string())
+    }
+
+    fn materialize_in(&self, store: String) -> KTable<K, V> {
+        self.graph
+            .borrow_mut()
+            .add_store(&store, StoreKind::KeyValue);
         let key_serde = require(&self.graph, &self.key_serde, "materialising a table");
         let value_serde = require(&self.graph, &self.value_serde, "materialising a table");
         let (s, k, v) = (store.clone(), key_serde, value_serde);

@@ -2,10 +2,14 @@
 //! streams and tables, windows. Each operator adds nodes to the builder's graph; [`StreamsBuilder::build`]
 //! checks it and returns the [`Topology`](crate::Topology).
 //!
-//! Stores are always named by the caller: their names become changelog topic names
+//! Stores are named by the caller: their names become changelog topic names
 //! (`<application id>-<store>-changelog`) and repartition topic names
 //! (`<application id>-<store>-repartition`), and stable names are what let an application be
-//! changed and restarted without losing state (Kafka Streams recommends the same).
+//! changed and restarted without losing state (Kafka Streams recommends the same). The
+//! exceptions have named variants: stream-stream joins generate their stores' names unless
+//! given one ([`KStream::join_named`] and its left and outer variants), and joins of a table
+//! without a store materialise it in a generated one unless it is
+//! [materialised](KTable::materialize) first.
 
 mod builder;
 mod grouped;

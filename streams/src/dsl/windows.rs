@@ -13,7 +13,9 @@
 //!   where they hold records: each record's `[t - difference, t]`, and `[t + 1, t + 1 +
 //!   difference]` when later records fall in it; it closes once stream time passes
 //!   `end + grace`;
-//! - stores keep windows for `size + grace` (sessions: `2 * gap + grace`) behind stream time.
+//! - stores keep windows for `size + grace` (sessions: `2 * gap + grace`) behind stream time,
+//!   or longer with `with_retention` (Kafka Streams' `Materialized.withRetention`), for
+//!   interactive queries of older windows.
 
 use std::time::Duration;
 
@@ -36,6 +38,9 @@ pub struct TimeWindows {
     pub advance_ms: i64,
     /// How long after its end a window still accepts records.
     pub grace_ms: i64,
+    /// How long the store keeps windows, if set with [`with_retention`](Self::with_retention)
+    /// (default: `size + grace`).
+    pub retention_override_ms: Option<i64>,
 }
 
 impl TimeWindows {
@@ -63,7 +68,36 @@ impl TimeWindows {
             size_ms,
             advance_ms: size_ms,
             grace_ms: ms(grace),
+            retention_override_ms: None,
         }
+    }
+
+    /// Keeps windows in the aggregation's store for `retention` behind stream time instead
+    /// of `size + grace` (Kafka Streams' `Materialized.withRetention`), so that interactive
+    /// queries see older windows. It must be at least `size + grace`, since windows still
+    /// open must be kept; a shorter one is an [`Error::Config`](crate::Error::Config), as in
+    /// Kafka Streams.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use eddy_streams::TimeWindows;
+    /// let w = TimeWindows::of_size_and_grace(Duration::from_secs(60), Duration::from_secs(10));
+    /// assert_eq!(w.retention_ms(), 70_000);
+    /// let kept = w.with_retention(Duration::from_secs(3600)).unwrap();
+    /// assert_eq!(kept.retention_ms(), 3_600_000);
+    /// assert!(w.with_retention(Duration::from_secs(69)).is_err());
+    /// ```
+    pub fn with_retention(self, retention: Duration) -> Result<Self> {
+        let retention_ms = ms(retention);
+        check_retention(
+            retention_ms,
+            self.size_ms.saturating_add(self.grace_ms),
+            "window size plus the grace period",
+        )?;
+        Ok(Self {
+            retention_override_ms: Some(retention_ms),
+            ..self
+        })
     }
 
     /// Hopping windows: a new window every `advance`, which must be in `(0, size]`.
@@ -88,10 +122,35 @@ impl TimeWindows {
             .map(move |start| (start, start + size))
     }
 
-    /// How long a store must keep windows.
+    /// How long the store keeps windows: the retention set with
+    /// [`with_retention`](Self::with_retention), else `size + grace`.
     pub fn retention_ms(&self) -> i64 {
-        self.size_ms.saturating_add(self.grace_ms)
+        self.retention_override_ms
+            .unwrap_or_else(|| self.size_ms.saturating_add(self.grace_ms))
     }
+
+    /// Checks the retention (the fields are public, so it may have been set directly).
+    pub(crate) fn validate(&self) -> Result<()> {
+        match self.retention_override_ms {
+            Some(retention) => check_retention(
+                retention,
+                self.size_ms.saturating_add(self.grace_ms),
+                "window size plus the grace period",
+            ),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A retention override of at least `minimum`, or a configuration error.
+fn check_retention(retention_ms: i64, minimum: i64, what: &str) -> Result<()> {
+    if retention_ms < minimum {
+        return Err(Error::Config(format!(
+            "the retention of a window or session store must be at least the {what} ({minimum} ms), \
+             got {retention_ms} ms"
+        )));
+    }
+    Ok(())
 }
 
 /// Sliding windows (Kafka Streams' `SlidingWindows`): one window per distinct set of records
@@ -148,6 +207,9 @@ pub struct SessionWindows {
     pub gap_ms: i64,
     /// How long after a session could close it still accepts records.
     pub grace_ms: i64,
+    /// How long the store keeps sessions, if set with
+    /// [`with_retention`](Self::with_retention) (default: `2 * gap + grace`).
+    pub retention_override_ms: Option<i64>,
 }
 
 impl SessionWindows {
@@ -161,13 +223,57 @@ impl SessionWindows {
         Self {
             gap_ms: ms(gap).max(1),
             grace_ms: ms(grace),
+            retention_override_ms: None,
         }
     }
 
-    /// How long a store must keep sessions: a record accepted at the close time
-    /// (`stream time - gap - grace`) still merges with sessions ending `gap` before it.
+    /// Keeps sessions in the aggregation's store for `retention` behind stream time instead
+    /// of `2 * gap + grace` (Kafka Streams' `Materialized.withRetention`). It must be at
+    /// least `gap + grace`, as in Kafka Streams (a shorter one is an
+    /// [`Error::Config`](crate::Error::Config)); below the default, a record accepted just
+    /// before its session closes may no longer find, and merge with, a session ending up to
+    /// `gap` before it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use eddy_streams::SessionWindows;
+    /// let s = SessionWindows::with_inactivity_gap_and_grace(Duration::from_secs(5), Duration::from_secs(1));
+    /// assert_eq!(s.retention_ms(), 11_000);
+    /// assert_eq!(s.with_retention(Duration::from_secs(60)).unwrap().retention_ms(), 60_000);
+    /// assert!(s.with_retention(Duration::from_millis(5_999)).is_err());
+    /// ```
+    pub fn with_retention(self, retention: Duration) -> Result<Self> {
+        let retention_ms = ms(retention);
+        check_retention(
+            retention_ms,
+            self.gap_ms.saturating_add(self.grace_ms),
+            "inactivity gap plus the grace period",
+        )?;
+        Ok(Self {
+            retention_override_ms: Some(retention_ms),
+            ..self
+        })
+    }
+
+    /// How long the store keeps sessions: the retention set with
+    /// [`with_retention`](Self::with_retention), else `2 * gap + grace` (a record accepted
+    /// at the close time, `stream time - gap - grace`, still merges with sessions ending
+    /// `gap` before it).
     pub fn retention_ms(&self) -> i64 {
-        self.gap_ms.saturating_mul(2).saturating_add(self.grace_ms)
+        self.retention_override_ms
+            .unwrap_or_else(|| self.gap_ms.saturating_mul(2).saturating_add(self.grace_ms))
+    }
+
+    /// Checks the retention (the fields are public, so it may have been set directly).
+    pub(crate) fn validate(&self) -> Result<()> {
+        match self.retention_override_ms {
+            Some(retention) => check_retention(
+                retention,
+                self.gap_ms.saturating_add(self.grace_ms),
+                "inactivity gap plus the grace period",
+            ),
+            None => Ok(()),
+        }
     }
 }
 

@@ -540,6 +540,7 @@ impl Node for ResponseSinkNode {
                 key: Some(Bytes::from(record.key)),
                 value: Some(Bytes::from(value)),
                 timestamp: record.timestamp,
+                headers: Vec::new(),
             });
         }
         Ok(())

@@ -4,6 +4,7 @@ pub(crate) mod aggregate;
 pub(crate) mod emit_progress;
 pub(crate) mod fk_join;
 pub(crate) mod join;
+pub(crate) mod raw;
 pub(crate) mod record_cache;
 pub(crate) mod session;
 pub(crate) mod sink;

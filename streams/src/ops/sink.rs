@@ -90,6 +90,7 @@ where
                 key: Some(Bytes::from(key)),
                 value: value.map(Bytes::from),
                 timestamp: record.timestamp,
+                headers: Vec::new(),
             });
         }
         Ok(())

@@ -125,22 +125,32 @@ where
 }
 
 /// `KTABLE-SOURCE`: upserts (or deletes) each record in the table's store and forwards the
-/// change with the old value.
+/// change with the old value. A delete of a key the store does not have changes nothing; it
+/// is forwarded (`Change { new: None, old: None }`, as Kafka Streams' `KTableSource` does)
+/// only with `forward_absent_deletes`.
 pub(crate) struct TableSourceNode<K, V> {
     name: String,
     store_name: String,
     key_serde: SerdeRef<K>,
     value_serde: SerdeRef<V>,
+    forward_absent_deletes: bool,
     store: Option<Arc<dyn KeyValueStore>>,
 }
 
 impl<K, V> TableSourceNode<K, V> {
-    pub fn new(name: &str, store: &str, key_serde: SerdeRef<K>, value_serde: SerdeRef<V>) -> Self {
+    pub fn new(
+        name: &str,
+        store: &str,
+        key_serde: SerdeRef<K>,
+        value_serde: SerdeRef<V>,
+        forward_absent_deletes: bool,
+    ) -> Self {
         Self {
             name: name.to_string(),
             store_name: store.to_string(),
             key_serde,
             value_serde,
+            forward_absent_deletes,
             store: None,
         }
     }
@@ -172,7 +182,7 @@ where
                 }
                 None => store.delete(&key)?,
             }
-            if old.is_none() && record.value.is_none() {
+            if old.is_none() && record.value.is_none() && !self.forward_absent_deletes {
                 continue;
             }
             out.push(Record::new(

@@ -246,6 +246,7 @@ impl EmbeddedConsumer {
                 timestamp: r.timestamp,
                 key: r.key,
                 value: r.value,
+                headers: r.headers,
             })
             .collect();
         let next = match records.last() {
@@ -397,7 +398,7 @@ impl Producer for EmbeddedProducer {
             .map(|r| NewRecord {
                 key: r.key,
                 value: r.value,
-                headers: Vec::new(),
+                headers: r.headers,
                 timestamp: Some(r.timestamp),
             })
             .collect();
@@ -407,8 +408,13 @@ impl Producer for EmbeddedProducer {
             let mut to = from;
             let mut bytes = 0;
             while to < records.len() && (to == from || bytes < 512 << 10) {
-                bytes += records[to].key.as_ref().map_or(0, |k| k.len())
-                    + records[to].value.as_ref().map_or(0, |v| v.len())
+                let r = &records[to];
+                bytes += r.key.as_ref().map_or(0, |k| k.len())
+                    + r.value.as_ref().map_or(0, |v| v.len())
+                    + r.headers
+                        .iter()
+                        .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()) + 8)
+                        .sum::<usize>()
                     + 16;
                 to += 1;
             }

@@ -35,7 +35,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Message, Timestamp};
+use rdkafka::message::{Header, Headers as _, Message, OwnedHeaders, Timestamp};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
@@ -320,21 +320,33 @@ fn send(
     key: Option<&[u8]>,
     value: Option<&[u8]>,
     timestamp: Option<i64>,
+    headers: &[(String, Option<Bytes>)],
 ) -> Result<()> {
+    let mut record = BaseRecord::<[u8], [u8]>::to(topic).partition(partition);
+    if let Some(k) = key {
+        record = record.key(k);
+    }
+    if let Some(v) = value {
+        record = record.payload(v);
+    }
+    if let Some(ts) = timestamp {
+        record = record.timestamp(ts);
+    }
+    if !headers.is_empty() {
+        let mut owned = OwnedHeaders::new_with_capacity(headers.len());
+        for (key, value) in headers {
+            owned = owned.insert(Header {
+                key: key.as_str(),
+                value: value.as_deref(),
+            });
+        }
+        record = record.headers(owned);
+    }
     loop {
-        let mut record = BaseRecord::<[u8], [u8]>::to(topic).partition(partition);
-        if let Some(k) = key {
-            record = record.key(k);
-        }
-        if let Some(v) = value {
-            record = record.payload(v);
-        }
-        if let Some(ts) = timestamp {
-            record = record.timestamp(ts);
-        }
         match producer.send(record) {
             Ok(()) => return Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                record = returned;
                 producer.poll(Duration::from_millis(10));
             }
             Err((e, _)) => return Err(kafka_error(&format!("sending to {topic}-{partition}"), e)),
@@ -507,6 +519,15 @@ impl Consumer for KafkaConsumer {
                 timestamp,
                 key: message.key().map(Bytes::copy_from_slice),
                 value: message.payload().map(Bytes::copy_from_slice),
+                headers: message
+                    .headers()
+                    .map(|headers| {
+                        headers
+                            .iter()
+                            .map(|h| (h.key.to_string(), h.value.map(Bytes::copy_from_slice)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             });
             taken += 1;
         }
@@ -629,6 +650,7 @@ impl Producer for KafkaProducer {
                 r.key.as_deref(),
                 r.value.as_deref(),
                 Some(r.timestamp),
+                &r.headers,
             )?;
         }
         self.producer.poll(Duration::ZERO);
@@ -694,6 +716,7 @@ impl Changelog for KafkaChangelog {
                 Some(key),
                 value.as_deref(),
                 None,
+                &[],
             )
             .map_err(|e| self.error(e))?;
         }

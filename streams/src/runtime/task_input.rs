@@ -126,6 +126,7 @@ mod tests {
                 timestamp,
                 key: None,
                 value: None,
+                headers: Vec::new(),
             })
             .collect()
     }

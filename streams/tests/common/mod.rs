@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use eddy_broker::server::groups::GroupConfig;
 use eddy_broker::{
-    Broker, BrokerConfig, Durability, NewRecord, OffsetSpec, Server, ServerConfig, decode_records,
+    Broker, BrokerConfig, Durability, NewRecord, OffsetSpec, Record, Server, ServerConfig,
+    decode_records,
 };
 use eddy_streams::runtime::{Backend, KafkaBackend};
 use eddy_streams::serdes::Serdes;
@@ -153,8 +154,18 @@ impl TestBroker {
             .map(|c| c.offset)
     }
 
-    /// Every record of `topic`, partition by partition, as (key, value) bytes.
-    pub fn read(&self, topic: &str) -> Vec<(Bytes, Option<Bytes>)> {
+    /// Appends records to one partition, durably.
+    pub fn produce_records(&self, topic: &str, partition: i32, records: &[NewRecord]) {
+        self.block_on(
+            self.broker
+                .produce(topic, partition, records, Durability::Durable),
+        )
+        .unwrap();
+    }
+
+    /// Every record of `topic` as the broker holds it (timestamp and headers included),
+    /// with its partition, partition by partition.
+    pub fn read_records(&self, topic: &str) -> Vec<(i32, Record)> {
         let mut out = Vec::new();
         let partitions = self.backend.partitions(topic).unwrap().unwrap_or(0);
         for p in 0..partitions {
@@ -166,13 +177,21 @@ impl TestBroker {
                     .unwrap();
                 for r in decode_records(&fetched.records).unwrap() {
                     if r.offset >= offset {
-                        out.push((r.key.unwrap_or_default(), r.value));
                         offset = r.offset + 1;
+                        out.push((p, r));
                     }
                 }
             }
         }
         out
+    }
+
+    /// Every record of `topic`, partition by partition, as (key, value) bytes.
+    pub fn read(&self, topic: &str) -> Vec<(Bytes, Option<Bytes>)> {
+        self.read_records(topic)
+            .into_iter()
+            .map(|(_, r)| (r.key.unwrap_or_default(), r.value))
+            .collect()
     }
 
     /// The latest value per key of a topic of string keys and values; a tombstone removes
