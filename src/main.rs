@@ -42,6 +42,11 @@ enum Command {
     /// Write keyed records to topic `demo` (created with 3 partitions if missing) in a data
     /// directory, in-process and durably, read them all back, and print what happened.
     Demo(cli::demo::Args),
+    /// SQL tools: ksqlDB conformance runs (`qtt`) and ksql-test-runner tests (`test`).
+    Sql {
+        #[command(subcommand)]
+        command: cli::sql::Command,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,6 +76,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Consume(args) => cli::consume::run(args).await,
         Command::Demo(args) => cli::demo::run(args).await,
+        Command::Sql { command } => {
+            tokio::task::spawn_blocking(move || cli::sql::run(command)).await?
+        }
     }
 }
 

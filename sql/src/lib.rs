@@ -13,6 +13,7 @@ pub mod expr;
 pub mod functions;
 pub mod parser;
 pub mod plan;
+pub mod qtt;
 pub mod runtime;
 pub mod serde;
 pub mod types;

@@ -7,6 +7,7 @@ pub mod broker;
 pub mod consume;
 pub mod demo;
 pub mod produce;
+pub mod sql;
 pub mod topics;
 
 use std::io::ErrorKind;

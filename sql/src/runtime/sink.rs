@@ -4,7 +4,7 @@
 //! encodes a table's changes (a deleted row is a tombstone). Both forward raw records to a
 //! raw sink, or to a transient query's channel.
 
-use eddy_state::Serde;
+
 use eddy_streams::processor::{AnyBatch, Context, Node, downcast};
 use eddy_streams::record::{Change, RawRecord, Record};
 use eddy_streams::serdes::SerdeRef;
