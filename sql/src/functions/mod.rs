@@ -14,7 +14,11 @@ pub mod time_parse;
 
 mod aggregate;
 mod builtin;
+mod collections;
+mod datetime;
+mod json;
 mod math;
+mod misc;
 mod nulls;
 mod string;
 mod table;
