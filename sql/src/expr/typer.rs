@@ -92,6 +92,15 @@ impl Scope {
                 if many.iter().all(|c| c.internal == many[0].internal) {
                     return Ok(many[0]);
                 }
+                // An unqualified column (a join's ROWTIME, its synthetic key) wins over the
+                // sources' columns of the same name when none is qualified.
+                if qualifier.is_none() {
+                    let unqualified: Vec<&&ScopeColumn> =
+                        many.iter().filter(|c| c.qualifier.is_none()).collect();
+                    if let [one] = unqualified.as_slice() {
+                        return Ok(one);
+                    }
+                }
                 let options: Vec<String> = many
                     .iter()
                     .map(|c| match &c.qualifier {

@@ -1,10 +1,1037 @@
-//! Joins.
+//! Joins (ksqlDB's `JoinNode` and `JoinTree`): stream-stream (`WITHIN`), stream-table and
+//! table-table (primary-key and foreign-key) joins, inner, left, right and full outer, and
+//! chains of them (left-deep). Each side's rows carry all its sources' columns, named
+//! `<ALIAS>_<COLUMN>`; a stream side is rekeyed by its join expression (through a
+//! repartition topic unless it already is), a table side must be keyed by it (or, for a
+//! foreign-key join, the left table's expression names the right table's key).
+//!
+//! The result's key is the join key: named after the first key column of the join's
+//! equivalence set that the projection selects, or the synthetic `ROWKEY` when there is
+//! none (full outer joins, expressions).
 
-use super::{PlanContext, PlannedQuery, Target};
+use std::sync::Arc;
+use std::time::Duration;
+
+use eddy_streams::serdes::SerdeRef;
+use eddy_streams::{JoinWindows, KStream, KTable};
+
+use super::flow::{FlowColumn, Role, StreamFlow, TableFlow, scope_of};
+use super::select::{SelectColumn, same_expr, visit};
+use super::sink::{ResultSchema, resolve_target, stream_sink, table_sink};
+use super::source::SourceNaming;
+use super::stream::{
+    lookup, not_null_row, prefix_error, stream_stage, table_stage, table_stage_with,
+    timestamp_to_bigint,
+};
+use super::{PlanContext, PlannedQuery, Target, TransientOutput};
+use crate::catalog::DataSource;
+use crate::catalog::schema::{ROWTIME, WINDOWEND, WINDOWSTART};
 use crate::error::{Result, SqlError};
-use crate::parser::ast::Query;
+use crate::expr::{Scope, ScopeColumn, TExpr};
+use crate::parser::ast::{BinaryOp, Expr, ExprKind, Join, JoinKind, Query, SourceKind};
+use crate::runtime::batch::{NULL_ROW, StageSchema};
+use crate::runtime::convert::{FromRecordsNode, RecordLayout, ToRecordsNode};
+use crate::runtime::serdes::RowSerde;
+use crate::runtime::transient::{StreamPushNode, TablePushNode};
+use crate::serde::{Format, FormatInfo, codec_for};
+use crate::types::SqlType;
+use crate::value::{Row, Value};
 
-/// Plans a join.
-pub fn plan(_ctx: &mut PlanContext<'_>, _query: &Query, _target: &Target) -> Result<PlannedQuery> {
-    Err(SqlError::semantic("joins are being built"))
+/// The batch column holding the join key (the records' key).
+const JOIN_KEY: &str = "#joinkey";
+
+/// One side of a join: a source not read yet, or the result of the joins so far.
+enum SideFlow {
+    /// A source, to be read keyed by its join expression.
+    Source(DataSource, SourceNaming),
+    /// Joined rows keyed by the last join's key.
+    Stream(KStream<Row, Row>),
+    /// A joined table keyed by the last join's key.
+    Table(KTable<Row, Row>),
+}
+
+struct Side {
+    flow: SideFlow,
+    kind: SourceKind,
+    /// The columns the side's rows carry, in row order.
+    columns: Vec<FlowColumn>,
+    /// The aliases of the side's sources.
+    aliases: Vec<String>,
+    /// Expressions equal to the side's current key (ksqlDB's join equivalence set).
+    equivalence: Vec<Expr>,
+    /// Qualified key column references that may stand for the key.
+    viable: Vec<Expr>,
+    /// The type of the key (joined sides).
+    key_type: Option<SqlType>,
+    /// Whether the side is a source table joined directly (FK joins need that).
+    is_source: bool,
+}
+
+impl Side {
+    fn row(&self) -> Vec<(String, SqlType)> {
+        self.columns
+            .iter()
+            .map(|c| (c.internal.clone(), c.ty.clone()))
+            .collect()
+    }
+}
+
+fn source_side(source: DataSource, naming: SourceNaming) -> Side {
+    let mut columns: Vec<FlowColumn> = source
+        .schema
+        .columns()
+        .iter()
+        .map(|c| FlowColumn {
+            qualifier: Some(naming.alias.clone()),
+            name: c.name.clone(),
+            internal: naming.internal(&c.name),
+            ty: c.ty.clone(),
+            role: if c.kind == crate::catalog::ColumnKind::Key {
+                Role::Key
+            } else {
+                Role::Value
+            },
+        })
+        .collect();
+    for (name, ty) in StreamFlow::pseudo_columns(source.window.is_some()) {
+        if name == NULL_ROW {
+            continue;
+        }
+        let role = if name == WINDOWSTART || name == WINDOWEND {
+            Role::WindowBound
+        } else {
+            Role::Pseudo
+        };
+        columns.push(FlowColumn {
+            qualifier: Some(naming.alias.clone()),
+            internal: naming.internal(&name),
+            name,
+            ty,
+            role,
+        });
+    }
+    Side {
+        kind: source.kind,
+        aliases: vec![naming.alias.clone()],
+        columns,
+        flow: SideFlow::Source(source, naming),
+        equivalence: Vec::new(),
+        viable: Vec::new(),
+        key_type: None,
+        is_source: true,
+    }
+}
+
+/// The sources an expression reads (by alias).
+fn aliases_in(e: &Expr, scope: &Scope) -> Vec<String> {
+    let mut out = Vec::new();
+    visit(e, &mut |x| {
+        if let ExprKind::Column { source, name } = &x.kind {
+            let alias = match source {
+                Some(s) => Some(s.clone()),
+                None => scope
+                    .columns
+                    .iter()
+                    .filter(|c| &c.name == name)
+                    .filter_map(|c| c.qualifier.clone())
+                    .next(),
+            };
+            if let Some(a) = alias
+                && !out.contains(&a)
+            {
+                out.push(a);
+            }
+        }
+    });
+    out
+}
+
+/// The join criteria split into the left side's and the right side's expressions.
+fn split_criteria(join: &Join, left: &Side, right: &Side, scope: &Scope) -> Result<(Expr, Expr)> {
+    let ExprKind::Binary {
+        op: BinaryOp::Eq,
+        left: a,
+        right: b,
+    } = &join.on.kind
+    else {
+        return Err(SqlError::at(
+            join.on.pos,
+            format!(
+                "Unsupported join expression: {}. Only equality joins are supported (a = b).",
+                join.on
+            ),
+        ));
+    };
+    let side_of = |e: &Expr| -> Result<Option<bool>> {
+        let aliases = aliases_in(e, scope);
+        let in_left = aliases.iter().all(|a| left.aliases.contains(a));
+        let in_right = aliases.iter().all(|a| right.aliases.contains(a));
+        if aliases.is_empty() || aliases.len() > 1 && !in_left {
+            return Err(SqlError::at(
+                e.pos,
+                format!(
+                    "Invalid comparison expression '{e}' in join '{}'. Each side of the join comparision must contain references from exactly one source.",
+                    join.on
+                ),
+            ));
+        }
+        Ok(if in_left {
+            Some(true)
+        } else if in_right {
+            Some(false)
+        } else {
+            None
+        })
+    };
+    match (side_of(a)?, side_of(b)?) {
+        (Some(true), Some(false)) => Ok(((**a).clone(), (**b).clone())),
+        (Some(false), Some(true)) => Ok(((**b).clone(), (**a).clone())),
+        _ => Err(SqlError::at(
+            join.on.pos,
+            format!(
+                "Invalid join criteria {}. Could not find a join criteria operand for {}.",
+                join.on,
+                right.aliases.join(", ")
+            ),
+        )),
+    }
+}
+
+/// Whether `e` is a reference to the source side's single key column.
+fn is_key_of(e: &Expr, side: &Side) -> bool {
+    let keys: Vec<&FlowColumn> = side.columns.iter().filter(|c| c.role == Role::Key).collect();
+    match (&e.kind, keys.as_slice()) {
+        (ExprKind::Column { source, name }, [k]) => {
+            *name == k.name && source.as_ref().is_none_or(|s| k.qualifier.as_ref() == Some(s))
+        }
+        _ => false,
+    }
+}
+
+/// The key serde for join keys of `ty`: the left source's key format when it can hold the
+/// key, else KAFKA, else JSON.
+fn key_serde(format: &FormatInfo, ty: &SqlType) -> Result<SerdeRef<Row>> {
+    let format = if format.format != Format::None && format.format.supports(ty) {
+        format.clone()
+    } else if Format::Kafka.supports(ty) {
+        FormatInfo::of(Format::Kafka)
+    } else {
+        FormatInfo::of(Format::Json)
+    };
+    let codec = codec_for(&format, vec![(JOIN_KEY.to_string(), ty.clone())], false)?;
+    Ok(RowSerde::shared(codec, 1))
+}
+
+/// Reads a stream side keyed by `key` (its join expression): the stream of records keyed
+/// by the join key whose rows hold the side's columns.
+fn keyed_stream(
+    ctx: &mut PlanContext<'_>,
+    side: &Side,
+    key: &TExpr,
+    serde: SerdeRef<Row>,
+    needs_repartition: bool,
+    name: &str,
+) -> Result<KStream<Row, Row>> {
+    let row = side.row();
+    let value_serde = RowSerde::internal(row.iter().map(|(_, t)| t.clone()).collect());
+    let key_ty = key.ty.clone().unwrap_or(SqlType::String);
+    match &side.flow {
+        SideFlow::Source(source, naming) => {
+            let flow = super::source::stream(ctx, source, naming)?;
+            let rowtime = naming.internal(ROWTIME);
+            let mut outputs = vec![(JOIN_KEY.to_string(), key.clone())];
+            outputs.extend(row.iter().map(|(n, t)| (n.clone(), TExpr::column(n.clone(), t.clone()))));
+            outputs.push(("#rowtime".to_string(), TExpr::column(rowtime, SqlType::BigInt)));
+            outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
+            let stage = stream_stage(ctx, &flow, None, &outputs, &format!("{name}-Key"))?;
+            let layout = RecordLayout {
+                key: vec![(0, key_ty)],
+                value: row
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (_, t))| (i + 1, t.clone()))
+                    .collect(),
+                rowtime: row.len() + 1,
+                null_row: row.len() + 2,
+                drop_null_keys: true,
+            };
+            let node = ctx.processor(
+                &format!("{name}-Records"),
+                stage.node,
+                Arc::new(move || Box::new(ToRecordsNode::new("JoinRecords", layout.clone()))),
+            );
+            let stream = KStream::from_node(&ctx.builder, node, Some(serde), Some(value_serde));
+            Ok(if needs_repartition {
+                ctx.step(format!("Repartition: {name}-repartition"));
+                stream.repartition(name)
+            } else {
+                stream
+            })
+        }
+        SideFlow::Stream(stream) => {
+            if !needs_repartition {
+                return Ok(stream.clone());
+            }
+            // Rekey joined rows: back to batches, evaluate the key, records again.
+            let mut stage_columns = vec![(JOIN_KEY.to_string(), side.key_type.clone().unwrap_or(SqlType::String))];
+            stage_columns.extend(row.iter().cloned());
+            stage_columns.push((ROWTIME.to_string(), SqlType::BigInt));
+            stage_columns.push((NULL_ROW.to_string(), SqlType::Boolean));
+            let schema = StageSchema::new(stage_columns);
+            let s = schema.clone();
+            let node = ctx.processor(
+                &format!("{name}-Batches"),
+                stream.node(),
+                Arc::new(move || Box::new(FromRecordsNode::new("JoinBatches", s.clone()))),
+            );
+            let flow = StreamFlow {
+                node,
+                schema,
+                columns: side.columns.clone(),
+                key: Vec::new(),
+                window: None,
+                qualifiers: side.aliases.clone(),
+            };
+            let mut outputs = vec![(JOIN_KEY.to_string(), key.clone())];
+            outputs.extend(row.iter().map(|(n, t)| (n.clone(), TExpr::column(n.clone(), t.clone()))));
+            outputs.push(("#rowtime".to_string(), TExpr::column(ROWTIME, SqlType::BigInt)));
+            outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
+            let stage = stream_stage(ctx, &flow, None, &outputs, &format!("{name}-Key"))?;
+            let layout = RecordLayout {
+                key: vec![(0, key_ty)],
+                value: row
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (_, t))| (i + 1, t.clone()))
+                    .collect(),
+                rowtime: row.len() + 1,
+                null_row: row.len() + 2,
+                drop_null_keys: true,
+            };
+            let node = ctx.processor(
+                &format!("{name}-Records"),
+                stage.node,
+                Arc::new(move || Box::new(ToRecordsNode::new("JoinRecords", layout.clone()))),
+            );
+            ctx.step(format!("Repartition: {name}-repartition"));
+            Ok(KStream::from_node(&ctx.builder, node, Some(serde), Some(value_serde)).repartition(name))
+        }
+        SideFlow::Table(_) => Err(SqlError::semantic("internal: a table side read as a stream")),
+    }
+}
+
+/// Reads a table side keyed by its key: a table whose rows hold the side's columns.
+fn keyed_table(ctx: &mut PlanContext<'_>, side: &Side, name: &str) -> Result<KTable<Row, Row>> {
+    match &side.flow {
+        SideFlow::Source(source, naming) => {
+            let flow: TableFlow = super::source::table(ctx, source, naming)?;
+            let key_width = flow.key.len();
+            let mut outputs: Vec<(String, TExpr)> = flow
+                .key
+                .iter()
+                .map(|(n, t)| (format!("#key:{n}"), TExpr::column(n.clone(), t.clone())))
+                .collect();
+            outputs.extend(
+                side.row()
+                    .into_iter()
+                    .map(|(n, t)| (n.clone(), TExpr::column(n, t))),
+            );
+            let node = table_stage(ctx, &flow, None, &outputs, key_width, &format!("{name}-Prepare"))?;
+            let key_serde = super::source::key_serde(source)?;
+            let row_serde = RowSerde::internal(side.row().into_iter().map(|(_, t)| t).collect());
+            Ok(KTable::from_node(&ctx.builder, node, None, Some(key_serde), Some(row_serde)))
+        }
+        SideFlow::Table(t) => Ok(t.clone()),
+        SideFlow::Stream(_) => Err(SqlError::semantic("internal: a stream side read as a table")),
+    }
+}
+
+fn concat(left: Option<&Row>, left_width: usize, right: Option<&Row>, right_width: usize) -> Row {
+    let mut out = Vec::with_capacity(left_width + right_width);
+    match left {
+        Some(l) => out.extend(l.iter().cloned()),
+        None => out.extend(std::iter::repeat_n(Value::Null, left_width)),
+    }
+    match right {
+        Some(r) => out.extend(r.iter().cloned()),
+        None => out.extend(std::iter::repeat_n(Value::Null, right_width)),
+    }
+    out
+}
+
+/// The join window of `WITHIN`: legacy ksqlDB joins without GRACE PERIOD get Kafka
+/// Streams' old default grace (24 hours less the window).
+fn join_windows(within: &crate::parser::ast::WithinExpr) -> JoinWindows {
+    let day = Duration::from_millis(86_400_000);
+    let grace = within
+        .grace
+        .unwrap_or_else(|| day.saturating_sub(within.before + within.after));
+    JoinWindows::of_time_difference_and_grace(within.before, grace).after(within.after)
+}
+
+fn kind_name(k: JoinKind) -> &'static str {
+    match k {
+        JoinKind::Inner => "INNER",
+        JoinKind::Left => "LEFT",
+        JoinKind::Right => "RIGHT",
+        JoinKind::Full => "FULL",
+    }
+}
+
+/// Plans a join query.
+#[allow(clippy::too_many_lines)]
+pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result<PlannedQuery> {
+    if query.window.is_some() && query.group_by.is_empty() {
+        return Err(SqlError::semantic("WINDOW clause requires a GROUP BY clause."));
+    }
+    if !query.group_by.is_empty() || super::select::has_aggregates(ctx, query) {
+        return Err(SqlError::semantic(
+            "Aggregations over joins are not supported yet: create the join as a stream or table, then aggregate it",
+        ));
+    }
+    if !query.partition_by.is_empty() {
+        return Err(SqlError::semantic(
+            "PARTITION BY is not supported with joins yet: create the join as a stream, then repartition it",
+        ));
+    }
+    // The sources, with unique aliases.
+    let mut sources = vec![(query.from.source.clone(), lookup(ctx, &query.from.source.name)?)];
+    for j in &query.from.joins {
+        sources.push((j.source.clone(), lookup(ctx, &j.source.name)?));
+    }
+    for (i, (a, _)) in sources.iter().enumerate() {
+        if sources[..i].iter().any(|(b, _)| b.alias_or_name() == a.alias_or_name()) {
+            return Err(SqlError::semantic(format!(
+                "Can not join '{0}' to '{0}': self joins require different aliases for each side",
+                a.alias_or_name()
+            )));
+        }
+    }
+    let kafka_value: Vec<String> = sources
+        .iter()
+        .filter(|(_, s)| s.value_format.format == Format::Kafka)
+        .map(|(a, _)| a.name.value.clone())
+        .collect();
+    if !kafka_value.is_empty() {
+        return Err(SqlError::semantic(format!(
+            "Source(s) {} are using the 'KAFKA' value format. This format does not yet support JOIN.",
+            kafka_value.join(", ")
+        )));
+    }
+    let multi = sources.len() > 2;
+    let mut left = {
+        let (a, s) = &sources[0];
+        source_side(
+            s.clone(),
+            SourceNaming {
+                alias: a.alias_or_name().to_string(),
+                prefixed: true,
+                node_id: if multi { "KafkaTopic_L_Left".into() } else { "KafkaTopic_Left".into() },
+            },
+        )
+    };
+    let left_key_format = sources[0].1.key_format.clone();
+    for (i, join) in query.from.joins.iter().enumerate() {
+        let (a, s) = &sources[i + 1];
+        let right = source_side(
+            s.clone(),
+            SourceNaming {
+                alias: a.alias_or_name().to_string(),
+                prefixed: true,
+                node_id: format!("KafkaTopic_{}Right", if i + 2 < sources.len() { "L_" } else { "" }),
+            },
+        );
+        let mut columns = left.columns.clone();
+        columns.extend(right.columns.iter().cloned());
+        let mut qualifiers = left.aliases.clone();
+        qualifiers.extend(right.aliases.iter().cloned());
+        let scope = scope_of(&columns, &qualifiers);
+        let (lexpr, rexpr) = split_criteria(join, &left, &right, &scope)?;
+        let lt = ctx.type_expr(&scope, &lexpr)?;
+        let rt = ctx.type_expr(&scope, &rexpr)?;
+        let (lty, rty) = (lt.ty.clone(), rt.ty.clone());
+        if lty.is_none() || rty.is_none() {
+            let null_side = if lty.is_none() { &lexpr } else { &rexpr };
+            return Err(SqlError::semantic(format!(
+                "Invalid comparison expression '{null_side}' in join '{}'. Each side of the join comparision must contain references from exactly one source.",
+                join.on
+            )));
+        }
+        if lty != rty {
+            return Err(SqlError::semantic(format!(
+                "Invalid join condition: types don't match. Got {lexpr}{{{}}} = {rexpr}{{{}}}.",
+                lty.as_ref().map(|t| t.to_string()).unwrap_or_default(),
+                rty.as_ref().map(|t| t.to_string()).unwrap_or_default()
+            )));
+        }
+        let key_ty = lty.unwrap_or(SqlType::String);
+        let name = if multi && i + 2 < sources.len() {
+            format!("L_Join{i}")
+        } else {
+            "Join".to_string()
+        };
+        let left_width = left.columns.len();
+        let right_width = right.columns.len();
+        let (lw, rw) = (left_width, right_width);
+        let joined = match (left.kind, right.kind) {
+            (SourceKind::Stream, SourceKind::Stream) => {
+                let within = join.within.as_ref().ok_or_else(|| {
+                    SqlError::semantic(
+                        "Stream-Stream joins must have a WITHIN clause specified. None was provided. To learn about how to specify a WITHIN clause with a stream-stream join, please visit: https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select",
+                    )
+                })?;
+                let serde = key_serde(&left_key_format, &key_ty)?;
+                let l_repart = !left.equivalence.iter().any(|e| same_expr(e, &lexpr, false))
+                    && !(left.is_source && is_key_of(&lexpr, &left));
+                let r_repart = !(right.is_source && is_key_of(&rexpr, &right));
+                let l = keyed_stream(ctx, &left, &lt, serde.clone(), l_repart, &format!("{}Left", prefix(&name)))?;
+                let r = keyed_stream(ctx, &right, &rt, serde, r_repart, &format!("{}Right", prefix(&name)))?;
+                let windows = join_windows(within);
+                ctx.step(format!("{} stream-stream join ON {lexpr} = {rexpr} WITHIN ({:?}, {:?})", kind_name(join.kind), within.before, within.after));
+                let stream = match join.kind {
+                    JoinKind::Inner => l.join(&r, move |a, b| concat(Some(a), lw, Some(b), rw), windows),
+                    JoinKind::Left => l.left_join(&r, move |a, b| concat(Some(a), lw, b, rw), windows),
+                    JoinKind::Right => r.left_join(&l, move |b, a| concat(a, lw, Some(b), rw), windows),
+                    JoinKind::Full => l.outer_join(&r, move |a, b| concat(a, lw, b, rw), windows),
+                };
+                SideFlow::Stream(stream)
+            }
+            (SourceKind::Stream, SourceKind::Table) => {
+                if join.within.is_some() {
+                    return Err(SqlError::semantic(
+                        "A window definition was provided for a Stream-Table join. These joins are not windowed. Please drop the window definition (ie. the WITHIN clause) and try to execute your Stream-Table join again.",
+                    ));
+                }
+                if matches!(join.kind, JoinKind::Full | JoinKind::Right) {
+                    return Err(SqlError::semantic(format!(
+                        "Invalid join type: {}-outer join not supported for stream-table join. Got {} {} {}.",
+                        if join.kind == JoinKind::Full { "full" } else { "right" },
+                        sources[i].1.name,
+                        if join.kind == JoinKind::Full { "[FULL] OUTER" } else { "RIGHT" },
+                        s.name
+                    )));
+                }
+                if !is_key_of(&rexpr, &right) {
+                    return Err(SqlError::semantic(format!(
+                        "Invalid join condition: stream-table joins require to join on the table's primary key. Got {lexpr} = {rexpr}."
+                    )));
+                }
+                let serde = super::source::key_serde(s)?;
+                let l_repart = !left.equivalence.iter().any(|e| same_expr(e, &lexpr, false))
+                    && !(left.is_source && is_key_of(&lexpr, &left));
+                let l = keyed_stream(ctx, &left, &lt, serde, l_repart, &format!("{}Left", prefix(&name)))?;
+                let t = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)))?;
+                ctx.step(format!("{} stream-table join ON {lexpr} = {rexpr}", kind_name(join.kind)));
+                let stream = match join.kind {
+                    JoinKind::Left => l.left_join_table(&t, move |a, b| concat(Some(a), lw, b, rw)),
+                    _ => l.join_table(&t, move |a, b| concat(Some(a), lw, Some(b), rw)),
+                };
+                SideFlow::Stream(stream)
+            }
+            (SourceKind::Table, SourceKind::Stream) => {
+                return Err(SqlError::semantic(format!(
+                    "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {} {} {}.",
+                    sources[i].1.name,
+                    kind_name(join.kind),
+                    s.name
+                )));
+            }
+            (SourceKind::Table, SourceKind::Table) => {
+                if join.within.is_some() {
+                    return Err(SqlError::semantic(
+                        "A window definition was provided for a Table-Table join. These joins are not windowed. Please drop the window definition (i.e. the WITHIN clause) and try to execute your Table-Table join again.",
+                    ));
+                }
+                if !is_key_of(&rexpr, &right) {
+                    return Err(SqlError::semantic(format!(
+                        "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {lexpr} = {rexpr}."
+                    )));
+                }
+                let primary = left.equivalence.iter().any(|e| same_expr(e, &lexpr, false))
+                    || (left.is_source && is_key_of(&lexpr, &left));
+                if primary {
+                    let l = keyed_table(ctx, &left, &format!("{}Left", prefix(&name)))?;
+                    let r = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)))?;
+                    ctx.step(format!("{} table-table join ON {lexpr} = {rexpr}", kind_name(join.kind)));
+                    let table = match join.kind {
+                        JoinKind::Inner => l.join(&r, move |a, b| concat(Some(a), lw, Some(b), rw)),
+                        JoinKind::Left => l.left_join(&r, move |a, b| concat(Some(a), lw, b, rw)),
+                        JoinKind::Right => r.left_join(&l, move |b, a| concat(a, lw, Some(b), rw)),
+                        JoinKind::Full => l.outer_join(&r, move |a, b| concat(a, lw, b, rw)),
+                    };
+                    SideFlow::Table(table)
+                } else {
+                    // A foreign-key join: the left table's expression names the right's key.
+                    if join.kind == JoinKind::Full {
+                        return Err(SqlError::semantic(format!(
+                            "Invalid join type: full-outer join not supported for foreign-key table-table join. Got {} [FULL] OUTER {}.",
+                            sources[i].1.name, s.name
+                        )));
+                    }
+                    if join.kind == JoinKind::Right {
+                        return Err(SqlError::semantic(format!(
+                            "Invalid join type: right join not supported for foreign-key table-table join. Got {} RIGHT {}.",
+                            sources[i].1.name, s.name
+                        )));
+                    }
+                    if !left.is_source {
+                        return Err(SqlError::semantic(format!(
+                            "Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. Got {lexpr} = {rexpr}."
+                        )));
+                    }
+                    let l = keyed_table(ctx, &left, &format!("{}Left", prefix(&name)))?;
+                    let r = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)))?;
+                    let left_row = left.row();
+                    let fk_program = {
+                        let (program, _) = ctx.compiler.program(
+                            &left_row,
+                            None,
+                            &[("#fk".to_string(), lt.clone())],
+                        )?;
+                        Arc::new(program)
+                    };
+                    let schema = StageSchema::new(left_row.clone());
+                    let arrow = schema.arrow();
+                    let fk_ty = key_ty.clone();
+                    let log = ctx.log.clone();
+                    let extract = move |v: &Row| -> Option<Row> {
+                        let batch = crate::runtime::batch::SqlBatch::from_rows(&schema, &arrow, std::slice::from_ref(v)).ok()?;
+                        let out = fk_program.project(&batch.rows).ok()?;
+                        for e in fk_program.errors.take() {
+                            log.record(e);
+                        }
+                        let value = crate::arrow_conv::value_at(out.column(0).as_ref(), 0, &fk_ty).ok()?;
+                        (!value.is_null()).then(|| vec![value])
+                    };
+                    let joined_serde = RowSerde::internal(
+                        left_row.iter().chain(&right.row()).map(|(_, t)| t.clone()).collect(),
+                    );
+                    ctx.step(format!("{} foreign-key table-table join ON {lexpr} = {rexpr}", kind_name(join.kind)));
+                    let store = format!("{}FK-JOIN", prefix(&name));
+                    let table = match join.kind {
+                        JoinKind::Left => l.left_join_foreign_key(
+                            &r,
+                            extract,
+                            move |a, b| concat(Some(a), lw, b, rw),
+                            &store,
+                            joined_serde,
+                        ),
+                        _ => l.join_foreign_key(
+                            &r,
+                            extract,
+                            move |a, b| concat(Some(a), lw, Some(b), rw),
+                            &store,
+                            joined_serde,
+                        ),
+                    };
+                    let mut next = Side {
+                        flow: SideFlow::Table(table),
+                        kind: SourceKind::Table,
+                        columns,
+                        aliases: qualifiers,
+                        equivalence: Vec::new(),
+                        viable: Vec::new(),
+                        key_type: left.columns.iter().find(|c| c.role == Role::Key).map(|c| c.ty.clone()),
+                        is_source: false,
+                    };
+                    // The result keeps the left table's key.
+                    let left_keys: Vec<Expr> = left
+                        .columns
+                        .iter()
+                        .filter(|c| c.role == Role::Key)
+                        .map(|c| column_ref(c))
+                        .collect();
+                    next.equivalence = left_keys.clone();
+                    next.viable = left_keys;
+                    left = next;
+                    continue;
+                }
+            }
+        };
+        let kind = if matches!(joined, SideFlow::Table(_)) {
+            SourceKind::Table
+        } else {
+            SourceKind::Stream
+        };
+        // ksqlDB's join equivalence set and viable key columns.
+        let (equivalence, viable) = if join.kind == JoinKind::Full {
+            (Vec::new(), Vec::new())
+        } else {
+            let keys = vec![lexpr.clone(), rexpr.clone()];
+            let mut equivalence = keys.clone();
+            if left.equivalence.iter().any(|e| keys.iter().any(|k| same_expr(e, k, false))) {
+                equivalence.extend(left.equivalence.iter().cloned());
+            }
+            let mut viable = Vec::new();
+            for e in left.viable.iter().chain(std::iter::once(&lexpr)).chain(std::iter::once(&rexpr)) {
+                let qualified = qualify(e, &scope);
+                if matches!(qualified.kind, ExprKind::Column { .. })
+                    && equivalence.iter().any(|k| same_expr(&qualify(k, &scope), &qualified, false))
+                    && !viable.iter().any(|v: &Expr| same_expr(v, &qualified, false))
+                {
+                    viable.push(qualified);
+                }
+            }
+            (equivalence, viable)
+        };
+        left = Side {
+            flow: joined,
+            kind,
+            columns,
+            aliases: qualifiers,
+            equivalence,
+            viable,
+            key_type: Some(key_ty),
+            is_source: false,
+        };
+    }
+    finish(ctx, query, target, left, &sources.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>())
+}
+
+fn prefix(name: &str) -> String {
+    name.strip_suffix("Join").map(str::to_string).unwrap_or_else(|| format!("{name}_"))
+}
+
+fn column_ref(c: &FlowColumn) -> Expr {
+    Expr::new(
+        ExprKind::Column {
+            source: c.qualifier.clone(),
+            name: c.name.clone(),
+        },
+        Default::default(),
+    )
+}
+
+/// An unqualified column reference qualified by the source it resolves to.
+fn qualify(e: &Expr, scope: &Scope) -> Expr {
+    if let ExprKind::Column { source: None, name } = &e.kind
+        && let Ok(c) = scope.resolve(None, name, e.pos)
+    {
+        return Expr::new(
+            ExprKind::Column {
+                source: c.qualifier.clone(),
+                name: c.name.clone(),
+            },
+            e.pos,
+        );
+    }
+    e.clone()
+}
+
+/// The synthetic key's name: `ROWKEY`, or `ROWKEY_n` past names the sources use.
+fn synthetic_key_name(sources: &[DataSource]) -> String {
+    let names: Vec<&str> = sources
+        .iter()
+        .flat_map(|s| s.schema.columns().iter().map(|c| c.name.as_str()))
+        .collect();
+    if !names.contains(&"ROWKEY") {
+        return "ROWKEY".to_string();
+    }
+    (1..)
+        .map(|i| format!("ROWKEY_{i}"))
+        .find(|n| !names.contains(&n.as_str()))
+        .unwrap_or_else(|| "ROWKEY".into())
+}
+
+#[allow(clippy::too_many_lines)]
+fn finish(
+    ctx: &mut PlanContext<'_>,
+    query: &Query,
+    target: &Target,
+    side: Side,
+    sources: &[DataSource],
+) -> Result<PlannedQuery> {
+    let synthetic = side.viable.is_empty();
+    let key_ty = side.key_type.clone().unwrap_or(SqlType::String);
+    let mut columns = side.columns.clone();
+    let key_name = synthetic_key_name(sources);
+    if synthetic {
+        columns.insert(
+            0,
+            FlowColumn {
+                qualifier: None,
+                name: key_name.clone(),
+                internal: JOIN_KEY.to_string(),
+                ty: key_ty.clone(),
+                role: Role::Key,
+            },
+        );
+    }
+    let mut scope = scope_of(&columns, &side.aliases);
+    scope.columns.push(ScopeColumn {
+        qualifier: None,
+        name: ROWTIME.to_string(),
+        internal: ROWTIME.to_string(),
+        ty: SqlType::BigInt,
+    });
+    let filter = match &query.where_clause {
+        Some(w) => Some(
+            ctx.typer(&scope)
+                .type_predicate(w, "WHERE")
+                .map_err(|e| prefix_error(e, "Invalid Predicate: "))?,
+        ),
+        None => None,
+    };
+    let names: Vec<Vec<String>> = sources
+        .iter()
+        .map(|s| s.schema.columns().iter().map(|c| c.name.clone()).collect())
+        .collect();
+    let select = super::select::resolve(&query.select, &columns, &names, true)?;
+    let typed: Vec<(String, TExpr)> = select
+        .iter()
+        .map(|s| Ok((s.alias.clone(), ctx.type_expr(&scope, &s.expr)?)))
+        .collect::<Result<_>>()?;
+    let row = side.row();
+    // The joined batches: key, the sides' columns, ROWTIME, #nullrow.
+    let mut stage_columns = vec![(JOIN_KEY.to_string(), key_ty.clone())];
+    stage_columns.extend(row.iter().cloned());
+    let primary_source = sources[0].clone();
+    let is_transient = matches!(target, Target::Transient);
+    // The output key: the first viable key column the projection selects.
+    let (key_item, values): (Option<SelectColumn>, Vec<SelectColumn>) = if is_transient {
+        (None, select.clone())
+    } else {
+        let candidates: Vec<Expr> = if synthetic {
+            vec![Expr::new(
+                ExprKind::Column {
+                    source: None,
+                    name: key_name.clone(),
+                },
+                Default::default(),
+            )]
+        } else {
+            side.viable.clone()
+        };
+        let position = candidates.iter().find_map(|k| {
+            select
+                .iter()
+                .position(|s| same_expr(&qualify(&s.expr, &scope), k, false))
+        });
+        match position {
+            Some(p) => {
+                let mut rest = select.clone();
+                let item = rest.remove(p);
+                (Some(item), rest)
+            }
+            None => {
+                let sink_name = match target {
+                    Target::Create { name, .. } => name.clone(),
+                    Target::Insert { target } => target.name.clone(),
+                    Target::Transient => String::new(),
+                };
+                let listed: Vec<String> = candidates.iter().map(|c| c.to_string()).collect();
+                return Err(SqlError::semantic(if synthetic {
+                    format!(
+                        "The query used to build `{sink_name}` must include the join expression {} in its projection (eg, SELECT {}...).\nThe join key of a FULL OUTER join, or of a join on expressions, is a synthetic key column {key_name}. See https://docs.ksqldb.io/en/latest/developer-guide/joins/synthetic-keys/.",
+                        listed[0], listed[0]
+                    )
+                } else {
+                    let plural = if listed.len() > 1 { "s" } else { "" };
+                    format!(
+                        "The query used to build `{sink_name}` must include the join expression{plural} {} in its projection (eg, SELECT {}...).",
+                        join_or(&listed),
+                        listed[0]
+                    )
+                }));
+            }
+        }
+    };
+    let typed_of = |alias: &str| -> Result<TExpr> {
+        typed
+            .iter()
+            .find(|(n, _)| n == alias)
+            .map(|(_, t)| t.clone())
+            .ok_or_else(|| SqlError::semantic(format!("internal: no column {alias}")))
+    };
+    let result = ResultSchema {
+        key: key_item
+            .iter()
+            .map(|k| (k.alias.clone(), key_ty.clone()))
+            .collect(),
+        value: values
+            .iter()
+            .map(|s| Ok((s.alias.clone(), typed_of(&s.alias)?.ty.unwrap_or(SqlType::String))))
+            .collect::<Result<_>>()?,
+    };
+    if !is_transient && result.value.is_empty() {
+        return Err(SqlError::semantic("The projection contains no value columns."));
+    }
+    let source_names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    let resolved = resolve_target(ctx, target, side.kind, &primary_source, &result, None)?;
+    match side.flow {
+        SideFlow::Stream(stream) => {
+            stage_columns.push((ROWTIME.to_string(), SqlType::BigInt));
+            stage_columns.push((NULL_ROW.to_string(), SqlType::Boolean));
+            let schema = StageSchema::new(stage_columns);
+            let s = schema.clone();
+            let node = ctx.processor(
+                "Join-Batches",
+                stream.node(),
+                Arc::new(move || Box::new(FromRecordsNode::new("JoinBatches", s.clone()))),
+            );
+            let flow = StreamFlow {
+                node,
+                schema,
+                columns,
+                key: Vec::new(),
+                window: None,
+                qualifiers: side.aliases.clone(),
+            };
+            let filter = filter.map(|f| not_null_row(Some(f)));
+            if is_transient {
+                let mut outputs = typed.clone();
+                outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
+                let out = stream_stage(ctx, &flow, filter.as_ref(), &outputs, "Project")?;
+                let cols: Vec<(String, SqlType)> = typed
+                    .iter()
+                    .map(|(n, t)| (n.clone(), t.ty.clone().unwrap_or(SqlType::String)))
+                    .collect();
+                if let Some(sender) = ctx.push.clone() {
+                    let indexed: Vec<(usize, SqlType)> =
+                        cols.iter().cloned().enumerate().map(|(i, (_, t))| (i, t)).collect();
+                    let null_row = cols.len();
+                    ctx.processor(
+                        "Push",
+                        out.node,
+                        Arc::new(move || {
+                            Box::new(StreamPushNode::new("Push", indexed.clone(), null_row, sender.clone()))
+                        }),
+                    );
+                }
+                return transient(ctx, source_names, SourceKind::Stream, cols);
+            }
+            let (sink, sink_topic) =
+                resolved.ok_or_else(|| SqlError::semantic("internal: no sink"))?;
+            let mut outputs: Vec<(String, TExpr)> = key_item
+                .iter()
+                .map(|k| (k.alias.clone(), TExpr::column(JOIN_KEY, key_ty.clone())))
+                .collect();
+            for s in &values {
+                outputs.push((s.alias.clone(), typed_of(&s.alias)?));
+            }
+            let rowtime = match &sink.timestamp {
+                Some(ts) => {
+                    let e = outputs
+                        .iter()
+                        .find(|(n, _)| n == &ts.column)
+                        .map(|(_, e)| e.clone())
+                        .ok_or_else(|| SqlError::semantic("no TIMESTAMP column"))?;
+                    timestamp_to_bigint(e, ts.format.as_deref())?
+                }
+                None => TExpr::column(ROWTIME, SqlType::BigInt),
+            };
+            outputs.push((ROWTIME.to_string(), rowtime));
+            outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
+            let out = stream_stage(ctx, &flow, filter.as_ref(), &outputs, "Project")?;
+            stream_sink(ctx, &out, &sink)?;
+            persistent(ctx, source_names, sink, sink_topic, &result, SourceKind::Stream)
+        }
+        SideFlow::Table(table) => {
+            let flow = TableFlow {
+                table,
+                key: vec![(JOIN_KEY.to_string(), key_ty.clone())],
+                row: row.clone(),
+                columns,
+                window: None,
+                qualifiers: side.aliases.clone(),
+                store: None,
+            };
+            let mut outputs: Vec<(String, TExpr)> =
+                vec![("#key".to_string(), TExpr::column(JOIN_KEY, key_ty.clone()))];
+            if is_transient {
+                outputs.extend(typed.iter().cloned());
+                let node = table_stage_with(ctx, &flow, filter.as_ref(), &outputs, 1, "Project", true)?;
+                let cols: Vec<(String, SqlType)> = typed
+                    .iter()
+                    .map(|(n, t)| (n.clone(), t.ty.clone().unwrap_or(SqlType::String)))
+                    .collect();
+                if let Some(sender) = ctx.push.clone() {
+                    let indexes: Vec<usize> = (0..cols.len()).collect();
+                    ctx.processor(
+                        "Push",
+                        node,
+                        Arc::new(move || Box::new(TablePushNode::new("Push", indexes.clone(), sender.clone()))),
+                    );
+                }
+                return transient(ctx, source_names, SourceKind::Table, cols);
+            }
+            let (sink, sink_topic) =
+                resolved.ok_or_else(|| SqlError::semantic("internal: no sink"))?;
+            let mut out_row = Vec::new();
+            for s in &values {
+                let t = typed_of(&s.alias)?;
+                out_row.push((s.alias.clone(), t.ty.clone().unwrap_or(SqlType::String)));
+                outputs.push((s.alias.clone(), t));
+            }
+            let rowtime = match &sink.timestamp {
+                Some(ts) => {
+                    let e = outputs
+                        .iter()
+                        .find(|(n, _)| n == &ts.column)
+                        .map(|(_, e)| e.clone())
+                        .ok_or_else(|| SqlError::semantic("no TIMESTAMP column"))?;
+                    timestamp_to_bigint(e, ts.format.as_deref())?
+                }
+                None => TExpr::column(ROWTIME, SqlType::BigInt),
+            };
+            outputs.push((ROWTIME.to_string(), rowtime));
+            out_row.push((ROWTIME.to_string(), SqlType::BigInt));
+            let node = table_stage_with(ctx, &flow, filter.as_ref(), &outputs, 1, "Project", true)?;
+            table_sink(ctx, node, &out_row, &sink)?;
+            persistent(ctx, source_names, sink, sink_topic, &result, SourceKind::Table)
+        }
+        SideFlow::Source(..) => Err(SqlError::semantic("internal: a join without joins")),
+    }
+}
+
+fn join_or(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+fn persistent(
+    ctx: &mut PlanContext<'_>,
+    sources: Vec<String>,
+    sink: DataSource,
+    sink_topic: Option<(String, Option<i32>)>,
+    result: &ResultSchema,
+    kind: SourceKind,
+) -> Result<PlannedQuery> {
+    let topology = ctx.build()?;
+    Ok(PlannedQuery {
+        topology,
+        sink: Some(sink),
+        sources,
+        result_kind: kind,
+        columns: result.key.iter().chain(&result.value).cloned().collect(),
+        steps: std::mem::take(&mut ctx.steps),
+        stages: std::mem::take(&mut ctx.stages),
+        sink_topic,
+        log: ctx.log.clone(),
+        transient_output: None,
+    })
+}
+
+fn transient(
+    ctx: &mut PlanContext<'_>,
+    sources: Vec<String>,
+    kind: SourceKind,
+    columns: Vec<(String, SqlType)>,
+) -> Result<PlannedQuery> {
+    let topology = ctx.build()?;
+    Ok(PlannedQuery {
+        topology,
+        sink: None,
+        sources,
+        result_kind: kind,
+        columns: columns.clone(),
+        steps: std::mem::take(&mut ctx.steps),
+        stages: std::mem::take(&mut ctx.stages),
+        sink_topic: None,
+        log: ctx.log.clone(),
+        transient_output: Some(TransientOutput { columns }),
+    })
 }

@@ -418,3 +418,128 @@ mod tests {
         assert_eq!(g.alias_for(&deref("G")), "G_1");
     }
 }
+
+/// The expression with sub-expressions replaced: `f` is asked first for each node
+/// (outermost first); a node it does not replace is rebuilt from its rewritten children.
+pub fn rewrite(e: &Expr, f: &mut impl FnMut(&Expr) -> Option<Expr>) -> Expr {
+    if let Some(replaced) = f(e) {
+        return replaced;
+    }
+    let b = |x: &Expr, f: &mut dyn FnMut(&Expr) -> Option<Expr>| Box::new(rewrite_dyn(x, f));
+    let kind = match &e.kind {
+        ExprKind::Column { .. } | ExprKind::Literal(_) | ExprKind::TimeUnit(_) => e.kind.clone(),
+        ExprKind::Negate(x) => ExprKind::Negate(b(x, f)),
+        ExprKind::Not(x) => ExprKind::Not(b(x, f)),
+        ExprKind::IsNull { expr, negated } => ExprKind::IsNull {
+            expr: b(expr, f),
+            negated: *negated,
+        },
+        ExprKind::Cast { expr, ty } => ExprKind::Cast {
+            expr: b(expr, f),
+            ty: ty.clone(),
+        },
+        ExprKind::Deref { expr, field } => ExprKind::Deref {
+            expr: b(expr, f),
+            field: field.clone(),
+        },
+        ExprKind::Binary { op, left, right } => ExprKind::Binary {
+            op: *op,
+            left: b(left, f),
+            right: b(right, f),
+        },
+        ExprKind::IsDistinctFrom {
+            left,
+            right,
+            negated,
+        } => ExprKind::IsDistinctFrom {
+            left: b(left, f),
+            right: b(right, f),
+            negated: *negated,
+        },
+        ExprKind::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => ExprKind::Between {
+            expr: b(expr, f),
+            low: b(low, f),
+            high: b(high, f),
+            negated: *negated,
+        },
+        ExprKind::InList {
+            expr,
+            list,
+            negated,
+        } => ExprKind::InList {
+            expr: b(expr, f),
+            list: list.iter().map(|x| rewrite_dyn(x, f)).collect(),
+            negated: *negated,
+        },
+        ExprKind::Like {
+            expr,
+            pattern,
+            escape,
+            negated,
+        } => ExprKind::Like {
+            expr: b(expr, f),
+            pattern: b(pattern, f),
+            escape: *escape,
+            negated: *negated,
+        },
+        ExprKind::Case {
+            operand,
+            whens,
+            else_result,
+        } => ExprKind::Case {
+            operand: operand.as_ref().map(|o| b(o, f)),
+            whens: whens
+                .iter()
+                .map(|(w, t)| (rewrite_dyn(w, f), rewrite_dyn(t, f)))
+                .collect(),
+            else_result: else_result.as_ref().map(|x| b(x, f)),
+        },
+        ExprKind::Function { name, args, star } => ExprKind::Function {
+            name: name.clone(),
+            args: args.iter().map(|x| rewrite_dyn(x, f)).collect(),
+            star: *star,
+        },
+        ExprKind::Array(items) => ExprKind::Array(items.iter().map(|x| rewrite_dyn(x, f)).collect()),
+        ExprKind::Subscript { expr, index } => ExprKind::Subscript {
+            expr: b(expr, f),
+            index: b(index, f),
+        },
+        ExprKind::Map(entries) => ExprKind::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (rewrite_dyn(k, f), rewrite_dyn(v, f)))
+                .collect(),
+        ),
+        ExprKind::Struct(fields) => ExprKind::Struct(
+            fields
+                .iter()
+                .map(|(n, v)| (n.clone(), rewrite_dyn(v, f)))
+                .collect(),
+        ),
+        ExprKind::Lambda { params, body } => ExprKind::Lambda {
+            params: params.clone(),
+            body: b(body, f),
+        },
+    };
+    Expr::new(kind, e.pos)
+}
+
+fn rewrite_dyn(e: &Expr, f: &mut dyn FnMut(&Expr) -> Option<Expr>) -> Expr {
+    rewrite(e, &mut |x| f(x))
+}
+
+/// A column reference to an internal name.
+pub fn internal_column(name: &str, pos: Pos) -> Expr {
+    Expr::new(
+        ExprKind::Column {
+            source: None,
+            name: name.to_string(),
+        },
+        pos,
+    )
+}

@@ -516,7 +516,24 @@ pub fn table_stage(
     key_width: usize,
     step: &str,
 ) -> Result<eddy_streams::processor::NodeId> {
-    let input = flow.stage_schema();
+    table_stage_with(ctx, flow, filter, outputs, key_width, step, false)
+}
+
+/// [`table_stage`], optionally giving the program each record's time as a last `ROWTIME`
+/// input column (for tables whose rows do not carry it: join results).
+pub fn table_stage_with(
+    ctx: &mut PlanContext<'_>,
+    flow: &TableFlow,
+    filter: Option<&TExpr>,
+    outputs: &[(String, TExpr)],
+    key_width: usize,
+    step: &str,
+    record_time: bool,
+) -> Result<eddy_streams::processor::NodeId> {
+    let mut input = flow.stage_schema();
+    if record_time {
+        input.columns.push((ROWTIME.to_string(), SqlType::BigInt));
+    }
     let (program, plan) = ctx.compiler.program(&input.columns, filter, outputs)?;
     let program = Arc::new(program);
     let log = ctx.log.clone();
@@ -525,13 +542,8 @@ pub fn table_stage(
         step,
         flow.table.node(),
         Arc::new(move || {
-            Box::new(TableStageNode::new(
-                &name,
-                program.clone(),
-                input.clone(),
-                key_width,
-                log.clone(),
-            ))
+            let node = TableStageNode::new(&name, program.clone(), input.clone(), key_width, log.clone());
+            Box::new(if record_time { node.with_record_time() } else { node })
         }),
     );
     ctx.step(format!(

@@ -4,6 +4,7 @@
 //! ([`sink`]) and push-query outputs ([`transient`]); serdes of rows ([`serdes`]); the
 //! processing log ([`processing_log`]).
 
+pub mod aggregate;
 pub mod batch;
 pub mod convert;
 pub mod processing_log;

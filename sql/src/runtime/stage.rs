@@ -68,6 +68,8 @@ pub struct TableStageNode {
     input: StageSchema,
     arrow: SchemaRef,
     key_width: usize,
+    /// Append the record time to each row as a last `ROWTIME` column before evaluating.
+    append_rowtime: bool,
     log: ProcessingLog,
 }
 
@@ -87,8 +89,15 @@ impl TableStageNode {
             input,
             arrow,
             key_width,
+            append_rowtime: false,
             log,
         }
+    }
+
+    /// Also gives the program each record's time, as a last `ROWTIME` input column.
+    pub fn with_record_time(mut self) -> Self {
+        self.append_rowtime = true;
+        self
     }
 
     /// Evaluates rows (key ++ value); `None` where the filter rejects the row.
@@ -133,6 +142,9 @@ impl Node for TableStageNode {
             for v in [&r.value.new, &r.value.old].into_iter().flatten() {
                 let mut row = r.key.clone();
                 row.extend(v.iter().cloned());
+                if self.append_rowtime {
+                    row.push(crate::value::Value::BigInt(r.timestamp));
+                }
                 rows.push(row);
             }
         }
