@@ -146,54 +146,82 @@ fn aliases_in(e: &Expr, scope: &Scope) -> Vec<String> {
     out
 }
 
-/// The join criteria split into the left side's and the right side's expressions.
-fn split_criteria(join: &Join, left: &Side, right: &Side, scope: &Scope) -> Result<(Expr, Expr)> {
-    let ExprKind::Binary {
-        op: BinaryOp::Eq,
-        left: a,
-        right: b,
-    } = &join.on.kind
-    else {
-        return Err(SqlError::at(
-            join.on.pos,
-            format!(
-                "Unsupported join expression: {}. Only equality joins are supported (a = b).",
-                join.on
-            ),
-        ));
-    };
-    let side_of = |e: &Expr| -> Result<Option<bool>> {
-        let aliases = aliases_in(e, scope);
-        let in_left = aliases.iter().all(|a| left.aliases.contains(a));
-        let in_right = aliases.iter().all(|a| right.aliases.contains(a));
-        if aliases.is_empty() || aliases.len() > 1 && !in_left {
+/// The join criteria split into the left side's and the right side's expressions, with
+/// ksqlDB's errors for criteria it does not support.
+fn split_criteria(
+    ctx: &PlanContext<'_>,
+    join: &Join,
+    left: &Side,
+    right: &Side,
+    scope: &Scope,
+) -> Result<(Expr, Expr)> {
+    let (a, b) = match &join.on.kind {
+        ExprKind::Binary {
+            op: BinaryOp::Eq,
+            left: a,
+            right: b,
+        } => (a, b),
+        ExprKind::Binary {
+            op: BinaryOp::And, ..
+        } => {
             return Err(SqlError::at(
+                join.on.pos,
+                format!(
+                    "Invalid join condition: joins on multiple conditions are not yet supported. Got {}.",
+                    join.on
+                ),
+            ));
+        }
+        _ => {
+            return Err(SqlError::at(
+                join.on.pos,
+                format!(
+                    "Unsupported join expression: {}. Only equality joins are supported (a = b).",
+                    join.on
+                ),
+            ));
+        }
+    };
+    for e in [a, b] {
+        ctx.type_expr(scope, e).map_err(|err| match err {
+            SqlError::Statement { pos, message }
+                if message.starts_with("Column '") && message.ends_with("' cannot be resolved.") =>
+            {
+                SqlError::Statement {
+                    pos,
+                    message: format!("JOIN ON {}", message.replacen("Column", "column", 1)),
+                }
+            }
+            other => other,
+        })?;
+    }
+    let single = |e: &Expr| -> Result<String> {
+        match aliases_in(e, scope).as_slice() {
+            [one] => Ok(one.clone()),
+            _ => Err(SqlError::at(
                 e.pos,
                 format!(
                     "Invalid comparison expression '{e}' in join '{}'. Each side of the join comparision must contain references from exactly one source.",
                     join.on
                 ),
-            ));
+            )),
         }
-        Ok(if in_left {
-            Some(true)
-        } else if in_right {
-            Some(false)
-        } else {
-            None
-        })
     };
-    match (side_of(a)?, side_of(b)?) {
-        (Some(true), Some(false)) => Ok(((**a).clone(), (**b).clone())),
-        (Some(false), Some(true)) => Ok(((**b).clone(), (**a).clone())),
-        _ => Err(SqlError::at(
-            join.on.pos,
-            format!(
-                "Invalid join criteria {}. Could not find a join criteria operand for {}.",
-                join.on,
-                right.aliases.join(", ")
-            ),
-        )),
+    let (sa, sb) = (single(a)?, single(b)?);
+    if sa == sb {
+        return Err(SqlError::semantic(format!(
+            "Each side of the join must reference exactly one source and not the same source. Left side references `{sa}` and right references `{sb}`"
+        )));
+    }
+    let right_alias = &right.aliases[0];
+    if &sb == right_alias && left.aliases.contains(&sa) {
+        Ok(((**a).clone(), (**b).clone()))
+    } else if &sa == right_alias && left.aliases.contains(&sb) {
+        Ok(((**b).clone(), (**a).clone()))
+    } else {
+        Err(SqlError::semantic(format!(
+            "A join criteria is expected to reference the source (`{right_alias}`) in the FROM clause, instead the right source references `{sb}` and the left source references `{sa}`"
+        )))
     }
 }
 
@@ -371,10 +399,10 @@ fn join_windows(within: &crate::parser::ast::WithinExpr) -> JoinWindows {
 
 fn kind_name(k: JoinKind) -> &'static str {
     match k {
-        JoinKind::Inner => "INNER",
-        JoinKind::Left => "LEFT",
-        JoinKind::Right => "RIGHT",
-        JoinKind::Full => "FULL",
+        JoinKind::Inner => "[INNER] JOIN",
+        JoinKind::Left => "LEFT [OUTER] JOIN",
+        JoinKind::Right => "RIGHT [OUTER] JOIN",
+        JoinKind::Full => "[FULL] OUTER JOIN",
     }
 }
 
@@ -400,11 +428,18 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
         sources.push((j.source.clone(), lookup(ctx, &j.source.name)?));
     }
     for (i, (a, _)) in sources.iter().enumerate() {
-        if sources[..i].iter().any(|(b, _)| b.alias_or_name() == a.alias_or_name()) {
-            return Err(SqlError::semantic(format!(
-                "Can not join '{0}' to '{0}': self joins require different aliases for each side",
-                a.alias_or_name()
-            )));
+        if sources[..i].iter().any(|(b, _)| b.name.value == a.name.value) {
+            return Err(SqlError::semantic(if sources.len() > 2 {
+                format!(
+                    "N-way joins do not support multiple occurrences of the same source. Source: '{}'",
+                    a.name.value
+                )
+            } else {
+                format!(
+                    "Can not join '{0}' to '{0}': self joins are not yet supported.",
+                    a.name.value
+                )
+            }));
         }
     }
     let kafka_value: Vec<String> = sources
@@ -446,7 +481,7 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
         let mut qualifiers = left.aliases.clone();
         qualifiers.extend(right.aliases.iter().cloned());
         let scope = scope_of(&columns, &qualifiers);
-        let (lexpr, rexpr) = split_criteria(join, &left, &right, &scope)?;
+        let (lexpr, rexpr) = split_criteria(ctx, join, &left, &right, &scope)?;
         let lt = ctx.type_expr(&scope, &lexpr)?;
         let rt = ctx.type_expr(&scope, &rexpr)?;
         let (lty, rty) = (lt.ty.clone(), rt.ty.clone());

@@ -271,8 +271,10 @@ fn star_column(
     is_join: bool,
     clashing: &impl Fn(&str) -> bool,
 ) -> SelectColumn {
+    // A join's star always names columns after their source (ksqlDB's join schema).
+    let _ = clashing;
     let alias = match &c.qualifier {
-        Some(q) if is_join && clashing(&c.name) => format!("{q}_{}", c.name),
+        Some(q) if is_join => format!("{q}_{}", c.name),
         _ => c.name.clone(),
     };
     SelectColumn {
