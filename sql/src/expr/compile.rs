@@ -153,15 +153,18 @@ impl Compiler {
                 list,
                 negated,
             } => {
+                // ksqlDB's `x NOT IN (...)` is `NOT (x IN (...))` over a two-valued IN: a
+                // NULL `x` is in nothing, so it is NOT IN everything.
                 let ty = ty_of(expr)?;
-                if is_nested(ty) {
+                let found = if list.is_empty() {
+                    Expr::Literal(ScalarValue::Boolean(Some(false)), None)
+                } else if is_nested(ty) {
                     let mut args = vec![self.expr(expr)?];
                     let mut types = vec![Some(ty.clone())];
                     for item in list {
                         args.push(self.expr(item)?);
                         types.push(Some(ty.clone()));
                     }
-                    let negated = *negated;
                     self.row_udf(
                         "in",
                         args,
@@ -170,16 +173,17 @@ impl Compiler {
                         Nulls::Pass,
                         Arc::new(move |a| {
                             let found = !a[0].is_null() && a[1..].iter().any(|v| v == &a[0]);
-                            Ok(Value::Boolean(found != negated && !a[0].is_null()))
+                            Ok(Value::Boolean(found))
                         }),
                     )
                 } else {
                     false_if_null(Expr::InList(InList::new(
                         Box::new(self.expr(expr)?),
                         list.iter().map(|i| self.expr(i)).collect::<Result<_>>()?,
-                        *negated,
+                        false,
                     )))
-                }
+                };
+                if *negated { Expr::Not(Box::new(found)) } else { found }
             }
             TKind::Between {
                 expr,

@@ -18,6 +18,8 @@ use crate::parser::ast::{AstType, BinaryOp, Expr, ExprKind, Literal};
 use crate::types::{SqlType, StructField};
 use crate::value::Value;
 
+mod coerce;
+
 /// A column that expressions may name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScopeColumn {
@@ -304,32 +306,21 @@ impl<'a> Typer<'a> {
                 list,
                 negated,
             } => {
-                let t = self.expr(expr)?;
-                let items = list
-                    .iter()
-                    .map(|i| self.expr(i))
-                    .collect::<Result<Vec<_>>>()?;
-                let mut ty = t.ty.clone();
-                for item in &items {
-                    if let (Some(a), Some(b)) = (&ty, &item.ty)
-                        && !is_string_literal(item)
-                    {
-                        ty = Some(common_type(a, b).ok_or_else(|| {
-                            SqlError::at(
-                                pos,
-                                format!("Invalid IN expression: {a} can not be compared with {b}"),
-                            )
-                        })?);
-                    } else if ty.is_none() {
-                        ty = item.ty.clone();
-                    }
+                // ksqlDB drops NULL literals from the list: they never match.
+                let mut items: Vec<&Expr> = vec![expr];
+                items.extend(
+                    list.iter()
+                        .filter(|e| !matches!(e.kind, ExprKind::Literal(Literal::Null))),
+                );
+                let (ty, mut converted) = self.coerce_user_list(&items)?;
+                if ty.is_none() {
+                    return Err(SqlError::at(pos, "IN needs a typed operand"));
                 }
-                let ty = ty.ok_or_else(|| SqlError::at(pos, "IN needs a typed operand"))?;
-                let conv = |x: TExpr| coerce_literal(x, &ty).map(|x| x.cast_to(&ty));
+                let value = converted.remove(0);
                 TExpr::new(
                     TKind::InList {
-                        expr: Box::new(conv(t)?),
-                        list: items.into_iter().map(conv).collect::<Result<_>>()?,
+                        expr: Box::new(value),
+                        list: converted,
                         negated: *negated,
                     },
                     Some(SqlType::Boolean),
@@ -455,11 +446,9 @@ impl<'a> Typer<'a> {
                 }
             }
             ExprKind::Array(items) => {
-                let typed = items
-                    .iter()
-                    .map(|i| self.expr(i))
-                    .collect::<Result<Vec<_>>>()?;
-                let element = common_of(&typed, pos, "ARRAY")?.ok_or_else(|| {
+                let refs: Vec<&Expr> = items.iter().collect();
+                let (element, typed) = self.coerce_user_list(&refs)?;
+                let element = element.ok_or_else(|| {
                     SqlError::at(
                         pos,
                         "Cannot construct an array with all NULL elements (see \
@@ -467,33 +456,38 @@ impl<'a> Typer<'a> {
                          you may cast a NULL value to the desired type.",
                     )
                 })?;
-                TExpr::new(
-                    TKind::MakeArray(typed.into_iter().map(|t| t.cast_to(&element)).collect()),
-                    Some(SqlType::array(element)),
-                )
+                TExpr::new(TKind::MakeArray(typed), Some(SqlType::array(element)))
             }
             ExprKind::Map(entries) => {
-                let keys = entries
-                    .iter()
-                    .map(|(k, _)| self.expr(k))
-                    .collect::<Result<Vec<_>>>()?;
-                let values = entries
-                    .iter()
-                    .map(|(_, v)| self.expr(v))
-                    .collect::<Result<Vec<_>>>()?;
-                let kt = common_of(&keys, pos, "MAP key")?.ok_or_else(|| {
-                    SqlError::at(pos, "Cannot construct a map with all NULL keys.")
+                if entries.is_empty() {
+                    return Err(SqlError::at(
+                        pos,
+                        "Map constructor cannot be empty. Please supply at least one key value \
+                         pair (see https://github.com/confluentinc/ksql/issues/4239).",
+                    ));
+                }
+                let keys: Vec<&Expr> = entries.iter().map(|(k, _)| k).collect();
+                let values: Vec<&Expr> = entries.iter().map(|(_, v)| v).collect();
+                let (kt, keys) = self.coerce_user_list(&keys)?;
+                let kt = kt.ok_or_else(|| {
+                    SqlError::at(
+                        pos,
+                        "Cannot construct a map with all NULL keys (see \
+                         https://github.com/confluentinc/ksql/issues/4239). As a workaround, \
+                         you may cast a NULL key to the desired type.",
+                    )
                 })?;
-                let vt = common_of(&values, pos, "MAP value")?.ok_or_else(|| {
-                    SqlError::at(pos, "Cannot construct a map with all NULL values.")
+                let (vt, values) = self.coerce_user_list(&values)?;
+                let vt = vt.ok_or_else(|| {
+                    SqlError::at(
+                        pos,
+                        "Cannot construct a map with all NULL values (see \
+                         https://github.com/confluentinc/ksql/issues/4239). As a workaround, \
+                         you may cast a NULL value to the desired type.",
+                    )
                 })?;
                 TExpr::new(
-                    TKind::MakeMap(
-                        keys.into_iter()
-                            .zip(values)
-                            .map(|(k, v)| (k.cast_to(&kt), v.cast_to(&vt)))
-                            .collect(),
-                    ),
+                    TKind::MakeMap(keys.into_iter().zip(values).collect()),
                     Some(SqlType::map(kt, vt)),
                 )
             }
@@ -1003,25 +997,6 @@ fn is_string_literal(t: &TExpr) -> bool {
     matches!(t.kind, TKind::Literal(Value::String(_)))
 }
 
-/// The common type of expressions (NULLs ignored), or an error naming `what`.
-fn common_of(items: &[TExpr], pos: Pos, what: &str) -> Result<Option<SqlType>> {
-    let mut ty: Option<SqlType> = None;
-    for item in items {
-        if let Some(b) = &item.ty {
-            ty = Some(match &ty {
-                None => b.clone(),
-                Some(a) => common_type(a, b).ok_or_else(|| {
-                    SqlError::at(
-                        pos,
-                        format!("invalid input syntax for type {a}: {what} elements must all have the same type, found {b}"),
-                    )
-                })?,
-            });
-        }
-    }
-    Ok(ty)
-}
-
 /// A string literal converted to `ty` at planning time (ksqlDB coerces string literals in
 /// comparisons), or the expression unchanged if it is not one.
 pub fn coerce_literal(t: TExpr, ty: &SqlType) -> Result<TExpr> {
@@ -1033,7 +1008,7 @@ pub fn coerce_literal(t: TExpr, ty: &SqlType) -> Result<TExpr> {
     }
     let bad = || {
         SqlError::semantic(format!(
-            "invalid input syntax for type {}: \"{s}\"",
+            "invalid input syntax for type {}: \"{s}\".",
             ty.kind_name()
         ))
     };
