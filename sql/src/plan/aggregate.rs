@@ -16,7 +16,7 @@ use super::select::{SelectColumn, internal_column, rewrite, same_expr, strip, vi
 use super::sink::{ResultSchema, resolve_target, table_sink};
 use super::source::SourceNaming;
 use super::stream::{
-    lookup, not_null_row, prefix_error, split_keys, stream_stage, table_stage,
+    KeySpec, lookup, not_null_row, prefix_error, split_keys, stream_stage, table_stage,
     timestamp_to_bigint,
 };
 use super::{PlanContext, PlannedQuery, Target, TransientOutput};
@@ -533,7 +533,16 @@ fn plan_aggregation(
             value_candidates.clone(),
         )
     } else {
-        let split = split_keys(&value_candidates, &query.group_by, "grouping expression", &sink_name, true)?;
+        let split = split_keys(
+            &value_candidates,
+            &KeySpec {
+                exprs: query.group_by.clone(),
+                display: query.group_by.iter().map(|e| e.to_string()).collect(),
+                kind: "grouping expression",
+            },
+            &sink_name,
+            true,
+        )?;
         (split.key_names, split.values)
     };
     let typed_of = |alias: &str| -> Result<TExpr> {

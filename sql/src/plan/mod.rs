@@ -19,6 +19,7 @@
 pub mod aggregate;
 pub mod flow;
 pub mod join;
+pub mod partition;
 pub mod select;
 pub mod sink;
 pub mod source;
@@ -34,11 +35,12 @@ use eddy_streams::{StreamsBuilder, Topology, TopologyBuilder};
 
 use crate::catalog::{DataSource, MetaStore};
 use crate::engine::config::Config;
-use crate::error::Result;
+use crate::error::{Result, SqlError};
 use crate::expr::compile::Compiler;
 use crate::expr::{Scope, TExpr, Typer};
 use crate::functions::FunctionRegistry;
-use crate::parser::ast::{Expr, Properties, Query, SourceKind};
+use crate::catalog::schema::{ROWOFFSET, ROWPARTITION, ROWTIME, WINDOWEND, WINDOWSTART};
+use crate::parser::ast::{Expr, ExprKind, Properties, Query, SelectItem, SourceKind};
 use crate::runtime::processing_log::ProcessingLog;
 use crate::types::SqlType;
 
@@ -177,10 +179,60 @@ impl<'a> PlanContext<'a> {
         self.typer(scope).type_expr(e)
     }
 
+    /// Types an expression of a clause; unknown columns are reported as ksqlDB does, naming
+    /// the clause ("PARTITION BY column 'X' cannot be resolved.").
+    pub fn type_in_clause(&self, scope: &Scope, e: &Expr, clause: &str) -> Result<TExpr> {
+        self.type_expr(scope, e).map_err(|err| match err {
+            SqlError::Statement { pos, message }
+                if message.starts_with("Column '") && message.ends_with("' cannot be resolved.") =>
+            {
+                SqlError::Statement {
+                    pos,
+                    message: format!("{clause} {}", message.replacen("Column", "column", 1)),
+                }
+            }
+            other => other,
+        })
+    }
+
     /// The topology built so far.
     pub fn build(&self) -> Result<Topology> {
         Ok(self.builder.build()?)
     }
+}
+
+/// ksqlDB's checks of select items named like system columns: an alias may not be one,
+/// and a persistent query may not select one unaliased.
+fn check_reserved_names(query: &Query, persistent: bool) -> Result<()> {
+    for item in &query.select {
+        let SelectItem::Expr { expr, alias } = item else {
+            continue;
+        };
+        let named = match (alias, &expr.kind) {
+            (Some(a), _) => a.value.clone(),
+            (None, ExprKind::Column { name, .. }) => name.clone(),
+            (None, _) => continue,
+        };
+        let Some(reserved) = [ROWTIME, ROWPARTITION, ROWOFFSET, WINDOWSTART, WINDOWEND]
+            .into_iter()
+            .find(|r| r.eq_ignore_ascii_case(&named))
+        else {
+            continue;
+        };
+        let is_that_column =
+            matches!(&expr.kind, ExprKind::Column { name, .. } if name.eq_ignore_ascii_case(reserved));
+        if !is_that_column {
+            return Err(SqlError::semantic(format!(
+                "`{reserved}` is a reserved column name. You cannot use it as an alias for a column."
+            )));
+        }
+        if persistent {
+            return Err(SqlError::semantic(format!(
+                "Reserved column name in select: `{reserved}`. Please remove or alias the column."
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Plans a query into a topology.
@@ -189,6 +241,7 @@ pub fn plan_query(
     query: &Query,
     target: &Target,
 ) -> Result<PlannedQuery> {
+    check_reserved_names(query, !matches!(target, Target::Transient))?;
     let is_join = !query.from.joins.is_empty();
     let aggregated = !query.group_by.is_empty() || select::has_aggregates(ctx, query);
     if is_join {

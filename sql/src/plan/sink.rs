@@ -9,7 +9,7 @@ use eddy_streams::topology::TopicName;
 
 use super::flow::StreamFlow;
 use super::{PlanContext, Target};
-use crate::catalog::schema::{Column, ColumnKind, LogicalSchema, is_reserved_column_name};
+use crate::catalog::schema::{Column, ColumnKind, LogicalSchema};
 use crate::catalog::{DataSource, TimestampColumn, WindowInfo};
 use crate::error::{Result, SqlError};
 use crate::parser::ast::{Properties, SourceKind};
@@ -85,13 +85,6 @@ pub fn sink_source(
     for p in properties.values.keys() {
         if !SINK_PROPERTIES.contains(&p.as_str()) {
             return Err(SqlError::semantic(format!("Invalid config variable(s) in the WITH clause: {p}")));
-        }
-    }
-    for (n, _) in result.key.iter().chain(&result.value) {
-        if is_reserved_column_name(n) {
-            return Err(SqlError::semantic(format!(
-                "Reserved column name in select: `{n}`. Please remove or alias the column."
-            )));
         }
     }
     let mut seen = std::collections::BTreeSet::new();

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use super::flow::{FlowColumn, Role, StreamFlow, TableFlow};
 use super::select::{SelectColumn, same_expr};
 use super::sink::{ResultSchema, resolve_target, stream_sink, table_sink};
+use super::partition::{is_partition_by_null, partition_by_null, repartition, resolve_select};
 use super::source::SourceNaming;
 use super::{PlanContext, PlannedQuery, Target, TransientOutput};
 use crate::catalog::DataSource;
 use crate::catalog::schema::{ROWTIME, WINDOWEND, WINDOWSTART};
 use crate::error::{Result, SqlError};
 use crate::expr::{TExpr, TKind};
-use crate::parser::ast::{BinaryOp, Expr, ExprKind, Literal, Query, SourceKind};
+use crate::parser::ast::{BinaryOp, Expr, ExprKind, Query, SourceKind};
 use crate::runtime::batch::{NULL_ROW, StageSchema};
 use crate::runtime::stage::{StreamStageNode, TableStageNode};
 use crate::runtime::transient::{StreamPushNode, TablePushNode};
@@ -50,7 +51,7 @@ pub fn not_null_row(predicate: Option<TExpr>) -> TExpr {
 }
 
 /// `CASE WHEN #nullrow THEN NULL ELSE e END`.
-fn null_on_null_row(e: TExpr) -> TExpr {
+pub fn null_on_null_row(e: TExpr) -> TExpr {
     let ty = e.ty.clone();
     TExpr::new(
         TKind::Case {
@@ -72,47 +73,72 @@ pub struct SplitSelect {
     pub values: Vec<SelectColumn>,
 }
 
+/// What a persistent query's key is made of, for [`split_keys`].
+pub struct KeySpec {
+    /// Per key column, the select expression that is it.
+    pub exprs: Vec<Expr>,
+    /// The key expressions as errors name them.
+    pub display: Vec<String>,
+    /// What errors call them ("key column", "grouping expression", ...).
+    pub kind: &'static str,
+}
+
+impl KeySpec {
+    /// A key of existing columns.
+    pub fn columns(exprs: Vec<Expr>) -> Self {
+        Self {
+            display: exprs.iter().map(|e| e.to_string()).collect(),
+            exprs,
+            kind: "key column",
+        }
+    }
+}
+
 /// Splits a persistent query's projection into key columns (a select item that is the
-/// key expression `key_exprs[i]`, at most once each) and values, with ksqlDB's errors.
+/// key expression `key.exprs[i]`, at most once each) and values, with ksqlDB's errors.
 pub fn split_keys(
     select: &[SelectColumn],
-    key_exprs: &[Expr],
-    key_kind: &str,
+    key: &KeySpec,
     sink_name: &str,
     single_source: bool,
 ) -> Result<SplitSelect> {
-    let mut key_names: Vec<Option<String>> = vec![None; key_exprs.len()];
+    let mut aliases: Vec<Vec<String>> = vec![Vec::new(); key.exprs.len()];
     let mut values = Vec::new();
     for item in select {
-        let hit = key_exprs
+        match key
+            .exprs
             .iter()
-            .position(|k| same_expr(&item.expr, k, single_source));
-        match hit {
-            Some(i) => {
-                if let Some(existing) = &key_names[i] {
-                    let mut names = [existing.clone(), item.alias.clone()];
-                    names.sort();
-                    return Err(SqlError::semantic(format!(
-                        "The projection contains a key column ({}) more than once, aliased as: {} and {}.\nEach key column must only be in the projection once. If you intended to copy the key into the value, then consider using the AS_VALUE function to indicate which key reference should be copied.",
-                        key_exprs[i], names[0], names[1]
-                    )));
-                }
-                key_names[i] = Some(item.alias.clone());
-            }
+            .position(|k| same_expr(&item.expr, k, single_source))
+        {
+            Some(i) => aliases[i].push(item.alias.clone()),
             None => values.push(item.clone()),
         }
     }
-    if key_names.iter().any(Option::is_none) {
-        let list: Vec<String> = key_exprs.iter().map(|e| e.to_string()).collect();
-        let plural = if list.len() > 1 { "s" } else { "" };
+    for (i, names) in aliases.iter().enumerate() {
+        if names.len() > 1 {
+            let mut names = names.clone();
+            names.sort();
+            let column = match &key.exprs[i].kind {
+                ExprKind::Column { name, .. } => format!("`{name}`"),
+                _ => key.display[i].clone(),
+            };
+            return Err(SqlError::semantic(format!(
+                "The projection contains a key column ({column}) more than once, aliased as: {}.\nEach key column must only be in the projection once. If you intended to copy the key into the value, then consider using the AS_VALUE function to indicate which key reference should be copied.",
+                join_and(&names)
+            )));
+        }
+    }
+    if aliases.iter().any(Vec::is_empty) {
+        let plural = if key.display.len() > 1 { "s" } else { "" };
         return Err(SqlError::semantic(format!(
-            "The query used to build `{sink_name}` must include the {key_kind}{plural} {} in its projection (eg, SELECT {}...).",
-            join_and(&list),
-            list.join(", ")
+            "The query used to build `{sink_name}` must include the {}{plural} {} in its projection (eg, SELECT {}...).",
+            key.kind,
+            join_and(&key.display),
+            key.display.join(", ")
         )));
     }
     Ok(SplitSelect {
-        key_names: key_names.into_iter().map(Option::unwrap_or_default).collect(),
+        key_names: aliases.into_iter().map(|mut a| a.remove(0)).collect(),
         values,
     })
 }
@@ -197,63 +223,42 @@ fn plan_stream(
     } else {
         None
     };
-    // The key: the source's key columns, or the PARTITION BY expressions.
-    let partition_null = matches!(
-        query.partition_by.as_slice(),
-        [Expr { kind: ExprKind::Literal(Literal::Null), .. }]
-    );
-    if query.partition_by.len() > 1
-        && query
-            .partition_by
-            .iter()
-            .any(|e| matches!(e.kind, ExprKind::Literal(Literal::Null)))
-    {
-        return Err(SqlError::semantic("Cannot PARTITION BY multiple columns including NULL"));
-    }
-    let key_columns: Vec<&FlowColumn> = flow.columns.iter().filter(|c| c.role == Role::Key).collect();
-    let (key_exprs, key_typed): (Vec<Expr>, Vec<TExpr>) = if partition_null {
-        (Vec::new(), Vec::new())
-    } else if query.partition_by.is_empty() {
-        (
-            key_columns.iter().map(|c| column_expr(c)).collect(),
-            key_columns
-                .iter()
-                .map(|c| TExpr::column(c.internal.clone(), c.ty.clone()))
-                .collect(),
-        )
-    } else {
-        let key_names: Vec<&str> = key_columns.iter().map(|c| c.internal.as_str()).collect();
-        let mut typed = Vec::new();
-        for e in &query.partition_by {
-            let t = ctx.type_expr(&scope, e)?;
-            if t.is_untyped_null() {
-                return Err(SqlError::semantic("Cannot PARTITION BY multiple columns including NULL"));
-            }
-            // An expression of key columns only is evaluated on the key, even for null values.
-            let key_only = t.columns().iter().all(|c| key_names.contains(&c.as_str()));
-            typed.push(if key_only { t } else { null_on_null_row(t) });
+    // PARTITION BY re-keys the stream (after the WHERE clause) before the projection.
+    let (flow, filter, repartitioned) = if is_partition_by_null(&query.partition_by)? {
+        if let Target::Create { properties, .. } = target
+            && let Some(format) = properties.get("KEY_FORMAT").or_else(|| properties.get("FORMAT"))
+            && !format.eq_ignore_ascii_case("NONE")
+        {
+            return Err(SqlError::semantic("Key format specified for stream without key columns."));
         }
-        ctx.step(format!(
-            "PartitionBy: {}",
-            query
-                .partition_by
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        (query.partition_by.clone(), typed)
+        (partition_by_null(flow), filter, None)
+    } else if query.partition_by.is_empty() {
+        (flow, filter, None)
+    } else {
+        let r = repartition(ctx, &flow, &query.partition_by, filter.as_ref(), query.from.source.alias_or_name())?;
+        (r.flow.clone(), None, Some(r))
     };
-    if let Some(ty) = key_typed.iter().find_map(|t| t.ty.as_ref().filter(|t| t.contains_map()).cloned()) {
-        return Err(SqlError::semantic(format!(
-            "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{}`. Column type: {ty}. See https://github.com/confluentinc/ksql/issues/6621 for more.",
-            partition_key_name(&query.partition_by, &key_typed, &ty, source)
-        )));
+    let scope = flow.scope();
+    let key_columns: Vec<&FlowColumn> = flow.columns.iter().filter(|c| c.role == Role::Key).collect();
+    let key_exprs: Vec<Expr> = match &repartitioned {
+        Some(r) => r.key_refs.clone(),
+        None => key_columns.iter().map(|c| column_expr(c)).collect(),
+    };
+    let key_typed: Vec<TExpr> = key_columns
+        .iter()
+        .map(|c| TExpr::column(c.internal.clone(), c.ty.clone()))
+        .collect();
+    let mut select = super::select::resolve(&query.select, &flow.columns, &source_names(source), false)?;
+    if let Some(r) = &repartitioned {
+        for item in &mut select {
+            if let Some(key) = resolve_select(&item.expr, r) {
+                item.expr = key;
+            }
+        }
     }
-    let select = super::select::resolve(&query.select, &flow.columns, &source_names(source), false)?;
     let result_columns: Vec<(String, TExpr)> = select
         .iter()
-        .map(|s| Ok((s.alias.clone(), ctx.type_expr(&scope, &s.expr)?)))
+        .map(|s| Ok((s.alias.clone(), ctx.type_in_clause(&scope, &s.expr, "SELECT")?)))
         .collect::<Result<_>>()?;
     for (name, t) in &result_columns {
         if t.is_untyped_null() {
@@ -270,10 +275,13 @@ fn plan_stream(
         Target::Insert { target } => target.name.clone(),
         Target::Transient => unreachable!("handled above"),
     };
-    let (kind_word, exprs_for_split): (&str, Vec<Expr>) = if query.partition_by.is_empty() {
-        ("key column", key_exprs.clone())
-    } else {
-        ("partitioning expression", key_exprs.clone())
+    let key_spec = match &repartitioned {
+        Some(r) => KeySpec {
+            exprs: key_exprs.clone(),
+            display: r.display.clone(),
+            kind: "partitioning expression",
+        },
+        None => KeySpec::columns(key_exprs.clone()),
     };
     // Window bounds are dropped from the value unless aliased.
     let select_no_bounds: Vec<SelectColumn> = select
@@ -285,7 +293,7 @@ fn plan_stream(
         })
         .cloned()
         .collect();
-    let split = split_keys(&select_no_bounds, &exprs_for_split, kind_word, &sink_name, true)?;
+    let split = split_keys(&select_no_bounds, &key_spec, &sink_name, true)?;
     let typed_value = |name: &str| {
         result_columns
             .iter()
@@ -342,28 +350,13 @@ fn plan_stream(
     })
 }
 
-/// The name a PARTITION BY key column gets (for messages).
-fn partition_key_name(exprs: &[Expr], _typed: &[TExpr], _ty: &SqlType, source: &DataSource) -> String {
-    let mut generator = super::select::AliasGenerator::new(
-        source.schema.columns().iter().map(|c| c.name.as_str()),
-    );
-    match exprs.first() {
-        Some(Expr {
-            kind: ExprKind::Column { name, .. },
-            ..
-        }) => name.clone(),
-        Some(e) => generator.alias_for(e),
-        None => "ROWKEY".to_string(),
-    }
-}
-
 /// ROWTIME of the result: the record time, or the sink's TIMESTAMP column.
 pub fn rowtime_expr(sink: &DataSource, outputs: &[(String, TExpr)], flow: &StreamFlow) -> Result<TExpr> {
     let Some(ts) = &sink.timestamp else {
         let internal = flow
             .columns
             .iter()
-            .find(|c| c.name == ROWTIME && c.role == Role::Pseudo)
+            .find(|c| c.role == Role::Pseudo && (c.name == ROWTIME || c.name == format!("#shadowed_{ROWTIME}")))
             .map(|c| c.internal.clone())
             .unwrap_or_else(|| ROWTIME.to_string());
         return Ok(TExpr::column(internal, SqlType::BigInt));
@@ -637,7 +630,7 @@ fn plan_table(
         })
         .cloned()
         .collect();
-    let split = split_keys(&select_no_bounds, &key_exprs, "key column", &sink_name, true)?;
+    let split = split_keys(&select_no_bounds, &KeySpec::columns(key_exprs.clone()), &sink_name, true)?;
     let typed = |name: &str| {
         result_columns
             .iter()

@@ -58,7 +58,8 @@ impl StreamSinkNode {
 }
 
 fn encode_key(serde: &SerdeRef<Row>, key: &Row) -> Result<Option<bytes::Bytes>, String> {
-    if key.iter().all(Value::is_null) && !key.is_empty() || key.is_empty() {
+    // A one-column key of NULL is a null key; a multi-column key of NULLs is still a key.
+    if key.is_empty() || (key.len() == 1 && key[0].is_null()) {
         return Ok(None);
     }
     serde

@@ -143,10 +143,24 @@ pub fn check_columns(
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // ksqlDB reports what its serde factory refuses with the persistence schema.
+    let unsupported = |reason: String| {
+        let features = match wrap_single_value {
+            Some(true) => "WRAP_SINGLES",
+            Some(false) => "UNWRAP_SINGLES",
+            None => "",
+        };
+        SqlError::semantic(format!(
+            "{} format does not support schema.\nformat: {}\nschema: Persistence{{columns=[{}], features=[{features}]}}\nreason: {reason}",
+            if is_key { "Key" } else { "Value" },
+            info.format,
+            names()
+        ))
+    };
     match info.format {
         Format::None => {
             if !columns.is_empty() {
-                return Err(SqlError::semantic(format!(
+                return Err(unsupported(format!(
                     "The 'NONE' format can only be used when no columns are defined. Got: [{}]",
                     names()
                 )));
@@ -159,7 +173,7 @@ pub fn check_columns(
         }
         Format::Kafka => {
             if columns.len() > 1 {
-                return Err(SqlError::semantic(format!(
+                return Err(unsupported(format!(
                     "The 'KAFKA' format only supports a single field. Got: [{}]",
                     names()
                 )));
@@ -181,8 +195,13 @@ pub fn check_columns(
     }
     for column in columns {
         if !info.format.supports(&column.ty) {
-            return Err(SqlError::semantic(format!(
-                "The '{}' format does not support type '{}'",
+            let column_note = if info.format == Format::Delimited {
+                format!(", column: `{}`", column.name)
+            } else {
+                String::new()
+            };
+            return Err(unsupported(format!(
+                "The '{}' format does not support type '{}'{column_note}",
                 info.format,
                 column.ty.kind_name()
             )));
