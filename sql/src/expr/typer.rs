@@ -779,6 +779,9 @@ impl<'a> Typer<'a> {
             "TRANSFORM" => return self.higher_order(HigherOrder::Transform, args, pos),
             "FILTER" => return self.higher_order(HigherOrder::Filter, args, pos),
             "REDUCE" => return self.higher_order(HigherOrder::Reduce, args, pos),
+            // ksqlDB's identity UDF: it only stops a key column in the projection from
+            // being taken as the key, so the value gets a copy.
+            "AS_VALUE" if args.len() == 1 && !star => return self.expr(&args[0]),
             _ => {}
         }
         match self.registry.kind(name) {

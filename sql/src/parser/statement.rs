@@ -718,12 +718,12 @@ impl StatementParser<'_> {
             None
         };
         let group_by = if self.eat_all(&["GROUP", "BY"]) {
-            self.expr_list()?
+            self.expr_list("GROUP BY")?
         } else {
             Vec::new()
         };
         let partition_by = if self.eat_all(&["PARTITION", "BY"]) {
-            self.expr_list()?
+            self.expr_list("PARTITION BY")?
         } else {
             Vec::new()
         };
@@ -762,10 +762,18 @@ impl StatementParser<'_> {
         })
     }
 
-    /// `e, e, ...` or `(e, e, ...)` (GROUP BY and PARTITION BY).
-    fn expr_list(&mut self) -> Result<Vec<Expr>> {
+    /// `e, e, ...` or `(e, e, ...)` (GROUP BY and PARTITION BY): ksqlDB's grammar takes
+    /// value expressions there, so a bare predicate (`a AND b`, `a = b`) is a syntax error.
+    fn expr_list(&mut self, clause: &str) -> Result<Vec<Expr>> {
         let start = self.pos();
-        let first = self.parser.parse_expr().map_err(|e| self.pe(e))?;
+        if self.parser.peek_token().token == Token::LParen
+            && self.parser.peek_nth_token(1).token == Token::RParen
+        {
+            return Err(SqlError::semantic(format!(
+                "{clause} requires at least one expression"
+            )));
+        }
+        let first = self.value_expr()?;
         let mut exprs = match first {
             datafusion_sql::sqlparser::ast::Expr::Tuple(items) => items
                 .into_iter()
@@ -774,12 +782,44 @@ impl StatementParser<'_> {
             other => vec![convert_expr(other, self.dialect)?],
         };
         while self.parser.consume_token(&Token::Comma) {
-            exprs.push(self.expr()?);
+            let next = self.value_expr()?;
+            exprs.push(convert_expr(next, self.dialect)?);
         }
         if exprs.is_empty() {
             return Err(SqlError::parse(start, "Expecting an expression"));
         }
         Ok(exprs)
+    }
+
+    /// A sqlparser expression that is not a bare predicate.
+    fn value_expr(&mut self) -> Result<datafusion_sql::sqlparser::ast::Expr> {
+        use datafusion_sql::sqlparser::ast::{BinaryOperator as B, Expr as E, UnaryOperator};
+        let start = self.pos();
+        let e = self.parser.parse_expr().map_err(|e| self.pe(e))?;
+        let predicate = match &e {
+            E::BinaryOp { op, .. } => matches!(
+                op,
+                B::And | B::Or | B::Eq | B::NotEq | B::Lt | B::LtEq | B::Gt | B::GtEq
+            ),
+            E::UnaryOp { op, .. } => *op == UnaryOperator::Not,
+            E::InList { .. }
+            | E::Between { .. }
+            | E::Like { .. }
+            | E::IsNull(_)
+            | E::IsNotNull(_)
+            | E::IsTrue(_)
+            | E::IsFalse(_)
+            | E::IsDistinctFrom(..)
+            | E::IsNotDistinctFrom(..) => true,
+            _ => false,
+        };
+        if predicate {
+            return Err(SqlError::parse(
+                start,
+                format!("Expecting a value expression, found the predicate {e}"),
+            ));
+        }
+        Ok(e)
     }
 
     fn select_item(&mut self) -> Result<SelectItem> {

@@ -52,6 +52,10 @@ impl TypeParser {
             return Ok(AstType::Named(Name::new(word.value, pos_of(&token))));
         }
         let upper = word.value.to_ascii_uppercase();
+        let simple = !matches!(upper.as_str(), "DECIMAL" | "ARRAY" | "MAP" | "STRUCT" | "NULL");
+        if simple && parser.peek_token_ref().token == Token::LParen {
+            skip_type_parameters(parser)?;
+        }
         Ok(match upper.as_str() {
             "BOOLEAN" => AstType::Boolean,
             "INT" | "INTEGER" => AstType::Int,
@@ -120,5 +124,28 @@ impl TypeParser {
             "NULL" => return parser.expected("a type", token),
             _ => AstType::Named(Name::new(upper, pos_of(&token))),
         })
+    }
+}
+
+/// ksqlDB's grammar lets a base type take parameters, `VARCHAR(10)` or `VARCHAR(STRING)`,
+/// which its type factory ignores: so does Eddy.
+fn skip_type_parameters(parser: &mut Parser) -> Result<(), ParserError> {
+    parser.next_token();
+    loop {
+        let token = parser.next_token();
+        let is_parameter = match &token.token {
+            Token::Number(n, _) => n.chars().all(|c| c.is_ascii_digit()),
+            Token::Word(w) => w.quote_style.is_none() && w.value.eq_ignore_ascii_case("STRING"),
+            _ => false,
+        };
+        if !is_parameter {
+            return parser.expected("{'STRING', INTEGER_VALUE}", token);
+        }
+        let next = parser.next_token();
+        match next.token {
+            Token::Comma => continue,
+            Token::RParen => return Ok(()),
+            _ => return parser.expected("{',', ')'}", next),
+        }
     }
 }

@@ -62,9 +62,10 @@ fn encode_key(serde: &SerdeRef<Row>, key: &Row) -> Result<Option<bytes::Bytes>, 
     if key.is_empty() || (key.len() == 1 && key[0].is_null()) {
         return Ok(None);
     }
+    // An empty serialisation (a KAFKA-format '') is still a key, not a null one.
     serde
         .serialize(key)
-        .map(|b| (!b.is_empty()).then(|| b.into()))
+        .map(|b| Some(b.into()))
         .map_err(|e| e.to_string())
 }
 
