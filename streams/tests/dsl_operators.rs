@@ -494,10 +494,16 @@ fn stream_stream_joins() {
     let r = d.input_topic("right", Serdes::string(), Serdes::string());
     l.pipe(s("k"), s("l1"), 100).unwrap();
     r.pipe(s("k"), s("r1"), 105).unwrap(); // joins l1
-    r.pipe(s("k"), s("r2"), 200).unwrap(); // no match; stream time 200 closes l1's window
-    l.pipe(s("x"), s("l2"), 201).unwrap(); // unmatched
-    l.pipe(s("k"), s("late"), 150).unwrap(); // 150 + 10 + 5 < 201: late, dropped
-    r.pipe(s("z"), s("r3"), 400).unwrap(); // closes everything before 385
+    r.pipe(s("k"), s("r2"), 200).unwrap(); // no match yet: held until its window closes
+    l.pipe(s("x"), s("l2"), 201).unwrap(); // held too
+    // Out of order: its window (up to 160) is already behind stream time, so its unmatched
+    // result is emitted at once (Kafka Streams does not hold back what cannot match).
+    l.pipe(s("k"), s("late"), 150).unwrap();
+    r.pipe(s("z"), s("r3"), 400).unwrap(); // closes r2's and l2's windows
+    l.pipe(s("y"), s("ly"), 200_000).unwrap(); // closes r3's
+    // Both this and `late` are past the left buffers' retention (newest 201 less 25): not
+    // buffered (counted late), yet emitted as unmatched.
+    l.pipe(s("k"), s("old"), 1_000).unwrap();
     let out = |t: &str| -> Vec<String> {
         d.output_topic(t, Serdes::string(), Serdes::string())
             .read_key_values()
@@ -507,13 +513,64 @@ fn stream_stream_joins() {
             .collect()
     };
     assert_eq!(out("inner"), vec!["k=l1+r1"]);
-    assert_eq!(out("left-out"), vec!["k=l1+r1", "x=l2+-"]);
-    assert_eq!(out("outer"), vec!["k=l1+r1", "k=-+r2", "x=l2+-"]);
+    assert_eq!(
+        out("left-out"),
+        vec!["k=l1+r1", "k=late+-", "x=l2+-", "k=old+-"]
+    );
+    assert_eq!(
+        out("outer"),
+        vec!["k=l1+r1", "k=late+-", "k=-+r2", "x=l2+-", "z=-+r3", "k=old+-"]
+    );
     assert_eq!(
         d.counters().late_dropped,
-        3,
-        "the late record, once per join"
+        6,
+        "the two records past the buffers' retention (176 and later), once per join"
     );
+}
+
+#[test]
+fn legacy_join_windows_emit_unmatched_results_eagerly() {
+    let b = StreamsBuilder::new();
+    let left = b.stream("left", Serdes::string(), Serdes::string());
+    let right = b.stream("right", Serdes::string(), Serdes::string());
+    let w = JoinWindows::of(Duration::from_millis(10));
+    assert_eq!(w.grace_ms, 86_400_000 - 20, "24 hours less the window");
+    left.left_join(
+        &right,
+        |l, r| format!("{l}+{}", r.map_or("-", |r| r.as_str())),
+        w,
+    )
+    .with_value_serde(Serdes::string())
+    .to("left-out");
+    left.outer_join(
+        &right,
+        |l, r| {
+            format!(
+                "{}+{}",
+                l.map_or("-", |l| l.as_str()),
+                r.map_or("-", |r| r.as_str())
+            )
+        },
+        w,
+    )
+    .with_value_serde(Serdes::string())
+    .to("outer");
+    let d = driver(&b);
+    let l = d.input_topic("left", Serdes::string(), Serdes::string());
+    let r = d.input_topic("right", Serdes::string(), Serdes::string());
+    l.pipe(s("k"), s("a"), 0).unwrap(); // unmatched: emitted at once
+    r.pipe(s("k"), s("b"), 5).unwrap(); // joins a (the earlier result stays)
+    r.pipe(s("j"), s("c"), 6).unwrap(); // unmatched right: only the outer join emits it
+    let out = |t: &str| -> Vec<String> {
+        d.output_topic(t, Serdes::string(), Serdes::string())
+            .read_key_values()
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={}", v.unwrap()))
+            .collect()
+    };
+    assert_eq!(out("left-out"), vec!["k=a+-", "k=a+b"]);
+    assert_eq!(out("outer"), vec!["k=a+-", "k=a+b", "j=-+c"]);
 }
 
 #[test]

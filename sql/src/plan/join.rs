@@ -10,7 +10,6 @@
 //! none (full outer joins, expressions).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use eddy_streams::serdes::SerdeRef;
 use eddy_streams::{JoinWindows, KStream, KTable};
@@ -374,6 +373,11 @@ fn keyed_table(ctx: &mut PlanContext<'_>, side: &Side, name: &str) -> Result<KTa
     }
 }
 
+/// The internal serde of joined rows: the left side's columns then the right's.
+fn joined_serde(left: &Side, right: &Side) -> SerdeRef<Row> {
+    RowSerde::internal(left.row().into_iter().chain(right.row()).map(|(_, t)| t).collect())
+}
+
 fn concat(left: Option<&Row>, left_width: usize, right: Option<&Row>, right_width: usize) -> Row {
     let mut out = Vec::with_capacity(left_width + right_width);
     match left {
@@ -387,14 +391,14 @@ fn concat(left: Option<&Row>, left_width: usize, right: Option<&Row>, right_widt
     out
 }
 
-/// The join window of `WITHIN`: legacy ksqlDB joins without GRACE PERIOD get Kafka
-/// Streams' old default grace (24 hours less the window).
+/// The join window of `WITHIN`: without a GRACE PERIOD ksqlDB runs Kafka Streams' legacy
+/// windows (24 hours of retention, unmatched results emitted eagerly).
 fn join_windows(within: &crate::parser::ast::WithinExpr) -> JoinWindows {
-    let day = Duration::from_millis(86_400_000);
-    let grace = within
-        .grace
-        .unwrap_or_else(|| day.saturating_sub(within.before + within.after));
-    JoinWindows::of_time_difference_and_grace(within.before, grace).after(within.after)
+    let windows = match within.grace {
+        Some(grace) => JoinWindows::of_time_difference_and_grace(within.before, grace),
+        None => JoinWindows::of(within.before),
+    };
+    windows.after(within.after)
 }
 
 fn kind_name(k: JoinKind) -> &'static str {
@@ -529,7 +533,7 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                     JoinKind::Right => r.left_join(&l, move |b, a| concat(a, lw, Some(b), rw), windows),
                     JoinKind::Full => l.outer_join(&r, move |a, b| concat(a, lw, b, rw), windows),
                 };
-                SideFlow::Stream(stream)
+                SideFlow::Stream(stream.with_value_serde(joined_serde(&left, &right)))
             }
             (SourceKind::Stream, SourceKind::Table) => {
                 if join.within.is_some() {
@@ -561,7 +565,7 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                     JoinKind::Left => l.left_join_table(&t, move |a, b| concat(Some(a), lw, b, rw)),
                     _ => l.join_table(&t, move |a, b| concat(Some(a), lw, Some(b), rw)),
                 };
-                SideFlow::Stream(stream)
+                SideFlow::Stream(stream.with_value_serde(joined_serde(&left, &right)))
             }
             (SourceKind::Table, SourceKind::Stream) => {
                 return Err(SqlError::semantic(format!(
@@ -594,7 +598,7 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                         JoinKind::Right => r.left_join(&l, move |b, a| concat(a, lw, Some(b), rw)),
                         JoinKind::Full => l.outer_join(&r, move |a, b| concat(a, lw, b, rw)),
                     };
-                    SideFlow::Table(table)
+                    SideFlow::Table(table.with_value_serde(joined_serde(&left, &right)))
                 } else {
                     // A foreign-key join: the left table's expression names the right's key.
                     if join.kind == JoinKind::Full {

@@ -820,8 +820,10 @@ impl<K: Data, V: Data> KStream<K, V> {
             "a stream-stream join (right values)",
         );
         let retention = windows.retention_ms();
-        let unmatched_store =
-            (unmatched_left.is_some() || unmatched_right.is_some()).then(|| shared_store.clone());
+        // Legacy windows emit unmatched results at once: no store holds them back.
+        let unmatched_store = (windows.spurious_result_fix
+            && (unmatched_left.is_some() || unmatched_right.is_some()))
+        .then(|| shared_store.clone());
         {
             let mut g = self.graph.borrow_mut();
             g.add_store(

@@ -287,9 +287,42 @@ pub struct JoinWindows {
     pub after_ms: i64,
     /// How long after the window closes records are still accepted.
     pub grace_ms: i64,
+    /// Left and outer joins emit a record's unmatched result only once its window has
+    /// closed (Kafka Streams' spurious-result fix). Off for [`JoinWindows::of`]'s legacy
+    /// windows, which emit it at once when a record finds no match, and still emit the
+    /// joined results of matches arriving later.
+    pub spurious_result_fix: bool,
 }
 
+/// Kafka Streams' legacy default: a join window's records are kept 24 hours.
+const LEGACY_MAINTAIN_MS: i64 = 86_400_000;
+
 impl JoinWindows {
+    /// Kafka Streams' deprecated `JoinWindows.of`: records at most `difference` apart join,
+    /// the grace period is what remains of 24 hours after the window, and unmatched
+    /// results are emitted eagerly (see [`JoinWindows::spurious_result_fix`]). ksqlDB runs
+    /// joins without a `GRACE PERIOD` this way.
+    pub fn of(difference: Duration) -> Self {
+        Self {
+            before_ms: ms(difference),
+            after_ms: ms(difference),
+            grace_ms: 0,
+            spurious_result_fix: false,
+        }
+        .with_legacy_grace()
+    }
+
+    fn with_legacy_grace(self) -> Self {
+        if self.spurious_result_fix {
+            return self;
+        }
+        let size = self.before_ms.saturating_add(self.after_ms);
+        Self {
+            grace_ms: (LEGACY_MAINTAIN_MS - size).max(0),
+            ..self
+        }
+    }
+
     /// Records at most `difference` apart join; no grace.
     pub fn of_time_difference_with_no_grace(difference: Duration) -> Self {
         Self::of_time_difference_and_grace(difference, Duration::ZERO)
@@ -301,6 +334,7 @@ impl JoinWindows {
             before_ms: ms(difference),
             after_ms: ms(difference),
             grace_ms: ms(grace),
+            spurious_result_fix: true,
         }
     }
 
@@ -310,6 +344,7 @@ impl JoinWindows {
             before_ms: ms(before),
             ..self
         }
+        .with_legacy_grace()
     }
 
     /// Sets how far a right record may follow the left one.
@@ -318,6 +353,7 @@ impl JoinWindows {
             after_ms: ms(after),
             ..self
         }
+        .with_legacy_grace()
     }
 
     /// How long each side's buffer keeps records.

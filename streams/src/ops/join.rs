@@ -233,6 +233,11 @@ where
         Ok(())
     }
 
+    /// Kafka Streams' `KStreamKStreamJoin` per record: buffer it (the window store drops
+    /// it when already past retention), emit the unmatched results whose windows it
+    /// closed, join it with the other side's buffered records, and when it matches none
+    /// either emit its unmatched result now (legacy windows, or a window already behind
+    /// stream time) or hold it until its window closes.
     fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> Result<()> {
         let input = downcast::<Vec<Record<K, VT>>>(batch, &self.name)?;
         let this = self.this.clone().expect("init opened the store");
@@ -243,19 +248,21 @@ where
         for record in input {
             let t = record.timestamp;
             let stream_time = time.fetch_max(t, Ordering::Relaxed).max(t);
-            if t.saturating_add(self.after_ms + self.grace_ms) < stream_time {
-                late += 1;
-                continue;
-            }
             let key = encode(&*self.key_serde, &record.key, &self.this_store)?;
             let value = encode(&*self.this_serde, &record.value, &self.this_store)?;
-            let mut list = this.fetch_one(&key, t)?.unwrap_or_default();
-            push_item(&mut list, &value);
-            this.put(&key, t, &list)?;
-
+            if this.is_expired(t) {
+                late += 1;
+            } else {
+                let mut list = this.fetch_one(&key, t)?.unwrap_or_default();
+                push_item(&mut list, &value);
+                this.put(&key, t, &list)?;
+            }
+            if t == stream_time {
+                self.expire_unmatched(stream_time, &mut out)?;
+            }
             let mut matched = false;
-            let from = t.saturating_sub(self.before_ms);
-            let to = t.saturating_add(self.after_ms);
+            let from = t.saturating_sub(self.before_ms).max(0);
+            let to = t.saturating_add(self.after_ms).max(0);
             for (other_t, list) in other.fetch(&key, from, to)? {
                 for item in items(&list)? {
                     let other_value = decode(&*self.other_serde, item)?;
@@ -268,19 +275,28 @@ where
                     unmatched.delete(&unmatched_key(other_t, other_side, &key))?;
                 }
             }
-            if let (false, Some(_), Some(unmatched)) =
-                (matched, &self.unmatched_this, &self.unmatched)
-            {
-                let k = unmatched_key(t, self.this_side(), &key);
-                let mut list = unmatched.get(&k)?.unwrap_or_default();
-                push_item(&mut list, &value);
-                unmatched.put(&k, &list)?;
+            if matched {
+                continue;
+            }
+            let Some(unmatched_this) = &self.unmatched_this else {
+                continue;
+            };
+            match &self.unmatched {
+                Some(unmatched) if to >= stream_time => {
+                    let k = unmatched_key(t, self.this_side(), &key);
+                    let mut list = unmatched.get(&k)?.unwrap_or_default();
+                    push_item(&mut list, &value);
+                    unmatched.put(&k, &list)?;
+                }
+                _ => {
+                    let result = unmatched_this(&record.key, &record.value);
+                    out.push(Record::new(record.key.clone(), result, t));
+                }
             }
         }
         if late > 0 {
             ctx.record_late(late);
         }
-        self.expire_unmatched(time.load(Ordering::Relaxed), &mut out)?;
         ctx.forward_records(out);
         Ok(())
     }
