@@ -198,6 +198,11 @@ fn time_windows_emitted_before_a_restart_stay_closed(start: Start) {
     let app = App::new(topology(), config()).start().unwrap();
     wait_for("the next final", || out().len() == 2);
     assert_eq!(out(), finals(&[(100, 110, 1), (200, 210, 1)]));
+    // A stream thread sends a poll's outputs before it adds the poll's counts to the
+    // metrics: the count may lag the output a moment.
+    wait_for("the late record counted", || {
+        app.metrics().late_dropped >= 1
+    });
     assert_eq!(
         app.metrics().late_dropped,
         1,
