@@ -15,10 +15,17 @@
 mod average;
 mod correlation;
 mod count;
+mod count_distinct;
+mod java;
+mod minmax;
 mod stddev;
 mod sum;
+mod topk;
 
-use super::{AggregateArg, FunctionRegistry, Param};
+use std::fmt;
+use std::sync::Arc;
+
+use super::{AggregateArg, Aggregator, FunctionRegistry, Param};
 use crate::error::{Result, SqlError};
 use crate::types::{SqlType, StructField};
 use crate::value::Value;
@@ -27,8 +34,11 @@ pub(super) fn register(registry: &mut FunctionRegistry) {
     average::register(registry);
     correlation::register(registry);
     count::register(registry);
+    count_distinct::register(registry);
+    minmax::register(registry);
     stddev::register(registry);
     sum::register(registry);
+    topk::register(registry);
 }
 
 /// One signature of an aggregate function, as ksqlDB declares it: column parameters
@@ -48,6 +58,14 @@ impl Signature {
         Self {
             params,
             variadic: None,
+        }
+    }
+
+    /// A signature whose parameter `index` is variadic (`ANY...`).
+    pub(super) fn variadic(params: Vec<(Param, &'static str)>, index: usize) -> Self {
+        Self {
+            params,
+            variadic: Some(index),
         }
     }
 
@@ -218,6 +236,100 @@ pub(super) fn arg_type(name: &str, args: &[AggregateArg], i: usize) -> Result<Sq
     })
 }
 
+/// The literal parameters: the values of `args[from..]`, or the 1-based position of the
+/// first one that is not a literal.
+pub(super) fn literals(
+    args: &[AggregateArg],
+    from: usize,
+) -> std::result::Result<Vec<Value>, usize> {
+    args.iter()
+        .enumerate()
+        .skip(from)
+        .map(|(i, a)| a.literal.clone().ok_or(i + 1))
+        .collect()
+}
+
+/// An INTEGER literal parameter's value (a NULL cannot be passed to ksqlDB's `int`).
+pub(super) fn int_literal(value: &Value) -> Result<i32> {
+    match value {
+        Value::Int(v) => Ok(*v),
+        other => other
+            .as_i64()
+            .and_then(|v| i32::try_from(v).ok())
+            .ok_or_else(|| SqlError::semantic("Failed to invoke UDAF factory method")),
+    }
+}
+
+/// The aggregator of a call whose literal parameter `position` (1-based) is an expression
+/// rather than a literal: it has the types of the call but refuses to run. The planner
+/// reports ksqlDB's error for it (it knows the expression's text).
+pub(super) struct Unbound {
+    name: String,
+    position: usize,
+    inner: Arc<dyn Aggregator>,
+}
+
+impl Unbound {
+    /// Wraps an aggregator built with placeholder literal values.
+    pub(super) fn wrap(
+        name: &str,
+        position: usize,
+        inner: Arc<dyn Aggregator>,
+    ) -> Arc<dyn Aggregator> {
+        Arc::new(Self {
+            name: name.to_ascii_uppercase(),
+            position,
+            inner,
+        })
+    }
+
+    fn refuse(&self) -> SqlError {
+        SqlError::semantic(format!(
+            "Parameter {} passed to function {} must be a literal constant",
+            self.position, self.name
+        ))
+    }
+}
+
+impl fmt::Debug for Unbound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Unbound")
+            .field("name", &self.name)
+            .field("position", &self.position)
+            .finish()
+    }
+}
+
+impl Aggregator for Unbound {
+    fn value_args(&self) -> usize {
+        self.inner.value_args()
+    }
+    fn state_type(&self) -> SqlType {
+        self.inner.state_type()
+    }
+    fn return_type(&self) -> SqlType {
+        self.inner.return_type()
+    }
+    fn init(&self) -> Value {
+        self.inner.init()
+    }
+    fn add(&self, _state: Value, _args: &[Value]) -> Result<Value> {
+        Err(self.refuse())
+    }
+    fn supports_undo(&self) -> bool {
+        self.inner.supports_undo()
+    }
+    fn undo(&self, _state: Value, _args: &[Value]) -> Result<Value> {
+        Err(self.refuse())
+    }
+    fn merge(&self, _a: Value, _b: Value) -> Result<Value> {
+        Err(self.refuse())
+    }
+    fn result(&self, _state: &Value) -> Result<Value> {
+        Err(self.refuse())
+    }
+}
+
 /// Value argument `i` (NULL if the engine passed fewer).
 pub(super) fn arg(args: &[Value], i: usize) -> &Value {
     args.get(i).unwrap_or(&Value::Null)
@@ -237,6 +349,15 @@ pub(super) fn bad_arg(name: &str, value: &Value) -> SqlError {
 pub(super) fn fields(name: &str, state: Value, n: usize) -> Result<Vec<Value>> {
     match state {
         Value::Struct(f) if f.len() == n => Ok(f),
+        other => Err(bad_state(name, &other)),
+    }
+}
+
+/// The elements of an ARRAY state.
+pub(super) fn elements(name: &str, state: Value) -> Result<Vec<Value>> {
+    match state {
+        Value::Array(items) => Ok(items),
+        Value::Null => Ok(Vec::new()),
         other => Err(bad_state(name, &other)),
     }
 }
@@ -289,6 +410,14 @@ pub(super) mod testing {
         AggregateArg {
             ty: Some(ty),
             literal: None,
+        }
+    }
+
+    /// A literal argument.
+    pub fn lit(ty: SqlType, v: Value) -> AggregateArg {
+        AggregateArg {
+            ty: Some(ty),
+            literal: Some(v),
         }
     }
 
