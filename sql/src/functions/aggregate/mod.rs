@@ -18,6 +18,7 @@ mod count;
 mod count_distinct;
 mod java;
 mod minmax;
+mod offset;
 mod stddev;
 mod sum;
 mod topk;
@@ -36,6 +37,7 @@ pub(super) fn register(registry: &mut FunctionRegistry) {
     count::register(registry);
     count_distinct::register(registry);
     minmax::register(registry);
+    offset::register(registry);
     stddev::register(registry);
     sum::register(registry);
     topk::register(registry);
@@ -260,6 +262,13 @@ pub(super) fn int_literal(value: &Value) -> Result<i32> {
     }
 }
 
+/// A BOOLEAN literal parameter's value.
+pub(super) fn bool_literal(value: &Value) -> Result<bool> {
+    value
+        .as_bool()
+        .ok_or_else(|| SqlError::semantic("Failed to invoke UDAF factory method"))
+}
+
 /// The aggregator of a call whose literal parameter `position` (1-based) is an expression
 /// rather than a literal: it has the types of the call but refuses to run. The planner
 /// reports ksqlDB's error for it (it knows the expression's text).
@@ -476,6 +485,24 @@ pub(super) mod testing {
 mod tests {
     use super::testing::*;
     use super::*;
+
+    #[test]
+    fn a_non_literal_parameter_resolves_to_an_aggregator_that_refuses_to_run() {
+        let agg = resolve(
+            "EARLIEST_BY_OFFSET",
+            &[col(SqlType::Int), col(SqlType::Int)],
+        );
+        assert_eq!(agg.value_args(), 1);
+        assert_eq!(agg.return_type(), SqlType::array(SqlType::Int));
+        let err = agg
+            .add(agg.init(), &[Value::Int(1)])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "Parameter 2 passed to function EARLIEST_BY_OFFSET must be a literal constant"
+        );
+    }
 
     #[test]
     fn null_arguments_can_be_ambiguous() {
