@@ -12,10 +12,13 @@
 //! refuses to run, so that the planner can report ksqlDB's "Parameter N passed to function
 //! X must be a literal constant, but was expression: '...'" with the expression's text.
 
+mod attr;
 mod average;
+mod collect;
 mod correlation;
 mod count;
 mod count_distinct;
+mod histogram;
 mod java;
 mod minmax;
 mod offset;
@@ -32,10 +35,13 @@ use crate::types::{SqlType, StructField};
 use crate::value::Value;
 
 pub(super) fn register(registry: &mut FunctionRegistry) {
+    attr::register(registry);
     average::register(registry);
+    collect::register(registry);
     correlation::register(registry);
     count::register(registry);
     count_distinct::register(registry);
+    histogram::register(registry);
     minmax::register(registry);
     offset::register(registry);
     stddev::register(registry);
@@ -485,6 +491,33 @@ pub(super) mod testing {
 mod tests {
     use super::testing::*;
     use super::*;
+
+    #[test]
+    fn every_ksqldb_udaf_is_registered() {
+        let registry = FunctionRegistry::builtin();
+        for name in [
+            "ATTR",
+            "AVG",
+            "COLLECT_LIST",
+            "COLLECT_SET",
+            "CORRELATION",
+            "COUNT",
+            "COUNT_DISTINCT",
+            "EARLIEST_BY_OFFSET",
+            "HISTOGRAM",
+            "LATEST_BY_OFFSET",
+            "MAX",
+            "MIN",
+            "STDDEV_SAMP",
+            "STDDEV_SAMPLE",
+            "SUM",
+            "SUM_LIST",
+            "TOPK",
+            "TOPKDISTINCT",
+        ] {
+            assert!(registry.aggregate(name).is_some(), "{name}");
+        }
+    }
 
     #[test]
     fn a_non_literal_parameter_resolves_to_an_aggregator_that_refuses_to_run() {
