@@ -72,7 +72,7 @@ impl Aggregator for Histogram {
                 key.display(Some(&SqlType::String))
             )));
         };
-        let n = count(&map[i].1)? - 1;
+        let n = count(&map[i].1)?.wrapping_sub(1);
         if n < 1 {
             map.remove(i);
         } else {

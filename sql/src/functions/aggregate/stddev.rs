@@ -189,9 +189,9 @@ impl Aggregator for StdDev {
         let v = self.input(v)?;
         let s = self.read(state)?;
         let count = s.count.wrapping_add(1);
-        let m2 = if count - 1 > 0 {
+        let m2 = if count.wrapping_sub(1) > 0 {
             let delta = Self::delta(&s, v);
-            delta * delta / count.wrapping_mul(count - 1) as f64
+            delta * delta / count.wrapping_mul(count.wrapping_sub(1)) as f64
         } else {
             0.0
         };
@@ -214,7 +214,7 @@ impl Aggregator for StdDev {
         let count = s.count.wrapping_sub(1);
         let m2 = if count > 0 {
             let delta = Self::delta(&s, v);
-            delta * delta / count.wrapping_mul(count + 1) as f64
+            delta * delta / count.wrapping_mul(count.wrapping_add(1)) as f64
         } else {
             0.0
         };
