@@ -17,6 +17,7 @@
 //! - [`sink`]: the result's source (topic, formats, schema) and the sink nodes.
 
 pub mod aggregate;
+pub mod flatmap;
 pub mod flow;
 pub mod join;
 pub mod partition;
@@ -244,6 +245,24 @@ pub fn plan_query(
     check_reserved_names(query, !matches!(target, Target::Transient))?;
     let is_join = !query.from.joins.is_empty();
     let aggregated = !query.group_by.is_empty() || select::has_aggregates(ctx, query);
+    if flatmap::has_table_functions(ctx, &query.select) {
+        if aggregated {
+            return Err(SqlError::semantic("Table functions cannot be used with aggregations."));
+        }
+        if is_join {
+            return Err(SqlError::semantic(
+                "Table functions are not supported over joins yet: create the join as a stream, \
+                 then select from it.",
+            ));
+        }
+        if ctx
+            .metastore
+            .source(&query.from.source.name.value)
+            .is_some_and(|s| s.kind == SourceKind::Table)
+        {
+            return Err(SqlError::semantic("Table source is not supported with table functions"));
+        }
+    }
     if is_join {
         join::plan(ctx, query, target)
     } else if aggregated {

@@ -238,7 +238,6 @@ fn plan_stream(
         let r = repartition(ctx, &flow, &query.partition_by, filter.as_ref(), query.from.source.alias_or_name())?;
         (r.flow.clone(), None, Some(r))
     };
-    let scope = flow.scope();
     let key_columns: Vec<&FlowColumn> = flow.columns.iter().filter(|c| c.role == Role::Key).collect();
     let key_exprs: Vec<Expr> = match &repartitioned {
         Some(r) => r.key_refs.clone(),
@@ -256,6 +255,12 @@ fn plan_stream(
             }
         }
     }
+    // Table functions: a flat-map step (after the WHERE clause) feeds the projection.
+    let (flow, select, filter) = match super::flatmap::plan(ctx, &flow, &select, filter.as_ref())? {
+        Some((flow, select)) => (flow, select, None),
+        None => (flow, select, filter),
+    };
+    let scope = flow.scope();
     let result_columns: Vec<(String, TExpr)> = select
         .iter()
         .map(|s| Ok((s.alias.clone(), ctx.type_in_clause(&scope, &s.expr, "SELECT")?)))

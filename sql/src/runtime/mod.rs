@@ -7,6 +7,7 @@
 pub mod aggregate;
 pub mod batch;
 pub mod convert;
+pub mod flatmap;
 pub mod processing_log;
 pub mod serdes;
 pub mod sink;
