@@ -706,16 +706,32 @@ impl<K: Data, V: Data> KTable<K, V> {
         key_serde: SerdeRef<KR>,
         value_serde: SerdeRef<VR>,
     ) -> KGroupedTable<KR, VR> {
+        // An update that keeps its group goes on as one change, subtracted and added
+        // together (KIP-904): the aggregate then emits one result, not two.
+        let same_group = {
+            let serde = key_serde.clone();
+            move |a: &KR, b: &KR| match (serde.serialize(a), serde.serialize(b)) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            }
+        };
         let f: crate::ops::stateless::BatchFn<K, Change<V>, KR, Change<VR>> =
             Arc::new(move |batch, out| {
                 for r in batch {
-                    if let Some(old) = &r.value.old {
-                        let (k, v) = f(&r.key, old);
-                        out.push(Record::new(k, Change::new(None, Some(v)), r.timestamp));
-                    }
-                    if let Some(new) = &r.value.new {
-                        let (k, v) = f(&r.key, new);
-                        out.push(Record::new(k, Change::new(Some(v), None), r.timestamp));
+                    let old = r.value.old.as_ref().map(|old| f(&r.key, old));
+                    let new = r.value.new.as_ref().map(|new| f(&r.key, new));
+                    match (old, new) {
+                        (Some((ko, vo)), Some((kn, vn))) if same_group(&ko, &kn) => {
+                            out.push(Record::new(kn, Change::new(Some(vn), Some(vo)), r.timestamp));
+                        }
+                        (old, new) => {
+                            if let Some((k, v)) = old {
+                                out.push(Record::new(k, Change::new(None, Some(v)), r.timestamp));
+                            }
+                            if let Some((k, v)) = new {
+                                out.push(Record::new(k, Change::new(Some(v), None), r.timestamp));
+                            }
+                        }
                     }
                 }
             });
