@@ -131,10 +131,11 @@ fn now_ms() -> i64 {
 impl Engine {
     /// An engine over `cluster`, running queries with `runner`.
     pub fn new(config: Config, cluster: Arc<dyn Cluster>, runner: Box<dyn QueryRunner>) -> Self {
+        let registry = FunctionRegistry::configured(|name| config.get(name).map(str::to_string));
         Self {
             metastore: MetaStore::new(),
             config,
-            registry: FunctionRegistry::builtin(),
+            registry,
             cluster,
             runner,
             queries: BTreeMap::new(),

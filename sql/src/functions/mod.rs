@@ -347,7 +347,7 @@ pub trait TableFunction: Send + Sync {
 }
 
 /// Every function, by upper-cased name.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct FunctionRegistry {
     scalars: BTreeMap<String, ScalarFunction>,
     aggregates: BTreeMap<String, Arc<dyn AggregateFunction>>,
@@ -386,6 +386,19 @@ impl FunctionRegistry {
                 Arc::new(registry)
             })
             .clone()
+    }
+
+    /// The built-in functions with ksqlDB's function properties applied (`config` looks a
+    /// property up): `ksql.functions.collect_list.limit` and `collect_set.limit`.
+    pub fn configured(config: impl Fn(&str) -> Option<String>) -> Arc<FunctionRegistry> {
+        let builtin = Self::builtin();
+        let lookup = |name: &str| config(name).map(Value::String);
+        if !aggregate::CONFIG_PROPERTIES.iter().any(|p| lookup(p).is_some()) {
+            return builtin;
+        }
+        let mut registry = (*builtin).clone();
+        aggregate::configure(&mut registry, &lookup);
+        Arc::new(registry)
     }
 
     /// Adds a scalar function (replacing one of the same name).

@@ -59,6 +59,12 @@ fn literal_value(e: &Expr) -> Option<Value> {
         ExprKind::Literal(Literal::Decimal(t)) => crate::expr::typer::decimal_literal_type(t)
             .ok()
             .map(|(v, _)| v),
+        ExprKind::Negate(inner) => match literal_value(inner)? {
+            Value::Int(v) => Some(Value::Int(v.checked_neg()?)),
+            Value::BigInt(v) => Some(Value::BigInt(v.checked_neg()?)),
+            Value::Double(v) => Some(Value::Double(-v)),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -117,6 +123,17 @@ fn collect_calls(
         }
         let aggregator = function.resolve(&arg_info).map_err(|e| e.or_at(call.pos))?;
         let n = aggregator.value_args().min(typed.len());
+        // Parameters after the per-row arguments (TOPK's k) must be written as literals.
+        if let Some((i, a)) = args.iter().enumerate().skip(n).find(|(_, a)| literal_value(a).is_none()) {
+            return Err(SqlError::at(
+                a.pos,
+                format!(
+                    "Parameter {} passed to function {} must be a literal constant, but was expression: '{a}'",
+                    i + 1,
+                    name.to_ascii_uppercase()
+                ),
+            ));
+        }
         calls.push(Call {
             expr: call.clone(),
             name: name.clone(),

@@ -19,6 +19,9 @@ const LIST_LIMIT_CONFIG: &str = "ksql.functions.collect_list.limit";
 /// The config ksqlDB reads COLLECT_SET's limit from.
 const SET_LIMIT_CONFIG: &str = "ksql.functions.collect_set.limit";
 
+/// The properties configuring COLLECT_LIST and COLLECT_SET.
+pub(super) const CONFIG_PROPERTIES: &[&str] = &[LIST_LIMIT_CONFIG, SET_LIMIT_CONFIG];
+
 /// A limit as ksqlDB's `Collect.configure` reads it: a number (Java `intValue`, so it
 /// truncates) or a string of an int; negative means unlimited. `None`: no such config, or
 /// one ksqlDB would fail to parse.

@@ -34,6 +34,15 @@ use crate::error::{Result, SqlError};
 use crate::types::{SqlType, StructField};
 use crate::value::Value;
 
+/// The properties that configure aggregate functions.
+pub(super) const CONFIG_PROPERTIES: &[&str] = collect::CONFIG_PROPERTIES;
+
+/// Replaces the configurable aggregates with ones configured by `config`.
+pub(super) fn configure(registry: &mut FunctionRegistry, config: &dyn Fn(&str) -> Option<Value>) {
+    registry.add_aggregate(collect::configured(false, config));
+    registry.add_aggregate(collect::configured(true, config));
+}
+
 pub(super) fn register(registry: &mut FunctionRegistry) {
     attr::register(registry);
     average::register(registry);
