@@ -412,6 +412,18 @@ fn plan_aggregation(
             "GROUP BY requires aggregate functions in either the SELECT or HAVING clause.",
         ));
     }
+    // The aggregation's state goes through internal topics in the source's value format.
+    if calls
+        .iter()
+        .any(|c| !source.value_format.format.supports(&c.aggregator.state_type()))
+    {
+        return Err(SqlError::semantic(
+            "One of the functions used in the statement has an intermediate type that the value \
+             format can not handle. Please remove the function or change the format.\nConsider \
+             up-voting https://github.com/confluentinc/ksql/issues/3950, which will resolve this \
+             limitation",
+        ));
+    }
     for call in &calls {
         for a in &call.value_args {
             let mut bad = None;
