@@ -57,7 +57,9 @@ pub enum SqlError {
     },
     /// A statement that parses but cannot be executed: unknown names, type errors, bad
     /// properties, unsupported combinations.
-    #[error("{}{message}", pos.map(|p| format!("{p}: ")).unwrap_or_default())]
+    /// ksqlDB prints where as `Line: 3, Col: 70: ` for these (and `line 3:70:` for syntax
+    /// errors).
+    #[error("{}{message}", pos.map(|p| format!("Line: {}, Col: {}: ", p.line, p.column)).unwrap_or_default())]
     Statement {
         /// Where, if known.
         pos: Option<Pos>,

@@ -199,6 +199,10 @@ impl Value {
                     .collect();
                 format!("Struct{{{}}}", inner.join(","))
             }
+            (Self::Struct(values), _) => {
+                let inner: Vec<String> = values.iter().map(|v| v.display(None)).collect();
+                format!("Struct{{{}}}", inner.join(","))
+            }
             (Self::Array(items), ty) => {
                 let element = match ty {
                     Some(SqlType::Array(e)) => Some(&**e),

@@ -128,6 +128,44 @@ impl MetaStore {
         self.sources.get(name)
     }
 
+    /// ksqlDB's hint for a source name that differs only in case from existing ones
+    /// (`\nDid you mean "input"? Hint: ...`), or nothing; `kind` narrows the candidates.
+    pub fn alternatives(&self, name: &str, kind: Option<SourceKind>) -> String {
+        let matched: Vec<&DataSource> = self
+            .sources
+            .values()
+            .filter(|s| s.name.eq_ignore_ascii_case(name) && kind.is_none_or(|k| k == s.kind))
+            .collect();
+        match matched.as_slice() {
+            [] => String::new(),
+            [one] if one.name.chars().any(|c| c.is_lowercase()) => format!(
+                "\nDid you mean \"{}\"? Hint: wrap the source name in double quotes to make it \
+                 case-sensitive.",
+                one.name
+            ),
+            [one] => format!(
+                "\nDid you mean {}? Hint: try removing double quotes from the source name.",
+                one.name
+            ),
+            many => {
+                let n = many.len();
+                let mut hint = String::from("\nDid you mean ");
+                for (i, s) in many.iter().enumerate() {
+                    let punctuation = if i + 2 < n {
+                        ", "
+                    } else if i + 2 == n {
+                        if i == 0 { " or " } else { ", or " }
+                    } else {
+                        "? "
+                    };
+                    hint.push_str(&format!("\"{}\" ({}){punctuation}", s.name, s.kind));
+                }
+                hint.push_str("Hint: wrap the source name in double quotes to make it case-sensitive.");
+                hint
+            }
+        }
+    }
+
     /// Every source, by name.
     pub fn sources(&self) -> impl Iterator<Item = &DataSource> {
         self.sources.values()

@@ -26,7 +26,7 @@ use crate::functions::FunctionRegistry;
 use crate::parser::ast::{
     CreateAsSelect, ParsedStatement, Query, SourceKind, Statement,
 };
-use crate::parser::{parse, substitute_variables};
+use crate::parser::{parse, split_statements, substitute_variables};
 use crate::plan::{PlanContext, PlannedQuery, Target, plan_query};
 use crate::runtime::processing_log::ProcessingLog;
 
@@ -173,11 +173,26 @@ impl Engine {
 
     /// Executes a script of statements, stopping at the first error.
     pub fn execute(&mut self, sql: &str) -> Result<Vec<StatementResult>> {
-        let sql = substitute_variables(sql, &self.variables)?;
-        let statements = parse(&sql)?;
-        let mut results = Vec::with_capacity(statements.len());
-        for statement in &statements {
-            results.push(self.execute_statement(statement)?);
+        let mut results = Vec::new();
+        if !sql.contains("${") {
+            // Parsed whole first, as ksqlDB does: a syntax error anywhere runs nothing.
+            for statement in &parse(sql)? {
+                results.push(self.execute_statement(statement)?);
+            }
+            return Ok(results);
+        }
+        // Variables apply from their DEFINE on: substitute each statement as it comes,
+        // keeping its place in the script so positions in errors stay true.
+        for (text, at) in split_statements(sql)? {
+            let text = substitute_variables(&text, &self.variables)?;
+            let placed = format!(
+                "{}{}{text}",
+                "\n".repeat(at.line.saturating_sub(1) as usize),
+                " ".repeat(at.column.saturating_sub(1) as usize)
+            );
+            for statement in &parse(&placed)? {
+                results.push(self.execute_statement(statement)?);
+            }
         }
         Ok(results)
     }
@@ -189,7 +204,14 @@ impl Engine {
             Statement::CreateAsSelect(create) => self.create_as_select(create, &parsed.text),
             Statement::InsertInto { target, query, .. } => {
                 let sink = self.metastore.source(&target.value).cloned().ok_or_else(|| {
-                    SqlError::at(target.pos, format!("{} does not exist.", target.value))
+                    SqlError::at(
+                        target.pos,
+                        format!(
+                            "Source `{}` does not exist.{}",
+                            target.value,
+                            self.metastore.alternatives(&target.value, None)
+                        ),
+                    )
                 })?;
                 if sink.kind != SourceKind::Stream {
                     return Err(SqlError::semantic(format!(
@@ -212,7 +234,11 @@ impl Engine {
                 values,
             } => {
                 let sink = self.metastore.source(&target.value).cloned().ok_or_else(|| {
-                    SqlError::at(target.pos, format!("Cannot insert values into an unknown stream/table: {}", target.value))
+                    SqlError::semantic(format!(
+                        "Cannot insert values into an unknown stream/table: `{}`{}",
+                        target.value,
+                        self.metastore.alternatives(&target.value, None)
+                    ))
                 })?;
                 if sink.is_source {
                     return Err(SqlError::semantic(format!(
@@ -247,7 +273,15 @@ impl Engine {
                     }
                     return Err(SqlError::at(
                         name.pos,
-                        format!("Source {} does not exist.", name.value),
+                        format!(
+                            "{} {} does not exist.{}",
+                            match kind {
+                                SourceKind::Stream => "Stream",
+                                SourceKind::Table => "Table",
+                            },
+                            name.value,
+                            self.metastore.alternatives(&name.value, Some(*kind))
+                        ),
                     ));
                 };
                 if source.kind != *kind {

@@ -503,11 +503,17 @@ impl<'a> Typer<'a> {
                              required type, e.g. CAST(null AS VARCHAR).",
                         )
                     })?;
+                    if types.iter().any(|f: &StructField| &f.name == name) {
+                        return Err(SqlError::at(pos, "Duplicate field names found in STRUCT: ".to_string() + name));
+                    }
                     types.push(StructField {
                         name: name.clone(),
                         ty,
                     });
                     typed.push((name.clone(), t));
+                }
+                if typed.is_empty() {
+                    return Ok(TExpr::literal(Value::Struct(Vec::new()), SqlType::Struct(Vec::new())));
                 }
                 TExpr::new(TKind::MakeStruct(typed), Some(SqlType::Struct(types)))
             }
@@ -559,9 +565,9 @@ impl<'a> Typer<'a> {
             return Err(SqlError::at(
                 pos,
                 format!(
-                    "Comparison with NULL not supported: {} {op} {}",
-                    crate::parser::display_expr(left),
-                    crate::parser::display_expr(right)
+                    "Comparison with NULL not supported: {} {op} {}\nUse 'IS NULL' or 'IS NOT NULL' instead.",
+                    l.ty.as_ref().map_or("NULL", SqlType::kind_name),
+                    r.ty.as_ref().map_or("NULL", SqlType::kind_name)
                 ),
             ));
         }
@@ -584,9 +590,10 @@ impl<'a> Typer<'a> {
             SqlError::at(
                 pos,
                 format!(
-                    "Cannot compare {} ({lt}) to {} ({rt}) with {op}.",
+                    "Cannot compare {} ({lt}) to {} ({rt}) with {}.",
                     crate::parser::display_expr(left),
-                    crate::parser::display_expr(right)
+                    crate::parser::display_expr(right),
+                    comparison_name(op)
                 ),
             )
         })?;
@@ -621,7 +628,12 @@ impl<'a> Typer<'a> {
                 {
                     return Err(SqlError::at(
                         pos,
-                        format!("Cannot compare {ty} values with {}", op.symbol()),
+                        format!(
+                            "Cannot compare {} ({ty}) to {} ({ty}) with {}.",
+                            crate::parser::display_expr(left),
+                            crate::parser::display_expr(right),
+                            comparison_name(op.symbol())
+                        ),
                     ));
                 }
                 Ok(TExpr::new(
@@ -761,7 +773,7 @@ impl<'a> Typer<'a> {
         let ty = ty.ok_or_else(|| {
             SqlError::at(
                 pos,
-                "Invalid Case expression. All 'THEN' clauses are NULL: cast one to a type.",
+                "Invalid Case expression. All case branches have NULL type",
             )
         })?;
         results = results.into_iter().map(|r| r.cast_to(&ty)).collect();
@@ -968,6 +980,20 @@ impl<'a> Typer<'a> {
             }
             _ => Err(bad()),
         }
+    }
+}
+
+/// ksqlDB's name of a comparison operator (`ComparisonExpression.Type`), for messages.
+fn comparison_name(symbol: &str) -> &str {
+    match symbol {
+        "=" => "EQUAL",
+        "<>" | "!=" => "NOT_EQUAL",
+        "<" => "LESS_THAN",
+        "<=" => "LESS_THAN_OR_EQUAL",
+        ">" => "GREATER_THAN",
+        ">=" => "GREATER_THAN_OR_EQUAL",
+        "IS DISTINCT FROM" => "IS_DISTINCT_FROM",
+        other => other,
     }
 }
 

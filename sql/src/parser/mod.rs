@@ -69,6 +69,28 @@ pub fn parse(sql: &str) -> Result<Vec<ParsedStatement>> {
     Ok(statements)
 }
 
+/// The statements of a script as text, with where each starts, unparsed (so that
+/// variables can be substituted in each just before it runs).
+pub fn split_statements(sql: &str) -> Result<Vec<(String, Pos)>> {
+    let dialect = KsqlDialect::default();
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| SqlError::parse(Pos::new(e.location.line, e.location.column), e.message))?;
+    let index = LineIndex::new(sql);
+    let mut out = Vec::new();
+    for chunk in tokens.split(|t| t.token == Token::SemiColon) {
+        let meaningful: Vec<&TokenWithSpan> = chunk
+            .iter()
+            .filter(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
+            .collect();
+        if let (Some(first), Some(last)) = (meaningful.first(), meaningful.last()) {
+            let text = index.slice(sql, first.span.start, last.span.end);
+            out.push((format!("{text};"), pos_of(first)));
+        }
+    }
+    Ok(out)
+}
+
 /// Parses exactly one statement (a trailing `;` is optional).
 pub fn parse_one(sql: &str) -> Result<ParsedStatement> {
     let mut statements = parse(sql)?;

@@ -211,6 +211,8 @@ fn check_reserved_names(query: &Query, persistent: bool) -> Result<()> {
         };
         let named = match (alias, &expr.kind) {
             (Some(a), _) => a.value.clone(),
+            // A join names a qualified pseudo column after its source (`L_ROWTIME`).
+            (None, ExprKind::Column { source: Some(_), .. }) if !query.from.joins.is_empty() => continue,
             (None, ExprKind::Column { name, .. }) => name.clone(),
             (None, _) => continue,
         };

@@ -239,7 +239,8 @@ pub fn stream_sink(ctx: &mut PlanContext<'_>, flow: &StreamFlow, sink: &DataSour
     let layout = SinkLayout {
         key,
         value,
-        rowtime: index(crate::catalog::schema::ROWTIME)?,
+        rowtime: index(super::stream::RECORD_TIME)
+            .or_else(|_| index(crate::catalog::schema::ROWTIME))?,
         null_row: index(crate::runtime::batch::NULL_ROW)?,
     };
     let key_serde = super::source::key_serde(sink)?;

@@ -21,12 +21,19 @@ use crate::runtime::transient::{StreamPushNode, TablePushNode};
 use crate::types::SqlType;
 use crate::value::Value;
 
+/// The stage column holding the record time a sink writes.
+pub const RECORD_TIME: &str = "#rowtime";
+
 /// Looks a source up.
 pub fn lookup(ctx: &PlanContext<'_>, name: &crate::parser::ast::Name) -> Result<DataSource> {
     ctx.metastore.source(&name.value).cloned().ok_or_else(|| {
         SqlError::at(
             name.pos,
-            format!("{} does not exist.", name.value),
+            format!(
+                "{} does not exist.{}",
+                name.value,
+                ctx.metastore.alternatives(&name.value, None)
+            ),
         )
     })
 }
@@ -332,7 +339,8 @@ fn plan_stream(
     for s in &split.values {
         outputs.push((s.alias.clone(), typed_value(&s.alias)?));
     }
-    outputs.push((ROWTIME.to_string(), rowtime_expr(&sink, &outputs, &flow)?));
+    // The record time under its own name: a key column may be called ROWTIME.
+    outputs.push((RECORD_TIME.to_string(), rowtime_expr(&sink, &outputs, &flow)?));
     if flow.window.is_some() {
         outputs.push((WINDOWSTART.to_string(), TExpr::column(WINDOWSTART, SqlType::BigInt)));
         outputs.push((WINDOWEND.to_string(), TExpr::column(WINDOWEND, SqlType::BigInt)));

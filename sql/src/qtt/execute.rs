@@ -403,18 +403,19 @@ fn run_inner(test: &TestRun) -> Outcome {
     let runner = RecordingRunner::default();
     let mut engine = Engine::new(config(test), Arc::new(kafka.clone()), Box::new(runner.clone()))
         .with_clock(|| 0);
-    for (i, sql) in test.statements.iter().enumerate() {
-        if let Err(e) = engine.execute(sql) {
-            return match &test.expected_exception {
-                Some(expected) if exception_matches(expected, &e, false) => Outcome::pass(),
-                Some(expected) => Outcome::fail(format!(
-                    "expected {} \"{}\", got: {e}",
-                    expected.class.as_deref().unwrap_or("an exception"),
-                    expected.message.as_deref().unwrap_or("")
-                )),
-                None => Outcome::fail(format!("statement {} failed: {e}", i + 1)),
-            };
-        }
+    // ksqlDB's runner parses the statements as one script (so positions count lines
+    // across them), then runs them in order.
+    let script = test.statements.join("\n");
+    if let Err(e) = engine.execute(&script) {
+        return match &test.expected_exception {
+            Some(expected) if exception_matches(expected, &e, false) => Outcome::pass(),
+            Some(expected) => Outcome::fail(format!(
+                "expected {} \"{}\", got: {e}",
+                expected.class.as_deref().unwrap_or("an exception"),
+                expected.message.as_deref().unwrap_or("")
+            )),
+            None => Outcome::fail(format!("a statement failed: {e}")),
+        };
     }
     // Inputs go to the stub Kafka first, serialised with their topics' formats.
     let mut inputs = Vec::with_capacity(test.inputs.len());
