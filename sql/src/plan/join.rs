@@ -546,13 +546,13 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                         "Invalid join type: {}-outer join not supported for stream-table join. Got {} {} {}.",
                         if join.kind == JoinKind::Full { "full" } else { "right" },
                         sources[i].1.name,
-                        if join.kind == JoinKind::Full { "[FULL] OUTER" } else { "RIGHT" },
+                        kind_name(join.kind),
                         s.name
                     )));
                 }
                 if !is_key_of(&rexpr, &right) {
                     return Err(SqlError::semantic(format!(
-                        "Invalid join condition: stream-table joins require to join on the table's primary key. Got {lexpr} = {rexpr}."
+                        "Invalid join condition: stream-table joins require to join on the table's primary key. Got {} = {}.", qualify(&lexpr, &scope), qualify(&rexpr, &scope)
                     )));
                 }
                 let serde = super::source::key_serde(s)?;
@@ -583,7 +583,7 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                 }
                 if !is_key_of(&rexpr, &right) {
                     return Err(SqlError::semantic(format!(
-                        "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {lexpr} = {rexpr}."
+                        "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {} = {}.", qualify(&lexpr, &scope), qualify(&rexpr, &scope)
                     )));
                 }
                 let primary = left.equivalence.iter().any(|e| same_expr(e, &lexpr, false))
@@ -603,19 +603,19 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                     // A foreign-key join: the left table's expression names the right's key.
                     if join.kind == JoinKind::Full {
                         return Err(SqlError::semantic(format!(
-                            "Invalid join type: full-outer join not supported for foreign-key table-table join. Got {} [FULL] OUTER {}.",
+                            "Invalid join type: full-outer join not supported for foreign-key table-table join. Got {} [FULL] OUTER JOIN {}.",
                             sources[i].1.name, s.name
                         )));
                     }
                     if join.kind == JoinKind::Right {
                         return Err(SqlError::semantic(format!(
-                            "Invalid join type: right join not supported for foreign-key table-table join. Got {} RIGHT {}.",
+                            "Invalid join type: right join not supported for foreign-key table-table join. Got {} RIGHT JOIN {}.",
                             sources[i].1.name, s.name
                         )));
                     }
                     if !left.is_source {
                         return Err(SqlError::semantic(format!(
-                            "Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. Got {lexpr} = {rexpr}."
+                            "Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. Got {} = {}.", qualify(&lexpr, &scope), qualify(&rexpr, &scope)
                         )));
                     }
                     let l = keyed_table(ctx, &left, &format!("{}Left", prefix(&name)))?;
@@ -743,18 +743,18 @@ fn column_ref(c: &FlowColumn) -> Expr {
 
 /// An unqualified column reference qualified by the source it resolves to.
 fn qualify(e: &Expr, scope: &Scope) -> Expr {
-    if let ExprKind::Column { source: None, name } = &e.kind
-        && let Ok(c) = scope.resolve(None, name, e.pos)
-    {
-        return Expr::new(
-            ExprKind::Column {
-                source: c.qualifier.clone(),
-                name: c.name.clone(),
-            },
-            e.pos,
-        );
-    }
-    e.clone()
+    super::select::rewrite(e, &mut |x| match &x.kind {
+        ExprKind::Column { source: None, name } => scope.resolve(None, name, x.pos).ok().map(|c| {
+            Expr::new(
+                ExprKind::Column {
+                    source: c.qualifier.clone(),
+                    name: c.name.clone(),
+                },
+                x.pos,
+            )
+        }),
+        _ => None,
+    })
 }
 
 /// The synthetic key's name: `ROWKEY`, or `ROWKEY_n` past names the sources use.

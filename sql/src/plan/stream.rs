@@ -94,7 +94,13 @@ impl KeySpec {
     /// A key of existing columns.
     pub fn columns(exprs: Vec<Expr>) -> Self {
         Self {
-            display: exprs.iter().map(|e| e.to_string()).collect(),
+            display: exprs
+                .iter()
+                .map(|e| match &e.kind {
+                    ExprKind::Column { name, .. } => name.clone(),
+                    _ => e.to_string(),
+                })
+                .collect(),
             exprs,
             kind: "key column",
         }
