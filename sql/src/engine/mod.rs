@@ -294,6 +294,12 @@ impl Engine {
                         source.kind
                     )));
                 }
+                if *delete_topic && source.is_source {
+                    return Err(SqlError::semantic(format!(
+                        "Cannot delete topic for read-only source: {}",
+                        source.name
+                    )));
+                }
                 self.metastore.remove_source(&name.value)?;
                 if *delete_topic {
                     self.cluster.delete_topic(&source.topic)?;
@@ -341,6 +347,14 @@ impl Engine {
                     return Err(SqlError::semantic(format!(
                         "Incompatible data source type is {}, but statement was ALTER {kind}",
                         source.kind
+                    )));
+                }
+                if source.is_source {
+                    return Err(SqlError::semantic(format!(
+                        "Cannot alter {} '{}': ALTER operations are not supported on source {}s.",
+                        kind_word(*kind),
+                        source.name,
+                        kind_word(*kind)
                     )));
                 }
                 if source.is_sink {
@@ -403,6 +417,14 @@ impl Engine {
         sql: &str,
     ) -> Result<StatementResult> {
         let name = &create.name.value;
+        let existing_is_source = self.metastore.source(name).is_some_and(|s| s.is_source);
+        if create.or_replace && (create.is_source || existing_is_source) {
+            return Err(SqlError::semantic(format!(
+                "Cannot add {} '{name}': CREATE OR REPLACE is not supported on source {}s.",
+                kind_word(create.kind),
+                kind_word(create.kind)
+            )));
+        }
         if let Some(existing) = self.metastore.source(name) {
             if create.if_not_exists {
                 return Ok(StatementResult::SourceExists { name: name.clone() });

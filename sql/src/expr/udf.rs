@@ -532,7 +532,10 @@ impl HigherOrderUdf {
                 value_at(collection.as_ref(), row, &self.collection).map_err(df)?;
             let mut state = value_at(init.as_ref(), row, &state_ty).map_err(df)?;
             if collection_value.is_null() {
-                out.push(Value::Null);
+                // ksqlDB's REDUCE of a NULL collection is its initial state.
+                out.push(
+                    crate::expr::eval::cast_value(&state, &state_ty, &self.ret).map_err(df)?,
+                );
                 continue;
             }
             let elements: Vec<Vec<Value>> = match collection_value {
