@@ -962,7 +962,7 @@ fn finish(
             outputs.push((ROWTIME.to_string(), rowtime));
             outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
             let out = stream_stage(ctx, &flow, filter.as_ref(), &outputs, "Project")?;
-            stream_sink(ctx, &out, &sink)?;
+            stream_sink(ctx, &out, &sink, false)?;
             persistent(ctx, source_names, sink, sink_topic, &result, SourceKind::Stream)
         }
         SideFlow::Table(table) => {

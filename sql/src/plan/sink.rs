@@ -217,8 +217,15 @@ pub fn check_insert(target: &DataSource, result: &ResultSchema, window: Option<W
 }
 
 /// Adds a stream sink after `flow`, whose stage holds the result's key columns, value
-/// columns, `ROWTIME`, window bounds (if windowed) and `#nullrow`, writing `sink`'s topic.
-pub fn stream_sink(ctx: &mut PlanContext<'_>, flow: &StreamFlow, sink: &DataSource) -> Result<NodeId> {
+/// columns, the record time, window bounds (if windowed) and `#nullrow`, writing `sink`'s
+/// topic; `source_key` says the key columns are the source's (an all-NULL key was read as
+/// a null key and is written as one).
+pub fn stream_sink(
+    ctx: &mut PlanContext<'_>,
+    flow: &StreamFlow,
+    sink: &DataSource,
+    source_key: bool,
+) -> Result<NodeId> {
     let index = |name: &str| {
         flow.schema
             .index_of(name)
@@ -242,6 +249,7 @@ pub fn stream_sink(ctx: &mut PlanContext<'_>, flow: &StreamFlow, sink: &DataSour
         rowtime: index(super::stream::RECORD_TIME)
             .or_else(|_| index(crate::catalog::schema::ROWTIME))?,
         null_row: index(crate::runtime::batch::NULL_ROW)?,
+        null_key_when_all_null: source_key,
     };
     let key_serde = super::source::key_serde(sink)?;
     let value_codec = codec_for(&sink.value_format, sink.value_columns(), sink.wrap_single_value)?;

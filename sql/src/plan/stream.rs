@@ -353,7 +353,7 @@ fn plan_stream(
     }
     outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
     let out_flow = stream_stage(ctx, &flow, filter.as_ref(), &outputs, "Project")?;
-    stream_sink(ctx, &out_flow, &sink)?;
+    stream_sink(ctx, &out_flow, &sink, repartitioned.is_none())?;
     let topology = ctx.build()?;
     Ok(PlannedQuery {
         topology,

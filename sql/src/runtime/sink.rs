@@ -27,6 +27,10 @@ pub struct SinkLayout {
     pub rowtime: usize,
     /// The `#nullrow` column.
     pub null_row: usize,
+    /// Whether a key of several columns that are all NULL is written as a null key (it
+    /// was read as one: the key passed through unchanged), rather than as a key of NULLs
+    /// (computed by PARTITION BY).
+    pub null_key_when_all_null: bool,
 }
 
 /// Encodes stream batches into raw records.
@@ -57,9 +61,17 @@ impl StreamSinkNode {
     }
 }
 
-fn encode_key(serde: &SerdeRef<Row>, key: &Row) -> Result<Option<bytes::Bytes>, String> {
-    // A one-column key of NULL is a null key; a multi-column key of NULLs is still a key.
-    if key.is_empty() || (key.len() == 1 && key[0].is_null()) {
+fn encode_key(
+    serde: &SerdeRef<Row>,
+    key: &Row,
+    null_when_all_null: bool,
+) -> Result<Option<bytes::Bytes>, String> {
+    // A one-column key of NULL is a null key; a multi-column key of NULLs is one too when
+    // it was read as a null key.
+    if key.is_empty()
+        || (key.len() == 1 && key[0].is_null())
+        || (null_when_all_null && key.iter().all(Value::is_null))
+    {
         return Ok(None);
     }
     // An empty serialisation (a KAFKA-format '') is still a key, not a null one.
@@ -92,7 +104,7 @@ impl Node for StreamSinkNode {
                 .map_err(err)?
                 .as_i64()
                 .unwrap_or(0);
-            let key_bytes = match encode_key(&self.key, &key) {
+            let key_bytes = match encode_key(&self.key, &key, self.layout.null_key_when_all_null) {
                 Ok(k) => k,
                 Err(e) => {
                     self.log.record(format!("Failed to serialize key: {e}"));
@@ -164,7 +176,7 @@ impl Node for TableSinkNode {
         let changes = downcast::<Vec<Record<Row, Change<Row>>>>(batch, &self.name)?;
         let mut out = Vec::with_capacity(changes.len());
         for change in changes {
-            let key = match encode_key(&self.key, &change.key) {
+            let key = match encode_key(&self.key, &change.key, false) {
                 Ok(k) => k,
                 Err(e) => {
                     self.log.record(format!("Failed to serialize key: {e}"));

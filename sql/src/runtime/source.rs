@@ -309,12 +309,14 @@ impl Node for TableDecodeNode {
             };
             ctx.observe_time(decoded.timestamp);
             let mut key = decoded.key;
+            // Tables cannot have a NULL primary key: such records are skipped. A key of
+            // several columns some of which are NULL is still a key (ksqlDB's GenericKey).
+            let null_key = record.key.is_none() || (key.len() == 1 && key[0].is_null());
             if let Some((start, end)) = decoded.window {
                 key.push(Value::BigInt(start));
                 key.push(Value::BigInt(end));
             }
-            // Tables cannot have a NULL primary key: such records are skipped.
-            if key.iter().any(Value::is_null) {
+            if null_key {
                 self.decoder.log.record(format!(
                     "Skipping a record of {} with a NULL key (offset {}): table keys must not be NULL",
                     self.decoder.topic, record.offset
