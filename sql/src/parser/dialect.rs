@@ -9,7 +9,8 @@
 //! - `STRUCT(a := 1, ...)` becomes `Expr::Struct` of `Expr::Named`, `MAP(k := v, ...)`
 //!   becomes `Expr::Map`;
 //! - lambdas `x => e` and `(x, y) => e` become `Expr::Lambda`;
-//! - `s->f` (struct dereference) becomes `Expr::CompoundFieldAccess` with a dot access, and
+//! - `s->f` (struct dereference) becomes `Expr::CompoundFieldAccess` with a dot access to a
+//!   `Nested` identifier (a bare identifier there is sqlparser's `source.column`), and
 //!   `s->*` a `Expr::QualifiedWildcard` over it.
 
 use std::cell::RefCell;
@@ -260,9 +261,11 @@ impl Dialect for KsqlDialect {
             Ok(field) => field,
             Err(e) => return Some(Err(e)),
         };
+        // The field is wrapped in `Nested` so that `s->f` stays apart from sqlparser's own
+        // `a.b` (a qualified column in ksqlDB).
         Some(Ok(Expr::CompoundFieldAccess {
             root: Box::new(expr.clone()),
-            access_chain: vec![AccessExpr::Dot(Expr::Identifier(field))],
+            access_chain: vec![AccessExpr::Dot(Expr::Nested(Box::new(Expr::Identifier(field))))],
         }))
     }
 

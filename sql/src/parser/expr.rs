@@ -88,9 +88,37 @@ pub(crate) fn convert_expr(e: sql::Expr, d: &KsqlDialect) -> Result<Expr> {
             }
         }
         sql::Expr::CompoundFieldAccess { root, access_chain } => {
-            let mut expr = convert_expr(*root, d)?;
-            for access in access_chain {
+            let mut chain = access_chain.into_iter().peekable();
+            // `source.column[...]`: in ksqlDB `a.b` always qualifies a column (structs
+            // are dereferenced with `->`).
+            let mut expr = match (*root, chain.peek()) {
+                (sql::Expr::Identifier(source), Some(AccessExpr::Dot(sql::Expr::Identifier(_)))) => {
+                    let Some(AccessExpr::Dot(sql::Expr::Identifier(column))) = chain.next() else {
+                        unreachable!("peeked")
+                    };
+                    Expr::new(
+                        ExprKind::Column {
+                            source: Some(ident_name(&source)),
+                            name: ident_name(&column),
+                        },
+                        p,
+                    )
+                }
+                (root, _) => convert_expr(root, d)?,
+            };
+            for access in chain {
                 let kind = match access {
+                    AccessExpr::Dot(sql::Expr::Nested(inner))
+                        if matches!(*inner, sql::Expr::Identifier(_)) =>
+                    {
+                        let sql::Expr::Identifier(field) = *inner else {
+                            unreachable!("matched")
+                        };
+                        ExprKind::Deref {
+                            expr: Box::new(expr),
+                            field: ident_name(&field),
+                        }
+                    }
                     AccessExpr::Dot(sql::Expr::Identifier(field)) => ExprKind::Deref {
                         expr: Box::new(expr),
                         field: ident_name(&field),

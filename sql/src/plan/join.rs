@@ -848,6 +848,26 @@ fn finish(
         });
         match position {
             Some(p) => {
+                // The key column selected twice is ksqlDB's error (the other viable
+                // columns are plain values).
+                let key_expr = qualify(&select[p].expr, &scope);
+                let keyed: Vec<&SelectColumn> = select
+                    .iter()
+                    .filter(|s| same_expr(&qualify(&s.expr, &scope), &key_expr, false))
+                    .collect();
+                if keyed.len() > 1 {
+                    let mut aliases: Vec<String> = keyed.iter().map(|s| s.alias.clone()).collect();
+                    aliases.sort();
+                    let column = match &qualify(&select[p].expr, &scope).kind {
+                        ExprKind::Column { source: Some(q), name } => format!("{q}_{name}"),
+                        ExprKind::Column { name, .. } => name.clone(),
+                        _ => select[p].alias.clone(),
+                    };
+                    return Err(SqlError::semantic(format!(
+                        "The projection contains a key column (`{column}`) more than once, aliased as: {}.\nEach key column must only be in the projection once. If you intended to copy the key into the value, then consider using the AS_VALUE function to indicate which key reference should be copied.",
+                        super::stream::join_and(&aliases)
+                    )));
+                }
                 let mut rest = select.clone();
                 let item = rest.remove(p);
                 (Some(item), rest)
@@ -859,19 +879,13 @@ fn finish(
                     Target::Transient => String::new(),
                 };
                 let listed: Vec<String> = candidates.iter().map(|c| c.to_string()).collect();
-                return Err(SqlError::semantic(if synthetic {
-                    format!(
-                        "The query used to build `{sink_name}` must include the join expression {} in its projection (eg, SELECT {}...).\nThe join key of a FULL OUTER join, or of a join on expressions, is a synthetic key column {key_name}. See https://docs.ksqldb.io/en/latest/developer-guide/joins/synthetic-keys/.",
-                        listed[0], listed[0]
-                    )
-                } else {
-                    let plural = if listed.len() > 1 { "s" } else { "" };
-                    format!(
-                        "The query used to build `{sink_name}` must include the join expression{plural} {} in its projection (eg, SELECT {}...).",
-                        join_or(&listed),
-                        listed[0]
-                    )
-                }));
+                return Err(super::stream::keys_not_included(
+                    &sink_name,
+                    "join expression",
+                    &listed,
+                    false,
+                    synthetic,
+                ));
             }
         }
     };
@@ -1020,14 +1034,6 @@ fn finish(
             persistent(ctx, source_names, sink, sink_topic, &result, SourceKind::Table)
         }
         SideFlow::Source(..) => Err(SqlError::semantic("internal: a join without joins")),
-    }
-}
-
-fn join_or(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }
 

@@ -142,18 +142,69 @@ pub fn split_keys(
         }
     }
     if aliases.iter().any(Vec::is_empty) {
-        let plural = if key.display.len() > 1 { "s" } else { "" };
-        return Err(SqlError::semantic(format!(
-            "The query used to build `{sink_name}` must include the {}{plural} {} in its projection (eg, SELECT {}...).",
-            key.kind,
-            join_and(&key.display),
-            key.display.join(", ")
-        )));
+        return Err(keys_not_included(sink_name, key.kind, &key.display, true, false));
     }
     Ok(SplitSelect {
         key_names: aliases.into_iter().map(|mut a| a.remove(0)).collect(),
         values,
     })
+}
+
+/// ksqlDB's error for a persistent query whose projection lacks its key: `required` are
+/// the key expressions (all of them needed, or any one when not `require_all`),
+/// `synthetic` when the key is a join's synthetic column.
+pub fn keys_not_included(
+    sink_name: &str,
+    kind: &str,
+    required: &[String],
+    require_all: bool,
+    synthetic: bool,
+) -> SqlError {
+    let key_plural = if require_all && required.len() > 1 { "s" } else { "" };
+    let kinds = if required.len() == 1 {
+        kind.to_string()
+    } else {
+        format!("{kind}s")
+    };
+    let joined = if require_all {
+        join_and(required)
+    } else {
+        join_grammatical(required, "or")
+    };
+    let example = if require_all {
+        required.join(", ")
+    } else {
+        required.first().cloned().unwrap_or_default()
+    };
+    let see = if synthetic {
+        "See https://cnfl.io/2LV7ouS."
+    } else {
+        ""
+    };
+    let why = if synthetic {
+        format!(
+            "\n{} was added as a synthetic key column because the join criteria did not match \
+             any source column. This expression must be included in the projection and may be \
+             aliased. ",
+            required.first().cloned().unwrap_or_default()
+        )
+    } else {
+        String::new()
+    };
+    SqlError::semantic(format!(
+        "Key{key_plural} missing from projection (ie, SELECT). {see}\nThe query used to build \
+         `{sink_name}` must include the {kinds} {joined} in its projection (eg, SELECT \
+         {example}...).{why}"
+    ))
+}
+
+/// `A`, `A or B`, `A, B or C` (Guava-style grammatical joining with `word`).
+pub fn join_grammatical(items: &[String], word: &str) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} {word} {last}", init.join(", ")),
+    }
 }
 
 /// `A`, `A and B`, `A, B and C`.
