@@ -504,6 +504,16 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
             )));
         }
         let key_ty = lty.unwrap_or(SqlType::String);
+        if key_ty.contains_map() {
+            let column = match &qualify(&lexpr, &scope).kind {
+                ExprKind::Column { source: Some(q), name } => format!("{q}_{name}"),
+                ExprKind::Column { name, .. } => name.clone(),
+                _ => synthetic_key_name(&sources.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>()),
+            };
+            return Err(SqlError::semantic(format!(
+                "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{column}`. Column type: {key_ty}. See https://github.com/confluentinc/ksql/issues/6621 for more."
+            )));
+        }
         let name = if multi && i + 2 < sources.len() {
             format!("L_Join{i}")
         } else {

@@ -157,8 +157,14 @@ impl Node for TableStageNode {
         let mut results = results.into_iter();
         let mut out = Vec::with_capacity(input.len());
         for r in input {
+            let had_new = r.value.new.is_some();
             let new = r.value.new.as_ref().and_then(|_| results.next().flatten());
             let old = r.value.old.as_ref().and_then(|_| results.next().flatten());
+            // A row the filter rejects whose previous row was rejected too (or unknown)
+            // changes nothing downstream (Kafka Streams' filter sending old values).
+            if had_new && new.is_none() && old.is_none() {
+                continue;
+            }
             // The key comes from whichever side is present (the input key, projected).
             let key = match (&new, &old) {
                 (Some((k, _)), _) | (None, Some((k, _))) => k.clone(),
