@@ -1,0 +1,3 @@
+//! Tests of the collections functions.
+
+use super::*;

@@ -1,0 +1,3 @@
+//! Tests of the datetime functions.
+
+use super::*;

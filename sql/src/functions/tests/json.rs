@@ -1,0 +1,3 @@
+//! Tests of the json functions.
+
+use super::*;

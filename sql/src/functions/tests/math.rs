@@ -1,0 +1,3 @@
+//! Tests of the math functions.
+
+use super::*;
