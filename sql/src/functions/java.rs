@@ -219,50 +219,111 @@ fn key_hash(v: &Value) -> i32 {
     }
 }
 
-/// How a `HashMap` was made, which decides its table size.
-#[derive(Debug, Clone, Copy)]
-pub enum HashMapInit {
-    /// `new HashMap<>()`.
-    Default,
-    /// `new HashMap<>(n)`.
-    Capacity(usize),
+/// A Java `HashMap`'s iteration order, for the maps ksqlDB's functions build in one: the
+/// entries are kept in insertion order and the table's capacity is tracked as `HashMap`
+/// sizes and resizes it, so that [`JavaHashMap::into_entries`] lists them by bucket of the
+/// spread hash, then insertion order within a bucket.
+#[derive(Debug, Clone, Default)]
+pub struct JavaHashMap {
+    entries: Vec<(Value, Value)>,
+    capacity: usize,
+    threshold: usize,
 }
+
+const MAX_CAPACITY: usize = 1 << 30;
 
 fn table_size_for(cap: usize) -> usize {
-    cap.max(1).next_power_of_two().min(1 << 30)
+    cap.max(1).next_power_of_two().min(MAX_CAPACITY)
 }
 
-/// Entries (distinct keys, in insertion order) in the order a Java `HashMap` holding them
-/// iterates: by bucket of the spread hash, then insertion order within a bucket.
-pub fn hash_map_order(entries: Vec<(Value, Value)>, init: HashMapInit) -> Vec<(Value, Value)> {
-    let mut capacity = match init {
-        HashMapInit::Default => 16,
-        HashMapInit::Capacity(n) => table_size_for(n),
-    };
-    // The table doubles whenever the size passes three quarters of it.
-    while entries.len() > capacity * 3 / 4 && capacity < (1 << 30) {
-        capacity *= 2;
+impl JavaHashMap {
+    /// `new HashMap<>()`.
+    pub fn new() -> Self {
+        Self::default()
     }
-    let mask = capacity - 1;
-    let mut indexed: Vec<(usize, usize, (Value, Value))> = entries
-        .into_iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let h = key_hash(&e.0);
-            let spread = (h ^ ((h as u32) >> 16) as i32) as u32 as usize;
-            (spread & mask, i, e)
-        })
-        .collect();
-    indexed.sort_by_key(|(bucket, i, _)| (*bucket, *i));
-    indexed.into_iter().map(|(_, _, e)| e).collect()
-}
 
-/// Puts `key -> value` into insertion-ordered entries, replacing an existing key's value in
-/// place (as `HashMap.put` does).
-pub fn map_put(entries: &mut Vec<(Value, Value)>, key: Value, value: Value) {
-    match entries.iter_mut().find(|(k, _)| *k == key) {
-        Some(entry) => entry.1 = value,
-        None => entries.push((key, value)),
+    /// `new HashMap<>(n)`.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            entries: Vec::new(),
+            capacity: 0,
+            threshold: table_size_for(n),
+        }
+    }
+
+    fn resize(&mut self) {
+        let (cap, threshold) = if self.capacity > 0 {
+            if self.capacity >= MAX_CAPACITY {
+                return;
+            }
+            let cap = self.capacity * 2;
+            let threshold = if self.capacity >= 16 {
+                self.threshold * 2
+            } else {
+                cap * 3 / 4
+            };
+            (cap, threshold)
+        } else if self.threshold > 0 {
+            (self.threshold, self.threshold * 3 / 4)
+        } else {
+            (16, 12)
+        };
+        self.capacity = cap;
+        self.threshold = threshold;
+    }
+
+    /// `put(key, value)`: a new key is appended, an existing one's value replaced.
+    pub fn put(&mut self, key: Value, value: Value) {
+        if self.capacity == 0 {
+            self.resize();
+        }
+        match self.entries.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => {
+                self.entries.push((key, value));
+                if self.entries.len() > self.threshold {
+                    self.resize();
+                }
+            }
+        }
+    }
+
+    /// `putAll(map)`.
+    pub fn put_all(&mut self, entries: &[(Value, Value)]) {
+        let s = entries.len();
+        if s == 0 {
+            return;
+        }
+        if self.capacity == 0 {
+            let t = (s as f32 / 0.75 + 1.0) as usize;
+            if t > self.threshold {
+                self.threshold = table_size_for(t);
+            }
+        } else {
+            while s > self.threshold && self.capacity < MAX_CAPACITY {
+                self.resize();
+            }
+        }
+        for (k, v) in entries {
+            self.put(k.clone(), v.clone());
+        }
+    }
+
+    /// The entries in iteration order.
+    pub fn into_entries(self) -> Vec<(Value, Value)> {
+        let mask = self.capacity.max(1) - 1;
+        let mut indexed: Vec<(usize, usize, (Value, Value))> = self
+            .entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let h = key_hash(&e.0);
+                let spread = (h ^ ((h as u32) >> 16) as i32) as u32 as usize;
+                (spread & mask, i, e)
+            })
+            .collect();
+        indexed.sort_by_key(|(bucket, i, _)| (*bucket, *i));
+        indexed.into_iter().map(|(_, _, e)| e).collect()
     }
 }
 
@@ -311,13 +372,36 @@ mod tests {
     #[test]
     fn hash_map_iteration_order() {
         let s = |x: &str| Value::String(x.into());
+        let keys =
+            |m: JavaHashMap| -> Vec<Value> { m.into_entries().into_iter().map(|e| e.0).collect() };
         // "b" (98) and "a" (97) land in buckets 2 and 1 of a 16-slot table.
-        let entries = vec![(s("b"), Value::Int(1)), (s("a"), Value::Int(2))];
-        let ordered = hash_map_order(entries, HashMapInit::Default);
-        assert_eq!(ordered[0].0, s("a"));
+        let mut m = JavaHashMap::new();
+        m.put(s("b"), Value::Int(1));
+        m.put(s("a"), Value::Int(2));
+        assert_eq!(keys(m), vec![s("a"), s("b")]);
         // "Aa" and "BB" collide: insertion order decides.
-        let entries = vec![(s("BB"), Value::Int(1)), (s("Aa"), Value::Int(2))];
-        let ordered = hash_map_order(entries, HashMapInit::Default);
-        assert_eq!(ordered[0].0, s("BB"));
+        let mut m = JavaHashMap::new();
+        m.put(s("BB"), Value::Int(1));
+        m.put(s("Aa"), Value::Int(2));
+        assert_eq!(keys(m), vec![s("BB"), s("Aa")]);
+        // putAll of two entries into an empty map sizes its table to 4: "a" (97) and "e"
+        // (101) share bucket 1.
+        let mut m = JavaHashMap::new();
+        m.put_all(&[(s("e"), Value::Null), (s("a"), Value::Null)]);
+        assert_eq!(keys(m), vec![s("e"), s("a")]);
+        // Orders printed by a JVM.
+        let mut m = JavaHashMap::with_capacity(3);
+        for k in ["q", "aa", "zz", "b", "a"] {
+            m.put(s(k), Value::Null);
+        }
+        assert_eq!(keys(m), ["aa", "zz", "q", "a", "b"].map(s).to_vec());
+        let mut m = JavaHashMap::new();
+        for i in 0..20 {
+            m.put(s(&format!("k{i}")), Value::Null);
+        }
+        let expected = [
+            0, 1, 2, 3, 4, 5, 11, 6, 10, 7, 13, 8, 12, 9, 15, 14, 17, 16, 19, 18,
+        ];
+        assert_eq!(keys(m), expected.map(|i| s(&format!("k{i}"))).to_vec());
     }
 }

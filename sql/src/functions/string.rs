@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use super::encoding::{self, Encoding};
-use super::java::{self, HashMapInit};
+use super::java::{self, JavaHashMap};
 use super::{FunctionRegistry, Param, ScalarFunction, args, jregex, rng, typed};
 use crate::error::{Result, SqlError};
 use crate::types::SqlType;
@@ -676,7 +676,7 @@ fn split_to_map(a: &[Value]) -> Result<Value> {
     if entry.is_empty() || kv.is_empty() || entry == kv {
         return Ok(Value::Null);
     }
-    let mut entries = Vec::new();
+    let mut map = JavaHashMap::new();
     for piece in input.split(entry).filter(|p| !p.is_empty()) {
         if !piece.contains(kv) {
             continue;
@@ -684,16 +684,12 @@ fn split_to_map(a: &[Value]) -> Result<Value> {
         let mut parts = piece.split(kv);
         let key = parts.next().unwrap_or_default();
         let value = parts.next().unwrap_or_default();
-        java::map_put(
-            &mut entries,
+        map.put(
             Value::String(key.to_string()),
             Value::String(value.to_string()),
         );
     }
-    Ok(Value::Map(java::hash_map_order(
-        entries,
-        HashMapInit::Default,
-    )))
+    Ok(Value::Map(map.into_entries()))
 }
 
 /// MD5 of bytes (RFC 1321), written here because eddy-sql has no digest dependency.
