@@ -75,14 +75,6 @@ pub fn double(v: &Value) -> Result<f64> {
     }
 }
 
-/// A BOOLEAN argument.
-pub fn boolean(v: &Value) -> Result<bool> {
-    match v {
-        Value::Boolean(b) => Ok(*b),
-        other => Err(wrong("a BOOLEAN", other)),
-    }
-}
-
 /// An ARRAY argument.
 pub fn array(v: &Value) -> Result<&[Value]> {
     match v {

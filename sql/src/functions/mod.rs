@@ -27,9 +27,11 @@ mod math;
 mod misc;
 mod nulls;
 mod rng;
+mod simple_date;
 mod string;
 mod table;
 mod typed;
+mod zone_names;
 
 #[cfg(test)]
 mod tests;
