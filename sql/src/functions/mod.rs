@@ -22,6 +22,7 @@ mod collections;
 mod datetime;
 mod df;
 mod encoding;
+mod jackson;
 mod json;
 mod math;
 mod misc;
