@@ -12,16 +12,30 @@ pub mod java_time;
 pub mod signature;
 pub mod time_parse;
 
+pub mod java;
+pub mod jregex;
+
 mod aggregate;
+mod args;
 mod builtin;
 mod collections;
 mod datetime;
+mod df;
+mod encoding;
+mod jackson;
 mod json;
 mod math;
 mod misc;
 mod nulls;
+mod rng;
+mod simple_date;
 mod string;
 mod table;
+mod typed;
+mod zone_names;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::fmt;

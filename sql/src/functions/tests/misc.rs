@@ -1,0 +1,3 @@
+//! Tests of the misc functions.
+
+use super::*;

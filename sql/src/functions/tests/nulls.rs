@@ -1,0 +1,3 @@
+//! Tests of the nulls functions.
+
+use super::*;
