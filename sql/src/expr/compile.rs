@@ -408,11 +408,17 @@ impl Compiler {
             let TKind::Lambda { params, body } = &lambda.kind else {
                 continue;
             };
-            let own: BTreeSet<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+            let mut own: BTreeSet<String> = params.iter().map(|(n, _)| n.clone()).collect();
+            // Parameters of lambdas nested in the body are theirs, not captures.
+            body.visit(&mut |x| {
+                if let TKind::Lambda { params, .. } = &x.kind {
+                    own.extend(params.iter().map(|(n, _)| n.clone()));
+                }
+            });
             body.visit(&mut |x| {
                 let (column, outer) = match &x.kind {
                     TKind::Column(c) => (c.clone(), Expr::Column(Column::new_unqualified(c))),
-                    TKind::LambdaVar(v) if !own.contains(v.as_str()) => (
+                    TKind::LambdaVar(v) if !own.contains(v) => (
                         lambda_column(v),
                         Expr::Column(Column::new_unqualified(lambda_column(v))),
                     ),

@@ -80,6 +80,24 @@ pub struct SplitSelect {
     pub values: Vec<SelectColumn>,
 }
 
+/// The sink's TIMESTAMP property must name a result column (checked before the key, as
+/// ksqlDB does).
+pub fn check_timestamp_column(target: &Target, select: &[SelectColumn]) -> Result<()> {
+    let Target::Create { properties, .. } = target else {
+        return Ok(());
+    };
+    let Some(column) = properties.get("TIMESTAMP") else {
+        return Ok(());
+    };
+    let column = column.trim().to_ascii_uppercase();
+    if select.iter().any(|s| s.alias == column) {
+        return Ok(());
+    }
+    Err(SqlError::semantic(format!(
+        "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{column}'"
+    )))
+}
+
 /// What a persistent query's key is made of, for [`split_keys`].
 pub struct KeySpec {
     /// Per key column, the select expression that is it.
@@ -362,6 +380,7 @@ fn plan_stream(
         })
         .cloned()
         .collect();
+    check_timestamp_column(target, &select_no_bounds)?;
     let split = split_keys(&select_no_bounds, &key_spec, &sink_name, true)?;
     let typed_value = |name: &str| {
         result_columns
@@ -700,6 +719,7 @@ fn plan_table(
         })
         .cloned()
         .collect();
+    check_timestamp_column(target, &select_no_bounds)?;
     let split = split_keys(&select_no_bounds, &KeySpec::columns(key_exprs.clone()), &sink_name, true)?;
     let typed = |name: &str| {
         result_columns

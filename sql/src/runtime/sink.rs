@@ -81,6 +81,11 @@ fn encode_key(
         .map_err(|e| e.to_string())
 }
 
+/// Kafka refuses records with negative timestamps: ksqlDB logs and drops them.
+fn negative_timestamp(timestamp: i64) -> String {
+    format!("Dropping a record with a negative timestamp ({timestamp}): Kafka records need a timestamp of 0 or more")
+}
+
 fn values(batch: &SqlBatch, row: usize, columns: &[(usize, SqlType)]) -> crate::Result<Row> {
     columns
         .iter()
@@ -104,6 +109,10 @@ impl Node for StreamSinkNode {
                 .map_err(err)?
                 .as_i64()
                 .unwrap_or(0);
+            if timestamp < 0 {
+                self.log.record(negative_timestamp(timestamp));
+                continue;
+            }
             let key_bytes = match encode_key(&self.key, &key, self.layout.null_key_when_all_null) {
                 Ok(k) => k,
                 Err(e) => {
@@ -200,6 +209,10 @@ impl Node for TableSinkNode {
                     }
                 }
             };
+            if timestamp < 0 {
+                self.log.record(negative_timestamp(timestamp));
+                continue;
+            }
             out.push(RawRecord {
                 key,
                 value,
