@@ -59,6 +59,23 @@ pub fn parse_duration_text(text: &str) -> Result<i64> {
     Ok(amount.saturating_mul(ms))
 }
 
+/// Sets a format's delimiter from `property` (`KEY_DELIMITER`, `VALUE_DELIMITER`), which
+/// only DELIMITED takes.
+pub fn apply_delimiter(properties: &Properties, property: &str, format: &mut FormatInfo) -> Result<()> {
+    let Some(text) = properties.get(property) else {
+        return Ok(());
+    };
+    let delimiter = parse_delimiter(property, &text)?;
+    if format.format != Format::Delimited {
+        return Err(SqlError::semantic(format!(
+            "{} does not support the following configs: [delimiter]",
+            format.format
+        )));
+    }
+    format.delimiter = Some(delimiter);
+    Ok(())
+}
+
 fn format_of(properties: &Properties, name: &str) -> Result<Option<FormatInfo>> {
     properties
         .get(name)
@@ -96,14 +113,9 @@ pub fn formats(properties: &Properties, config: &Config) -> Result<(FormatInfo, 
             }
         },
     };
-    if let Some(d) = properties.get("VALUE_DELIMITER") {
-        if value.format != Format::Delimited {
-            return Err(SqlError::semantic(
-                "VALUE_DELIMITER can only be used with VALUE_FORMAT='DELIMITED'",
-            ));
-        }
-        value.delimiter = Some(parse_delimiter("VALUE_DELIMITER", &d)?);
-    }
+    let mut key = key;
+    apply_delimiter(properties, "KEY_DELIMITER", &mut key)?;
+    apply_delimiter(properties, "VALUE_DELIMITER", &mut value)?;
     Ok((key, value))
 }
 
@@ -129,6 +141,8 @@ pub fn source_from_statement(
     let topic = create.properties.get("KAFKA_TOPIC").ok_or_else(|| {
         SqlError::semantic("Missing required property \"KAFKA_TOPIC\" which has no default value.")
     })?;
+    // Format properties are checked first, as ksqlDB prepares them.
+    formats(&create.properties, config)?;
     if create.elements.is_empty() {
         return Err(SqlError::semantic(format!(
             "The statement does not define any columns: {kind_word} {name} needs its columns listed (Eddy has no schema registry to infer them from)."

@@ -14,7 +14,7 @@ use crate::catalog::{DataSource, TimestampColumn, WindowInfo};
 use crate::error::{Result, SqlError};
 use crate::parser::ast::{Properties, SourceKind};
 use crate::runtime::sink::{SinkLayout, StreamSinkNode, TableSinkNode};
-use crate::serde::format::{FormatInfo, check_columns, parse_delimiter};
+use crate::serde::format::{FormatInfo, check_columns};
 use crate::serde::{Format, codec_for};
 use crate::types::SqlType;
 
@@ -125,14 +125,8 @@ pub fn sink_source(
         Some(f) => f,
         None => inherit.value_format.clone(),
     };
-    if let Some(d) = properties.get("VALUE_DELIMITER") {
-        if value_format.format != Format::Delimited {
-            return Err(SqlError::semantic(
-                "VALUE_DELIMITER can only be used with VALUE_FORMAT='DELIMITED'",
-            ));
-        }
-        value_format.delimiter = Some(parse_delimiter("VALUE_DELIMITER", &d)?);
-    }
+    crate::engine::ddl::apply_delimiter(properties, "KEY_DELIMITER", &mut key_format)?;
+    crate::engine::ddl::apply_delimiter(properties, "VALUE_DELIMITER", &mut value_format)?;
     let wrap = match properties.get("WRAP_SINGLE_VALUE") {
         Some(v) => Some(v.eq_ignore_ascii_case("true")),
         None => ctx.config.wrap_single_values(),

@@ -1,7 +1,8 @@
 //! The DELIMITED format: one line of delimited text per record, quoted as Apache Commons
-//! CSV's default format quotes (ksqlDB uses it): a field is quoted when it holds the
-//! delimiter, a quote or a line break, starts with a character at or below `#`, or ends
-//! with one at or below a space; quotes inside are doubled. An empty field is NULL.
+//! CSV 1.4's default format quotes (ksqlDB uses it): a field is quoted when it holds the
+//! delimiter, a quote or a line break, starts with a character at or below `#` (or, as
+//! the record's first field, with anything but an ASCII letter or digit), or ends with
+//! one at or below a space; quotes inside are doubled. An empty field is NULL.
 //!
 //! Fields are split by hand rather than with the csv crate: a record here is a single line
 //! in a Kafka value, and the csv crate's reader is built for streams of many records (a
@@ -117,7 +118,9 @@ fn needs_quotes(text: &str, delimiter: char, first: bool) -> bool {
         // Commons CSV quotes an empty string only as a record's first field.
         return first;
     };
-    if c <= '#' {
+    // Commons CSV 1.4 (ksqlDB's version) also quotes a record's first field when it
+    // does not start with an ASCII letter or digit ("-1" is written "\"-1\"").
+    if c <= '#' || (first && !c.is_ascii_alphanumeric()) {
         return true;
     }
     if text

@@ -122,9 +122,10 @@ pub fn parse_delimiter(name: &str, text: &str) -> Result<char> {
             }
             Ok(c)
         }
-        _ => Err(invalid(
-            "Delimiter must be a single character or TAB or SPACE\nExample valid value: ';'",
-        )),
+        other => Err(invalid(&format!(
+            "Invalid delimiter value: '{other}'. Delimiter must be a single character or \
+             TAB,SPACE\nExample valid value: ';'"
+        ))),
     }
 }
 
