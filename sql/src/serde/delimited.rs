@@ -217,7 +217,14 @@ mod tests {
             ])
             .unwrap()
             .unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "-10,\" x\",1.0");
+        // A first field not starting with a letter or digit is quoted (Commons CSV 1.4);
+        // later ones are not.
+        assert_eq!(String::from_utf8(out).unwrap(), "\"-10\",\" x\",1.0");
+        let out = codec()
+            .encode(&[Value::Int(1), Value::String("-x".into()), Value::Double(-1.0)])
+            .unwrap()
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "1,-x,-1.0");
     }
 
     #[test]
