@@ -317,7 +317,49 @@ fn lag_counts_records_not_yet_processed(start: Start) {
     app.stop().unwrap();
 }
 
+/// `auto_offset_reset: Latest`: records written before the application first started are
+/// not read; records written once it runs are.
+fn latest_reset_skips_records_written_before_start(start: Start) {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(&dir.path().join("broker"));
+    broker.create_topic("events", 1, false);
+    broker.create_topic("events-out", 1, false);
+    broker.produce("events", 0, &[("k", "old-1"), ("k", "old-2")], Some(1_000));
+    let b = StreamsBuilder::new();
+    b.stream("events", Serdes::string(), Serdes::string())
+        .to("events-out");
+    let app = App::new(
+        b.build().unwrap(),
+        AppConfig {
+            threads: 1,
+            auto_offset_reset: eddy_streams::runtime::OffsetReset::Latest,
+            ..config("latest", &broker, &dir.path().join("state"))
+        },
+    )
+    .start()
+    .unwrap();
+    // The consumer positions itself asynchronously: write until something arrives.
+    let mut written = 0;
+    wait_for("new records read", || {
+        written += 1;
+        broker.produce("events", 0, &[("k", &format!("new-{written}"))], Some(2_000));
+        std::thread::sleep(Duration::from_millis(20));
+        !broker.read("events-out").is_empty()
+    });
+    let values: Vec<String> = broker
+        .read("events-out")
+        .into_iter()
+        .filter_map(|(_, v)| v.map(|v| String::from_utf8_lossy(&v).into_owned()))
+        .collect();
+    assert!(
+        values.iter().all(|v| v.starts_with("new-")),
+        "read records written before the start: {values:?}"
+    );
+    app.stop().unwrap();
+}
+
 on_each_backend!(
+    latest_reset_skips_records_written_before_start,
     word_count_runs_restarts_and_restores,
     start_up_errors_say_what_to_fix,
     global_table_join_needs_no_copartitioning,

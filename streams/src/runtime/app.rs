@@ -41,7 +41,7 @@ use eddy_state::{
 };
 use parking_lot::{Mutex, RwLock};
 
-use super::backend::{Backend, Consumer, Member, Producer};
+use super::backend::{Backend, Consumer, Member, OffsetReset, Producer};
 use super::task_input::TaskInput;
 use crate::error::{Error, Result};
 use crate::partitioner::partition_for_key;
@@ -90,6 +90,9 @@ pub struct AppConfig {
     /// `max.task.idle.ms`, except that Kafka's 0 still waits for partitions known to have
     /// unfetched records, without a bound.
     pub max_task_idle: Duration,
+    /// Where input topics are read from when the application has no committed offset
+    /// (default earliest; internal topics are always read from the start).
+    pub auto_offset_reset: OffsetReset,
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -118,6 +121,7 @@ impl AppConfig {
             store_engine: StoreEngine::RocksDb,
             poll_timeout: Duration::from_millis(100),
             max_task_idle: Duration::from_secs(1),
+            auto_offset_reset: OffsetReset::Earliest,
         }
     }
 
@@ -241,6 +245,7 @@ impl App {
                 member: Member {
                     index,
                     count: self.config.threads,
+                    reset: self.config.auto_offset_reset,
                 },
                 topology: self.topology.clone(),
                 config: self.config.clone(),

@@ -31,6 +31,20 @@ pub struct Member {
     pub index: usize,
     /// Threads in the application.
     pub count: usize,
+    /// Where input topics are read from when the group has no committed offset.
+    pub reset: OffsetReset,
+}
+
+/// Where a consumer group starts reading a partition it has no committed offset for
+/// (Kafka's `auto.offset.reset`). Internal topics (repartitions) are always read from the
+/// start, as Kafka Streams does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OffsetReset {
+    /// The oldest record still kept (Kafka Streams' default).
+    #[default]
+    Earliest,
+    /// Only records written from now on (ksqlDB's default for push queries).
+    Latest,
 }
 
 /// A consumer of an application's input topics.

@@ -18,7 +18,7 @@ use eddy_state::Changelog;
 use futures_util::future::select_all;
 use tokio::runtime::{Handle, Runtime};
 
-use super::backend::{Backend, Consumer, Member, Polled, Producer};
+use super::backend::{Backend, Consumer, Member, OffsetReset, Polled, Producer};
 use crate::changelog::BrokerChangelog;
 use crate::error::{Error, Result};
 use crate::record::{SinkRecord, SourceRecord};
@@ -146,10 +146,16 @@ impl Backend for EmbeddedBackend {
         }
         let mut positions = HashMap::new();
         for (topic, p) in &assigned {
+            // Internal topics (`<application id>-...`) are always read from the start.
+            let internal = topic.starts_with(&format!("{group}-"));
+            let spec = match member.reset {
+                OffsetReset::Latest if !internal => OffsetSpec::Latest,
+                _ => OffsetSpec::Earliest,
+            };
             let position = match self.broker.committed_offset(group, topic, *p) {
                 Some(c) => c.offset,
                 None => self
-                    .block_on(self.broker.list_offset(topic, *p, OffsetSpec::Earliest))?
+                    .block_on(self.broker.list_offset(topic, *p, spec))?
                     .map_or(0, |(o, _)| o),
             };
             positions.insert((topic.clone(), *p), position);

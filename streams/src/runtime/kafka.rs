@@ -40,7 +40,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _,
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 
-use super::backend::{Backend, Consumer, Member, Polled, Producer};
+use super::backend::{Backend, Consumer, Member, OffsetReset, Polled, Producer};
 use crate::error::{Error, Result};
 use crate::record::{SinkRecord, SourceRecord};
 
@@ -215,8 +215,14 @@ impl Backend for KafkaBackend {
         // static members that restart slowly), then what the runtime relies on: its own
         // offset commits, and eager rebalances, whose revocations it holds back to commit.
         let mut config = ClientConfig::new();
+        // Internal topics of a `latest` application are created with it and empty when it
+        // starts, so `latest` reads them from the start too.
+        let reset = match member.reset {
+            OffsetReset::Earliest => "earliest",
+            OffsetReset::Latest => "latest",
+        };
         config
-            .set("auto.offset.reset", "earliest")
+            .set("auto.offset.reset", reset)
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
             .set("statistics.interval.ms", STATISTICS_INTERVAL_MS);
