@@ -121,3 +121,78 @@ impl Cluster for BrokerCluster {
         Ok(())
     }
 }
+
+/// A Kafka cluster (or `eddy broker` over the Kafka protocol) as a cluster, through
+/// eddy-streams' rdkafka backend: topics made and listed with admin requests, records
+/// written with its producer (partitioned by Kafka's murmur2 of the key, as Java clients do).
+#[derive(Clone)]
+pub struct KafkaCluster {
+    backend: Arc<eddy_streams::runtime::KafkaBackend>,
+}
+
+impl std::fmt::Debug for KafkaCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaCluster").finish_non_exhaustive()
+    }
+}
+
+impl KafkaCluster {
+    /// The cluster `backend` talks to.
+    pub fn new(backend: Arc<eddy_streams::runtime::KafkaBackend>) -> Self {
+        Self { backend }
+    }
+}
+
+impl Cluster for KafkaCluster {
+    fn partitions(&self, topic: &str) -> Result<Option<i32>> {
+        Ok(eddy_streams::runtime::Backend::partitions(&*self.backend, topic)?)
+    }
+
+    fn create_topic(
+        &self,
+        topic: &str,
+        partitions: i32,
+        _replicas: i16,
+        config: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let config: Vec<(String, String)> =
+            config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        Ok(self
+            .backend
+            .create_topic_with_config(topic, partitions.max(1), &config)?)
+    }
+
+    fn delete_topic(&self, topic: &str) -> Result<()> {
+        Ok(self.backend.delete_topic(topic)?)
+    }
+
+    fn topics(&self) -> Result<Vec<String>> {
+        Ok(self.backend.topics()?)
+    }
+
+    fn produce(&self, topic: &str, record: RawRecord) -> Result<()> {
+        let partitions = self
+            .partitions(topic)?
+            .ok_or_else(|| SqlError::semantic(format!("Topic {topic} does not exist")))?;
+        let partition = match (record.partition, &record.key) {
+            (Some(p), _) => p,
+            (None, Some(k)) => eddy_streams::partitioner::partition_for_key(k, partitions),
+            (None, None) => 0,
+        };
+        let mut producer = eddy_streams::runtime::Backend::producer(&*self.backend)?;
+        producer.send(
+            topic,
+            partition,
+            vec![eddy_streams::record::SinkRecord {
+                topic: topic.into(),
+                partition: Some(partition),
+                key: record.key,
+                value: record.value,
+                timestamp: record.timestamp,
+                headers: record.headers,
+            }],
+        )?;
+        producer.flush()?;
+        Ok(())
+    }
+}

@@ -9,15 +9,20 @@
 pub mod cluster;
 pub mod config;
 pub mod ddl;
+pub mod describe;
 pub mod insert;
+pub mod push;
+pub mod runner;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use eddy_streams::Topology;
 
-pub use cluster::{BrokerCluster, Cluster};
+pub use cluster::{BrokerCluster, Cluster, KafkaCluster};
 pub use config::Config;
+pub use push::PushQuery;
+pub use runner::AppRunner;
 
 use crate::catalog::{DataSource, MetaStore, QueryLinks};
 use crate::error::{Pos, Result, SqlError};
@@ -51,14 +56,59 @@ pub struct PersistentQuery {
     pub stages: Vec<(String, String)>,
     /// Its processing log.
     pub log: ProcessingLog,
+    /// The engine's properties when it started (its streams settings among them).
+    pub properties: BTreeMap<String, String>,
 }
 
 /// Runs persistent queries' topologies.
 pub trait QueryRunner: Send {
-    /// Starts a query.
+    /// Starts a persistent query.
     fn start(&mut self, query: &PersistentQuery, topology: Topology) -> Result<()>;
-    /// Stops a query.
+    /// Starts a push query's topology; the stopper ends it.
+    fn start_transient(
+        &mut self,
+        _id: &str,
+        _application_id: &str,
+        _properties: &BTreeMap<String, String>,
+        _topology: Topology,
+    ) -> Result<Stopper> {
+        Err(SqlError::semantic("this engine does not run push queries"))
+    }
+    /// Stops a persistent query.
     fn stop(&mut self, id: &str) -> Result<()>;
+    /// How a query is doing.
+    fn status(&self, _id: &str) -> QueryStatus {
+        QueryStatus::Running
+    }
+    /// What a running query's application reports.
+    fn app(&self, _id: &str) -> Option<runner::AppView> {
+        None
+    }
+}
+
+/// Ends a running push query.
+pub type Stopper = Box<dyn FnOnce() -> Result<()> + Send>;
+
+/// The state of a query, as `SHOW QUERIES` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryStatus {
+    /// Processing.
+    Running,
+    /// Not running (stopped, or not started).
+    Stopped,
+    /// Failed: the application stopped with this error.
+    Error(String),
+}
+
+impl QueryStatus {
+    /// ksqlDB's name of the state (`RUNNING`, `ERROR`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Running => "RUNNING",
+            Self::Stopped => "NOT_RUNNING",
+            Self::Error(_) => "ERROR",
+        }
+    }
 }
 
 /// What a statement did.
@@ -95,6 +145,30 @@ pub enum StatementResult {
     },
     /// A row was inserted.
     Inserted,
+    /// `SHOW STREAMS`.
+    Streams(Vec<describe::SourceSummary>),
+    /// `SHOW TABLES`.
+    Tables(Vec<describe::SourceSummary>),
+    /// `SHOW QUERIES`.
+    Queries(Vec<describe::QuerySummary>),
+    /// `SHOW TOPICS`.
+    Topics(Vec<describe::TopicSummary>),
+    /// `SHOW FUNCTIONS`.
+    Functions(Vec<describe::FunctionSummary>),
+    /// `SHOW TYPES`: names and types.
+    Types(Vec<(String, String)>),
+    /// `SHOW PROPERTIES`: names and values.
+    Properties(Vec<(String, String)>),
+    /// `SHOW VARIABLES`: names and values.
+    Variables(Vec<(String, String)>),
+    /// `DESCRIBE source`.
+    Source(Box<describe::SourceDescription>),
+    /// `DESCRIBE STREAMS|TABLES`.
+    Sources(Vec<describe::SourceDescription>),
+    /// `DESCRIBE FUNCTION`.
+    Function(describe::FunctionDescription),
+    /// `EXPLAIN`.
+    Query(Box<describe::QueryDescription>),
     /// A type was created or dropped, a property set, a variable defined...
     Done(String),
 }
@@ -109,6 +183,7 @@ pub struct Engine {
     queries: BTreeMap<String, PersistentQuery>,
     variables: BTreeMap<String, String>,
     next_query: u64,
+    next_transient: u64,
     clock: Box<dyn Fn() -> i64 + Send>,
 }
 
@@ -141,6 +216,7 @@ impl Engine {
             queries: BTreeMap::new(),
             variables: BTreeMap::new(),
             next_query: 0,
+            next_transient: 0,
             clock: Box::new(now_ms),
         }
     }
@@ -401,9 +477,10 @@ impl Engine {
             Statement::Query(_) => Err(SqlError::semantic(
                 "Push and pull queries are run with Engine::push_query, not executed as statements",
             )),
-            Statement::Explain(_) => Err(SqlError::semantic(
-                "EXPLAIN is answered by Engine::explain",
-            )),
+            Statement::Explain(_)
+            | Statement::Show(_)
+            | Statement::Describe { .. }
+            | Statement::DescribeFunction(_) => self.describe_statement(&parsed.statement),
             other => Err(SqlError::semantic(format!(
                 "{} is not supported by the engine yet",
                 statement_name(other)
@@ -553,6 +630,7 @@ impl Engine {
                 .map(|(n, p)| (n.clone(), p.display_indent().to_string()))
                 .collect(),
             log: planned.log.clone(),
+            properties: self.config.values().clone(),
         };
         // Replacing a query: the old one stops first.
         if self.queries.contains_key(id) {

@@ -78,7 +78,8 @@ impl Node for StreamPushNode {
     }
 }
 
-/// Sends a table's result changes: key columns then the row's columns at `columns`.
+/// Sends a table's result changes: the new row's columns at `columns`, or the key of a
+/// deleted row.
 pub struct TablePushNode {
     name: String,
     columns: Vec<usize>,
@@ -86,7 +87,7 @@ pub struct TablePushNode {
 }
 
 impl TablePushNode {
-    /// A node sending the key and the `columns` of each change's new row.
+    /// A node sending the `columns` of each change's new row (a deletion's key).
     pub fn new(name: &str, columns: Vec<usize>, sender: SyncSender<PushRow>) -> Self {
         Self {
             name: name.to_string(),
@@ -100,11 +101,10 @@ impl Node for TablePushNode {
     fn process(&mut self, batch: AnyBatch, _ctx: &mut Context<'_>) -> eddy_streams::Result<()> {
         let changes = downcast::<Vec<Record<Row, Change<Row>>>>(batch, &self.name)?;
         for change in changes {
-            let mut values = change.key;
-            let tombstone = change.value.new.is_none();
-            if let Some(row) = change.value.new {
-                values.extend(self.columns.iter().map(|&i| row[i].clone()));
-            }
+            let (values, tombstone) = match change.value.new {
+                Some(row) => (self.columns.iter().map(|&i| row[i].clone()).collect(), false),
+                None => (change.key, true),
+            };
             let _ = self.sender.send(PushRow { values, tombstone });
         }
         Ok(())

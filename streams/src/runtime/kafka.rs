@@ -115,6 +115,93 @@ impl KafkaBackend {
         })
     }
 
+    /// Creates a topic with topic-level configs (`cleanup.policy`, `retention.ms`, ...),
+    /// unless it exists; waits until the metadata shows it.
+    pub fn create_topic_with_config(
+        &self,
+        topic: &str,
+        partitions: i32,
+        config: &[(String, String)],
+    ) -> Result<()> {
+        if self.partitions(topic)?.is_some() {
+            return Ok(());
+        }
+        let mut new = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1));
+        for (k, v) in config {
+            new = new.set(k, v);
+        }
+        let results = self
+            .runtime
+            .block_on(self.admin.create_topics(
+                &[new],
+                &AdminOptions::new().operation_timeout(Some(TIMEOUT)),
+            ))
+            .map_err(|e| kafka_error(&format!("creating topic {topic}"), e))?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((name, code)) => {
+                    return Err(kafka_error(&format!("creating topic {name}"), code));
+                }
+            }
+        }
+        self.await_topic(topic, true)
+    }
+
+    /// Deletes a topic; waits until the metadata no longer shows it.
+    pub fn delete_topic(&self, topic: &str) -> Result<()> {
+        let results = self
+            .runtime
+            .block_on(self.admin.delete_topics(
+                &[topic],
+                &AdminOptions::new().operation_timeout(Some(TIMEOUT)),
+            ))
+            .map_err(|e| kafka_error(&format!("deleting topic {topic}"), e))?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+                Err((name, code)) => {
+                    return Err(kafka_error(&format!("deleting topic {name}"), code));
+                }
+            }
+        }
+        self.await_topic(topic, false)
+    }
+
+    /// The cluster's topic names.
+    pub fn topics(&self) -> Result<Vec<String>> {
+        let metadata = self
+            .metadata
+            .fetch_metadata(None, TIMEOUT)
+            .map_err(|e| kafka_error("listing topics", e))?;
+        let mut names: Vec<String> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none())
+            .map(|t| t.name().to_string())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Waits until the metadata shows `topic` (or no longer does).
+    fn await_topic(&self, topic: &str, present: bool) -> Result<()> {
+        for _ in 0..100 {
+            if self.partitions(topic)?.is_some() == present {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(kafka_error(
+            &format!("topic {topic}"),
+            if present {
+                "not visible in metadata after 5 s"
+            } else {
+                "still in the metadata 5 s after its deletion"
+            },
+        ))
+    }
+
     /// The configuration every client shares. `group.instance.id` is left out: it belongs to
     /// the group consumers only (see [`Self::group_config`]).
     fn config(&self) -> ClientConfig {

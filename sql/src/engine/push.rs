@@ -1,0 +1,161 @@
+//! Push queries (`SELECT ... EMIT CHANGES [LIMIT n]`): a transient query whose result rows
+//! come back to the caller through a bounded channel, as ksqlDB's push queries stream
+//! them. The query runs until the caller closes (or drops) the [`PushQuery`], or until
+//! `LIMIT` rows were delivered.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+use super::Stopper;
+use crate::error::Result;
+use crate::runtime::transient::PushRow;
+use crate::types::SqlType;
+
+/// How many rows a push query may hold before its stream thread waits for the caller.
+pub const PUSH_BUFFER_ROWS: usize = 1024;
+
+/// A running push query.
+pub struct PushQuery {
+    id: String,
+    columns: Vec<(String, SqlType)>,
+    rows: Receiver<PushRow>,
+    limit: Option<u64>,
+    delivered: u64,
+    stopper: Option<Stopper>,
+}
+
+impl std::fmt::Debug for PushQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushQuery")
+            .field("id", &self.id)
+            .field("columns", &self.columns)
+            .field("limit", &self.limit)
+            .field("delivered", &self.delivered)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PushQuery {
+    pub(super) fn new(
+        id: String,
+        columns: Vec<(String, SqlType)>,
+        rows: Receiver<PushRow>,
+        limit: Option<u64>,
+        stopper: Stopper,
+    ) -> Self {
+        Self {
+            id,
+            columns,
+            rows,
+            limit,
+            delivered: 0,
+            stopper: Some(stopper),
+        }
+    }
+
+    /// The query's id (`transient_<SOURCE>_<n>`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The result's columns.
+    pub fn columns(&self) -> &[(String, SqlType)] {
+        &self.columns
+    }
+
+    /// Whether the query delivered its `LIMIT` rows (it has stopped then).
+    pub fn is_complete(&self) -> bool {
+        self.limit.is_some_and(|l| self.delivered >= l)
+    }
+
+    /// The next row, waiting up to `timeout`; `None` when none came in time or the query
+    /// is complete.
+    pub fn next_row(&mut self, timeout: Duration) -> Result<Option<PushRow>> {
+        if self.is_complete() {
+            return Ok(None);
+        }
+        match self.rows.recv_timeout(timeout) {
+            Ok(row) => {
+                self.delivered += 1;
+                if self.is_complete() {
+                    self.stop()?;
+                }
+                Ok(Some(row))
+            }
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            // The query's nodes are gone: it stopped.
+            Err(RecvTimeoutError::Disconnected) => Ok(None),
+        }
+    }
+
+    /// Stops the query.
+    pub fn close(mut self) -> Result<()> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        match self.stopper.take() {
+            Some(stop) => stop(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for PushQuery {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            tracing::warn!(query = %self.id, error = %e, "stopping a push query failed");
+        }
+    }
+}
+
+impl super::Engine {
+    /// Starts a push query (`SELECT ... EMIT CHANGES [LIMIT n]`); its rows come through
+    /// [`PushQuery::next_row`]. Reads from `auto.offset.reset` (ksqlDB's default: only new
+    /// records; `SET 'auto.offset.reset'='earliest'` reads the topics from the start).
+    pub fn push_query(&mut self, sql: &str) -> Result<PushQuery> {
+        use crate::error::SqlError;
+        use crate::parser::ast::{Refinement, Statement};
+
+        let sql = crate::parser::substitute_variables(sql, &self.variables)?;
+        let parsed = crate::parser::parse_one(&sql)?;
+        let Statement::Query(query) = &parsed.statement else {
+            return Err(SqlError::semantic(
+                "A push query is a SELECT statement (SELECT ... EMIT CHANGES)",
+            ));
+        };
+        if query.refinement != Some(Refinement::Changes) {
+            return Err(SqlError::semantic(
+                "Pull queries are not supported yet: add EMIT CHANGES to run a push query",
+            ));
+        }
+        let source = query.from.source.name.value.clone();
+        self.next_transient += 1;
+        let id = format!("transient_{source}_{}", self.next_transient);
+        let application_id = format!("{}transient_{id}", self.config.internal_prefix());
+        let (sender, rows) = crate::runtime::transient::push_channel(PUSH_BUFFER_ROWS);
+        let mut ctx =
+            crate::plan::PlanContext::new(&self.metastore, &self.registry, &self.config, &id);
+        ctx.push = Some(sender);
+        let planned = crate::plan::plan_query(&mut ctx, query, &crate::plan::Target::Transient)
+            .map_err(|e| e.or_at(query.pos))?;
+        drop(ctx);
+        let columns = planned
+            .transient_output
+            .map(|o| o.columns)
+            .ok_or_else(|| SqlError::semantic("internal: a push query without output"))?;
+        let stopper = self.runner.start_transient(
+            &id,
+            &application_id,
+            self.config.values(),
+            planned.topology,
+        )?;
+        Ok(PushQuery::new(
+            id,
+            columns,
+            rows,
+            query.limit.map(|l| l as u64),
+            stopper,
+        ))
+    }
+}

@@ -1,0 +1,195 @@
+//! The engine end to end on both backends (see `common`): DDL and `INSERT ... VALUES`
+//! through the cluster, persistent queries (filter, aggregation, stream-table join) run
+//! as applications whose outputs are read back from the broker, push queries with and
+//! without `LIMIT`, the listings and descriptions, and `TERMINATE`.
+
+#[macro_use]
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::{Start, TestEngine, wait_for};
+use eddy_sql::engine::StatementResult;
+use eddy_sql::value::Value;
+
+const PAGEVIEWS: &str = "
+    CREATE STREAM pageviews (user_id STRING KEY, page STRING, region STRING)
+      WITH (kafka_topic='pageviews', value_format='JSON', partitions=2);
+    INSERT INTO pageviews (user_id, page, region) VALUES ('u1', '/home', 'eu');
+    INSERT INTO pageviews (user_id, page, region) VALUES ('u2', '/cart', 'us');
+    INSERT INTO pageviews (user_id, page, region) VALUES ('u3', '/home', 'eu');
+    INSERT INTO pageviews (user_id, page, region) VALUES ('u1', '/pay', 'eu');
+";
+
+fn json_map(entries: &[(&str, &str)]) -> BTreeMap<String, String> {
+    entries
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn persistent_queries_run_and_terminate(start: Start) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = start(dir.path());
+    t.run(PAGEVIEWS);
+    t.run(
+        "CREATE TABLE views_per_region AS
+           SELECT region, COUNT(*) AS views FROM pageviews GROUP BY region EMIT CHANGES;",
+    );
+    t.run("CREATE STREAM eu_views AS SELECT user_id, page FROM pageviews WHERE region = 'eu';");
+    t.run(
+        "CREATE TABLE customers (id STRING PRIMARY KEY, name STRING)
+           WITH (kafka_topic='customers', value_format='JSON', partitions=2);
+         CREATE STREAM orders (order_id INT KEY, customer STRING, amount DOUBLE)
+           WITH (kafka_topic='orders', value_format='JSON', partitions=2);
+         INSERT INTO customers (id, name) VALUES ('c1', 'Ada');
+         INSERT INTO customers (id, name) VALUES ('c2', 'Grace');",
+    );
+    // The table rows are written before the orders, with earlier timestamps.
+    std::thread::sleep(Duration::from_millis(20));
+    t.run(
+        "CREATE STREAM enriched AS
+           SELECT o.customer, o.order_id, c.name, o.amount
+           FROM orders o JOIN customers c ON o.customer = c.id;
+         INSERT INTO orders (order_id, customer, amount) VALUES (1, 'c1', 9.5);
+         INSERT INTO orders (order_id, customer, amount) VALUES (2, 'c2', 20.0);",
+    );
+    wait_for("views per region", || {
+        t.latest("VIEWS_PER_REGION")
+            == json_map(&[("eu", r#"{"VIEWS":3}"#), ("us", r#"{"VIEWS":1}"#)])
+    });
+    wait_for("european views", || t.values("EU_VIEWS").len() == 3);
+    let mut pages: Vec<String> = t.values("EU_VIEWS").into_iter().flatten().collect();
+    pages.sort();
+    assert_eq!(
+        pages,
+        [r#"{"PAGE":"/home"}"#, r#"{"PAGE":"/home"}"#, r#"{"PAGE":"/pay"}"#]
+    );
+    wait_for("enriched orders", || {
+        t.latest("ENRICHED")
+            == json_map(&[
+                ("c1", r#"{"ORDER_ID":1,"NAME":"Ada","AMOUNT":9.5}"#),
+                ("c2", r#"{"ORDER_ID":2,"NAME":"Grace","AMOUNT":20.0}"#),
+            ])
+    });
+
+    let results = t.engine.execute("SHOW QUERIES;").unwrap();
+    let StatementResult::Queries(queries) = &results[0] else {
+        panic!("SHOW QUERIES gave {results:?}")
+    };
+    let ids: Vec<&str> = queries.iter().map(|q| q.id.as_str()).collect();
+    assert_eq!(ids, ["CSAS_ENRICHED_2", "CSAS_EU_VIEWS_1", "CTAS_VIEWS_PER_REGION_0"]);
+    assert!(queries.iter().all(|q| q.state == "RUNNING"), "{queries:?}");
+
+    let results = t.engine.execute("DESCRIBE views_per_region;").unwrap();
+    let StatementResult::Source(description) = &results[0] else {
+        panic!("DESCRIBE gave {results:?}")
+    };
+    assert_eq!(description.write_queries, ["CTAS_VIEWS_PER_REGION_0"]);
+    let fields: Vec<(String, Option<String>)> = description
+        .fields
+        .iter()
+        .map(|f| (format!("{} {}", f.name, f.ty), f.kind.clone()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("REGION STRING".to_string(), Some("PRIMARY KEY".to_string())),
+            ("VIEWS BIGINT".to_string(), None)
+        ]
+    );
+
+    // Dropping a source a query writes is refused until the query is terminated.
+    let err = t.engine.execute("DROP STREAM eu_views;").unwrap_err();
+    assert!(err.to_string().contains("CSAS_EU_VIEWS_1"), "{err}");
+    t.run("TERMINATE CSAS_EU_VIEWS_1; DROP STREAM eu_views;");
+    let results = t.engine.execute("SHOW QUERIES;").unwrap();
+    let StatementResult::Queries(queries) = &results[0] else {
+        panic!()
+    };
+    assert_eq!(queries.len(), 2);
+    t.run("TERMINATE ALL;");
+}
+
+fn push_queries_stream_rows_until_closed_or_limited(start: Start) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = start(dir.path());
+    t.run(PAGEVIEWS);
+    let mut limited = t
+        .engine
+        .push_query("SELECT user_id, page FROM pageviews WHERE region = 'eu' EMIT CHANGES LIMIT 2;")
+        .unwrap();
+    let columns: Vec<&str> = limited.columns().iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(columns, ["USER_ID", "PAGE"]);
+    let mut rows = Vec::new();
+    while !limited.is_complete() {
+        if let Some(row) = limited.next_row(Duration::from_secs(60)).unwrap() {
+            rows.push(row.values);
+        } else {
+            panic!("no row within 60 s; got {rows:?}");
+        }
+    }
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter().all(|r| r[0] == Value::String("u1".into())
+            || r[0] == Value::String("u3".into())),
+        "{rows:?}"
+    );
+    limited.close().unwrap();
+
+    let mut counts = t
+        .engine
+        .push_query("SELECT region, COUNT(*) AS n FROM pageviews GROUP BY region EMIT CHANGES;")
+        .unwrap();
+    let mut latest = BTreeMap::new();
+    wait_for("the counts of both regions", || {
+        while let Some(row) = counts.next_row(Duration::from_millis(50)).unwrap() {
+            latest.insert(row.values[0].to_string(), row.values[1].clone());
+        }
+        latest.get("eu") == Some(&Value::BigInt(3)) && latest.get("us") == Some(&Value::BigInt(1))
+    });
+    // New input reaches a running push query.
+    t.run("INSERT INTO pageviews (user_id, page, region) VALUES ('u4', '/home', 'us');");
+    wait_for("the new row counted", || {
+        while let Some(row) = counts.next_row(Duration::from_millis(50)).unwrap() {
+            latest.insert(row.values[0].to_string(), row.values[1].clone());
+        }
+        latest.get("us") == Some(&Value::BigInt(2))
+    });
+    drop(counts);
+}
+
+fn explain_and_bad_statements(start: Start) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = start(dir.path());
+    t.run(PAGEVIEWS);
+    let results = t
+        .engine
+        .execute("EXPLAIN SELECT region, COUNT(*) FROM pageviews GROUP BY region EMIT CHANGES;")
+        .unwrap();
+    let StatementResult::Query(plan) = &results[0] else {
+        panic!("EXPLAIN gave {results:?}")
+    };
+    assert_eq!(plan.sources, ["PAGEVIEWS"]);
+    assert!(plan.topology.contains("KSTREAM-SOURCE"), "{}", plan.topology);
+    assert!(plan.topology.contains("repartition"), "{}", plan.topology);
+    // Bad SQL names the line and column and what was expected; nothing is created.
+    let err = t
+        .engine
+        .execute("CREATE STREAM s AS\n  SELECT region FROM pageviews WHER region = 'eu';")
+        .unwrap_err();
+    assert!(err.to_string().starts_with("line 2:"), "{err}");
+    let err = t
+        .engine
+        .execute("CREATE STREAM s AS SELECT nope FROM pageviews;")
+        .unwrap_err();
+    assert!(err.to_string().contains("'NOPE' cannot be resolved"), "{err}");
+    assert!(t.engine.source("S").is_none());
+}
+
+on_each_backend!(
+    persistent_queries_run_and_terminate,
+    push_queries_stream_rows_until_closed_or_limited,
+    explain_and_bad_statements,
+);
