@@ -427,7 +427,7 @@ fn letter(b: &mut Builder, c: char, n: usize) -> Result<()> {
                 "Z"
             } else if n == 1 {
                 "+00"
-            } else if n % 2 == 0 {
+            } else if n.is_multiple_of(2) {
                 "+0000"
             } else {
                 "+00:00"
@@ -2010,12 +2010,10 @@ impl JavaPattern {
             None => {
                 for (field, value) in &r.rest {
                     match field {
-                        Field::Era => {
-                            if date_field(date, Field::Era) != Some(*value) {
-                                date = date
-                                    .with_year(1 - date.year())
-                                    .ok_or_else(|| "Invalid era".to_string())?;
-                            }
+                        Field::Era if date_field(date, Field::Era) != Some(*value) => {
+                            date = date
+                                .with_year(1 - date.year())
+                                .ok_or_else(|| "Invalid era".to_string())?;
                         }
                         Field::Year => {
                             let y = *value as i32;

@@ -551,8 +551,8 @@ pub(super) fn register(r: &mut FunctionRegistry) {
             "Converts a BYTES value to an INT value according to the specified byte order. \
              BYTES must be 4 bytes long or a NULL value will be returned.",
         )
-        .with(vec![bytes_param()], SqlType::Int, |a| int_from(a))
-        .with_nulls(vec![bytes_param(), s()], SqlType::Int, |a| int_from(a)),
+        .with(vec![bytes_param()], SqlType::Int, int_from)
+        .with_nulls(vec![bytes_param(), s()], SqlType::Int, int_from),
     );
     r.add_scalar(
         ScalarFunction::new(

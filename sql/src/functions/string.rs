@@ -484,7 +484,7 @@ fn hex_strip(hex: &str) -> String {
     let len = java::len(hex);
     if hex.starts_with("0x") && !hex.contains(['\n', '\r']) {
         let rest = &hex[2..];
-        if len % 2 != 0 {
+        if !len.is_multiple_of(2) {
             format!("0{rest}")
         } else {
             rest.to_string()
