@@ -231,7 +231,9 @@ fn rounding(
         })
         .with(vec![double(), int()], SqlType::Double, move |a| {
             let d = double_as_decimal(args::double(&a[0])?)?;
-            let places = args::int(&a[1])? as i64;
+            // A double's decimal has at most ~330 fraction digits and 309 integer ones:
+            // beyond that more places change nothing (and cost unbounded memory).
+            let places = (args::int(&a[1])? as i64).clamp(-400, 400);
             Ok(Value::Double(decimal_as_double(&decimal_mode(&d, places))))
         })
         .with(vec![Param::AnyDecimal], decimal_zero_scale, move |a| {
@@ -240,7 +242,8 @@ fn rounding(
         })
         .with(vec![Param::AnyDecimal, int()], Returns::Arg(0), move |a| {
             let (d, scale) = decimal(&a[0])?;
-            let places = args::int(&a[1])? as i64;
+            // DECIMALs have at most 38 digits; more places change nothing.
+            let places = (args::int(&a[1])? as i64).clamp(-50, 50);
             to_decimal(&decimal_mode(&d, places), scale)
         })
 }

@@ -119,3 +119,10 @@ fn greatest_and_least_are_generic() {
             .contains("does not accept parameters (BOOLEAN, BOOLEAN)")
     );
 }
+
+#[test]
+fn huge_rounding_places_are_bounded() {
+    assert_eq!(v("ROUND(1.5E0, 2147483647)"), Value::Double(1.5));
+    assert_eq!(v("ROUND(1.5E0, -2147483647)"), Value::Double(0.0));
+    assert_eq!(v("ROUND(1.55, 2147483647)"), Value::Decimal(155, 2));
+}
