@@ -154,7 +154,7 @@ fn generate_series(start: i64, end: i64, step: i64, bigint: bool) -> Result<Valu
     if (diff > 0 && step < 0) || (diff < 0 && step > 0) {
         return Err(SqlError::eval("GENERATE_SERIES step has wrong sign"));
     }
-    let size = 1 + diff / step;
+    let size = 1i64.wrapping_add(diff.wrapping_div(step));
     if size > MAX_SERIES {
         return Err(SqlError::eval(format!(
             "GENERATE_SERIES would generate {size} values, more than {MAX_SERIES}"

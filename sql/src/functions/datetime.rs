@@ -350,7 +350,7 @@ pub(super) fn register(r: &mut FunctionRegistry) {
                 let from = zone_arg(&a[1]).map_err(invalid)?;
                 let to = zone_arg(&a[2]).map_err(invalid)?;
                 let offset = (to.offset_at(ts)? as i64 - from.offset_at(ts)? as i64) * 1000;
-                Ok(Value::Timestamp(ts + offset))
+                Ok(Value::Timestamp(ts.wrapping_add(offset)))
             },
         ),
     );

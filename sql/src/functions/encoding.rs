@@ -84,7 +84,7 @@ pub fn hex_lower(bytes: &[u8]) -> String {
 /// `DatatypeConverter.parseHexBinary`.
 fn parse_hex_binary(text: &str) -> Result<Vec<u8>> {
     let chars: Vec<char> = text.chars().collect();
-    if chars.len() % 2 != 0 {
+    if !chars.len().is_multiple_of(2) {
         return Err(SqlError::eval(format!(
             "hexBinary needs to be even-length: {text}"
         )));
@@ -103,7 +103,7 @@ fn parse_hex_binary(text: &str) -> Result<Vec<u8>> {
 /// Commons Codec `Hex.decodeHex`.
 pub fn decode_hex_commons(text: &str) -> Result<Vec<u8>> {
     let chars: Vec<char> = text.chars().collect();
-    if chars.len() % 2 != 0 {
+    if !chars.len().is_multiple_of(2) {
         return Err(SqlError::eval("Odd number of characters."));
     }
     let digit = |c: char, i: usize| {

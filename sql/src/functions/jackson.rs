@@ -41,11 +41,31 @@ impl Node {
         out
     }
 
-    /// `UdfJsonMapper.writeValueAsJson(node)`: decimals in plain notation.
-    pub fn to_json_plain(&self) -> String {
+    /// `UdfJsonMapper.writeValueAsJson(node)`: decimals in plain notation, which Jackson
+    /// refuses for scales outside [-9999, 9999].
+    pub fn to_json_plain(&self) -> Result<String> {
+        if let Some(scale) = self.bad_plain_scale() {
+            return Err(SqlError::eval(format!(
+                "JSON serialization error: Attempt to write plain `java.math.BigDecimal` \
+                 (see JsonGenerator.Feature.WRITE_BIGDECIMAL_AS_PLAIN) with illegal scale \
+                 ({scale}): needs to be between [-9999, 9999]"
+            )));
+        }
         let mut out = String::new();
         write_node(self, &mut out, true);
-        out
+        Ok(out)
+    }
+
+    fn bad_plain_scale(&self) -> Option<i64> {
+        match self {
+            Self::Decimal(d) => {
+                let (_, scale) = d.as_bigint_and_exponent();
+                (!(-9999..=9999).contains(&scale)).then_some(scale)
+            }
+            Self::Array(items) => items.iter().find_map(Node::bad_plain_scale),
+            Self::Object(fields) => fields.iter().find_map(|(_, v)| v.bad_plain_scale()),
+            _ => None,
+        }
     }
 
     /// A field of an object (`JsonNode.get(String)`); `None` for other nodes.
@@ -263,6 +283,10 @@ impl<'a> Reader<'a> {
             }
             float = true;
         }
+        // Jackson's StreamReadConstraints: at most 1000 characters in a number.
+        if self.at - start > 1000 {
+            return self.err();
+        }
         let text: String = self.chars[start..self.at].iter().collect();
         if float {
             BigDecimal::from_str(&text)
@@ -419,7 +443,7 @@ mod tests {
             .unwrap();
         assert_eq!(n.to_node_string(), "[1E+5,1.50,0,1E-7,\"\\u0001\\n/é\"]");
         assert_eq!(
-            n.to_json_plain(),
+            n.to_json_plain().unwrap(),
             "[100000,1.50,0,0.0000001,\"\\u0001\\n/é\"]"
         );
     }

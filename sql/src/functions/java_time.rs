@@ -427,7 +427,7 @@ fn letter(b: &mut Builder, c: char, n: usize) -> Result<()> {
                 "Z"
             } else if n == 1 {
                 "+00"
-            } else if n % 2 == 0 {
+            } else if n.is_multiple_of(2) {
                 "+0000"
             } else {
                 "+00:00"
@@ -485,7 +485,14 @@ fn letter(b: &mut Builder, c: char, n: usize) -> Result<()> {
             let style = text_style(n, c)?;
             b.push(Item::Text { field: Era, style });
         }
-        'S' => b.value(Item::Fraction { width: n }),
+        'S' => {
+            if n > 9 {
+                return Err(pattern_error(format!(
+                    "Minimum width must be from 0 to 9 inclusive but was {n}"
+                )));
+            }
+            b.value(Item::Fraction { width: n })
+        }
         'd' | 'h' | 'H' | 'k' | 'K' | 'm' | 's' => {
             let field = match c {
                 'd' => DayOfMonth,
@@ -553,6 +560,9 @@ fn offset_id(seconds: i32) -> String {
 fn parse_offset_id(text: &str) -> Option<i32> {
     if text == "Z" {
         return Some(0);
+    }
+    if !text.is_ascii() {
+        return None;
     }
     let (sign, rest) = match text.chars().next()? {
         '+' => (1, &text[1..]),
@@ -1919,7 +1929,10 @@ impl JavaPattern {
         zone: &Zone,
     ) -> std::result::Result<String, String> {
         let offset = zone.offset_at(ms).map_err(|e| e.to_string())?;
-        let local = datetime_of(ms + offset as i64 * 1000).map_err(|e| e.to_string())?;
+        let shifted = ms
+            .checked_add(offset as i64 * 1000)
+            .ok_or_else(|| format!("Instant {ms} is out of range"))?;
+        let local = datetime_of(shifted).map_err(|e| e.to_string())?;
         let nod =
             local.num_seconds_from_midnight() as i64 * 1_000_000_000 + local.nanosecond() as i64;
         self.format(&Temporal {
@@ -2010,12 +2023,10 @@ impl JavaPattern {
             None => {
                 for (field, value) in &r.rest {
                     match field {
-                        Field::Era => {
-                            if date_field(date, Field::Era) != Some(*value) {
-                                date = date
-                                    .with_year(1 - date.year())
-                                    .ok_or_else(|| "Invalid era".to_string())?;
-                            }
+                        Field::Era if date_field(date, Field::Era) != Some(*value) => {
+                            date = date
+                                .with_year(1 - date.year())
+                                .ok_or_else(|| "Invalid era".to_string())?;
                         }
                         Field::Year => {
                             let y = *value as i32;
@@ -2097,7 +2108,10 @@ impl JavaPattern {
                 }
             }
         }
-        let local = date.and_time(NaiveTime::MIN) + Duration::nanoseconds(nod);
+        let local = date
+            .and_time(NaiveTime::MIN)
+            .checked_add_signed(Duration::nanoseconds(nod))
+            .ok_or_else(|| format!("Text '{text}' is out of the supported range"))?;
         let ms = zone
             .local_to_millis(&local, r.offset)
             .map_err(|e| e.to_string())?;

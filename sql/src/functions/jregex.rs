@@ -14,10 +14,12 @@ use regex::Regex;
 
 use crate::error::{Result, SqlError};
 
-/// Compiled patterns by Java source, shared by every function.
-fn cache() -> &'static Mutex<HashMap<String, std::result::Result<Arc<Regex>, String>>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, std::result::Result<Arc<Regex>, String>>>> =
-        OnceLock::new();
+/// Compiled patterns (or why they do not compile) by Java source.
+type Cache = Mutex<HashMap<String, std::result::Result<Arc<Regex>, String>>>;
+
+/// The cache shared by every function.
+fn cache() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
@@ -373,11 +375,9 @@ fn append_replacement(
                         ));
                     }
                     i += 1;
-                    let index = re
-                        .capture_names()
+                    re.capture_names()
                         .position(|n| n == Some(name.as_str()))
-                        .ok_or_else(|| SqlError::eval(format!("No group with name {{{name}}}")))?;
-                    index
+                        .ok_or_else(|| SqlError::eval(format!("No group with name {{{name}}}")))?
                 } else {
                     let mut group = c
                         .to_digit(10)

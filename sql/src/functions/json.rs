@@ -304,7 +304,7 @@ fn json_concat(a: &[Value]) -> Result<Value> {
         }
         Node::Array(items)
     };
-    Ok(Value::String(result.to_json_plain()))
+    Ok(Value::String(result.to_json_plain()?))
 }
 
 pub(super) fn register(r: &mut FunctionRegistry) {

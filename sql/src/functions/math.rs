@@ -4,7 +4,8 @@
 //! compute what Java's `Math` does (IEEE doubles through the platform's libm) and return
 //! DOUBLE; their INT and BIGINT overloads cast to DOUBLE first, as the Java ones do. SQRT
 //! and POWER are not: DataFusion's SQRT fails a whole batch on a negative number (Java
-//! gives NaN) and `powf` differs from `Math.pow` on NaN and infinite exponents.
+//! gives NaN) and `powf` differs from `Math.pow` on NaN and infinite exponents; nor are
+//! DEGREES and RADIANS, computed as the JDK 8 `Math` ksqlDB's expected results come from.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -103,6 +104,18 @@ fn java_pow(x: f64, y: f64) -> f64 {
     } else {
         x.powf(y)
     }
+}
+
+/// `Math.toRadians` as the JDK ksqlDB's expected results come from computes it
+/// (`angdeg / 180.0 * PI`; later JDKs multiply by a constant, which can differ in the last
+/// bit).
+pub(super) fn java_to_radians(degrees: f64) -> f64 {
+    degrees / 180.0 * std::f64::consts::PI
+}
+
+/// `Math.toDegrees`, likewise (`angrad * 180.0 / PI`).
+pub(super) fn java_to_degrees(radians: f64) -> f64 {
+    radians * 180.0 / std::f64::consts::PI
 }
 
 /// A function whose INT, BIGINT and DOUBLE overloads are a DataFusion built-in on DOUBLE.
@@ -218,7 +231,9 @@ fn rounding(
         })
         .with(vec![double(), int()], SqlType::Double, move |a| {
             let d = double_as_decimal(args::double(&a[0])?)?;
-            let places = args::int(&a[1])? as i64;
+            // A double's decimal has at most ~330 fraction digits and 309 integer ones:
+            // beyond that more places change nothing (and cost unbounded memory).
+            let places = (args::int(&a[1])? as i64).clamp(-400, 400);
             Ok(Value::Double(decimal_as_double(&decimal_mode(&d, places))))
         })
         .with(vec![Param::AnyDecimal], decimal_zero_scale, move |a| {
@@ -227,7 +242,8 @@ fn rounding(
         })
         .with(vec![Param::AnyDecimal, int()], Returns::Arg(0), move |a| {
             let (d, scale) = decimal(&a[0])?;
-            let places = args::int(&a[1])? as i64;
+            // DECIMALs have at most 38 digits; more places change nothing.
+            let places = (args::int(&a[1])? as i64).clamp(-50, 50);
             to_decimal(&decimal_mode(&d, places), scale)
         })
 }
@@ -273,18 +289,8 @@ pub(super) fn register(r: &mut FunctionRegistry) {
         ("cos", "The cosine of a value.", math::cos()),
         ("cosh", "The hyperbolic cosine of a value.", math::cosh()),
         ("cot", "The cotangent of a value.", math::cot()),
-        (
-            "degrees",
-            "Converts a value in radians to a value in degrees.",
-            math::degrees(),
-        ),
         ("exp", "The exponential of a value.", math::exp()),
         ("ln", "The natural logarithm of a value.", math::ln()),
-        (
-            "radians",
-            "Converts a value in degrees to a value in radians.",
-            math::radians(),
-        ),
         ("sin", "The sine of a value.", math::sin()),
         ("sinh", "The hyperbolic sine of a value.", math::sinh()),
         ("tan", "The tangent of a value.", math::tan()),
@@ -293,6 +299,16 @@ pub(super) fn register(r: &mut FunctionRegistry) {
         r.add_scalar(unary_double(name, description, udf));
     }
     r.add_scalar(unary_row("sqrt", "The square root of a value.", f64::sqrt));
+    r.add_scalar(unary_row(
+        "degrees",
+        "Converts a value in radians to a value in degrees.",
+        java_to_degrees,
+    ));
+    r.add_scalar(unary_row(
+        "radians",
+        "Converts a value in degrees to a value in radians.",
+        java_to_radians,
+    ));
     let atan2 = math::atan2();
     r.add_scalar(
         ScalarFunction::new(

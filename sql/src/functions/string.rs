@@ -166,6 +166,9 @@ fn instr_fn(a: &[Value]) -> Result<Value> {
 }
 
 /// LPAD / RPAD of strings, on UTF-16 code units.
+/// The longest LPAD/RPAD result built (ksqlDB would try to allocate any length).
+const MAX_PAD: i32 = 100_000_000;
+
 fn pad_string(input: &str, target: i32, padding: &str, left: bool) -> Option<String> {
     if padding.is_empty() || target < 0 {
         return None;
@@ -213,6 +216,11 @@ fn pad_fn(a: &[Value], left: bool) -> Result<Value> {
     let Some(target) = args::opt_int(&a[1])? else {
         return Ok(Value::Null);
     };
+    if target > MAX_PAD {
+        return Err(SqlError::eval(format!(
+            "target length {target} is longer than the {MAX_PAD} supported"
+        )));
+    }
     Ok(match (&a[0], &a[2]) {
         (Value::Null, _) | (_, Value::Null) => Value::Null,
         (Value::String(input), Value::String(padding)) => pad_string(input, target, padding, left)
@@ -484,7 +492,7 @@ fn hex_strip(hex: &str) -> String {
     let len = java::len(hex);
     if hex.starts_with("0x") && !hex.contains(['\n', '\r']) {
         let rest = &hex[2..];
-        if len % 2 != 0 {
+        if !len.is_multiple_of(2) {
             format!("0{rest}")
         } else {
             rest.to_string()

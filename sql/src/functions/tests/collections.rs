@@ -174,3 +174,12 @@ fn entries() {
         Value::Null
     );
 }
+
+#[test]
+fn series_bounds() {
+    assert!(fails("GENERATE_SERIES(0, 2000000000)").contains("more than"));
+    assert!(!fails(
+        "GENERATE_SERIES(CAST(9223372036854775807 AS BIGINT), CAST(-9223372036854775807 AS BIGINT) - 1, -1)"
+    )
+    .is_empty());
+}

@@ -160,3 +160,15 @@ fn convert_tz() {
     );
     assert!(fails("CONVERT_TZ(FROM_UNIXTIME(0), 'PST', 'UTC')").contains("Invalid time zone"));
 }
+
+#[test]
+fn extreme_values_fail_instead_of_panicking() {
+    assert!(!fails("FORMAT_TIMESTAMP(FROM_UNIXTIME(9223372036854775807), 'yyyy')").is_empty());
+    assert!(fails("FORMAT_TIMESTAMP(FROM_UNIXTIME(0), 'SSSSSSSSSS')").contains("width"));
+    // Java's long addition wraps.
+    assert_eq!(
+        v("CONVERT_TZ(FROM_UNIXTIME(9223372036854775807), 'UTC', '+01:00')"),
+        Value::Timestamp(i64::MAX.wrapping_add(3_600_000))
+    );
+    assert!(fails("CONVERT_TZ(FROM_UNIXTIME(0), '+1é1', 'UTC')").contains("Invalid time zone"));
+}

@@ -155,3 +155,9 @@ fn to_json_string_of_every_type() {
     assert_eq!(v("TO_JSON_STRING(TO_BYTES('!', 'utf8'))"), s("\"IQ==\""));
     assert_eq!(v("TO_JSON_STRING(ARRAY[1, NULL])"), s("[1,null]"));
 }
+
+#[test]
+fn json_concat_refuses_huge_plain_scales() {
+    assert!(fails("JSON_CONCAT('[1e10000]', '[]')").contains("illegal scale"));
+    assert_eq!(v("JSON_ITEMS('[1e10000]')"), strings(&["1E+10000"]));
+}

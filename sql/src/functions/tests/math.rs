@@ -61,6 +61,7 @@ fn transcendental_functions_are_vectorised_datafusion() {
     assert_eq!(v("LOG(2, 8)"), d(3.0));
     assert!(matches!(v("LOG(1, 8)"), Value::Double(x) if x.is_nan()));
     assert_eq!(v("DEGREES(1)"), d(57.29577951308232));
+    assert_eq!(v("RADIANS(180)"), d(std::f64::consts::PI));
     assert_eq!(v("CBRT(27)"), d(3.0));
     assert_eq!(v("COT(1)"), d(0.6420926159343306));
     assert_eq!(v("ATAN2(1, 1)"), d(std::f64::consts::FRAC_PI_4));
@@ -117,4 +118,11 @@ fn greatest_and_least_are_generic() {
         plan_error("GREATEST(true, false)")
             .contains("does not accept parameters (BOOLEAN, BOOLEAN)")
     );
+}
+
+#[test]
+fn huge_rounding_places_are_bounded() {
+    assert_eq!(v("ROUND(1.5E0, 2147483647)"), Value::Double(1.5));
+    assert_eq!(v("ROUND(1.5E0, -2147483647)"), Value::Double(0.0));
+    assert_eq!(v("ROUND(1.55, 2147483647)"), Value::Decimal(155, 2));
 }

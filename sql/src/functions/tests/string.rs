@@ -229,3 +229,8 @@ fn md5_and_uuid() {
 fn function_names_in_errors_are_ksqldb_names() {
     assert!(plan_error("LPAD(1, 2, 3)").contains("Function 'LPad' does not accept"));
 }
+
+#[test]
+fn padding_is_bounded() {
+    assert!(fails("LPAD('a', 2147483647, 'x')").contains("longer than"));
+}
