@@ -42,7 +42,8 @@ enum Command {
     /// Write keyed records to topic `demo` (created with 3 partitions if missing) in a data
     /// directory, in-process and durably, read them all back, and print what happened.
     Demo(cli::demo::Args),
-    /// SQL tools: ksqlDB conformance runs (`qtt`) and ksql-test-runner tests (`test`).
+    /// SQL: run scripts on an embedded broker (`run`), ksqlDB conformance runs (`qtt`) and
+    /// ksql-test-runner tests (`test`).
     Sql {
         #[command(subcommand)]
         command: cli::sql::Command,

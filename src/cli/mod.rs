@@ -8,6 +8,7 @@ pub mod consume;
 pub mod demo;
 pub mod produce;
 pub mod sql;
+pub mod sql_run;
 pub mod topics;
 
 use std::io::ErrorKind;

@@ -1,6 +1,7 @@
-//! `eddy sql ...`: SQL tools. `eddy sql qtt` runs ksqlDB's query-validation test files
-//! against Eddy's engine; `eddy sql test` runs a `ksql-test-runner` triple (statements,
-//! input and output files).
+//! `eddy sql ...`: SQL tools. `eddy sql run` runs SQL scripts on an embedded broker (see
+//! [`super::sql_run`]); `eddy sql qtt` runs ksqlDB's query-validation test files against
+//! Eddy's engine; `eddy sql test` runs a `ksql-test-runner` triple (statements, input and
+//! output files).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -17,6 +18,9 @@ pub enum Command {
     Qtt(QttArgs),
     /// Run a ksql-test-runner test: statements, input records and expected output records.
     Test(TestArgs),
+    /// Run SQL scripts on an embedded broker: statements in order, push queries' rows as
+    /// they come, then the sources the queries wrote, once they caught up.
+    Run(super::sql_run::RunArgs),
 }
 
 /// Arguments of `eddy sql qtt`.
@@ -56,6 +60,7 @@ fn json_string(s: &str) -> String {
 pub fn run(command: Command) -> Result<()> {
     match command {
         Command::Qtt(args) => qtt_command(args),
+        Command::Run(args) => super::sql_run::run(args),
         Command::Test(args) => {
             let outcome = qtt::run_triple(&args.statements, args.input.as_deref(), &args.output)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -104,6 +109,7 @@ fn qtt_command(args: QttArgs) -> Result<()> {
     if let Some(mut file) = json {
         file.flush()?;
     }
+    println!("{}", qtt::pass_rate(&results));
     println!("{}", qtt::summary(&results));
     let passed = results.iter().filter(|r| r.outcome.status == Status::Pass).count();
     if let Some(min) = args.min_pass

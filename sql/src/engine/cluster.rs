@@ -28,6 +28,13 @@ pub trait Cluster: Send + Sync {
     fn topics(&self) -> Result<Vec<String>>;
     /// Writes one record (to its partition, or by its key).
     fn produce(&self, topic: &str, record: RawRecord) -> Result<()>;
+    /// Every record `topic` holds now, partition by partition (each with its partition and
+    /// offset), at most `limit` of them.
+    fn read(&self, topic: &str, _limit: usize) -> Result<Vec<(i32, i64, RawRecord)>> {
+        Err(SqlError::semantic(format!(
+            "this cluster cannot read topic {topic} back"
+        )))
+    }
 }
 
 /// The embedded broker as a cluster.
@@ -120,6 +127,52 @@ impl Cluster for BrokerCluster {
         )?;
         Ok(())
     }
+
+    fn read(&self, topic: &str, limit: usize) -> Result<Vec<(i32, i64, RawRecord)>> {
+        let partitions = self
+            .partitions(topic)?
+            .ok_or_else(|| SqlError::semantic(format!("Topic {topic} does not exist")))?;
+        let mut out = Vec::new();
+        for p in 0..partitions {
+            let end = self
+                .block(self.broker.list_offset(topic, p, eddy_broker::OffsetSpec::Latest))?
+                .map_or(0, |(o, _)| o);
+            let mut offset = self
+                .block(self.broker.list_offset(topic, p, eddy_broker::OffsetSpec::Earliest))?
+                .map_or(0, |(o, _)| o);
+            while offset < end && out.len() < limit {
+                let fetched = self.block(self.broker.fetch(
+                    topic,
+                    p,
+                    offset,
+                    1 << 20,
+                    std::time::Duration::ZERO,
+                ))?;
+                let records = eddy_broker::decode_records(&fetched.records)?;
+                if records.is_empty() {
+                    break;
+                }
+                for r in records {
+                    if r.offset < offset || out.len() >= limit {
+                        continue;
+                    }
+                    offset = r.offset + 1;
+                    out.push((
+                        p,
+                        r.offset,
+                        RawRecord {
+                            key: r.key,
+                            value: r.value,
+                            timestamp: r.timestamp,
+                            headers: r.headers,
+                            partition: Some(p),
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// A Kafka cluster (or `eddy broker` over the Kafka protocol) as a cluster, through
@@ -194,5 +247,41 @@ impl Cluster for KafkaCluster {
         )?;
         producer.flush()?;
         Ok(())
+    }
+
+    /// Reads from the start until the topic gives nothing for a while (half a second).
+    fn read(&self, topic: &str, limit: usize) -> Result<Vec<(i32, i64, RawRecord)>> {
+        use eddy_streams::runtime::Backend as _;
+        let mut reader = self.backend.reader(topic)?;
+        let mut out = Vec::new();
+        let mut idle = 0;
+        while out.len() < limit && idle < 5 {
+            let polled = reader.poll(std::time::Duration::from_millis(100))?;
+            if polled.iter().all(|p| p.records.is_empty()) {
+                idle += 1;
+                continue;
+            }
+            idle = 0;
+            for batch in polled {
+                for r in batch.records {
+                    if out.len() >= limit {
+                        break;
+                    }
+                    out.push((
+                        batch.partition,
+                        r.offset,
+                        RawRecord {
+                            key: r.key,
+                            value: r.value,
+                            timestamp: r.timestamp,
+                            headers: r.headers,
+                            partition: Some(batch.partition),
+                        },
+                    ));
+                }
+            }
+        }
+        out.sort_by_key(|(p, o, _)| (*p, *o));
+        Ok(out)
     }
 }

@@ -13,6 +13,7 @@ pub mod describe;
 pub mod insert;
 pub mod push;
 pub mod runner;
+pub mod scan;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eddy_streams::runtime::{Backend, OffsetReset, RunningApp};
+use eddy_streams::runtime::{Backend, MetricsSnapshot, OffsetReset, RunningApp};
 use eddy_streams::{App, AppConfig, Topology};
 
 use super::{PersistentQuery, QueryRunner, QueryStatus, Stopper};
@@ -150,14 +150,17 @@ impl QueryRunner for AppRunner {
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
             .map(|app| AppView {
+                snapshot: app.metrics(),
                 metrics: app.metrics_text(),
             })
     }
 }
 
 /// What a running query's application reports (for `DESCRIBE ... EXTENDED`, `EXPLAIN`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct AppView {
+    /// Its counters.
+    pub snapshot: MetricsSnapshot,
     /// Its metrics in the Prometheus text format.
     pub metrics: String,
 }

@@ -81,6 +81,11 @@ impl Outcome {
 /// Formats Eddy does not support yet, and that make a run unsupported.
 const REGISTRY_FORMATS: &[&str] = &["AVRO", "PROTOBUF_NOSR", "PROTOBUF", "JSON_SR"];
 
+/// Whether an unsupported run's reason is a schema-registry format.
+pub fn needs_registry(reason: &str) -> bool {
+    reason.ends_with("format needs a schema registry")
+}
+
 fn registry_format(run: &TestRun) -> Option<&'static str> {
     let upper: Vec<String> = run.statements.iter().map(|s| s.to_ascii_uppercase()).collect();
     REGISTRY_FORMATS.iter().copied().find(|f| {

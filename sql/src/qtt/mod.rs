@@ -96,6 +96,25 @@ pub fn summary(results: &[RunResult]) -> String {
     )
 }
 
+/// The pass rate over the runs that use only formats Eddy has (KAFKA, JSON, DELIMITED,
+/// NONE): every run but those needing a schema registry.
+pub fn pass_rate(results: &[RunResult]) -> String {
+    let counted: Vec<&RunResult> = results
+        .iter()
+        .filter(|r| !(r.outcome.status == Status::Unsupported && execute::needs_registry(&r.outcome.reason)))
+        .collect();
+    let passed = counted.iter().filter(|r| r.outcome.status == Status::Pass).count();
+    let rate = if counted.is_empty() {
+        0.0
+    } else {
+        100.0 * passed as f64 / counted.len() as f64
+    };
+    format!(
+        "qtt: pass rate {rate:.1}% ({passed} of the {} runs using only the KAFKA, JSON, DELIMITED and NONE formats)",
+        counted.len()
+    )
+}
+
 /// Runs a `ksql-test-runner` triple: a statements file and input and output files of
 /// records (`{"inputs": [...]}`, `{"outputs": [...]}`).
 pub fn run_triple(statements: &Path, input: Option<&Path>, output: &Path) -> Result<Outcome> {
