@@ -216,10 +216,7 @@ pub fn source_from_statement(
     let (key_format, value_format) = formats(&create.properties, config)?;
     let keys: Vec<&Column> = schema.key_columns().collect();
     let values: Vec<&Column> = schema.value_columns().collect();
-    let wrap = match create.properties.get("WRAP_SINGLE_VALUE") {
-        Some(v) => Some(v.eq_ignore_ascii_case("true")),
-        None => None,
-    };
+    let wrap = create.properties.get("WRAP_SINGLE_VALUE").map(|v| v.eq_ignore_ascii_case("true"));
     if wrap.is_some() && values.len() != 1 {
         return Err(SqlError::semantic(
             "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas",

@@ -435,9 +435,7 @@ impl Engine {
                     )));
                 }
                 if source.is_sink {
-                    return Err(SqlError::semantic(format!(
-                        "ALTER command is not supported for CREATE ... AS statements."
-                    )));
+                    return Err(SqlError::semantic("ALTER command is not supported for CREATE ... AS statements.".to_string()));
                 }
                 let mut added = Vec::new();
                 for c in columns {

@@ -154,7 +154,7 @@ impl super::Engine {
             id,
             columns,
             rows,
-            query.limit.map(|l| l as u64),
+            query.limit,
             stopper,
         ))
     }

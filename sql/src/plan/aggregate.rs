@@ -442,14 +442,13 @@ fn plan_aggregation(
             }
         }
     }
-    if matches!(input, Input::Table(_)) {
-        if let Some(c) = calls.iter().find(|c| !c.aggregator.supports_undo()) {
+    if matches!(input, Input::Table(_))
+        && let Some(c) = calls.iter().find(|c| !c.aggregator.supports_undo()) {
             return Err(SqlError::semantic(format!(
                 "The aggregation functions {} cannot be applied to a table source, only to a stream source.",
                 c.name
             )));
         }
-    }
     // The projection and HAVING over the result.
     let mut post_select = Vec::new();
     let mut leftovers = Vec::new();

@@ -599,11 +599,10 @@ fn verify_outputs(test: &TestRun, kafka: &StubKafka, metastore: &MetaStore) -> R
                     show_record(key, value, *timestamp, *window)
                 )
             };
-            if let Some((start, end, _)) = e.window {
-                if *window != Some((start, end)) {
+            if let Some((start, end, _)) = e.window
+                && *window != Some((start, end)) {
                     return Err(mismatch());
                 }
-            }
             if !matches(key, &e.key) || !matches(value, &e.value) {
                 return Err(mismatch());
             }

@@ -183,8 +183,8 @@ pub fn expand(file: &str, test: &Json) -> Result<Vec<TestRun>> {
         for config in &configs {
             let mut props = properties.clone();
             let mut variant = format.clone();
-            if let Some(config) = config {
-                if let Some(p) = props
+            if let Some(config) = config
+                && let Some(p) = props
                     .iter_mut()
                     .find(|(_, v)| v.eq_ignore_ascii_case("{CONFIG}"))
                 {
@@ -195,7 +195,6 @@ pub fn expand(file: &str, test: &Json) -> Result<Vec<TestRun>> {
                         None => suffix,
                     });
                 }
-            }
             let statements = statements
                 .iter()
                 .map(|s| match format {

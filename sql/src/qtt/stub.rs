@@ -118,10 +118,13 @@ impl Cluster for StubKafka {
     }
 }
 
+/// A started query and its topology (`None` once stopped).
+type Started = (PersistentQuery, Option<Topology>);
+
 /// The queries started, in order, with their topologies.
 #[derive(Clone, Default)]
 pub struct RecordingRunner {
-    queries: Arc<Mutex<Vec<(PersistentQuery, Option<Topology>)>>>,
+    queries: Arc<Mutex<Vec<Started>>>,
 }
 
 impl std::fmt::Debug for RecordingRunner {

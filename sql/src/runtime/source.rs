@@ -134,12 +134,9 @@ impl SourceDecoder {
             .map_err(|e| SqlError::serde(format!("Failed to deserialize key from topic: {}. {e}", self.topic)))?;
         let value = match &record.value {
             None => None,
-            Some(bytes) => match self.value.decode(bytes).map_err(|e| {
+            Some(bytes) => self.value.decode(bytes).map_err(|e| {
                 SqlError::serde(format!("Failed to deserialize value from topic: {}. {e}", self.topic))
-            })? {
-                None => None,
-                Some(values) => Some(self.non_key_columns(values, record)),
-            },
+            })?.map(|values| self.non_key_columns(values, record)),
         };
         let timestamp = match (&self.timestamp, &value) {
             (TimestampSource::Record, _) => record.timestamp,
