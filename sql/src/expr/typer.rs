@@ -820,9 +820,6 @@ impl<'a> Typer<'a> {
                 ));
             }
         }
-        if star {
-            return Err(SqlError::at(pos, format!("{name}(*) is not a valid call")));
-        }
         let function = self.registry.scalar(name).ok_or_else(|| {
             SqlError::at(
                 pos,

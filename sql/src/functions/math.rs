@@ -140,64 +140,60 @@ fn unary_row(name: &str, description: &str, f: fn(f64) -> f64) -> ScalarFunction
         .with(vec![double()], SqlType::Double, g)
 }
 
-/// The types GREATEST and LEAST compare.
-fn comparable(t: &SqlType) -> bool {
-    matches!(
-        t,
-        SqlType::Int
-            | SqlType::BigInt
-            | SqlType::Double
-            | SqlType::Decimal { .. }
-            | SqlType::String
-            | SqlType::Bytes
-            | SqlType::Date
-            | SqlType::Time
-            | SqlType::Timestamp
-    )
-}
 
+/// GREATEST and LEAST: ksqlDB's overloads, one per comparable type (`T val, T... vals`),
+/// so that mixed argument types resolve (or are ambiguous) as in ksqlDB. The DECIMAL one
+/// returns the widest of the arguments' decimal types.
 fn extremum(name: &'static str, description: &str, greatest: bool) -> ScalarFunction {
-    let returns = Returns::Custom(Arc::new(move |b: &Binding| match b.generics.get(&'T') {
-        Some(t) if comparable(t) => Ok(t.clone()),
-        Some(_) => {
-            let listed: Vec<String> = b
-                .arg_types
-                .iter()
-                .map(|t| t.as_ref().map_or("NULL".to_string(), |t| t.to_string()))
-                .collect();
-            Err(SqlError::semantic(format!(
-                "Function '{name}' does not accept parameters ({}).",
-                listed.join(", ")
-            )))
-        }
-        None => Err(SqlError::semantic(
-            "Can't infer a type of null. Please explicitly cast it to a required type, \
-                 e.g. CAST(null AS VARCHAR).",
-        )),
-    }));
-    ScalarFunction::new(name, description)
-        .with_nulls(
-            vec![Param::Generic('T'), Param::Generic('T')],
-            returns,
-            move |a| {
-                let mut best: Option<&Value> = None;
-                for v in a.iter().filter(|v| !v.is_null()) {
-                    best = Some(match best {
-                        None => v,
-                        Some(b) => {
-                            let ord = java::compare_or_err(v, b, name)?;
-                            let better = if greatest {
-                                ord == std::cmp::Ordering::Greater
-                            } else {
-                                ord == std::cmp::Ordering::Less
-                            };
-                            if better { v } else { b }
-                        }
-                    });
+    let pick = move |a: &[Value]| -> crate::error::Result<Value> {
+        let mut best: Option<&Value> = None;
+        for v in a.iter().filter(|v| !v.is_null()) {
+            best = Some(match best {
+                None => v,
+                Some(b) => {
+                    let ord = java::compare_or_err(v, b, name)?;
+                    let better = if greatest {
+                        ord == std::cmp::Ordering::Greater
+                    } else {
+                        ord == std::cmp::Ordering::Less
+                    };
+                    if better { v } else { b }
                 }
-                Ok(best.cloned().unwrap_or(Value::Null))
-            },
-        )
+            });
+        }
+        Ok(best.cloned().unwrap_or(Value::Null))
+    };
+    let mut f = ScalarFunction::new(name, description);
+    for ty in [
+        SqlType::Int,
+        SqlType::BigInt,
+        SqlType::Double,
+        SqlType::String,
+        SqlType::Bytes,
+        SqlType::Date,
+        SqlType::Time,
+        SqlType::Timestamp,
+    ] {
+        f = f
+            .with_nulls(vec![Param::Type(ty.clone()), Param::Type(ty.clone())], ty, pick)
+            .variadic();
+    }
+    let widest = Returns::Custom(Arc::new(|b: &Binding| {
+        let mut out: Option<SqlType> = None;
+        for t in b.arg_types.iter().flatten() {
+            out = Some(match out {
+                None => t.clone(),
+                Some(o) => crate::functions::signature::common_type(&o, t).unwrap_or(o),
+            });
+        }
+        out.ok_or_else(|| {
+            SqlError::semantic(
+                "Can't infer a type of null. Please explicitly cast it to a required type, \
+                 e.g. CAST(null AS VARCHAR).",
+            )
+        })
+    }));
+    f.with_nulls(vec![Param::AnyDecimal, Param::AnyDecimal], widest, pick)
         .variadic()
 }
 

@@ -254,34 +254,57 @@ impl ScalarFunction {
         self
     }
 
-    /// The overload for these argument types (`None`: untyped NULL), or ksqlDB's error.
+    /// The overload for these argument types (`None`: untyped NULL), or ksqlDB's error:
+    /// exact matches first, then matches with implicit casts; among several, ksqlDB's
+    /// preference, a tie being ambiguous.
     pub fn resolve(&self, args: &[Option<SqlType>]) -> Result<Resolved> {
-        let mut best: Option<(&Overload, Binding)> = None;
-        for overload in &self.overloads {
-            if let Some(binding) = signature::bind(&overload.params, overload.variadic, args)
-                && best.as_ref().is_none_or(|(_, b)| binding.cost < b.cost)
-            {
-                best = Some((overload, binding));
-            }
-        }
-        let Some((overload, binding)) = best else {
-            let listed: Vec<String> = args
-                .iter()
-                .map(|a| a.as_ref().map_or("NULL".to_string(), |t| t.to_string()))
-                .collect();
-            return Err(SqlError::semantic(format!(
-                "Function '{}' does not accept parameters ({}).\nValid alternatives are:\n{}",
-                self.name,
-                listed.join(", "),
-                self.signatures().join("\n")
-            )));
+        let listed = || -> String {
+            args.iter()
+                .map(|a| a.as_ref().map_or("null".to_string(), |t| t.to_string()))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
-        let return_type = overload.returns.resolve(&binding)?;
-        Ok(Resolved {
-            implementation: overload.implementation.clone(),
-            binding,
-            return_type,
-        })
+        for allow_casts in [false, true] {
+            let mut matches: Vec<(&Overload, Binding)> = self
+                .overloads
+                .iter()
+                .filter_map(|o| {
+                    signature::bind(&o.params, o.variadic, args, allow_casts).map(|b| (o, b))
+                })
+                .collect();
+            if matches.is_empty() {
+                continue;
+            }
+            matches.sort_by_key(|(o, _)| std::cmp::Reverse(signature::preference(&o.params, o.variadic)));
+            if matches.len() > 1
+                && signature::preference(&matches[0].0.params, matches[0].0.variadic)
+                    == signature::preference(&matches[1].0.params, matches[1].0.variadic)
+            {
+                return Err(SqlError::semantic(format!(
+                    "Function '{}' cannot be resolved due to ambiguous method parameters ({}).\n\
+                     Use CAST() to explicitly cast your parameters to one of the supported \
+                     function calls.\nValid function calls are:\n{}\nFor detailed \
+                     information on a function run: DESCRIBE FUNCTION <Function-Name>;",
+                    self.name,
+                    listed(),
+                    self.signatures().join("\n")
+                )));
+            }
+            let (overload, binding) = matches.swap_remove(0);
+            let return_type = overload.returns.resolve(&binding)?;
+            return Ok(Resolved {
+                implementation: overload.implementation.clone(),
+                binding,
+                return_type,
+            });
+        }
+        Err(SqlError::semantic(format!(
+            "Function '{}' does not accept parameters ({}).\nValid alternatives are:\n{}\nFor \
+             detailed information on a function run: DESCRIBE FUNCTION <Function-Name>;",
+            self.name,
+            listed(),
+            self.signatures().join("\n")
+        )))
     }
 
     /// The overloads' signatures as text, for messages and `DESCRIBE FUNCTION`.

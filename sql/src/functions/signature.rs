@@ -1,8 +1,9 @@
 //! Function signatures and overload resolution, as ksqlDB's `UdfIndex` resolves them:
-//! parameters are ksqlDB types, generic types (`T`, bound by the first argument that
-//! fixes them and widened to the common type of all), or "any decimal"; arguments may widen
-//! INT -> BIGINT -> DECIMAL -> DOUBLE to reach a parameter; an untyped NULL matches any
-//! parameter. Of the overloads that match, the one needing the fewest widenings wins.
+//! parameters are ksqlDB types, generic types (`T`, bound by the first argument that fixes
+//! it; the others must be exactly that type), or "any decimal"; an untyped NULL matches any
+//! parameter. Overloads are first matched exactly; only when none matches are implicit
+//! casts allowed (INT -> BIGINT -> DECIMAL -> DOUBLE, STRING -> a time type or BYTES). Of
+//! the overloads that match, ksqlDB's [`preference`] picks one; a tie is ambiguous.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -129,13 +130,39 @@ pub struct Binding {
     pub arg_types: Vec<Option<SqlType>>,
     /// Generic variables and their types.
     pub generics: BTreeMap<char, SqlType>,
-    /// How many widenings the match needed.
+    /// How many arguments needed an implicit cast.
     pub cost: u32,
 }
 
-/// Matches argument types (`None`: untyped NULL) against parameters; the last parameter
-/// repeats when `variadic`.
-pub fn bind(params: &[Param], variadic: bool, args: &[Option<SqlType>]) -> Option<Binding> {
+/// ksqlDB's implicit casts of function arguments (`SqlBaseType.canImplicitlyCast`): a
+/// number to a wider number (INT -> BIGINT -> DECIMAL -> DOUBLE), a STRING to a time type
+/// or to BYTES.
+pub fn implicit_cast(from: &SqlType, to: &SqlType) -> bool {
+    use SqlType::*;
+    let rank = |t: &SqlType| match t {
+        Int => Some(0),
+        BigInt => Some(1),
+        Decimal { .. } => Some(2),
+        Double => Some(3),
+        _ => None,
+    };
+    match (rank(from), rank(to)) {
+        (Some(a), Some(b)) => a <= b,
+        _ => matches!((from, to), (String, Timestamp | Date | Time | Bytes)),
+    }
+}
+
+/// Matches argument types (`None`: untyped NULL) against parameters as ksqlDB's
+/// `UdfIndex` does: exactly, or with `allow_casts` through [`implicit_cast`]; a generic
+/// binds to the first typed argument's type and every other must be exactly that; an
+/// untyped NULL matches anything. The last parameter repeats when `variadic` (zero or
+/// more times).
+pub fn bind(
+    params: &[Param],
+    variadic: bool,
+    args: &[Option<SqlType>],
+    allow_casts: bool,
+) -> Option<Binding> {
     if variadic {
         if args.len() + 1 < params.len() {
             return None;
@@ -151,20 +178,23 @@ pub fn bind(params: &[Param], variadic: bool, args: &[Option<SqlType>]) -> Optio
         }
     };
     let mut generics: BTreeMap<char, SqlType> = BTreeMap::new();
-    // First pass: bind generics to the common type of their arguments.
     for (i, arg) in args.iter().enumerate() {
         if let Some(ty) = arg {
-            collect_generics(param_of(i), ty, &mut generics)?;
+            reserve_generics(param_of(i), ty, &mut generics)?;
         }
     }
     let mut cost = 0;
     let mut arg_types = Vec::with_capacity(args.len());
     for (i, arg) in args.iter().enumerate() {
-        let target = target_of(param_of(i), arg.as_ref(), &generics);
-        if let Some(ty) = arg {
-            // A typed argument must reach its parameter's type.
-            cost += widening_cost(ty, target.as_ref()?)?;
-        }
+        let param = param_of(i);
+        let target = match arg {
+            None => target_of(param, None, &generics),
+            Some(ty) => {
+                let (target, cast) = accepts(param, ty, &generics, allow_casts)?;
+                cost += u32::from(cast);
+                Some(target)
+            }
+        };
         arg_types.push(target);
     }
     Some(Binding {
@@ -174,32 +204,75 @@ pub fn bind(params: &[Param], variadic: bool, args: &[Option<SqlType>]) -> Optio
     })
 }
 
-fn collect_generics(
+/// Binds the generics of `param` to the parts of `ty`; fails when a generic is already
+/// bound to another type, or the shapes differ.
+fn reserve_generics(
     param: &Param,
     ty: &SqlType,
     generics: &mut BTreeMap<char, SqlType>,
 ) -> Option<()> {
     match (param, ty) {
-        (Param::Generic(c), ty) => {
-            let merged = match generics.get(c) {
-                Some(existing) => common_type(existing, ty)?,
-                None => ty.clone(),
-            };
-            generics.insert(*c, merged);
-            Some(())
+        (Param::Generic(c), ty) => match generics.get(c) {
+            Some(existing) if existing != ty => None,
+            Some(_) => Some(()),
+            None => {
+                generics.insert(*c, ty.clone());
+                Some(())
+            }
+        },
+        (Param::Array(p), SqlType::Array(e)) if has_generics(p) => reserve_generics(p, e, generics),
+        (Param::Map(pk, pv), SqlType::Map(k, v)) if has_generics(pk) || has_generics(pv) => {
+            reserve_generics(pk, k, generics)?;
+            reserve_generics(pv, v, generics)
         }
-        (Param::Array(p), SqlType::Array(e)) => collect_generics(p, e, generics),
-        (Param::Map(pk, pv), SqlType::Map(k, v)) => {
-            collect_generics(pk, k, generics)?;
-            collect_generics(pv, v, generics)
-        }
-        (Param::Array(_) | Param::Map(..), _) => None,
+        (p, _) if has_generics(p) => None,
         _ => Some(()),
     }
 }
 
-/// The type an argument of type `arg` (`None`: untyped NULL) is cast to for `param`;
-/// `None` for a typed argument means it does not match.
+/// Whether a parameter mentions a generic type variable.
+pub fn has_generics(param: &Param) -> bool {
+    match param {
+        Param::Generic(_) => true,
+        Param::Array(p) => has_generics(p),
+        Param::Map(k, v) => has_generics(k) || has_generics(v),
+        _ => false,
+    }
+}
+
+/// Whether a typed argument fits `param`: the type it is passed as, and whether that
+/// took an implicit cast.
+fn accepts(
+    param: &Param,
+    ty: &SqlType,
+    generics: &BTreeMap<char, SqlType>,
+    allow_casts: bool,
+) -> Option<(SqlType, bool)> {
+    match (param, ty) {
+        (Param::Any, _) => Some((ty.clone(), false)),
+        (Param::Generic(c), _) => generics.get(c).filter(|g| *g == ty).map(|g| (g.clone(), false)),
+        (Param::Type(t), _) if t == ty => Some((t.clone(), false)),
+        (Param::Type(SqlType::Decimal { .. }), SqlType::Decimal { .. }) => Some((ty.clone(), false)),
+        (Param::Type(t), _) if allow_casts && implicit_cast(ty, t) => Some((t.clone(), true)),
+        (Param::AnyDecimal, SqlType::Decimal { .. }) => Some((ty.clone(), false)),
+        (Param::AnyDecimal, SqlType::Int | SqlType::BigInt) if allow_casts => ty
+            .as_decimal()
+            .map(|(precision, scale)| (SqlType::Decimal { precision, scale }, true)),
+        (Param::Array(p), SqlType::Array(e)) => {
+            let (inner, cast) = accepts(p, e, generics, allow_casts)?;
+            Some((SqlType::array(inner), cast))
+        }
+        (Param::Map(pk, pv), SqlType::Map(k, v)) => {
+            let (key, kc) = accepts(pk, k, generics, allow_casts)?;
+            let (value, vc) = accepts(pv, v, generics, allow_casts)?;
+            Some((SqlType::map(key, value), kc || vc))
+        }
+        (Param::AnyStruct, SqlType::Struct(_)) => Some((ty.clone(), false)),
+        _ => None,
+    }
+}
+
+/// The type an untyped NULL argument is passed as for `param`, if it has one.
 fn target_of(
     param: &Param,
     arg: Option<&SqlType>,
@@ -207,28 +280,29 @@ fn target_of(
 ) -> Option<SqlType> {
     match (param, arg) {
         (Param::Type(t), _) => Some(t.clone()),
-        (Param::AnyDecimal, Some(t)) => t
-            .as_decimal()
-            .map(|(precision, scale)| SqlType::Decimal { precision, scale }),
-        (Param::AnyDecimal, None) => None,
+        (Param::AnyDecimal, _) => None,
         (Param::Generic(c), _) => generics.get(c).cloned(),
-        (Param::Array(p), Some(SqlType::Array(e))) => {
-            Some(SqlType::array(target_of(p, Some(e), generics)?))
-        }
-        (Param::Array(p), None) => target_of(p, None, generics).map(SqlType::array),
-        (Param::Map(pk, pv), Some(SqlType::Map(k, v))) => Some(SqlType::map(
-            target_of(pk, Some(k), generics)?,
-            target_of(pv, Some(v), generics)?,
-        )),
-        (Param::Map(pk, pv), None) => Some(SqlType::map(
+        (Param::Array(p), _) => target_of(p, None, generics).map(SqlType::array),
+        (Param::Map(pk, pv), _) => Some(SqlType::map(
             target_of(pk, None, generics)?,
             target_of(pv, None, generics)?,
         )),
-        (Param::Array(_) | Param::Map(..), Some(_)) => None,
-        (Param::AnyStruct, Some(t @ SqlType::Struct(_))) => Some(t.clone()),
-        (Param::AnyStruct, _) => None,
-        (Param::Any, arg) => arg.cloned(),
+        (Param::AnyStruct, _) | (Param::Any, _) => None,
     }
+}
+
+/// ksqlDB's preference among overloads that all match (`UdfIndex.Node.compareFunctions`):
+/// not variadic, then more parameters, then fewer generic ones, then not `ANY...`; equal
+/// ranks are ambiguous.
+pub fn preference(params: &[Param], variadic: bool) -> (u8, usize, i64, u8) {
+    let generics = params.iter().filter(|p| has_generics(p)).count() as i64;
+    let any_variadic = variadic && matches!(params.last(), Some(Param::Any));
+    (
+        u8::from(!variadic),
+        params.len(),
+        -generics,
+        u8::from(!any_variadic),
+    )
 }
 
 #[cfg(test)]
@@ -236,27 +310,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn widening_and_generics() {
+    fn generics_bind_exactly_and_casts_come_second() {
         let b = bind(
             &[Param::Generic('T'), Param::Generic('T')],
             true,
-            &[Some(SqlType::Int), Some(SqlType::BigInt), None],
+            &[Some(SqlType::Int), Some(SqlType::Int), None],
+            false,
         )
         .unwrap();
-        assert_eq!(b.generics[&'T'], SqlType::BigInt);
-        assert_eq!(b.arg_types[0], Some(SqlType::BigInt));
-        assert_eq!(b.cost, 1);
-        assert!(bind(&[SqlType::Int.into()], false, &[Some(SqlType::BigInt)]).is_none());
-        assert!(bind(&[SqlType::String.into()], false, &[Some(SqlType::Int)]).is_none());
+        assert_eq!(b.generics[&'T'], SqlType::Int);
+        assert_eq!(b.arg_types, [Some(SqlType::Int), Some(SqlType::Int), Some(SqlType::Int)]);
+        // A generic is bound to one type: INT and BIGINT do not both fit `T`, casts or not.
+        let mixed = [Some(SqlType::Int), Some(SqlType::BigInt)];
+        let generic = [Param::Generic('T'), Param::Generic('T')];
+        assert!(bind(&generic, true, &mixed, true).is_none());
+        // A concrete parameter takes a narrower number only when casts are allowed.
+        assert!(bind(&[SqlType::BigInt.into()], false, &[Some(SqlType::Int)], false).is_none());
+        let b = bind(&[SqlType::BigInt.into()], false, &[Some(SqlType::Int)], true).unwrap();
+        assert_eq!((b.arg_types[0].clone(), b.cost), (Some(SqlType::BigInt), 1));
+        assert!(bind(&[SqlType::Int.into()], false, &[Some(SqlType::BigInt)], true).is_none());
+        assert!(bind(&[SqlType::String.into()], false, &[Some(SqlType::Int)], true).is_none());
+        // STRING casts to the time types and BYTES.
+        assert!(bind(&[SqlType::Date.into()], false, &[Some(SqlType::String)], true).is_some());
         let b = bind(
             &[Param::array(Param::Generic('T'))],
             false,
             &[Some(SqlType::array(SqlType::String))],
+            false,
         )
         .unwrap();
         assert_eq!(b.generics[&'T'], SqlType::String);
-        assert!(bind(&[Param::array(Param::Any)], false, &[Some(SqlType::Int)]).is_none());
-        let b = bind(&[Param::AnyDecimal], false, &[Some(SqlType::Int)]).unwrap();
+        assert!(bind(&[Param::array(Param::Any)], false, &[Some(SqlType::Int)], true).is_none());
+        assert!(bind(&[Param::AnyDecimal], false, &[Some(SqlType::Int)], false).is_none());
+        let b = bind(&[Param::AnyDecimal], false, &[Some(SqlType::Int)], true).unwrap();
         assert_eq!(b.arg_types[0], Some(SqlType::decimal(10, 0).unwrap()));
+    }
+
+    #[test]
+    fn preference_orders_as_ksqldb() {
+        let int = || Param::Type(SqlType::Int);
+        // Not variadic beats variadic; more parameters beat fewer; fewer generics win.
+        assert!(preference(&[int(), int()], false) > preference(&[int(), int()], true));
+        assert!(preference(&[int(), int()], false) > preference(&[int()], false));
+        assert!(preference(&[int()], false) > preference(&[Param::Generic('T')], false));
+        assert_eq!(preference(&[int(), int()], true), preference(&[Param::Type(SqlType::BigInt), Param::Type(SqlType::BigInt)], true));
     }
 }
