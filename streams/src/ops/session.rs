@@ -55,11 +55,11 @@ where
         out: &mut Vec<Record<Windowed<K>, Change<VA>>>,
     ) -> Result<()> {
         let close = self.close_time(observed);
-        if close <= self.progress.until {
+        if !self.progress.advanced_to(close) {
             return Ok(());
         }
         let store = self.store.as_ref().expect("init opened the store");
-        for entry in store.fetch_ended(self.progress.until, close - 1)? {
+        for entry in store.fetch_ended(self.progress.last.unwrap_or(i64::MIN / 2), close - 1)? {
             let key = decode(&*self.key_serde, &entry.key)?;
             let value = decode(&*self.value_serde, &entry.value)?;
             let (start, end) = (entry.window.start, entry.window.end);
