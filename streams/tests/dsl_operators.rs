@@ -379,7 +379,8 @@ fn session_windows_merge() {
     let b = StreamsBuilder::new();
     b.stream("in", Serdes::string(), Serdes::i64())
         .group_by_key()
-        .windowed_by_session(SessionWindows::with_inactivity_gap_and_no_grace(
+        .windowed_by_session(SessionWindows::with_inactivity_gap_and_grace(
+            Duration::from_millis(10),
             Duration::from_millis(10),
         ))
         .count("sessions")
@@ -387,8 +388,10 @@ fn session_windows_merge() {
     let d = driver(&b);
     let i = d.input_topic("in", Serdes::string(), Serdes::i64());
     i.pipe(s("u"), 0, 100).unwrap();
-    i.pipe(s("u"), 0, 120).unwrap(); // a second session
-    i.pipe(s("u"), 0, 110).unwrap(); // bridges both: one session [100,120]
+    i.pipe(s("u"), 0, 119).unwrap(); // a second session
+    // Bridges both: one session [100,119]. (The store's reads return sessions ending after
+    // 119 - (gap + grace) = 99, so it finds [100,100]; without the grace it would not.)
+    i.pipe(s("u"), 0, 110).unwrap();
     let out = d.output_topic(
         "out",
         Serdes::session_windowed(Serdes::string()),
@@ -398,10 +401,10 @@ fn session_windows_merge() {
         out.read_key_values().unwrap(),
         vec![
             (windowed("u", 100, 100), Some(1)),
-            (windowed("u", 120, 120), Some(1)),
+            (windowed("u", 119, 119), Some(1)),
             (windowed("u", 100, 100), None),
-            (windowed("u", 120, 120), None),
-            (windowed("u", 100, 120), Some(3)),
+            (windowed("u", 119, 119), None),
+            (windowed("u", 100, 119), Some(3)),
         ]
     );
     let store = d

@@ -1,8 +1,8 @@
-//! Time-windowed aggregations as Kafka Streams 3.x runs them, on the `TopologyTestDriver`:
-//! the timestamps of results (the largest record time of the window), and on-close
-//! emission (`KStreamWindowAggregate` with `EmitStrategy.onWindowClose()`), including the
-//! closed windows Kafka never emits because its window store's reads skip windows past
-//! retention once stream time jumps ahead.
+//! Windowed aggregations as Kafka Streams 3.x runs them, on the `TopologyTestDriver`: the
+//! timestamps of results (the largest record time of a time window, the end of a session),
+//! and on-close emission (`KStreamWindowAggregate` and `KStreamSessionWindowAggregate` with
+//! `EmitStrategy.onWindowClose()`), including the closed windows Kafka never emits because
+//! its window store's reads skip windows past retention once stream time jumps ahead.
 //!
 //! Each expected output is worked out by hand from Kafka's rules in the comments. Times are
 //! milliseconds.
@@ -10,9 +10,11 @@
 use std::time::Duration;
 
 use eddy_streams::serdes::{SerdeRef, Serdes};
-use eddy_streams::{EmitStrategy, StreamsBuilder, TimeWindows, TopologyTestDriver, Windowed};
+use eddy_streams::{
+    EmitStrategy, SessionWindows, StreamsBuilder, TimeWindows, TopologyTestDriver, Windowed,
+};
 
-/// An output record: key, window start, window end, count, timestamp.
+/// An output record: key, window start, window end, count (`None`: a tombstone), timestamp.
 type Out = (String, i64, i64, Option<i64>, i64);
 
 fn ms(n: u64) -> Duration {
@@ -21,6 +23,10 @@ fn ms(n: u64) -> Duration {
 
 fn out(key: &str, start: i64, end: i64, count: i64, timestamp: i64) -> Out {
     (key.to_string(), start, end, Some(count), timestamp)
+}
+
+fn deleted(key: &str, start: i64, end: i64, timestamp: i64) -> Out {
+    (key.to_string(), start, end, None, timestamp)
 }
 
 /// Counts per key of topic `in` in `windows`, written to `out`.
@@ -33,6 +39,18 @@ fn time_counts(windows: TimeWindows, emit: EmitStrategy) -> TopologyTestDriver {
         .count("counts")
         .to_stream()
         .to("out");
+    TopologyTestDriver::new(b.build().unwrap()).unwrap()
+}
+
+/// Counts per key and session of topic `in`, written to `out`.
+fn session_counts(windows: SessionWindows, emit: EmitStrategy) -> TopologyTestDriver {
+    let b = StreamsBuilder::new();
+    b.stream("in", Serdes::string(), Serdes::string())
+        .group_by_key()
+        .windowed_by_session(windows)
+        .emit_strategy(emit)
+        .count("sessions")
+        .to("out"); // deleted sessions become tombstones
     TopologyTestDriver::new(b.build().unwrap()).unwrap()
 }
 
@@ -64,6 +82,10 @@ fn read(d: &TopologyTestDriver, keys: SerdeRef<Windowed<String>>) -> Vec<Out> {
 
 fn read_time(d: &TopologyTestDriver, size: i64) -> Vec<Out> {
     read(d, Serdes::time_windowed(Serdes::string(), size))
+}
+
+fn read_sessions(d: &TopologyTestDriver) -> Vec<Out> {
+    read(d, Serdes::session_windowed(Serdes::string()))
 }
 
 fn tumbling(size: u64, grace: u64) -> TimeWindows {
@@ -233,4 +255,129 @@ fn hopping_window_updates_carry_each_window_s_largest_record_time() {
             out("k1", 5, 15, 3, 12),
         ]
     );
+}
+
+#[test]
+fn sessions_on_close_emit_final_sessions_by_end_time() {
+    // Gap 5, grace 6: close time = stream time - 11, retention 11.
+    // 0, 4, 8, 12, 14 grow one session [0,14] (5 records). At 12 and 14 the close times are
+    // 1 and 3: the sessions ending in [0, 0] and [1, 2] (none) are looked for.
+    // 30: close time 19, sessions ending in [3, 18]: [0,14] = 5, at its end.
+    // 29 merges with [30,30]: [29,30] = 2. 17: the store returns no session ending at or
+    // before 30 - 11 = 19, so it stands alone as [17,17], which ends before the close time
+    // 19: late.
+    // 42: close time 31, sessions ending in [19, 30]: [29,30] = 2, at 30.
+    let d = session_counts(
+        SessionWindows::with_inactivity_gap_and_grace(ms(5), ms(6)),
+        on_close(),
+    );
+    pipe_k1(&d, &[0, 4, 8, 12, 14]);
+    assert_eq!(read_sessions(&d), vec![]);
+    pipe_k1(&d, &[30]);
+    assert_eq!(read_sessions(&d), vec![out("k1", 0, 14, 5, 14)]);
+    pipe_k1(&d, &[29, 17]);
+    assert_eq!(read_sessions(&d), vec![]);
+    assert_eq!(d.counters().late_dropped, 1);
+    pipe_k1(&d, &[42]);
+    assert_eq!(read_sessions(&d), vec![out("k1", 29, 30, 2, 30)]);
+}
+
+#[test]
+fn sessions_on_close_order_by_end_then_start_then_key() {
+    // Gap 5, no grace: close time = stream time - 5. b [0,3], c [1,1], a [2,3]. At 10 the
+    // close time is 5: sessions ending in [0, 4], by end, start, key: c [1,1], b [0,3],
+    // a [2,3].
+    let d = session_counts(
+        SessionWindows::with_inactivity_gap_and_no_grace(ms(5)),
+        on_close(),
+    );
+    pipe(&d, &[("b", 0), ("c", 1), ("a", 2), ("b", 3), ("a", 3)]);
+    assert_eq!(read_sessions(&d), vec![]);
+    pipe(&d, &[("z", 10)]);
+    assert_eq!(
+        read_sessions(&d),
+        vec![
+            out("c", 1, 1, 1, 1),
+            out("b", 0, 3, 2, 3),
+            out("a", 2, 3, 2, 3)
+        ]
+    );
+}
+
+#[test]
+fn session_updates_carry_the_session_end_and_merges_delete_every_merged_session() {
+    // Gap 10, grace 100 (nothing below is late).
+    // 100: [100,100] = 1. 105: joins [100,100]: its delete (at 100), then [100,105] = 2
+    // (at 105). 102 falls inside [100,105]: Kafka deletes and rewrites it, at 105.
+    // 120: a session of its own, [120,120]. 112 bridges [100,105] and [120,120]: both
+    // deleted (at 105 and 120), then [100,120] = 5 at 120. 120 again: [100,120] = 6.
+    let d = session_counts(
+        SessionWindows::with_inactivity_gap_and_grace(ms(10), ms(100)),
+        EmitStrategy::on_window_update(),
+    );
+    pipe_k1(&d, &[100, 105, 102, 120, 112, 120]);
+    assert_eq!(
+        read_sessions(&d),
+        vec![
+            out("k1", 100, 100, 1, 100),
+            deleted("k1", 100, 100, 100),
+            out("k1", 100, 105, 2, 105),
+            deleted("k1", 100, 105, 105),
+            out("k1", 100, 105, 3, 105),
+            out("k1", 120, 120, 1, 120),
+            deleted("k1", 100, 105, 105),
+            deleted("k1", 120, 120, 120),
+            out("k1", 100, 120, 5, 120),
+            deleted("k1", 100, 120, 120),
+            out("k1", 100, 120, 6, 120),
+        ]
+    );
+}
+
+#[test]
+fn a_record_at_a_point_session_s_time_updates_it_in_place() {
+    // [50,50] and a second record at 50: the merged session is the record's own point, so
+    // Kafka neither deletes nor re-creates it.
+    let d = session_counts(
+        SessionWindows::with_inactivity_gap_and_no_grace(ms(10)),
+        EmitStrategy::on_window_update(),
+    );
+    pipe_k1(&d, &[50, 50]);
+    assert_eq!(
+        read_sessions(&d),
+        vec![out("k1", 50, 50, 1, 50), out("k1", 50, 50, 2, 50)]
+    );
+}
+
+#[test]
+fn sessions_never_merge_with_a_session_past_the_store_s_retention() {
+    // Gap 5, no grace: retention 5, close time = stream time - 5. [10,12] and then 20
+    // (stream time 20, close time 15): [10,12] has closed. 17 is in time (17 >= 15) and
+    // within the gap of [10,12], but the store returns no session ending at or before
+    // 20 - 5 = 15, so 17 joins [20,20] alone: [17,20].
+    let d = session_counts(
+        SessionWindows::with_inactivity_gap_and_no_grace(ms(5)),
+        EmitStrategy::on_window_update(),
+    );
+    pipe_k1(&d, &[10, 12, 20, 17]);
+    assert_eq!(
+        read_sessions(&d),
+        vec![
+            out("k1", 10, 10, 1, 10),
+            deleted("k1", 10, 10, 10),
+            out("k1", 10, 12, 2, 12),
+            out("k1", 20, 20, 1, 20),
+            deleted("k1", 20, 20, 20),
+            out("k1", 17, 20, 2, 20),
+        ]
+    );
+    // With a longer retention the store returns [10,12], and 17 bridges both, as in Kafka.
+    let d = session_counts(
+        SessionWindows::with_inactivity_gap_and_no_grace(ms(5))
+            .with_retention(ms(100))
+            .unwrap(),
+        EmitStrategy::on_window_update(),
+    );
+    pipe_k1(&d, &[10, 12, 20, 17]);
+    assert_eq!(read_sessions(&d).last(), Some(&out("k1", 10, 20, 4, 20)));
 }

@@ -379,6 +379,7 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
                 merger: merger.clone(),
                 store: None,
                 observed: i64::MIN / 2,
+                store_time: i64::MIN / 2,
                 progress: EmitProgress::new(emit_store.clone()),
             })
         });
