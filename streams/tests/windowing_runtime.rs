@@ -211,6 +211,19 @@ fn time_windows_emitted_before_a_restart_stay_closed(start: Start) {
         1,
         "105 came after [100, 110) was emitted"
     );
+    // Interactive queries read the counts (not the record times stored in front of them),
+    // from the windows within retention (10 ms behind the newest window start, 120).
+    let windows = app
+        .window_fetch(
+            "tumbling",
+            &"k".to_string(),
+            0,
+            200,
+            Serdes::string(),
+            Serdes::i64(),
+        )
+        .unwrap();
+    assert_eq!(windows, vec![(110, 1), (120, 1)]);
     app.stop().unwrap();
 }
 
