@@ -76,7 +76,8 @@ pub struct StoreSpec {
     /// up to date by the runtime's global thread; the topic is its changelog).
     pub global_topic: Option<String>,
     /// Whether values are stored behind an 8-byte big-endian record time (Kafka Streams'
-    /// `ValueAndTimestamp`: sliding-window aggregates keep their newest record time so).
+    /// `ValueAndTimestamp`: time- and sliding-window aggregates keep their newest record
+    /// time so).
     /// Typed reads (interactive queries, the test driver) skip it.
     pub timestamped: bool,
 }

@@ -163,7 +163,11 @@ pub struct TimeWindowedKStream<K, V> {
 }
 
 impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
-    /// When results are emitted (default: on every update).
+    /// When results are emitted (default: on every update). With
+    /// [`EmitStrategy::OnWindowClose`] each window is emitted once, at its largest record
+    /// time, when stream time passes `end + grace`, unless, as in Kafka Streams, a record
+    /// far ahead puts it past the store's retention
+    /// ([`TimeWindows::retention_ms`]) first: such a window is never emitted.
     pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
         self.emit = emit;
         self
@@ -187,6 +191,8 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
             retention_ms: self.windows.retention_ms(),
         };
         let (stores, emit_store) = add_window_stores(&stream, store, kind, self.emit);
+        // Values carry the window's largest record time (Kafka's timestamped window store).
+        stream.graph.borrow_mut().mark_timestamped(store);
         let (windows, emit) = (self.windows, self.emit);
         let (s, k, v) = (store.to_string(), key_serde.clone(), value_serde.clone());
         let node = stream.add_processor("KSTREAM-AGGREGATE", stores, move |name| {
@@ -373,6 +379,7 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
                 merger: merger.clone(),
                 store: None,
                 observed: i64::MIN / 2,
+                store_time: i64::MIN / 2,
                 progress: EmitProgress::new(emit_store.clone()),
             })
         });

@@ -13,9 +13,11 @@
 //!   where they hold records: each record's `[t - difference, t]`, and `[t + 1, t + 1 +
 //!   difference]` when later records fall in it; it closes once stream time passes
 //!   `end + grace`;
-//! - stores keep windows for `size + grace` (sessions: `2 * gap + grace`) behind stream time,
+//! - stores keep windows for `size + grace` (sessions: `gap + grace`) behind stream time,
 //!   or longer with `with_retention` (Kafka Streams' `Materialized.withRetention`), for
-//!   interactive queries of older windows.
+//!   interactive queries of older windows. As in Kafka Streams, reads skip what is past
+//!   retention, and on-close emission reads the store: when stream time jumps ahead by more
+//!   than the retention allows, some closed time windows are never emitted.
 
 use std::time::Duration;
 
@@ -123,7 +125,10 @@ impl TimeWindows {
     }
 
     /// How long the store keeps windows: the retention set with
-    /// [`with_retention`](Self::with_retention), else `size + grace`.
+    /// [`with_retention`](Self::with_retention), else `size + grace`, behind the newest
+    /// window start. Reads skip older windows, as Kafka Streams' do; since on-close
+    /// emission reads the closed windows back after writing a record's windows, a record
+    /// more than the retention ahead of a closed window's start hides it for good.
     pub fn retention_ms(&self) -> i64 {
         self.retention_override_ms
             .unwrap_or_else(|| self.size_ms.saturating_add(self.grace_ms))
@@ -208,7 +213,7 @@ pub struct SessionWindows {
     /// How long after a session could close it still accepts records.
     pub grace_ms: i64,
     /// How long the store keeps sessions, if set with
-    /// [`with_retention`](Self::with_retention) (default: `2 * gap + grace`).
+    /// [`with_retention`](Self::with_retention) (default: `gap + grace`).
     pub retention_override_ms: Option<i64>,
 }
 
@@ -228,17 +233,17 @@ impl SessionWindows {
     }
 
     /// Keeps sessions in the aggregation's store for `retention` behind stream time instead
-    /// of `2 * gap + grace` (Kafka Streams' `Materialized.withRetention`). It must be at
-    /// least `gap + grace`, as in Kafka Streams (a shorter one is an
-    /// [`Error::Config`](crate::Error::Config)); below the default, a record accepted just
-    /// before its session closes may no longer find, and merge with, a session ending up to
-    /// `gap` before it.
+    /// of `gap + grace` (Kafka Streams' `Materialized.withRetention`). It must be at least
+    /// `gap + grace`, as in Kafka Streams (a shorter one is an
+    /// [`Error::Config`](crate::Error::Config)). Records find the sessions they merge with
+    /// only within the retention, so a longer one also lets a record merge with a session
+    /// that has already closed, as in Kafka Streams.
     ///
     /// ```
     /// use std::time::Duration;
     /// use eddy_streams::SessionWindows;
     /// let s = SessionWindows::with_inactivity_gap_and_grace(Duration::from_secs(5), Duration::from_secs(1));
-    /// assert_eq!(s.retention_ms(), 11_000);
+    /// assert_eq!(s.retention_ms(), 6_000);
     /// assert_eq!(s.with_retention(Duration::from_secs(60)).unwrap().retention_ms(), 60_000);
     /// assert!(s.with_retention(Duration::from_millis(5_999)).is_err());
     /// ```
@@ -256,12 +261,12 @@ impl SessionWindows {
     }
 
     /// How long the store keeps sessions: the retention set with
-    /// [`with_retention`](Self::with_retention), else `2 * gap + grace` (a record accepted
-    /// at the close time, `stream time - gap - grace`, still merges with sessions ending
-    /// `gap` before it).
+    /// [`with_retention`](Self::with_retention), else `gap + grace`, as in Kafka Streams.
+    /// Reads skip sessions ending at or before the newest session end minus the retention,
+    /// so by default a record never finds, and never merges with, a session that has closed.
     pub fn retention_ms(&self) -> i64 {
         self.retention_override_ms
-            .unwrap_or_else(|| self.gap_ms.saturating_mul(2).saturating_add(self.grace_ms))
+            .unwrap_or_else(|| self.gap_ms.saturating_add(self.grace_ms))
     }
 
     /// Checks the retention (the fields are public, so it may have been set directly).

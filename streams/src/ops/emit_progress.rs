@@ -1,6 +1,7 @@
 //! How far an on-close windowed aggregation (time, sliding or session windows) has emitted
-//! its final results: one close time, kept in a small changelogged key-value store
-//! (`<store>-emit`) so that a restart neither repeats nor loses a final result.
+//! its final results: the close time of its last emission (Kafka Streams'
+//! `lastEmitWindowCloseTime`), kept in a small changelogged key-value store (`<store>-emit`)
+//! so that a restart neither repeats nor loses a final result.
 
 use std::sync::Arc;
 
@@ -15,8 +16,8 @@ const EMITTED_KEY: &[u8] = b"emitted-until";
 pub(crate) struct EmitProgress {
     store_name: String,
     store: Option<Arc<dyn KeyValueStore>>,
-    /// Results closed by this time have been emitted (each node says which side is open).
-    pub until: i64,
+    /// The close time of the last emission, `None` before the first one.
+    pub last: Option<i64>,
 }
 
 impl EmitProgress {
@@ -25,7 +26,7 @@ impl EmitProgress {
         Self {
             store_name,
             store: None,
-            until: i64::MIN / 2,
+            last: None,
         }
     }
 
@@ -36,16 +37,23 @@ impl EmitProgress {
             .get(EMITTED_KEY)?
             .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
             .map(i64::from_be_bytes);
-        if let Some(until) = saved {
-            self.until = until;
+        if saved.is_some() {
+            self.last = saved;
         }
         self.store = Some(store);
         Ok(saved)
     }
 
-    /// Records that results up to `close` have been emitted.
+    /// Whether an emission at close time `close` may find anything new: there was none
+    /// yet, or the close time has advanced since the last one (Kafka Streams'
+    /// `shouldEmitFinal`, with its wall-clock throttle left out).
+    pub fn advanced_to(&self, close: i64) -> bool {
+        self.last.is_none_or(|last| last < close)
+    }
+
+    /// Records an emission at close time `close`.
     pub fn advance(&mut self, close: i64) -> Result<()> {
-        self.until = close;
+        self.last = Some(close);
         if let Some(store) = &self.store {
             store.put(EMITTED_KEY, &close.to_be_bytes())?;
         }

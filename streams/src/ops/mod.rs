@@ -30,6 +30,29 @@ pub(crate) fn decode<T>(serde: &dyn Serde<T>, bytes: &[u8]) -> Result<T> {
     Ok(serde.deserialize(bytes)?)
 }
 
+/// A stored value with the record time it carries in front, as 8 big-endian bytes (Kafka
+/// Streams' `ValueAndTimestamp`): how window aggregates keep the largest record time of
+/// each window. Stores holding such values are marked timestamped in the topology, so
+/// that typed reads skip the time.
+pub(crate) fn with_time(time: i64, value: Vec<u8>) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(8 + value.len());
+    bytes.extend_from_slice(&time.to_be_bytes());
+    bytes.extend(value);
+    bytes
+}
+
+/// Splits a value made by [`with_time`] into its time and the value; `what` names the
+/// store's contents if it is too short.
+pub(crate) fn split_time<'a>(bytes: &'a [u8], what: &'static str) -> Result<(i64, &'a [u8])> {
+    match bytes.split_first_chunk::<8>() {
+        Some((time, value)) => Ok((i64::from_be_bytes(*time), value)),
+        None => Err(Error::State(eddy_state::Error::Decode {
+            what,
+            reason: format!("{} bytes, shorter than its 8-byte time", bytes.len()),
+        })),
+    }
+}
+
 /// Length-prefixed list of byte strings: how join buffers keep several records under one
 /// key and time.
 pub(crate) fn push_item(list: &mut Vec<u8>, item: &[u8]) {

@@ -20,7 +20,7 @@ use crate::serdes::SerdeRef;
 
 use super::aggregate::Folder;
 use super::emit_progress::EmitProgress;
-use super::{decode, encode};
+use super::{decode, encode, split_time, with_time};
 
 /// A window's aggregate and the largest record time it holds.
 #[derive(Clone)]
@@ -68,22 +68,16 @@ where
     }
 
     fn decode_timed(&self, bytes: &[u8]) -> Result<Timed<VA>> {
-        let Some((time, agg)) = bytes.split_first_chunk::<8>() else {
-            return Err(Error::State(eddy_state::Error::Decode {
-                what: "sliding window aggregate",
-                reason: format!("{} bytes, shorter than its 8-byte time", bytes.len()),
-            }));
-        };
+        let (max_time, agg) = split_time(bytes, "sliding window aggregate")?;
         Ok(Timed {
-            max_time: i64::from_be_bytes(*time),
+            max_time,
             agg: decode(&*self.value_serde, agg)?,
         })
     }
 
     fn encode_timed(&self, timed: &Timed<VA>) -> Result<Vec<u8>> {
-        let mut bytes = timed.max_time.to_be_bytes().to_vec();
-        bytes.extend(encode(&*self.value_serde, &timed.agg, &self.store_name)?);
-        Ok(bytes)
+        let agg = encode(&*self.value_serde, &timed.agg, &self.store_name)?;
+        Ok(with_time(timed.max_time, agg))
     }
 
     /// The key's windows starting in `[from, to]`, oldest first.
@@ -267,22 +261,25 @@ where
         self.add_to_window(step, 0, combined, None, out)
     }
 
-    /// Emits the windows that closed as stream time reached `observed`: those ending in
-    /// `[emitted_until, observed - grace)`. Called before a record that advances stream time
-    /// is written, so the store still holds them.
+    /// Emits the windows that closed as stream time reached `observed`: those starting in
+    /// `[last close - difference, close - difference)` (Kafka Streams'
+    /// `KStreamSlidingWindowAggregate` bounds), by window start, then key bytes. Called
+    /// before a record that advances stream time is written, so the store still holds
+    /// them. (Kafka emits after the write, which can hide windows past its shorter
+    /// retention when stream time jumps; Eddy emits them.)
     fn emit_closed(
         &mut self,
         observed: i64,
         out: &mut Vec<Record<Windowed<K>, Change<VA>>>,
     ) -> Result<()> {
         let close = observed - self.windows.grace_ms;
-        if close <= self.progress.until {
+        let d = self.difference();
+        let upper = close - d - 1;
+        if !self.progress.advanced_to(close) || upper < 0 {
             return Ok(());
         }
-        let d = self.difference();
-        let mut closed = self
-            .store()
-            .fetch_all(self.progress.until - d, close - 1 - d)?;
+        let lower = self.progress.last.map_or(0, |last| (last - d).max(0));
+        let mut closed = self.store().fetch_all(lower, upper)?;
         closed.sort_by_key(|e| e.window_start);
         for entry in closed {
             let key = decode(&*self.key_serde, &entry.key)?;
@@ -293,8 +290,7 @@ where
                 timed.max_time,
             ));
         }
-        self.progress.advance(close)?;
-        Ok(())
+        self.progress.advance(close)
     }
 }
 
@@ -311,12 +307,12 @@ where
         self.observed = self.observed.max(store.observed_time().saturating_sub(1));
         self.store = Some(store);
         if self.emit == EmitStrategy::OnWindowClose
-            && let Some(until) = self.progress.init(ctx)?
+            && let Some(last) = self.progress.init(ctx)?
         {
             // What was emitted is closed: no record may change it after a restart.
             self.observed = self
                 .observed
-                .max(until.saturating_add(self.windows.grace_ms));
+                .max(last.saturating_add(self.windows.grace_ms));
         }
         Ok(())
     }
