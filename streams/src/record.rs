@@ -14,17 +14,34 @@ pub struct Record<K, V> {
     pub value: V,
     /// Event time, milliseconds since the epoch.
     pub timestamp: i64,
+    /// The headers it carries (`None`: none). As in Kafka Streams, a record's headers go
+    /// with whatever it becomes: mapped, filtered, re-keyed, aggregated (an update carries
+    /// the headers of the record that caused it) or joined (those of the arriving side);
+    /// sinks write them.
+    pub headers: Option<Arc<Headers>>,
 }
 
 impl<K, V> Record<K, V> {
-    /// A record.
+    /// A record without headers.
     pub fn new(key: K, value: V, timestamp: i64) -> Self {
         Self {
             key,
             value,
             timestamp,
+            headers: None,
         }
     }
+
+    /// The record with `headers` (`None`: without).
+    pub fn with_headers(mut self, headers: Option<Arc<Headers>>) -> Self {
+        self.headers = headers;
+        self
+    }
+}
+
+/// Headers as records hold them: `None` when there are none.
+pub fn shared_headers(headers: Headers) -> Option<Arc<Headers>> {
+    (!headers.is_empty()).then(|| Arc::new(headers))
 }
 
 /// An update of a table row, as table processors pass it on (Kafka Streams' `Change`): the

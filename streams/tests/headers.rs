@@ -1,5 +1,5 @@
-//! Record headers through the `TopologyTestDriver`: piped with a record, read back with the
-//! raw output of a topic; the DSL's sinks write none. (`headers_runtime.rs` runs headers
+//! Record headers through the `TopologyTestDriver`: piped with a record, carried through
+//! operators (as Kafka Streams carries them) and read back with the raw output of a topic. (`headers_runtime.rs` runs headers
 //! through apps on both backends.)
 
 use bytes::Bytes;
@@ -20,11 +20,19 @@ fn headers(pairs: &[(&str, Option<&str>)]) -> Headers {
 }
 
 #[test]
-fn dsl_sinks_write_no_headers() {
+fn records_keep_their_headers_through_operators_into_sinks() {
     let builder = StreamsBuilder::new();
-    builder
-        .stream("in", Serdes::string(), Serdes::string())
-        .to("out");
+    let input = builder.stream("in", Serdes::string(), Serdes::string());
+    input
+        .map_values(|v| v.to_uppercase())
+        .with_value_serde(Serdes::string())
+        .to("mapped");
+    // An aggregation's update carries the headers of the record that caused it.
+    input.group_by_key().count("counts").to_stream().to_with(
+        "counted",
+        Serdes::string(),
+        Serdes::i64(),
+    );
     let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
     driver
         .pipe_raw_with_headers(
@@ -32,15 +40,37 @@ fn dsl_sinks_write_no_headers() {
             Some(b"k".to_vec()),
             Some(b"v".to_vec()),
             1,
-            headers(&[("h", None)]),
+            headers(&[("h", None), ("trace", Some("t1"))]),
         )
         .unwrap();
-    let out = driver.read_output_raw("out");
-    assert_eq!(out.len(), 1);
-    assert!(out[0].headers.is_empty());
-    assert_eq!(out[0].value.as_deref(), Some(&b"v"[..]));
-    assert_eq!(out[0].timestamp, 1);
-    assert_eq!(driver.output_topic_names(), vec!["out".to_string()]);
+    driver
+        .pipe_raw_with_headers(
+            "in",
+            Some(b"k".to_vec()),
+            Some(b"w".to_vec()),
+            2,
+            Vec::new(),
+        )
+        .unwrap();
+    let mapped = driver.read_output_raw("mapped");
+    assert_eq!(mapped.len(), 2);
+    assert_eq!(
+        mapped[0].headers,
+        headers(&[("h", None), ("trace", Some("t1"))])
+    );
+    assert_eq!(mapped[0].value.as_deref(), Some(&b"V"[..]));
+    assert_eq!(mapped[0].timestamp, 1);
+    assert!(
+        mapped[1].headers.is_empty(),
+        "a record without headers gets none"
+    );
+    let counted = driver.read_output_raw("counted");
+    assert_eq!(counted.len(), 2);
+    assert_eq!(
+        counted[0].headers,
+        headers(&[("h", None), ("trace", Some("t1"))])
+    );
+    assert!(counted[1].headers.is_empty());
 }
 
 #[test]

@@ -342,7 +342,12 @@ fn latest_reset_skips_records_written_before_start(start: Start) {
     let mut written = 0;
     wait_for("new records read", || {
         written += 1;
-        broker.produce("events", 0, &[("k", &format!("new-{written}"))], Some(2_000));
+        broker.produce(
+            "events",
+            0,
+            &[("k", &format!("new-{written}"))],
+            Some(2_000),
+        );
         std::thread::sleep(Duration::from_millis(20));
         !broker.read("events-out").is_empty()
     });

@@ -253,7 +253,7 @@ impl<K: Data, V: Data> KStream<K, V> {
             Arc::new(move |batch, out| {
                 out.extend(batch.into_iter().map(|r| {
                     let (key, value) = f(r.key, r.value);
-                    Record::new(key, value, r.timestamp)
+                    Record::new(key, value, r.timestamp).with_headers(r.headers)
                 }))
             }),
             same_serde(&self.key_serde),
@@ -271,9 +271,9 @@ impl<K: Data, V: Data> KStream<K, V> {
             "KSTREAM-MAPVALUES",
             Arc::new(move |batch, out| {
                 out.extend(
-                    batch
-                        .into_iter()
-                        .map(|r| Record::new(r.key, f(r.value), r.timestamp)),
+                    batch.into_iter().map(|r| {
+                        Record::new(r.key, f(r.value), r.timestamp).with_headers(r.headers)
+                    }),
                 )
             }),
             self.key_serde.clone(),
@@ -292,7 +292,7 @@ impl<K: Data, V: Data> KStream<K, V> {
             Arc::new(move |batch, out| {
                 out.extend(batch.into_iter().map(|r| {
                     let value = f(&r.key, r.value);
-                    Record::new(r.key, value, r.timestamp)
+                    Record::new(r.key, value, r.timestamp).with_headers(r.headers)
                 }))
             }),
             self.key_serde.clone(),
@@ -313,11 +313,11 @@ impl<K: Data, V: Data> KStream<K, V> {
             "KSTREAM-FLATMAP",
             Arc::new(move |batch, out| {
                 for r in batch {
-                    let ts = r.timestamp;
+                    let (ts, headers) = (r.timestamp, r.headers);
                     out.extend(
                         f(r.key, r.value)
                             .into_iter()
-                            .map(|(k, v)| Record::new(k, v, ts)),
+                            .map(|(k, v)| Record::new(k, v, ts).with_headers(headers.clone())),
                     );
                 }
             }),
@@ -339,9 +339,9 @@ impl<K: Data, V: Data> KStream<K, V> {
             "KSTREAM-FLATMAPVALUES",
             Arc::new(move |batch, out| {
                 for r in batch {
-                    let (key, ts) = (r.key, r.timestamp);
+                    let (key, ts, headers) = (r.key, r.timestamp, r.headers);
                     for v in f(r.value) {
-                        out.push(Record::new(key.clone(), v, ts));
+                        out.push(Record::new(key.clone(), v, ts).with_headers(headers.clone()));
                     }
                 }
             }),
@@ -359,11 +359,9 @@ impl<K: Data, V: Data> KStream<K, V> {
         self.stateless(
             "KSTREAM-KEY-SELECT",
             Arc::new(move |batch, out| {
-                out.extend(
-                    batch
-                        .into_iter()
-                        .map(|r| Record::new(f(&r.key, &r.value), r.value, r.timestamp)),
-                )
+                out.extend(batch.into_iter().map(|r| {
+                    Record::new(f(&r.key, &r.value), r.value, r.timestamp).with_headers(r.headers)
+                }))
             }),
             same_serde(&self.key_serde),
             self.value_serde.clone(),
@@ -575,11 +573,10 @@ impl<K: Data, V: Data> KStream<K, V> {
         let as_changes = stream.stateless::<K, Change<V>>(
             "KSTREAM-TOTABLE",
             Arc::new(|batch, out| {
-                out.extend(
-                    batch
-                        .into_iter()
-                        .map(|r| Record::new(r.key, Change::new(Some(r.value), None), r.timestamp)),
-                )
+                out.extend(batch.into_iter().map(|r| {
+                    Record::new(r.key, Change::new(Some(r.value), None), r.timestamp)
+                        .with_headers(r.headers)
+                }))
             }),
             None,
             None,

@@ -262,7 +262,7 @@ impl<K: Data, V: Data> KTable<K, V> {
                     let keep = |v: Option<V>| v.filter(|v| predicate(&r.key, v));
                     let change = Change::new(keep(r.value.new), keep(r.value.old));
                     if change.new.is_some() || change.old.is_some() {
-                        out.push(Record::new(r.key, change, r.timestamp));
+                        out.push(Record::new(r.key, change, r.timestamp).with_headers(r.headers));
                     }
                 }
             }),
@@ -286,7 +286,7 @@ impl<K: Data, V: Data> KTable<K, V> {
                 out.extend(batch.into_iter().map(|r| {
                     let change =
                         Change::new(r.value.new.as_ref().map(&f), r.value.old.as_ref().map(&f));
-                    Record::new(r.key, change, r.timestamp)
+                    Record::new(r.key, change, r.timestamp).with_headers(r.headers)
                 }))
             }),
             same_serde(&self.value_serde),
@@ -303,11 +303,12 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// value cannot be null); [`to`](Self::to) writes them as tombstones.
     pub fn to_stream(&self) -> KStream<K, V> {
         let f: crate::ops::stateless::BatchFn<K, Change<V>, K, V> = Arc::new(|batch, out| {
-            out.extend(
-                batch
-                    .into_iter()
-                    .filter_map(|r| r.value.new.map(|v| Record::new(r.key, v, r.timestamp))),
-            )
+            out.extend(batch.into_iter().filter_map(|r| {
+                let headers = r.headers;
+                r.value
+                    .new
+                    .map(|v| Record::new(r.key, v, r.timestamp).with_headers(headers))
+            }))
         });
         let node = add_processor(
             &self.graph,
@@ -722,14 +723,23 @@ impl<K: Data, V: Data> KTable<K, V> {
                     let new = r.value.new.as_ref().map(|new| f(&r.key, new));
                     match (old, new) {
                         (Some((ko, vo)), Some((kn, vn))) if same_group(&ko, &kn) => {
-                            out.push(Record::new(kn, Change::new(Some(vn), Some(vo)), r.timestamp));
+                            out.push(
+                                Record::new(kn, Change::new(Some(vn), Some(vo)), r.timestamp)
+                                    .with_headers(r.headers.clone()),
+                            );
                         }
                         (old, new) => {
                             if let Some((k, v)) = old {
-                                out.push(Record::new(k, Change::new(None, Some(v)), r.timestamp));
+                                out.push(
+                                    Record::new(k, Change::new(None, Some(v)), r.timestamp)
+                                        .with_headers(r.headers.clone()),
+                                );
                             }
                             if let Some((k, v)) = new {
-                                out.push(Record::new(k, Change::new(Some(v), None), r.timestamp));
+                                out.push(
+                                    Record::new(k, Change::new(Some(v), None), r.timestamp)
+                                        .with_headers(r.headers.clone()),
+                                );
                             }
                         }
                     }

@@ -156,7 +156,8 @@ where
             let old = self.state.get_raw(&key)?;
             let new = (self.aggregator)(&record.key, &record.value, old.clone());
             let len = self.state.put_raw(&key, Some(&new))?;
-            let change = Record::new(record.key, Change::new(Some(new), old), record.timestamp);
+            let change = Record::new(record.key, Change::new(Some(new), old), record.timestamp)
+                .with_headers(record.headers);
             self.output.push(ctx, &key, change, len);
         }
         self.output.forward_direct(ctx);
@@ -222,7 +223,8 @@ where
             }
             let Some(agg) = agg else { continue };
             let len = self.state.put_raw(&key, Some(&agg))?;
-            let change = Record::new(record.key, Change::new(Some(agg), old), record.timestamp);
+            let change = Record::new(record.key, Change::new(Some(agg), old), record.timestamp)
+                .with_headers(record.headers);
             self.output.push(ctx, &key, change, len);
         }
         self.output.forward_direct(ctx);
@@ -271,11 +273,14 @@ where
             if old.is_none() && record.value.new.is_none() {
                 continue;
             }
-            out.push(Record::new(
-                record.key,
-                Change::new(record.value.new, old),
-                record.timestamp,
-            ));
+            out.push(
+                Record::new(
+                    record.key,
+                    Change::new(record.value.new, old),
+                    record.timestamp,
+                )
+                .with_headers(record.headers),
+            );
         }
         ctx.forward_records(out);
         Ok(())

@@ -66,7 +66,9 @@ where
                 .table
                 .get_raw(&(self.lookup_key)(&record.key, &record.value)?)?;
             if let Some(joined) = (self.joiner)(&record.key, &record.value, row.as_ref()) {
-                out.push(Record::new(record.key, joined, record.timestamp));
+                out.push(
+                    Record::new(record.key, joined, record.timestamp).with_headers(record.headers),
+                );
             }
         }
         ctx.forward_records(out);
@@ -245,7 +247,9 @@ where
         let time = self.time.clone().expect("init set the shared time");
         let mut out = Vec::new();
         let mut late = 0;
+        let mut stamp = super::HeaderStamp::new();
         for record in input {
+            stamp.next(&mut out, record.headers.clone());
             let t = record.timestamp;
             let stream_time = time.fetch_max(t, Ordering::Relaxed).max(t);
             let key = encode(&*self.key_serde, &record.key, &self.this_store)?;
@@ -294,6 +298,7 @@ where
                 }
             }
         }
+        stamp.finish(&mut out);
         if late > 0 {
             ctx.record_late(late);
         }
@@ -332,11 +337,10 @@ where
             if new.is_none() && old.is_none() {
                 continue;
             }
-            out.push(Record::new(
-                record.key,
-                Change::new(new, old),
-                record.timestamp,
-            ));
+            out.push(
+                Record::new(record.key, Change::new(new, old), record.timestamp)
+                    .with_headers(record.headers),
+            );
         }
         ctx.forward_records(out);
         Ok(())

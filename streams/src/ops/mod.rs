@@ -83,3 +83,41 @@ fn corrupt_list() -> Error {
         reason: "truncated length-prefixed list".to_string(),
     })
 }
+
+/// Gives the records a node produced while handling one input record that record's
+/// headers (Kafka Streams forwards with the current record's headers: an aggregation's
+/// updates and final results, a join's results). Call [`HeaderStamp::next`] before handling
+/// each input record and [`HeaderStamp::finish`] after the last.
+pub(crate) struct HeaderStamp {
+    from: usize,
+    headers: Option<std::sync::Arc<crate::record::Headers>>,
+}
+
+impl HeaderStamp {
+    pub(crate) fn new() -> Self {
+        Self {
+            from: 0,
+            headers: None,
+        }
+    }
+
+    /// Stamps what the previous input produced, then remembers `headers` for the next.
+    pub(crate) fn next<K, V>(
+        &mut self,
+        out: &mut [crate::record::Record<K, V>],
+        headers: Option<std::sync::Arc<crate::record::Headers>>,
+    ) {
+        self.finish(out);
+        self.headers = headers;
+    }
+
+    /// Stamps what the last input produced.
+    pub(crate) fn finish<K, V>(&mut self, out: &mut [crate::record::Record<K, V>]) {
+        if self.headers.is_some() {
+            for r in &mut out[self.from..] {
+                r.headers = self.headers.clone();
+            }
+        }
+        self.from = out.len();
+    }
+}

@@ -50,6 +50,7 @@ impl<K, V> RecordCache<K, V> {
                 let pending = &mut self.pending[i];
                 pending.value.new = record.value.new;
                 pending.timestamp = record.timestamp;
+                pending.headers = record.headers;
                 self.bytes = self.bytes - self.sizes[i] + size;
                 self.sizes[i] = size;
             }

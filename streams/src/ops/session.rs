@@ -131,7 +131,9 @@ where
         let on_update = self.emit == EmitStrategy::OnWindowUpdate;
         let mut out = Vec::new();
         let mut late = 0;
+        let mut stamp = super::HeaderStamp::new();
         for record in input {
+            stamp.next(&mut out, record.headers.clone());
             let ts = record.timestamp;
             self.observed = self.observed.max(ts);
             // As Kafka Streams: a session is closed once stream time passes end + gap + grace.
@@ -204,6 +206,7 @@ where
                 ));
             }
         }
+        stamp.finish(&mut out);
         if late > 0 {
             ctx.record_late(late);
         }

@@ -90,7 +90,7 @@ where
                 key: Some(Bytes::from(key)),
                 value: value.map(Bytes::from),
                 timestamp: record.timestamp,
-                headers: Vec::new(),
+                headers: record.headers.map(|h| (*h).clone()).unwrap_or_default(),
             });
         }
         Ok(())

@@ -322,7 +322,9 @@ where
         let d = self.difference();
         let mut out = Vec::new();
         let (mut late, mut skipped) = (0, 0);
+        let mut stamp = super::HeaderStamp::new();
         for record in input {
+            stamp.next(&mut out, record.headers.clone());
             let t = record.timestamp;
             if t < 0 {
                 skipped += 1;
@@ -354,6 +356,7 @@ where
             }
             late += step.late;
         }
+        stamp.finish(&mut out);
         if late > 0 {
             ctx.record_late(late);
         }

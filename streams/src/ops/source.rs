@@ -114,7 +114,10 @@ where
                 continue;
             }
             ctx.observe_time(timestamp);
-            out.push(Record::new(key, value, timestamp));
+            out.push(
+                Record::new(key, value, timestamp)
+                    .with_headers(crate::record::shared_headers(record.headers.clone())),
+            );
         }
         if skipped > 0 {
             ctx.record_skipped(skipped);
@@ -185,11 +188,10 @@ where
             if old.is_none() && record.value.is_none() && !self.forward_absent_deletes {
                 continue;
             }
-            out.push(Record::new(
-                record.key,
-                Change::new(record.value, old),
-                record.timestamp,
-            ));
+            out.push(
+                Record::new(record.key, Change::new(record.value, old), record.timestamp)
+                    .with_headers(record.headers),
+            );
         }
         ctx.forward_records(out);
         Ok(())

@@ -139,7 +139,9 @@ where
         let on_update = self.emit == EmitStrategy::OnWindowUpdate;
         let mut out = Vec::new();
         let mut late = 0;
+        let mut stamp = super::HeaderStamp::new();
         for record in input {
+            stamp.next(&mut out, record.headers.clone());
             self.observed = self.observed.max(record.timestamp);
             let close = self.observed - self.windows.grace_ms;
             let key = encode(&*self.key_serde, &record.key, &self.store_name)?;
@@ -170,6 +172,7 @@ where
                 self.emit_closed(close, &mut out)?;
             }
         }
+        stamp.finish(&mut out);
         if late > 0 {
             ctx.record_late(late);
         }
