@@ -211,7 +211,7 @@ impl<K: Send + 'static> Node for AggregateResultNode<K> {
             {
                 *last = Value::BigInt(time);
             }
-            out.push(Record::new(key, Change::new(new, old), time));
+            out.push(Record::new(key, Change::new(new, old), time).with_headers(r.headers));
         }
         ctx.forward_records(out);
         Ok(())

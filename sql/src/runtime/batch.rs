@@ -54,9 +54,59 @@ impl StageSchema {
 pub struct SqlBatch {
     /// The rows, one column per stage column.
     pub rows: RecordBatch,
+    /// Per row, the headers of the record it came from; `None` when no row has any (the
+    /// common case, which costs nothing). Sinks write them, as Kafka Streams forwards a
+    /// record's headers with what it becomes.
+    pub headers: Option<Arc<Vec<RecordHeaders>>>,
 }
 
+/// One record's headers, as eddy-streams' records hold them.
+pub type RecordHeaders = Option<Arc<eddy_streams::record::Headers>>;
+
 impl SqlBatch {
+    /// Rows without headers.
+    pub fn new(rows: RecordBatch) -> Self {
+        Self {
+            rows,
+            headers: None,
+        }
+    }
+
+    /// The batch with these per-row headers (kept only if one row has some).
+    pub fn with_headers(mut self, headers: Vec<RecordHeaders>) -> Self {
+        self.headers = headers.iter().any(Option::is_some).then(|| Arc::new(headers));
+        self
+    }
+
+    /// Row `i`'s headers.
+    pub fn headers_of(&self, i: usize) -> RecordHeaders {
+        self.headers.as_ref().and_then(|h| h.get(i).cloned().flatten())
+    }
+
+    /// The headers of the rows `mask` keeps.
+    pub fn filtered_headers(&self, mask: &BooleanArray) -> Option<Arc<Vec<RecordHeaders>>> {
+        let headers = self.headers.as_ref()?;
+        Some(Arc::new(
+            headers
+                .iter()
+                .zip(mask.iter())
+                .filter(|(_, keep)| keep.unwrap_or(false))
+                .map(|(h, _)| h.clone())
+                .collect(),
+        ))
+    }
+
+    /// The headers of rows `indices`, in that order.
+    pub fn taken_headers(&self, indices: &[u32]) -> Option<Arc<Vec<RecordHeaders>>> {
+        let headers = self.headers.as_ref()?;
+        Some(Arc::new(
+            indices
+                .iter()
+                .map(|&i| headers.get(i as usize).cloned().flatten())
+                .collect(),
+        ))
+    }
+
     /// A batch from rows of values in the schema's column order.
     pub fn from_rows(schema: &StageSchema, arrow: &SchemaRef, rows: &[Row]) -> Result<Self> {
         let columns = schema
@@ -69,6 +119,7 @@ impl SqlBatch {
             })
             .collect::<Result<Vec<ArrayRef>>>()?;
         Ok(Self {
+            headers: None,
             rows: RecordBatch::try_new_with_options(
                 arrow.clone(),
                 columns,

@@ -82,7 +82,7 @@ impl Node for ToRecordsNode {
                 .map_err(err)?
                 .as_i64()
                 .unwrap_or(0);
-            out.push(Record::new(key, value, timestamp));
+            out.push(Record::new(key, value, timestamp).with_headers(batch.headers_of(i)));
         }
         ctx.forward_records(out);
         Ok(())
@@ -115,9 +115,11 @@ impl Node for FromRecordsNode {
         if records.is_empty() {
             return Ok(());
         }
+        let mut headers = Vec::with_capacity(records.len());
         let rows: Vec<Row> = records
             .into_iter()
             .map(|r| {
+                headers.push(r.headers);
                 let mut row = r.key;
                 row.extend(r.value);
                 row.push(Value::BigInt(r.timestamp));
@@ -126,7 +128,8 @@ impl Node for FromRecordsNode {
             })
             .collect();
         let batch = SqlBatch::from_rows(&self.schema, &self.arrow, &rows)
-            .map_err(|e| processor_error(&self.name, e))?;
+            .map_err(|e| processor_error(&self.name, e))?
+            .with_headers(headers);
         ctx.forward(batch);
         Ok(())
     }

@@ -107,6 +107,7 @@ impl Node for FlatMapNode {
         if indices.is_empty() {
             return Ok(());
         }
+        let headers = input.taken_headers(&indices);
         let indices = UInt32Array::from(indices);
         let mut columns: Vec<ArrayRef> = input
             .rows
@@ -120,7 +121,7 @@ impl Node for FlatMapNode {
         }
         let rows = RecordBatch::try_new(Arc::clone(&self.schema), columns)
             .map_err(|e| self.error(e))?;
-        ctx.forward(SqlBatch { rows });
+        ctx.forward(SqlBatch { rows, headers });
         Ok(())
     }
 }

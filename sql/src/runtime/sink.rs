@@ -136,7 +136,7 @@ impl Node for StreamSinkNode {
                 key: key_bytes,
                 value: value_bytes,
                 timestamp,
-                headers: Vec::new(),
+                headers: batch.headers_of(i).map(|h| (*h).clone()).unwrap_or_default(),
                 partition: None,
             });
         }
@@ -217,7 +217,7 @@ impl Node for TableSinkNode {
                 key,
                 value,
                 timestamp,
-                headers: Vec::new(),
+                headers: change.headers.map(|h| (*h).clone()).unwrap_or_default(),
                 partition: None,
             });
         }

@@ -230,6 +230,7 @@ impl Node for StreamDecodeNode {
         let records = downcast::<Vec<SourceRecord>>(batch, &self.name)?;
         let non_key = self.decoder.non_key.len();
         let mut rows = Vec::with_capacity(records.len());
+        let mut headers = Vec::with_capacity(records.len());
         for record in &records {
             let decoded = match self.decoder.decode(record) {
                 Ok(d) => d,
@@ -258,16 +259,17 @@ impl Node for StreamDecodeNode {
             }
             row.push(Value::Boolean(null_row));
             rows.push(row);
+            headers.push(eddy_streams::record::shared_headers(record.headers.clone()));
         }
         if rows.is_empty() {
             return Ok(());
         }
-        let batch = SqlBatch::from_rows(&self.schema, &self.arrow, &rows).map_err(|e| {
-            eddy_streams::Error::Processor {
+        let batch = SqlBatch::from_rows(&self.schema, &self.arrow, &rows)
+            .map_err(|e| eddy_streams::Error::Processor {
                 node: self.name.clone(),
                 message: e.to_string(),
-            }
-        })?;
+            })?
+            .with_headers(headers);
         ctx.forward(batch);
         Ok(())
     }
@@ -327,7 +329,10 @@ impl Node for TableDecodeNode {
                 row.push(Value::BigInt(record.offset));
                 row
             });
-            out.push(Record::new(key, value, decoded.timestamp));
+            out.push(
+                Record::new(key, value, decoded.timestamp)
+                    .with_headers(eddy_streams::record::shared_headers(record.headers.clone())),
+            );
         }
         ctx.forward_records(out);
         Ok(())

@@ -45,15 +45,22 @@ impl StreamStageNode {
 impl Node for StreamStageNode {
     fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> eddy_streams::Result<()> {
         let input = downcast::<SqlBatch>(batch, &self.name)?;
-        let out = self
-            .program
-            .evaluate(&input.rows)
-            .map_err(|e| processor_error(&self.name, e))?;
+        let err = |e| processor_error(&self.name, e);
+        // Filter, then project; the rows' headers follow the rows the filter keeps.
+        let (rows, headers) = match self.program.filter_mask(&input.rows).map_err(err)? {
+            Some(mask) => (
+                arrow::compute::filter_record_batch(&input.rows, &mask)
+                    .map_err(|e| err(e.into()))?,
+                input.filtered_headers(&mask),
+            ),
+            None => (input.rows.clone(), input.headers.clone()),
+        };
+        let out = self.program.project(&rows).map_err(err)?;
         for error in self.program.errors.take() {
             self.log.record(error);
         }
         if out.num_rows() > 0 {
-            ctx.forward(SqlBatch { rows: out });
+            ctx.forward(SqlBatch { rows: out, headers });
         }
         Ok(())
     }
@@ -170,11 +177,14 @@ impl Node for TableStageNode {
                 (Some((k, _)), _) | (None, Some((k, _))) => k.clone(),
                 (None, None) => r.key.clone(),
             };
-            out.push(Record::new(
-                key,
-                Change::new(new.map(|(_, v)| v), old.map(|(_, v)| v)),
-                r.timestamp,
-            ));
+            out.push(
+                Record::new(
+                    key,
+                    Change::new(new.map(|(_, v)| v), old.map(|(_, v)| v)),
+                    r.timestamp,
+                )
+                .with_headers(r.headers),
+            );
         }
         ctx.forward_records(out);
         Ok(())
