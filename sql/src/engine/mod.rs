@@ -576,6 +576,8 @@ impl Engine {
         target: &Target,
         sql: &str,
     ) -> Result<StatementResult> {
+        // Planning first: its errors (a non-aggregate column, say) come before this one.
+        let planned = self.plan(id, query, target).map_err(|e| e.or_at(query.pos))?;
         if query.refinement == Some(crate::parser::ast::Refinement::Final)
             && (query.window.is_none() || query.group_by.is_empty())
         {
@@ -583,7 +585,6 @@ impl Engine {
                 "EMIT FINAL is only supported for windowed aggregations.",
             ));
         }
-        let planned = self.plan(id, query, target).map_err(|e| e.or_at(query.pos))?;
         let sink = planned
             .sink
             .clone()

@@ -278,8 +278,8 @@ impl<'a> Typer<'a> {
                 negated,
             } => {
                 let t = self.expr(expr)?;
-                let lo = self.expr(low)?;
-                let hi = self.expr(high)?;
+                let lo = magic_timestamp(expr, self.expr(low)?)?;
+                let hi = magic_timestamp(expr, self.expr(high)?)?;
                 let ty = [&t, &lo, &hi]
                     .iter()
                     .filter_map(|x| x.ty.clone())
@@ -559,8 +559,8 @@ impl<'a> Typer<'a> {
         pos: Pos,
         allow_null: bool,
     ) -> Result<(TExpr, TExpr)> {
-        let l = self.expr(left)?;
-        let r = self.expr(right)?;
+        let l = magic_timestamp(right, self.expr(left)?)?;
+        let r = magic_timestamp(left, self.expr(right)?)?;
         if !allow_null && (l.is_untyped_null() || r.is_untyped_null()) {
             return Err(SqlError::at(
                 pos,
@@ -1017,6 +1017,28 @@ fn arithmetic_types(op: BinaryOp, a: &SqlType, b: &SqlType) -> ((SqlType, SqlTyp
         (BigInt, _) | (_, BigInt) => ((BigInt, BigInt), BigInt),
         _ => ((Int, Int), Int),
     }
+}
+
+/// ksqlDB's "magic" timestamps: a string literal compared with ROWTIME, WINDOWSTART or
+/// WINDOWEND is read as a timestamp (`'2020-01-31T12:00:00.000+0100'`, or a prefix of one)
+/// and compared as epoch milliseconds.
+fn magic_timestamp(other: &Expr, this: TExpr) -> Result<TExpr> {
+    let ExprKind::Column { name, .. } = &other.kind else {
+        return Ok(this);
+    };
+    if !matches!(name.as_str(), "ROWTIME" | "WINDOWSTART" | "WINDOWEND") {
+        return Ok(this);
+    }
+    let TKind::Literal(Value::String(text)) = &this.kind else {
+        return Ok(this);
+    };
+    let ms = crate::functions::time_parse::parse_timestamp_literal(text).ok_or_else(|| {
+        SqlError::semantic(format!(
+            "Failed to parse timestamp '{text}': use yyyy-MM-dd'T'HH:mm:ss.SSS, optionally with \
+             a time zone offset, or a prefix of it"
+        ))
+    })?;
+    Ok(TExpr::literal(Value::BigInt(ms), SqlType::BigInt))
 }
 
 fn is_string_literal(t: &TExpr) -> bool {

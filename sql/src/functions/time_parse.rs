@@ -33,7 +33,13 @@ pub fn parse_timestamp_literal(text: &str) -> Option<i64> {
     if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis());
     }
-    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m") {
+    if let Ok(d) = NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d") {
+        return Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis());
+    }
+    if text.len() == 4
+        && text.chars().all(|c| c.is_ascii_digit())
+        && let Ok(d) = NaiveDate::parse_from_str(&format!("{text}-01-01"), "%Y-%m-%d")
+    {
         return Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis());
     }
     None

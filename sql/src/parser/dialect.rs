@@ -263,9 +263,24 @@ impl Dialect for KsqlDialect {
         };
         // The field is wrapped in `Nested` so that `s->f` stays apart from sqlparser's own
         // `a.b` (a qualified column in ksqlDB).
+        let mut access_chain = vec![AccessExpr::Dot(Expr::Nested(Box::new(Expr::Identifier(field))))];
+        // `s->f[i]`: subscripts right after the field (sqlparser only parses them after
+        // identifiers it read itself).
+        while parser.consume_token(&Token::LBracket) {
+            let index = match parser.parse_expr() {
+                Ok(index) => index,
+                Err(e) => return Some(Err(e)),
+            };
+            if let Err(e) = parser.expect_token(&Token::RBracket) {
+                return Some(Err(e));
+            }
+            access_chain.push(AccessExpr::Subscript(
+                datafusion_sql::sqlparser::ast::Subscript::Index { index },
+            ));
+        }
         Some(Ok(Expr::CompoundFieldAccess {
             root: Box::new(expr.clone()),
-            access_chain: vec![AccessExpr::Dot(Expr::Nested(Box::new(Expr::Identifier(field))))],
+            access_chain,
         }))
     }
 

@@ -191,10 +191,18 @@ fn dedupe(exprs: Vec<Expr>) -> Vec<String> {
 }
 
 /// The window's eddy-streams form and the sink's window info.
-fn windows(window: &WindowExpr) -> Result<(WindowInfo, WindowSetup)> {
+/// Without a GRACE PERIOD, windows get ksqlDB's default: what remains of 24 hours after the
+/// window, or none with EMIT FINAL (ksqlDB's `RewrittenAnalysis`).
+fn windows(window: &WindowExpr, emit_final: bool) -> Result<(WindowInfo, WindowSetup)> {
     let day = 86_400_000u64;
     let ms = |d: &Duration| d.as_millis() as u64;
-    let default_grace = |size: u64| Duration::from_millis(day.saturating_sub(size));
+    let default_grace = |size: u64| {
+        if emit_final {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(day.saturating_sub(size))
+        }
+    };
     Ok(match window {
         WindowExpr::Tumbling {
             size,
@@ -482,7 +490,10 @@ fn plan_aggregation(
     };
     // The result's key: the grouping expressions, named by the projection.
     let window = match &query.window {
-        Some(w) => Some(windows(w)?),
+        Some(w) => Some(windows(
+            w,
+            query.refinement == Some(crate::parser::ast::Refinement::Final),
+        )?),
         None => None,
     };
     let window_info = window.as_ref().map(|(info, _)| *info);

@@ -104,11 +104,17 @@ impl Node for StreamSinkNode {
         let mut out = Vec::with_capacity(batch.len());
         for i in 0..batch.len() {
             let key = values(&batch, i, &self.layout.key).map_err(err)?;
-            let timestamp = batch
+            // A TIMESTAMP column that is NULL (or failed to parse) gives no record time:
+            // the record is dropped, as ksqlDB's sink does.
+            let Some(timestamp) = batch
                 .value(self.layout.rowtime, i, &SqlType::BigInt)
                 .map_err(err)?
                 .as_i64()
-                .unwrap_or(0);
+            else {
+                self.log
+                    .record("Dropping a record whose TIMESTAMP column is NULL or could not be parsed");
+                continue;
+            };
             if timestamp < 0 {
                 self.log.record(negative_timestamp(timestamp));
                 continue;
