@@ -66,11 +66,11 @@ pub fn insert_record(
 ) -> Result<RawRecord> {
     let names: Vec<String> = match columns {
         Some(c) => c.iter().map(|n| n.value.clone()).collect(),
+        // Every column, header columns included (ksqlDB then refuses those).
         None => target
             .schema
             .columns()
             .iter()
-            .filter(|c| !c.kind.is_header())
             .map(|c| c.name.clone())
             .collect(),
     };
