@@ -290,7 +290,14 @@ pub fn window_info(properties: &Properties) -> Result<Option<WindowInfo>> {
     };
     let size_ms = match (kind, size) {
         (WindowType::Session, Some(_)) => {
-            return Err(SqlError::semantic(
+            // ksqlDB checks the WITH clause while parsing: a syntax-level error.
+            let pos = properties
+                .values
+                .get("WINDOW_SIZE")
+                .map(|(_, pos)| *pos)
+                .unwrap_or_default();
+            return Err(SqlError::parse(
+                pos,
                 "'WINDOW_SIZE' should not be set for SESSION windows.",
             ));
         }
