@@ -145,15 +145,38 @@ fn aliases_in(e: &Expr, scope: &Scope) -> Vec<String> {
     out
 }
 
+/// A join's criteria as ksqlDB's `JoinInfo` holds them: the expression of the sources
+/// joined so far (`left`) and the joined source's (`right`), qualified.
+#[derive(Debug, Clone)]
+struct Criteria {
+    /// The expression over the sources joined so far.
+    left: Expr,
+    /// The expression over the joined source.
+    right: Expr,
+    /// The alias of the source `left` reads.
+    left_alias: String,
+    /// Whether the criteria was written right side first.
+    flipped: bool,
+}
+
+impl Criteria {
+    /// `left = right` as written, qualified (for messages).
+    fn written(&self, scope: &Scope) -> (Expr, Expr) {
+        let (l, r) = (qualify(&self.left, scope), qualify(&self.right, scope));
+        if self.flipped { (r, l) } else { (l, r) }
+    }
+}
+
 /// The join criteria split into the left side's and the right side's expressions, with
-/// ksqlDB's errors for criteria it does not support.
+/// ksqlDB's errors for criteria it does not support (`Analyzer.visitJoinedSource`):
+/// `left_aliases` are the sources joined so far, `right_alias` the joined one.
 fn split_criteria(
     ctx: &PlanContext<'_>,
     join: &Join,
-    left: &Side,
-    right: &Side,
+    left_aliases: &[String],
+    right_alias: &str,
     scope: &Scope,
-) -> Result<(Expr, Expr)> {
+) -> Result<Criteria> {
     let (a, b) = match &join.on.kind {
         ExprKind::Binary {
             op: BinaryOp::Eq,
@@ -184,7 +207,8 @@ fn split_criteria(
     for e in [a, b] {
         ctx.type_expr(scope, e).map_err(|err| match err {
             SqlError::Statement { pos, message }
-                if message.starts_with("Column '") && message.ends_with("' cannot be resolved.") =>
+                if message.starts_with("Column '")
+                    && message.ends_with("' cannot be resolved.") =>
             {
                 SqlError::Statement {
                     pos,
@@ -212,11 +236,20 @@ fn split_criteria(
             "Each side of the join must reference exactly one source and not the same source. Left side references `{sa}` and right references `{sb}`"
         )));
     }
-    let right_alias = &right.aliases[0];
-    if &sb == right_alias && left.aliases.contains(&sa) {
-        Ok(((**a).clone(), (**b).clone()))
-    } else if &sa == right_alias && left.aliases.contains(&sb) {
-        Ok(((**b).clone(), (**a).clone()))
+    if sb == right_alias && left_aliases.contains(&sa) {
+        Ok(Criteria {
+            left: (**a).clone(),
+            right: (**b).clone(),
+            left_alias: sa,
+            flipped: false,
+        })
+    } else if sa == right_alias && left_aliases.contains(&sb) {
+        Ok(Criteria {
+            left: (**b).clone(),
+            right: (**a).clone(),
+            left_alias: sb,
+            flipped: true,
+        })
     } else {
         Err(SqlError::semantic(format!(
             "A join criteria is expected to reference the source (`{right_alias}`) in the FROM clause, instead the right source references `{sb}` and the left source references `{sa}`"
@@ -224,12 +257,50 @@ fn split_criteria(
     }
 }
 
+/// ksqlDB's rules for joining windowed sources (`Analyzer.throwOnIncompatibleSourceWindowing`):
+/// both windowed or neither, sessions only with sessions. `a` and `b` are the sources the
+/// criteria's sides read, as written.
+fn check_windowing(a: (&str, &DataSource), b: (&str, &DataSource)) -> Result<()> {
+    let (wa, wb) = (a.1.window.map(|w| w.kind), b.1.window.map(|w| w.kind));
+    match (wa, wb) {
+        (None, None) => Ok(()),
+        (Some(_), None) | (None, Some(_)) => {
+            let is = |w: Option<crate::catalog::WindowType>| w.map_or("not", |w| w.name());
+            Err(SqlError::semantic(format!(
+                "Can not join windowed source to non-windowed source.\n`{}` is {} windowed\n`{}` is {} windowed",
+                a.0,
+                is(wa),
+                b.0,
+                is(wb)
+            )))
+        }
+        (Some(l), Some(r)) => {
+            use crate::catalog::WindowType::Session;
+            if (l == Session) == (r == Session) {
+                return Ok(());
+            }
+            Err(SqlError::semantic(format!(
+                "Incompatible windowed sources.\nLeft source: {}\nRight source: {}\nSession windowed sources can only be joined to other session windowed sources, and may still not result in expected behaviour as session bounds must be an exact match for the join to work\nHopping and tumbling windowed sources can only be joined to other hopping and tumbling windowed sources",
+                l.name(),
+                r.name()
+            )))
+        }
+    }
+}
+
 /// Whether `e` is a reference to the source side's single key column.
 fn is_key_of(e: &Expr, side: &Side) -> bool {
-    let keys: Vec<&FlowColumn> = side.columns.iter().filter(|c| c.role == Role::Key).collect();
+    let keys: Vec<&FlowColumn> = side
+        .columns
+        .iter()
+        .filter(|c| c.role == Role::Key)
+        .collect();
     match (&e.kind, keys.as_slice()) {
         (ExprKind::Column { source, name }, [k]) => {
-            *name == k.name && source.as_ref().is_none_or(|s| k.qualifier.as_ref() == Some(s))
+            *name == k.name
+                && source
+                    .as_ref()
+                    .is_none_or(|s| k.qualifier.as_ref() == Some(s))
         }
         _ => false,
     }
@@ -267,9 +338,18 @@ fn keyed_stream(
             let flow = super::source::stream(ctx, source, naming)?;
             let rowtime = naming.internal(ROWTIME);
             let mut outputs = vec![(JOIN_KEY.to_string(), key.clone())];
-            outputs.extend(row.iter().map(|(n, t)| (n.clone(), TExpr::column(n.clone(), t.clone()))));
-            outputs.push(("#rowtime".to_string(), TExpr::column(rowtime, SqlType::BigInt)));
-            outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
+            outputs.extend(
+                row.iter()
+                    .map(|(n, t)| (n.clone(), TExpr::column(n.clone(), t.clone()))),
+            );
+            outputs.push((
+                "#rowtime".to_string(),
+                TExpr::column(rowtime, SqlType::BigInt),
+            ));
+            outputs.push((
+                NULL_ROW.to_string(),
+                TExpr::column(NULL_ROW, SqlType::Boolean),
+            ));
             let stage = stream_stage(ctx, &flow, None, &outputs, &format!("{name}-Key"))?;
             let layout = RecordLayout {
                 key: vec![(0, key_ty)],
@@ -300,7 +380,10 @@ fn keyed_stream(
                 return Ok(stream.clone());
             }
             // Rekey joined rows: back to batches, evaluate the key, records again.
-            let mut stage_columns = vec![(JOIN_KEY.to_string(), side.key_type.clone().unwrap_or(SqlType::String))];
+            let mut stage_columns = vec![(
+                JOIN_KEY.to_string(),
+                side.key_type.clone().unwrap_or(SqlType::String),
+            )];
             stage_columns.extend(row.iter().cloned());
             stage_columns.push((ROWTIME.to_string(), SqlType::BigInt));
             stage_columns.push((NULL_ROW.to_string(), SqlType::Boolean));
@@ -320,9 +403,18 @@ fn keyed_stream(
                 qualifiers: side.aliases.clone(),
             };
             let mut outputs = vec![(JOIN_KEY.to_string(), key.clone())];
-            outputs.extend(row.iter().map(|(n, t)| (n.clone(), TExpr::column(n.clone(), t.clone()))));
-            outputs.push(("#rowtime".to_string(), TExpr::column(ROWTIME, SqlType::BigInt)));
-            outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
+            outputs.extend(
+                row.iter()
+                    .map(|(n, t)| (n.clone(), TExpr::column(n.clone(), t.clone()))),
+            );
+            outputs.push((
+                "#rowtime".to_string(),
+                TExpr::column(ROWTIME, SqlType::BigInt),
+            ));
+            outputs.push((
+                NULL_ROW.to_string(),
+                TExpr::column(NULL_ROW, SqlType::Boolean),
+            ));
             let stage = stream_stage(ctx, &flow, None, &outputs, &format!("{name}-Key"))?;
             let layout = RecordLayout {
                 key: vec![(0, key_ty)],
@@ -341,9 +433,14 @@ fn keyed_stream(
                 Arc::new(move || Box::new(ToRecordsNode::new("JoinRecords", layout.clone()))),
             );
             ctx.step(format!("Repartition: {name}-repartition"));
-            Ok(KStream::from_node(&ctx.builder, node, Some(serde), Some(value_serde)).repartition(name))
+            Ok(
+                KStream::from_node(&ctx.builder, node, Some(serde), Some(value_serde))
+                    .repartition(name),
+            )
         }
-        SideFlow::Table(_) => Err(SqlError::semantic("internal: a table side read as a stream")),
+        SideFlow::Table(_) => Err(SqlError::semantic(
+            "internal: a table side read as a stream",
+        )),
     }
 }
 
@@ -363,19 +460,40 @@ fn keyed_table(ctx: &mut PlanContext<'_>, side: &Side, name: &str) -> Result<KTa
                     .into_iter()
                     .map(|(n, t)| (n.clone(), TExpr::column(n, t))),
             );
-            let node = table_stage(ctx, &flow, None, &outputs, key_width, &format!("{name}-Prepare"))?;
+            let node = table_stage(
+                ctx,
+                &flow,
+                None,
+                &outputs,
+                key_width,
+                &format!("{name}-Prepare"),
+            )?;
             let key_serde = super::source::key_serde(source)?;
             let row_serde = RowSerde::internal(side.row().into_iter().map(|(_, t)| t).collect());
-            Ok(KTable::from_node(&ctx.builder, node, None, Some(key_serde), Some(row_serde)))
+            Ok(KTable::from_node(
+                &ctx.builder,
+                node,
+                None,
+                Some(key_serde),
+                Some(row_serde),
+            ))
         }
         SideFlow::Table(t) => Ok(t.clone()),
-        SideFlow::Stream(_) => Err(SqlError::semantic("internal: a stream side read as a table")),
+        SideFlow::Stream(_) => Err(SqlError::semantic(
+            "internal: a stream side read as a table",
+        )),
     }
 }
 
 /// The internal serde of joined rows: the left side's columns then the right's.
 fn joined_serde(left: &Side, right: &Side) -> SerdeRef<Row> {
-    RowSerde::internal(left.row().into_iter().chain(right.row()).map(|(_, t)| t).collect())
+    RowSerde::internal(
+        left.row()
+            .into_iter()
+            .chain(right.row())
+            .map(|(_, t)| t)
+            .collect(),
+    )
 }
 
 fn concat(left: Option<&Row>, left_width: usize, right: Option<&Row>, right_width: usize) -> Row {
@@ -414,28 +532,73 @@ fn kind_name(k: JoinKind) -> &'static str {
 #[allow(clippy::too_many_lines)]
 pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result<PlannedQuery> {
     if query.window.is_some() && query.group_by.is_empty() {
-        return Err(SqlError::semantic("WINDOW clause requires a GROUP BY clause."));
+        return Err(SqlError::semantic(
+            "WINDOW clause requires a GROUP BY clause.",
+        ));
     }
     if !query.group_by.is_empty() || super::select::has_aggregates(ctx, query) {
         return Err(SqlError::semantic(
             "Aggregations over joins are not supported yet: create the join as a stream or table, then aggregate it",
         ));
     }
-    if !query.partition_by.is_empty() {
-        return Err(SqlError::semantic(
-            "PARTITION BY is not supported with joins yet: create the join as a stream, then repartition it",
-        ));
-    }
-    // The sources, with unique aliases.
-    let mut sources = vec![(query.from.source.clone(), lookup(ctx, &query.from.source.name)?)];
+    // The sources.
+    let mut sources = vec![(
+        query.from.source.clone(),
+        lookup(ctx, &query.from.source.name)?,
+    )];
     for j in &query.from.joins {
         sources.push((j.source.clone(), lookup(ctx, &j.source.name)?));
     }
-    for (i, (a, _)) in sources.iter().enumerate() {
-        if sources[..i].iter().any(|(b, _)| b.name.value == a.name.value) {
-            return Err(SqlError::semantic(if sources.len() > 2 {
+    let aliases: Vec<String> = sources
+        .iter()
+        .map(|(a, _)| a.alias_or_name().to_string())
+        .collect();
+    {
+        let aliased: Vec<(&str, &DataSource)> = aliases
+            .iter()
+            .map(String::as_str)
+            .zip(sources.iter().map(|(_, s)| s))
+            .collect();
+        super::sanitize::check_ambiguous_columns(query, &aliased)?;
+    }
+    // ksqlDB's plan node names: the i-th of n joins is `L_` * (n - 1 - i) + `Join`, reading
+    // `KafkaTopic_<prefix>Left` (the first source) and `KafkaTopic_<prefix>Right`.
+    let n = query.from.joins.len();
+    let join_prefix = |i: usize| "L_".repeat(n - 1 - i);
+    let mut sides: Vec<Option<Side>> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, (a, s))| {
+            Some(source_side(
+                s.clone(),
+                SourceNaming {
+                    alias: a.alias_or_name().to_string(),
+                    prefixed: true,
+                    node_id: if i == 0 {
+                        format!("KafkaTopic_{}Left", join_prefix(0))
+                    } else {
+                        format!("KafkaTopic_{}Right", join_prefix(i - 1))
+                    },
+                },
+            ))
+        })
+        .collect();
+    let source_of = |alias: &str| -> &DataSource {
+        let i = aliases.iter().position(|a| a == alias).unwrap_or(0);
+        &sources[i].1
+    };
+    // The analysis, join by join (ksqlDB's `Analyzer`): no source twice, the criteria, the
+    // sources' windowing.
+    let mut criteria: Vec<Criteria> = Vec::new();
+    for (i, join) in query.from.joins.iter().enumerate() {
+        let (a, _) = &sources[i + 1];
+        if sources[..=i]
+            .iter()
+            .any(|(b, _)| b.name.value == a.name.value)
+        {
+            return Err(SqlError::semantic(if i > 0 {
                 format!(
-                    "N-way joins do not support multiple occurrences of the same source. Source: '{}'",
+                    "N-way joins do not support multiple occurrences of the same source. Source: '{}'.",
                     a.name.value
                 )
             } else {
@@ -445,11 +608,28 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                 )
             }));
         }
+        let columns: Vec<FlowColumn> = sides[..=i + 1]
+            .iter()
+            .flatten()
+            .flat_map(|s| s.columns.iter().cloned())
+            .collect();
+        let scope = scope_of(&columns, &aliases[..=i + 1]);
+        let c = split_criteria(ctx, join, &aliases[..=i], &aliases[i + 1], &scope)?;
+        let (written_left, written_right) = if c.flipped {
+            (aliases[i + 1].as_str(), c.left_alias.as_str())
+        } else {
+            (c.left_alias.as_str(), aliases[i + 1].as_str())
+        };
+        check_windowing(
+            (written_left, source_of(written_left)),
+            (written_right, source_of(written_right)),
+        )?;
+        criteria.push(c);
     }
     let kafka_value: Vec<String> = sources
         .iter()
         .filter(|(_, s)| s.value_format.format == Format::Kafka)
-        .map(|(a, _)| a.name.value.clone())
+        .map(|(a, _)| a.alias_or_name().to_string())
         .collect();
     if !kafka_value.is_empty() {
         return Err(SqlError::semantic(format!(
@@ -457,35 +637,30 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
             kafka_value.join(", ")
         )));
     }
-    let multi = sources.len() > 2;
-    let mut left = {
-        let (a, s) = &sources[0];
-        source_side(
-            s.clone(),
-            SourceNaming {
-                alias: a.alias_or_name().to_string(),
-                prefixed: true,
-                node_id: if multi { "KafkaTopic_L_Left".into() } else { "KafkaTopic_Left".into() },
-            },
-        )
-    };
+    if !query.partition_by.is_empty() {
+        return Err(SqlError::semantic(
+            "PARTITION BY is not supported with joins yet: create the join as a stream, then repartition it",
+        ));
+    }
+    let mut left = sides[0]
+        .take()
+        .ok_or_else(|| SqlError::semantic("internal: no source"))?;
     let left_key_format = sources[0].1.key_format.clone();
     for (i, join) in query.from.joins.iter().enumerate() {
-        let (a, s) = &sources[i + 1];
-        let right = source_side(
-            s.clone(),
-            SourceNaming {
-                alias: a.alias_or_name().to_string(),
-                prefixed: true,
-                node_id: format!("KafkaTopic_{}Right", if i + 2 < sources.len() { "L_" } else { "" }),
-            },
-        );
+        let (_, s) = &sources[i + 1];
+        let right = sides[i + 1]
+            .take()
+            .ok_or_else(|| SqlError::semantic("internal: no source"))?;
         let mut columns = left.columns.clone();
         columns.extend(right.columns.iter().cloned());
         let mut qualifiers = left.aliases.clone();
         qualifiers.extend(right.aliases.iter().cloned());
         let scope = scope_of(&columns, &qualifiers);
-        let (lexpr, rexpr) = split_criteria(ctx, join, &left, &right, &scope)?;
+        let c = &criteria[i];
+        let (lexpr, rexpr) = (c.left.clone(), c.right.clone());
+        let (written_l, written_r) = c.written(&scope);
+        // ksqlDB names the join's left source after the criteria's left side.
+        let left_name = source_of(&c.left_alias).name.clone();
         let lt = ctx.type_expr(&scope, &lexpr)?;
         let rt = ctx.type_expr(&scope, &rexpr)?;
         let (lty, rty) = (lt.ty.clone(), rt.ty.clone());
@@ -497,28 +672,34 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
             )));
         }
         if lty != rty {
+            let (wl, wr) = if c.flipped {
+                (&rty, &lty)
+            } else {
+                (&lty, &rty)
+            };
             return Err(SqlError::semantic(format!(
-                "Invalid join condition: types don't match. Got {lexpr}{{{}}} = {rexpr}{{{}}}.",
-                lty.as_ref().map(|t| t.to_string()).unwrap_or_default(),
-                rty.as_ref().map(|t| t.to_string()).unwrap_or_default()
+                "Invalid join condition: types don't match. Got {written_l}{{{}}} = {written_r}{{{}}}.",
+                wl.as_ref().map(|t| t.to_string()).unwrap_or_default(),
+                wr.as_ref().map(|t| t.to_string()).unwrap_or_default()
             )));
         }
         let key_ty = lty.unwrap_or(SqlType::String);
         if key_ty.contains_map() {
             let column = match &qualify(&lexpr, &scope).kind {
-                ExprKind::Column { source: Some(q), name } => format!("{q}_{name}"),
+                ExprKind::Column {
+                    source: Some(q),
+                    name,
+                } => format!("{q}_{name}"),
                 ExprKind::Column { name, .. } => name.clone(),
-                _ => synthetic_key_name(&sources.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>()),
+                _ => {
+                    synthetic_key_name(&sources.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>())
+                }
             };
             return Err(SqlError::semantic(format!(
                 "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{column}`. Column type: {key_ty}. See https://github.com/confluentinc/ksql/issues/6621 for more."
             )));
         }
-        let name = if multi && i + 2 < sources.len() {
-            format!("L_Join{i}")
-        } else {
-            "Join".to_string()
-        };
+        let name = format!("{}Join", join_prefix(i));
         let left_width = left.columns.len();
         let right_width = right.columns.len();
         let (lw, rw) = (left_width, right_width);
@@ -530,17 +711,35 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                     )
                 })?;
                 let serde = key_serde(&left_key_format, &key_ty)?;
-                let l_repart = !left.equivalence.iter().any(|e| same_expr(e, &lexpr, false))
-                    && !(left.is_source && is_key_of(&lexpr, &left));
+                let l_repart = !(left.equivalence.iter().any(|e| same_expr(e, &lexpr, false))
+                    || (left.is_source && is_key_of(&lexpr, &left)));
                 let r_repart = !(right.is_source && is_key_of(&rexpr, &right));
-                let l = keyed_stream(ctx, &left, &lt, serde.clone(), l_repart, &format!("{}Left", prefix(&name)))?;
-                let r = keyed_stream(ctx, &right, &rt, serde, r_repart, &format!("{}Right", prefix(&name)))?;
+                let l = keyed_stream(
+                    ctx,
+                    &left,
+                    &lt,
+                    serde.clone(),
+                    l_repart,
+                    &format!("{name}-left"),
+                )?;
+                let r = keyed_stream(ctx, &right, &rt, serde, r_repart, &format!("{name}-right"))?;
                 let windows = join_windows(within);
-                ctx.step(format!("{} stream-stream join ON {lexpr} = {rexpr} WITHIN ({:?}, {:?})", kind_name(join.kind), within.before, within.after));
+                ctx.step(format!(
+                    "{} stream-stream join ON {lexpr} = {rexpr} WITHIN ({:?}, {:?})",
+                    kind_name(join.kind),
+                    within.before,
+                    within.after
+                ));
                 let stream = match join.kind {
-                    JoinKind::Inner => l.join(&r, move |a, b| concat(Some(a), lw, Some(b), rw), windows),
-                    JoinKind::Left => l.left_join(&r, move |a, b| concat(Some(a), lw, b, rw), windows),
-                    JoinKind::Right => r.left_join(&l, move |b, a| concat(a, lw, Some(b), rw), windows),
+                    JoinKind::Inner => {
+                        l.join(&r, move |a, b| concat(Some(a), lw, Some(b), rw), windows)
+                    }
+                    JoinKind::Left => {
+                        l.left_join(&r, move |a, b| concat(Some(a), lw, b, rw), windows)
+                    }
+                    JoinKind::Right => {
+                        r.left_join(&l, move |b, a| concat(a, lw, Some(b), rw), windows)
+                    }
                     JoinKind::Full => l.outer_join(&r, move |a, b| concat(a, lw, b, rw), windows),
                 };
                 SideFlow::Stream(stream.with_value_serde(joined_serde(&left, &right)))
@@ -554,23 +753,31 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                 if matches!(join.kind, JoinKind::Full | JoinKind::Right) {
                     return Err(SqlError::semantic(format!(
                         "Invalid join type: {}-outer join not supported for stream-table join. Got {} {} {}.",
-                        if join.kind == JoinKind::Full { "full" } else { "right" },
-                        sources[i].1.name,
+                        if join.kind == JoinKind::Full {
+                            "full"
+                        } else {
+                            "right"
+                        },
+                        left_name,
                         kind_name(join.kind),
                         s.name
                     )));
                 }
                 if !is_key_of(&rexpr, &right) {
                     return Err(SqlError::semantic(format!(
-                        "Invalid join condition: stream-table joins require to join on the table's primary key. Got {} = {}.", qualify(&lexpr, &scope), qualify(&rexpr, &scope)
+                        "Invalid join condition: stream-table joins require to join on the table's primary key. Got {} = {}.",
+                        written_l, written_r
                     )));
                 }
                 let serde = super::source::key_serde(s)?;
-                let l_repart = !left.equivalence.iter().any(|e| same_expr(e, &lexpr, false))
-                    && !(left.is_source && is_key_of(&lexpr, &left));
-                let l = keyed_stream(ctx, &left, &lt, serde, l_repart, &format!("{}Left", prefix(&name)))?;
+                let l_repart = !(left.equivalence.iter().any(|e| same_expr(e, &lexpr, false))
+                    || (left.is_source && is_key_of(&lexpr, &left)));
+                let l = keyed_stream(ctx, &left, &lt, serde, l_repart, &name)?;
                 let t = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)))?;
-                ctx.step(format!("{} stream-table join ON {lexpr} = {rexpr}", kind_name(join.kind)));
+                ctx.step(format!(
+                    "{} stream-table join ON {lexpr} = {rexpr}",
+                    kind_name(join.kind)
+                ));
                 let stream = match join.kind {
                     JoinKind::Left => l.left_join_table(&t, move |a, b| concat(Some(a), lw, b, rw)),
                     _ => l.join_table(&t, move |a, b| concat(Some(a), lw, Some(b), rw)),
@@ -580,7 +787,7 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
             (SourceKind::Table, SourceKind::Stream) => {
                 return Err(SqlError::semantic(format!(
                     "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {} {} {}.",
-                    sources[i].1.name,
+                    left_name,
                     kind_name(join.kind),
                     s.name
                 )));
@@ -593,7 +800,8 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                 }
                 if !is_key_of(&rexpr, &right) {
                     return Err(SqlError::semantic(format!(
-                        "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {} = {}.", qualify(&lexpr, &scope), qualify(&rexpr, &scope)
+                        "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {} = {}.",
+                        written_l, written_r
                     )));
                 }
                 let primary = left.equivalence.iter().any(|e| same_expr(e, &lexpr, false))
@@ -601,7 +809,10 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                 if primary {
                     let l = keyed_table(ctx, &left, &format!("{}Left", prefix(&name)))?;
                     let r = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)))?;
-                    ctx.step(format!("{} table-table join ON {lexpr} = {rexpr}", kind_name(join.kind)));
+                    ctx.step(format!(
+                        "{} table-table join ON {lexpr} = {rexpr}",
+                        kind_name(join.kind)
+                    ));
                     let table = match join.kind {
                         JoinKind::Inner => l.join(&r, move |a, b| concat(Some(a), lw, Some(b), rw)),
                         JoinKind::Left => l.left_join(&r, move |a, b| concat(Some(a), lw, b, rw)),
@@ -614,18 +825,19 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                     if join.kind == JoinKind::Full {
                         return Err(SqlError::semantic(format!(
                             "Invalid join type: full-outer join not supported for foreign-key table-table join. Got {} [FULL] OUTER JOIN {}.",
-                            sources[i].1.name, s.name
+                            left_name, s.name
                         )));
                     }
                     if join.kind == JoinKind::Right {
                         return Err(SqlError::semantic(format!(
                             "Invalid join type: right join not supported for foreign-key table-table join. Got {} RIGHT JOIN {}.",
-                            sources[i].1.name, s.name
+                            left_name, s.name
                         )));
                     }
                     if !left.is_source {
                         return Err(SqlError::semantic(format!(
-                            "Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. Got {} = {}.", qualify(&lexpr, &scope), qualify(&rexpr, &scope)
+                            "Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. Got {} = {}.",
+                            written_l, written_r
                         )));
                     }
                     let l = keyed_table(ctx, &left, &format!("{}Left", prefix(&name)))?;
@@ -644,18 +856,31 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                     let fk_ty = key_ty.clone();
                     let log = ctx.log.clone();
                     let extract = move |v: &Row| -> Option<Row> {
-                        let batch = crate::runtime::batch::SqlBatch::from_rows(&schema, &arrow, std::slice::from_ref(v)).ok()?;
+                        let batch = crate::runtime::batch::SqlBatch::from_rows(
+                            &schema,
+                            &arrow,
+                            std::slice::from_ref(v),
+                        )
+                        .ok()?;
                         let out = fk_program.project(&batch.rows).ok()?;
                         for e in fk_program.errors.take() {
                             log.record(e);
                         }
-                        let value = crate::arrow_conv::value_at(out.column(0).as_ref(), 0, &fk_ty).ok()?;
+                        let value =
+                            crate::arrow_conv::value_at(out.column(0).as_ref(), 0, &fk_ty).ok()?;
                         (!value.is_null()).then(|| vec![value])
                     };
                     let joined_serde = RowSerde::internal(
-                        left_row.iter().chain(&right.row()).map(|(_, t)| t.clone()).collect(),
+                        left_row
+                            .iter()
+                            .chain(&right.row())
+                            .map(|(_, t)| t.clone())
+                            .collect(),
                     );
-                    ctx.step(format!("{} foreign-key table-table join ON {lexpr} = {rexpr}", kind_name(join.kind)));
+                    ctx.step(format!(
+                        "{} foreign-key table-table join ON {lexpr} = {rexpr}",
+                        kind_name(join.kind)
+                    ));
                     let store = format!("{}FK-JOIN", prefix(&name));
                     let table = match join.kind {
                         JoinKind::Left => l.left_join_foreign_key(
@@ -680,7 +905,11 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                         aliases: qualifiers,
                         equivalence: Vec::new(),
                         viable: Vec::new(),
-                        key_type: left.columns.iter().find(|c| c.role == Role::Key).map(|c| c.ty.clone()),
+                        key_type: left
+                            .columns
+                            .iter()
+                            .find(|c| c.role == Role::Key)
+                            .map(|c| c.ty.clone()),
                         is_source: false,
                     };
                     // The result keeps the left table's key.
@@ -688,7 +917,7 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                         .columns
                         .iter()
                         .filter(|c| c.role == Role::Key)
-                        .map(|c| column_ref(c))
+                        .map(column_ref)
                         .collect();
                     next.equivalence = left_keys.clone();
                     next.viable = left_keys;
@@ -708,15 +937,28 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
         } else {
             let keys = vec![lexpr.clone(), rexpr.clone()];
             let mut equivalence = keys.clone();
-            if left.equivalence.iter().any(|e| keys.iter().any(|k| same_expr(e, k, false))) {
+            if left
+                .equivalence
+                .iter()
+                .any(|e| keys.iter().any(|k| same_expr(e, k, false)))
+            {
                 equivalence.extend(left.equivalence.iter().cloned());
             }
             let mut viable = Vec::new();
-            for e in left.viable.iter().chain(std::iter::once(&lexpr)).chain(std::iter::once(&rexpr)) {
+            for e in left
+                .viable
+                .iter()
+                .chain(std::iter::once(&lexpr))
+                .chain(std::iter::once(&rexpr))
+            {
                 let qualified = qualify(e, &scope);
                 if matches!(qualified.kind, ExprKind::Column { .. })
-                    && equivalence.iter().any(|k| same_expr(&qualify(k, &scope), &qualified, false))
-                    && !viable.iter().any(|v: &Expr| same_expr(v, &qualified, false))
+                    && equivalence
+                        .iter()
+                        .any(|k| same_expr(&qualify(k, &scope), &qualified, false))
+                    && !viable
+                        .iter()
+                        .any(|v: &Expr| same_expr(v, &qualified, false))
                 {
                     viable.push(qualified);
                 }
@@ -734,11 +976,19 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
             is_source: false,
         };
     }
-    finish(ctx, query, target, left, &sources.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>())
+    finish(
+        ctx,
+        query,
+        target,
+        left,
+        &sources.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>(),
+    )
 }
 
 fn prefix(name: &str) -> String {
-    name.strip_suffix("Join").map(str::to_string).unwrap_or_else(|| format!("{name}_"))
+    name.strip_suffix("Join")
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{name}_"))
 }
 
 fn column_ref(c: &FlowColumn) -> Expr {
@@ -869,7 +1119,10 @@ fn finish(
                     let mut aliases: Vec<String> = keyed.iter().map(|s| s.alias.clone()).collect();
                     aliases.sort();
                     let column = match &qualify(&select[p].expr, &scope).kind {
-                        ExprKind::Column { source: Some(q), name } => format!("{q}_{name}"),
+                        ExprKind::Column {
+                            source: Some(q),
+                            name,
+                        } => format!("{q}_{name}"),
                         ExprKind::Column { name, .. } => name.clone(),
                         _ => select[p].alias.clone(),
                     };
@@ -913,11 +1166,18 @@ fn finish(
             .collect(),
         value: values
             .iter()
-            .map(|s| Ok((s.alias.clone(), typed_of(&s.alias)?.ty.unwrap_or(SqlType::String))))
+            .map(|s| {
+                Ok((
+                    s.alias.clone(),
+                    typed_of(&s.alias)?.ty.unwrap_or(SqlType::String),
+                ))
+            })
             .collect::<Result<_>>()?,
     };
     if !is_transient && result.value.is_empty() {
-        return Err(SqlError::semantic("The projection contains no value columns."));
+        return Err(SqlError::semantic(
+            "The projection contains no value columns.",
+        ));
     }
     let source_names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
     let resolved = resolve_target(ctx, target, side.kind, &primary_source, &result, None)?;
@@ -943,21 +1203,33 @@ fn finish(
             let filter = filter.map(|f| not_null_row(Some(f)));
             if is_transient {
                 let mut outputs = typed.clone();
-                outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
+                outputs.push((
+                    NULL_ROW.to_string(),
+                    TExpr::column(NULL_ROW, SqlType::Boolean),
+                ));
                 let out = stream_stage(ctx, &flow, filter.as_ref(), &outputs, "Project")?;
                 let cols: Vec<(String, SqlType)> = typed
                     .iter()
                     .map(|(n, t)| (n.clone(), t.ty.clone().unwrap_or(SqlType::String)))
                     .collect();
                 if let Some(sender) = ctx.push.clone() {
-                    let indexed: Vec<(usize, SqlType)> =
-                        cols.iter().cloned().enumerate().map(|(i, (_, t))| (i, t)).collect();
+                    let indexed: Vec<(usize, SqlType)> = cols
+                        .iter()
+                        .cloned()
+                        .enumerate()
+                        .map(|(i, (_, t))| (i, t))
+                        .collect();
                     let null_row = cols.len();
                     ctx.processor(
                         "Push",
                         out.node,
                         Arc::new(move || {
-                            Box::new(StreamPushNode::new("Push", indexed.clone(), null_row, sender.clone()))
+                            Box::new(StreamPushNode::new(
+                                "Push",
+                                indexed.clone(),
+                                null_row,
+                                sender.clone(),
+                            ))
                         }),
                     );
                 }
@@ -984,10 +1256,20 @@ fn finish(
                 None => TExpr::column(ROWTIME, SqlType::BigInt),
             };
             outputs.push((ROWTIME.to_string(), rowtime));
-            outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
+            outputs.push((
+                NULL_ROW.to_string(),
+                TExpr::column(NULL_ROW, SqlType::Boolean),
+            ));
             let out = stream_stage(ctx, &flow, filter.as_ref(), &outputs, "Project")?;
             stream_sink(ctx, &out, &sink, false)?;
-            persistent(ctx, source_names, sink, sink_topic, &result, SourceKind::Stream)
+            persistent(
+                ctx,
+                source_names,
+                sink,
+                sink_topic,
+                &result,
+                SourceKind::Stream,
+            )
         }
         SideFlow::Table(table) => {
             let flow = TableFlow {
@@ -1003,7 +1285,8 @@ fn finish(
                 vec![("#key".to_string(), TExpr::column(JOIN_KEY, key_ty.clone()))];
             if is_transient {
                 outputs.extend(typed.iter().cloned());
-                let node = table_stage_with(ctx, &flow, filter.as_ref(), &outputs, 1, "Project", true)?;
+                let node =
+                    table_stage_with(ctx, &flow, filter.as_ref(), &outputs, 1, "Project", true)?;
                 let cols: Vec<(String, SqlType)> = typed
                     .iter()
                     .map(|(n, t)| (n.clone(), t.ty.clone().unwrap_or(SqlType::String)))
@@ -1013,7 +1296,9 @@ fn finish(
                     ctx.processor(
                         "Push",
                         node,
-                        Arc::new(move || Box::new(TablePushNode::new("Push", indexes.clone(), sender.clone()))),
+                        Arc::new(move || {
+                            Box::new(TablePushNode::new("Push", indexes.clone(), sender.clone()))
+                        }),
                     );
                 }
                 return transient(ctx, source_names, SourceKind::Table, cols);
@@ -1041,7 +1326,14 @@ fn finish(
             out_row.push((ROWTIME.to_string(), SqlType::BigInt));
             let node = table_stage_with(ctx, &flow, filter.as_ref(), &outputs, 1, "Project", true)?;
             table_sink(ctx, node, &out_row, &sink)?;
-            persistent(ctx, source_names, sink, sink_topic, &result, SourceKind::Table)
+            persistent(
+                ctx,
+                source_names,
+                sink,
+                sink_topic,
+                &result,
+                SourceKind::Table,
+            )
         }
         SideFlow::Source(..) => Err(SqlError::semantic("internal: a join without joins")),
     }
@@ -1089,4 +1381,113 @@ fn transient(
         log: ctx.log.clone(),
         transient_output: Some(TransientOutput { columns }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::tests::{catalog, error, plan, schema};
+
+    const MULTI: &str = "CREATE STREAM S1 (ID INT KEY, V0 BIGINT) WITH (kafka_topic='s1', value_format='JSON');
+         CREATE TABLE T2 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t2', value_format='JSON');
+         CREATE TABLE T3 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t3', value_format='JSON');";
+
+    #[test]
+    fn every_join_is_analysed_before_planning() {
+        let m = catalog(MULTI);
+        let e = error(
+            &m,
+            "CREATE STREAM O AS SELECT * FROM S1 JOIN T2 ON S1.V0 = T2.V0 JOIN T3 ON S1.V0 = S1.V0;",
+        );
+        assert!(
+            e.contains("Each side of the join must reference exactly one source and not the same source. Left side references `S1` and right references `S1`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn messages_name_the_criteria_sources() {
+        let m = catalog(MULTI);
+        let e = error(
+            &m,
+            "CREATE STREAM O AS SELECT * FROM T2 JOIN T3 ON T2.ID = T3.ID JOIN S1 ON T2.ID = S1.ID;",
+        );
+        assert!(e.contains("Got T2 [INNER] JOIN S1."), "{e}");
+        let m = catalog(
+            "CREATE TABLE T1 (ID INT PRIMARY KEY, V INT) WITH (kafka_topic='t1', value_format='JSON');
+             CREATE TABLE T2 (ID BIGINT PRIMARY KEY, V INT) WITH (kafka_topic='t2', value_format='JSON');",
+        );
+        let e = error(
+            &m,
+            "CREATE TABLE O AS SELECT T1.ID, T2.V FROM T1 JOIN T2 ON T2.ID = T1.ID;",
+        );
+        assert!(
+            e.contains("types don't match. Got T2.ID{BIGINT} = T1.ID{INTEGER}."),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn windowed_sources_join_only_alike() {
+        let m = catalog(
+            "CREATE STREAM SS (ID INT KEY, V BIGINT) WITH (kafka_topic='ss', value_format='JSON', WINDOW_TYPE='SESSION');
+             CREATE STREAM TT (ID INT KEY, V BIGINT) WITH (kafka_topic='tt', value_format='JSON', WINDOW_TYPE='TUMBLING', WINDOW_SIZE='1 SECOND');
+             CREATE STREAM NW (ID INT KEY, V BIGINT) WITH (kafka_topic='nw', value_format='JSON');",
+        );
+        let e = error(
+            &m,
+            "CREATE STREAM O AS SELECT * FROM SS JOIN NW WITHIN 1 MINUTE ON SS.ID = NW.ID;",
+        );
+        assert!(
+            e.contains("Can not join windowed source to non-windowed source.\n`SS` is SESSION windowed\n`NW` is not windowed"),
+            "{e}"
+        );
+        let e = error(
+            &m,
+            "CREATE STREAM O AS SELECT * FROM SS JOIN TT WITHIN 1 MINUTE ON SS.ID = TT.ID;",
+        );
+        assert!(
+            e.contains(
+                "Incompatible windowed sources.\nLeft source: SESSION\nRight source: TUMBLING\n"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn qualified_pseudo_columns_are_named_after_their_source() {
+        let m = catalog(MULTI);
+        let p = plan(
+            &m,
+            "CREATE STREAM O AS SELECT *, S1.ROWTIME, T2.ROWTIME FROM S1 JOIN T2 ON S1.ID = T2.ID;",
+        )
+        .unwrap();
+        assert_eq!(
+            schema(&p),
+            "`S1_ID` INTEGER KEY, `S1_V0` BIGINT, `T2_ID` INTEGER, `T2_V0` BIGINT, `S1_ROWTIME` BIGINT, `T2_ROWTIME` BIGINT"
+        );
+    }
+
+    #[test]
+    fn four_way_joins_name_their_nodes_apart() {
+        let m = catalog(
+            "CREATE TABLE T1 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t1', value_format='JSON');
+             CREATE TABLE T2 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t2', value_format='JSON');
+             CREATE TABLE T3 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t3', value_format='JSON');
+             CREATE TABLE T4 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t4', value_format='JSON');",
+        );
+        let p = plan(
+            &m,
+            "CREATE TABLE O AS SELECT T1.ID, T2.V0 FROM T1 JOIN T2 ON T1.ID = T2.ID JOIN T3 ON T1.ID = T3.ID JOIN T4 ON T1.ID = T4.ID;",
+        )
+        .unwrap();
+        let steps = p.steps.join("\n");
+        for store in [
+            "KafkaTopic_L_L_Left-Reduce",
+            "KafkaTopic_L_L_Right-Reduce",
+            "KafkaTopic_L_Right-Reduce",
+            "KafkaTopic_Right-Reduce",
+        ] {
+            assert!(steps.contains(store), "{store} in {steps}");
+        }
+    }
 }
