@@ -642,6 +642,7 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
             "PARTITION BY is not supported with joins yet: create the join as a stream, then repartition it",
         ));
     }
+    let mut foreign_key = vec![false; n];
     let mut left = sides[0]
         .take()
         .ok_or_else(|| SqlError::semantic("internal: no source"))?;
@@ -922,6 +923,7 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                     next.equivalence = left_keys.clone();
                     next.viable = left_keys;
                     left = next;
+                    foreign_key[i] = true;
                     continue;
                 }
             }
@@ -976,13 +978,45 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
             is_source: false,
         };
     }
-    finish(
+    let planned = finish(
         ctx,
         query,
         target,
         left,
         &sources.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>(),
-    )
+    )?;
+    // Checked as ksqlDB builds the joins' streams, after the logical plan: outermost first.
+    for i in (0..n).rev().filter(|i| !foreign_key[*i]) {
+        check_copartitioned(
+            ctx,
+            (&aliases[0], &sources[i].1),
+            (&aliases[i + 1], &sources[i + 1].1),
+        )?;
+    }
+    Ok(planned)
+}
+
+/// The sides of a (primary-key) join must have as many partitions
+/// (`JoinNode.ensureMatchingPartitionCounts`): a joined side has the partitions of its last
+/// source, and is named after its first. Skipped when the counts are unknown.
+fn check_copartitioned(
+    ctx: &PlanContext<'_>,
+    left: (&str, &DataSource),
+    right: (&str, &DataSource),
+) -> Result<()> {
+    let (Some(l), Some(r)) = (
+        ctx.partitions(&left.1.topic),
+        ctx.partitions(&right.1.topic),
+    ) else {
+        return Ok(());
+    };
+    if l == r {
+        return Ok(());
+    }
+    let (a, b) = (left.0, right.0);
+    Err(SqlError::semantic(format!(
+        "Can't join `{a}` with `{b}` since the number of partitions don't match. `{a}` partitions = {l}; `{b}` partitions = {r}. Please repartition either one so that the number of partitions match."
+    )))
 }
 
 fn prefix(name: &str) -> String {
@@ -1385,7 +1419,7 @@ fn transient(
 
 #[cfg(test)]
 mod tests {
-    use crate::plan::tests::{catalog, error, plan, schema};
+    use crate::plan::tests::{catalog, error, plan, plan_with, schema};
 
     const MULTI: &str = "CREATE STREAM S1 (ID INT KEY, V0 BIGINT) WITH (kafka_topic='s1', value_format='JSON');
          CREATE TABLE T2 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t2', value_format='JSON');
@@ -1465,6 +1499,23 @@ mod tests {
             schema(&p),
             "`S1_ID` INTEGER KEY, `S1_V0` BIGINT, `T2_ID` INTEGER, `T2_V0` BIGINT, `S1_ROWTIME` BIGINT, `T2_ROWTIME` BIGINT"
         );
+    }
+
+    #[test]
+    fn joined_sides_must_be_copartitioned() {
+        let m = catalog(MULTI);
+        let sql = "CREATE STREAM O AS SELECT * FROM S1 JOIN T2 ON S1.ID = T2.ID JOIN T3 ON S1.ID = T3.ID;";
+        let e = match plan_with(&m, sql, &[("s1", 1), ("t2", 1), ("t3", 2)]) {
+            Ok(_) => panic!("planned"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            e.contains("Can't join `S1` with `T3` since the number of partitions don't match. `S1` partitions = 1; `T3` partitions = 2."),
+            "{e}"
+        );
+        assert!(plan_with(&m, sql, &[("s1", 2), ("t2", 2), ("t3", 2)]).is_ok());
+        // The partitions of a joined side are those of its last source.
+        assert!(plan_with(&m, sql, &[("s1", 3), ("t2", 2), ("t3", 2)]).is_err());
     }
 
     #[test]
