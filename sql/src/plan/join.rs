@@ -23,14 +23,14 @@ use super::stream::{
     timestamp_to_bigint,
 };
 use super::{PlanContext, PlannedQuery, Target, TransientOutput};
-use crate::catalog::DataSource;
 use crate::catalog::schema::{ROWTIME, WINDOWEND, WINDOWSTART};
+use crate::catalog::{DataSource, WindowInfo};
 use crate::error::{Result, SqlError};
 use crate::expr::{Scope, ScopeColumn, TExpr};
 use crate::parser::ast::{BinaryOp, Expr, ExprKind, Join, JoinKind, Query, SourceKind};
 use crate::runtime::batch::{NULL_ROW, StageSchema};
 use crate::runtime::convert::{FromRecordsNode, RecordLayout, ToRecordsNode};
-use crate::runtime::serdes::RowSerde;
+use crate::runtime::serdes::{RowSerde, WindowedRowSerde};
 use crate::runtime::transient::{StreamPushNode, TablePushNode};
 use crate::serde::{Format, FormatInfo, codec_for};
 use crate::types::SqlType;
@@ -38,6 +38,8 @@ use crate::value::{Row, Value};
 
 /// The batch column holding the join key (the records' key).
 const JOIN_KEY: &str = "#joinkey";
+/// The batch columns holding a windowed join key's bounds.
+const JOIN_WINDOW: [&str; 2] = ["#joinkey_start", "#joinkey_end"];
 
 /// One side of a join: a source not read yet, or the result of the joins so far.
 enum SideFlow {
@@ -64,6 +66,8 @@ struct Side {
     key_type: Option<SqlType>,
     /// Whether the side is a source table joined directly (FK joins need that).
     is_source: bool,
+    /// The window of its keys: windowed sources join on the windowed key.
+    window: Option<WindowInfo>,
 }
 
 impl Side {
@@ -76,6 +80,7 @@ impl Side {
 }
 
 fn source_side(source: DataSource, naming: SourceNaming) -> Side {
+    let window = source.window;
     let mut columns: Vec<FlowColumn> = source
         .schema
         .columns()
@@ -118,6 +123,7 @@ fn source_side(source: DataSource, naming: SourceNaming) -> Side {
         viable: Vec::new(),
         key_type: None,
         is_source: true,
+        window,
     }
 }
 
@@ -308,7 +314,11 @@ fn is_key_of(e: &Expr, side: &Side) -> bool {
 
 /// The key serde for join keys of `ty`: the left source's key format when it can hold the
 /// key, else KAFKA, else JSON.
-fn key_serde(format: &FormatInfo, ty: &SqlType) -> Result<SerdeRef<Row>> {
+fn key_serde(
+    format: &FormatInfo,
+    ty: &SqlType,
+    window: Option<WindowInfo>,
+) -> Result<SerdeRef<Row>> {
     let format = if format.format != Format::None && format.format.supports(ty) {
         format.clone()
     } else if Format::Kafka.supports(ty) {
@@ -317,7 +327,10 @@ fn key_serde(format: &FormatInfo, ty: &SqlType) -> Result<SerdeRef<Row>> {
         FormatInfo::of(Format::Json)
     };
     let codec = codec_for(&format, vec![(JOIN_KEY.to_string(), ty.clone())], false)?;
-    Ok(RowSerde::shared(codec, 1))
+    Ok(match window {
+        Some(w) => WindowedRowSerde::shared(codec, 1, w.size_ms),
+        None => RowSerde::shared(codec, 1),
+    })
 }
 
 /// Reads a stream side keyed by `key` (its join expression): the stream of records keyed
@@ -351,8 +364,24 @@ fn keyed_stream(
                 TExpr::column(NULL_ROW, SqlType::Boolean),
             ));
             let stage = stream_stage(ctx, &flow, None, &outputs, &format!("{name}-Key"))?;
+            // A windowed key is the join key and the window's bounds.
+            let mut key = vec![(0, key_ty)];
+            if side.window.is_some() {
+                for bound in [WINDOWSTART, WINDOWEND] {
+                    let internal = naming.internal(bound);
+                    let i = row
+                        .iter()
+                        .position(|(n, _)| *n == internal)
+                        .ok_or_else(|| {
+                            SqlError::semantic(format!(
+                                "internal: no {internal} in a windowed source"
+                            ))
+                        })?;
+                    key.push((i + 1, SqlType::BigInt));
+                }
+            }
             let layout = RecordLayout {
-                key: vec![(0, key_ty)],
+                key,
                 value: row
                     .iter()
                     .enumerate()
@@ -483,6 +512,30 @@ fn keyed_table(ctx: &mut PlanContext<'_>, side: &Side, name: &str) -> Result<KTa
             "internal: a stream side read as a table",
         )),
     }
+}
+
+/// Windowed sides join on their windowed keys as they are: ksqlDB re-keys neither a
+/// windowed stream nor a windowed table (`SchemaKStream.selectKey`), and a different window
+/// or key format on the right would need that too. `right` is the joined source.
+fn check_windowed_keys(
+    left: &Side,
+    right: &Side,
+    repartition: bool,
+    left_key_format: &FormatInfo,
+    right_source: &DataSource,
+) -> Result<()> {
+    if left.window.is_none() && right.window.is_none() {
+        return Ok(());
+    }
+    if repartition
+        || left.window != right.window
+        || left_key_format.format != right_source.key_format.format
+    {
+        return Err(SqlError::semantic(
+            "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.",
+        ));
+    }
+    Ok(())
 }
 
 /// The internal serde of joined rows: the left side's columns then the right's.
@@ -711,10 +764,11 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                         "Stream-Stream joins must have a WITHIN clause specified. None was provided. To learn about how to specify a WITHIN clause with a stream-stream join, please visit: https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select",
                     )
                 })?;
-                let serde = key_serde(&left_key_format, &key_ty)?;
+                let serde = key_serde(&left_key_format, &key_ty, left.window)?;
                 let l_repart = !(left.equivalence.iter().any(|e| same_expr(e, &lexpr, false))
                     || (left.is_source && is_key_of(&lexpr, &left)));
                 let r_repart = !(right.is_source && is_key_of(&rexpr, &right));
+                check_windowed_keys(&left, &right, l_repart || r_repart, &left_key_format, s)?;
                 let l = keyed_stream(
                     ctx,
                     &left,
@@ -773,6 +827,7 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                 let serde = super::source::key_serde(s)?;
                 let l_repart = !(left.equivalence.iter().any(|e| same_expr(e, &lexpr, false))
                     || (left.is_source && is_key_of(&lexpr, &left)));
+                check_windowed_keys(&left, &right, l_repart, &left_key_format, s)?;
                 let l = keyed_stream(ctx, &left, &lt, serde, l_repart, &name)?;
                 let t = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)))?;
                 ctx.step(format!(
@@ -808,6 +863,7 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                 let primary = left.equivalence.iter().any(|e| same_expr(e, &lexpr, false))
                     || (left.is_source && is_key_of(&lexpr, &left));
                 if primary {
+                    check_windowed_keys(&left, &right, false, &left_key_format, s)?;
                     let l = keyed_table(ctx, &left, &format!("{}Left", prefix(&name)))?;
                     let r = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)))?;
                     ctx.step(format!(
@@ -840,6 +896,11 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                             "Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. Got {} = {}.",
                             written_l, written_r
                         )));
+                    }
+                    if right.window.is_some() {
+                        return Err(SqlError::semantic(
+                            "Foreign-key table-table joins are not supported on windowed tables.",
+                        ));
                     }
                     let l = keyed_table(ctx, &left, &format!("{}Left", prefix(&name)))?;
                     let r = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)))?;
@@ -912,6 +973,7 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                             .find(|c| c.role == Role::Key)
                             .map(|c| c.ty.clone()),
                         is_source: false,
+                        window: None,
                     };
                     // The result keeps the left table's key.
                     let left_keys: Vec<Expr> = left
@@ -976,6 +1038,7 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
             viable,
             key_type: Some(key_ty),
             is_source: false,
+            window: left.window,
         };
     }
     let planned = finish(
@@ -1115,8 +1178,13 @@ fn finish(
         .map(|s| Ok((s.alias.clone(), ctx.type_expr(&scope, &s.expr)?)))
         .collect::<Result<_>>()?;
     let row = side.row();
-    // The joined batches: key, the sides' columns, ROWTIME, #nullrow.
-    let mut stage_columns = vec![(JOIN_KEY.to_string(), key_ty.clone())];
+    // The joined batches: key (and its window), the sides' columns, ROWTIME, #nullrow.
+    let window = side.window;
+    let mut key_columns = vec![(JOIN_KEY.to_string(), key_ty.clone())];
+    if window.is_some() {
+        key_columns.extend(JOIN_WINDOW.map(|w| (w.to_string(), SqlType::BigInt)));
+    }
+    let mut stage_columns = key_columns.clone();
     stage_columns.extend(row.iter().cloned());
     let primary_source = sources[0].clone();
     let is_transient = matches!(target, Target::Transient);
@@ -1214,7 +1282,16 @@ fn finish(
         ));
     }
     let source_names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
-    let resolved = resolve_target(ctx, target, side.kind, &primary_source, &result, None)?;
+    let resolved = resolve_target(ctx, target, side.kind, &primary_source, &result, window)?;
+    // The window bounds of the result's windowed keys.
+    let bounds: Vec<(String, TExpr)> = match window {
+        Some(_) => [WINDOWSTART, WINDOWEND]
+            .iter()
+            .zip(JOIN_WINDOW)
+            .map(|(name, internal)| (name.to_string(), TExpr::column(internal, SqlType::BigInt)))
+            .collect(),
+        None => Vec::new(),
+    };
     match side.flow {
         SideFlow::Stream(stream) => {
             stage_columns.push((ROWTIME.to_string(), SqlType::BigInt));
@@ -1231,7 +1308,7 @@ fn finish(
                 schema,
                 columns,
                 key: Vec::new(),
-                window: None,
+                window,
                 qualifiers: side.aliases.clone(),
             };
             let filter = filter.map(|f| not_null_row(Some(f)));
@@ -1290,6 +1367,7 @@ fn finish(
                 None => TExpr::column(ROWTIME, SqlType::BigInt),
             };
             outputs.push((ROWTIME.to_string(), rowtime));
+            outputs.extend(bounds.iter().cloned());
             outputs.push((
                 NULL_ROW.to_string(),
                 TExpr::column(NULL_ROW, SqlType::Boolean),
@@ -1308,19 +1386,29 @@ fn finish(
         SideFlow::Table(table) => {
             let flow = TableFlow {
                 table,
-                key: vec![(JOIN_KEY.to_string(), key_ty.clone())],
+                key: key_columns.clone(),
                 row: row.clone(),
                 columns,
-                window: None,
+                window,
                 qualifiers: side.aliases.clone(),
                 store: None,
             };
-            let mut outputs: Vec<(String, TExpr)> =
-                vec![("#key".to_string(), TExpr::column(JOIN_KEY, key_ty.clone()))];
+            let mut outputs: Vec<(String, TExpr)> = key_columns
+                .iter()
+                .map(|(n, t)| (format!("#key:{n}"), TExpr::column(n.clone(), t.clone())))
+                .collect();
+            let key_width = outputs.len();
             if is_transient {
                 outputs.extend(typed.iter().cloned());
-                let node =
-                    table_stage_with(ctx, &flow, filter.as_ref(), &outputs, 1, "Project", true)?;
+                let node = table_stage_with(
+                    ctx,
+                    &flow,
+                    filter.as_ref(),
+                    &outputs,
+                    key_width,
+                    "Project",
+                    true,
+                )?;
                 let cols: Vec<(String, SqlType)> = typed
                     .iter()
                     .map(|(n, t)| (n.clone(), t.ty.clone().unwrap_or(SqlType::String)))
@@ -1358,7 +1446,15 @@ fn finish(
             };
             outputs.push((ROWTIME.to_string(), rowtime));
             out_row.push((ROWTIME.to_string(), SqlType::BigInt));
-            let node = table_stage_with(ctx, &flow, filter.as_ref(), &outputs, 1, "Project", true)?;
+            let node = table_stage_with(
+                ctx,
+                &flow,
+                filter.as_ref(),
+                &outputs,
+                key_width,
+                "Project",
+                true,
+            )?;
             table_sink(ctx, node, &out_row, &sink)?;
             persistent(
                 ctx,
@@ -1485,6 +1581,35 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    #[test]
+    fn windowed_sources_join_on_their_windowed_keys() {
+        let m = catalog(
+            "CREATE STREAM A (ID INT KEY, K INT, V BIGINT) WITH (kafka_topic='a', value_format='JSON', WINDOW_TYPE='TUMBLING', WINDOW_SIZE='1 SECOND');
+             CREATE STREAM B (ID INT KEY, K INT, V BIGINT) WITH (kafka_topic='b', value_format='JSON', WINDOW_TYPE='TUMBLING', WINDOW_SIZE='1 SECOND');
+             CREATE STREAM H (ID INT KEY, V BIGINT) WITH (kafka_topic='h', value_format='JSON', WINDOW_TYPE='HOPPING', WINDOW_SIZE='2 SECONDS');
+             CREATE TABLE T (ID INT PRIMARY KEY, V BIGINT) WITH (kafka_topic='t', value_format='JSON', WINDOW_TYPE='TUMBLING', WINDOW_SIZE='1 SECOND');
+             CREATE TABLE U (ID INT PRIMARY KEY, V BIGINT) WITH (kafka_topic='u', value_format='JSON', WINDOW_TYPE='TUMBLING', WINDOW_SIZE='1 SECOND');",
+        );
+        for sql in [
+            "CREATE STREAM O AS SELECT A.ID, A.V, B.V FROM A JOIN B WITHIN 1 MINUTE ON A.ID = B.ID;",
+            "CREATE STREAM O AS SELECT A.ID, A.V, T.V FROM A JOIN T ON A.ID = T.ID;",
+            "CREATE TABLE O AS SELECT T.ID, T.V, U.V FROM T JOIN U ON T.ID = U.ID;",
+        ] {
+            let p = plan(&m, sql).unwrap();
+            let sink = p.sink.unwrap();
+            assert_eq!(sink.window.map(|w| w.size_ms), Some(Some(1000)), "{sql}");
+        }
+        let refused = "Implicit repartitioning of windowed sources is not supported.";
+        for sql in [
+            "CREATE STREAM O AS SELECT * FROM A JOIN B WITHIN 1 MINUTE ON A.K = B.K;",
+            "CREATE STREAM O AS SELECT * FROM A JOIN H WITHIN 1 MINUTE ON A.ID = H.ID;",
+            "CREATE STREAM O AS SELECT * FROM A JOIN T ON A.K = T.ID;",
+        ] {
+            let e = error(&m, sql);
+            assert!(e.contains(refused), "{sql}: {e}");
+        }
     }
 
     #[test]
