@@ -474,7 +474,15 @@ fn keyed_stream(
 }
 
 /// Reads a table side keyed by its key: a table whose rows hold the side's columns.
-fn keyed_table(ctx: &mut PlanContext<'_>, side: &Side, name: &str) -> Result<KTable<Row, Row>> {
+/// With `rekey` (the join's key serde and a store name), a source table whose key format
+/// differs from the join's is re-keyed into it through a repartition topic and materialised
+/// again, as ksqlDB's `SchemaKTable.selectKey` does for a join (`RightSourceKeyed`).
+fn keyed_table(
+    ctx: &mut PlanContext<'_>,
+    side: &Side,
+    name: &str,
+    rekey: Option<(SerdeRef<Row>, String)>,
+) -> Result<KTable<Row, Row>> {
     match &side.flow {
         SideFlow::Source(source, naming) => {
             let flow: TableFlow = super::source::table(ctx, source, naming)?;
@@ -499,18 +507,53 @@ fn keyed_table(ctx: &mut PlanContext<'_>, side: &Side, name: &str) -> Result<KTa
             )?;
             let key_serde = super::source::key_serde(source)?;
             let row_serde = RowSerde::internal(side.row().into_iter().map(|(_, t)| t).collect());
-            Ok(KTable::from_node(
-                &ctx.builder,
+            let Some((join_serde, store)) = rekey else {
+                return Ok(KTable::from_node(
+                    &ctx.builder,
+                    node,
+                    None,
+                    Some(key_serde),
+                    Some(row_serde),
+                ));
+            };
+            let upserts = ctx.processor(
+                &format!("{name}-SelectKey"),
                 node,
-                None,
-                Some(key_serde),
-                Some(row_serde),
-            ))
+                Arc::new(|| Box::new(UpsertsNode)),
+            );
+            let stream: KStream<Row, Option<Row>> =
+                KStream::from_node(&ctx.builder, upserts, Some(join_serde), None)
+                    .mark_for_repartition();
+            ctx.step(format!(
+                "{name}: re-keyed into the join's key format through {store}-repartition"
+            ));
+            Ok(KTable::from_upserts(&stream, &store, row_serde))
         }
         SideFlow::Table(t) => Ok(t.clone()),
         SideFlow::Stream(_) => Err(SqlError::semantic(
             "internal: a stream side read as a table",
         )),
+    }
+}
+
+/// A table's changes as upserts: the new row, or `None` for a delete.
+struct UpsertsNode;
+
+impl eddy_streams::processor::Node for UpsertsNode {
+    fn process(
+        &mut self,
+        batch: eddy_streams::processor::AnyBatch,
+        ctx: &mut eddy_streams::processor::Context<'_>,
+    ) -> eddy_streams::Result<()> {
+        let changes = eddy_streams::processor::downcast::<
+            Vec<eddy_streams::record::Record<Row, eddy_streams::record::Change<Row>>>,
+        >(batch, "Upserts")?;
+        let upserts: Vec<eddy_streams::record::Record<Row, Option<Row>>> = changes
+            .into_iter()
+            .map(|r| eddy_streams::record::Record::new(r.key, r.value.new, r.timestamp))
+            .collect();
+        ctx.forward_records(upserts);
+        Ok(())
     }
 }
 
@@ -829,7 +872,7 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                     || (left.is_source && is_key_of(&lexpr, &left)));
                 check_windowed_keys(&left, &right, l_repart, &left_key_format, s)?;
                 let l = keyed_stream(ctx, &left, &lt, serde, l_repart, &name)?;
-                let t = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)))?;
+                let t = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)), None)?;
                 ctx.step(format!(
                     "{} stream-table join ON {lexpr} = {rexpr}",
                     kind_name(join.kind)
@@ -864,8 +907,18 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                     || (left.is_source && is_key_of(&lexpr, &left));
                 if primary {
                     check_windowed_keys(&left, &right, false, &left_key_format, s)?;
-                    let l = keyed_table(ctx, &left, &format!("{}Left", prefix(&name)))?;
-                    let r = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)))?;
+                    // The join is keyed in the left table's key format: a right table of
+                    // another format is re-keyed into it.
+                    let rekey = if s.key_format != left_key_format {
+                        Some((
+                            super::source::key_serde(&sources[0].1)?,
+                            format!("{}RightSourceKeyed-Materialize", join_prefix(i)),
+                        ))
+                    } else {
+                        None
+                    };
+                    let l = keyed_table(ctx, &left, &format!("{}Left", prefix(&name)), None)?;
+                    let r = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)), rekey)?;
                     ctx.step(format!(
                         "{} table-table join ON {lexpr} = {rexpr}",
                         kind_name(join.kind)
@@ -902,8 +955,8 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                             "Foreign-key table-table joins are not supported on windowed tables.",
                         ));
                     }
-                    let l = keyed_table(ctx, &left, &format!("{}Left", prefix(&name)))?;
-                    let r = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)))?;
+                    let l = keyed_table(ctx, &left, &format!("{}Left", prefix(&name)), None)?;
+                    let r = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)), None)?;
                     let left_row = left.row();
                     let fk_program = {
                         let (program, _) = ctx.compiler.program(
@@ -1641,6 +1694,23 @@ mod tests {
         assert!(plan_with(&m, sql, &[("s1", 2), ("t2", 2), ("t3", 2)]).is_ok());
         // The partitions of a joined side are those of its last source.
         assert!(plan_with(&m, sql, &[("s1", 3), ("t2", 2), ("t3", 2)]).is_err());
+    }
+
+    #[test]
+    fn right_tables_of_another_key_format_are_rekeyed() {
+        let m = catalog(
+            "CREATE TABLE T1 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t1', key_format='KAFKA', value_format='JSON');
+             CREATE TABLE T2 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t2', key_format='KAFKA', value_format='JSON');
+             CREATE TABLE T3 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t3', key_format='DELIMITED', value_format='JSON');",
+        );
+        let p = plan(
+            &m,
+            "CREATE TABLE O AS SELECT T1.ID, T1.V0, T3.V0 FROM T1 JOIN T2 ON T1.ID = T2.ID JOIN T3 ON T1.ID = T3.ID;",
+        )
+        .unwrap();
+        let rekeyed: Vec<&String> = p.steps.iter().filter(|s| s.contains("re-keyed")).collect();
+        assert_eq!(rekeyed.len(), 1, "{:?}", p.steps);
+        assert!(rekeyed[0].contains("RightSourceKeyed-Materialize-repartition"));
     }
 
     #[test]
