@@ -27,7 +27,7 @@ use crate::catalog::schema::{ROWTIME, WINDOWEND, WINDOWSTART};
 use crate::catalog::{DataSource, WindowInfo};
 use crate::error::{Result, SqlError};
 use crate::expr::{Scope, ScopeColumn, TExpr};
-use crate::parser::ast::{BinaryOp, Expr, ExprKind, Join, JoinKind, Query, SourceKind};
+use crate::parser::ast::{BinaryOp, Expr, ExprKind, Join, JoinKind, Query, SelectItem, SourceKind};
 use crate::runtime::batch::{NULL_ROW, StageSchema};
 use crate::runtime::convert::{FromRecordsNode, RecordLayout, ToRecordsNode};
 use crate::runtime::serdes::{RowSerde, WindowedRowSerde};
@@ -733,11 +733,6 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
             kafka_value.join(", ")
         )));
     }
-    if !query.partition_by.is_empty() {
-        return Err(SqlError::semantic(
-            "PARTITION BY is not supported with joins yet: create the join as a stream, then repartition it",
-        ));
-    }
     let mut foreign_key = vec![false; n];
     let mut left = sides[0]
         .take()
@@ -1094,13 +1089,12 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
             window: left.window,
         };
     }
-    let planned = finish(
-        ctx,
-        query,
-        target,
-        left,
-        &sources.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>(),
-    )?;
+    let source_list: Vec<DataSource> = sources.iter().map(|(_, s)| s.clone()).collect();
+    let planned = if query.partition_by.is_empty() {
+        finish(ctx, query, target, left, &source_list)?
+    } else {
+        repartitioned(ctx, query, target, left, &source_list)?
+    };
     // Checked as ksqlDB builds the joins' streams, after the logical plan: outermost first.
     for i in (0..n).rev().filter(|i| !foreign_key[*i]) {
         check_copartitioned(
@@ -1522,6 +1516,120 @@ fn finish(
     }
 }
 
+/// A join re-keyed by PARTITION BY: the joined rows as a stream of ksqlDB's join schema
+/// ([`super::joined`]), then planned as a query over one stream (PARTITION BY, the
+/// projection, the sink), its expressions rewritten over that schema.
+fn repartitioned(
+    ctx: &mut PlanContext<'_>,
+    query: &Query,
+    target: &Target,
+    side: Side,
+    sources: &[DataSource],
+) -> Result<PlannedQuery> {
+    let SideFlow::Stream(stream) = &side.flow else {
+        return Err(SqlError::semantic(
+            "PARTITION BY is not supported on tables: a table is already keyed by its PRIMARY KEY.",
+        ));
+    };
+    if side.window.is_some() {
+        return Err(SqlError::semantic(
+            "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.",
+        ));
+    }
+    let scope = scope_of(&side.columns, &side.aliases);
+    let key_ty = side.key_type.clone().unwrap_or(SqlType::String);
+    // The key is named after the first viable key column the projection selects (or the
+    // first one), else it is the synthetic key (`LogicalPlanner.buildJoinKey`).
+    let key = if side.viable.is_empty() {
+        super::joined::JoinKey {
+            name: synthetic_key_name(sources),
+            internal: JOIN_KEY.to_string(),
+            ty: key_ty.clone(),
+            synthetic: true,
+        }
+    } else {
+        let selected = |v: &Expr| {
+            query.select.iter().any(|item| match item {
+                SelectItem::Wildcard(_) => true,
+                SelectItem::QualifiedWildcard(q) => {
+                    matches!(&v.kind, ExprKind::Column { source: Some(s), .. } if *s == q.value)
+                }
+                SelectItem::Expr { expr, .. } => same_expr(&qualify(expr, &scope), v, false),
+                SelectItem::StructWildcard(_) => false,
+            })
+        };
+        let chosen = side
+            .viable
+            .iter()
+            .find(|v| selected(v))
+            .unwrap_or(&side.viable[0]);
+        let ExprKind::Column {
+            source: Some(q),
+            name,
+        } = &chosen.kind
+        else {
+            return Err(SqlError::semantic(
+                "internal: a viable key that is not a column",
+            ));
+        };
+        let name = super::joined::join_column_name(q, name);
+        super::joined::JoinKey {
+            internal: name.clone(),
+            name,
+            ty: key_ty.clone(),
+            synthetic: false,
+        }
+    };
+    // The joined batches: key, the sides' columns, ROWTIME, #nullrow.
+    let row = side.row();
+    let mut stage_columns = vec![(JOIN_KEY.to_string(), key_ty)];
+    stage_columns.extend(row.iter().cloned());
+    stage_columns.push((ROWTIME.to_string(), SqlType::BigInt));
+    stage_columns.push((NULL_ROW.to_string(), SqlType::Boolean));
+    let schema = StageSchema::new(stage_columns);
+    let s = schema.clone();
+    let node = ctx.processor(
+        "Join-Batches",
+        stream.node(),
+        Arc::new(move || Box::new(FromRecordsNode::new("JoinBatches", s.clone()))),
+    );
+    let flow = StreamFlow {
+        node,
+        schema,
+        columns: super::joined::columns(&side.columns, &side.aliases, &key),
+        key: vec![key.internal.clone()],
+        window: None,
+        qualifiers: Vec::new(),
+    };
+    // Select items are named over the join, as written, before the rewrite.
+    let names: Vec<Vec<String>> = sources
+        .iter()
+        .map(|s| s.schema.columns().iter().map(|c| c.name.clone()).collect())
+        .collect();
+    let exprs: Vec<SelectItem> = query
+        .select
+        .iter()
+        .filter(|i| matches!(i, SelectItem::Expr { .. }))
+        .cloned()
+        .collect();
+    let named = super::select::resolve(&exprs, &side.columns, &names, true)?;
+    let rewritten = super::joined::rewrite_query(query, &side.columns, &named)?;
+    let input = super::stream::StreamInput {
+        inherit: &sources[0],
+        sources: sources.iter().map(|s| s.name.clone()).collect(),
+        columns: names,
+        alias: None,
+        partition_display: Some(
+            query
+                .partition_by
+                .iter()
+                .map(|e| qualify(e, &scope).to_string())
+                .collect(),
+        ),
+    };
+    super::stream::plan_stream(ctx, &rewritten, target, &input, flow)
+}
+
 fn persistent(
     ctx: &mut PlanContext<'_>,
     sources: Vec<String>,
@@ -1711,6 +1819,42 @@ mod tests {
         let rekeyed: Vec<&String> = p.steps.iter().filter(|s| s.contains("re-keyed")).collect();
         assert_eq!(rekeyed.len(), 1, "{:?}", p.steps);
         assert!(rekeyed[0].contains("RightSourceKeyed-Materialize-repartition"));
+    }
+
+    #[test]
+    fn partition_by_over_joins_rekeys_the_join_schema() {
+        let m = catalog(
+            "CREATE STREAM L (A INT KEY, B INT, C INT) WITH (kafka_topic='l', value_format='JSON');
+             CREATE STREAM R (X INT KEY, Y INT, Z INT) WITH (kafka_topic='r', value_format='JSON');",
+        );
+        let schema_of = |sql: &str| schema(&plan(&m, sql).unwrap());
+        assert_eq!(
+            schema_of(
+                "CREATE STREAM O AS SELECT * FROM L JOIN R WITHIN 10 SECONDS ON L.A = R.X PARTITION BY L.B;"
+            ),
+            "`L_B` INTEGER KEY, `L_C` INTEGER, `L_ROWTIME` BIGINT, `L_ROWPARTITION` INTEGER, `L_ROWOFFSET` BIGINT, `L_A` INTEGER, `R_Y` INTEGER, `R_Z` INTEGER, `R_ROWTIME` BIGINT, `R_ROWPARTITION` INTEGER, `R_ROWOFFSET` BIGINT, `R_X` INTEGER"
+        );
+        // Unqualified columns, expressions (named KSQL_COL_n), the synthetic key.
+        assert_eq!(
+            schema_of(
+                "CREATE STREAM O AS SELECT B + 1 AS K, Y FROM L JOIN R WITHIN 10 SECONDS ON L.A = R.X PARTITION BY B + 1;"
+            ),
+            "`K` INTEGER KEY, `Y` INTEGER"
+        );
+        assert_eq!(
+            schema_of(
+                "CREATE STREAM O AS SELECT ROWKEY, L.B FROM L FULL JOIN R WITHIN 10 SECONDS ON L.A = R.X PARTITION BY L.B;"
+            ),
+            "`B` INTEGER KEY, `ROWKEY` INTEGER"
+        );
+        let e = error(
+            &m,
+            "CREATE STREAM O AS SELECT L.A, R.Y FROM L JOIN R WITHIN 10 SECONDS ON L.A = R.X PARTITION BY L.B;",
+        );
+        assert!(
+            e.contains("must include the partitioning expression L.B in its projection"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! - [`select`]: select items: `*` expansion, ksqlDB's generated names;
 //! - [`stream`]: queries over one stream or table without aggregation;
 //! - [`aggregate`]: GROUP BY, windows, HAVING;
-//! - [`join`] plans joins;
+//! - [`join`] plans joins; [`joined`] is a join's result as the steps over it see it;
 //! - [`sanitize`] makes ksqlDB's checks of a query being prepared (qualifiers, ambiguous
 //!   columns of joins);
 //! - [`sink`]: the result's source (topic, formats, schema) and the sink nodes.
@@ -22,6 +22,7 @@ pub mod aggregate;
 pub mod flatmap;
 pub mod flow;
 pub mod join;
+pub mod joined;
 pub mod partition;
 pub mod sanitize;
 pub mod select;
