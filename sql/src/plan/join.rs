@@ -14,7 +14,7 @@ use std::sync::Arc;
 use eddy_streams::serdes::SerdeRef;
 use eddy_streams::{JoinWindows, KStream, KTable};
 
-use super::flow::{FlowColumn, Role, StreamFlow, TableFlow, scope_of};
+use super::flow::{Flow, FlowColumn, Role, StreamFlow, TableFlow, scope_of};
 use super::select::{SelectColumn, same_expr, visit};
 use super::sink::{ResultSchema, resolve_target, stream_sink, table_sink};
 use super::source::SourceNaming;
@@ -632,11 +632,7 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
             "WINDOW clause requires a GROUP BY clause.",
         ));
     }
-    if !query.group_by.is_empty() || super::select::has_aggregates(ctx, query) {
-        return Err(SqlError::semantic(
-            "Aggregations over joins are not supported yet: create the join as a stream or table, then aggregate it",
-        ));
-    }
+    let aggregated = !query.group_by.is_empty() || super::select::has_aggregates(ctx, query);
     // The sources.
     let mut sources = vec![(
         query.from.source.clone(),
@@ -1090,7 +1086,9 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
         };
     }
     let source_list: Vec<DataSource> = sources.iter().map(|(_, s)| s.clone()).collect();
-    let planned = if query.partition_by.is_empty() {
+    let planned = if aggregated {
+        aggregated_join(ctx, query, target, left, &source_list)?
+    } else if query.partition_by.is_empty() {
         finish(ctx, query, target, left, &source_list)?
     } else {
         repartitioned(ctx, query, target, left, &source_list)?
@@ -1526,11 +1524,41 @@ fn repartitioned(
     side: Side,
     sources: &[DataSource],
 ) -> Result<PlannedQuery> {
-    let SideFlow::Stream(stream) = &side.flow else {
+    let (flow, rewritten, input) = as_flow(ctx, query, side, sources)?;
+    let Flow::Stream(flow) = flow else {
         return Err(SqlError::semantic(
             "PARTITION BY is not supported on tables: a table is already keyed by its PRIMARY KEY.",
         ));
     };
+    super::stream::plan_stream(ctx, &rewritten, target, &input, flow)
+}
+
+/// An aggregation of a join (ksqlDB's `AggregateNode` over its `JoinNode`): the joined
+/// rows or table as ksqlDB's join schema ([`super::joined`]), aggregated as one source's.
+fn aggregated_join(
+    ctx: &mut PlanContext<'_>,
+    query: &Query,
+    target: &Target,
+    side: Side,
+    sources: &[DataSource],
+) -> Result<PlannedQuery> {
+    super::aggregate::check_clauses(ctx, query, target, side.kind)?;
+    let (flow, rewritten, input) = as_flow(ctx, query, side, sources)?;
+    let flow = match flow {
+        Flow::Stream(f) => super::aggregate::Input::Stream(f),
+        Flow::Table(f) => super::aggregate::Input::Table(f),
+    };
+    super::aggregate::plan_aggregation(ctx, &rewritten, target, &input, flow)
+}
+
+/// The join's result as a flow of ksqlDB's join schema, the query rewritten over it, and
+/// what the planning over it needs of the sources.
+fn as_flow<'s>(
+    ctx: &mut PlanContext<'_>,
+    query: &Query,
+    side: Side,
+    sources: &'s [DataSource],
+) -> Result<(Flow, Query, super::stream::StreamInput<'s>)> {
     if side.window.is_some() {
         return Err(SqlError::semantic(
             "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.",
@@ -1538,6 +1566,7 @@ fn repartitioned(
     }
     let scope = scope_of(&side.columns, &side.aliases);
     let key_ty = side.key_type.clone().unwrap_or(SqlType::String);
+    let key_ty = &key_ty;
     // The key is named after the first viable key column the projection selects (or the
     // first one), else it is the synthetic key (`LogicalPlanner.buildJoinKey`).
     let key = if side.viable.is_empty() {
@@ -1580,26 +1609,68 @@ fn repartitioned(
             synthetic: false,
         }
     };
-    // The joined batches: key, the sides' columns, ROWTIME, #nullrow.
     let row = side.row();
-    let mut stage_columns = vec![(JOIN_KEY.to_string(), key_ty)];
-    stage_columns.extend(row.iter().cloned());
-    stage_columns.push((ROWTIME.to_string(), SqlType::BigInt));
-    stage_columns.push((NULL_ROW.to_string(), SqlType::Boolean));
-    let schema = StageSchema::new(stage_columns);
-    let s = schema.clone();
-    let node = ctx.processor(
-        "Join-Batches",
-        stream.node(),
-        Arc::new(move || Box::new(FromRecordsNode::new("JoinBatches", s.clone()))),
-    );
-    let flow = StreamFlow {
-        node,
-        schema,
-        columns: super::joined::columns(&side.columns, &side.aliases, &key),
-        key: vec![key.internal.clone()],
-        window: None,
-        qualifiers: Vec::new(),
+    let columns = super::joined::columns(&side.columns, &side.aliases, &key);
+    let flow = match &side.flow {
+        SideFlow::Stream(stream) => {
+            // The joined batches: key, the sides' columns, ROWTIME, #nullrow.
+            let mut stage_columns = vec![(JOIN_KEY.to_string(), key.ty.clone())];
+            stage_columns.extend(row.iter().cloned());
+            stage_columns.push((ROWTIME.to_string(), SqlType::BigInt));
+            stage_columns.push((NULL_ROW.to_string(), SqlType::Boolean));
+            let schema = StageSchema::new(stage_columns);
+            let s = schema.clone();
+            let node = ctx.processor(
+                "Join-Batches",
+                stream.node(),
+                Arc::new(move || Box::new(FromRecordsNode::new("JoinBatches", s.clone()))),
+            );
+            Flow::Stream(StreamFlow {
+                node,
+                schema,
+                columns,
+                key: vec![key.internal.clone()],
+                window: None,
+                qualifiers: Vec::new(),
+            })
+        }
+        SideFlow::Table(table) => {
+            // The joined rows with their record time, as ROWTIME.
+            let keys = vec![(JOIN_KEY.to_string(), key.ty.clone())];
+            let joined = TableFlow {
+                table: table.clone(),
+                key: keys.clone(),
+                row: row.clone(),
+                columns: Vec::new(),
+                window: None,
+                qualifiers: Vec::new(),
+                store: None,
+            };
+            let mut outputs = vec![(
+                format!("#key:{JOIN_KEY}"),
+                TExpr::column(JOIN_KEY, key.ty.clone()),
+            )];
+            outputs.extend(
+                row.iter()
+                    .map(|(n, t)| (n.clone(), TExpr::column(n.clone(), t.clone()))),
+            );
+            outputs.push((ROWTIME.to_string(), TExpr::column(ROWTIME, SqlType::BigInt)));
+            let node = table_stage_with(ctx, &joined, None, &outputs, 1, "Join-Rows", true)?;
+            let mut row = row;
+            row.push((ROWTIME.to_string(), SqlType::BigInt));
+            Flow::Table(TableFlow {
+                table: KTable::from_node(&ctx.builder, node, None, None, None),
+                key: keys,
+                row,
+                columns,
+                window: None,
+                qualifiers: Vec::new(),
+                store: None,
+            })
+        }
+        SideFlow::Source(..) => {
+            return Err(SqlError::semantic("internal: a join without joins"));
+        }
     };
     // Select items are named over the join, as written, before the rewrite.
     let names: Vec<Vec<String>> = sources
@@ -1627,7 +1698,7 @@ fn repartitioned(
                 .collect(),
         ),
     };
-    super::stream::plan_stream(ctx, &rewritten, target, &input, flow)
+    Ok((flow, rewritten, input))
 }
 
 fn persistent(
@@ -1853,6 +1924,28 @@ mod tests {
         );
         assert!(
             e.contains("must include the partitioning expression L.B in its projection"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn joins_are_aggregated_over_the_join_schema() {
+        let m = catalog(
+            "CREATE TABLE T1 (ID BIGINT PRIMARY KEY, TOTAL INT) WITH (kafka_topic='t1', value_format='JSON');
+             CREATE TABLE T2 (ID BIGINT PRIMARY KEY, TOTAL INT) WITH (kafka_topic='t2', value_format='JSON');",
+        );
+        let p = plan(
+            &m,
+            "CREATE TABLE O AS SELECT T1.ID, SUM(T2.TOTAL) AS S FROM T1 LEFT JOIN T2 ON T1.ID = T2.ID GROUP BY T1.ID;",
+        )
+        .unwrap();
+        assert_eq!(schema(&p), "`T1_ID` BIGINT KEY, `S` INTEGER");
+        let e = error(
+            &m,
+            "CREATE TABLE O AS SELECT T1.ID, SUM(T2.TOTAL) AS S FROM T1 JOIN T2 ON T1.ID = T2.ID;",
+        );
+        assert!(
+            e.contains("does not support aggregate function SUM without a GROUP BY clause"),
             "{e}"
         );
     }
