@@ -565,7 +565,9 @@ impl Engine {
     }
 
     fn plan(&self, id: &str, query: &Query, target: &Target) -> Result<PlannedQuery> {
-        let mut ctx = PlanContext::new(&self.metastore, &self.registry, &self.config, id);
+        let cluster = self.cluster.clone();
+        let mut ctx = PlanContext::new(&self.metastore, &self.registry, &self.config, id)
+            .with_partitions(move |t| cluster.partitions(t).ok().flatten());
         plan_query(&mut ctx, query, target)
     }
 

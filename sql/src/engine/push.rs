@@ -134,8 +134,10 @@ impl super::Engine {
         let id = format!("transient_{source}_{}", self.next_transient);
         let application_id = format!("{}transient_{id}", self.config.internal_prefix());
         let (sender, rows) = crate::runtime::transient::push_channel(PUSH_BUFFER_ROWS);
+        let cluster = self.cluster.clone();
         let mut ctx =
-            crate::plan::PlanContext::new(&self.metastore, &self.registry, &self.config, &id);
+            crate::plan::PlanContext::new(&self.metastore, &self.registry, &self.config, &id)
+                .with_partitions(move |t| cluster.partitions(t).ok().flatten());
         ctx.push = Some(sender);
         let planned = crate::plan::plan_query(&mut ctx, query, &crate::plan::Target::Transient)
             .map_err(|e| e.or_at(query.pos))?;

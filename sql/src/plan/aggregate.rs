@@ -16,12 +16,12 @@ use super::select::{SelectColumn, internal_column, rewrite, same_expr, strip, vi
 use super::sink::{ResultSchema, resolve_target, table_sink};
 use super::source::SourceNaming;
 use super::stream::{
-    KeySpec, lookup, not_null_row, prefix_error, split_keys, stream_stage, table_stage,
-    timestamp_to_bigint,
+    KeySpec, StreamInput, lookup, not_null_row, prefix_error, split_keys, stream_stage,
+    table_stage, timestamp_to_bigint,
 };
 use super::{PlanContext, PlannedQuery, Target, TransientOutput};
 use crate::catalog::schema::{ROWTIME, WINDOWEND, WINDOWSTART};
-use crate::catalog::{DataSource, WindowInfo, WindowType};
+use crate::catalog::{WindowInfo, WindowType};
 use crate::error::{Result, SqlError};
 use crate::expr::{Scope, ScopeColumn, TExpr};
 use crate::functions::{AggregateArg, FunctionKind};
@@ -97,7 +97,9 @@ fn collect_calls(
     if let Some(inner) = nested {
         return Err(SqlError::at(
             e.pos,
-            format!("Aggregate functions can not be nested: {inner}(...) is inside another aggregate."),
+            format!(
+                "Aggregate functions can not be nested: {inner}(...) is inside another aggregate."
+            ),
         ));
     }
     for call in found {
@@ -107,10 +109,12 @@ fn collect_calls(
         let ExprKind::Function { name, args, .. } = &call.kind else {
             continue;
         };
-        let function = ctx
-            .registry
-            .aggregate(name)
-            .ok_or_else(|| SqlError::at(call.pos, format!("Can't find any functions with the name '{name}'")))?;
+        let function = ctx.registry.aggregate(name).ok_or_else(|| {
+            SqlError::at(
+                call.pos,
+                format!("Can't find any functions with the name '{name}'"),
+            )
+        })?;
         let mut typed = Vec::new();
         let mut arg_info = Vec::new();
         for a in args {
@@ -124,7 +128,12 @@ fn collect_calls(
         let aggregator = function.resolve(&arg_info).map_err(|e| e.or_at(call.pos))?;
         let n = aggregator.value_args().min(typed.len());
         // Parameters after the per-row arguments (TOPK's k) must be written as literals.
-        if let Some((i, a)) = args.iter().enumerate().skip(n).find(|(_, a)| literal_value(a).is_none()) {
+        if let Some((i, a)) = args
+            .iter()
+            .enumerate()
+            .skip(n)
+            .find(|(_, a)| literal_value(a).is_none())
+        {
             return Err(SqlError::at(
                 a.pos,
                 format!(
@@ -212,7 +221,9 @@ fn windows(window: &WindowExpr, emit_final: bool) -> Result<(WindowInfo, WindowS
             let grace = grace.unwrap_or_else(|| default_grace(ms(size)));
             let mut w = TimeWindows::of_size_and_grace(*size, grace);
             if let Some(r) = retention {
-                w = w.with_retention(*r).map_err(|e| SqlError::semantic(e.to_string()))?;
+                w = w
+                    .with_retention(*r)
+                    .map_err(|e| SqlError::semantic(e.to_string()))?;
             }
             (
                 WindowInfo {
@@ -240,7 +251,9 @@ fn windows(window: &WindowExpr, emit_final: bool) -> Result<(WindowInfo, WindowS
                 .advance_by(*advance)
                 .map_err(|e| SqlError::semantic(e.to_string()))?;
             if let Some(r) = retention {
-                w = w.with_retention(*r).map_err(|e| SqlError::semantic(e.to_string()))?;
+                w = w
+                    .with_retention(*r)
+                    .map_err(|e| SqlError::semantic(e.to_string()))?;
             }
             (
                 WindowInfo {
@@ -258,7 +271,9 @@ fn windows(window: &WindowExpr, emit_final: bool) -> Result<(WindowInfo, WindowS
             let grace = grace.unwrap_or_else(|| default_grace(ms(gap)));
             let mut w = SessionWindows::with_inactivity_gap_and_grace(*gap, grace);
             if let Some(r) = retention {
-                w = w.with_retention(*r).map_err(|e| SqlError::semantic(e.to_string()))?;
+                w = w
+                    .with_retention(*r)
+                    .map_err(|e| SqlError::semantic(e.to_string()))?;
             }
             (
                 WindowInfo {
@@ -291,6 +306,27 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
         prefixed: false,
         node_id: "KsqlTopic".to_string(),
     };
+    check_clauses(ctx, query, target, source.kind)?;
+    let input = StreamInput::of(&source, query.from.source.alias_or_name());
+    match source.kind {
+        SourceKind::Stream => {
+            let flow = super::source::stream(ctx, &source, &naming)?;
+            plan_aggregation(ctx, query, target, &input, Input::Stream(flow))
+        }
+        SourceKind::Table => {
+            let flow = super::source::table(ctx, &source, &naming)?;
+            plan_aggregation(ctx, query, target, &input, Input::Table(flow))
+        }
+    }
+}
+
+/// The clauses an aggregation over a stream or table (`kind`) must and must not have.
+pub fn check_clauses(
+    ctx: &PlanContext<'_>,
+    query: &Query,
+    target: &Target,
+    kind: SourceKind,
+) -> Result<()> {
     if query.group_by.is_empty() {
         let name = first_aggregate(ctx, query).unwrap_or_else(|| "COUNT".into());
         return Err(SqlError::semantic(match target {
@@ -305,21 +341,12 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
             "PARTITION BY is not supported with GROUP BY: the result is keyed by its grouping expressions.",
         ));
     }
-    match source.kind {
-        SourceKind::Stream => {
-            let flow = super::source::stream(ctx, &source, &naming)?;
-            plan_aggregation(ctx, query, target, &source, Input::Stream(flow))
-        }
-        SourceKind::Table => {
-            if query.window.is_some() {
-                return Err(SqlError::semantic(
-                    "Windowed aggregations are only supported on streams: a table cannot be windowed.",
-                ));
-            }
-            let flow = super::source::table(ctx, &source, &naming)?;
-            plan_aggregation(ctx, query, target, &source, Input::Table(flow))
-        }
+    if kind == SourceKind::Table && query.window.is_some() {
+        return Err(SqlError::semantic(
+            "Windowed aggregations are only supported on streams: a table cannot be windowed.",
+        ));
     }
+    Ok(())
 }
 
 fn first_aggregate(ctx: &PlanContext<'_>, query: &Query) -> Option<String> {
@@ -338,8 +365,11 @@ fn first_aggregate(ctx: &PlanContext<'_>, query: &Query) -> Option<String> {
     name
 }
 
-enum Input {
+/// What an aggregation reads.
+pub enum Input {
+    /// A stream.
     Stream(StreamFlow),
+    /// A table's changes.
     Table(TableFlow),
 }
 
@@ -359,22 +389,19 @@ impl Input {
     }
 }
 
+/// Plans an aggregation of `input`, which reads `sources` (one source, or a join's).
 #[allow(clippy::too_many_lines)]
-fn plan_aggregation(
+pub fn plan_aggregation(
     ctx: &mut PlanContext<'_>,
     query: &Query,
     target: &Target,
-    source: &DataSource,
+    sources: &StreamInput<'_>,
     input: Input,
 ) -> Result<PlannedQuery> {
+    let source = sources.inherit;
     let scope = input.scope();
     let windowed = query.window.is_some();
-    let select = super::select::resolve(
-        &query.select,
-        input.columns(),
-        &[source.schema.columns().iter().map(|c| c.name.clone()).collect()],
-        false,
-    )?;
+    let select = super::select::resolve(&query.select, input.columns(), &sources.columns, false)?;
     // WHERE, before the grouping.
     let filter = match &query.where_clause {
         Some(w) => {
@@ -395,12 +422,15 @@ fn plan_aggregation(
         check_no_window_bounds(g, windowed)?;
         let t = ctx.type_expr(&scope, g)?;
         let ty = t.ty.clone().ok_or_else(|| {
-            SqlError::at(g.pos, "GROUP BY NULL is not supported: group by an expression of a type")
+            SqlError::at(
+                g.pos,
+                "GROUP BY NULL is not supported: group by an expression of a type",
+            )
         })?;
         if ty.contains_map() {
             return Err(SqlError::semantic(format!(
                 "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{}`. Column type: {ty}. See https://github.com/confluentinc/ksql/issues/6621 for more.",
-                group_key_name(g, &select, source, 0)
+                group_key_name(g, &select, &sources.columns)
             )));
         }
         group_typed.push(t);
@@ -408,7 +438,9 @@ fn plan_aggregation(
     // The aggregate calls, in the projection then HAVING.
     let mut calls = Vec::new();
     for s in &select {
-        if !windowed || !matches!(&s.expr.kind, ExprKind::Column { name, .. } if name == WINDOWSTART || name == WINDOWEND) {
+        if !windowed
+            || !matches!(&s.expr.kind, ExprKind::Column { name, .. } if name == WINDOWSTART || name == WINDOWEND)
+        {
             collect_calls(ctx, &s.expr, &scope, &mut calls)?;
         }
     }
@@ -421,10 +453,12 @@ fn plan_aggregation(
         ));
     }
     // The aggregation's state goes through internal topics in the source's value format.
-    if calls
-        .iter()
-        .any(|c| !source.value_format.format.supports(&c.aggregator.state_type()))
-    {
+    if calls.iter().any(|c| {
+        !source
+            .value_format
+            .format
+            .supports(&c.aggregator.state_type())
+    }) {
         return Err(SqlError::semantic(
             "One of the functions used in the statement has an intermediate type that the value \
              format can not handle. Please remove the function or change the format.\nConsider \
@@ -451,12 +485,13 @@ fn plan_aggregation(
         }
     }
     if matches!(input, Input::Table(_))
-        && let Some(c) = calls.iter().find(|c| !c.aggregator.supports_undo()) {
-            return Err(SqlError::semantic(format!(
-                "The aggregation functions {} cannot be applied to a table source, only to a stream source.",
-                c.name
-            )));
-        }
+        && let Some(c) = calls.iter().find(|c| !c.aggregator.supports_undo())
+    {
+        return Err(SqlError::semantic(format!(
+            "The aggregation functions {} cannot be applied to a table source, only to a stream source.",
+            c.name
+        )));
+    }
     // The projection and HAVING over the result.
     let mut post_select = Vec::new();
     let mut leftovers = Vec::new();
@@ -566,8 +601,7 @@ fn plan_aggregation(
             query
                 .group_by
                 .iter()
-                .enumerate()
-                .map(|(i, g)| group_key_name(g, &select, source, i))
+                .map(|g| group_key_name(g, &select, &sources.columns))
                 .collect(),
             value_candidates.clone(),
         )
@@ -599,11 +633,18 @@ fn plan_aggregation(
             .collect(),
         value: values
             .iter()
-            .map(|s| Ok((s.alias.clone(), typed_of(&s.alias)?.ty.unwrap_or(SqlType::String))))
+            .map(|s| {
+                Ok((
+                    s.alias.clone(),
+                    typed_of(&s.alias)?.ty.unwrap_or(SqlType::String),
+                ))
+            })
             .collect::<Result<_>>()?,
     };
     if !is_transient && result.value.is_empty() {
-        return Err(SqlError::semantic("The projection contains no value columns."));
+        return Err(SqlError::semantic(
+            "The projection contains no value columns.",
+        ));
     }
     let resolved = resolve_target(ctx, target, SourceKind::Table, source, &result, window_info)?;
     // The key format of the grouped rows is the result's.
@@ -657,8 +698,17 @@ fn plan_aggregation(
     let state_serde = RowSerde::internal(spec.state_types());
     ctx.step(format!(
         "Aggregate: GROUP BY {}; {}",
-        query.group_by.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(", "),
-        calls.iter().map(|c| c.expr.to_string()).collect::<Vec<_>>().join(", ")
+        query
+            .group_by
+            .iter()
+            .map(|g| g.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        calls
+            .iter()
+            .map(|c| c.expr.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     let grouped = match input {
         Input::Stream(flow) => {
@@ -669,8 +719,17 @@ fn plan_aggregation(
                 .map(|c| c.internal.clone())
                 .unwrap_or_else(|| ROWTIME.to_string());
             pre_outputs.push((ROWTIME.to_string(), TExpr::column(rowtime, SqlType::BigInt)));
-            pre_outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
-            let stage = stream_stage(ctx, &flow, Some(&not_null_row(filter)), &pre_outputs, "Aggregate-Prepare")?;
+            pre_outputs.push((
+                NULL_ROW.to_string(),
+                TExpr::column(NULL_ROW, SqlType::Boolean),
+            ));
+            let stage = stream_stage(
+                ctx,
+                &flow,
+                Some(&not_null_row(filter)),
+                &pre_outputs,
+                "Aggregate-Prepare",
+            )?;
             let key: Vec<(usize, SqlType)> = (0..n_keys)
                 .map(|i| (i, pre_outputs[i].1.ty.clone().unwrap_or(SqlType::String)))
                 .collect();
@@ -689,8 +748,12 @@ fn plan_aggregation(
                 stage.node,
                 Arc::new(move || Box::new(ToRecordsNode::new("Aggregate-GroupBy", layout.clone()))),
             );
-            let stream: KStream<Row, Row> =
-                KStream::from_node(&ctx.builder, node, Some(key_serde.clone()), Some(value_serde.clone()));
+            let stream: KStream<Row, Row> = KStream::from_node(
+                &ctx.builder,
+                node,
+                Some(key_serde.clone()),
+                Some(value_serde.clone()),
+            );
             // Grouping by exactly the source's key columns needs no repartition.
             let by_key = is_grouped_by_key(&query.group_by, &flow);
             let stream = if by_key {
@@ -716,7 +779,14 @@ fn plan_aggregation(
                 .unwrap_or_else(|| ROWTIME.to_string());
             pre_outputs.push((ROWTIME.to_string(), TExpr::column(rowtime, SqlType::BigInt)));
             outputs.extend(pre_outputs.iter().cloned());
-            let node = table_stage(ctx, &flow, filter.as_ref(), &outputs, key_width, "Aggregate-Prepare")?;
+            let node = table_stage(
+                ctx,
+                &flow,
+                filter.as_ref(),
+                &outputs,
+                key_width,
+                "Aggregate-Prepare",
+            )?;
             let table: KTable<Row, Row> = KTable::from_node(&ctx.builder, node, None, None, None);
             let n = n_keys;
             let grouped = table.group_by(
@@ -734,14 +804,19 @@ fn plan_aggregation(
     let init = move || s1.init();
     let results = match (grouped, window) {
         (Grouped::Stream(stream), None) => {
-            let table = stream
-                .group_by_key()
-                .aggregate(STORE, init, move |_, v: &Row, agg: Row| s2.add(agg, v), state_serde);
+            let table = stream.group_by_key().aggregate(
+                STORE,
+                init,
+                move |_, v: &Row, agg: Row| s2.add(agg, v),
+                state_serde,
+            );
             let spec = spec.clone();
             ctx.processor(
                 "Aggregate-Result",
                 table.node(),
-                Arc::new(move || Box::new(AggregateResultNode::plain("Aggregate-Result", spec.clone()))),
+                Arc::new(move || {
+                    Box::new(AggregateResultNode::plain("Aggregate-Result", spec.clone()))
+                }),
             )
         }
         (Grouped::Table(grouped), _) => {
@@ -756,7 +831,9 @@ fn plan_aggregation(
             ctx.processor(
                 "Aggregate-Result",
                 table.node(),
-                Arc::new(move || Box::new(AggregateResultNode::plain("Aggregate-Result", spec.clone()))),
+                Arc::new(move || {
+                    Box::new(AggregateResultNode::plain("Aggregate-Result", spec.clone()))
+                }),
             )
         }
         (Grouped::Stream(stream), Some((_, WindowSetup::Time(w)))) => {
@@ -780,7 +857,11 @@ fn plan_aggregation(
                 "Aggregate-Result",
                 table.node(),
                 Arc::new(move || {
-                    Box::new(AggregateResultNode::windowed("Aggregate-Result", spec.clone(), time))
+                    Box::new(AggregateResultNode::windowed(
+                        "Aggregate-Result",
+                        spec.clone(),
+                        time,
+                    ))
                 }),
             )
         }
@@ -844,7 +925,14 @@ fn plan_aggregation(
         for (alias, t) in &typed_select {
             outputs.push((alias.clone(), t.clone()));
         }
-        let node = table_stage(ctx, &result_flow, having_typed.as_ref(), &outputs, key_width, "Aggregate-Project")?;
+        let node = table_stage(
+            ctx,
+            &result_flow,
+            having_typed.as_ref(),
+            &outputs,
+            key_width,
+            "Aggregate-Project",
+        )?;
         let columns: Vec<(String, SqlType)> = typed_select
             .iter()
             .map(|(n, t)| (n.clone(), t.ty.clone().unwrap_or(SqlType::String)))
@@ -854,14 +942,16 @@ fn plan_aggregation(
             ctx.processor(
                 "Push",
                 node,
-                Arc::new(move || Box::new(TablePushNode::new("Push", indexes.clone(), sender.clone()))),
+                Arc::new(move || {
+                    Box::new(TablePushNode::new("Push", indexes.clone(), sender.clone()))
+                }),
             );
         }
         let topology = ctx.build()?;
         return Ok(PlannedQuery {
             topology,
             sink: None,
-            sources: vec![source.name.clone()],
+            sources: sources.sources.clone(),
             result_kind: SourceKind::Table,
             columns: columns.clone(),
             steps: std::mem::take(&mut ctx.steps),
@@ -892,13 +982,20 @@ fn plan_aggregation(
     };
     outputs.push((ROWTIME.to_string(), rowtime));
     row.push((ROWTIME.to_string(), SqlType::BigInt));
-    let node = table_stage(ctx, &result_flow, having_typed.as_ref(), &outputs, key_width, "Aggregate-Project")?;
+    let node = table_stage(
+        ctx,
+        &result_flow,
+        having_typed.as_ref(),
+        &outputs,
+        key_width,
+        "Aggregate-Project",
+    )?;
     table_sink(ctx, node, &row, &sink)?;
     let topology = ctx.build()?;
     Ok(PlannedQuery {
         topology,
         sink: Some(sink),
-        sources: vec![source.name.clone()],
+        sources: sources.sources.clone(),
         result_kind: SourceKind::Table,
         columns: result.key.iter().chain(&result.value).cloned().collect(),
         steps: std::mem::take(&mut ctx.steps),
@@ -911,24 +1008,28 @@ fn plan_aggregation(
 
 /// Whether the grouping is the stream's key columns, in order (no repartition needed).
 fn is_grouped_by_key(group_by: &[Expr], flow: &StreamFlow) -> bool {
-    let keys: Vec<&FlowColumn> = flow.columns.iter().filter(|c| c.role == Role::Key).collect();
+    let keys: Vec<&FlowColumn> = flow
+        .columns
+        .iter()
+        .filter(|c| c.role == Role::Key)
+        .collect();
     group_by.len() == keys.len()
-        && group_by.iter().zip(&keys).all(|(g, k)| {
-            matches!(&g.kind, ExprKind::Column { name, .. } if *name == k.name)
-        })
+        && group_by
+            .iter()
+            .zip(&keys)
+            .all(|(g, k)| matches!(&g.kind, ExprKind::Column { name, .. } if *name == k.name))
 }
 
 /// The name of a grouping key when nothing in the projection names it.
-fn group_key_name(g: &Expr, select: &[SelectColumn], source: &DataSource, _i: usize) -> String {
+fn group_key_name(g: &Expr, select: &[SelectColumn], columns: &[Vec<String>]) -> String {
     if let Some(s) = select.iter().find(|s| same_expr(&s.expr, g, true)) {
         return s.alias.clone();
     }
     match &g.kind {
         ExprKind::Column { name, .. } => name.clone(),
         _ => {
-            let mut generator = super::select::AliasGenerator::new(
-                source.schema.columns().iter().map(|c| c.name.as_str()),
-            );
+            let mut generator =
+                super::select::AliasGenerator::new(columns.iter().flatten().map(String::as_str));
             generator.alias_for(g)
         }
     }

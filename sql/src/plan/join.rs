@@ -14,7 +14,7 @@ use std::sync::Arc;
 use eddy_streams::serdes::SerdeRef;
 use eddy_streams::{JoinWindows, KStream, KTable};
 
-use super::flow::{FlowColumn, Role, StreamFlow, TableFlow, scope_of};
+use super::flow::{Flow, FlowColumn, Role, StreamFlow, TableFlow, scope_of};
 use super::select::{SelectColumn, same_expr, visit};
 use super::sink::{ResultSchema, resolve_target, stream_sink, table_sink};
 use super::source::SourceNaming;
@@ -23,14 +23,14 @@ use super::stream::{
     timestamp_to_bigint,
 };
 use super::{PlanContext, PlannedQuery, Target, TransientOutput};
-use crate::catalog::DataSource;
 use crate::catalog::schema::{ROWTIME, WINDOWEND, WINDOWSTART};
+use crate::catalog::{DataSource, WindowInfo};
 use crate::error::{Result, SqlError};
 use crate::expr::{Scope, ScopeColumn, TExpr};
-use crate::parser::ast::{BinaryOp, Expr, ExprKind, Join, JoinKind, Query, SourceKind};
+use crate::parser::ast::{BinaryOp, Expr, ExprKind, Join, JoinKind, Query, SelectItem, SourceKind};
 use crate::runtime::batch::{NULL_ROW, StageSchema};
 use crate::runtime::convert::{FromRecordsNode, RecordLayout, ToRecordsNode};
-use crate::runtime::serdes::RowSerde;
+use crate::runtime::serdes::{RowSerde, WindowedRowSerde};
 use crate::runtime::transient::{StreamPushNode, TablePushNode};
 use crate::serde::{Format, FormatInfo, codec_for};
 use crate::types::SqlType;
@@ -38,6 +38,8 @@ use crate::value::{Row, Value};
 
 /// The batch column holding the join key (the records' key).
 const JOIN_KEY: &str = "#joinkey";
+/// The batch columns holding a windowed join key's bounds.
+const JOIN_WINDOW: [&str; 2] = ["#joinkey_start", "#joinkey_end"];
 
 /// One side of a join: a source not read yet, or the result of the joins so far.
 enum SideFlow {
@@ -64,6 +66,8 @@ struct Side {
     key_type: Option<SqlType>,
     /// Whether the side is a source table joined directly (FK joins need that).
     is_source: bool,
+    /// The window of its keys: windowed sources join on the windowed key.
+    window: Option<WindowInfo>,
 }
 
 impl Side {
@@ -76,6 +80,7 @@ impl Side {
 }
 
 fn source_side(source: DataSource, naming: SourceNaming) -> Side {
+    let window = source.window;
     let mut columns: Vec<FlowColumn> = source
         .schema
         .columns()
@@ -118,6 +123,7 @@ fn source_side(source: DataSource, naming: SourceNaming) -> Side {
         viable: Vec::new(),
         key_type: None,
         is_source: true,
+        window,
     }
 }
 
@@ -145,15 +151,38 @@ fn aliases_in(e: &Expr, scope: &Scope) -> Vec<String> {
     out
 }
 
+/// A join's criteria as ksqlDB's `JoinInfo` holds them: the expression of the sources
+/// joined so far (`left`) and the joined source's (`right`), qualified.
+#[derive(Debug, Clone)]
+struct Criteria {
+    /// The expression over the sources joined so far.
+    left: Expr,
+    /// The expression over the joined source.
+    right: Expr,
+    /// The alias of the source `left` reads.
+    left_alias: String,
+    /// Whether the criteria was written right side first.
+    flipped: bool,
+}
+
+impl Criteria {
+    /// `left = right` as written, qualified (for messages).
+    fn written(&self, scope: &Scope) -> (Expr, Expr) {
+        let (l, r) = (qualify(&self.left, scope), qualify(&self.right, scope));
+        if self.flipped { (r, l) } else { (l, r) }
+    }
+}
+
 /// The join criteria split into the left side's and the right side's expressions, with
-/// ksqlDB's errors for criteria it does not support.
+/// ksqlDB's errors for criteria it does not support (`Analyzer.visitJoinedSource`):
+/// `left_aliases` are the sources joined so far, `right_alias` the joined one.
 fn split_criteria(
     ctx: &PlanContext<'_>,
     join: &Join,
-    left: &Side,
-    right: &Side,
+    left_aliases: &[String],
+    right_alias: &str,
     scope: &Scope,
-) -> Result<(Expr, Expr)> {
+) -> Result<Criteria> {
     let (a, b) = match &join.on.kind {
         ExprKind::Binary {
             op: BinaryOp::Eq,
@@ -184,7 +213,8 @@ fn split_criteria(
     for e in [a, b] {
         ctx.type_expr(scope, e).map_err(|err| match err {
             SqlError::Statement { pos, message }
-                if message.starts_with("Column '") && message.ends_with("' cannot be resolved.") =>
+                if message.starts_with("Column '")
+                    && message.ends_with("' cannot be resolved.") =>
             {
                 SqlError::Statement {
                     pos,
@@ -212,11 +242,20 @@ fn split_criteria(
             "Each side of the join must reference exactly one source and not the same source. Left side references `{sa}` and right references `{sb}`"
         )));
     }
-    let right_alias = &right.aliases[0];
-    if &sb == right_alias && left.aliases.contains(&sa) {
-        Ok(((**a).clone(), (**b).clone()))
-    } else if &sa == right_alias && left.aliases.contains(&sb) {
-        Ok(((**b).clone(), (**a).clone()))
+    if sb == right_alias && left_aliases.contains(&sa) {
+        Ok(Criteria {
+            left: (**a).clone(),
+            right: (**b).clone(),
+            left_alias: sa,
+            flipped: false,
+        })
+    } else if sa == right_alias && left_aliases.contains(&sb) {
+        Ok(Criteria {
+            left: (**b).clone(),
+            right: (**a).clone(),
+            left_alias: sb,
+            flipped: true,
+        })
     } else {
         Err(SqlError::semantic(format!(
             "A join criteria is expected to reference the source (`{right_alias}`) in the FROM clause, instead the right source references `{sb}` and the left source references `{sa}`"
@@ -224,12 +263,50 @@ fn split_criteria(
     }
 }
 
+/// ksqlDB's rules for joining windowed sources (`Analyzer.throwOnIncompatibleSourceWindowing`):
+/// both windowed or neither, sessions only with sessions. `a` and `b` are the sources the
+/// criteria's sides read, as written.
+fn check_windowing(a: (&str, &DataSource), b: (&str, &DataSource)) -> Result<()> {
+    let (wa, wb) = (a.1.window.map(|w| w.kind), b.1.window.map(|w| w.kind));
+    match (wa, wb) {
+        (None, None) => Ok(()),
+        (Some(_), None) | (None, Some(_)) => {
+            let is = |w: Option<crate::catalog::WindowType>| w.map_or("not", |w| w.name());
+            Err(SqlError::semantic(format!(
+                "Can not join windowed source to non-windowed source.\n`{}` is {} windowed\n`{}` is {} windowed",
+                a.0,
+                is(wa),
+                b.0,
+                is(wb)
+            )))
+        }
+        (Some(l), Some(r)) => {
+            use crate::catalog::WindowType::Session;
+            if (l == Session) == (r == Session) {
+                return Ok(());
+            }
+            Err(SqlError::semantic(format!(
+                "Incompatible windowed sources.\nLeft source: {}\nRight source: {}\nSession windowed sources can only be joined to other session windowed sources, and may still not result in expected behaviour as session bounds must be an exact match for the join to work\nHopping and tumbling windowed sources can only be joined to other hopping and tumbling windowed sources",
+                l.name(),
+                r.name()
+            )))
+        }
+    }
+}
+
 /// Whether `e` is a reference to the source side's single key column.
 fn is_key_of(e: &Expr, side: &Side) -> bool {
-    let keys: Vec<&FlowColumn> = side.columns.iter().filter(|c| c.role == Role::Key).collect();
+    let keys: Vec<&FlowColumn> = side
+        .columns
+        .iter()
+        .filter(|c| c.role == Role::Key)
+        .collect();
     match (&e.kind, keys.as_slice()) {
         (ExprKind::Column { source, name }, [k]) => {
-            *name == k.name && source.as_ref().is_none_or(|s| k.qualifier.as_ref() == Some(s))
+            *name == k.name
+                && source
+                    .as_ref()
+                    .is_none_or(|s| k.qualifier.as_ref() == Some(s))
         }
         _ => false,
     }
@@ -237,7 +314,11 @@ fn is_key_of(e: &Expr, side: &Side) -> bool {
 
 /// The key serde for join keys of `ty`: the left source's key format when it can hold the
 /// key, else KAFKA, else JSON.
-fn key_serde(format: &FormatInfo, ty: &SqlType) -> Result<SerdeRef<Row>> {
+fn key_serde(
+    format: &FormatInfo,
+    ty: &SqlType,
+    window: Option<WindowInfo>,
+) -> Result<SerdeRef<Row>> {
     let format = if format.format != Format::None && format.format.supports(ty) {
         format.clone()
     } else if Format::Kafka.supports(ty) {
@@ -246,7 +327,10 @@ fn key_serde(format: &FormatInfo, ty: &SqlType) -> Result<SerdeRef<Row>> {
         FormatInfo::of(Format::Json)
     };
     let codec = codec_for(&format, vec![(JOIN_KEY.to_string(), ty.clone())], false)?;
-    Ok(RowSerde::shared(codec, 1))
+    Ok(match window {
+        Some(w) => WindowedRowSerde::shared(codec, 1, w.size_ms),
+        None => RowSerde::shared(codec, 1),
+    })
 }
 
 /// Reads a stream side keyed by `key` (its join expression): the stream of records keyed
@@ -267,12 +351,37 @@ fn keyed_stream(
             let flow = super::source::stream(ctx, source, naming)?;
             let rowtime = naming.internal(ROWTIME);
             let mut outputs = vec![(JOIN_KEY.to_string(), key.clone())];
-            outputs.extend(row.iter().map(|(n, t)| (n.clone(), TExpr::column(n.clone(), t.clone()))));
-            outputs.push(("#rowtime".to_string(), TExpr::column(rowtime, SqlType::BigInt)));
-            outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
+            outputs.extend(
+                row.iter()
+                    .map(|(n, t)| (n.clone(), TExpr::column(n.clone(), t.clone()))),
+            );
+            outputs.push((
+                "#rowtime".to_string(),
+                TExpr::column(rowtime, SqlType::BigInt),
+            ));
+            outputs.push((
+                NULL_ROW.to_string(),
+                TExpr::column(NULL_ROW, SqlType::Boolean),
+            ));
             let stage = stream_stage(ctx, &flow, None, &outputs, &format!("{name}-Key"))?;
+            // A windowed key is the join key and the window's bounds.
+            let mut key = vec![(0, key_ty)];
+            if side.window.is_some() {
+                for bound in [WINDOWSTART, WINDOWEND] {
+                    let internal = naming.internal(bound);
+                    let i = row
+                        .iter()
+                        .position(|(n, _)| *n == internal)
+                        .ok_or_else(|| {
+                            SqlError::semantic(format!(
+                                "internal: no {internal} in a windowed source"
+                            ))
+                        })?;
+                    key.push((i + 1, SqlType::BigInt));
+                }
+            }
             let layout = RecordLayout {
-                key: vec![(0, key_ty)],
+                key,
                 value: row
                     .iter()
                     .enumerate()
@@ -300,7 +409,10 @@ fn keyed_stream(
                 return Ok(stream.clone());
             }
             // Rekey joined rows: back to batches, evaluate the key, records again.
-            let mut stage_columns = vec![(JOIN_KEY.to_string(), side.key_type.clone().unwrap_or(SqlType::String))];
+            let mut stage_columns = vec![(
+                JOIN_KEY.to_string(),
+                side.key_type.clone().unwrap_or(SqlType::String),
+            )];
             stage_columns.extend(row.iter().cloned());
             stage_columns.push((ROWTIME.to_string(), SqlType::BigInt));
             stage_columns.push((NULL_ROW.to_string(), SqlType::Boolean));
@@ -320,9 +432,18 @@ fn keyed_stream(
                 qualifiers: side.aliases.clone(),
             };
             let mut outputs = vec![(JOIN_KEY.to_string(), key.clone())];
-            outputs.extend(row.iter().map(|(n, t)| (n.clone(), TExpr::column(n.clone(), t.clone()))));
-            outputs.push(("#rowtime".to_string(), TExpr::column(ROWTIME, SqlType::BigInt)));
-            outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
+            outputs.extend(
+                row.iter()
+                    .map(|(n, t)| (n.clone(), TExpr::column(n.clone(), t.clone()))),
+            );
+            outputs.push((
+                "#rowtime".to_string(),
+                TExpr::column(ROWTIME, SqlType::BigInt),
+            ));
+            outputs.push((
+                NULL_ROW.to_string(),
+                TExpr::column(NULL_ROW, SqlType::Boolean),
+            ));
             let stage = stream_stage(ctx, &flow, None, &outputs, &format!("{name}-Key"))?;
             let layout = RecordLayout {
                 key: vec![(0, key_ty)],
@@ -341,14 +462,27 @@ fn keyed_stream(
                 Arc::new(move || Box::new(ToRecordsNode::new("JoinRecords", layout.clone()))),
             );
             ctx.step(format!("Repartition: {name}-repartition"));
-            Ok(KStream::from_node(&ctx.builder, node, Some(serde), Some(value_serde)).repartition(name))
+            Ok(
+                KStream::from_node(&ctx.builder, node, Some(serde), Some(value_serde))
+                    .repartition(name),
+            )
         }
-        SideFlow::Table(_) => Err(SqlError::semantic("internal: a table side read as a stream")),
+        SideFlow::Table(_) => Err(SqlError::semantic(
+            "internal: a table side read as a stream",
+        )),
     }
 }
 
 /// Reads a table side keyed by its key: a table whose rows hold the side's columns.
-fn keyed_table(ctx: &mut PlanContext<'_>, side: &Side, name: &str) -> Result<KTable<Row, Row>> {
+/// With `rekey` (the join's key serde and a store name), a source table whose key format
+/// differs from the join's is re-keyed into it through a repartition topic and materialised
+/// again, as ksqlDB's `SchemaKTable.selectKey` does for a join (`RightSourceKeyed`).
+fn keyed_table(
+    ctx: &mut PlanContext<'_>,
+    side: &Side,
+    name: &str,
+    rekey: Option<(SerdeRef<Row>, String)>,
+) -> Result<KTable<Row, Row>> {
     match &side.flow {
         SideFlow::Source(source, naming) => {
             let flow: TableFlow = super::source::table(ctx, source, naming)?;
@@ -363,19 +497,99 @@ fn keyed_table(ctx: &mut PlanContext<'_>, side: &Side, name: &str) -> Result<KTa
                     .into_iter()
                     .map(|(n, t)| (n.clone(), TExpr::column(n, t))),
             );
-            let node = table_stage(ctx, &flow, None, &outputs, key_width, &format!("{name}-Prepare"))?;
+            let node = table_stage(
+                ctx,
+                &flow,
+                None,
+                &outputs,
+                key_width,
+                &format!("{name}-Prepare"),
+            )?;
             let key_serde = super::source::key_serde(source)?;
             let row_serde = RowSerde::internal(side.row().into_iter().map(|(_, t)| t).collect());
-            Ok(KTable::from_node(&ctx.builder, node, None, Some(key_serde), Some(row_serde)))
+            let Some((join_serde, store)) = rekey else {
+                return Ok(KTable::from_node(
+                    &ctx.builder,
+                    node,
+                    None,
+                    Some(key_serde),
+                    Some(row_serde),
+                ));
+            };
+            let upserts = ctx.processor(
+                &format!("{name}-SelectKey"),
+                node,
+                Arc::new(|| Box::new(UpsertsNode)),
+            );
+            let stream: KStream<Row, Option<Row>> =
+                KStream::from_node(&ctx.builder, upserts, Some(join_serde), None)
+                    .mark_for_repartition();
+            ctx.step(format!(
+                "{name}: re-keyed into the join's key format through {store}-repartition"
+            ));
+            Ok(KTable::from_upserts(&stream, &store, row_serde))
         }
         SideFlow::Table(t) => Ok(t.clone()),
-        SideFlow::Stream(_) => Err(SqlError::semantic("internal: a stream side read as a table")),
+        SideFlow::Stream(_) => Err(SqlError::semantic(
+            "internal: a stream side read as a table",
+        )),
     }
+}
+
+/// A table's changes as upserts: the new row, or `None` for a delete.
+struct UpsertsNode;
+
+impl eddy_streams::processor::Node for UpsertsNode {
+    fn process(
+        &mut self,
+        batch: eddy_streams::processor::AnyBatch,
+        ctx: &mut eddy_streams::processor::Context<'_>,
+    ) -> eddy_streams::Result<()> {
+        let changes = eddy_streams::processor::downcast::<
+            Vec<eddy_streams::record::Record<Row, eddy_streams::record::Change<Row>>>,
+        >(batch, "Upserts")?;
+        let upserts: Vec<eddy_streams::record::Record<Row, Option<Row>>> = changes
+            .into_iter()
+            .map(|r| eddy_streams::record::Record::new(r.key, r.value.new, r.timestamp))
+            .collect();
+        ctx.forward_records(upserts);
+        Ok(())
+    }
+}
+
+/// Windowed sides join on their windowed keys as they are: ksqlDB re-keys neither a
+/// windowed stream nor a windowed table (`SchemaKStream.selectKey`), and a different window
+/// or key format on the right would need that too. `right` is the joined source.
+fn check_windowed_keys(
+    left: &Side,
+    right: &Side,
+    repartition: bool,
+    left_key_format: &FormatInfo,
+    right_source: &DataSource,
+) -> Result<()> {
+    if left.window.is_none() && right.window.is_none() {
+        return Ok(());
+    }
+    if repartition
+        || left.window != right.window
+        || left_key_format.format != right_source.key_format.format
+    {
+        return Err(SqlError::semantic(
+            "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.",
+        ));
+    }
+    Ok(())
 }
 
 /// The internal serde of joined rows: the left side's columns then the right's.
 fn joined_serde(left: &Side, right: &Side) -> SerdeRef<Row> {
-    RowSerde::internal(left.row().into_iter().chain(right.row()).map(|(_, t)| t).collect())
+    RowSerde::internal(
+        left.row()
+            .into_iter()
+            .chain(right.row())
+            .map(|(_, t)| t)
+            .collect(),
+    )
 }
 
 fn concat(left: Option<&Row>, left_width: usize, right: Option<&Row>, right_width: usize) -> Row {
@@ -414,28 +628,69 @@ fn kind_name(k: JoinKind) -> &'static str {
 #[allow(clippy::too_many_lines)]
 pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result<PlannedQuery> {
     if query.window.is_some() && query.group_by.is_empty() {
-        return Err(SqlError::semantic("WINDOW clause requires a GROUP BY clause."));
-    }
-    if !query.group_by.is_empty() || super::select::has_aggregates(ctx, query) {
         return Err(SqlError::semantic(
-            "Aggregations over joins are not supported yet: create the join as a stream or table, then aggregate it",
+            "WINDOW clause requires a GROUP BY clause.",
         ));
     }
-    if !query.partition_by.is_empty() {
-        return Err(SqlError::semantic(
-            "PARTITION BY is not supported with joins yet: create the join as a stream, then repartition it",
-        ));
-    }
-    // The sources, with unique aliases.
-    let mut sources = vec![(query.from.source.clone(), lookup(ctx, &query.from.source.name)?)];
+    let aggregated = !query.group_by.is_empty() || super::select::has_aggregates(ctx, query);
+    // The sources.
+    let mut sources = vec![(
+        query.from.source.clone(),
+        lookup(ctx, &query.from.source.name)?,
+    )];
     for j in &query.from.joins {
         sources.push((j.source.clone(), lookup(ctx, &j.source.name)?));
     }
-    for (i, (a, _)) in sources.iter().enumerate() {
-        if sources[..i].iter().any(|(b, _)| b.name.value == a.name.value) {
-            return Err(SqlError::semantic(if sources.len() > 2 {
+    let aliases: Vec<String> = sources
+        .iter()
+        .map(|(a, _)| a.alias_or_name().to_string())
+        .collect();
+    {
+        let aliased: Vec<(&str, &DataSource)> = aliases
+            .iter()
+            .map(String::as_str)
+            .zip(sources.iter().map(|(_, s)| s))
+            .collect();
+        super::sanitize::check_ambiguous_columns(query, &aliased)?;
+    }
+    // ksqlDB's plan node names: the i-th of n joins is `L_` * (n - 1 - i) + `Join`, reading
+    // `KafkaTopic_<prefix>Left` (the first source) and `KafkaTopic_<prefix>Right`.
+    let n = query.from.joins.len();
+    let join_prefix = |i: usize| "L_".repeat(n - 1 - i);
+    let mut sides: Vec<Option<Side>> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, (a, s))| {
+            Some(source_side(
+                s.clone(),
+                SourceNaming {
+                    alias: a.alias_or_name().to_string(),
+                    prefixed: true,
+                    node_id: if i == 0 {
+                        format!("KafkaTopic_{}Left", join_prefix(0))
+                    } else {
+                        format!("KafkaTopic_{}Right", join_prefix(i - 1))
+                    },
+                },
+            ))
+        })
+        .collect();
+    let source_of = |alias: &str| -> &DataSource {
+        let i = aliases.iter().position(|a| a == alias).unwrap_or(0);
+        &sources[i].1
+    };
+    // The analysis, join by join (ksqlDB's `Analyzer`): no source twice, the criteria, the
+    // sources' windowing.
+    let mut criteria: Vec<Criteria> = Vec::new();
+    for (i, join) in query.from.joins.iter().enumerate() {
+        let (a, _) = &sources[i + 1];
+        if sources[..=i]
+            .iter()
+            .any(|(b, _)| b.name.value == a.name.value)
+        {
+            return Err(SqlError::semantic(if i > 0 {
                 format!(
-                    "N-way joins do not support multiple occurrences of the same source. Source: '{}'",
+                    "N-way joins do not support multiple occurrences of the same source. Source: '{}'.",
                     a.name.value
                 )
             } else {
@@ -445,11 +700,28 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                 )
             }));
         }
+        let columns: Vec<FlowColumn> = sides[..=i + 1]
+            .iter()
+            .flatten()
+            .flat_map(|s| s.columns.iter().cloned())
+            .collect();
+        let scope = scope_of(&columns, &aliases[..=i + 1]);
+        let c = split_criteria(ctx, join, &aliases[..=i], &aliases[i + 1], &scope)?;
+        let (written_left, written_right) = if c.flipped {
+            (aliases[i + 1].as_str(), c.left_alias.as_str())
+        } else {
+            (c.left_alias.as_str(), aliases[i + 1].as_str())
+        };
+        check_windowing(
+            (written_left, source_of(written_left)),
+            (written_right, source_of(written_right)),
+        )?;
+        criteria.push(c);
     }
     let kafka_value: Vec<String> = sources
         .iter()
         .filter(|(_, s)| s.value_format.format == Format::Kafka)
-        .map(|(a, _)| a.name.value.clone())
+        .map(|(a, _)| a.alias_or_name().to_string())
         .collect();
     if !kafka_value.is_empty() {
         return Err(SqlError::semantic(format!(
@@ -457,35 +729,26 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
             kafka_value.join(", ")
         )));
     }
-    let multi = sources.len() > 2;
-    let mut left = {
-        let (a, s) = &sources[0];
-        source_side(
-            s.clone(),
-            SourceNaming {
-                alias: a.alias_or_name().to_string(),
-                prefixed: true,
-                node_id: if multi { "KafkaTopic_L_Left".into() } else { "KafkaTopic_Left".into() },
-            },
-        )
-    };
+    let mut foreign_key = vec![false; n];
+    let mut left = sides[0]
+        .take()
+        .ok_or_else(|| SqlError::semantic("internal: no source"))?;
     let left_key_format = sources[0].1.key_format.clone();
     for (i, join) in query.from.joins.iter().enumerate() {
-        let (a, s) = &sources[i + 1];
-        let right = source_side(
-            s.clone(),
-            SourceNaming {
-                alias: a.alias_or_name().to_string(),
-                prefixed: true,
-                node_id: format!("KafkaTopic_{}Right", if i + 2 < sources.len() { "L_" } else { "" }),
-            },
-        );
+        let (_, s) = &sources[i + 1];
+        let right = sides[i + 1]
+            .take()
+            .ok_or_else(|| SqlError::semantic("internal: no source"))?;
         let mut columns = left.columns.clone();
         columns.extend(right.columns.iter().cloned());
         let mut qualifiers = left.aliases.clone();
         qualifiers.extend(right.aliases.iter().cloned());
         let scope = scope_of(&columns, &qualifiers);
-        let (lexpr, rexpr) = split_criteria(ctx, join, &left, &right, &scope)?;
+        let c = &criteria[i];
+        let (lexpr, rexpr) = (c.left.clone(), c.right.clone());
+        let (written_l, written_r) = c.written(&scope);
+        // ksqlDB names the join's left source after the criteria's left side.
+        let left_name = source_of(&c.left_alias).name.clone();
         let lt = ctx.type_expr(&scope, &lexpr)?;
         let rt = ctx.type_expr(&scope, &rexpr)?;
         let (lty, rty) = (lt.ty.clone(), rt.ty.clone());
@@ -497,28 +760,34 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
             )));
         }
         if lty != rty {
+            let (wl, wr) = if c.flipped {
+                (&rty, &lty)
+            } else {
+                (&lty, &rty)
+            };
             return Err(SqlError::semantic(format!(
-                "Invalid join condition: types don't match. Got {lexpr}{{{}}} = {rexpr}{{{}}}.",
-                lty.as_ref().map(|t| t.to_string()).unwrap_or_default(),
-                rty.as_ref().map(|t| t.to_string()).unwrap_or_default()
+                "Invalid join condition: types don't match. Got {written_l}{{{}}} = {written_r}{{{}}}.",
+                wl.as_ref().map(|t| t.to_string()).unwrap_or_default(),
+                wr.as_ref().map(|t| t.to_string()).unwrap_or_default()
             )));
         }
         let key_ty = lty.unwrap_or(SqlType::String);
         if key_ty.contains_map() {
             let column = match &qualify(&lexpr, &scope).kind {
-                ExprKind::Column { source: Some(q), name } => format!("{q}_{name}"),
+                ExprKind::Column {
+                    source: Some(q),
+                    name,
+                } => format!("{q}_{name}"),
                 ExprKind::Column { name, .. } => name.clone(),
-                _ => synthetic_key_name(&sources.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>()),
+                _ => {
+                    synthetic_key_name(&sources.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>())
+                }
             };
             return Err(SqlError::semantic(format!(
                 "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{column}`. Column type: {key_ty}. See https://github.com/confluentinc/ksql/issues/6621 for more."
             )));
         }
-        let name = if multi && i + 2 < sources.len() {
-            format!("L_Join{i}")
-        } else {
-            "Join".to_string()
-        };
+        let name = format!("{}Join", join_prefix(i));
         let left_width = left.columns.len();
         let right_width = right.columns.len();
         let (lw, rw) = (left_width, right_width);
@@ -529,18 +798,37 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                         "Stream-Stream joins must have a WITHIN clause specified. None was provided. To learn about how to specify a WITHIN clause with a stream-stream join, please visit: https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select",
                     )
                 })?;
-                let serde = key_serde(&left_key_format, &key_ty)?;
-                let l_repart = !left.equivalence.iter().any(|e| same_expr(e, &lexpr, false))
-                    && !(left.is_source && is_key_of(&lexpr, &left));
+                let serde = key_serde(&left_key_format, &key_ty, left.window)?;
+                let l_repart = !(left.equivalence.iter().any(|e| same_expr(e, &lexpr, false))
+                    || (left.is_source && is_key_of(&lexpr, &left)));
                 let r_repart = !(right.is_source && is_key_of(&rexpr, &right));
-                let l = keyed_stream(ctx, &left, &lt, serde.clone(), l_repart, &format!("{}Left", prefix(&name)))?;
-                let r = keyed_stream(ctx, &right, &rt, serde, r_repart, &format!("{}Right", prefix(&name)))?;
+                check_windowed_keys(&left, &right, l_repart || r_repart, &left_key_format, s)?;
+                let l = keyed_stream(
+                    ctx,
+                    &left,
+                    &lt,
+                    serde.clone(),
+                    l_repart,
+                    &format!("{name}-left"),
+                )?;
+                let r = keyed_stream(ctx, &right, &rt, serde, r_repart, &format!("{name}-right"))?;
                 let windows = join_windows(within);
-                ctx.step(format!("{} stream-stream join ON {lexpr} = {rexpr} WITHIN ({:?}, {:?})", kind_name(join.kind), within.before, within.after));
+                ctx.step(format!(
+                    "{} stream-stream join ON {lexpr} = {rexpr} WITHIN ({:?}, {:?})",
+                    kind_name(join.kind),
+                    within.before,
+                    within.after
+                ));
                 let stream = match join.kind {
-                    JoinKind::Inner => l.join(&r, move |a, b| concat(Some(a), lw, Some(b), rw), windows),
-                    JoinKind::Left => l.left_join(&r, move |a, b| concat(Some(a), lw, b, rw), windows),
-                    JoinKind::Right => r.left_join(&l, move |b, a| concat(a, lw, Some(b), rw), windows),
+                    JoinKind::Inner => {
+                        l.join(&r, move |a, b| concat(Some(a), lw, Some(b), rw), windows)
+                    }
+                    JoinKind::Left => {
+                        l.left_join(&r, move |a, b| concat(Some(a), lw, b, rw), windows)
+                    }
+                    JoinKind::Right => {
+                        r.left_join(&l, move |b, a| concat(a, lw, Some(b), rw), windows)
+                    }
                     JoinKind::Full => l.outer_join(&r, move |a, b| concat(a, lw, b, rw), windows),
                 };
                 SideFlow::Stream(stream.with_value_serde(joined_serde(&left, &right)))
@@ -554,23 +842,32 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                 if matches!(join.kind, JoinKind::Full | JoinKind::Right) {
                     return Err(SqlError::semantic(format!(
                         "Invalid join type: {}-outer join not supported for stream-table join. Got {} {} {}.",
-                        if join.kind == JoinKind::Full { "full" } else { "right" },
-                        sources[i].1.name,
+                        if join.kind == JoinKind::Full {
+                            "full"
+                        } else {
+                            "right"
+                        },
+                        left_name,
                         kind_name(join.kind),
                         s.name
                     )));
                 }
                 if !is_key_of(&rexpr, &right) {
                     return Err(SqlError::semantic(format!(
-                        "Invalid join condition: stream-table joins require to join on the table's primary key. Got {} = {}.", qualify(&lexpr, &scope), qualify(&rexpr, &scope)
+                        "Invalid join condition: stream-table joins require to join on the table's primary key. Got {} = {}.",
+                        written_l, written_r
                     )));
                 }
                 let serde = super::source::key_serde(s)?;
-                let l_repart = !left.equivalence.iter().any(|e| same_expr(e, &lexpr, false))
-                    && !(left.is_source && is_key_of(&lexpr, &left));
-                let l = keyed_stream(ctx, &left, &lt, serde, l_repart, &format!("{}Left", prefix(&name)))?;
-                let t = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)))?;
-                ctx.step(format!("{} stream-table join ON {lexpr} = {rexpr}", kind_name(join.kind)));
+                let l_repart = !(left.equivalence.iter().any(|e| same_expr(e, &lexpr, false))
+                    || (left.is_source && is_key_of(&lexpr, &left)));
+                check_windowed_keys(&left, &right, l_repart, &left_key_format, s)?;
+                let l = keyed_stream(ctx, &left, &lt, serde, l_repart, &name)?;
+                let t = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)), None)?;
+                ctx.step(format!(
+                    "{} stream-table join ON {lexpr} = {rexpr}",
+                    kind_name(join.kind)
+                ));
                 let stream = match join.kind {
                     JoinKind::Left => l.left_join_table(&t, move |a, b| concat(Some(a), lw, b, rw)),
                     _ => l.join_table(&t, move |a, b| concat(Some(a), lw, Some(b), rw)),
@@ -580,7 +877,7 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
             (SourceKind::Table, SourceKind::Stream) => {
                 return Err(SqlError::semantic(format!(
                     "Invalid join order: table-stream joins are not supported; only stream-table joins. Got {} {} {}.",
-                    sources[i].1.name,
+                    left_name,
                     kind_name(join.kind),
                     s.name
                 )));
@@ -593,15 +890,30 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                 }
                 if !is_key_of(&rexpr, &right) {
                     return Err(SqlError::semantic(format!(
-                        "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {} = {}.", qualify(&lexpr, &scope), qualify(&rexpr, &scope)
+                        "Invalid join condition: table-table joins require to join on the primary key of the right input table. Got {} = {}.",
+                        written_l, written_r
                     )));
                 }
                 let primary = left.equivalence.iter().any(|e| same_expr(e, &lexpr, false))
                     || (left.is_source && is_key_of(&lexpr, &left));
                 if primary {
-                    let l = keyed_table(ctx, &left, &format!("{}Left", prefix(&name)))?;
-                    let r = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)))?;
-                    ctx.step(format!("{} table-table join ON {lexpr} = {rexpr}", kind_name(join.kind)));
+                    check_windowed_keys(&left, &right, false, &left_key_format, s)?;
+                    // The join is keyed in the left table's key format: a right table of
+                    // another format is re-keyed into it.
+                    let rekey = if s.key_format != left_key_format {
+                        Some((
+                            super::source::key_serde(&sources[0].1)?,
+                            format!("{}RightSourceKeyed-Materialize", join_prefix(i)),
+                        ))
+                    } else {
+                        None
+                    };
+                    let l = keyed_table(ctx, &left, &format!("{}Left", prefix(&name)), None)?;
+                    let r = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)), rekey)?;
+                    ctx.step(format!(
+                        "{} table-table join ON {lexpr} = {rexpr}",
+                        kind_name(join.kind)
+                    ));
                     let table = match join.kind {
                         JoinKind::Inner => l.join(&r, move |a, b| concat(Some(a), lw, Some(b), rw)),
                         JoinKind::Left => l.left_join(&r, move |a, b| concat(Some(a), lw, b, rw)),
@@ -614,22 +926,28 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                     if join.kind == JoinKind::Full {
                         return Err(SqlError::semantic(format!(
                             "Invalid join type: full-outer join not supported for foreign-key table-table join. Got {} [FULL] OUTER JOIN {}.",
-                            sources[i].1.name, s.name
+                            left_name, s.name
                         )));
                     }
                     if join.kind == JoinKind::Right {
                         return Err(SqlError::semantic(format!(
                             "Invalid join type: right join not supported for foreign-key table-table join. Got {} RIGHT JOIN {}.",
-                            sources[i].1.name, s.name
+                            left_name, s.name
                         )));
                     }
                     if !left.is_source {
                         return Err(SqlError::semantic(format!(
-                            "Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. Got {} = {}.", qualify(&lexpr, &scope), qualify(&rexpr, &scope)
+                            "Invalid join condition: foreign-key table-table joins are not supported as part of n-way joins. Got {} = {}.",
+                            written_l, written_r
                         )));
                     }
-                    let l = keyed_table(ctx, &left, &format!("{}Left", prefix(&name)))?;
-                    let r = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)))?;
+                    if right.window.is_some() {
+                        return Err(SqlError::semantic(
+                            "Foreign-key table-table joins are not supported on windowed tables.",
+                        ));
+                    }
+                    let l = keyed_table(ctx, &left, &format!("{}Left", prefix(&name)), None)?;
+                    let r = keyed_table(ctx, &right, &format!("{}Right", prefix(&name)), None)?;
                     let left_row = left.row();
                     let fk_program = {
                         let (program, _) = ctx.compiler.program(
@@ -644,18 +962,31 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                     let fk_ty = key_ty.clone();
                     let log = ctx.log.clone();
                     let extract = move |v: &Row| -> Option<Row> {
-                        let batch = crate::runtime::batch::SqlBatch::from_rows(&schema, &arrow, std::slice::from_ref(v)).ok()?;
+                        let batch = crate::runtime::batch::SqlBatch::from_rows(
+                            &schema,
+                            &arrow,
+                            std::slice::from_ref(v),
+                        )
+                        .ok()?;
                         let out = fk_program.project(&batch.rows).ok()?;
                         for e in fk_program.errors.take() {
                             log.record(e);
                         }
-                        let value = crate::arrow_conv::value_at(out.column(0).as_ref(), 0, &fk_ty).ok()?;
+                        let value =
+                            crate::arrow_conv::value_at(out.column(0).as_ref(), 0, &fk_ty).ok()?;
                         (!value.is_null()).then(|| vec![value])
                     };
                     let joined_serde = RowSerde::internal(
-                        left_row.iter().chain(&right.row()).map(|(_, t)| t.clone()).collect(),
+                        left_row
+                            .iter()
+                            .chain(&right.row())
+                            .map(|(_, t)| t.clone())
+                            .collect(),
                     );
-                    ctx.step(format!("{} foreign-key table-table join ON {lexpr} = {rexpr}", kind_name(join.kind)));
+                    ctx.step(format!(
+                        "{} foreign-key table-table join ON {lexpr} = {rexpr}",
+                        kind_name(join.kind)
+                    ));
                     let store = format!("{}FK-JOIN", prefix(&name));
                     let table = match join.kind {
                         JoinKind::Left => l.left_join_foreign_key(
@@ -680,19 +1011,25 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
                         aliases: qualifiers,
                         equivalence: Vec::new(),
                         viable: Vec::new(),
-                        key_type: left.columns.iter().find(|c| c.role == Role::Key).map(|c| c.ty.clone()),
+                        key_type: left
+                            .columns
+                            .iter()
+                            .find(|c| c.role == Role::Key)
+                            .map(|c| c.ty.clone()),
                         is_source: false,
+                        window: None,
                     };
                     // The result keeps the left table's key.
                     let left_keys: Vec<Expr> = left
                         .columns
                         .iter()
                         .filter(|c| c.role == Role::Key)
-                        .map(|c| column_ref(c))
+                        .map(column_ref)
                         .collect();
                     next.equivalence = left_keys.clone();
                     next.viable = left_keys;
                     left = next;
+                    foreign_key[i] = true;
                     continue;
                 }
             }
@@ -708,15 +1045,28 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
         } else {
             let keys = vec![lexpr.clone(), rexpr.clone()];
             let mut equivalence = keys.clone();
-            if left.equivalence.iter().any(|e| keys.iter().any(|k| same_expr(e, k, false))) {
+            if left
+                .equivalence
+                .iter()
+                .any(|e| keys.iter().any(|k| same_expr(e, k, false)))
+            {
                 equivalence.extend(left.equivalence.iter().cloned());
             }
             let mut viable = Vec::new();
-            for e in left.viable.iter().chain(std::iter::once(&lexpr)).chain(std::iter::once(&rexpr)) {
+            for e in left
+                .viable
+                .iter()
+                .chain(std::iter::once(&lexpr))
+                .chain(std::iter::once(&rexpr))
+            {
                 let qualified = qualify(e, &scope);
                 if matches!(qualified.kind, ExprKind::Column { .. })
-                    && equivalence.iter().any(|k| same_expr(&qualify(k, &scope), &qualified, false))
-                    && !viable.iter().any(|v: &Expr| same_expr(v, &qualified, false))
+                    && equivalence
+                        .iter()
+                        .any(|k| same_expr(&qualify(k, &scope), &qualified, false))
+                    && !viable
+                        .iter()
+                        .any(|v: &Expr| same_expr(v, &qualified, false))
                 {
                     viable.push(qualified);
                 }
@@ -732,13 +1082,55 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
             viable,
             key_type: Some(key_ty),
             is_source: false,
+            window: left.window,
         };
     }
-    finish(ctx, query, target, left, &sources.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>())
+    let source_list: Vec<DataSource> = sources.iter().map(|(_, s)| s.clone()).collect();
+    let planned = if aggregated {
+        aggregated_join(ctx, query, target, left, &source_list)?
+    } else if query.partition_by.is_empty() {
+        finish(ctx, query, target, left, &source_list)?
+    } else {
+        repartitioned(ctx, query, target, left, &source_list)?
+    };
+    // Checked as ksqlDB builds the joins' streams, after the logical plan: outermost first.
+    for i in (0..n).rev().filter(|i| !foreign_key[*i]) {
+        check_copartitioned(
+            ctx,
+            (&aliases[0], &sources[i].1),
+            (&aliases[i + 1], &sources[i + 1].1),
+        )?;
+    }
+    Ok(planned)
+}
+
+/// The sides of a (primary-key) join must have as many partitions
+/// (`JoinNode.ensureMatchingPartitionCounts`): a joined side has the partitions of its last
+/// source, and is named after its first. Skipped when the counts are unknown.
+fn check_copartitioned(
+    ctx: &PlanContext<'_>,
+    left: (&str, &DataSource),
+    right: (&str, &DataSource),
+) -> Result<()> {
+    let (Some(l), Some(r)) = (
+        ctx.partitions(&left.1.topic),
+        ctx.partitions(&right.1.topic),
+    ) else {
+        return Ok(());
+    };
+    if l == r {
+        return Ok(());
+    }
+    let (a, b) = (left.0, right.0);
+    Err(SqlError::semantic(format!(
+        "Can't join `{a}` with `{b}` since the number of partitions don't match. `{a}` partitions = {l}; `{b}` partitions = {r}. Please repartition either one so that the number of partitions match."
+    )))
 }
 
 fn prefix(name: &str) -> String {
-    name.strip_suffix("Join").map(str::to_string).unwrap_or_else(|| format!("{name}_"))
+    name.strip_suffix("Join")
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{name}_"))
 }
 
 fn column_ref(c: &FlowColumn) -> Expr {
@@ -831,8 +1223,13 @@ fn finish(
         .map(|s| Ok((s.alias.clone(), ctx.type_expr(&scope, &s.expr)?)))
         .collect::<Result<_>>()?;
     let row = side.row();
-    // The joined batches: key, the sides' columns, ROWTIME, #nullrow.
-    let mut stage_columns = vec![(JOIN_KEY.to_string(), key_ty.clone())];
+    // The joined batches: key (and its window), the sides' columns, ROWTIME, #nullrow.
+    let window = side.window;
+    let mut key_columns = vec![(JOIN_KEY.to_string(), key_ty.clone())];
+    if window.is_some() {
+        key_columns.extend(JOIN_WINDOW.map(|w| (w.to_string(), SqlType::BigInt)));
+    }
+    let mut stage_columns = key_columns.clone();
     stage_columns.extend(row.iter().cloned());
     let primary_source = sources[0].clone();
     let is_transient = matches!(target, Target::Transient);
@@ -869,7 +1266,10 @@ fn finish(
                     let mut aliases: Vec<String> = keyed.iter().map(|s| s.alias.clone()).collect();
                     aliases.sort();
                     let column = match &qualify(&select[p].expr, &scope).kind {
-                        ExprKind::Column { source: Some(q), name } => format!("{q}_{name}"),
+                        ExprKind::Column {
+                            source: Some(q),
+                            name,
+                        } => format!("{q}_{name}"),
                         ExprKind::Column { name, .. } => name.clone(),
                         _ => select[p].alias.clone(),
                     };
@@ -913,14 +1313,30 @@ fn finish(
             .collect(),
         value: values
             .iter()
-            .map(|s| Ok((s.alias.clone(), typed_of(&s.alias)?.ty.unwrap_or(SqlType::String))))
+            .map(|s| {
+                Ok((
+                    s.alias.clone(),
+                    typed_of(&s.alias)?.ty.unwrap_or(SqlType::String),
+                ))
+            })
             .collect::<Result<_>>()?,
     };
     if !is_transient && result.value.is_empty() {
-        return Err(SqlError::semantic("The projection contains no value columns."));
+        return Err(SqlError::semantic(
+            "The projection contains no value columns.",
+        ));
     }
     let source_names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
-    let resolved = resolve_target(ctx, target, side.kind, &primary_source, &result, None)?;
+    let resolved = resolve_target(ctx, target, side.kind, &primary_source, &result, window)?;
+    // The window bounds of the result's windowed keys.
+    let bounds: Vec<(String, TExpr)> = match window {
+        Some(_) => [WINDOWSTART, WINDOWEND]
+            .iter()
+            .zip(JOIN_WINDOW)
+            .map(|(name, internal)| (name.to_string(), TExpr::column(internal, SqlType::BigInt)))
+            .collect(),
+        None => Vec::new(),
+    };
     match side.flow {
         SideFlow::Stream(stream) => {
             stage_columns.push((ROWTIME.to_string(), SqlType::BigInt));
@@ -937,27 +1353,39 @@ fn finish(
                 schema,
                 columns,
                 key: Vec::new(),
-                window: None,
+                window,
                 qualifiers: side.aliases.clone(),
             };
             let filter = filter.map(|f| not_null_row(Some(f)));
             if is_transient {
                 let mut outputs = typed.clone();
-                outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
+                outputs.push((
+                    NULL_ROW.to_string(),
+                    TExpr::column(NULL_ROW, SqlType::Boolean),
+                ));
                 let out = stream_stage(ctx, &flow, filter.as_ref(), &outputs, "Project")?;
                 let cols: Vec<(String, SqlType)> = typed
                     .iter()
                     .map(|(n, t)| (n.clone(), t.ty.clone().unwrap_or(SqlType::String)))
                     .collect();
                 if let Some(sender) = ctx.push.clone() {
-                    let indexed: Vec<(usize, SqlType)> =
-                        cols.iter().cloned().enumerate().map(|(i, (_, t))| (i, t)).collect();
+                    let indexed: Vec<(usize, SqlType)> = cols
+                        .iter()
+                        .cloned()
+                        .enumerate()
+                        .map(|(i, (_, t))| (i, t))
+                        .collect();
                     let null_row = cols.len();
                     ctx.processor(
                         "Push",
                         out.node,
                         Arc::new(move || {
-                            Box::new(StreamPushNode::new("Push", indexed.clone(), null_row, sender.clone()))
+                            Box::new(StreamPushNode::new(
+                                "Push",
+                                indexed.clone(),
+                                null_row,
+                                sender.clone(),
+                            ))
                         }),
                     );
                 }
@@ -984,26 +1412,48 @@ fn finish(
                 None => TExpr::column(ROWTIME, SqlType::BigInt),
             };
             outputs.push((ROWTIME.to_string(), rowtime));
-            outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
+            outputs.extend(bounds.iter().cloned());
+            outputs.push((
+                NULL_ROW.to_string(),
+                TExpr::column(NULL_ROW, SqlType::Boolean),
+            ));
             let out = stream_stage(ctx, &flow, filter.as_ref(), &outputs, "Project")?;
             stream_sink(ctx, &out, &sink, false)?;
-            persistent(ctx, source_names, sink, sink_topic, &result, SourceKind::Stream)
+            persistent(
+                ctx,
+                source_names,
+                sink,
+                sink_topic,
+                &result,
+                SourceKind::Stream,
+            )
         }
         SideFlow::Table(table) => {
             let flow = TableFlow {
                 table,
-                key: vec![(JOIN_KEY.to_string(), key_ty.clone())],
+                key: key_columns.clone(),
                 row: row.clone(),
                 columns,
-                window: None,
+                window,
                 qualifiers: side.aliases.clone(),
                 store: None,
             };
-            let mut outputs: Vec<(String, TExpr)> =
-                vec![("#key".to_string(), TExpr::column(JOIN_KEY, key_ty.clone()))];
+            let mut outputs: Vec<(String, TExpr)> = key_columns
+                .iter()
+                .map(|(n, t)| (format!("#key:{n}"), TExpr::column(n.clone(), t.clone())))
+                .collect();
+            let key_width = outputs.len();
             if is_transient {
                 outputs.extend(typed.iter().cloned());
-                let node = table_stage_with(ctx, &flow, filter.as_ref(), &outputs, 1, "Project", true)?;
+                let node = table_stage_with(
+                    ctx,
+                    &flow,
+                    filter.as_ref(),
+                    &outputs,
+                    key_width,
+                    "Project",
+                    true,
+                )?;
                 let cols: Vec<(String, SqlType)> = typed
                     .iter()
                     .map(|(n, t)| (n.clone(), t.ty.clone().unwrap_or(SqlType::String)))
@@ -1013,7 +1463,9 @@ fn finish(
                     ctx.processor(
                         "Push",
                         node,
-                        Arc::new(move || Box::new(TablePushNode::new("Push", indexes.clone(), sender.clone()))),
+                        Arc::new(move || {
+                            Box::new(TablePushNode::new("Push", indexes.clone(), sender.clone()))
+                        }),
                     );
                 }
                 return transient(ctx, source_names, SourceKind::Table, cols);
@@ -1039,12 +1491,214 @@ fn finish(
             };
             outputs.push((ROWTIME.to_string(), rowtime));
             out_row.push((ROWTIME.to_string(), SqlType::BigInt));
-            let node = table_stage_with(ctx, &flow, filter.as_ref(), &outputs, 1, "Project", true)?;
+            let node = table_stage_with(
+                ctx,
+                &flow,
+                filter.as_ref(),
+                &outputs,
+                key_width,
+                "Project",
+                true,
+            )?;
             table_sink(ctx, node, &out_row, &sink)?;
-            persistent(ctx, source_names, sink, sink_topic, &result, SourceKind::Table)
+            persistent(
+                ctx,
+                source_names,
+                sink,
+                sink_topic,
+                &result,
+                SourceKind::Table,
+            )
         }
         SideFlow::Source(..) => Err(SqlError::semantic("internal: a join without joins")),
     }
+}
+
+/// A join re-keyed by PARTITION BY: the joined rows as a stream of ksqlDB's join schema
+/// ([`super::joined`]), then planned as a query over one stream (PARTITION BY, the
+/// projection, the sink), its expressions rewritten over that schema.
+fn repartitioned(
+    ctx: &mut PlanContext<'_>,
+    query: &Query,
+    target: &Target,
+    side: Side,
+    sources: &[DataSource],
+) -> Result<PlannedQuery> {
+    let (flow, rewritten, input) = as_flow(ctx, query, side, sources)?;
+    let Flow::Stream(flow) = flow else {
+        return Err(SqlError::semantic(
+            "PARTITION BY is not supported on tables: a table is already keyed by its PRIMARY KEY.",
+        ));
+    };
+    super::stream::plan_stream(ctx, &rewritten, target, &input, flow)
+}
+
+/// An aggregation of a join (ksqlDB's `AggregateNode` over its `JoinNode`): the joined
+/// rows or table as ksqlDB's join schema ([`super::joined`]), aggregated as one source's.
+fn aggregated_join(
+    ctx: &mut PlanContext<'_>,
+    query: &Query,
+    target: &Target,
+    side: Side,
+    sources: &[DataSource],
+) -> Result<PlannedQuery> {
+    super::aggregate::check_clauses(ctx, query, target, side.kind)?;
+    let (flow, rewritten, input) = as_flow(ctx, query, side, sources)?;
+    let flow = match flow {
+        Flow::Stream(f) => super::aggregate::Input::Stream(f),
+        Flow::Table(f) => super::aggregate::Input::Table(f),
+    };
+    super::aggregate::plan_aggregation(ctx, &rewritten, target, &input, flow)
+}
+
+/// The join's result as a flow of ksqlDB's join schema, the query rewritten over it, and
+/// what the planning over it needs of the sources.
+fn as_flow<'s>(
+    ctx: &mut PlanContext<'_>,
+    query: &Query,
+    side: Side,
+    sources: &'s [DataSource],
+) -> Result<(Flow, Query, super::stream::StreamInput<'s>)> {
+    if side.window.is_some() {
+        return Err(SqlError::semantic(
+            "Implicit repartitioning of windowed sources is not supported. See https://github.com/confluentinc/ksql/issues/4385.",
+        ));
+    }
+    let scope = scope_of(&side.columns, &side.aliases);
+    let key_ty = side.key_type.clone().unwrap_or(SqlType::String);
+    let key_ty = &key_ty;
+    // The key is named after the first viable key column the projection selects (or the
+    // first one), else it is the synthetic key (`LogicalPlanner.buildJoinKey`).
+    let key = if side.viable.is_empty() {
+        super::joined::JoinKey {
+            name: synthetic_key_name(sources),
+            internal: JOIN_KEY.to_string(),
+            ty: key_ty.clone(),
+            synthetic: true,
+        }
+    } else {
+        let selected = |v: &Expr| {
+            query.select.iter().any(|item| match item {
+                SelectItem::Wildcard(_) => true,
+                SelectItem::QualifiedWildcard(q) => {
+                    matches!(&v.kind, ExprKind::Column { source: Some(s), .. } if *s == q.value)
+                }
+                SelectItem::Expr { expr, .. } => same_expr(&qualify(expr, &scope), v, false),
+                SelectItem::StructWildcard(_) => false,
+            })
+        };
+        let chosen = side
+            .viable
+            .iter()
+            .find(|v| selected(v))
+            .unwrap_or(&side.viable[0]);
+        let ExprKind::Column {
+            source: Some(q),
+            name,
+        } = &chosen.kind
+        else {
+            return Err(SqlError::semantic(
+                "internal: a viable key that is not a column",
+            ));
+        };
+        let name = super::joined::join_column_name(q, name);
+        super::joined::JoinKey {
+            internal: name.clone(),
+            name,
+            ty: key_ty.clone(),
+            synthetic: false,
+        }
+    };
+    let row = side.row();
+    let columns = super::joined::columns(&side.columns, &side.aliases, &key);
+    let flow = match &side.flow {
+        SideFlow::Stream(stream) => {
+            // The joined batches: key, the sides' columns, ROWTIME, #nullrow.
+            let mut stage_columns = vec![(JOIN_KEY.to_string(), key.ty.clone())];
+            stage_columns.extend(row.iter().cloned());
+            stage_columns.push((ROWTIME.to_string(), SqlType::BigInt));
+            stage_columns.push((NULL_ROW.to_string(), SqlType::Boolean));
+            let schema = StageSchema::new(stage_columns);
+            let s = schema.clone();
+            let node = ctx.processor(
+                "Join-Batches",
+                stream.node(),
+                Arc::new(move || Box::new(FromRecordsNode::new("JoinBatches", s.clone()))),
+            );
+            Flow::Stream(StreamFlow {
+                node,
+                schema,
+                columns,
+                key: vec![key.internal.clone()],
+                window: None,
+                qualifiers: Vec::new(),
+            })
+        }
+        SideFlow::Table(table) => {
+            // The joined rows with their record time, as ROWTIME.
+            let keys = vec![(JOIN_KEY.to_string(), key.ty.clone())];
+            let joined = TableFlow {
+                table: table.clone(),
+                key: keys.clone(),
+                row: row.clone(),
+                columns: Vec::new(),
+                window: None,
+                qualifiers: Vec::new(),
+                store: None,
+            };
+            let mut outputs = vec![(
+                format!("#key:{JOIN_KEY}"),
+                TExpr::column(JOIN_KEY, key.ty.clone()),
+            )];
+            outputs.extend(
+                row.iter()
+                    .map(|(n, t)| (n.clone(), TExpr::column(n.clone(), t.clone()))),
+            );
+            outputs.push((ROWTIME.to_string(), TExpr::column(ROWTIME, SqlType::BigInt)));
+            let node = table_stage_with(ctx, &joined, None, &outputs, 1, "Join-Rows", true)?;
+            let mut row = row;
+            row.push((ROWTIME.to_string(), SqlType::BigInt));
+            Flow::Table(TableFlow {
+                table: KTable::from_node(&ctx.builder, node, None, None, None),
+                key: keys,
+                row,
+                columns,
+                window: None,
+                qualifiers: Vec::new(),
+                store: None,
+            })
+        }
+        SideFlow::Source(..) => {
+            return Err(SqlError::semantic("internal: a join without joins"));
+        }
+    };
+    // Select items are named over the join, as written, before the rewrite.
+    let names: Vec<Vec<String>> = sources
+        .iter()
+        .map(|s| s.schema.columns().iter().map(|c| c.name.clone()).collect())
+        .collect();
+    let exprs: Vec<SelectItem> = query
+        .select
+        .iter()
+        .filter(|i| matches!(i, SelectItem::Expr { .. }))
+        .cloned()
+        .collect();
+    let named = super::select::resolve(&exprs, &side.columns, &names, true)?;
+    let rewritten = super::joined::rewrite_query(query, &side.columns, &named)?;
+    let input = super::stream::StreamInput {
+        inherit: &sources[0],
+        sources: sources.iter().map(|s| s.name.clone()).collect(),
+        columns: names,
+        alias: None,
+        partition_display: Some(
+            query
+                .partition_by
+                .iter()
+                .map(|e| qualify(e, &scope).to_string())
+                .collect(),
+        ),
+    };
+    Ok((flow, rewritten, input))
 }
 
 fn persistent(
@@ -1089,4 +1743,234 @@ fn transient(
         log: ctx.log.clone(),
         transient_output: Some(TransientOutput { columns }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::tests::{catalog, error, plan, plan_with, schema};
+
+    const MULTI: &str = "CREATE STREAM S1 (ID INT KEY, V0 BIGINT) WITH (kafka_topic='s1', value_format='JSON');
+         CREATE TABLE T2 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t2', value_format='JSON');
+         CREATE TABLE T3 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t3', value_format='JSON');";
+
+    #[test]
+    fn every_join_is_analysed_before_planning() {
+        let m = catalog(MULTI);
+        let e = error(
+            &m,
+            "CREATE STREAM O AS SELECT * FROM S1 JOIN T2 ON S1.V0 = T2.V0 JOIN T3 ON S1.V0 = S1.V0;",
+        );
+        assert!(
+            e.contains("Each side of the join must reference exactly one source and not the same source. Left side references `S1` and right references `S1`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn messages_name_the_criteria_sources() {
+        let m = catalog(MULTI);
+        let e = error(
+            &m,
+            "CREATE STREAM O AS SELECT * FROM T2 JOIN T3 ON T2.ID = T3.ID JOIN S1 ON T2.ID = S1.ID;",
+        );
+        assert!(e.contains("Got T2 [INNER] JOIN S1."), "{e}");
+        let m = catalog(
+            "CREATE TABLE T1 (ID INT PRIMARY KEY, V INT) WITH (kafka_topic='t1', value_format='JSON');
+             CREATE TABLE T2 (ID BIGINT PRIMARY KEY, V INT) WITH (kafka_topic='t2', value_format='JSON');",
+        );
+        let e = error(
+            &m,
+            "CREATE TABLE O AS SELECT T1.ID, T2.V FROM T1 JOIN T2 ON T2.ID = T1.ID;",
+        );
+        assert!(
+            e.contains("types don't match. Got T2.ID{BIGINT} = T1.ID{INTEGER}."),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn windowed_sources_join_only_alike() {
+        let m = catalog(
+            "CREATE STREAM SS (ID INT KEY, V BIGINT) WITH (kafka_topic='ss', value_format='JSON', WINDOW_TYPE='SESSION');
+             CREATE STREAM TT (ID INT KEY, V BIGINT) WITH (kafka_topic='tt', value_format='JSON', WINDOW_TYPE='TUMBLING', WINDOW_SIZE='1 SECOND');
+             CREATE STREAM NW (ID INT KEY, V BIGINT) WITH (kafka_topic='nw', value_format='JSON');",
+        );
+        let e = error(
+            &m,
+            "CREATE STREAM O AS SELECT * FROM SS JOIN NW WITHIN 1 MINUTE ON SS.ID = NW.ID;",
+        );
+        assert!(
+            e.contains("Can not join windowed source to non-windowed source.\n`SS` is SESSION windowed\n`NW` is not windowed"),
+            "{e}"
+        );
+        let e = error(
+            &m,
+            "CREATE STREAM O AS SELECT * FROM SS JOIN TT WITHIN 1 MINUTE ON SS.ID = TT.ID;",
+        );
+        assert!(
+            e.contains(
+                "Incompatible windowed sources.\nLeft source: SESSION\nRight source: TUMBLING\n"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn windowed_sources_join_on_their_windowed_keys() {
+        let m = catalog(
+            "CREATE STREAM A (ID INT KEY, K INT, V BIGINT) WITH (kafka_topic='a', value_format='JSON', WINDOW_TYPE='TUMBLING', WINDOW_SIZE='1 SECOND');
+             CREATE STREAM B (ID INT KEY, K INT, V BIGINT) WITH (kafka_topic='b', value_format='JSON', WINDOW_TYPE='TUMBLING', WINDOW_SIZE='1 SECOND');
+             CREATE STREAM H (ID INT KEY, V BIGINT) WITH (kafka_topic='h', value_format='JSON', WINDOW_TYPE='HOPPING', WINDOW_SIZE='2 SECONDS');
+             CREATE TABLE T (ID INT PRIMARY KEY, V BIGINT) WITH (kafka_topic='t', value_format='JSON', WINDOW_TYPE='TUMBLING', WINDOW_SIZE='1 SECOND');
+             CREATE TABLE U (ID INT PRIMARY KEY, V BIGINT) WITH (kafka_topic='u', value_format='JSON', WINDOW_TYPE='TUMBLING', WINDOW_SIZE='1 SECOND');",
+        );
+        for sql in [
+            "CREATE STREAM O AS SELECT A.ID, A.V, B.V FROM A JOIN B WITHIN 1 MINUTE ON A.ID = B.ID;",
+            "CREATE STREAM O AS SELECT A.ID, A.V, T.V FROM A JOIN T ON A.ID = T.ID;",
+            "CREATE TABLE O AS SELECT T.ID, T.V, U.V FROM T JOIN U ON T.ID = U.ID;",
+        ] {
+            let p = plan(&m, sql).unwrap();
+            let sink = p.sink.unwrap();
+            assert_eq!(sink.window.map(|w| w.size_ms), Some(Some(1000)), "{sql}");
+        }
+        let refused = "Implicit repartitioning of windowed sources is not supported.";
+        for sql in [
+            "CREATE STREAM O AS SELECT * FROM A JOIN B WITHIN 1 MINUTE ON A.K = B.K;",
+            "CREATE STREAM O AS SELECT * FROM A JOIN H WITHIN 1 MINUTE ON A.ID = H.ID;",
+            "CREATE STREAM O AS SELECT * FROM A JOIN T ON A.K = T.ID;",
+        ] {
+            let e = error(&m, sql);
+            assert!(e.contains(refused), "{sql}: {e}");
+        }
+    }
+
+    #[test]
+    fn qualified_pseudo_columns_are_named_after_their_source() {
+        let m = catalog(MULTI);
+        let p = plan(
+            &m,
+            "CREATE STREAM O AS SELECT *, S1.ROWTIME, T2.ROWTIME FROM S1 JOIN T2 ON S1.ID = T2.ID;",
+        )
+        .unwrap();
+        assert_eq!(
+            schema(&p),
+            "`S1_ID` INTEGER KEY, `S1_V0` BIGINT, `T2_ID` INTEGER, `T2_V0` BIGINT, `S1_ROWTIME` BIGINT, `T2_ROWTIME` BIGINT"
+        );
+    }
+
+    #[test]
+    fn joined_sides_must_be_copartitioned() {
+        let m = catalog(MULTI);
+        let sql = "CREATE STREAM O AS SELECT * FROM S1 JOIN T2 ON S1.ID = T2.ID JOIN T3 ON S1.ID = T3.ID;";
+        let e = match plan_with(&m, sql, &[("s1", 1), ("t2", 1), ("t3", 2)]) {
+            Ok(_) => panic!("planned"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            e.contains("Can't join `S1` with `T3` since the number of partitions don't match. `S1` partitions = 1; `T3` partitions = 2."),
+            "{e}"
+        );
+        assert!(plan_with(&m, sql, &[("s1", 2), ("t2", 2), ("t3", 2)]).is_ok());
+        // The partitions of a joined side are those of its last source.
+        assert!(plan_with(&m, sql, &[("s1", 3), ("t2", 2), ("t3", 2)]).is_err());
+    }
+
+    #[test]
+    fn right_tables_of_another_key_format_are_rekeyed() {
+        let m = catalog(
+            "CREATE TABLE T1 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t1', key_format='KAFKA', value_format='JSON');
+             CREATE TABLE T2 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t2', key_format='KAFKA', value_format='JSON');
+             CREATE TABLE T3 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t3', key_format='DELIMITED', value_format='JSON');",
+        );
+        let p = plan(
+            &m,
+            "CREATE TABLE O AS SELECT T1.ID, T1.V0, T3.V0 FROM T1 JOIN T2 ON T1.ID = T2.ID JOIN T3 ON T1.ID = T3.ID;",
+        )
+        .unwrap();
+        let rekeyed: Vec<&String> = p.steps.iter().filter(|s| s.contains("re-keyed")).collect();
+        assert_eq!(rekeyed.len(), 1, "{:?}", p.steps);
+        assert!(rekeyed[0].contains("RightSourceKeyed-Materialize-repartition"));
+    }
+
+    #[test]
+    fn partition_by_over_joins_rekeys_the_join_schema() {
+        let m = catalog(
+            "CREATE STREAM L (A INT KEY, B INT, C INT) WITH (kafka_topic='l', value_format='JSON');
+             CREATE STREAM R (X INT KEY, Y INT, Z INT) WITH (kafka_topic='r', value_format='JSON');",
+        );
+        let schema_of = |sql: &str| schema(&plan(&m, sql).unwrap());
+        assert_eq!(
+            schema_of(
+                "CREATE STREAM O AS SELECT * FROM L JOIN R WITHIN 10 SECONDS ON L.A = R.X PARTITION BY L.B;"
+            ),
+            "`L_B` INTEGER KEY, `L_C` INTEGER, `L_ROWTIME` BIGINT, `L_ROWPARTITION` INTEGER, `L_ROWOFFSET` BIGINT, `L_A` INTEGER, `R_Y` INTEGER, `R_Z` INTEGER, `R_ROWTIME` BIGINT, `R_ROWPARTITION` INTEGER, `R_ROWOFFSET` BIGINT, `R_X` INTEGER"
+        );
+        // Unqualified columns, expressions (named KSQL_COL_n), the synthetic key.
+        assert_eq!(
+            schema_of(
+                "CREATE STREAM O AS SELECT B + 1 AS K, Y FROM L JOIN R WITHIN 10 SECONDS ON L.A = R.X PARTITION BY B + 1;"
+            ),
+            "`K` INTEGER KEY, `Y` INTEGER"
+        );
+        assert_eq!(
+            schema_of(
+                "CREATE STREAM O AS SELECT ROWKEY, L.B FROM L FULL JOIN R WITHIN 10 SECONDS ON L.A = R.X PARTITION BY L.B;"
+            ),
+            "`B` INTEGER KEY, `ROWKEY` INTEGER"
+        );
+        let e = error(
+            &m,
+            "CREATE STREAM O AS SELECT L.A, R.Y FROM L JOIN R WITHIN 10 SECONDS ON L.A = R.X PARTITION BY L.B;",
+        );
+        assert!(
+            e.contains("must include the partitioning expression L.B in its projection"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn joins_are_aggregated_over_the_join_schema() {
+        let m = catalog(
+            "CREATE TABLE T1 (ID BIGINT PRIMARY KEY, TOTAL INT) WITH (kafka_topic='t1', value_format='JSON');
+             CREATE TABLE T2 (ID BIGINT PRIMARY KEY, TOTAL INT) WITH (kafka_topic='t2', value_format='JSON');",
+        );
+        let p = plan(
+            &m,
+            "CREATE TABLE O AS SELECT T1.ID, SUM(T2.TOTAL) AS S FROM T1 LEFT JOIN T2 ON T1.ID = T2.ID GROUP BY T1.ID;",
+        )
+        .unwrap();
+        assert_eq!(schema(&p), "`T1_ID` BIGINT KEY, `S` INTEGER");
+        let e = error(
+            &m,
+            "CREATE TABLE O AS SELECT T1.ID, SUM(T2.TOTAL) AS S FROM T1 JOIN T2 ON T1.ID = T2.ID;",
+        );
+        assert!(
+            e.contains("does not support aggregate function SUM without a GROUP BY clause"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn four_way_joins_name_their_nodes_apart() {
+        let m = catalog(
+            "CREATE TABLE T1 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t1', value_format='JSON');
+             CREATE TABLE T2 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t2', value_format='JSON');
+             CREATE TABLE T3 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t3', value_format='JSON');
+             CREATE TABLE T4 (ID INT PRIMARY KEY, V0 BIGINT) WITH (kafka_topic='t4', value_format='JSON');",
+        );
+        let p = plan(
+            &m,
+            "CREATE TABLE O AS SELECT T1.ID, T2.V0 FROM T1 JOIN T2 ON T1.ID = T2.ID JOIN T3 ON T1.ID = T3.ID JOIN T4 ON T1.ID = T4.ID;",
+        )
+        .unwrap();
+        let steps = p.steps.join("\n");
+        for store in [
+            "KafkaTopic_L_L_Left-Reduce",
+            "KafkaTopic_L_L_Right-Reduce",
+            "KafkaTopic_L_Right-Reduce",
+            "KafkaTopic_Right-Reduce",
+        ] {
+            assert!(steps.contains(store), "{store} in {steps}");
+        }
+    }
 }

@@ -13,18 +13,24 @@
 //! - [`select`]: select items: `*` expansion, ksqlDB's generated names;
 //! - [`stream`]: queries over one stream or table without aggregation;
 //! - [`aggregate`]: GROUP BY, windows, HAVING;
-//! - [`join`]: joins;
+//! - [`join`] plans joins; [`joined`] is a join's result as the steps over it see it;
+//! - [`sanitize`] makes ksqlDB's checks of a query being prepared (qualifiers, ambiguous
+//!   columns of joins);
 //! - [`sink`]: the result's source (topic, formats, schema) and the sink nodes.
 
 pub mod aggregate;
 pub mod flatmap;
 pub mod flow;
 pub mod join;
+pub mod joined;
 pub mod partition;
+pub mod sanitize;
 pub mod select;
 pub mod sink;
 pub mod source;
 pub mod stream;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,13 +40,13 @@ use eddy_streams::processor::NodeId;
 use eddy_streams::topology::NodeFactory;
 use eddy_streams::{StreamsBuilder, Topology, TopologyBuilder};
 
+use crate::catalog::schema::{ROWOFFSET, ROWPARTITION, ROWTIME, WINDOWEND, WINDOWSTART};
 use crate::catalog::{DataSource, MetaStore};
 use crate::engine::config::Config;
 use crate::error::{Result, SqlError};
 use crate::expr::compile::Compiler;
 use crate::expr::{Scope, TExpr, Typer};
 use crate::functions::FunctionRegistry;
-use crate::catalog::schema::{ROWOFFSET, ROWPARTITION, ROWTIME, WINDOWEND, WINDOWSTART};
 use crate::parser::ast::{Expr, ExprKind, Properties, Query, SelectItem, SourceKind};
 use crate::runtime::processing_log::ProcessingLog;
 use crate::types::SqlType;
@@ -99,6 +105,9 @@ pub struct TransientOutput {
     pub columns: Vec<(String, SqlType)>,
 }
 
+/// The number of partitions of a topic (`None`: no such topic).
+pub type PartitionCounts<'a> = Box<dyn Fn(&str) -> Option<i32> + 'a>;
+
 /// Everything planning one query needs.
 pub struct PlanContext<'a> {
     /// The catalog.
@@ -123,6 +132,9 @@ pub struct PlanContext<'a> {
     pub push: Option<std::sync::mpsc::SyncSender<crate::runtime::transient::PushRow>>,
     /// Counter for unique node names.
     counter: usize,
+    /// The number of partitions of a topic, as the cluster has it (joins check that their
+    /// sides are co-partitioned); without it the check is skipped.
+    partitions: Option<PartitionCounts<'a>>,
 }
 
 impl<'a> PlanContext<'a> {
@@ -145,7 +157,20 @@ impl<'a> PlanContext<'a> {
             stages: Vec::new(),
             push: None,
             counter: 0,
+            partitions: None,
         }
+    }
+
+    /// The context with the cluster's partition counts (`partitions(topic)`, `None` for a
+    /// topic that does not exist).
+    pub fn with_partitions(mut self, partitions: impl Fn(&str) -> Option<i32> + 'a) -> Self {
+        self.partitions = Some(Box::new(partitions));
+        self
+    }
+
+    /// The number of partitions of `topic`, if known.
+    pub fn partitions(&self, topic: &str) -> Option<i32> {
+        self.partitions.as_ref().and_then(|f| f(topic))
     }
 
     /// The untyped graph.
@@ -162,7 +187,8 @@ impl<'a> PlanContext<'a> {
     /// Adds a processor node.
     pub fn processor(&mut self, name: &str, parent: NodeId, factory: NodeFactory) -> NodeId {
         let name = self.node_name(name);
-        self.graph().add_processor(name, &[parent], Vec::new(), factory)
+        self.graph()
+            .add_processor(name, &[parent], Vec::new(), factory)
     }
 
     /// Records an execution step.
@@ -185,7 +211,8 @@ impl<'a> PlanContext<'a> {
     pub fn type_in_clause(&self, scope: &Scope, e: &Expr, clause: &str) -> Result<TExpr> {
         self.type_expr(scope, e).map_err(|err| match err {
             SqlError::Statement { pos, message }
-                if message.starts_with("Column '") && message.ends_with("' cannot be resolved.") =>
+                if message.starts_with("Column '")
+                    && message.ends_with("' cannot be resolved.") =>
             {
                 SqlError::Statement {
                     pos,
@@ -212,7 +239,12 @@ fn check_reserved_names(query: &Query, persistent: bool) -> Result<()> {
         let named = match (alias, &expr.kind) {
             (Some(a), _) => a.value.clone(),
             // A join names a qualified pseudo column after its source (`L_ROWTIME`).
-            (None, ExprKind::Column { source: Some(_), .. }) if !query.from.joins.is_empty() => continue,
+            (
+                None,
+                ExprKind::Column {
+                    source: Some(_), ..
+                },
+            ) if !query.from.joins.is_empty() => continue,
             (None, ExprKind::Column { name, .. }) => name.clone(),
             (None, _) => continue,
         };
@@ -222,8 +254,7 @@ fn check_reserved_names(query: &Query, persistent: bool) -> Result<()> {
         else {
             continue;
         };
-        let is_that_column =
-            matches!(&expr.kind, ExprKind::Column { name, .. } if name.eq_ignore_ascii_case(reserved));
+        let is_that_column = matches!(&expr.kind, ExprKind::Column { name, .. } if name.eq_ignore_ascii_case(reserved));
         if !is_that_column {
             return Err(SqlError::semantic(format!(
                 "`{reserved}` is a reserved column name. You cannot use it as an alias for a column."
@@ -244,12 +275,15 @@ pub fn plan_query(
     query: &Query,
     target: &Target,
 ) -> Result<PlannedQuery> {
+    sanitize::check_qualifiers(query)?;
     check_reserved_names(query, !matches!(target, Target::Transient))?;
     let is_join = !query.from.joins.is_empty();
     let aggregated = !query.group_by.is_empty() || select::has_aggregates(ctx, query);
     if flatmap::has_table_functions(ctx, &query.select) {
         if aggregated {
-            return Err(SqlError::semantic("Table functions cannot be used with aggregations."));
+            return Err(SqlError::semantic(
+                "Table functions cannot be used with aggregations.",
+            ));
         }
         if is_join {
             return Err(SqlError::semantic(
@@ -262,7 +296,9 @@ pub fn plan_query(
             .source(&query.from.source.name.value)
             .is_some_and(|s| s.kind == SourceKind::Table)
         {
-            return Err(SqlError::semantic("Table source is not supported with table functions"));
+            return Err(SqlError::semantic(
+                "Table source is not supported with table functions",
+            ));
         }
     }
     if is_join {

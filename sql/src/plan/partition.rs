@@ -36,7 +36,9 @@ pub fn is_partition_by_null(exprs: &[Expr]) -> Result<bool> {
         return Ok(false);
     }
     if exprs.len() > 1 {
-        return Err(SqlError::semantic("Cannot PARTITION BY multiple columns including NULL"));
+        return Err(SqlError::semantic(
+            "Cannot PARTITION BY multiple columns including NULL",
+        ));
     }
     Ok(true)
 }
@@ -45,6 +47,15 @@ pub fn is_partition_by_null(exprs: &[Expr]) -> Result<bool> {
 pub fn partition_by_null(flow: StreamFlow) -> StreamFlow {
     let (keys, mut others): (Vec<FlowColumn>, Vec<FlowColumn>) =
         flow.columns.into_iter().partition(|c| c.role == Role::Key);
+    // A key column already in the value (a join's key) is not added twice.
+    let keys: Vec<FlowColumn> = keys
+        .into_iter()
+        .filter(|k| {
+            !others
+                .iter()
+                .any(|c| c.role == Role::Value && c.name == k.name)
+        })
+        .collect();
     let at = others
         .iter()
         .rposition(|c| c.role == Role::Value)
@@ -70,7 +81,7 @@ pub fn repartition(
     flow: &StreamFlow,
     exprs: &[Expr],
     filter: Option<&TExpr>,
-    alias: &str,
+    alias: Option<&str>,
 ) -> Result<Repartitioned> {
     let scope = flow.scope();
     let key_internals: Vec<&str> = flow
@@ -82,13 +93,15 @@ pub fn repartition(
     let mut generator = AliasGenerator::new(flow.columns.iter().map(|c| c.name.as_str()));
     let mut keys: Vec<(String, TExpr)> = Vec::new();
     for e in exprs {
-        let typed = ctx.type_in_clause(&scope, e, "PARTITION BY").map_err(|err| {
-            match err {
+        let typed = ctx
+            .type_in_clause(&scope, e, "PARTITION BY")
+            .map_err(|err| match err {
                 SqlError::Statement { pos, message }
                     if message.starts_with("PARTITION BY column '")
                         && message.ends_with("' cannot be resolved.") =>
                 {
-                    let column = &message["PARTITION BY column '".len()..message.len() - "' cannot be resolved.".len()];
+                    let column = &message["PARTITION BY column '".len()
+                        ..message.len() - "' cannot be resolved.".len()];
                     SqlError::Statement {
                         pos,
                         message: format!(
@@ -98,13 +111,17 @@ pub fn repartition(
                     }
                 }
                 other => other,
-            }
-        })?;
+            })?;
         if typed.is_untyped_null() {
-            return Err(SqlError::semantic("Cannot PARTITION BY multiple columns including NULL"));
+            return Err(SqlError::semantic(
+                "Cannot PARTITION BY multiple columns including NULL",
+            ));
         }
         if let Some(ty) = typed.ty.as_ref().filter(|t| t.contains_map()) {
-            let name = key_name(e, &mut AliasGenerator::new(flow.columns.iter().map(|c| c.name.as_str())));
+            let name = key_name(
+                e,
+                &mut AliasGenerator::new(flow.columns.iter().map(|c| c.name.as_str())),
+            );
             return Err(SqlError::semantic(format!(
                 "Map keys, including types that contain maps, are not supported as they may lead \
                  to unexpected behavior due to inconsistent serialization. Key column name: \
@@ -117,12 +134,20 @@ pub fn repartition(
             .columns()
             .iter()
             .all(|c| key_internals.contains(&c.as_str()));
-        let typed = if key_only { typed } else { null_on_null_row(typed) };
+        let typed = if key_only {
+            typed
+        } else {
+            null_on_null_row(typed)
+        };
         keys.push((key_name(e, &mut generator), typed));
     }
     ctx.step(format!(
         "PartitionBy: {}",
-        exprs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
+        exprs
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     // Stage outputs: new keys, the other columns as they were (old keys now values).
     let is_new_key = |name: &str| keys.iter().any(|(k, _)| k == name);
@@ -130,7 +155,7 @@ pub fn repartition(
     let mut columns: Vec<FlowColumn> = keys
         .iter()
         .map(|(name, t)| FlowColumn {
-            qualifier: Some(alias.to_string()),
+            qualifier: alias.map(str::to_string),
             name: name.clone(),
             internal: name.clone(),
             ty: t.ty.clone().unwrap_or(SqlType::String),
@@ -138,7 +163,13 @@ pub fn repartition(
         })
         .collect();
     // Value columns that became keys are replaced by them; pseudo columns stay (a key named
-    // ROWTIME is NULL for a null value, the record time is not).
+    // ROWTIME is NULL for a null value, the record time is not). An old key column already
+    // in the value (a join's key) is not added twice.
+    let is_value = |name: &str| {
+        flow.columns
+            .iter()
+            .any(|c| c.role == Role::Value && c.name == name)
+    };
     let retained: Vec<&FlowColumn> = flow
         .columns
         .iter()
@@ -146,11 +177,14 @@ pub fn repartition(
         .chain(
             flow.columns
                 .iter()
-                .filter(|c| c.role == Role::Key && !is_new_key(&c.name)),
+                .filter(|c| c.role == Role::Key && !is_new_key(&c.name) && !is_value(&c.name)),
         )
         .collect();
     for c in retained {
-        outputs.push((c.internal.clone(), TExpr::column(c.internal.clone(), c.ty.clone())));
+        outputs.push((
+            c.internal.clone(),
+            TExpr::column(c.internal.clone(), c.ty.clone()),
+        ));
         // A pseudo column shadowed by a key of its name is no longer nameable.
         let name = if c.role == Role::Pseudo && is_new_key(&c.name) {
             format!("#shadowed_{}", c.name)
@@ -158,7 +192,11 @@ pub fn repartition(
             c.name.clone()
         };
         columns.push(FlowColumn {
-            role: if c.role == Role::Key { Role::Value } else { c.role },
+            role: if c.role == Role::Key {
+                Role::Value
+            } else {
+                c.role
+            },
             name,
             ..c.clone()
         });
@@ -171,7 +209,10 @@ pub fn repartition(
             columns[i].internal = internal;
         }
     }
-    outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
+    outputs.push((
+        NULL_ROW.to_string(),
+        TExpr::column(NULL_ROW, SqlType::Boolean),
+    ));
     let staged = stream_stage(ctx, flow, filter, &outputs, "PartitionBy")?;
     let key_refs = keys
         .iter()
@@ -199,7 +240,13 @@ pub fn repartition(
             ..staged
         },
         key_refs,
-        display: exprs.iter().map(|e| qualified(e, flow, alias).to_string()).collect(),
+        display: exprs
+            .iter()
+            .map(|e| match alias {
+                Some(alias) => qualified(e, flow, alias).to_string(),
+                None => e.to_string(),
+            })
+            .collect(),
         exprs: exprs.to_vec(),
     })
 }

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::PlanContext;
 use super::flow::{FlowColumn, Role};
+use crate::catalog::schema::{ROWOFFSET, ROWPARTITION, ROWTIME};
 use crate::error::{Pos, Result, SqlError};
 use crate::functions::FunctionKind;
 use crate::parser::ast::{Expr, ExprKind, Query, SelectItem};
@@ -52,9 +53,9 @@ pub fn visit(e: &Expr, f: &mut impl FnMut(&Expr)) {
     match &e.kind {
         ExprKind::Column { .. } | ExprKind::Literal(_) | ExprKind::TimeUnit(_) => {}
         ExprKind::Negate(x) | ExprKind::Not(x) => visit(x, f),
-        ExprKind::IsNull { expr, .. } | ExprKind::Cast { expr, .. } | ExprKind::Deref { expr, .. } => {
-            visit(expr, f)
-        }
+        ExprKind::IsNull { expr, .. }
+        | ExprKind::Cast { expr, .. }
+        | ExprKind::Deref { expr, .. } => visit(expr, f),
         ExprKind::Binary { left, right, .. } | ExprKind::IsDistinctFrom { left, right, .. } => {
             visit(left, f);
             visit(right, f);
@@ -132,7 +133,9 @@ impl AliasGenerator {
         let mut used: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
         for name in existing {
             let (base, n) = split_number(name);
-            used.entry(base.to_string()).or_default().insert(n.unwrap_or(0));
+            used.entry(base.to_string())
+                .or_default()
+                .insert(n.unwrap_or(0));
         }
         Self {
             used,
@@ -190,12 +193,20 @@ pub fn resolve(
             *counts.entry(n.as_str()).or_default() += 1;
         }
     }
-    let clashing = |name: &str| counts.get(name).copied().unwrap_or(0) > 1;
+    // In a join, pseudo columns are in every source: `S.ROWTIME` is named `S_ROWTIME`
+    // (ksqlDB's `DataSourceExtractor.isClashingColumnName`).
+    let clashing = |name: &str| {
+        counts.get(name).copied().unwrap_or(0) > 1
+            || (is_join && [ROWTIME, ROWPARTITION, ROWOFFSET].contains(&name))
+    };
     let mut out = Vec::new();
     for item in items {
         match item {
             SelectItem::Wildcard(pos) => {
-                for c in columns.iter().filter(|c| matches!(c.role, Role::Key | Role::Value)) {
+                for c in columns
+                    .iter()
+                    .filter(|c| matches!(c.role, Role::Key | Role::Value))
+                {
                     out.push(star_column(c, *pos, is_join, &clashing));
                 }
             }
@@ -207,7 +218,11 @@ pub fn resolve(
                             && matches!(c.role, Role::Key | Role::Value)
                     })
                     .collect();
-                if matching.is_empty() && !columns.iter().any(|c| c.qualifier.as_deref() == Some(&q.value)) {
+                if matching.is_empty()
+                    && !columns
+                        .iter()
+                        .any(|c| c.qualifier.as_deref() == Some(&q.value))
+                {
                     return Err(SqlError::at(
                         q.pos,
                         format!("'{}' is not a valid stream/table name or alias.", q.value),
@@ -303,8 +318,13 @@ fn struct_type(e: &Expr, columns: &[FlowColumn]) -> Result<SqlType> {
                 .iter()
                 .find(|f| &f.name == field)
                 .map(|f| f.ty.clone())
-                .ok_or_else(|| SqlError::at(e.pos, format!("Field {field} was not found on STRUCT."))),
-            _ => Err(SqlError::at(e.pos, format!("Field {field} is not a STRUCT type."))),
+                .ok_or_else(|| {
+                    SqlError::at(e.pos, format!("Field {field} was not found on STRUCT."))
+                }),
+            _ => Err(SqlError::at(
+                e.pos,
+                format!("Field {field} is not a STRUCT type."),
+            )),
         },
         _ => Err(SqlError::at(
             e.pos,
@@ -335,9 +355,9 @@ fn strip_in_place(e: &mut Expr) {
         ExprKind::Column { source, .. } => *source = None,
         ExprKind::Literal(_) | ExprKind::TimeUnit(_) => {}
         ExprKind::Negate(x) | ExprKind::Not(x) => strip_in_place(x),
-        ExprKind::IsNull { expr, .. } | ExprKind::Cast { expr, .. } | ExprKind::Deref { expr, .. } => {
-            strip_in_place(expr)
-        }
+        ExprKind::IsNull { expr, .. }
+        | ExprKind::Cast { expr, .. }
+        | ExprKind::Deref { expr, .. } => strip_in_place(expr),
         ExprKind::Binary { left, right, .. } | ExprKind::IsDistinctFrom { left, right, .. } => {
             strip_in_place(left);
             strip_in_place(right);
@@ -388,36 +408,6 @@ fn strip_in_place(e: &mut Expr) {
         }
         ExprKind::Struct(fields) => fields.iter_mut().for_each(|(_, v)| strip_in_place(v)),
         ExprKind::Lambda { body, .. } => strip_in_place(body),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_names_skip_used_ones() {
-        let mut g = AliasGenerator::new(["KSQL_COL_0", "F", "ID"]);
-        assert_eq!(g.next_column(), "KSQL_COL_1");
-        assert_eq!(g.next_column(), "KSQL_COL_2");
-        let deref = |f: &str| {
-            Expr::new(
-                ExprKind::Deref {
-                    expr: Box::new(Expr::new(
-                        ExprKind::Column {
-                            source: None,
-                            name: "S".into(),
-                        },
-                        Pos::default(),
-                    )),
-                    field: f.into(),
-                },
-                Pos::default(),
-            )
-        };
-        assert_eq!(g.alias_for(&deref("F")), "F_1");
-        assert_eq!(g.alias_for(&deref("G")), "G");
-        assert_eq!(g.alias_for(&deref("G")), "G_1");
     }
 }
 
@@ -506,7 +496,9 @@ pub fn rewrite(e: &Expr, f: &mut impl FnMut(&Expr) -> Option<Expr>) -> Expr {
             args: args.iter().map(|x| rewrite_dyn(x, f)).collect(),
             star: *star,
         },
-        ExprKind::Array(items) => ExprKind::Array(items.iter().map(|x| rewrite_dyn(x, f)).collect()),
+        ExprKind::Array(items) => {
+            ExprKind::Array(items.iter().map(|x| rewrite_dyn(x, f)).collect())
+        }
         ExprKind::Subscript { expr, index } => ExprKind::Subscript {
             expr: b(expr, f),
             index: b(index, f),
@@ -544,4 +536,34 @@ pub fn internal_column(name: &str, pos: Pos) -> Expr {
         },
         pos,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_names_skip_used_ones() {
+        let mut g = AliasGenerator::new(["KSQL_COL_0", "F", "ID"]);
+        assert_eq!(g.next_column(), "KSQL_COL_1");
+        assert_eq!(g.next_column(), "KSQL_COL_2");
+        let deref = |f: &str| {
+            Expr::new(
+                ExprKind::Deref {
+                    expr: Box::new(Expr::new(
+                        ExprKind::Column {
+                            source: None,
+                            name: "S".into(),
+                        },
+                        Pos::default(),
+                    )),
+                    field: f.into(),
+                },
+                Pos::default(),
+            )
+        };
+        assert_eq!(g.alias_for(&deref("F")), "F_1");
+        assert_eq!(g.alias_for(&deref("G")), "G");
+        assert_eq!(g.alias_for(&deref("G")), "G_1");
+    }
 }

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use super::flow::{FlowColumn, Role, StreamFlow, TableFlow};
+use super::partition::{is_partition_by_null, partition_by_null, repartition, resolve_select};
 use super::select::{SelectColumn, same_expr};
 use super::sink::{ResultSchema, resolve_target, stream_sink, table_sink};
-use super::partition::{is_partition_by_null, partition_by_null, repartition, resolve_select};
 use super::source::SourceNaming;
 use super::{PlanContext, PlannedQuery, Target, TransientOutput};
 use crate::catalog::DataSource;
@@ -160,7 +160,13 @@ pub fn split_keys(
         }
     }
     if aliases.iter().any(Vec::is_empty) {
-        return Err(keys_not_included(sink_name, key.kind, &key.display, true, false));
+        return Err(keys_not_included(
+            sink_name,
+            key.kind,
+            &key.display,
+            true,
+            false,
+        ));
     }
     Ok(SplitSelect {
         key_names: aliases.into_iter().map(|mut a| a.remove(0)).collect(),
@@ -178,7 +184,11 @@ pub fn keys_not_included(
     require_all: bool,
     synthetic: bool,
 ) -> SqlError {
-    let key_plural = if require_all && required.len() > 1 { "s" } else { "" };
+    let key_plural = if require_all && required.len() > 1 {
+        "s"
+    } else {
+        ""
+    };
     let kinds = if required.len() == 1 {
         kind.to_string()
     } else {
@@ -253,10 +263,14 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
         node_id: "KsqlTopic".to_string(),
     };
     if query.window.is_some() {
-        return Err(SqlError::semantic("WINDOW clause requires a GROUP BY clause."));
+        return Err(SqlError::semantic(
+            "WINDOW clause requires a GROUP BY clause.",
+        ));
     }
     if query.having.is_some() {
-        return Err(SqlError::semantic("HAVING clause requires a GROUP BY clause."));
+        return Err(SqlError::semantic(
+            "HAVING clause requires a GROUP BY clause.",
+        ));
     }
     if query.limit.is_some() && !matches!(target, Target::Transient) {
         return Err(SqlError::semantic(
@@ -266,7 +280,8 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
     match source.kind {
         SourceKind::Stream => {
             let flow = super::source::stream(ctx, &source, &naming)?;
-            plan_stream(ctx, query, target, &source, flow)
+            let input = StreamInput::of(&source, query.from.source.alias_or_name());
+            plan_stream(ctx, query, target, &input, flow)
         }
         SourceKind::Table => {
             if !query.partition_by.is_empty() {
@@ -281,16 +296,54 @@ pub fn plan(ctx: &mut PlanContext<'_>, query: &Query, target: &Target) -> Result
 }
 
 fn source_names(source: &DataSource) -> Vec<Vec<String>> {
-    vec![source.schema.columns().iter().map(|c| c.name.clone()).collect()]
+    vec![
+        source
+            .schema
+            .columns()
+            .iter()
+            .map(|c| c.name.clone())
+            .collect(),
+    ]
 }
 
-fn plan_stream(
+/// What a query over a stream flow reads: one source, or the sources of a join whose
+/// result the flow is.
+pub struct StreamInput<'a> {
+    /// The source whose formats the result inherits (a join's leftmost).
+    pub inherit: &'a DataSource,
+    /// The names of the sources read.
+    pub sources: Vec<String>,
+    /// Every source's column names (generated names avoid them).
+    pub columns: Vec<Vec<String>>,
+    /// The alias qualifying the flow's columns (none for a join's result).
+    pub alias: Option<String>,
+    /// How errors print the PARTITION BY expressions, if not as written.
+    pub partition_display: Option<Vec<String>>,
+}
+
+impl<'a> StreamInput<'a> {
+    /// One source, under `alias`.
+    pub fn of(source: &'a DataSource, alias: &str) -> Self {
+        Self {
+            inherit: source,
+            sources: vec![source.name.clone()],
+            columns: source_names(source),
+            alias: Some(alias.to_string()),
+            partition_display: None,
+        }
+    }
+}
+
+/// Plans a query without aggregation over a stream: WHERE, PARTITION BY, table
+/// functions, the projection and the sink.
+pub fn plan_stream(
     ctx: &mut PlanContext<'_>,
     query: &Query,
     target: &Target,
-    source: &DataSource,
+    input: &StreamInput<'_>,
     flow: StreamFlow,
 ) -> Result<PlannedQuery> {
+    let source = input.inherit;
     let scope = flow.scope();
     let filter = match &query.where_clause {
         Some(w) => Some(
@@ -308,19 +361,36 @@ fn plan_stream(
     // PARTITION BY re-keys the stream (after the WHERE clause) before the projection.
     let (flow, filter, repartitioned) = if is_partition_by_null(&query.partition_by)? {
         if let Target::Create { properties, .. } = target
-            && let Some(format) = properties.get("KEY_FORMAT").or_else(|| properties.get("FORMAT"))
+            && let Some(format) = properties
+                .get("KEY_FORMAT")
+                .or_else(|| properties.get("FORMAT"))
             && !format.eq_ignore_ascii_case("NONE")
         {
-            return Err(SqlError::semantic("Key format specified for stream without key columns."));
+            return Err(SqlError::semantic(
+                "Key format specified for stream without key columns.",
+            ));
         }
         (partition_by_null(flow), filter, None)
     } else if query.partition_by.is_empty() {
         (flow, filter, None)
     } else {
-        let r = repartition(ctx, &flow, &query.partition_by, filter.as_ref(), query.from.source.alias_or_name())?;
+        let mut r = repartition(
+            ctx,
+            &flow,
+            &query.partition_by,
+            filter.as_ref(),
+            input.alias.as_deref(),
+        )?;
+        if let Some(display) = &input.partition_display {
+            r.display = display.clone();
+        }
         (r.flow.clone(), None, Some(r))
     };
-    let key_columns: Vec<&FlowColumn> = flow.columns.iter().filter(|c| c.role == Role::Key).collect();
+    let key_columns: Vec<&FlowColumn> = flow
+        .columns
+        .iter()
+        .filter(|c| c.role == Role::Key)
+        .collect();
     let key_exprs: Vec<Expr> = match &repartitioned {
         Some(r) => r.key_refs.clone(),
         None => key_columns.iter().map(|c| column_expr(c)).collect(),
@@ -329,7 +399,7 @@ fn plan_stream(
         .iter()
         .map(|c| TExpr::column(c.internal.clone(), c.ty.clone()))
         .collect();
-    let mut select = super::select::resolve(&query.select, &flow.columns, &source_names(source), false)?;
+    let mut select = super::select::resolve(&query.select, &flow.columns, &input.columns, false)?;
     if let Some(r) = &repartitioned {
         for item in &mut select {
             if let Some(key) = resolve_select(&item.expr, r) {
@@ -345,7 +415,12 @@ fn plan_stream(
     let scope = flow.scope();
     let result_columns: Vec<(String, TExpr)> = select
         .iter()
-        .map(|s| Ok((s.alias.clone(), ctx.type_in_clause(&scope, &s.expr, "SELECT")?)))
+        .map(|s| {
+            Ok((
+                s.alias.clone(),
+                ctx.type_in_clause(&scope, &s.expr, "SELECT")?,
+            ))
+        })
         .collect::<Result<_>>()?;
     for (name, t) in &result_columns {
         if t.is_untyped_null() {
@@ -355,7 +430,7 @@ fn plan_stream(
         }
     }
     if let Target::Transient = target {
-        return plan_transient_stream(ctx, query, flow, filter, result_columns, source);
+        return plan_transient_stream(ctx, query, flow, filter, result_columns, &input.sources);
     }
     let sink_name = match target {
         Target::Create { name, .. } => name.clone(),
@@ -399,14 +474,28 @@ fn plan_stream(
         value: split
             .values
             .iter()
-            .map(|s| Ok((s.alias.clone(), typed_value(&s.alias)?.ty.unwrap_or(SqlType::String))))
+            .map(|s| {
+                Ok((
+                    s.alias.clone(),
+                    typed_value(&s.alias)?.ty.unwrap_or(SqlType::String),
+                ))
+            })
             .collect::<Result<_>>()?,
     };
     if result.value.is_empty() {
-        return Err(SqlError::semantic("The projection contains no value columns."));
+        return Err(SqlError::semantic(
+            "The projection contains no value columns.",
+        ));
     }
-    let (sink, sink_topic) = resolve_target(ctx, target, SourceKind::Stream, source, &result, flow.window)?
-        .ok_or_else(|| SqlError::semantic("internal: persistent query without a sink"))?;
+    let (sink, sink_topic) = resolve_target(
+        ctx,
+        target,
+        SourceKind::Stream,
+        source,
+        &result,
+        flow.window,
+    )?
+    .ok_or_else(|| SqlError::semantic("internal: persistent query without a sink"))?;
     // The stage: key columns, value columns, ROWTIME, window bounds, #nullrow.
     let mut outputs: Vec<(String, TExpr)> = Vec::new();
     for (name, t) in split.key_names.iter().zip(&key_typed) {
@@ -416,19 +505,31 @@ fn plan_stream(
         outputs.push((s.alias.clone(), typed_value(&s.alias)?));
     }
     // The record time under its own name: a key column may be called ROWTIME.
-    outputs.push((RECORD_TIME.to_string(), rowtime_expr(&sink, &outputs, &flow)?));
+    outputs.push((
+        RECORD_TIME.to_string(),
+        rowtime_expr(&sink, &outputs, &flow)?,
+    ));
     if flow.window.is_some() {
-        outputs.push((WINDOWSTART.to_string(), TExpr::column(WINDOWSTART, SqlType::BigInt)));
-        outputs.push((WINDOWEND.to_string(), TExpr::column(WINDOWEND, SqlType::BigInt)));
+        outputs.push((
+            WINDOWSTART.to_string(),
+            TExpr::column(WINDOWSTART, SqlType::BigInt),
+        ));
+        outputs.push((
+            WINDOWEND.to_string(),
+            TExpr::column(WINDOWEND, SqlType::BigInt),
+        ));
     }
-    outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
+    outputs.push((
+        NULL_ROW.to_string(),
+        TExpr::column(NULL_ROW, SqlType::Boolean),
+    ));
     let out_flow = stream_stage(ctx, &flow, filter.as_ref(), &outputs, "Project")?;
     stream_sink(ctx, &out_flow, &sink, repartitioned.is_none())?;
     let topology = ctx.build()?;
     Ok(PlannedQuery {
         topology,
         sink: Some(sink),
-        sources: vec![source.name.clone()],
+        sources: input.sources.clone(),
         result_kind: SourceKind::Stream,
         columns: result.key.iter().chain(&result.value).cloned().collect(),
         steps: std::mem::take(&mut ctx.steps),
@@ -440,12 +541,19 @@ fn plan_stream(
 }
 
 /// ROWTIME of the result: the record time, or the sink's TIMESTAMP column.
-pub fn rowtime_expr(sink: &DataSource, outputs: &[(String, TExpr)], flow: &StreamFlow) -> Result<TExpr> {
+pub fn rowtime_expr(
+    sink: &DataSource,
+    outputs: &[(String, TExpr)],
+    flow: &StreamFlow,
+) -> Result<TExpr> {
     let Some(ts) = &sink.timestamp else {
         let internal = flow
             .columns
             .iter()
-            .find(|c| c.role == Role::Pseudo && (c.name == ROWTIME || c.name == format!("#shadowed_{ROWTIME}")))
+            .find(|c| {
+                c.role == Role::Pseudo
+                    && (c.name == ROWTIME || c.name == format!("#shadowed_{ROWTIME}"))
+            })
             .map(|c| c.internal.clone())
             .unwrap_or_else(|| ROWTIME.to_string());
         return Ok(TExpr::column(internal, SqlType::BigInt));
@@ -468,10 +576,12 @@ pub fn timestamp_to_bigint(e: TExpr, format: Option<&str>) -> Result<TExpr> {
                     name: "PARSE_TIMESTAMP".into(),
                     implementation: crate::functions::Implementation::Row {
                         f: Arc::new(move |a| match &a[0] {
-                            Value::String(s) => Ok(Value::BigInt(pattern.parse_timestamp(
-                                s,
-                                &crate::functions::java_time::Zone::utc(),
-                            )?)),
+                            Value::String(s) => {
+                                Ok(Value::BigInt(pattern.parse_timestamp(
+                                    s,
+                                    &crate::functions::java_time::Zone::utc(),
+                                )?))
+                            }
                             _ => Ok(Value::Null),
                         }),
                         nulls: crate::functions::Nulls::Propagate,
@@ -494,7 +604,9 @@ pub fn stream_stage(
     outputs: &[(String, TExpr)],
     step: &str,
 ) -> Result<StreamFlow> {
-    let (program, plan) = ctx.compiler.program(&flow.schema.columns, filter, outputs)?;
+    let (program, plan) = ctx
+        .compiler
+        .program(&flow.schema.columns, filter, outputs)?;
     let program = Arc::new(program);
     let log = ctx.log.clone();
     let name = step.to_string();
@@ -553,23 +665,36 @@ fn plan_transient_stream(
     flow: StreamFlow,
     filter: Option<TExpr>,
     result_columns: Vec<(String, TExpr)>,
-    source: &DataSource,
+    sources: &[String],
 ) -> Result<PlannedQuery> {
     let mut outputs = result_columns.clone();
-    outputs.push((NULL_ROW.to_string(), TExpr::column(NULL_ROW, SqlType::Boolean)));
+    outputs.push((
+        NULL_ROW.to_string(),
+        TExpr::column(NULL_ROW, SqlType::Boolean),
+    ));
     let out_flow = stream_stage(ctx, &flow, filter.as_ref(), &outputs, "Project")?;
     let columns: Vec<(String, SqlType)> = result_columns
         .iter()
         .map(|(n, t)| (n.clone(), t.ty.clone().unwrap_or(SqlType::String)))
         .collect();
     if let Some(sender) = ctx.push.clone() {
-        let indexed: Vec<(usize, SqlType)> = columns.iter().cloned().enumerate().map(|(i, (_, t))| (i, t)).collect();
+        let indexed: Vec<(usize, SqlType)> = columns
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, (_, t))| (i, t))
+            .collect();
         let null_row = columns.len();
         ctx.processor(
             "Push",
             out_flow.node,
             Arc::new(move || {
-                Box::new(StreamPushNode::new("Push", indexed.clone(), null_row, sender.clone()))
+                Box::new(StreamPushNode::new(
+                    "Push",
+                    indexed.clone(),
+                    null_row,
+                    sender.clone(),
+                ))
             }),
         );
     }
@@ -577,7 +702,7 @@ fn plan_transient_stream(
     Ok(PlannedQuery {
         topology,
         sink: None,
-        sources: vec![source.name.clone()],
+        sources: sources.to_vec(),
         result_kind: SourceKind::Stream,
         columns: columns.clone(),
         steps: std::mem::take(&mut ctx.steps),
@@ -624,8 +749,18 @@ pub fn table_stage_with(
         step,
         flow.table.node(),
         Arc::new(move || {
-            let node = TableStageNode::new(&name, program.clone(), input.clone(), key_width, log.clone());
-            Box::new(if record_time { node.with_record_time() } else { node })
+            let node = TableStageNode::new(
+                &name,
+                program.clone(),
+                input.clone(),
+                key_width,
+                log.clone(),
+            );
+            Box::new(if record_time {
+                node.with_record_time()
+            } else {
+                node
+            })
         }),
     );
     ctx.step(format!(
@@ -657,25 +792,44 @@ fn plan_table(
         ),
         None => None,
     };
-    let select = super::select::resolve(&query.select, &flow.columns, &source_names(source), false)?;
+    let select =
+        super::select::resolve(&query.select, &flow.columns, &source_names(source), false)?;
     let result_columns: Vec<(String, TExpr)> = select
         .iter()
         .map(|s| Ok((s.alias.clone(), ctx.type_expr(&scope, &s.expr)?)))
         .collect::<Result<_>>()?;
-    let key_columns: Vec<&FlowColumn> = flow.columns.iter().filter(|c| c.role == Role::Key).collect();
+    let key_columns: Vec<&FlowColumn> = flow
+        .columns
+        .iter()
+        .filter(|c| c.role == Role::Key)
+        .collect();
     let key_exprs: Vec<Expr> = key_columns.iter().map(|c| column_expr(c)).collect();
     let window_keys: Vec<(String, TExpr)> = flow
         .columns
         .iter()
         .filter(|c| c.role == Role::WindowBound)
-        .map(|c| (c.name.clone(), TExpr::column(c.internal.clone(), c.ty.clone())))
+        .map(|c| {
+            (
+                c.name.clone(),
+                TExpr::column(c.internal.clone(), c.ty.clone()),
+            )
+        })
         .collect();
     if let Target::Transient = target {
         let mut outputs: Vec<(String, TExpr)> = key_columns
             .iter()
-            .map(|c| (format!("#key:{}", c.name), TExpr::column(c.internal.clone(), c.ty.clone())))
+            .map(|c| {
+                (
+                    format!("#key:{}", c.name),
+                    TExpr::column(c.internal.clone(), c.ty.clone()),
+                )
+            })
             .collect();
-        outputs.extend(window_keys.iter().map(|(n, e)| (format!("#key:{n}"), e.clone())));
+        outputs.extend(
+            window_keys
+                .iter()
+                .map(|(n, e)| (format!("#key:{n}"), e.clone())),
+        );
         let key_width = outputs.len();
         outputs.extend(result_columns.iter().cloned());
         let node = table_stage(ctx, &flow, filter.as_ref(), &outputs, key_width, "Project")?;
@@ -688,7 +842,9 @@ fn plan_table(
             ctx.processor(
                 "Push",
                 node,
-                Arc::new(move || Box::new(TablePushNode::new("Push", indexes.clone(), sender.clone()))),
+                Arc::new(move || {
+                    Box::new(TablePushNode::new("Push", indexes.clone(), sender.clone()))
+                }),
             );
         }
         let topology = ctx.build()?;
@@ -720,7 +876,12 @@ fn plan_table(
         .cloned()
         .collect();
     check_timestamp_column(target, &select_no_bounds)?;
-    let split = split_keys(&select_no_bounds, &KeySpec::columns(key_exprs.clone()), &sink_name, true)?;
+    let split = split_keys(
+        &select_no_bounds,
+        &KeySpec::columns(key_exprs.clone()),
+        &sink_name,
+        true,
+    )?;
     let typed = |name: &str| {
         result_columns
             .iter()
@@ -738,14 +899,22 @@ fn plan_table(
         value: split
             .values
             .iter()
-            .map(|s| Ok((s.alias.clone(), typed(&s.alias)?.ty.unwrap_or(SqlType::String))))
+            .map(|s| {
+                Ok((
+                    s.alias.clone(),
+                    typed(&s.alias)?.ty.unwrap_or(SqlType::String),
+                ))
+            })
             .collect::<Result<_>>()?,
     };
     if result.value.is_empty() {
-        return Err(SqlError::semantic("The projection contains no value columns."));
+        return Err(SqlError::semantic(
+            "The projection contains no value columns.",
+        ));
     }
-    let (sink, sink_topic) = resolve_target(ctx, target, SourceKind::Table, source, &result, flow.window)?
-        .ok_or_else(|| SqlError::semantic("internal: persistent query without a sink"))?;
+    let (sink, sink_topic) =
+        resolve_target(ctx, target, SourceKind::Table, source, &result, flow.window)?
+            .ok_or_else(|| SqlError::semantic("internal: persistent query without a sink"))?;
     let mut outputs: Vec<(String, TExpr)> = split
         .key_names
         .iter()

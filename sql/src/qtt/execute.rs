@@ -174,10 +174,15 @@ fn config(test: &TestRun) -> Config {
     Config::with(values)
 }
 
+/// The partitions of a topic the test does not size (ksqlDB's `Topic.DEFAULT_PARTITIONS`).
+/// The stub keeps one log per topic whatever the count; the count matters to the
+/// planner's co-partitioning checks.
+const DEFAULT_PARTITIONS: i32 = 4;
+
 /// Topics the run needs before its statements run (ksqlDB's `getAllTopics`).
 fn create_topics(test: &TestRun, kafka: &StubKafka) {
     for (name, partitions) in &test.topics {
-        kafka.ensure(name, partitions.unwrap_or(1));
+        kafka.ensure(name, partitions.unwrap_or(DEFAULT_PARTITIONS));
     }
     for sql in &test.statements {
         let Ok(statements) = crate::parser::parse(sql) else {
@@ -191,13 +196,13 @@ fn create_topics(test: &TestRun, kafka: &StubKafka) {
                     .properties
                     .get("PARTITIONS")
                     .and_then(|p| p.trim().parse().ok())
-                    .unwrap_or(1);
+                    .unwrap_or(DEFAULT_PARTITIONS);
                 kafka.ensure(&topic, partitions);
             }
         }
     }
     for r in test.inputs.iter().chain(&test.outputs) {
-        kafka.ensure(&r.topic, 1);
+        kafka.ensure(&r.topic, DEFAULT_PARTITIONS);
     }
 }
 
