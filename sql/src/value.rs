@@ -273,14 +273,15 @@ pub fn format_double(v: f64) -> String {
         let s = format!("{v}");
         if s.contains('.') { s } else { format!("{s}.0") }
     } else {
-        // Shortest round-trip digits, in scientific notation.
-        let s = format!("{v:e}");
+        // Shortest round-trip digits, in scientific notation. When one digit is enough,
+        // Java (since JDK 19) prints the two-digit decimal nearest the exact value
+        // (Double.MIN_VALUE is 4.9E-324, not 5.0E-324); that decimal rounds to `v` too.
+        let mut s = format!("{v:e}");
+        if !s.split_once('e').is_some_and(|(m, _)| m.contains('.')) {
+            s = format!("{v:.1e}");
+        }
         let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
-        let mantissa = if mantissa.contains('.') {
-            mantissa.to_string()
-        } else {
-            format!("{mantissa}.0")
-        };
+        let mantissa = mantissa.to_string();
         format!("{mantissa}E{exponent}")
     }
 }
@@ -374,6 +375,9 @@ mod tests {
         assert_eq!(format_double(0.5), "0.5");
         assert_eq!(format_double(1.5e10), "1.5E10");
         assert_eq!(format_double(1e-5), "1.0E-5");
+        assert_eq!(format_double(1e23), "1.0E23");
+        assert_eq!(format_double(5e-324), "4.9E-324");
+        assert_eq!(format_double(-f64::MAX), "-1.7976931348623157E308");
         assert_eq!(format_double(-123.25), "-123.25");
     }
 

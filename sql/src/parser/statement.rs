@@ -1031,7 +1031,8 @@ impl StatementParser<'_> {
     }
 }
 
-/// A literal number token as a ksqlDB literal (used by the expression converter).
+/// A literal number token as a ksqlDB literal (used by the expression converter). A number
+/// out of range is a parse error, as ksqlDB's AST builder reports it.
 pub(crate) fn number_literal(text: &str, negative: bool, pos: Pos) -> Result<Literal> {
     let signed = if negative {
         format!("-{text}")
@@ -1041,9 +1042,9 @@ pub(crate) fn number_literal(text: &str, negative: bool, pos: Pos) -> Result<Lit
     if text.contains(['e', 'E']) {
         let value: f64 = signed
             .parse()
-            .map_err(|_| SqlError::at(pos, format!("Invalid numeric literal: {signed}")))?;
+            .map_err(|_| SqlError::parse(pos, format!("Invalid numeric literal: {signed}")))?;
         if value.is_infinite() {
-            return Err(SqlError::at(
+            return Err(SqlError::parse(
                 pos,
                 format!("Number overflows DOUBLE: {signed}"),
             ));
@@ -1058,7 +1059,7 @@ pub(crate) fn number_literal(text: &str, negative: bool, pos: Pos) -> Result<Lit
             Ok(i) => Literal::Int(i),
             Err(_) => Literal::BigInt(v),
         }),
-        Err(_) => Err(SqlError::at(
+        Err(_) => Err(SqlError::parse(
             pos,
             format!("Invalid numeric literal: {signed}"),
         )),

@@ -328,6 +328,15 @@ pub fn check_clauses(
     kind: SourceKind,
 ) -> Result<()> {
     if query.group_by.is_empty() {
+        // ksqlDB groups such a query by a constant, so columns outside the aggregates
+        // are reported as not part of that (implicit) GROUP BY first.
+        let loose = columns_outside_aggregates(ctx, query);
+        if !loose.is_empty() {
+            return Err(SqlError::semantic(format!(
+                "Non-aggregate SELECT expression(s) not part of GROUP BY: {}\nEither add the column(s) to the GROUP BY or remove them from the SELECT.",
+                dedupe(loose).join(", ")
+            )));
+        }
         let name = first_aggregate(ctx, query).unwrap_or_else(|| "COUNT".into());
         return Err(SqlError::semantic(match target {
             Target::Create { .. } => format!(
@@ -347,6 +356,29 @@ pub fn check_clauses(
         ));
     }
     Ok(())
+}
+
+/// The column references of the select items that are not inside aggregate calls.
+fn columns_outside_aggregates(ctx: &PlanContext<'_>, query: &Query) -> Vec<Expr> {
+    let mut found = Vec::new();
+    for item in &query.select {
+        if let crate::parser::ast::SelectItem::Expr { expr, .. } = item {
+            // `rewrite` as a visitor that does not descend into aggregate calls.
+            rewrite(expr, &mut |x| match &x.kind {
+                ExprKind::Function { name, .. }
+                    if ctx.registry.kind(name) == Some(FunctionKind::Aggregate) =>
+                {
+                    Some(x.clone())
+                }
+                ExprKind::Column { .. } => {
+                    found.push(x.clone());
+                    Some(x.clone())
+                }
+                _ => None,
+            });
+        }
+    }
+    found
 }
 
 fn first_aggregate(ctx: &PlanContext<'_>, query: &Query) -> Option<String> {
