@@ -480,6 +480,11 @@ impl Engine {
             | Statement::Show(_)
             | Statement::Describe { .. }
             | Statement::DescribeFunction(_) => self.describe_statement(&parsed.statement),
+            // As ksqlDB's server: scripts are the CLI's to read.
+            Statement::RunScript(_) => Err(SqlError::parse(
+                parsed.pos,
+                "Unknown statement 'RUN'\nRUN SCRIPT is a command of the CLI (`eddy sql run FILE`); send the file's statements instead.",
+            )),
             other => Err(SqlError::semantic(format!(
                 "{} is not supported by the engine yet",
                 statement_name(other)

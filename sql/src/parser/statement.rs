@@ -640,14 +640,14 @@ impl StatementParser<'_> {
     }
 
     fn assert(&mut self) -> Result<Statement> {
-        let start = self.peek();
         self.expect("ASSERT")?;
         let not_exists = self.eat_all(&["NOT", "EXISTS"]);
         if !self.eat("TOPIC") {
+            let at = pos_of(&self.peek());
             return Err(SqlError::parse(
-                pos_of(&start),
+                at,
                 format!(
-                    "Syntax error at or near '{}'",
+                    "Syntax error at or near '{}' at {at}\nASSERT checks a topic: ASSERT [NOT EXISTS] TOPIC name [WITH (...)] [TIMEOUT duration].",
                     self.peek_word()
                         .unwrap_or_else(|| self.peek().token.to_string())
                 ),
