@@ -76,6 +76,27 @@ pub fn apply_delimiter(properties: &Properties, property: &str, format: &mut For
     Ok(())
 }
 
+/// Schema names and ids configure the schema-registry formats, none of which Eddy's formats
+/// are; ksqlDB refuses them on other formats the same way.
+fn refuse_schema_properties(properties: &Properties, key: &FormatInfo, value: &FormatInfo) -> Result<()> {
+    let checks = [
+        ("KEY_SCHEMA_FULL_NAME", key, "fullSchemaName"),
+        ("VALUE_SCHEMA_FULL_NAME", value, "fullSchemaName"),
+        ("VALUE_AVRO_SCHEMA_FULL_NAME", value, "fullSchemaName"),
+        ("KEY_SCHEMA_ID", key, "schemaId"),
+        ("VALUE_SCHEMA_ID", value, "schemaId"),
+    ];
+    for (property, format, config) in checks {
+        if properties.get(property).is_some() {
+            return Err(SqlError::semantic(format!(
+                "{} does not support the following configs: [{config}]",
+                format.format
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn format_of(properties: &Properties, name: &str) -> Result<Option<FormatInfo>> {
     properties
         .get(name)
@@ -116,6 +137,7 @@ pub fn formats(properties: &Properties, config: &Config) -> Result<(FormatInfo, 
     let mut key = key;
     apply_delimiter(properties, "KEY_DELIMITER", &mut key)?;
     apply_delimiter(properties, "VALUE_DELIMITER", &mut value)?;
+    refuse_schema_properties(properties, &key, &value)?;
     Ok((key, value))
 }
 
