@@ -64,7 +64,11 @@ fn persistent_queries_run_and_terminate(start: Start) {
     pages.sort();
     assert_eq!(
         pages,
-        [r#"{"PAGE":"/home"}"#, r#"{"PAGE":"/home"}"#, r#"{"PAGE":"/pay"}"#]
+        [
+            r#"{"PAGE":"/home"}"#,
+            r#"{"PAGE":"/home"}"#,
+            r#"{"PAGE":"/pay"}"#
+        ]
     );
     wait_for("enriched orders", || {
         t.latest("ENRICHED")
@@ -79,7 +83,14 @@ fn persistent_queries_run_and_terminate(start: Start) {
         panic!("SHOW QUERIES gave {results:?}")
     };
     let ids: Vec<&str> = queries.iter().map(|q| q.id.as_str()).collect();
-    assert_eq!(ids, ["CSAS_ENRICHED_2", "CSAS_EU_VIEWS_1", "CTAS_VIEWS_PER_REGION_0"]);
+    assert_eq!(
+        ids,
+        [
+            "CSAS_ENRICHED_2",
+            "CSAS_EU_VIEWS_1",
+            "CTAS_VIEWS_PER_REGION_0"
+        ]
+    );
     assert!(queries.iter().all(|q| q.state == "RUNNING"), "{queries:?}");
 
     let results = t.engine.execute("DESCRIBE views_per_region;").unwrap();
@@ -132,8 +143,8 @@ fn push_queries_stream_rows_until_closed_or_limited(start: Start) {
     }
     assert_eq!(rows.len(), 2);
     assert!(
-        rows.iter().all(|r| r[0] == Value::String("u1".into())
-            || r[0] == Value::String("u3".into())),
+        rows.iter()
+            .all(|r| r[0] == Value::String("u1".into()) || r[0] == Value::String("u3".into())),
         "{rows:?}"
     );
     limited.close().unwrap();
@@ -172,7 +183,11 @@ fn explain_and_bad_statements(start: Start) {
         panic!("EXPLAIN gave {results:?}")
     };
     assert_eq!(plan.sources, ["PAGEVIEWS"]);
-    assert!(plan.topology.contains("KSTREAM-SOURCE"), "{}", plan.topology);
+    assert!(
+        plan.topology.contains("KSTREAM-SOURCE"),
+        "{}",
+        plan.topology
+    );
     assert!(plan.topology.contains("repartition"), "{}", plan.topology);
     // Bad SQL names the line and column and what was expected; nothing is created.
     let err = t
@@ -184,7 +199,10 @@ fn explain_and_bad_statements(start: Start) {
         .engine
         .execute("CREATE STREAM s AS SELECT nope FROM pageviews;")
         .unwrap_err();
-    assert!(err.to_string().contains("'NOPE' cannot be resolved"), "{err}");
+    assert!(
+        err.to_string().contains("'NOPE' cannot be resolved"),
+        "{err}"
+    );
     assert!(t.engine.source("S").is_none());
 }
 

@@ -33,7 +33,15 @@ fn render(q: &QueryDescription) -> String {
     out.push_str(&format!("sources: {:?}\nsinks: {:?}\n", q.sources, q.sinks));
     out.push_str("fields:\n");
     for f in &q.fields {
-        out.push_str(&format!("  {} {}{}\n", f.name, f.ty, f.kind.as_deref().map(|k| format!(" {k}")).unwrap_or_default()));
+        out.push_str(&format!(
+            "  {} {}{}\n",
+            f.name,
+            f.ty,
+            f.kind
+                .as_deref()
+                .map(|k| format!(" {k}"))
+                .unwrap_or_default()
+        ));
     }
     out.push_str("execution plan:\n");
     for s in &q.execution_plan {

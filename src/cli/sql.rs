@@ -79,7 +79,8 @@ pub fn run(command: Command) -> Result<()> {
 fn qtt_command(args: QttArgs) -> Result<()> {
     let mut json = match &args.json {
         Some(path) => Some(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
         )),
         None => None,
     };
@@ -111,7 +112,10 @@ fn qtt_command(args: QttArgs) -> Result<()> {
     }
     println!("{}", qtt::pass_rate(&results));
     println!("{}", qtt::summary(&results));
-    let passed = results.iter().filter(|r| r.outcome.status == Status::Pass).count();
+    let passed = results
+        .iter()
+        .filter(|r| r.outcome.status == Status::Pass)
+        .count();
     if let Some(min) = args.min_pass
         && passed < min
     {

@@ -87,7 +87,8 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut sinks: Vec<String> = Vec::new();
     for path in &args.scripts {
         let script = read_script(path)?;
-        let statements = split_statements(&script).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let statements =
+            split_statements(&script).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         for (text, _) in statements {
             if text.trim_start().to_ascii_uppercase().starts_with("SELECT") {
                 push_query(&mut engine, &text, Duration::from_secs(args.timeout))?;
@@ -107,15 +108,27 @@ pub fn run(args: RunArgs) -> Result<()> {
         }
     }
     if !engine.wait_until_settled(Duration::from_secs(args.timeout)) {
-        bail!("the queries did not catch up with their input within {} s", args.timeout);
+        bail!(
+            "the queries did not catch up with their input within {} s",
+            args.timeout
+        );
     }
-    let names = if args.print.is_empty() { sinks } else { args.print.clone() };
+    let names = if args.print.is_empty() {
+        sinks
+    } else {
+        args.print.clone()
+    };
     let mut printed = String::new();
     for name in &names {
         let scan = engine
             .scan(&name.to_ascii_uppercase(), 1_000_000)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        writeln!(printed, "{} ({} rows)", name.to_ascii_uppercase(), scan.rows.len())?;
+        writeln!(
+            printed,
+            "{} ({} rows)",
+            name.to_ascii_uppercase(),
+            scan.rows.len()
+        )?;
         writeln!(printed, "{}", table(&scan))?;
     }
     print!("{printed}");
@@ -136,7 +149,9 @@ pub fn run(args: RunArgs) -> Result<()> {
         println!("Queries running; Ctrl-C to stop.");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(runtime) = runtime {
                 runtime.block_on(async {
                     let _ = tokio::signal::ctrl_c().await;
@@ -155,13 +170,18 @@ pub fn run(args: RunArgs) -> Result<()> {
 /// Runs a push query, printing its rows until its LIMIT, or until nothing came for a
 /// while after every persistent query caught up.
 fn push_query(engine: &mut Engine, sql: &str, timeout: Duration) -> Result<()> {
-    let mut query = engine.push_query(sql).map_err(|e| anyhow::anyhow!("{e}\n  in: {}", sql.trim()))?;
+    let mut query = engine
+        .push_query(sql)
+        .map_err(|e| anyhow::anyhow!("{e}\n  in: {}", sql.trim()))?;
     let header: Vec<&str> = query.columns().iter().map(|(n, _)| n.as_str()).collect();
     println!("{}", header.join(" | "));
     let deadline = Instant::now() + timeout;
     let mut quiet = 0;
     while !query.is_complete() && Instant::now() < deadline && quiet < 10 {
-        match query.next_row(Duration::from_millis(200)).map_err(|e| anyhow::anyhow!("{e}"))? {
+        match query
+            .next_row(Duration::from_millis(200))
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+        {
             Some(row) => {
                 quiet = 0;
                 let cells: Vec<String> = row

@@ -160,7 +160,9 @@ impl MetaStore {
                     };
                     hint.push_str(&format!("\"{}\" ({}){punctuation}", s.name, s.kind));
                 }
-                hint.push_str("Hint: wrap the source name in double quotes to make it case-sensitive.");
+                hint.push_str(
+                    "Hint: wrap the source name in double quotes to make it case-sensitive.",
+                );
                 hint
             }
         }

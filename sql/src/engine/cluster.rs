@@ -121,10 +121,12 @@ impl Cluster for BrokerCluster {
             timestamp: Some(record.timestamp),
             headers: record.headers,
         };
-        self.block(
-            self.broker
-                .produce(topic, partition, &[new], eddy_broker::Durability::Durable),
-        )?;
+        self.block(self.broker.produce(
+            topic,
+            partition,
+            &[new],
+            eddy_broker::Durability::Durable,
+        ))?;
         Ok(())
     }
 
@@ -135,10 +137,16 @@ impl Cluster for BrokerCluster {
         let mut out = Vec::new();
         for p in 0..partitions {
             let end = self
-                .block(self.broker.list_offset(topic, p, eddy_broker::OffsetSpec::Latest))?
+                .block(
+                    self.broker
+                        .list_offset(topic, p, eddy_broker::OffsetSpec::Latest),
+                )?
                 .map_or(0, |(o, _)| o);
             let mut offset = self
-                .block(self.broker.list_offset(topic, p, eddy_broker::OffsetSpec::Earliest))?
+                .block(
+                    self.broker
+                        .list_offset(topic, p, eddy_broker::OffsetSpec::Earliest),
+                )?
                 .map_or(0, |(o, _)| o);
             while offset < end && out.len() < limit {
                 let fetched = self.block(self.broker.fetch(
@@ -198,7 +206,10 @@ impl KafkaCluster {
 
 impl Cluster for KafkaCluster {
     fn partitions(&self, topic: &str) -> Result<Option<i32>> {
-        Ok(eddy_streams::runtime::Backend::partitions(&*self.backend, topic)?)
+        Ok(eddy_streams::runtime::Backend::partitions(
+            &*self.backend,
+            topic,
+        )?)
     }
 
     fn create_topic(

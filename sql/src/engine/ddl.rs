@@ -12,8 +12,8 @@ use crate::error::{Result, SqlError};
 use crate::expr::typer::resolve_type;
 use crate::parser::ast::{ColumnConstraint, CreateSource, Properties, SourceKind};
 use crate::runtime::source::headers_type;
-use crate::serde::format::{FormatInfo, check_columns, parse_delimiter};
 use crate::serde::Format;
+use crate::serde::format::{FormatInfo, check_columns, parse_delimiter};
 use crate::types::SqlType;
 
 /// The properties a source definition accepts.
@@ -61,7 +61,11 @@ pub fn parse_duration_text(text: &str) -> Result<i64> {
 
 /// Sets a format's delimiter from `property` (`KEY_DELIMITER`, `VALUE_DELIMITER`), which
 /// only DELIMITED takes.
-pub fn apply_delimiter(properties: &Properties, property: &str, format: &mut FormatInfo) -> Result<()> {
+pub fn apply_delimiter(
+    properties: &Properties,
+    property: &str,
+    format: &mut FormatInfo,
+) -> Result<()> {
     let Some(text) = properties.get(property) else {
         return Ok(());
     };
@@ -78,7 +82,11 @@ pub fn apply_delimiter(properties: &Properties, property: &str, format: &mut For
 
 /// Schema names and ids configure the schema-registry formats, none of which Eddy's formats
 /// are; ksqlDB refuses them on other formats the same way.
-fn refuse_schema_properties(properties: &Properties, key: &FormatInfo, value: &FormatInfo) -> Result<()> {
+fn refuse_schema_properties(
+    properties: &Properties,
+    key: &FormatInfo,
+    value: &FormatInfo,
+) -> Result<()> {
     let checks = [
         ("KEY_SCHEMA_FULL_NAME", key, "fullSchemaName"),
         ("VALUE_SCHEMA_FULL_NAME", value, "fullSchemaName"),
@@ -177,11 +185,16 @@ pub fn source_from_statement(
         if is_reserved_column_name(col) {
             return Err(SqlError::at(
                 e.name.pos,
-                format!("'{col}' is a reserved column name. You cannot use it as a name for a column."),
+                format!(
+                    "'{col}' is a reserved column name. You cannot use it as a name for a column."
+                ),
             ));
         }
         if !seen.insert(col.clone()) {
-            return Err(SqlError::at(e.name.pos, format!("Duplicate column names:\n\t`{col}`")));
+            return Err(SqlError::at(
+                e.name.pos,
+                format!("Duplicate column names:\n\t`{col}`"),
+            ));
         }
         let ty = resolve_type(&e.ty, custom_types)?;
         let kind = match (&e.constraint, create.kind) {
@@ -191,20 +204,26 @@ pub fn source_from_statement(
             (ColumnConstraint::Key, SourceKind::Table) => {
                 return Err(SqlError::at(
                     e.name.pos,
-                    format!("Column `{col}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints."),
+                    format!(
+                        "Column `{col}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints."
+                    ),
                 ));
             }
             (ColumnConstraint::PrimaryKey, SourceKind::Stream) => {
                 return Err(SqlError::at(
                     e.name.pos,
-                    format!("Column `{col}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints."),
+                    format!(
+                        "Column `{col}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints."
+                    ),
                 ));
             }
             (ColumnConstraint::Headers, _) => {
                 if ty != headers_type() {
                     return Err(SqlError::at(
                         e.name.pos,
-                        format!("Invalid type for HEADERS column: expected ARRAY<STRUCT<`KEY` STRING, `VALUE` BYTES>>, got {ty}"),
+                        format!(
+                            "Invalid type for HEADERS column: expected ARRAY<STRUCT<`KEY` STRING, `VALUE` BYTES>>, got {ty}"
+                        ),
                     ));
                 }
                 ColumnKind::Headers
@@ -232,13 +251,23 @@ pub fn source_from_statement(
             "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.",
         ));
     }
-    if schema.header_columns().filter(|c| c.kind == ColumnKind::Headers).count() > 1 {
-        return Err(SqlError::semantic("Schema already contains a HEADERS column."));
+    if schema
+        .header_columns()
+        .filter(|c| c.kind == ColumnKind::Headers)
+        .count()
+        > 1
+    {
+        return Err(SqlError::semantic(
+            "Schema already contains a HEADERS column.",
+        ));
     }
     let (key_format, value_format) = formats(&create.properties, config)?;
     let keys: Vec<&Column> = schema.key_columns().collect();
     let values: Vec<&Column> = schema.value_columns().collect();
-    let wrap = create.properties.get("WRAP_SINGLE_VALUE").map(|v| v.eq_ignore_ascii_case("true"));
+    let wrap = create
+        .properties
+        .get("WRAP_SINGLE_VALUE")
+        .map(|v| v.eq_ignore_ascii_case("true"));
     if wrap.is_some() && values.len() != 1 {
         return Err(SqlError::semantic(
             "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas",
@@ -278,9 +307,7 @@ pub fn source_from_statement(
         topic,
         key_format,
         value_format,
-        wrap_single_value: wrap
-            .or_else(|| config.wrap_single_values())
-            .unwrap_or(true),
+        wrap_single_value: wrap.or_else(|| config.wrap_single_values()).unwrap_or(true),
         window,
         timestamp,
         is_source: create.is_source,

@@ -50,7 +50,10 @@ fn evaluate(
     )?;
     let out = program.project(&batch)?;
     if let Some(error) = compiler.errors.take().into_iter().next() {
-        return Err(SqlError::at(e.pos, format!("Failed to insert values: {error}")));
+        return Err(SqlError::at(
+            e.pos,
+            format!("Failed to insert values: {error}"),
+        ));
     }
     value_at(out.column(0).as_ref(), 0, ty)
 }
@@ -78,7 +81,11 @@ pub fn insert_record(
         return Err(SqlError::semantic(format!(
             "Failed to prepare statement: Expected a value for each column. Expected Columns: [{}]. Got [{}]",
             names.join(", "),
-            values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+            values
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     let mut given: BTreeMap<&str, Value> = BTreeMap::new();
@@ -89,11 +96,14 @@ pub fn insert_record(
             timestamp = v.as_i64().unwrap_or(now_ms);
             continue;
         }
-        let column = target.schema.find(name).ok_or_else(|| {
-            SqlError::semantic(format!("Column name {name} does not exist."))
-        })?;
+        let column = target
+            .schema
+            .find(name)
+            .ok_or_else(|| SqlError::semantic(format!("Column name {name} does not exist.")))?;
         if column.kind.is_header() {
-            return Err(SqlError::semantic(format!("Cannot insert into HEADER columns: {name}")));
+            return Err(SqlError::semantic(format!(
+                "Cannot insert into HEADER columns: {name}"
+            )));
         }
         given.insert(name, evaluate(e, &column.ty, registry, custom)?);
     }
@@ -109,7 +119,11 @@ pub fn insert_record(
     let key = pick(&|k| *k == ColumnKind::Key);
     let value = pick(&|k| *k == ColumnKind::Value);
     let key_codec = codec_for(&target.key_format, target.key_columns(), false)?;
-    let value_codec = codec_for(&target.value_format, target.value_columns(), target.wrap_single_value)?;
+    let value_codec = codec_for(
+        &target.value_format,
+        target.value_columns(),
+        target.wrap_single_value,
+    )?;
     let key_bytes = if key.is_empty() || key.iter().all(Value::is_null) {
         None
     } else {

@@ -29,9 +29,7 @@ use crate::catalog::{DataSource, MetaStore, QueryLinks};
 use crate::error::{Pos, Result, SqlError};
 use crate::expr::typer::resolve_type;
 use crate::functions::FunctionRegistry;
-use crate::parser::ast::{
-    CreateAsSelect, ParsedStatement, Query, SourceKind, Statement,
-};
+use crate::parser::ast::{CreateAsSelect, ParsedStatement, Query, SourceKind, Statement};
 use crate::parser::{parse, split_statements, substitute_variables};
 use crate::plan::{PlanContext, PlannedQuery, Target, plan_query};
 use crate::runtime::processing_log::ProcessingLog;
@@ -280,16 +278,20 @@ impl Engine {
             Statement::CreateSource(create) => self.create_source(create, &parsed.text),
             Statement::CreateAsSelect(create) => self.create_as_select(create, &parsed.text),
             Statement::InsertInto { target, query, .. } => {
-                let sink = self.metastore.source(&target.value).cloned().ok_or_else(|| {
-                    SqlError::at(
-                        target.pos,
-                        format!(
-                            "Source `{}` does not exist.{}",
-                            target.value,
-                            self.metastore.alternatives(&target.value, None)
-                        ),
-                    )
-                })?;
+                let sink = self
+                    .metastore
+                    .source(&target.value)
+                    .cloned()
+                    .ok_or_else(|| {
+                        SqlError::at(
+                            target.pos,
+                            format!(
+                                "Source `{}` does not exist.{}",
+                                target.value,
+                                self.metastore.alternatives(&target.value, None)
+                            ),
+                        )
+                    })?;
                 if sink.kind != SourceKind::Stream {
                     return Err(SqlError::semantic(format!(
                         "INSERT INTO can only be used to insert into a stream. {} is a table.",
@@ -310,13 +312,17 @@ impl Engine {
                 columns,
                 values,
             } => {
-                let sink = self.metastore.source(&target.value).cloned().ok_or_else(|| {
-                    SqlError::semantic(format!(
-                        "Cannot insert values into an unknown stream/table: `{}`{}",
-                        target.value,
-                        self.metastore.alternatives(&target.value, None)
-                    ))
-                })?;
+                let sink = self
+                    .metastore
+                    .source(&target.value)
+                    .cloned()
+                    .ok_or_else(|| {
+                        SqlError::semantic(format!(
+                            "Cannot insert values into an unknown stream/table: `{}`{}",
+                            target.value,
+                            self.metastore.alternatives(&target.value, None)
+                        ))
+                    })?;
                 if sink.is_source {
                     return Err(SqlError::semantic(format!(
                         "Cannot insert values into read-only {}: {}",
@@ -346,7 +352,10 @@ impl Engine {
             } => {
                 let Some(source) = self.metastore.source(&name.value).cloned() else {
                     if *if_exists {
-                        return Ok(StatementResult::Done(format!("{} does not exist", name.value)));
+                        return Ok(StatementResult::Done(format!(
+                            "{} does not exist",
+                            name.value
+                        )));
                     }
                     return Err(SqlError::at(
                         name.pos,
@@ -396,12 +405,22 @@ impl Engine {
                     }
                     return Err(SqlError::at(
                         name.pos,
-                        format!("Cannot register custom type '{}' since it is already registered with type: {}", name.value, self.metastore.custom_type(&name.value).map(|t| t.to_string()).unwrap_or_default()),
+                        format!(
+                            "Cannot register custom type '{}' since it is already registered with type: {}",
+                            name.value,
+                            self.metastore
+                                .custom_type(&name.value)
+                                .map(|t| t.to_string())
+                                .unwrap_or_default()
+                        ),
                     ));
                 }
                 let ty = resolve_type(ty, self.metastore.custom_types())?;
                 self.metastore.put_type(&name.value, ty);
-                Ok(StatementResult::Done(format!("Created type {}", name.value)))
+                Ok(StatementResult::Done(format!(
+                    "Created type {}",
+                    name.value
+                )))
             }
             Statement::DropType { name, if_exists } => {
                 if self.metastore.remove_type(&name.value).is_none() && !*if_exists {
@@ -410,7 +429,10 @@ impl Engine {
                         format!("Type {} does not exist.", name.value),
                     ));
                 }
-                Ok(StatementResult::Done(format!("Dropped type {}", name.value)))
+                Ok(StatementResult::Done(format!(
+                    "Dropped type {}",
+                    name.value
+                )))
             }
             Statement::AlterSource {
                 kind,
@@ -435,14 +457,19 @@ impl Engine {
                     )));
                 }
                 if source.is_sink {
-                    return Err(SqlError::semantic("ALTER command is not supported for CREATE ... AS statements.".to_string()));
+                    return Err(SqlError::semantic(
+                        "ALTER command is not supported for CREATE ... AS statements.".to_string(),
+                    ));
                 }
                 let mut added = Vec::new();
                 for c in columns {
                     if source.schema.find(&c.name.value).is_some() {
                         return Err(SqlError::at(
                             c.name.pos,
-                            format!("Cannot add column `{}` to schema. A column with the same name already exists.", c.name.value),
+                            format!(
+                                "Cannot add column `{}` to schema. A column with the same name already exists.",
+                                c.name.value
+                            ),
                         ));
                     }
                     added.push(crate::catalog::Column::new(
@@ -584,7 +611,9 @@ impl Engine {
         sql: &str,
     ) -> Result<StatementResult> {
         // Planning first: its errors (a non-aggregate column, say) come before this one.
-        let planned = self.plan(id, query, target).map_err(|e| e.or_at(query.pos))?;
+        let planned = self
+            .plan(id, query, target)
+            .map_err(|e| e.or_at(query.pos))?;
         if query.refinement == Some(crate::parser::ast::Refinement::Final)
             && (query.window.is_none() || query.group_by.is_empty())
         {
@@ -682,9 +711,7 @@ impl Engine {
             self.queries.remove(id);
             self.metastore.unlink_query(id);
         }
-        Ok(StatementResult::QueryTerminated {
-            id: ids.join(", "),
-        })
+        Ok(StatementResult::QueryTerminated { id: ids.join(", ") })
     }
 
     /// The source `name`, if it exists.

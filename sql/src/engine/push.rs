@@ -152,12 +152,6 @@ impl super::Engine {
             self.config.values(),
             planned.topology,
         )?;
-        Ok(PushQuery::new(
-            id,
-            columns,
-            rows,
-            query.limit,
-            stopper,
-        ))
+        Ok(PushQuery::new(id, columns, rows, query.limit, stopper))
     }
 }

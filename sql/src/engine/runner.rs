@@ -45,7 +45,11 @@ impl AppRunner {
     }
 
     /// The application configuration of a query.
-    fn config(&self, application_id: &str, properties: &BTreeMap<String, String>) -> Result<AppConfig> {
+    fn config(
+        &self,
+        application_id: &str,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<AppConfig> {
         let get = |name: &str| {
             properties
                 .get(&format!("ksql.streams.{name}"))
@@ -56,7 +60,9 @@ impl AppRunner {
             get(name)
                 .map(|v| {
                     v.parse::<u64>().map_err(|_| {
-                        SqlError::semantic(format!("Invalid value {v} for property {name}: a number is needed"))
+                        SqlError::semantic(format!(
+                            "Invalid value {v} for property {name}: a number is needed"
+                        ))
                     })
                 })
                 .transpose()
@@ -125,7 +131,11 @@ impl QueryRunner for AppRunner {
     }
 
     fn stop(&mut self, id: &str) -> Result<()> {
-        let app = self.apps.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        let app = self
+            .apps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
         match app {
             Some(app) => Ok(app.stop()?),
             None => Ok(()),

@@ -51,7 +51,8 @@ impl Engine {
                 self.metastore.alternatives(name, None)
             ))
         })?;
-        let ctx = crate::plan::PlanContext::new(&self.metastore, &self.registry, &self.config, "scan");
+        let ctx =
+            crate::plan::PlanContext::new(&self.metastore, &self.registry, &self.config, "scan");
         let decoder = crate::plan::source::decoder(&ctx, &source)?;
         let mut rows: Vec<ScannedRow> = Vec::new();
         let mut undecodable = 0;

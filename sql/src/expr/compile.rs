@@ -183,7 +183,11 @@ impl Compiler {
                         false,
                     )))
                 };
-                if *negated { Expr::Not(Box::new(found)) } else { found }
+                if *negated {
+                    Expr::Not(Box::new(found))
+                } else {
+                    found
+                }
             }
             TKind::Between {
                 expr,

@@ -504,7 +504,10 @@ impl<'a> Typer<'a> {
                         )
                     })?;
                     if types.iter().any(|f: &StructField| &f.name == name) {
-                        return Err(SqlError::at(pos, "Duplicate field names found in STRUCT: ".to_string() + name));
+                        return Err(SqlError::at(
+                            pos,
+                            "Duplicate field names found in STRUCT: ".to_string() + name,
+                        ));
                     }
                     types.push(StructField {
                         name: name.clone(),
@@ -513,7 +516,10 @@ impl<'a> Typer<'a> {
                     typed.push((name.clone(), t));
                 }
                 if typed.is_empty() {
-                    return Ok(TExpr::literal(Value::Struct(Vec::new()), SqlType::Struct(Vec::new())));
+                    return Ok(TExpr::literal(
+                        Value::Struct(Vec::new()),
+                        SqlType::Struct(Vec::new()),
+                    ));
                 }
                 TExpr::new(TKind::MakeStruct(typed), Some(SqlType::Struct(types)))
             }

@@ -533,9 +533,7 @@ impl HigherOrderUdf {
             let mut state = value_at(init.as_ref(), row, &state_ty).map_err(df)?;
             if collection_value.is_null() {
                 // ksqlDB's REDUCE of a NULL collection is its initial state.
-                out.push(
-                    crate::expr::eval::cast_value(&state, &state_ty, &self.ret).map_err(df)?,
-                );
+                out.push(crate::expr::eval::cast_value(&state, &state_ty, &self.ret).map_err(df)?);
                 continue;
             }
             let elements: Vec<Vec<Value>> = match collection_value {

@@ -140,7 +140,6 @@ fn unary_row(name: &str, description: &str, f: fn(f64) -> f64) -> ScalarFunction
         .with(vec![double()], SqlType::Double, g)
 }
 
-
 /// GREATEST and LEAST: ksqlDB's overloads, one per comparable type (`T val, T... vals`),
 /// so that mixed argument types resolve (or are ambiguous) as in ksqlDB. The DECIMAL one
 /// returns the widest of the arguments' decimal types.
@@ -175,7 +174,11 @@ fn extremum(name: &'static str, description: &str, greatest: bool) -> ScalarFunc
         SqlType::Timestamp,
     ] {
         f = f
-            .with_nulls(vec![Param::Type(ty.clone()), Param::Type(ty.clone())], ty, pick)
+            .with_nulls(
+                vec![Param::Type(ty.clone()), Param::Type(ty.clone())],
+                ty,
+                pick,
+            )
             .variadic();
     }
     let widest = Returns::Custom(Arc::new(|b: &Binding| {

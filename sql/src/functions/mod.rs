@@ -275,7 +275,9 @@ impl ScalarFunction {
             if matches.is_empty() {
                 continue;
             }
-            matches.sort_by_key(|(o, _)| std::cmp::Reverse(signature::preference(&o.params, o.variadic)));
+            matches.sort_by_key(|(o, _)| {
+                std::cmp::Reverse(signature::preference(&o.params, o.variadic))
+            });
             if matches.len() > 1
                 && signature::preference(&matches[0].0.params, matches[0].0.variadic)
                     == signature::preference(&matches[1].0.params, matches[1].0.variadic)
@@ -430,7 +432,10 @@ impl FunctionRegistry {
     pub fn configured(config: impl Fn(&str) -> Option<String>) -> Arc<FunctionRegistry> {
         let builtin = Self::builtin();
         let lookup = |name: &str| config(name).map(Value::String);
-        if !aggregate::CONFIG_PROPERTIES.iter().any(|p| lookup(p).is_some()) {
+        if !aggregate::CONFIG_PROPERTIES
+            .iter()
+            .any(|p| lookup(p).is_some())
+        {
             return builtin;
         }
         let mut registry = (*builtin).clone();

@@ -250,9 +250,14 @@ fn accepts(
 ) -> Option<(SqlType, bool)> {
     match (param, ty) {
         (Param::Any, _) => Some((ty.clone(), false)),
-        (Param::Generic(c), _) => generics.get(c).filter(|g| *g == ty).map(|g| (g.clone(), false)),
+        (Param::Generic(c), _) => generics
+            .get(c)
+            .filter(|g| *g == ty)
+            .map(|g| (g.clone(), false)),
         (Param::Type(t), _) if t == ty => Some((t.clone(), false)),
-        (Param::Type(SqlType::Decimal { .. }), SqlType::Decimal { .. }) => Some((ty.clone(), false)),
+        (Param::Type(SqlType::Decimal { .. }), SqlType::Decimal { .. }) => {
+            Some((ty.clone(), false))
+        }
         (Param::Type(t), _) if allow_casts && implicit_cast(ty, t) => Some((t.clone(), true)),
         (Param::AnyDecimal, SqlType::Decimal { .. }) => Some((ty.clone(), false)),
         (Param::AnyDecimal, SqlType::Int | SqlType::BigInt) if allow_casts => ty
@@ -319,19 +324,60 @@ mod tests {
         )
         .unwrap();
         assert_eq!(b.generics[&'T'], SqlType::Int);
-        assert_eq!(b.arg_types, [Some(SqlType::Int), Some(SqlType::Int), Some(SqlType::Int)]);
+        assert_eq!(
+            b.arg_types,
+            [Some(SqlType::Int), Some(SqlType::Int), Some(SqlType::Int)]
+        );
         // A generic is bound to one type: INT and BIGINT do not both fit `T`, casts or not.
         let mixed = [Some(SqlType::Int), Some(SqlType::BigInt)];
         let generic = [Param::Generic('T'), Param::Generic('T')];
         assert!(bind(&generic, true, &mixed, true).is_none());
         // A concrete parameter takes a narrower number only when casts are allowed.
-        assert!(bind(&[SqlType::BigInt.into()], false, &[Some(SqlType::Int)], false).is_none());
-        let b = bind(&[SqlType::BigInt.into()], false, &[Some(SqlType::Int)], true).unwrap();
+        assert!(
+            bind(
+                &[SqlType::BigInt.into()],
+                false,
+                &[Some(SqlType::Int)],
+                false
+            )
+            .is_none()
+        );
+        let b = bind(
+            &[SqlType::BigInt.into()],
+            false,
+            &[Some(SqlType::Int)],
+            true,
+        )
+        .unwrap();
         assert_eq!((b.arg_types[0].clone(), b.cost), (Some(SqlType::BigInt), 1));
-        assert!(bind(&[SqlType::Int.into()], false, &[Some(SqlType::BigInt)], true).is_none());
-        assert!(bind(&[SqlType::String.into()], false, &[Some(SqlType::Int)], true).is_none());
+        assert!(
+            bind(
+                &[SqlType::Int.into()],
+                false,
+                &[Some(SqlType::BigInt)],
+                true
+            )
+            .is_none()
+        );
+        assert!(
+            bind(
+                &[SqlType::String.into()],
+                false,
+                &[Some(SqlType::Int)],
+                true
+            )
+            .is_none()
+        );
         // STRING casts to the time types and BYTES.
-        assert!(bind(&[SqlType::Date.into()], false, &[Some(SqlType::String)], true).is_some());
+        assert!(
+            bind(
+                &[SqlType::Date.into()],
+                false,
+                &[Some(SqlType::String)],
+                true
+            )
+            .is_some()
+        );
         let b = bind(
             &[Param::array(Param::Generic('T'))],
             false,
@@ -340,7 +386,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(b.generics[&'T'], SqlType::String);
-        assert!(bind(&[Param::array(Param::Any)], false, &[Some(SqlType::Int)], true).is_none());
+        assert!(
+            bind(
+                &[Param::array(Param::Any)],
+                false,
+                &[Some(SqlType::Int)],
+                true
+            )
+            .is_none()
+        );
         assert!(bind(&[Param::AnyDecimal], false, &[Some(SqlType::Int)], false).is_none());
         let b = bind(&[Param::AnyDecimal], false, &[Some(SqlType::Int)], true).unwrap();
         assert_eq!(b.arg_types[0], Some(SqlType::decimal(10, 0).unwrap()));
@@ -353,6 +407,12 @@ mod tests {
         assert!(preference(&[int(), int()], false) > preference(&[int(), int()], true));
         assert!(preference(&[int(), int()], false) > preference(&[int()], false));
         assert!(preference(&[int()], false) > preference(&[Param::Generic('T')], false));
-        assert_eq!(preference(&[int(), int()], true), preference(&[Param::Type(SqlType::BigInt), Param::Type(SqlType::BigInt)], true));
+        assert_eq!(
+            preference(&[int(), int()], true),
+            preference(
+                &[Param::Type(SqlType::BigInt), Param::Type(SqlType::BigInt)],
+                true
+            )
+        );
     }
 }

@@ -263,7 +263,9 @@ impl Dialect for KsqlDialect {
         };
         // The field is wrapped in `Nested` so that `s->f` stays apart from sqlparser's own
         // `a.b` (a qualified column in ksqlDB).
-        let mut access_chain = vec![AccessExpr::Dot(Expr::Nested(Box::new(Expr::Identifier(field))))];
+        let mut access_chain = vec![AccessExpr::Dot(Expr::Nested(Box::new(Expr::Identifier(
+            field,
+        ))))];
         // `s->f[i]`: subscripts right after the field (sqlparser only parses them after
         // identifiers it read itself).
         while parser.consume_token(&Token::LBracket) {

@@ -92,7 +92,10 @@ pub(crate) fn convert_expr(e: sql::Expr, d: &KsqlDialect) -> Result<Expr> {
             // `source.column[...]`: in ksqlDB `a.b` always qualifies a column (structs
             // are dereferenced with `->`).
             let mut expr = match (*root, chain.peek()) {
-                (sql::Expr::Identifier(source), Some(AccessExpr::Dot(sql::Expr::Identifier(_)))) => {
+                (
+                    sql::Expr::Identifier(source),
+                    Some(AccessExpr::Dot(sql::Expr::Identifier(_))),
+                ) => {
                     let Some(AccessExpr::Dot(sql::Expr::Identifier(column))) = chain.next() else {
                         unreachable!("peeked")
                     };

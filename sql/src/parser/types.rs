@@ -52,7 +52,10 @@ impl TypeParser {
             return Ok(AstType::Named(Name::new(word.value, pos_of(&token))));
         }
         let upper = word.value.to_ascii_uppercase();
-        let simple = !matches!(upper.as_str(), "DECIMAL" | "ARRAY" | "MAP" | "STRUCT" | "NULL");
+        let simple = !matches!(
+            upper.as_str(),
+            "DECIMAL" | "ARRAY" | "MAP" | "STRUCT" | "NULL"
+        );
         if simple && parser.peek_token_ref().token == Token::LParen {
             skip_type_parameters(parser)?;
         }

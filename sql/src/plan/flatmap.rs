@@ -137,7 +137,11 @@ pub fn plan(
             .map(|c| format!(
                 "{}({})",
                 c.name,
-                c.args.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+                c.args
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
             .collect::<Vec<_>>()
             .join(", ")

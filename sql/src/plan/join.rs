@@ -1705,7 +1705,7 @@ fn persistent(
     ctx: &mut PlanContext<'_>,
     sources: Vec<String>,
     sink: DataSource,
-    sink_topic: Option<(String, Option<i32>)>,
+    sink_topic: Option<super::SinkTopic>,
     result: &ResultSchema,
     kind: SourceKind,
 ) -> Result<PlannedQuery> {

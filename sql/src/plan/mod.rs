@@ -74,6 +74,9 @@ pub enum Target {
     Transient,
 }
 
+/// A sink topic the query needs: its name and partition count (`None`: as its source's).
+pub type SinkTopic = (String, Option<i32>);
+
 /// A planned query.
 pub struct PlannedQuery {
     /// The topology.
@@ -91,7 +94,7 @@ pub struct PlannedQuery {
     /// The DataFusion logical plan of each vectorised stage, for EXPLAIN.
     pub stages: Vec<(String, LogicalPlan)>,
     /// Sink topic to create: name and partitions (`None`: as the source's).
-    pub sink_topic: Option<(String, Option<i32>)>,
+    pub sink_topic: Option<SinkTopic>,
     /// The processing log the query's nodes write to.
     pub log: ProcessingLog,
     /// The node whose output a transient query returns (its rows' stage).

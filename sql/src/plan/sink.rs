@@ -84,7 +84,9 @@ pub fn sink_source(
 ) -> Result<(DataSource, Option<i32>)> {
     for p in properties.values.keys() {
         if !SINK_PROPERTIES.contains(&p.as_str()) {
-            return Err(SqlError::semantic(format!("Invalid config variable(s) in the WITH clause: {p}")));
+            return Err(SqlError::semantic(format!(
+                "Invalid config variable(s) in the WITH clause: {p}"
+            )));
         }
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -99,9 +101,13 @@ pub fn sink_source(
         .get("KAFKA_TOPIC")
         .unwrap_or_else(|| format!("{}{name}", ctx.config.output_topic_prefix()));
     let partitions = match properties.get("PARTITIONS") {
-        Some(p) => Some(p.trim().parse::<i32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-            SqlError::semantic(format!("Invalid number of partitions: {p}"))
-        })?),
+        Some(p) => Some(
+            p.trim()
+                .parse::<i32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| SqlError::semantic(format!("Invalid number of partitions: {p}")))?,
+        ),
         None => ctx
             .config
             .int(crate::engine::config::SINK_PARTITIONS)
@@ -135,9 +141,17 @@ pub fn sink_source(
     let keys: Vec<&Column> = logical.key_columns().collect();
     let values: Vec<&Column> = logical.value_columns().collect();
     check_columns(&key_format, &keys, true, None)?;
-    check_columns(&value_format, &values, false, wrap.filter(|_| values.len() == 1))?;
+    check_columns(
+        &value_format,
+        &values,
+        false,
+        wrap.filter(|_| values.len() == 1),
+    )?;
     if keys.iter().any(|c| c.ty.contains_map()) {
-        let c = keys.iter().find(|c| c.ty.contains_map()).map(|c| (*c).clone());
+        let c = keys
+            .iter()
+            .find(|c| c.ty.contains_map())
+            .map(|c| (*c).clone());
         if let Some(c) = c {
             return Err(SqlError::semantic(format!(
                 "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{}`. Column type: {}. See https://github.com/confluentinc/ksql/issues/6621 for more.",
@@ -186,14 +200,22 @@ pub fn sink_source(
 }
 
 /// Checks that a query's result fits an `INSERT INTO` target.
-pub fn check_insert(target: &DataSource, result: &ResultSchema, window: Option<WindowInfo>) -> Result<()> {
+pub fn check_insert(
+    target: &DataSource,
+    result: &ResultSchema,
+    window: Option<WindowInfo>,
+) -> Result<()> {
     let result_schema = result.logical();
     let same = result_schema.columns().len() == target.schema.columns().len()
         && result_schema
             .columns()
             .iter()
             .zip(target.schema.columns())
-            .all(|(a, b)| a.name == b.name && a.ty == b.ty && (a.kind == ColumnKind::Key) == (b.kind == ColumnKind::Key));
+            .all(|(a, b)| {
+                a.name == b.name
+                    && a.ty == b.ty
+                    && (a.kind == ColumnKind::Key) == (b.kind == ColumnKind::Key)
+            });
     if !same {
         return Err(SqlError::semantic(format!(
             "Incompatible schema between results and sink.\nResult schema is {result_schema}\nSink schema is {}",
@@ -246,7 +268,11 @@ pub fn stream_sink(
         null_key_when_all_null: source_key,
     };
     let key_serde = super::source::key_serde(sink)?;
-    let value_codec = codec_for(&sink.value_format, sink.value_columns(), sink.wrap_single_value)?;
+    let value_codec = codec_for(
+        &sink.value_format,
+        sink.value_columns(),
+        sink.wrap_single_value,
+    )?;
     let log = ctx.log.clone();
     let encode = ctx.processor(
         "Sink-Encode",
@@ -281,16 +307,20 @@ pub fn table_sink(
         .schema
         .value_columns()
         .map(|c| {
-            row.iter()
-                .position(|(n, _)| n == &c.name)
-                .ok_or_else(|| SqlError::semantic(format!("internal: no column {} in the result", c.name)))
+            row.iter().position(|(n, _)| n == &c.name).ok_or_else(|| {
+                SqlError::semantic(format!("internal: no column {} in the result", c.name))
+            })
         })
         .collect::<Result<_>>()?;
     let rowtime = row
         .iter()
         .position(|(n, _)| n == crate::catalog::schema::ROWTIME);
     let key_serde = super::source::key_serde(sink)?;
-    let value_codec = codec_for(&sink.value_format, sink.value_columns(), sink.wrap_single_value)?;
+    let value_codec = codec_for(
+        &sink.value_format,
+        sink.value_columns(),
+        sink.wrap_single_value,
+    )?;
     let log = ctx.log.clone();
     let encode = ctx.processor(
         "Sink-Encode",
@@ -323,7 +353,7 @@ pub fn resolve_target(
     inherit: &DataSource,
     result: &ResultSchema,
     window: Option<WindowInfo>,
-) -> Result<Option<(DataSource, Option<(String, Option<i32>)>)>> {
+) -> Result<Option<(DataSource, Option<super::SinkTopic>)>> {
     match target {
         Target::Create {
             name,
@@ -333,8 +363,12 @@ pub fn resolve_target(
         } => {
             if *kind != result_kind {
                 return Err(SqlError::semantic(match result_kind {
-                    SourceKind::Stream => "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.",
-                    SourceKind::Table => "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.",
+                    SourceKind::Stream => {
+                        "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead."
+                    }
+                    SourceKind::Table => {
+                        "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead."
+                    }
                 }));
             }
             let (source, partitions) =

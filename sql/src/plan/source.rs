@@ -53,7 +53,11 @@ pub fn decoder(ctx: &PlanContext<'_>, source: &DataSource) -> Result<SourceDecod
     let key_columns = source.key_columns();
     let value_columns = source.value_columns();
     let key = codec_for(&source.key_format, key_columns.clone(), false)?;
-    let value = codec_for(&source.value_format, value_columns.clone(), source.wrap_single_value)?;
+    let value = codec_for(
+        &source.value_format,
+        value_columns.clone(),
+        source.wrap_single_value,
+    )?;
     let mut non_key = Vec::new();
     let mut value_index = 0;
     for column in source.schema.non_key_columns() {
@@ -79,9 +83,15 @@ pub fn decoder(ctx: &PlanContext<'_>, source: &DataSource) -> Result<SourceDecod
                         "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{column}'"
                     ))
                 })?;
-            let ty = &source.schema.find(column).map(|c| c.ty.clone()).unwrap_or(SqlType::BigInt);
+            let ty = &source
+                .schema
+                .find(column)
+                .map(|c| c.ty.clone())
+                .unwrap_or(SqlType::BigInt);
             match (ty, format) {
-                (SqlType::String, Some(f)) => TimestampSource::Formatted(index, JavaPattern::compile(f)?),
+                (SqlType::String, Some(f)) => {
+                    TimestampSource::Formatted(index, JavaPattern::compile(f)?)
+                }
                 (SqlType::String, None) => {
                     return Err(SqlError::semantic(
                         "A TIMESTAMP column of type STRING needs a TIMESTAMP_FORMAT",
@@ -151,7 +161,10 @@ pub fn stream(
         .iter()
         .map(|c| (c.internal.clone(), c.ty.clone()))
         .collect();
-    stage.push((crate::runtime::batch::NULL_ROW.to_string(), SqlType::Boolean));
+    stage.push((
+        crate::runtime::batch::NULL_ROW.to_string(),
+        SqlType::Boolean,
+    ));
     let schema = StageSchema::new(stage);
     let name = ctx.node_name(&format!("{}-Source", naming.node_id));
     let raw = ctx
@@ -171,7 +184,11 @@ pub fn stream(
     );
     ctx.step(format!(
         "{} StreamSource: {} ({}, key {}, value {})",
-        naming.node_id, source.topic, source.name, source.key_format.format, source.value_format.format
+        naming.node_id,
+        source.topic,
+        source.name,
+        source.key_format.format,
+        source.value_format.format
     ));
     Ok(StreamFlow {
         node,
@@ -188,9 +205,7 @@ pub fn stream(
 }
 
 /// The key serde of a source's (or a result's) keys: the key format, windowed if needed.
-pub fn key_serde(
-    source: &DataSource,
-) -> Result<eddy_streams::serdes::SerdeRef<Row>> {
+pub fn key_serde(source: &DataSource) -> Result<eddy_streams::serdes::SerdeRef<Row>> {
     let key_columns = source.key_columns();
     let codec = codec_for(&source.key_format, key_columns.clone(), false)?;
     Ok(match &source.window {
@@ -206,7 +221,10 @@ pub fn table(
     naming: &SourceNaming,
 ) -> Result<TableFlow> {
     if source.kind != SourceKind::Table {
-        return Err(SqlError::semantic(format!("{} is not a table", source.name)));
+        return Err(SqlError::semantic(format!(
+            "{} is not a table",
+            source.name
+        )));
     }
     let decoder = Arc::new(decoder(ctx, source)?);
     let columns = source_columns(source, naming);
@@ -243,7 +261,11 @@ pub fn table(
     let table = KTable::from_upserts(&upserts, &store, value_serde);
     ctx.step(format!(
         "{} TableSource: {} ({}, key {}, value {}), materialised in {store}",
-        naming.node_id, source.topic, source.name, source.key_format.format, source.value_format.format
+        naming.node_id,
+        source.topic,
+        source.name,
+        source.key_format.format,
+        source.value_format.format
     ));
     Ok(TableFlow {
         table,

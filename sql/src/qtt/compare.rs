@@ -147,11 +147,21 @@ fn compare_number(actual: &Actual, expected: &str) -> bool {
         // Java's intValue()/longValue() of the expected node truncate.
         Actual::Int(a) => expected_decimal
             .as_ref()
-            .and_then(|d| d.with_scale_round(0, bigdecimal::RoundingMode::Down).to_string().parse::<i64>().ok())
+            .and_then(|d| {
+                d.with_scale_round(0, bigdecimal::RoundingMode::Down)
+                    .to_string()
+                    .parse::<i64>()
+                    .ok()
+            })
             .is_some_and(|e| e as i32 == *a),
         Actual::Long(a) => expected_decimal
             .as_ref()
-            .and_then(|d| d.with_scale_round(0, bigdecimal::RoundingMode::Down).to_string().parse::<i64>().ok())
+            .and_then(|d| {
+                d.with_scale_round(0, bigdecimal::RoundingMode::Down)
+                    .to_string()
+                    .parse::<i64>()
+                    .ok()
+            })
             .is_some_and(|e| e == *a),
         Actual::Double(a) => expected
             .parse::<f64>()
@@ -183,7 +193,10 @@ mod tests {
     #[test]
     fn decimals_compare_with_scale() {
         let actual = Actual::from_json(&j(r#"{"A": 5.0500000, "B": 1, "C": 1.0}"#));
-        assert!(matches(&actual, &j(r#"{"a": 5.0500000, "B": 1, "C": 1.0}"#)));
+        assert!(matches(
+            &actual,
+            &j(r#"{"a": 5.0500000, "B": 1, "C": 1.0}"#)
+        ));
         assert!(!matches(&actual, &j(r#"{"A": 5.05, "B": 1, "C": 1.0}"#)));
         assert!(!matches(&actual, &j(r#"{"A": 5.0500000, "B": 1, "C": 1}"#)));
         assert!(!matches(&actual, &j(r#"{"A": 5.0500000, "B": 1}"#)));

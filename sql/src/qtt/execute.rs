@@ -87,11 +87,15 @@ pub fn needs_registry(reason: &str) -> bool {
 }
 
 fn registry_format(run: &TestRun) -> Option<&'static str> {
-    let upper: Vec<String> = run.statements.iter().map(|s| s.to_ascii_uppercase()).collect();
+    let upper: Vec<String> = run
+        .statements
+        .iter()
+        .map(|s| s.to_ascii_uppercase())
+        .collect();
     REGISTRY_FORMATS.iter().copied().find(|f| {
-        upper.iter().any(|s| {
-            s.contains(&format!("'{f}'")) || s.contains(&format!("\"{f}\""))
-        })
+        upper
+            .iter()
+            .any(|s| s.contains(&format!("'{f}'")) || s.contains(&format!("\"{f}\"")))
     })
 }
 
@@ -135,7 +139,10 @@ pub fn run_in_thread(test: &TestRun) -> Outcome {
         .name("qtt-run".into())
         .stack_size(256 * 1024 * 1024)
         .spawn(move || run(&test))
-        .and_then(|h| h.join().map_err(|_| std::io::Error::other("the run's thread panicked")))
+        .and_then(|h| {
+            h.join()
+                .map_err(|_| std::io::Error::other("the run's thread panicked"))
+        })
         .unwrap_or_else(|e| Outcome::fail(format!("could not run: {e}")))
 }
 
@@ -165,7 +172,10 @@ pub fn run(test: &TestRun) -> Outcome {
 /// The configuration ksqlDB's test executor runs with, plus the case's properties.
 fn config(test: &TestRun) -> Config {
     let mut values = BTreeMap::new();
-    values.insert("ksql.service.id".to_string(), "some.ksql.service.id".to_string());
+    values.insert(
+        "ksql.service.id".to_string(),
+        "some.ksql.service.id".to_string(),
+    );
     values.insert("auto.offset.reset".to_string(), "earliest".to_string());
     values.insert("cache.max.bytes.buffering".to_string(), "0".to_string());
     for (k, v) in &test.properties {
@@ -269,7 +279,11 @@ fn kafka_bytes(json: &Json, ty: &SqlType) -> Result<Option<Vec<u8>>, String> {
             .to_be_bytes()
             .to_vec(),
         SqlType::BigInt => number(json)
-            .and_then(|n| n.parse::<f64>().ok().map(|f| n.parse::<i64>().unwrap_or(f as i64)))
+            .and_then(|n| {
+                n.parse::<f64>()
+                    .ok()
+                    .map(|f| n.parse::<i64>().unwrap_or(f as i64))
+            })
             .ok_or_else(|| format!("cannot serialize {} as BIGINT", json.to_text()))?
             .to_be_bytes()
             .to_vec(),
@@ -345,7 +359,9 @@ fn deserialize(
                     .ok_or_else(|| format!("expected {n} bytes for {ty}, got {}", bytes.len()))
             };
             Ok(match ty {
-                SqlType::Int => Actual::Int(i32::from_be_bytes(fixed(4)?.try_into().unwrap_or([0; 4]))),
+                SqlType::Int => {
+                    Actual::Int(i32::from_be_bytes(fixed(4)?.try_into().unwrap_or([0; 4])))
+                }
                 SqlType::BigInt => {
                     Actual::Long(i64::from_be_bytes(fixed(8)?.try_into().unwrap_or([0; 8])))
                 }
@@ -380,7 +396,10 @@ fn stub_record(record: &TestRecord, metastore: &MetaStore) -> Result<StubRecord,
                 (None, Some(_)) => key,
                 (None, None) => key,
             };
-            (key, serialize(&record.value, s.value_format.format, &s.value_columns())?)
+            (
+                key,
+                serialize(&record.value, s.value_format.format, &s.value_columns())?,
+            )
         }
         None => (
             serialize(&record.key, Format::Json, &[])?,
@@ -394,7 +413,11 @@ fn stub_record(record: &TestRecord, metastore: &MetaStore) -> Result<StubRecord,
         .into_iter()
         .map(|(k, v)| {
             let v = v
-                .map(|b| base64::engine::general_purpose::STANDARD.decode(b).unwrap_or_default())
+                .map(|b| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b)
+                        .unwrap_or_default()
+                })
                 .map(Bytes::from);
             (k, v)
         })
@@ -411,8 +434,12 @@ fn run_inner(test: &TestRun) -> Outcome {
     let kafka = StubKafka::new();
     create_topics(test, &kafka);
     let runner = RecordingRunner::default();
-    let mut engine = Engine::new(config(test), Arc::new(kafka.clone()), Box::new(runner.clone()))
-        .with_clock(|| 0);
+    let mut engine = Engine::new(
+        config(test),
+        Arc::new(kafka.clone()),
+        Box::new(runner.clone()),
+    )
+    .with_clock(|| 0);
     // ksqlDB's runner parses the statements as one script (so positions count lines
     // across them), then runs them in order.
     let script = test.statements.join("\n");
@@ -459,7 +486,9 @@ fn run_inner(test: &TestRun) -> Outcome {
             .collect();
         let driver = match TopologyTestDriver::new(topology) {
             Ok(d) => d,
-            Err(e) => return runtime_failure(test, format!("query {} did not start: {e}", query.id)),
+            Err(e) => {
+                return runtime_failure(test, format!("query {} did not start: {e}", query.id));
+            }
         };
         let pipe = |topic: &str, r: &StubRecord| -> Result<(), String> {
             driver
@@ -486,7 +515,10 @@ fn run_inner(test: &TestRun) -> Outcome {
             }
             Ok(())
         };
-        let from_input: Vec<&String> = sources.iter().filter(|t| input_topics.contains(t.as_str())).collect();
+        let from_input: Vec<&String> = sources
+            .iter()
+            .filter(|t| input_topics.contains(t.as_str()))
+            .collect();
         if !from_input.is_empty() {
             for (topic, r) in &inputs {
                 if sources.contains(topic)
@@ -496,7 +528,10 @@ fn run_inner(test: &TestRun) -> Outcome {
                 }
             }
         }
-        for topic in sources.iter().filter(|t| !input_topics.contains(t.as_str())) {
+        for topic in sources
+            .iter()
+            .filter(|t| !input_topics.contains(t.as_str()))
+        {
             for r in kafka.read(topic) {
                 if let Err(e) = pipe(topic, &r) {
                     return runtime_failure(test, format!("query {} failed: {e}", query.id));
@@ -524,9 +559,7 @@ fn run_inner(test: &TestRun) -> Outcome {
 
 fn runtime_failure(test: &TestRun, message: String) -> Outcome {
     match &test.expected_exception {
-        Some(expected)
-            if exception_matches(expected, &SqlError::eval(message.clone()), true) =>
-        {
+        Some(expected) if exception_matches(expected, &SqlError::eval(message.clone()), true) => {
             Outcome::pass()
         }
         _ => Outcome::fail(message),
@@ -538,7 +571,9 @@ fn show_record(key: &Actual, value: &Actual, timestamp: i64, window: Option<(i64
         "<{}, {}> with timestamp={timestamp}{}",
         key.show(),
         value.show(),
-        window.map(|(s, e)| format!(" window=[{s},{e})")).unwrap_or_default()
+        window
+            .map(|(s, e)| format!(" window=[{s},{e})"))
+            .unwrap_or_default()
     )
 }
 
@@ -572,10 +607,18 @@ fn verify_outputs(test: &TestRun, kafka: &StubKafka, metastore: &MetaStore) -> R
                 }
                 (_, k) => (k.as_ref().map(|b| b.to_vec()), None),
             };
-            let key = deserialize(key_bytes.as_deref(), source.key_format.format, &source.key_columns())
-                .map_err(|e| format!("Topic {topic}: failed to deserialize key: {e}"))?;
-            let value = deserialize(r.value.as_deref(), source.value_format.format, &source.value_columns())
-                .map_err(|e| format!("Topic {topic}: failed to deserialize value: {e}"))?;
+            let key = deserialize(
+                key_bytes.as_deref(),
+                source.key_format.format,
+                &source.key_columns(),
+            )
+            .map_err(|e| format!("Topic {topic}: failed to deserialize key: {e}"))?;
+            let value = deserialize(
+                r.value.as_deref(),
+                source.value_format.format,
+                &source.value_columns(),
+            )
+            .map_err(|e| format!("Topic {topic}: failed to deserialize value: {e}"))?;
             decoded.push((key, value, r.timestamp, window, &r.headers));
         }
         let listing = || {
@@ -593,21 +636,26 @@ fn verify_outputs(test: &TestRun, kafka: &StubKafka, metastore: &MetaStore) -> R
                 listing()
             ));
         }
-        for (i, (e, (key, value, timestamp, window, headers))) in expected.iter().zip(&decoded).enumerate() {
+        for (i, (e, (key, value, timestamp, window, headers))) in
+            expected.iter().zip(&decoded).enumerate()
+        {
             let expected_ts = e.timestamp.unwrap_or(*timestamp);
             let mismatch = || {
                 format!(
                     "Topic '{topic}', message {i}: Expected <{}, {}> with timestamp={expected_ts}{} but was {}",
                     e.key.to_text(),
                     e.value.to_text(),
-                    e.window.map(|(s, end, _)| format!(" window=[{s},{end})")).unwrap_or_default(),
+                    e.window
+                        .map(|(s, end, _)| format!(" window=[{s},{end})"))
+                        .unwrap_or_default(),
                     show_record(key, value, *timestamp, *window)
                 )
             };
             if let Some((start, end, _)) = e.window
-                && *window != Some((start, end)) {
-                    return Err(mismatch());
-                }
+                && *window != Some((start, end))
+            {
+                return Err(mismatch());
+            }
             if !matches(key, &e.key) || !matches(value, &e.value) {
                 return Err(mismatch());
             }
@@ -616,14 +664,26 @@ fn verify_outputs(test: &TestRun, kafka: &StubKafka, metastore: &MetaStore) -> R
                 .clone()
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(k, v)| (k, v.map(|b| base64::engine::general_purpose::STANDARD.decode(b).unwrap_or_default())))
+                .map(|(k, v)| {
+                    (
+                        k,
+                        v.map(|b| {
+                            base64::engine::general_purpose::STANDARD
+                                .decode(b)
+                                .unwrap_or_default()
+                        }),
+                    )
+                })
                 .collect();
             let actual_headers: Vec<(String, Option<Vec<u8>>)> = headers
                 .iter()
                 .map(|(k, v)| (k.clone(), v.as_ref().map(|b| b.to_vec())))
                 .collect();
             if expected_headers != actual_headers {
-                return Err(format!("{} (headers differ: expected {expected_headers:?}, got {actual_headers:?})", mismatch()));
+                return Err(format!(
+                    "{} (headers differ: expected {expected_headers:?}, got {actual_headers:?})",
+                    mismatch()
+                ));
             }
             if *timestamp != expected_ts && (!ran_with_inserts || expected_ts != 0) {
                 return Err(mismatch());

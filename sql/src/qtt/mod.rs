@@ -33,7 +33,12 @@ pub struct RunResult {
 impl RunResult {
     /// The runner's line: `PASS|FAIL|UNSUPPORTED  <file> / <case> [ - <format>]  <reason>`.
     pub fn line(&self) -> String {
-        let mut line = format!("{}  {} / {}", self.outcome.status.word(), self.file, self.case);
+        let mut line = format!(
+            "{}  {} / {}",
+            self.outcome.status.word(),
+            self.file,
+            self.case
+        );
         if let Some(v) = &self.variant {
             line.push_str(" - ");
             line.push_str(v);
@@ -58,7 +63,10 @@ pub fn test_files(path: &Path) -> Result<Vec<PathBuf>> {
     } else if path.exists() {
         Ok(vec![path.to_path_buf()])
     } else {
-        Err(SqlError::semantic(format!("{} does not exist", path.display())))
+        Err(SqlError::semantic(format!(
+            "{} does not exist",
+            path.display()
+        )))
     }
 }
 
@@ -101,9 +109,14 @@ pub fn summary(results: &[RunResult]) -> String {
 pub fn pass_rate(results: &[RunResult]) -> String {
     let counted: Vec<&RunResult> = results
         .iter()
-        .filter(|r| !(r.outcome.status == Status::Unsupported && execute::needs_registry(&r.outcome.reason)))
+        .filter(|r| {
+            !(r.outcome.status == Status::Unsupported && execute::needs_registry(&r.outcome.reason))
+        })
         .collect();
-    let passed = counted.iter().filter(|r| r.outcome.status == Status::Pass).count();
+    let passed = counted
+        .iter()
+        .filter(|r| r.outcome.status == Status::Pass)
+        .count();
     let rate = if counted.is_empty() {
         0.0
     } else {

@@ -123,7 +123,10 @@ pub fn load_file(path: &Path) -> Result<Vec<TestRun>> {
         .map(|f| f.to_string_lossy().to_string())
         .unwrap_or_default();
     let Some(tests) = json.get("tests").and_then(Json::as_array) else {
-        return Err(SqlError::semantic(format!("{}: no \"tests\" array", path.display())));
+        return Err(SqlError::semantic(format!(
+            "{}: no \"tests\" array",
+            path.display()
+        )));
     };
     let mut runs = Vec::new();
     for test in tests {
@@ -137,11 +140,19 @@ pub fn load_file(path: &Path) -> Result<Vec<TestRun>> {
 
 /// The runs of one case.
 pub fn expand(file: &str, test: &Json) -> Result<Vec<TestRun>> {
-    let name = test.get("name").and_then(Json::as_str).unwrap_or("unnamed").to_string();
+    let name = test
+        .get("name")
+        .and_then(Json::as_str)
+        .unwrap_or("unnamed")
+        .to_string();
     let statements: Vec<String> = test
         .get("statements")
         .and_then(Json::as_array)
-        .map(|s| s.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .map(|s| {
+            s.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     let properties: Vec<(String, String)> = match test.get("properties") {
         Some(Json::Object(fields)) => fields
@@ -187,14 +198,14 @@ pub fn expand(file: &str, test: &Json) -> Result<Vec<TestRun>> {
                 && let Some(p) = props
                     .iter_mut()
                     .find(|(_, v)| v.eq_ignore_ascii_case("{CONFIG}"))
-                {
-                    p.1 = config.clone();
-                    let suffix = format!("{}={config}", p.0);
-                    variant = Some(match variant {
-                        Some(v) => format!("{v} - {suffix}"),
-                        None => suffix,
-                    });
-                }
+            {
+                p.1 = config.clone();
+                let suffix = format!("{}={config}", p.0);
+                variant = Some(match variant {
+                    Some(v) => format!("{v} - {suffix}"),
+                    None => suffix,
+                });
+            }
             let statements = statements
                 .iter()
                 .map(|s| match format {

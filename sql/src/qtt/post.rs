@@ -10,12 +10,16 @@ use crate::parser::ast::{ColumnConstraint, SourceKind, Statement};
 use crate::serde::json_text::Json;
 
 /// A schema written as in a case (`ID INT KEY, NAME STRING`).
-fn parse_schema(text: &str, custom: &BTreeMap<String, crate::types::SqlType>) -> Result<LogicalSchema, String> {
+fn parse_schema(
+    text: &str,
+    custom: &BTreeMap<String, crate::types::SqlType>,
+) -> Result<LogicalSchema, String> {
     if text.trim().is_empty() {
         return Ok(LogicalSchema::default());
     }
     let sql = format!("CREATE STREAM POST_SCHEMA ({text}) WITH (kafka_topic='x', format='json');");
-    let statement = crate::parser::parse_one(&sql).map_err(|e| format!("bad expected schema {text:?}: {e}"))?;
+    let statement =
+        crate::parser::parse_one(&sql).map_err(|e| format!("bad expected schema {text:?}: {e}"))?;
     let Statement::CreateSource(c) = statement.statement else {
         return Err(format!("bad expected schema {text:?}"));
     };
@@ -34,10 +38,17 @@ fn parse_schema(text: &str, custom: &BTreeMap<String, crate::types::SqlType>) ->
 }
 
 /// Checks `post` against the catalog and the queries' internal topics.
-pub fn verify(post: &Json, metastore: &MetaStore, internal_topics: &[String]) -> Result<(), String> {
+pub fn verify(
+    post: &Json,
+    metastore: &MetaStore,
+    internal_topics: &[String],
+) -> Result<(), String> {
     if let Some(sources) = post.get("sources").and_then(Json::as_array) {
         for expected in sources {
-            let name = expected.get("name").and_then(Json::as_str).unwrap_or_default();
+            let name = expected
+                .get("name")
+                .and_then(Json::as_str)
+                .unwrap_or_default();
             let source = metastore
                 .source(name)
                 .ok_or_else(|| format!("post: source {name} does not exist"))?;
@@ -100,7 +111,10 @@ pub fn verify(post: &Json, metastore: &MetaStore, internal_topics: &[String]) ->
             if let Some(Json::Bool(is_source)) = expected.get("isSource")
                 && *is_source != source.is_source
             {
-                return Err(format!("post: {name}.isSource is {}, expected {is_source}", source.is_source));
+                return Err(format!(
+                    "post: {name}.isSource is {}, expected {is_source}",
+                    source.is_source
+                ));
             }
         }
     }
@@ -112,7 +126,9 @@ pub fn verify(post: &Json, metastore: &MetaStore, internal_topics: &[String]) ->
         let re = regex::Regex::new(&format!("^(?:{blacklist})$"))
             .map_err(|e| format!("post: bad blacklist regex {blacklist}: {e}"))?;
         if let Some(t) = internal_topics.iter().find(|t| re.is_match(t)) {
-            return Err(format!("post: topic {t} should not exist (blacklist {blacklist})"));
+            return Err(format!(
+                "post: topic {t} should not exist (blacklist {blacklist})"
+            ));
         }
     }
     Ok(())

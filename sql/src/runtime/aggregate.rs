@@ -107,7 +107,10 @@ impl AggregateSpec {
         let n = self.aggregators.len();
         let mut out = Vec::with_capacity(n + 1);
         for (i, agg) in self.aggregators.iter().enumerate() {
-            let (x, y) = (a.get(i).cloned().unwrap_or_default(), b.get(i).cloned().unwrap_or_default());
+            let (x, y) = (
+                a.get(i).cloned().unwrap_or_default(),
+                b.get(i).cloned().unwrap_or_default(),
+            );
             out.push(match agg.merge(x.clone(), y) {
                 Ok(s) => s,
                 Err(e) => {
@@ -130,13 +133,19 @@ impl AggregateSpec {
             .map(|(i, agg)| match state.get(i).map(|s| agg.result(s)) {
                 Some(Ok(v)) => v,
                 Some(Err(e)) => {
-                    self.log.record(format!("Failed to compute an aggregate's result: {e}"));
+                    self.log
+                        .record(format!("Failed to compute an aggregate's result: {e}"));
                     Value::Null
                 }
                 None => Value::Null,
             })
             .collect();
-        out.push(state.get(self.aggregators.len()).cloned().unwrap_or(Value::Null));
+        out.push(
+            state
+                .get(self.aggregators.len())
+                .cloned()
+                .unwrap_or(Value::Null),
+        );
         out
     }
 }
@@ -152,13 +161,16 @@ pub enum ResultTime {
     Forwarded,
 }
 
+/// Splits an aggregation's store key into the result key and its window bounds, if windowed.
+type KeySplitter<K> = fn(K) -> (Row, Option<(i64, i64)>);
+
 /// Turns aggregate states into result rows: key (with window bounds for windowed keys)
 /// and `results ++ [ROWTIME]`.
 pub struct AggregateResultNode<K> {
     name: String,
     spec: Arc<AggregateSpec>,
     time: ResultTime,
-    key: fn(K) -> (Row, Option<(i64, i64)>),
+    key: KeySplitter<K>,
 }
 
 impl AggregateResultNode<Row> {

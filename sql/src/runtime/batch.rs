@@ -74,13 +74,18 @@ impl SqlBatch {
 
     /// The batch with these per-row headers (kept only if one row has some).
     pub fn with_headers(mut self, headers: Vec<RecordHeaders>) -> Self {
-        self.headers = headers.iter().any(Option::is_some).then(|| Arc::new(headers));
+        self.headers = headers
+            .iter()
+            .any(Option::is_some)
+            .then(|| Arc::new(headers));
         self
     }
 
     /// Row `i`'s headers.
     pub fn headers_of(&self, i: usize) -> RecordHeaders {
-        self.headers.as_ref().and_then(|h| h.get(i).cloned().flatten())
+        self.headers
+            .as_ref()
+            .and_then(|h| h.get(i).cloned().flatten())
     }
 
     /// The headers of the rows `mask` keeps.

@@ -72,7 +72,10 @@ impl FlatMapNode {
 impl Node for FlatMapNode {
     fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> eddy_streams::Result<()> {
         let input = downcast::<SqlBatch>(batch, &self.name)?;
-        let nulls = input.null_rows(self.null_row).map_err(|e| self.error(e))?.clone();
+        let nulls = input
+            .null_rows(self.null_row)
+            .map_err(|e| self.error(e))?
+            .clone();
         let mut indices: Vec<u32> = Vec::new();
         let mut outputs: Vec<Vec<Value>> = vec![Vec::new(); self.calls.len()];
         'rows: for row in 0..input.len() {
@@ -119,8 +122,8 @@ impl Node for FlatMapNode {
         for (call, values) in self.calls.iter().zip(&outputs) {
             columns.push(to_array_owned(values, &call.output).map_err(|e| self.error(e))?);
         }
-        let rows = RecordBatch::try_new(Arc::clone(&self.schema), columns)
-            .map_err(|e| self.error(e))?;
+        let rows =
+            RecordBatch::try_new(Arc::clone(&self.schema), columns).map_err(|e| self.error(e))?;
         ctx.forward(SqlBatch { rows, headers });
         Ok(())
     }

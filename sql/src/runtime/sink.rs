@@ -4,7 +4,6 @@
 //! encodes a table's changes (a deleted row is a tombstone). Both forward raw records to a
 //! raw sink, or to a transient query's channel.
 
-
 use eddy_streams::processor::{AnyBatch, Context, Node, downcast};
 use eddy_streams::record::{Change, RawRecord, Record};
 use eddy_streams::serdes::SerdeRef;
@@ -83,7 +82,9 @@ fn encode_key(
 
 /// Kafka refuses records with negative timestamps: ksqlDB logs and drops them.
 fn negative_timestamp(timestamp: i64) -> String {
-    format!("Dropping a record with a negative timestamp ({timestamp}): Kafka records need a timestamp of 0 or more")
+    format!(
+        "Dropping a record with a negative timestamp ({timestamp}): Kafka records need a timestamp of 0 or more"
+    )
 }
 
 fn values(batch: &SqlBatch, row: usize, columns: &[(usize, SqlType)]) -> crate::Result<Row> {
@@ -111,8 +112,9 @@ impl Node for StreamSinkNode {
                 .map_err(err)?
                 .as_i64()
             else {
-                self.log
-                    .record("Dropping a record whose TIMESTAMP column is NULL or could not be parsed");
+                self.log.record(
+                    "Dropping a record whose TIMESTAMP column is NULL or could not be parsed",
+                );
                 continue;
             };
             if timestamp < 0 {
@@ -142,7 +144,10 @@ impl Node for StreamSinkNode {
                 key: key_bytes,
                 value: value_bytes,
                 timestamp,
-                headers: batch.headers_of(i).map(|h| (*h).clone()).unwrap_or_default(),
+                headers: batch
+                    .headers_of(i)
+                    .map(|h| (*h).clone())
+                    .unwrap_or_default(),
                 partition: None,
             });
         }
@@ -202,7 +207,11 @@ impl Node for TableSinkNode {
             let value = match &change.value.new {
                 None => None,
                 Some(row) => {
-                    if let Some(t) = self.rowtime.and_then(|i| row.get(i)).and_then(Value::as_i64) {
+                    if let Some(t) = self
+                        .rowtime
+                        .and_then(|i| row.get(i))
+                        .and_then(Value::as_i64)
+                    {
                         timestamp = t;
                     }
                     let values: Row = self.value_columns.iter().map(|&i| row[i].clone()).collect();

@@ -86,7 +86,9 @@ fn split_window(bytes: &[u8], window: &WindowInfo) -> Result<(Vec<u8>, i64, i64)
     match window.kind {
         WindowType::Session => {
             if bytes.len() < 16 {
-                return Err(SqlError::serde("session-windowed key is shorter than 16 bytes"));
+                return Err(SqlError::serde(
+                    "session-windowed key is shorter than 16 bytes",
+                ));
             }
             let n = bytes.len() - 16;
             let end = time(&bytes[n..n + 8]);
@@ -129,14 +131,24 @@ impl SourceDecoder {
 
     /// Decodes a record; `Err` for records to skip.
     pub fn decode(&self, record: &SourceRecord) -> Result<Decoded> {
-        let (key, window) = self
-            .decode_key(record.key.as_ref())
-            .map_err(|e| SqlError::serde(format!("Failed to deserialize key from topic: {}. {e}", self.topic)))?;
+        let (key, window) = self.decode_key(record.key.as_ref()).map_err(|e| {
+            SqlError::serde(format!(
+                "Failed to deserialize key from topic: {}. {e}",
+                self.topic
+            ))
+        })?;
         let value = match &record.value {
             None => None,
-            Some(bytes) => self.value.decode(bytes).map_err(|e| {
-                SqlError::serde(format!("Failed to deserialize value from topic: {}. {e}", self.topic))
-            })?.map(|values| self.non_key_columns(values, record)),
+            Some(bytes) => self
+                .value
+                .decode(bytes)
+                .map_err(|e| {
+                    SqlError::serde(format!(
+                        "Failed to deserialize value from topic: {}. {e}",
+                        self.topic
+                    ))
+                })?
+                .map(|values| self.non_key_columns(values, record)),
         };
         let timestamp = match (&self.timestamp, &value) {
             (TimestampSource::Record, _) => record.timestamp,

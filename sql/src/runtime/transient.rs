@@ -102,7 +102,10 @@ impl Node for TablePushNode {
         let changes = downcast::<Vec<Record<Row, Change<Row>>>>(batch, &self.name)?;
         for change in changes {
             let (values, tombstone) = match change.value.new {
-                Some(row) => (self.columns.iter().map(|&i| row[i].clone()).collect(), false),
+                Some(row) => (
+                    self.columns.iter().map(|&i| row[i].clone()).collect(),
+                    false,
+                ),
                 None => (change.key, true),
             };
             let _ = self.sender.send(PushRow { values, tombstone });

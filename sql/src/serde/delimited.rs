@@ -221,7 +221,11 @@ mod tests {
         // later ones are not.
         assert_eq!(String::from_utf8(out).unwrap(), "\"-10\",\" x\",1.0");
         let out = codec()
-            .encode(&[Value::Int(1), Value::String("-x".into()), Value::Double(-1.0)])
+            .encode(&[
+                Value::Int(1),
+                Value::String("-x".into()),
+                Value::Double(-1.0),
+            ])
             .unwrap()
             .unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "1,-x,-1.0");

@@ -96,9 +96,8 @@ fn can_coerce(from: &SqlType, to: &SqlType, lax: bool) -> Option<SqlType> {
 /// with an exponent... as ksqlDB's `getStringNumericType`, then widened with `target`.
 fn numeric_type_of_string(text: &str, target: &SqlType) -> std::result::Result<SqlType, Failure> {
     let trimmed = text.trim();
-    let parsed: bigdecimal::BigDecimal = trimmed
-        .parse()
-        .map_err(|_| invalid_syntax(text, target))?;
+    let parsed: bigdecimal::BigDecimal =
+        trimmed.parse().map_err(|_| invalid_syntax(text, target))?;
     let integral = !trimmed.contains(['.', 'e', 'E']);
     let source = if integral && trimmed.parse::<i32>().is_ok() {
         SqlType::Int
@@ -107,7 +106,9 @@ fn numeric_type_of_string(text: &str, target: &SqlType) -> std::result::Result<S
     } else {
         let (digits, scale) = parsed.as_bigint_and_exponent();
         let scale = scale.max(0) as u32;
-        let precision = (digits.magnitude().to_string().len() as u32).max(scale).max(1);
+        let precision = (digits.magnitude().to_string().len() as u32)
+            .max(scale)
+            .max(1);
         SqlType::decimal(precision, scale)?
     };
     Ok(match (&source, target) {
@@ -132,10 +133,7 @@ impl Typer<'_> {
         &mut self,
         items: &[&Expr],
     ) -> Result<(Option<SqlType>, Vec<TExpr>)> {
-        let typed: Vec<TExpr> = items
-            .iter()
-            .map(|e| self.expr(e))
-            .collect::<Result<_>>()?;
+        let typed: Vec<TExpr> = items.iter().map(|e| self.expr(e)).collect::<Result<_>>()?;
         let mut common: Option<SqlType> = None;
         for (ast, t) in items.iter().zip(&typed) {
             common = self

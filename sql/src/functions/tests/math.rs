@@ -110,7 +110,10 @@ fn greatest_and_least_have_ksqldbs_overloads() {
         plan_error("GREATEST(1, CAST(5 AS BIGINT))")
             .contains("cannot be resolved due to ambiguous method parameters (INTEGER, BIGINT)")
     );
-    assert_eq!(v("GREATEST(CAST(1 AS BIGINT), CAST(5 AS BIGINT))"), Value::BigInt(5));
+    assert_eq!(
+        v("GREATEST(CAST(1 AS BIGINT), CAST(5 AS BIGINT))"),
+        Value::BigInt(5)
+    );
     assert_eq!(v("GREATEST(1, 2.5E0)"), d(2.5));
     assert_eq!(v("LEAST(1.5, 1.25)"), dec(125, 2));
     assert_eq!(ty("LEAST(1.5, 1.25)"), SqlType::decimal(3, 2).unwrap());

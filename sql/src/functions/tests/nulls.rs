@@ -10,7 +10,10 @@ fn coalesce_ifnull_nullif() {
         plan_error("COALESCE(CAST(NULL AS INT), CAST(5 AS BIGINT))")
             .contains("does not accept parameters (INTEGER, BIGINT)")
     );
-    assert_eq!(v("COALESCE(CAST(NULL AS BIGINT), CAST(5 AS BIGINT))"), Value::BigInt(5));
+    assert_eq!(
+        v("COALESCE(CAST(NULL AS BIGINT), CAST(5 AS BIGINT))"),
+        Value::BigInt(5)
+    );
     assert_eq!(v("COALESCE(CAST(NULL AS STRING))"), Value::Null);
     assert_eq!(v("IFNULL(CAST(NULL AS STRING), 'x')"), s("x"));
     assert_eq!(v("IFNULL('a', 'x')"), s("a"));
