@@ -651,9 +651,9 @@ fn verify_outputs(test: &TestRun, kafka: &StubKafka, metastore: &MetaStore) -> R
                     show_record(key, value, *timestamp, *window)
                 )
             };
-            if let Some((start, end, _)) = e.window
-                && *window != Some((start, end))
-            {
+            // A windowed output's key is its key and window (ksqlDB compares `Windowed`
+            // keys): an expected record with no window does not match a windowed one.
+            if e.window.map(|(start, end, _)| (start, end)) != *window {
                 return Err(mismatch());
             }
             if !matches(key, &e.key) || !matches(value, &e.value) {

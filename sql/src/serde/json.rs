@@ -9,6 +9,7 @@ use bigdecimal::BigDecimal;
 use super::codec::RowCodec;
 use super::json_text::{Json, parse_json, write_json, write_json_string};
 use crate::error::{Result, SqlError};
+use crate::functions::java::JavaHashMap;
 use crate::types::SqlType;
 use crate::value::{Row, Value, format_decimal, format_double};
 
@@ -191,17 +192,18 @@ pub fn from_json(json: &Json, ty: &SqlType) -> Result<Value> {
                 .map(|i| from_json(i, element))
                 .collect::<Result<_>>()?,
         ),
-        (SqlType::Map(key, value), Json::Object(fields)) => Value::Map(
-            fields
-                .iter()
-                .map(|(k, v)| {
-                    Ok((
-                        from_json(&Json::String(k.clone()), key)?,
-                        from_json(v, value)?,
-                    ))
-                })
-                .collect::<Result<_>>()?,
-        ),
+        (SqlType::Map(key, value), Json::Object(fields)) => {
+            // ksqlDB reads a JSON map into `new HashMap<>(size)`, and functions that walk
+            // a map (REDUCE, MAP_KEYS, ...) see that map's iteration order.
+            let mut map = JavaHashMap::with_capacity(fields.len());
+            for (k, v) in fields {
+                map.put(
+                    from_json(&Json::String(k.clone()), key)?,
+                    from_json(v, value)?,
+                );
+            }
+            Value::Map(map.into_entries())
+        }
         (SqlType::Struct(schema), Json::Object(fields)) => Value::Struct(
             schema
                 .iter()
