@@ -160,7 +160,7 @@ impl StatementParser<'_> {
         // word, as in ksqlDB's grammar, rather than a column named FROM.
         if let Token::Word(w) = &token.token
             && w.quote_style.is_none()
-            && w.value.to_ascii_uppercase() != "NOT"
+            && !w.value.eq_ignore_ascii_case("NOT")
             && RESERVED.contains(&w.value.to_ascii_uppercase().as_str())
         {
             return Err(self.unexpected(&token, "an expression"));

@@ -1,0 +1,209 @@
+//! Running on the embedded backend: pre-loading a topic, running an app until it has
+//! processed its input, reading a topic back, CPU time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use bytes::Bytes;
+use eddy_broker::{Durability, NewRecord};
+use eddy_streams::runtime::StoreEngine;
+use eddy_streams::serdes::SerdeRef;
+use eddy_streams::{App, AppConfig, Backend, EmbeddedBackend, Topology};
+
+/// User + system CPU time of the whole process, seconds.
+// getrusage is the only unsafe code of the benches.
+#[allow(unsafe_code)]
+pub fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given; all-zero bytes are a valid rusage.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a rusage we own.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    assert_eq!(rc, 0, "getrusage failed");
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+pub fn produce(
+    backend: &EmbeddedBackend,
+    topic: &str,
+    values: impl Iterator<Item = (i64, Vec<u8>)>,
+) -> anyhow::Result<u64> {
+    backend.create_topic(topic, 1, false)?;
+    let mut chunk = Vec::with_capacity(5_000);
+    let mut n = 0u64;
+    let flush = |chunk: &mut Vec<NewRecord>| -> anyhow::Result<()> {
+        if !chunk.is_empty() {
+            backend.block_on(
+                backend
+                    .broker()
+                    .produce(topic, 0, chunk, Durability::Written),
+            )?;
+            chunk.clear();
+        }
+        Ok(())
+    };
+    for (timestamp, value) in values {
+        chunk.push(NewRecord {
+            key: Some(Bytes::new()),
+            value: Some(Bytes::from(value)),
+            headers: Vec::new(),
+            timestamp: Some(timestamp),
+        });
+        n += 1;
+        if chunk.len() == 5_000 {
+            flush(&mut chunk)?;
+        }
+    }
+    flush(&mut chunk)?;
+    Ok(n)
+}
+
+/// Every record of partition 0 of `topic`: key, value, timestamp.
+pub fn read_topic(
+    backend: &EmbeddedBackend,
+    topic: &str,
+) -> anyhow::Result<Vec<(Bytes, Option<Bytes>, i64)>> {
+    let mut out = Vec::new();
+    let mut position = 0;
+    loop {
+        let fetched = backend.block_on(backend.broker().fetch(
+            topic,
+            0,
+            position,
+            8 << 20,
+            Duration::ZERO,
+        ))?;
+        if fetched.records.is_empty() {
+            break;
+        }
+        for r in eddy_broker::decode_records(&fetched.records)? {
+            if r.offset >= position {
+                position = r.offset + 1;
+                out.push((r.key.unwrap_or_default(), r.value, r.timestamp));
+            }
+        }
+        if position >= fetched.high_watermark {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+pub fn decode_values<T>(
+    records: &[(Bytes, Option<Bytes>, i64)],
+    serde: &SerdeRef<T>,
+) -> anyhow::Result<Vec<T>> {
+    records
+        .iter()
+        .map(|(_, v, _)| {
+            let v = v.as_ref().context("a tombstone in the output")?;
+            Ok(serde.deserialize(v)?)
+        })
+        .collect()
+}
+
+pub struct Measured {
+    /// From `App::start` until every record was processed.
+    pub wall: f64,
+    /// Process CPU time over the same span.
+    pub cpu: f64,
+    /// Commits during the span.
+    pub commits: u64,
+    /// Then `stop()`: the final commit (flushes outputs, changelogs, stores) and close.
+    pub stop: f64,
+}
+
+pub struct Bench {
+    pub backend: Arc<EmbeddedBackend>,
+    pub state_dir: std::path::PathBuf,
+}
+
+impl Bench {
+    /// End offsets of the topics, and the offsets `app` committed: for a stall's report.
+    pub fn offsets(&self, app: &str) -> String {
+        let broker = self.backend.broker();
+        let committed: HashMap<String, i64> = broker
+            .group_offsets(app)
+            .into_iter()
+            .map(|(t, _, c)| (t, c.offset))
+            .collect();
+        let mut topics = broker.list_topics();
+        topics.sort();
+        topics
+            .iter()
+            .map(|t| {
+                format!(
+                    "{t}: end {:?} committed {:?}",
+                    self.backend.end_offset(t, 0),
+                    committed.get(t)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Starts `topology` as application `app`, waits until it has processed `expected`
+    /// records (input and repartition topics), stops it.
+    pub fn run(
+        &self,
+        app: &str,
+        topology: Topology,
+        engine: StoreEngine,
+        expected: u64,
+    ) -> anyhow::Result<Measured> {
+        let config = AppConfig {
+            threads: 1,
+            commit_interval: Duration::from_secs(1),
+            store_engine: engine,
+            state_dir: self.state_dir.clone(),
+            ..AppConfig::new(app, self.backend.clone())
+        };
+        let cpu_before = cpu_seconds();
+        let started = Instant::now();
+        let running = App::new(topology, config).start()?;
+        let (mut last, mut last_change) = (0, Instant::now());
+        loop {
+            let m = running.metrics();
+            if m.processed >= expected {
+                break;
+            }
+            if let Some(failure) = running.failure() {
+                bail!("{app} failed: {failure}");
+            }
+            if m.processed != last {
+                (last, last_change) = (m.processed, Instant::now());
+            } else if last_change.elapsed() > Duration::from_secs(60) {
+                bail!(
+                    "{app} stalled at {} of {expected} records processed: {m:?}; {}",
+                    m.processed,
+                    self.offsets(app)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let wall = started.elapsed().as_secs_f64();
+        let cpu = cpu_seconds() - cpu_before;
+        let m = running.metrics();
+        ensure!(
+            m.processed == expected,
+            "{app} processed {} records, expected {expected}",
+            m.processed
+        );
+        ensure!(
+            m.late_dropped == 0 && m.skipped == 0,
+            "{app} dropped {} late and skipped {} records",
+            m.late_dropped,
+            m.skipped
+        );
+        let stopping = Instant::now();
+        running.stop()?;
+        Ok(Measured {
+            wall,
+            cpu,
+            commits: m.commits,
+            stop: stopping.elapsed().as_secs_f64(),
+        })
+    }
+}
