@@ -7,7 +7,7 @@ use base64::Engine as _;
 use bigdecimal::BigDecimal;
 
 use super::codec::RowCodec;
-use super::json_text::{Json, parse_json, write_json, write_json_string};
+use super::json_text::{Json, parse_json, read_object_fields, write_json, write_json_string};
 use crate::error::{Result, SqlError};
 use crate::functions::java::JavaHashMap;
 use crate::types::SqlType;
@@ -31,6 +31,24 @@ impl JsonCodec {
 
 impl RowCodec for JsonCodec {
     fn decode(&self, bytes: &[u8]) -> Result<Option<Row>> {
+        if self.wrapped {
+            // The common case, an object: only the fields that name a column are read,
+            // then matched as `lookup` matches them.
+            let mut fields: Vec<(String, Json)> = Vec::with_capacity(self.columns.len());
+            let is_object = read_object_fields(
+                bytes,
+                |name| {
+                    self.columns
+                        .iter()
+                        .position(|(c, _)| c.eq_ignore_ascii_case(name))
+                },
+                |_, name, value| fields.push((name, value)),
+            )
+            .map_err(|e| SqlError::serde(format!("Failed to deserialize JSON: {e}")))?;
+            if is_object {
+                return self.row_of(&fields).map(Some);
+            }
+        }
         let json = parse_json(bytes)
             .map_err(|e| SqlError::serde(format!("Failed to deserialize JSON: {e}")))?;
         if json.is_null() {
@@ -47,15 +65,7 @@ impl RowCodec for JsonCodec {
                 json.to_text()
             )));
         };
-        self.columns
-            .iter()
-            .map(|(name, ty)| match lookup(fields, name) {
-                Some(v) => from_json(v, ty)
-                    .map_err(|e| SqlError::serde(format!("Failed to read field {name}: {e}"))),
-                None => Ok(Value::Null),
-            })
-            .collect::<Result<Row>>()
-            .map(Some)
+        self.row_of(fields).map(Some)
     }
 
     fn encode(&self, row: &[Value]) -> Result<Option<Vec<u8>>> {
@@ -75,6 +85,20 @@ impl RowCodec for JsonCodec {
             out.push('}');
         }
         Ok(Some(out.into_bytes()))
+    }
+}
+
+impl JsonCodec {
+    /// The row of an object's fields.
+    fn row_of(&self, fields: &[(String, Json)]) -> Result<Row> {
+        self.columns
+            .iter()
+            .map(|(name, ty)| match lookup(fields, name) {
+                Some(v) => from_json(v, ty)
+                    .map_err(|e| SqlError::serde(format!("Failed to read field {name}: {e}"))),
+                None => Ok(Value::Null),
+            })
+            .collect()
     }
 }
 
@@ -347,6 +371,36 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#"{"ID":12,"NAME":"5","D":1.50,"S":{"F":2}}"#
         );
+    }
+
+    #[test]
+    fn exact_names_win_and_other_fields_are_only_checked() {
+        // `ID` matches exactly after `id` matched case-insensitively: the exact one wins;
+        // a second exact `NAME` does not replace the first; unknown fields, nested or not,
+        // are passed over.
+        let row = codec()
+            .decode(
+                br#"{"id": 1, "x": {"deep": [1, {"y": "z"}]}, "ID": 2, "NAME": "a", "NAME": "b", "n": null}"#,
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(row[0], Value::BigInt(2));
+        assert_eq!(row[1], Value::String("a".into()));
+        assert_eq!(row[2], Value::Null);
+        // A bad document is an error even where the bad part names no column.
+        for bad in [
+            &br#"{"x": [1, }"#[..],
+            b"{\"x\": \"\xff\"}",
+            br#"{"ID": 1} trailing"#,
+            br#"{"x": tru}"#,
+        ] {
+            let e = codec().decode(bad).unwrap_err().to_string();
+            assert!(e.contains("Failed to deserialize JSON"), "{e}");
+        }
+        // Not an object: the whole document says what it is.
+        let e = codec().decode(b"[1, 2]").unwrap_err().to_string();
+        assert!(e.contains("ArrayNode"), "{e}");
+        assert_eq!(codec().decode(b" null ").unwrap(), None);
     }
 
     #[test]

@@ -96,6 +96,63 @@ pub fn parse_json_with_comments(text: &[u8]) -> Result<Json, JsonError> {
     Reader::new(text, true).document()
 }
 
+/// Reads a document that is one JSON object field by field, without building the object:
+/// `wanted(name)` picks the fields to read (by an index of the caller's), whose values are
+/// parsed and passed to `field(index, name, value)`; the others are skipped without
+/// allocating. Returns `Ok(false)`, having read nothing, when the document is not an object
+/// (the caller parses it whole to say what it is).
+pub fn read_object_fields(
+    text: &[u8],
+    mut wanted: impl FnMut(&str) -> Option<usize>,
+    mut field: impl FnMut(usize, String, Json),
+) -> Result<bool, JsonError> {
+    let mut r = Reader::new(text, false);
+    r.skip_ws()?;
+    if r.bytes.get(r.at) != Some(&b'{') {
+        return Ok(false);
+    }
+    r.at += 1;
+    r.skip_ws()?;
+    if r.bytes.get(r.at) == Some(&b'}') {
+        r.at += 1;
+    } else {
+        loop {
+            r.skip_ws()?;
+            if r.bytes.get(r.at) != Some(&b'"') {
+                return r.err("expected a field name");
+            }
+            let name = r.string()?;
+            r.skip_ws()?;
+            if r.bytes.get(r.at) != Some(&b':') {
+                return r.err("expected ':'");
+            }
+            r.at += 1;
+            r.skip_ws()?;
+            match wanted(&name) {
+                Some(index) => {
+                    let value = r.value()?;
+                    field(index, name, value);
+                }
+                None => r.skip_value()?,
+            }
+            r.skip_ws()?;
+            match r.bytes.get(r.at) {
+                Some(b',') => r.at += 1,
+                Some(b'}') => {
+                    r.at += 1;
+                    break;
+                }
+                _ => return r.err("expected ',' or '}'"),
+            }
+        }
+    }
+    r.skip_ws()?;
+    if r.at != r.bytes.len() {
+        return r.err("unexpected text after the JSON value");
+    }
+    Ok(true)
+}
+
 /// A nesting limit, so hostile input cannot exhaust the stack.
 const MAX_DEPTH: usize = 256;
 
@@ -241,6 +298,34 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Checks and passes over one value, allocating nothing for scalars.
+    fn skip_value(&mut self) -> Result<(), JsonError> {
+        match self.bytes.get(self.at) {
+            Some(b'"') => {
+                self.at += 1;
+                let start = self.at;
+                loop {
+                    match self.bytes.get(self.at) {
+                        None => return self.err("unterminated string"),
+                        Some(b'"') => {
+                            if std::str::from_utf8(&self.bytes[start..self.at]).is_err() {
+                                return self.err("invalid UTF-8 in string");
+                            }
+                            self.at += 1;
+                            return Ok(());
+                        }
+                        Some(b'\\') => self.at += 2,
+                        Some(&c) if c < 0x20 => return self.err("control character in string"),
+                        Some(_) => self.at += 1,
+                    }
+                }
+            }
+            Some(b'-' | b'0'..=b'9') => self.number().map(drop),
+            // Containers and literals: parsed (and checked) as usual.
+            _ => self.value().map(drop),
+        }
+    }
+
     fn enter(&mut self) -> Result<(), JsonError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -295,6 +380,18 @@ impl<'a> Reader<'a> {
 
     fn string(&mut self) -> Result<String, JsonError> {
         self.at += 1; // opening quote
+        // The common case, a string without escapes, is one copy of its bytes.
+        let plain = self.bytes[self.at..]
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        if let Some(n) = plain
+            && self.bytes[self.at + n] == b'"'
+        {
+            let text = std::str::from_utf8(&self.bytes[self.at..self.at + n])
+                .or_else(|_| self.err("invalid UTF-8 in string"))?;
+            self.at += n + 1;
+            return Ok(text.to_string());
+        }
         let mut out = Vec::new();
         loop {
             let Some(&c) = self.bytes.get(self.at) else {
@@ -339,9 +436,14 @@ impl<'a> Reader<'a> {
                     }
                 }
                 c if c < 0x20 => return self.err("control character in string"),
-                c => {
-                    out.push(c);
-                    self.at += 1;
+                _ => {
+                    // The run up to the next quote, escape or control character at once.
+                    let run = self.bytes[self.at..]
+                        .iter()
+                        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                        .unwrap_or(self.bytes.len() - self.at);
+                    out.extend_from_slice(&self.bytes[self.at..self.at + run]);
+                    self.at += run;
                 }
             }
         }
@@ -362,6 +464,12 @@ impl<'a> Reader<'a> {
 /// Appends `s` as a JSON string literal.
 pub fn write_json_string(s: &str, out: &mut String) {
     out.push('"');
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        // Nothing to escape (the common case): one copy.
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -419,6 +527,25 @@ mod tests {
         let v = parse_json(br#"{"a": 10.00, "b": [1, -2e3], "c": "\u00e9\n"}"#).unwrap();
         assert_eq!(v.get("a"), Some(&Json::Number("10.00".into())));
         assert_eq!(v.to_text(), r#"{"a":10.00,"b":[1,-2e3],"c":"é\n"}"#);
+    }
+
+    #[test]
+    fn strings_with_and_without_escapes() {
+        let v = parse_json(r#"["plain", "a\"b\\c\u00e9d", "tab\tend", "ü"]"#.as_bytes()).unwrap();
+        let items: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Json::as_str)
+            .collect();
+        assert_eq!(items, ["plain", "a\"b\\c\u{e9}d", "tab\tend", "ü"]);
+        assert!(parse_json(b"\"raw\ncontrol\"").is_err());
+        assert!(parse_json(b"\"unterminated").is_err());
+        assert!(parse_json(b"\"bad \xff utf8\"").is_err());
+        let mut out = String::new();
+        write_json_string("plain", &mut out);
+        write_json_string("q\"\\\n\u{1}", &mut out);
+        assert_eq!(out, r#""plain""q\"\\\n\u0001""#);
     }
 
     #[test]
