@@ -177,11 +177,14 @@ impl SourceDecoder {
         })
     }
 
-    fn non_key_columns(&self, values: Row, record: &SourceRecord) -> Row {
+    fn non_key_columns(&self, mut values: Row, record: &SourceRecord) -> Row {
         self.non_key
             .iter()
             .map(|source| match source {
-                NonKeySource::Value(i) => values.get(*i).cloned().unwrap_or(Value::Null),
+                // Each value column is read once: moved, not cloned.
+                NonKeySource::Value(i) => values
+                    .get_mut(*i)
+                    .map_or(Value::Null, |v| std::mem::replace(v, Value::Null)),
                 NonKeySource::Headers => Value::Array(
                     record
                         .headers
