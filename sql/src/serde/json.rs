@@ -46,7 +46,7 @@ impl RowCodec for JsonCodec {
             )
             .map_err(|e| SqlError::serde(format!("Failed to deserialize JSON: {e}")))?;
             if is_object {
-                return self.row_of(&fields).map(Some);
+                return self.row_of_owned(fields).map(Some);
             }
         }
         let json = parse_json(bytes)
@@ -102,13 +102,51 @@ impl JsonCodec {
     }
 }
 
+impl JsonCodec {
+    /// [`Self::row_of`] for fields the row may take: a field read by one column only is
+    /// moved into it (its string is not copied again).
+    fn row_of_owned(&self, mut fields: Vec<(String, Json)>) -> Result<Row> {
+        let picks: Vec<Option<usize>> = self
+            .columns
+            .iter()
+            .map(|(name, _)| lookup_index(&fields, name))
+            .collect();
+        let mut uses = vec![0usize; fields.len()];
+        for i in picks.iter().flatten() {
+            uses[*i] += 1;
+        }
+        self.columns
+            .iter()
+            .zip(picks)
+            .map(|((name, ty), pick)| {
+                let Some(i) = pick else {
+                    return Ok(Value::Null);
+                };
+                let value = match (ty, uses[i]) {
+                    (SqlType::String, 1) => match std::mem::replace(&mut fields[i].1, Json::Null) {
+                        Json::String(s) => Ok(Value::String(s)),
+                        other => from_json(&other, ty),
+                    },
+                    _ => from_json(&fields[i].1, ty),
+                };
+                value.map_err(|e| SqlError::serde(format!("Failed to read field {name}: {e}")))
+            })
+            .collect()
+    }
+}
+
+/// The index of a field by exact name, else by case-insensitive name.
+fn lookup_index(fields: &[(String, Json)], name: &str) -> Option<usize> {
+    fields.iter().position(|(k, _)| k == name).or_else(|| {
+        fields
+            .iter()
+            .position(|(k, _)| k.eq_ignore_ascii_case(name))
+    })
+}
+
 /// A field by exact name, else by case-insensitive name.
 pub(crate) fn lookup<'a>(fields: &'a [(String, Json)], name: &str) -> Option<&'a Json> {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .or_else(|| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
-        .map(|(_, v)| v)
+    lookup_index(fields, name).map(|i| &fields[i].1)
 }
 
 fn json_kind(json: &Json) -> &'static str {
