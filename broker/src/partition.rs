@@ -260,7 +260,7 @@ impl Partition {
         loop {
             let log = Arc::clone(&self.log);
             let result = blocking(move || {
-                let records = read_from(|o| log.read().plan_read(o), offset, max_bytes)?;
+                let records = read_from(|o| log.read().plan_read(o), offset, max_bytes, true)?;
                 let log = log.read();
                 Ok(FetchResult {
                     records,
@@ -288,6 +288,28 @@ impl Partition {
                 Err(_elapsed) => return Ok(result),
             }
         }
+    }
+
+    /// Reads from `offset` without waiting, up to `max_bytes`. With `min_one` a first batch
+    /// larger than `max_bytes` is returned whole (so a big batch is never stuck); without it
+    /// nothing is read then (the protocol server's later partitions in one response).
+    pub async fn read_now(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+    ) -> Result<FetchResult> {
+        let log = Arc::clone(&self.log);
+        blocking(move || {
+            let records = read_from(|o| log.read().plan_read(o), offset, max_bytes, min_one)?;
+            let log = log.read();
+            Ok(FetchResult {
+                records,
+                high_watermark: log.log_end_offset(),
+                log_start_offset: log.log_start_offset(),
+            })
+        })
+        .await
     }
 
     pub fn log_end_offset(&self) -> i64 {

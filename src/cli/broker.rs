@@ -68,6 +68,8 @@ struct FileConfig {
     default_partitions: Option<i32>,
     max_connections: Option<usize>,
     max_request_bytes: Option<usize>,
+    fetch_max_bytes: Option<usize>,
+    fetch_memory_budget_bytes: Option<usize>,
     flush: Option<FlushMode>,
     flush_interval_ms: Option<u64>,
     min_session_timeout_ms: Option<u64>,
@@ -136,6 +138,20 @@ fn resolve(args: &Args) -> Result<(BrokerConfig, ServerConfig)> {
             "max_request_bytes must be at least 1024 (Kafka's default is 104857600)"
         );
         server.max_request_bytes = max;
+    }
+    if let Some(max) = file.fetch_max_bytes {
+        ensure!(
+            max >= 1024,
+            "fetch_max_bytes must be at least 1024 (Kafka's default is 57671680)"
+        );
+        server.fetch_max_bytes = max;
+    }
+    if let Some(budget) = file.fetch_memory_budget_bytes {
+        ensure!(
+            budget == 0 || budget >= 1 << 20,
+            "fetch_memory_budget_bytes must be 0 (no budget) or at least 1048576"
+        );
+        server.fetch_memory_budget_bytes = budget;
     }
     let groups = &mut server.groups;
     let ms = Duration::from_millis;
@@ -258,6 +274,8 @@ mod tests {
             default_partitions = 3
             max_connections = 10
             max_request_bytes = 1048576
+            fetch_max_bytes = 8388608
+            fetch_memory_budget_bytes = 33554432
             flush = "interval"
             flush_interval_ms = 250
             min_session_timeout_ms = 1000
@@ -289,6 +307,8 @@ mod tests {
         assert_eq!(server.default_partitions, 3);
         assert_eq!(server.max_connections, 10);
         assert_eq!(server.max_request_bytes, 1 << 20);
+        assert_eq!(server.fetch_max_bytes, 8 << 20);
+        assert_eq!(server.fetch_memory_budget_bytes, 32 << 20);
         assert_eq!(server.groups.min_session_timeout, Duration::from_secs(1));
         assert_eq!(server.groups.max_session_timeout, Duration::from_secs(60));
         assert_eq!(server.groups.initial_rebalance_delay, Duration::ZERO);
@@ -315,6 +335,8 @@ mod tests {
         assert!(server.listen.ip().is_loopback());
         assert_eq!(server.listen.port(), 9092);
         assert_eq!(server.metrics_listen, None);
+        assert_eq!(server.fetch_max_bytes, 57671680, "Kafka's fetch.max.bytes");
+        assert_eq!(server.fetch_memory_budget_bytes, 256 << 20);
     }
 
     #[test]
@@ -336,6 +358,11 @@ mod tests {
                 "min_session_timeout_ms",
             ),
             ("max_request_bytes = 10", "max_request_bytes"),
+            ("fetch_max_bytes = 10", "fetch_max_bytes"),
+            (
+                "fetch_memory_budget_bytes = 10",
+                "fetch_memory_budget_bytes",
+            ),
         ] {
             std::fs::write(&path, text).unwrap();
             let args = Args {

@@ -497,6 +497,7 @@ pub(crate) fn read_from(
     plan: impl Fn(i64) -> Result<Option<ReadPlan>>,
     offset: i64,
     max_bytes: usize,
+    min_one: bool,
 ) -> Result<Bytes> {
     let mut next = offset;
     loop {
@@ -505,7 +506,10 @@ pub(crate) fn read_from(
         };
         match step.reader.locate(step.start, offset, None)? {
             Located::At(position) => {
-                return Ok(Bytes::from(step.reader.read_batches(position, max_bytes)?));
+                let batches = step
+                    .reader
+                    .read_batches_within(position, max_bytes, min_one)?;
+                return Ok(Bytes::from(batches));
             }
             Located::PastEnd => match step.next_segment {
                 Some(base) => next = base.max(offset),

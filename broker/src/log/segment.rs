@@ -533,8 +533,22 @@ impl SegmentReader {
     /// Reads whole batches from `position`, up to `max_bytes` but always at least one batch,
     /// checking every batch's CRC: bytes that fail are never returned.
     pub fn read_batches(&self, position: u64, max_bytes: usize) -> Result<Vec<u8>> {
+        self.read_batches_within(position, max_bytes, true)
+    }
+
+    /// As [`SegmentReader::read_batches`]; with `min_one` false, a first batch larger than
+    /// `max_bytes` is not read at all (the result is empty) rather than returned whole.
+    pub fn read_batches_within(
+        &self,
+        position: u64,
+        max_bytes: usize,
+        min_one: bool,
+    ) -> Result<Vec<u8>> {
         let available = (self.end - position) as usize;
         let first = self.header_at(position)?;
+        if !min_one && first.total_len() > max_bytes {
+            return Ok(Vec::new());
+        }
         let want = max_bytes.max(first.total_len()).min(available);
         let mut buf = vec![0u8; want];
         self.file

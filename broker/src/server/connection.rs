@@ -10,11 +10,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
-use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::FramedRead;
 
 use super::ServerState;
 use super::codec::kafka_frames;
@@ -30,10 +31,10 @@ pub(crate) async fn serve(
 ) {
     tracing::debug!(%peer, "connection opened");
     state.metrics.connections.inc();
-    let (read_half, write_half) = stream.into_split();
+    let (read_half, mut write_half) = stream.into_split();
     let mut frames_in = FramedRead::new(read_half, kafka_frames(state.config.max_request_bytes));
-    let mut frames_out = FramedWrite::new(write_half, kafka_frames(i32::MAX as usize));
-    let mut pending = FuturesOrdered::new();
+    let mut conn = dispatch::ConnectionState::default();
+    let mut pending: FuturesOrdered<dispatch::Reply> = FuturesOrdered::new();
     let max_in_flight = state.config.max_in_flight_per_connection.max(1);
     let mut reading = true;
     loop {
@@ -43,11 +44,15 @@ pub(crate) async fn serve(
         tokio::select! {
             biased;
             Some(reply) = pending.next(), if !pending.is_empty() => match reply {
-                Ok(Some(bytes)) => {
-                    if let Err(e) = frames_out.send(bytes).await {
+                Ok(Some(frame)) => {
+                    // Written straight from the encoded frame (no copy into a write buffer
+                    // that would keep a connection's largest response allocated); a fetch's
+                    // share of the memory budget is given back when `frame` is dropped here.
+                    if let Err(e) = write_half.write_all(&frame.bytes).await {
                         tracing::debug!(%peer, error = %e, "client went away while we wrote");
                         break;
                     }
+                    drop(frame);
                 }
                 Ok(None) => {} // acks=0: no response
                 Err(reason) => {
@@ -56,7 +61,7 @@ pub(crate) async fn serve(
                 }
             },
             frame = frames_in.next(), if reading && pending.len() < max_in_flight => match frame {
-                Some(Ok(frame)) => match dispatch::handle(frame.freeze(), &state, peer).await {
+                Some(Ok(frame)) => match dispatch::handle(frame.freeze(), &state, peer, &mut conn).await {
                     Ok(reply) => pending.push_back(reply),
                     Err(reason) => {
                         tracing::warn!(%peer, %reason, "refusing request; closing the connection");

@@ -10,18 +10,38 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{
+    ApiKey, FetchResponse, RequestHeader, RequestKind, ResponseHeader, ResponseKind,
+};
 use kafka_protocol::protocol::{Decodable, Encodable};
+use tokio::sync::oneshot;
 
 use super::ServerState;
 use super::apis;
+use super::fetch_memory::FetchHold;
 
 /// A response still being worked out: `None` means no response is sent (acks=0).
 pub(crate) type Pending = Pin<Box<dyn Future<Output = Option<ResponseKind>> + Send>>;
 
 /// The encoded response frame, once ready; an error closes the connection.
-pub(crate) type Reply = Pin<Box<dyn Future<Output = Result<Option<Bytes>, String>> + Send>>;
+pub(crate) type Reply = Pin<Box<dyn Future<Output = Result<Option<Frame>, String>> + Send>>;
+
+/// An encoded response, length prefix included, ready to be written as is.
+pub(crate) struct Frame {
+    pub bytes: Bytes,
+    /// For a fetch: its share of the fetch memory budget, given back once the frame has
+    /// been written (dropped), and the signal that lets the connection's next fetch start.
+    pub _hold: Option<FetchHold>,
+}
+
+/// What dispatch keeps per connection.
+#[derive(Default)]
+pub(crate) struct ConnectionState {
+    /// Fires (its sender is dropped) when the connection's latest fetch has been written or
+    /// given up: the next fetch starts after it.
+    last_fetch: Option<oneshot::Receiver<()>>,
+}
 
 /// A response that is already known.
 pub(crate) fn ready(response: impl Into<ResponseKind>) -> Pending {
@@ -103,6 +123,7 @@ pub(crate) async fn handle(
     frame: Bytes,
     state: &Arc<ServerState>,
     peer: SocketAddr,
+    conn: &mut ConnectionState,
 ) -> Result<Reply, String> {
     let (key, version, header, request) = match decode_request(frame)? {
         Decoded::ApiVersionsTooNew { correlation_id } => {
@@ -125,7 +146,27 @@ pub(crate) async fn handle(
     };
     let started = Instant::now();
     let metrics = Arc::clone(&state.metrics);
-    let pending = route(ctx, *request)
+    let request = match *request {
+        RequestKind::Fetch(r) => {
+            let (done, next) = oneshot::channel();
+            let previous = conn.last_fetch.replace(next);
+            return Ok(Box::pin(async move {
+                if let Some(previous) = previous {
+                    let _ = previous.await; // Err: written (sender dropped); that is the signal
+                }
+                let (body, reservation) = apis::fetch::handle(&ctx, r).await;
+                metrics.observe_request(api_name(key), started.elapsed());
+                let bytes = encode_fetch(version, correlation_id, &body)?;
+                drop(body);
+                Ok(Some(Frame {
+                    bytes,
+                    _hold: Some(FetchHold::new(reservation, done)),
+                }))
+            }));
+        }
+        other => other,
+    };
+    let pending = route(ctx, request)
         .await
         .ok_or_else(|| format!("{key:?} passed the version check but has no handler"))?;
     let timed: Pending = Box::pin(async move {
@@ -142,14 +183,50 @@ fn encoded(key: ApiKey, version: i16, correlation_id: i32, pending: Pending) -> 
             return Ok(None);
         };
         let mut buf = BytesMut::new();
+        buf.put_u32(0); // the length, filled in below
         ResponseHeader::default()
             .with_correlation_id(correlation_id)
             .encode(&mut buf, key.response_header_version(version))
             .map_err(|e| format!("cannot encode the {key:?} response header: {e}"))?;
         body.encode(&mut buf, version)
             .map_err(|e| format!("cannot encode the {key:?} v{version} response: {e}"))?;
-        Ok(Some(buf.freeze()))
+        Ok(Some(Frame {
+            bytes: with_length(buf, key)?,
+            _hold: None,
+        }))
     })
+}
+
+/// Encodes a fetch response into one buffer of exactly its size (no growth by doubling: a
+/// response is up to `fetch.max.bytes` of records).
+fn encode_fetch(version: i16, correlation_id: i32, body: &FetchResponse) -> Result<Bytes, String> {
+    let key = ApiKey::Fetch;
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let header_version = key.response_header_version(version);
+    let size = header
+        .compute_size(header_version)
+        .and_then(|h| Ok(h + body.compute_size(version)?))
+        .map_err(|e| format!("cannot size the Fetch v{version} response: {e}"))?;
+    let mut buf = BytesMut::with_capacity(4 + size);
+    buf.put_u32(0);
+    header
+        .encode(&mut buf, header_version)
+        .map_err(|e| format!("cannot encode the Fetch response header: {e}"))?;
+    body.encode(&mut buf, version)
+        .map_err(|e| format!("cannot encode the Fetch v{version} response: {e}"))?;
+    with_length(buf, key)
+}
+
+/// Fills in the 4-byte length prefix reserved at the start of `buf`.
+fn with_length(mut buf: BytesMut, key: ApiKey) -> Result<Bytes, String> {
+    let len = i32::try_from(buf.len() - 4).map_err(|_| {
+        format!(
+            "a {key:?} response of {} bytes is too large to send",
+            buf.len()
+        )
+    })?;
+    buf[..4].copy_from_slice(&len.to_be_bytes());
+    Ok(buf.freeze())
 }
 
 /// Runs the ordered part of a request. `None` only if an API is listed in
@@ -160,7 +237,6 @@ async fn route(ctx: RequestContext, request: RequestKind) -> Option<Pending> {
         RequestKind::ApiVersions(r) => ready(api_versions::handle(&ctx, r)),
         RequestKind::Metadata(r) => ready(metadata::handle(&ctx, r).await),
         RequestKind::Produce(r) => produce::handle(ctx, r).await,
-        RequestKind::Fetch(r) => Box::pin(async move { Some(fetch::handle(&ctx, r).await.into()) }),
         RequestKind::ListOffsets(r) => ready(list_offsets::handle(&ctx, r).await),
         RequestKind::OffsetForLeaderEpoch(r) => {
             ready(list_offsets::offset_for_leader_epoch(&ctx, r))

@@ -10,6 +10,7 @@ pub mod apis;
 mod codec;
 mod connection;
 mod dispatch;
+mod fetch_memory;
 
 pub use dispatch::{Decoded, decode_request};
 pub mod groups;
@@ -25,6 +26,12 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::broker::Broker;
 use crate::error::{Error, IoContext, Result};
+
+/// Kafka's default `fetch.max.bytes`: 55 MiB.
+pub const DEFAULT_FETCH_MAX_BYTES: usize = 55 << 20;
+
+/// The default fetch memory budget: 256 MiB.
+pub const DEFAULT_FETCH_MEMORY_BUDGET_BYTES: usize = 256 << 20;
 
 /// How the protocol server is set up.
 #[derive(Debug, Clone)]
@@ -48,6 +55,15 @@ pub struct ServerConfig {
     /// Requests read ahead per connection while earlier ones finish (responses still go out
     /// in request order).
     pub max_in_flight_per_connection: usize,
+    /// Largest fetch response, whatever the client asks (Kafka's `fetch.max.bytes`): a
+    /// response holds at most min(request max_bytes, this) bytes of records, each partition
+    /// at most min(its partition_max_bytes, what is left); the first partition with data
+    /// still gets one whole batch if that batch is larger, so a big batch is never stuck.
+    pub fetch_max_bytes: usize,
+    /// Record bytes of fetch responses held in memory at once, across all connections, from
+    /// the read until the response is written to the socket; at the budget, fetches wait.
+    /// A fetch larger than the budget is clamped to it. 0 turns the budget off.
+    pub fetch_memory_budget_bytes: usize,
     /// Create unknown topics when a client asks for their metadata (Kafka's
     /// `auto.create.topics.enable`).
     pub auto_create_topics: bool,
@@ -70,6 +86,8 @@ impl Default for ServerConfig {
             max_connections: 1024,
             max_request_bytes: 100 << 20,
             max_in_flight_per_connection: 32,
+            fetch_max_bytes: DEFAULT_FETCH_MAX_BYTES,
+            fetch_memory_budget_bytes: DEFAULT_FETCH_MEMORY_BUDGET_BYTES,
             auto_create_topics: true,
             default_partitions: 1,
             groups: groups::GroupConfig::default(),
@@ -86,6 +104,7 @@ pub(crate) struct ServerState {
     pub advertised_port: i32,
     pub groups: groups::GroupCoordinator,
     pub metrics: Arc<metrics::Metrics>,
+    pub fetch_memory: fetch_memory::FetchMemory,
 }
 
 /// A bound, not yet running, protocol server.
@@ -120,6 +139,7 @@ impl Server {
             metrics_listener,
             state: Arc::new(ServerState {
                 broker,
+                fetch_memory: fetch_memory::FetchMemory::new(config.fetch_memory_budget_bytes),
                 config,
                 advertised_host,
                 advertised_port,

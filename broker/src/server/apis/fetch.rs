@@ -16,30 +16,37 @@ use tokio::sync::watch;
 use super::error_code;
 use crate::error::Error;
 use crate::server::dispatch::RequestContext;
+use crate::server::fetch_memory::Reservation;
 use crate::server::metrics::TopicLabels;
 
 /// Longest a fetch may wait, whatever the client asks (Kafka clients ask for 0.5 s by default).
 const MAX_WAIT_CAP: Duration = Duration::from_secs(30);
 
-pub(crate) async fn handle(ctx: &RequestContext, request: FetchRequest) -> FetchResponse {
+pub(crate) async fn handle(
+    ctx: &RequestContext,
+    request: FetchRequest,
+) -> (FetchResponse, Reservation) {
     let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = tokio::time::Instant::now() + wait;
     let min_bytes = request.min_bytes.max(0) as usize;
     loop {
         // Watch every partition before reading, so an append racing the read is not missed.
         let mut watchers = watch_all(ctx, &request);
-        let (response, bytes, any_error) = read_all(ctx, &request).await;
-        if bytes >= min_bytes.max(1)
-            || any_error
+        let read = read_all(ctx, &request).await;
+        if read.bytes >= min_bytes.max(1)
+            || read.any_error
             || tokio::time::Instant::now() >= deadline
             || watchers.is_empty()
         {
-            return response;
+            return (read.response, read.reservation);
         }
+        // Not enough yet: give the memory back before waiting (a long-poll holds none).
+        drop(read);
         let changed = select_all(watchers.iter_mut().map(|w| Box::pin(w.changed())));
         if tokio::time::timeout_at(deadline, changed).await.is_err() {
             // Deadline: answer with what is there (possibly nothing, possibly a little).
-            return read_all(ctx, &request).await.0;
+            let read = read_all(ctx, &request).await;
+            return (read.response, read.reservation);
         }
     }
 }
@@ -59,22 +66,66 @@ fn watch_all(ctx: &RequestContext, request: &FetchRequest) -> Vec<watch::Receive
         .collect()
 }
 
-/// Reads every requested partition once, without waiting. Returns the response, the record
-/// bytes in it, and whether any partition had an error (which ends the long-poll at once).
-async fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchResponse, usize, bool) {
+/// One pass over the requested partitions.
+struct Read {
+    response: FetchResponse,
+    /// Record bytes in the response.
+    bytes: usize,
+    /// Whether any partition had an error (which ends the long-poll at once).
+    any_error: bool,
+    /// The response's share of the fetch memory budget, trimmed to `bytes`.
+    reservation: Reservation,
+}
+
+/// Reads every requested partition once, without waiting, within the response limit
+/// (min(request max_bytes, `fetch_max_bytes`)) and the bytes it could reserve from the fetch
+/// memory budget. The budget is asked once, for the whole response, before any read (a fetch
+/// never waits for budget while holding some), then trimmed to what was read.
+async fn read_all(ctx: &RequestContext, request: &FetchRequest) -> Read {
     let version = ctx.version;
+    let server_max = ctx.state.config.fetch_max_bytes.max(1);
+    // Versions before 3 carry no response limit: the server's still applies.
     let mut budget = if version >= 3 && request.max_bytes > 0 {
-        request.max_bytes as usize
+        (request.max_bytes as usize).min(server_max)
     } else {
-        usize::MAX
+        server_max
     };
+    let partitions: Vec<Vec<_>> = request
+        .topics
+        .iter()
+        .map(|t| {
+            let name = t.topic.0.to_string();
+            t.partitions
+                .iter()
+                .map(|p| ctx.state.broker.partition(&name, p.partition))
+                .collect()
+        })
+        .collect();
+    // What this response can hold at most: no partition returns more than its log's size.
+    let wanted = request
+        .topics
+        .iter()
+        .zip(&partitions)
+        .flat_map(|(t, found)| t.partitions.iter().zip(found))
+        .filter_map(|(p, found)| {
+            let partition = found.as_ref().ok()?;
+            let size = partition.log().read().size_bytes();
+            Some(
+                (p.partition_max_bytes.max(0) as usize)
+                    .min(usize::try_from(size).unwrap_or(usize::MAX)),
+            )
+        })
+        .fold(0usize, usize::saturating_add)
+        .min(budget);
+    let reservation = ctx.state.fetch_memory.reserve(wanted).await;
+    budget = budget.min(reservation.bytes());
     let mut total = 0usize;
     let mut any_error = false;
     let mut topics = Vec::with_capacity(request.topics.len());
-    for topic in &request.topics {
+    for (topic, found) in request.topics.iter().zip(partitions) {
         let name = topic.topic.0.to_string();
         let mut partitions = Vec::with_capacity(topic.partitions.len());
-        for p in &topic.partitions {
+        for (p, found) in topic.partitions.iter().zip(found) {
             let mut data = PartitionData::default()
                 .with_partition_index(p.partition)
                 .with_high_watermark(-1)
@@ -89,16 +140,20 @@ async fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchRespons
                 data = data.with_aborted_transactions(Some(Vec::new()));
             }
             let max_bytes = (p.partition_max_bytes.max(0) as usize).min(budget);
-            let result = match ctx.state.broker.partition(&name, p.partition) {
+            // Until some partition has returned data, one whole batch is returned even if it
+            // is larger than the limits (as Kafka does), so a big batch is never stuck; after
+            // that, a batch that does not fit is left for the next fetch.
+            let min_one = total == 0;
+            let result = match found {
                 Err(e) => Err(e),
                 // With the budget spent, a partition still reports its offsets, with no data.
-                Ok(partition) if max_bytes == 0 => Ok((
+                Ok(partition) if max_bytes == 0 && !min_one => Ok((
                     bytes::Bytes::new(),
                     partition.log_end_offset(),
                     partition.log_start_offset(),
                 )),
                 Ok(partition) => partition
-                    .fetch(p.fetch_offset, max_bytes, Duration::ZERO)
+                    .read_now(p.fetch_offset, max_bytes, min_one)
                     .await
                     .map(|f| (f.records, f.high_watermark, f.log_start_offset)),
             };
@@ -146,11 +201,14 @@ async fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchRespons
                 .with_partitions(partitions),
         );
     }
-    (
-        FetchResponse::default().with_responses(topics),
-        total,
+    let mut reservation = reservation;
+    reservation.shrink_to(total);
+    Read {
+        response: FetchResponse::default().with_responses(topics),
+        bytes: total,
         any_error,
-    )
+        reservation,
+    }
 }
 
 fn count_out(ctx: &RequestContext, topic: &str, batches: &[u8]) {

@@ -212,6 +212,20 @@ fn broker_entries(ctx: &RequestContext, name: &str) -> Result<Vec<Entry>, Failur
             "This broker's node id.",
         ),
         fixed(
+            "fetch.max.bytes",
+            config.fetch_max_bytes.to_string(),
+            config_type::INT,
+            source::STATIC_BROKER_CONFIG,
+            "The most record bytes a fetch response holds, whatever the client asks.",
+        ),
+        fixed(
+            "fetch.memory.budget.bytes",
+            config.fetch_memory_budget_bytes.to_string(),
+            config_type::LONG,
+            source::STATIC_BROKER_CONFIG,
+            "Record bytes of fetch responses held in memory at once (0: no budget).",
+        ),
+        fixed(
             "log.dirs",
             ctx.state.broker.data_dir().display().to_string(),
             config_type::STRING,
