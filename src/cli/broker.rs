@@ -70,6 +70,9 @@ struct FileConfig {
     max_request_bytes: Option<usize>,
     fetch_max_bytes: Option<usize>,
     fetch_memory_budget_bytes: Option<usize>,
+    connections_max_idle_ms: Option<u64>,
+    frame_read_timeout_ms: Option<u64>,
+    max_connections_per_ip: Option<usize>,
     flush: Option<FlushMode>,
     flush_interval_ms: Option<u64>,
     min_session_timeout_ms: Option<u64>,
@@ -152,6 +155,21 @@ fn resolve(args: &Args) -> Result<(BrokerConfig, ServerConfig)> {
             "fetch_memory_budget_bytes must be 0 (no budget) or at least 1048576"
         );
         server.fetch_memory_budget_bytes = budget;
+    }
+    if let Some(ms) = file.connections_max_idle_ms {
+        ensure!(
+            ms >= 1000,
+            "connections_max_idle_ms must be at least 1000 (Kafka's default is 600000)"
+        );
+        server.connections_max_idle = Duration::from_millis(ms);
+    }
+    if let Some(ms) = file.frame_read_timeout_ms {
+        ensure!(ms >= 100, "frame_read_timeout_ms must be at least 100");
+        server.frame_read_timeout = Duration::from_millis(ms);
+    }
+    if let Some(max) = file.max_connections_per_ip {
+        ensure!(max >= 1, "max_connections_per_ip must be at least 1");
+        server.max_connections_per_ip = max;
     }
     let groups = &mut server.groups;
     let ms = Duration::from_millis;
@@ -276,6 +294,9 @@ mod tests {
             max_request_bytes = 1048576
             fetch_max_bytes = 8388608
             fetch_memory_budget_bytes = 33554432
+            connections_max_idle_ms = 5000
+            frame_read_timeout_ms = 2000
+            max_connections_per_ip = 7
             flush = "interval"
             flush_interval_ms = 250
             min_session_timeout_ms = 1000
@@ -309,6 +330,9 @@ mod tests {
         assert_eq!(server.max_request_bytes, 1 << 20);
         assert_eq!(server.fetch_max_bytes, 8 << 20);
         assert_eq!(server.fetch_memory_budget_bytes, 32 << 20);
+        assert_eq!(server.connections_max_idle, Duration::from_secs(5));
+        assert_eq!(server.frame_read_timeout, Duration::from_secs(2));
+        assert_eq!(server.max_connections_per_ip, 7);
         assert_eq!(server.groups.min_session_timeout, Duration::from_secs(1));
         assert_eq!(server.groups.max_session_timeout, Duration::from_secs(60));
         assert_eq!(server.groups.initial_rebalance_delay, Duration::ZERO);
@@ -337,6 +361,8 @@ mod tests {
         assert_eq!(server.metrics_listen, None);
         assert_eq!(server.fetch_max_bytes, 57671680, "Kafka's fetch.max.bytes");
         assert_eq!(server.fetch_memory_budget_bytes, 256 << 20);
+        assert_eq!(server.connections_max_idle, Duration::from_secs(600));
+        assert_eq!(server.max_connections_per_ip, usize::MAX);
     }
 
     #[test]
@@ -359,6 +385,9 @@ mod tests {
             ),
             ("max_request_bytes = 10", "max_request_bytes"),
             ("fetch_max_bytes = 10", "fetch_max_bytes"),
+            ("connections_max_idle_ms = 10", "connections_max_idle_ms"),
+            ("frame_read_timeout_ms = 0", "frame_read_timeout_ms"),
+            ("max_connections_per_ip = 0", "max_connections_per_ip"),
             (
                 "fetch_memory_budget_bytes = 10",
                 "fetch_memory_budget_bytes",

@@ -58,6 +58,9 @@ pub(crate) struct Metrics {
     pub request_seconds: Family<ApiLabels, Histogram, fn() -> Histogram>,
     pub connections: Gauge,
     pub connections_accepted: Counter,
+    pub connections_closed_idle: Counter,
+    pub connections_closed_slow_frame: Counter,
+    pub connections_refused_per_ip: Counter,
 }
 
 impl Metrics {
@@ -73,6 +76,9 @@ impl Metrics {
             request_seconds: Family::new_with_constructor(latency_histogram),
             connections: Gauge::default(),
             connections_accepted: Counter::default(),
+            connections_closed_idle: Counter::default(),
+            connections_closed_slow_frame: Counter::default(),
+            connections_refused_per_ip: Counter::default(),
         };
         registry.register(
             "bytes_in",
@@ -113,6 +119,21 @@ impl Metrics {
             "connections_accepted",
             "Client connections accepted",
             metrics.connections_accepted.clone(),
+        );
+        registry.register(
+            "connections_closed_idle",
+            "Connections closed after connections_max_idle_ms without a request",
+            metrics.connections_closed_idle.clone(),
+        );
+        registry.register(
+            "connections_closed_slow_frame",
+            "Connections closed because a request frame did not finish arriving in time",
+            metrics.connections_closed_slow_frame.clone(),
+        );
+        registry.register(
+            "connections_refused_per_ip",
+            "Connections closed on accept: their address had max_connections_per_ip open",
+            metrics.connections_refused_per_ip.clone(),
         );
         registry.register_collector(Box::new(LogCollector { broker }));
         Self {

@@ -16,9 +16,10 @@ pub use dispatch::{Decoded, decode_request};
 pub mod groups;
 mod metrics;
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -32,6 +33,49 @@ pub const DEFAULT_FETCH_MAX_BYTES: usize = 55 << 20;
 
 /// The default fetch memory budget: 256 MiB.
 pub const DEFAULT_FETCH_MEMORY_BUDGET_BYTES: usize = 256 << 20;
+
+/// One connection's place in the per-address count (`max_connections_per_ip`), given back
+/// when dropped.
+struct PerIpSlot {
+    state: Arc<ServerState>,
+    ip: IpAddr,
+}
+
+impl PerIpSlot {
+    /// A slot for `peer`'s address, or `None` when it has all it may have.
+    fn take(state: &Arc<ServerState>, peer: SocketAddr) -> Option<Self> {
+        let ip = peer.ip();
+        let mut counts = state
+            .connections_per_ip
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(ip).or_insert(0);
+        if *count >= state.config.max_connections_per_ip {
+            return None;
+        }
+        *count += 1;
+        Some(Self {
+            state: Arc::clone(state),
+            ip,
+        })
+    }
+}
+
+impl Drop for PerIpSlot {
+    fn drop(&mut self) {
+        let mut counts = self
+            .state
+            .connections_per_ip
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
 
 /// How the protocol server is set up.
 #[derive(Debug, Clone)]
@@ -64,6 +108,15 @@ pub struct ServerConfig {
     /// the read until the response is written to the socket; at the budget, fetches wait.
     /// A fetch larger than the budget is clamped to it. 0 turns the budget off.
     pub fetch_memory_budget_bytes: usize,
+    /// A connection with no request in progress for this long is closed (Kafka's
+    /// `connections.max.idle.ms`, 10 minutes by default).
+    pub connections_max_idle: Duration,
+    /// A request frame that has started arriving must finish within this, or its
+    /// connection is closed: a slow or stalled client cannot hold a connection slot.
+    pub frame_read_timeout: Duration,
+    /// Connections at once from one client address (Kafka's `max.connections.per.ip`);
+    /// more are closed on accept. Unlimited by default, as in Kafka.
+    pub max_connections_per_ip: usize,
     /// Create unknown topics when a client asks for their metadata (Kafka's
     /// `auto.create.topics.enable`).
     pub auto_create_topics: bool,
@@ -88,6 +141,9 @@ impl Default for ServerConfig {
             max_in_flight_per_connection: 32,
             fetch_max_bytes: DEFAULT_FETCH_MAX_BYTES,
             fetch_memory_budget_bytes: DEFAULT_FETCH_MEMORY_BUDGET_BYTES,
+            connections_max_idle: Duration::from_secs(600),
+            frame_read_timeout: Duration::from_secs(60),
+            max_connections_per_ip: usize::MAX,
             auto_create_topics: true,
             default_partitions: 1,
             groups: groups::GroupConfig::default(),
@@ -105,6 +161,8 @@ pub(crate) struct ServerState {
     pub groups: groups::GroupCoordinator,
     pub metrics: Arc<metrics::Metrics>,
     pub fetch_memory: fetch_memory::FetchMemory,
+    /// Open connections per client address (for `max_connections_per_ip`).
+    pub connections_per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
 
 /// A bound, not yet running, protocol server.
@@ -140,6 +198,7 @@ impl Server {
             state: Arc::new(ServerState {
                 broker,
                 fetch_memory: fetch_memory::FetchMemory::new(config.fetch_memory_budget_bytes),
+                connections_per_ip: Mutex::new(HashMap::new()),
                 config,
                 advertised_host,
                 advertised_port,
@@ -194,12 +253,19 @@ impl Server {
                     }
                 },
             };
+            let Some(per_ip) = PerIpSlot::take(&self.state, peer) else {
+                tracing::warn!(%peer, "too many connections from this address; closing");
+                self.state.metrics.connections_refused_per_ip.inc();
+                drop(stream);
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             self.state.metrics.connections_accepted.inc();
             let state = Arc::clone(&self.state);
             let stop = stop_rx.clone();
             connections.spawn(async move {
                 connection::serve(stream, peer, state, stop).await;
+                drop(per_ip);
                 drop(permit);
             });
             // Reap finished connection tasks so the set does not grow.
