@@ -100,10 +100,9 @@ fn start_broker(dir: &Path, budget: u64) -> (BrokerChild, String) {
         .arg("--config")
         .arg(&config)
         .env("RUST_LOG", "warn")
-        // glibc's dynamic mmap threshold otherwise keeps freed multi-MiB response buffers in
-        // its per-thread arenas (RSS without live memory: +113 MiB here instead of +49 MiB);
-        // a fixed threshold returns them to the kernel, so RSS measures what is held.
-        .env("MALLOC_MMAP_THRESHOLD_", "1048576")
+        // No MALLOC_MMAP_THRESHOLD_ here: the binary fixes glibc's mmap threshold itself
+        // (src/main.rs), without which freed multi-MiB response buffers stay in malloc's
+        // arenas (+113 MiB here instead of +49 MiB).
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
