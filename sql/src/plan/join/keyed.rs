@@ -60,19 +60,7 @@ pub(super) fn keyed_stream(
         SideFlow::Source(source, naming) => {
             let flow = crate::plan::source::stream(ctx, source, naming)?;
             let rowtime = naming.internal(ROWTIME);
-            let mut outputs = vec![(JOIN_KEY.to_string(), key.clone())];
-            outputs.extend(
-                row.iter()
-                    .map(|(n, t)| (n.clone(), TExpr::column(n.clone(), t.clone()))),
-            );
-            outputs.push((
-                "#rowtime".to_string(),
-                TExpr::column(rowtime, SqlType::BigInt),
-            ));
-            outputs.push((
-                NULL_ROW.to_string(),
-                TExpr::column(NULL_ROW, SqlType::Boolean),
-            ));
+            let outputs = key_stage_outputs(key, &row, &rowtime);
             let stage = stream_stage(ctx, &flow, None, &outputs, &format!("{name}-Key"))?;
             // A windowed key is the join key and the window's bounds.
             let mut key = vec![(0, key_ty)];
@@ -141,19 +129,7 @@ pub(super) fn keyed_stream(
                 window: None,
                 qualifiers: side.aliases.clone(),
             };
-            let mut outputs = vec![(JOIN_KEY.to_string(), key.clone())];
-            outputs.extend(
-                row.iter()
-                    .map(|(n, t)| (n.clone(), TExpr::column(n.clone(), t.clone()))),
-            );
-            outputs.push((
-                "#rowtime".to_string(),
-                TExpr::column(ROWTIME, SqlType::BigInt),
-            ));
-            outputs.push((
-                NULL_ROW.to_string(),
-                TExpr::column(NULL_ROW, SqlType::Boolean),
-            ));
+            let outputs = key_stage_outputs(key, &row, ROWTIME);
             let stage = stream_stage(ctx, &flow, None, &outputs, &format!("{name}-Key"))?;
             let layout = RecordLayout {
                 key: vec![(0, key_ty)],
@@ -265,4 +241,27 @@ impl eddy_streams::processor::Node for UpsertsNode {
         ctx.forward_records(upserts);
         Ok(())
     }
+}
+
+/// The outputs of a side's key stage: the join key, the side's row, its record time as
+/// `#rowtime` (from the column `rowtime`), and the tombstone flag.
+fn key_stage_outputs(
+    key: &TExpr,
+    row: &[(String, SqlType)],
+    rowtime: &str,
+) -> Vec<(String, TExpr)> {
+    let mut outputs = vec![(JOIN_KEY.to_string(), key.clone())];
+    outputs.extend(
+        row.iter()
+            .map(|(n, t)| (n.clone(), TExpr::column(n.clone(), t.clone()))),
+    );
+    outputs.push((
+        "#rowtime".to_string(),
+        TExpr::column(rowtime, SqlType::BigInt),
+    ));
+    outputs.push((
+        NULL_ROW.to_string(),
+        TExpr::column(NULL_ROW, SqlType::Boolean),
+    ));
+    outputs
 }
