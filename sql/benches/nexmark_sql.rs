@@ -18,7 +18,8 @@
 //!   repartition topics and, for SQL's two-query q5, those of the intermediate topic; CPU is
 //!   the process' user + sys time (getrusage) over the same span. Both run with 1 stream
 //!   thread per app, a 1 s commit interval, RocksDB stores and 10 MiB caches.
-//! - Figures: input events per CPU-second ("per core"), and the ratio SQL / DSL. Goals (from
+//! - Figures: input events per CPU-second ("per core"), and the ratio SQL / DSL; under each
+//!   run's line, the CPU seconds of its span per thread name (`/proc/self/task`). Goals (from
 //!   the SQL engine's issue): SQL >= 2/3 of the DSL on every query, q0-q2 >= 1M per core.
 //! - What is compared where SQL's semantics differ from the DSL's (q5 and q7 ties, q5's
 //!   update cadence) is described at each query below and in docs/benchmarks.md.
@@ -425,6 +426,8 @@ fn main() -> anyhow::Result<()> {
     let print = |row: &Row| {
         print_header();
         print_row(row);
+        println!("      DSL threads: {}", row.dsl.threads);
+        println!("      SQL threads: {}", row.sql.threads);
     };
 
     if ["q0", "q1", "q2", "q5", "q7"].iter().any(|q| wants(q)) {

@@ -18,7 +18,8 @@
 //!   N bids; `persons-auctions` the first N persons and auctions, in event order); then the
 //!   app is started and timed from `App::start` until its `processed` metric has counted
 //!   every input record (plus the records of its repartition topics), with the process' CPU
-//!   time (getrusage: user + sys, all threads, the broker's included) over the same span.
+//!   time (getrusage: user + sys, all threads, the broker's included) over the same span;
+//!   under each run's line, that span's CPU seconds per thread name.
 //! - The output topic is read back and compared with the baseline's results; any difference
 //!   fails the run.
 //!
@@ -280,6 +281,7 @@ fn main() -> anyhow::Result<()> {
                 goal: 1_000_000.0,
             };
             print_row(&row);
+            println!("      threads: {}", row.measured.threads);
             rows.push(row);
         }
 
@@ -328,6 +330,7 @@ fn main() -> anyhow::Result<()> {
                     goal: 300_000.0,
                 };
                 print_row(&row);
+                println!("      threads: {}", row.measured.threads);
                 rows.push(row);
             }
         }
@@ -362,6 +365,7 @@ fn main() -> anyhow::Result<()> {
                     goal: 300_000.0,
                 };
                 print_row(&row);
+                println!("      threads: {}", row.measured.threads);
                 rows.push(row);
             }
         }
@@ -416,6 +420,7 @@ fn main() -> anyhow::Result<()> {
                 goal: 300_000.0,
             };
             print_row(&row);
+            println!("      threads: {}", row.measured.threads);
             rows.push(row);
         }
     }

@@ -13,7 +13,7 @@ use eddy_sql::engine::{
 use eddy_streams::runtime::StoreEngine;
 use eddy_streams::{Backend, EmbeddedBackend, Topology};
 
-use crate::nexmark_common::run::{Bench, Measured, cpu_seconds, produce, read_topic};
+use crate::nexmark_common::run::{Bench, Measured, ThreadCpu, cpu_seconds, produce, read_topic};
 
 /// An output topic's records: key, value, timestamp.
 pub type Records = Vec<(Bytes, Option<Bytes>, i64)>;
@@ -168,6 +168,7 @@ pub fn run_sql(
     let mut engine = Engine::new(config, cluster, Box::new(runner.clone()));
     engine.execute(ddl)?;
 
+    let threads_before = ThreadCpu::now();
     let cpu_before = cpu_seconds();
     let started = Instant::now();
     engine.execute(sql)?;
@@ -217,6 +218,7 @@ pub fn run_sql(
     }
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_before;
+    let threads = ThreadCpu::now().since(&threads_before);
     let now = views();
     let done = processed(&now);
     ensure!(
@@ -257,6 +259,7 @@ pub fn run_sql(
             cpu,
             commits,
             stop,
+            threads,
         },
         records,
     ))

@@ -21,6 +21,7 @@ use datafusion_functions::core::expr_fn::get_field;
 use datafusion_physical_expr::{PhysicalExpr, create_physical_expr};
 
 use super::eval::{ErrorSink, ExprProgram, cast_value};
+use super::numeric_cast::NumericCast;
 use super::udf::{CompiledLambda, HigherOrderUdf, IntegerDivision, RowUdf, lambda_field};
 use super::{HigherOrder, TExpr, TKind};
 use crate::arrow_conv::to_array_owned;
@@ -298,6 +299,12 @@ impl Compiler {
         );
         if widening {
             return Ok(Expr::Cast(Cast::new(Box::new(compiled), to.to_arrow())));
+        }
+        if let Some(udf) = NumericCast::udf(from, to) {
+            return Ok(Expr::ScalarFunction(DfScalarFunction::new_udf(
+                udf,
+                vec![compiled],
+            )));
         }
         let (from_c, to_c) = (from.clone(), to.clone());
         Ok(self.row_udf(

@@ -1,12 +1,13 @@
 //! Typed expressions: [`typer`] checks a parsed expression against the columns in scope
 //! with ksqlDB's typing rules and produces a [`TExpr`]; [`compile`] turns that into a
 //! DataFusion expression (DataFusion's functions where their semantics are ksqlDB's, UDFs
-//! from [`udf`] where not) and a physical expression; [`eval`] evaluates a stage's filter
+//! from [`udf`] and [`numeric_cast`] where not) and a physical expression; [`eval`] evaluates a stage's filter
 //! and projections on Arrow batches, a failing row at a time becoming NULL plus a
 //! processing-log entry rather than failing the batch.
 
 pub mod compile;
 pub mod eval;
+pub mod numeric_cast;
 pub mod typer;
 pub mod udf;
 

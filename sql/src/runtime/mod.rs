@@ -1,11 +1,13 @@
 //! The nodes SQL queries run as, on eddy-streams' runtime: decoding sources into Arrow
-//! batches or typed rows ([`source`]), vectorised stateless stages ([`stage`]), conversions
-//! between batches and the rows the DSL's stateful operators work on ([`convert`]), sinks
-//! ([`sink`]) and push-query outputs ([`transient`]); serdes of rows ([`serdes`]); the
-//! processing log ([`processing_log`]).
+//! batches, built column by column ([`columns`]), or into typed rows ([`source`]);
+//! vectorised stateless stages ([`stage`]); conversions between batches and the rows the
+//! DSL's stateful operators work on ([`convert`]); sinks ([`sink`]) and push-query
+//! outputs ([`transient`]); serdes of rows ([`serdes`]); the processing log
+//! ([`processing_log`]).
 
 pub mod aggregate;
 pub mod batch;
+pub mod columns;
 pub mod convert;
 pub mod flatmap;
 pub mod processing_log;

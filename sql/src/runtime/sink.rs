@@ -9,6 +9,7 @@ use eddy_streams::record::{Change, RawRecord, Record};
 use eddy_streams::serdes::SerdeRef;
 
 use super::batch::{SqlBatch, is_null_row};
+use super::columns::ColumnView;
 use super::processing_log::ProcessingLog;
 use crate::error::SqlError;
 use crate::serde::codec::CodecRef;
@@ -87,10 +88,11 @@ fn negative_timestamp(timestamp: i64) -> String {
     )
 }
 
-fn values(batch: &SqlBatch, row: usize, columns: &[(usize, SqlType)]) -> crate::Result<Row> {
+/// Views of a batch's columns.
+fn views<'b>(batch: &'b SqlBatch, columns: &'b [(usize, SqlType)]) -> Vec<ColumnView<'b>> {
     columns
         .iter()
-        .map(|(c, ty)| batch.value(*c, row, ty))
+        .map(|(c, ty)| ColumnView::new(batch.column(*c), ty))
         .collect()
 }
 
@@ -102,16 +104,21 @@ impl Node for StreamSinkNode {
             message: e.to_string(),
         };
         let nulls = batch.null_rows(self.layout.null_row).map_err(err)?.clone();
+        // Columns are read as cells: values are encoded without building rows of them.
+        let key_columns = views(&batch, &self.layout.key);
+        let value_columns = views(&batch, &self.layout.value);
+        let rowtime = ColumnView::new(batch.column(self.layout.rowtime), &SqlType::BigInt);
+        let mut cells = Vec::with_capacity(value_columns.len());
         let mut out = Vec::with_capacity(batch.len());
         for i in 0..batch.len() {
-            let key = values(&batch, i, &self.layout.key).map_err(err)?;
+            let key = key_columns
+                .iter()
+                .map(|c| c.value(i))
+                .collect::<crate::Result<Row>>()
+                .map_err(err)?;
             // A TIMESTAMP column that is NULL (or failed to parse) gives no record time:
             // the record is dropped, as ksqlDB's sink does.
-            let Some(timestamp) = batch
-                .value(self.layout.rowtime, i, &SqlType::BigInt)
-                .map_err(err)?
-                .as_i64()
-            else {
+            let Some(timestamp) = rowtime.cell(i).map_err(err)?.as_i64() else {
                 self.log.record(
                     "Dropping a record whose TIMESTAMP column is NULL or could not be parsed",
                 );
@@ -131,8 +138,11 @@ impl Node for StreamSinkNode {
             let value_bytes = if is_null_row(&nulls, i) {
                 None
             } else {
-                let value = values(&batch, i, &self.layout.value).map_err(err)?;
-                match self.value.encode(&value) {
+                cells.clear();
+                for column in &value_columns {
+                    cells.push(column.cell(i).map_err(err)?);
+                }
+                match self.value.encode_cells(&cells) {
                     Ok(v) => v.map(Into::into),
                     Err(e) => {
                         self.log.record(format!("Failed to serialize value: {e}"));

@@ -9,16 +9,19 @@
 
 use std::sync::Arc;
 
+use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
 use eddy_streams::processor::{AnyBatch, Context, Node, downcast};
 use eddy_streams::record::{Record, SourceRecord};
 
 use super::batch::{SqlBatch, StageSchema};
+use super::columns::ColumnBuilder;
 use super::processing_log::ProcessingLog;
 use crate::catalog::{WindowInfo, WindowType};
 use crate::error::{Result, SqlError};
 use crate::functions::java_time::{JavaPattern, Zone};
+use crate::serde::cell::Cell;
 use crate::serde::codec::CodecRef;
 use crate::types::SqlType;
 use crate::value::{Row, Value};
@@ -129,6 +132,28 @@ impl SourceDecoder {
         Ok((row, window))
     }
 
+    /// [`Self::decode_key`] into `cells` (borrowing the key's bytes unless it is windowed).
+    fn decode_key_cells<'r>(
+        &self,
+        bytes: Option<&'r Bytes>,
+        cells: &mut Vec<Cell<'r>>,
+    ) -> Result<Option<(i64, i64)>> {
+        if self.window.is_some() || self.key_width == 0 {
+            let (key, window) = self.decode_key(bytes)?;
+            cells.extend(key.into_iter().map(Cell::Value));
+            return Ok(window);
+        }
+        let decoded = match bytes {
+            Some(bytes) => self.key.decode_cells(bytes, cells)?,
+            None => false,
+        };
+        if !decoded {
+            cells.clear();
+            cells.resize(self.key_width, Cell::Null);
+        }
+        Ok(None)
+    }
+
     /// Decodes a record; `Err` for records to skip.
     pub fn decode(&self, record: &SourceRecord) -> Result<Decoded> {
         let (key, window) = self.decode_key(record.key.as_ref()).map_err(|e| {
@@ -162,13 +187,7 @@ impl SourceDecoder {
             },
             (_, None) => record.timestamp,
         };
-        if timestamp < 0 {
-            return Err(SqlError::serde(format!(
-                "Invalid timestamp {timestamp} in record from topic {} offset {}: the record \
-                 is skipped",
-                self.topic, record.offset
-            )));
-        }
+        self.check_timestamp(timestamp, record)?;
         Ok(Decoded {
             key,
             window,
@@ -185,28 +204,117 @@ impl SourceDecoder {
                 NonKeySource::Value(i) => values
                     .get_mut(*i)
                     .map_or(Value::Null, |v| std::mem::replace(v, Value::Null)),
-                NonKeySource::Headers => Value::Array(
-                    record
-                        .headers
-                        .iter()
-                        .map(|(k, v)| {
-                            Value::Struct(vec![
-                                Value::String(k.clone()),
-                                v.as_ref().map_or(Value::Null, |b| Value::Bytes(b.to_vec())),
-                            ])
-                        })
-                        .collect(),
-                ),
-                NonKeySource::Header(key) => record
-                    .headers
-                    .iter()
-                    .rev()
-                    .find(|(k, _)| k == key)
-                    .and_then(|(_, v)| v.as_ref())
-                    .map_or(Value::Null, |b| Value::Bytes(b.to_vec())),
+                NonKeySource::Headers => headers_value(record),
+                NonKeySource::Header(key) => header_value(record, key),
             })
             .collect()
     }
+
+    /// [`Self::decode`] into cells: `cells` gets the key columns then the non-key columns
+    /// (NULLs for a null value), borrowing the record's bytes where the formats allow;
+    /// `scratch` is room for the value format's columns.
+    pub fn decode_cells<'r>(
+        &self,
+        record: &'r SourceRecord,
+        scratch: &mut Vec<Cell<'r>>,
+        cells: &mut Vec<Cell<'r>>,
+    ) -> Result<DecodedCells> {
+        cells.clear();
+        let window = self
+            .decode_key_cells(record.key.as_ref(), cells)
+            .map_err(|e| {
+                SqlError::serde(format!(
+                    "Failed to deserialize key from topic: {}. {e}",
+                    self.topic
+                ))
+            })?;
+        let has_value = match &record.value {
+            None => false,
+            Some(bytes) => self.value.decode_cells(bytes, scratch).map_err(|e| {
+                SqlError::serde(format!(
+                    "Failed to deserialize value from topic: {}. {e}",
+                    self.topic
+                ))
+            })?,
+        };
+        if has_value {
+            for source in &self.non_key {
+                cells.push(match source {
+                    NonKeySource::Value(i) => scratch
+                        .get_mut(*i)
+                        .map_or(Cell::Null, |c| std::mem::replace(c, Cell::Null)),
+                    NonKeySource::Headers => Cell::Value(headers_value(record)),
+                    NonKeySource::Header(key) => Cell::Value(header_value(record, key)),
+                });
+            }
+        } else {
+            cells.extend(std::iter::repeat_n(Cell::Null, self.non_key.len()));
+        }
+        let non_key = &cells[self.key_width..];
+        let timestamp = match &self.timestamp {
+            _ if !has_value => record.timestamp,
+            TimestampSource::Record => record.timestamp,
+            TimestampSource::Column(i) => non_key[*i].as_i64().unwrap_or(-1),
+            TimestampSource::Formatted(i, pattern) => non_key[*i].as_str().map_or(-1, |s| {
+                pattern.parse_timestamp(s, &Zone::utc()).unwrap_or(-1)
+            }),
+        };
+        self.check_timestamp(timestamp, record)?;
+        Ok(DecodedCells {
+            window,
+            has_value,
+            timestamp,
+        })
+    }
+
+    fn check_timestamp(&self, timestamp: i64, record: &SourceRecord) -> Result<()> {
+        if timestamp < 0 {
+            return Err(SqlError::serde(format!(
+                "Invalid timestamp {timestamp} in record from topic {} offset {}: the record \
+                 is skipped",
+                self.topic, record.offset
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What [`SourceDecoder::decode_cells`] found besides the cells.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodedCells {
+    /// The window of a windowed key: start and end.
+    pub window: Option<(i64, i64)>,
+    /// Whether the record has a (non-null) value.
+    pub has_value: bool,
+    /// The record time.
+    pub timestamp: i64,
+}
+
+/// The `HEADERS` column of a record.
+fn headers_value(record: &SourceRecord) -> Value {
+    Value::Array(
+        record
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                Value::Struct(vec![
+                    Value::String(k.clone()),
+                    v.as_ref().map_or(Value::Null, |b| Value::Bytes(b.to_vec())),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// A `HEADER('key')` column of a record: the last header with that key.
+fn header_value(record: &SourceRecord, key: &str) -> Value {
+    record
+        .headers
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| v.as_ref())
+        .map_or(Value::Null, |b| Value::Bytes(b.to_vec()))
 }
 
 /// The type of the `HEADERS` column.
@@ -243,11 +351,24 @@ impl StreamDecodeNode {
 impl Node for StreamDecodeNode {
     fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> eddy_streams::Result<()> {
         let records = downcast::<Vec<SourceRecord>>(batch, &self.name)?;
-        let non_key = self.decoder.non_key.len();
-        let mut rows = Vec::with_capacity(records.len());
+        let err = |e: SqlError| eddy_streams::Error::Processor {
+            node: self.name.clone(),
+            message: e.to_string(),
+        };
+        // Columns are built as records are read: key and non-key columns from the
+        // decoded cells, then the pseudo columns.
+        let mut columns: Vec<ColumnBuilder> = self
+            .schema
+            .columns
+            .iter()
+            .map(|(_, ty)| ColumnBuilder::new(ty, records.len()))
+            .collect();
+        let decoded_width = self.decoder.key_width + self.decoder.non_key.len();
+        let windowed = self.decoder.window.is_some();
         let mut headers = Vec::with_capacity(records.len());
+        let (mut scratch, mut cells) = (Vec::new(), Vec::new());
         for record in &records {
-            let decoded = match self.decoder.decode(record) {
+            let decoded = match self.decoder.decode_cells(record, &mut scratch, &mut cells) {
                 Ok(d) => d,
                 Err(e) => {
                     self.decoder.log.record(e.to_string());
@@ -256,36 +377,47 @@ impl Node for StreamDecodeNode {
                 }
             };
             ctx.observe_time(decoded.timestamp);
-            let mut row = decoded.key;
-            let null_row = decoded.value.is_none();
-            match decoded.value {
-                Some(values) => row.extend(values),
-                None => row.extend(std::iter::repeat_n(Value::Null, non_key)),
+            for (column, cell) in columns.iter_mut().zip(cells.drain(..)) {
+                column.append(cell).map_err(err)?;
             }
-            row.push(Value::BigInt(decoded.timestamp));
-            row.push(Value::Int(ctx.partition()));
-            row.push(Value::BigInt(record.offset));
-            if let Some((start, end)) = decoded.window {
-                row.push(Value::BigInt(start));
-                row.push(Value::BigInt(end));
-            } else if self.decoder.window.is_some() {
-                row.push(Value::Null);
-                row.push(Value::Null);
+            let mut pseudo = columns[decoded_width..].iter_mut();
+            let mut push = |cell: Cell<'_>| match pseudo.next() {
+                Some(column) => column.append(cell),
+                None => Err(SqlError::eval("the source stage has too few columns")),
+            };
+            push(Cell::I64(decoded.timestamp)).map_err(err)?;
+            push(Cell::I32(ctx.partition())).map_err(err)?;
+            push(Cell::I64(record.offset)).map_err(err)?;
+            match decoded.window {
+                Some((start, end)) => {
+                    push(Cell::I64(start)).map_err(err)?;
+                    push(Cell::I64(end)).map_err(err)?;
+                }
+                None if windowed => {
+                    push(Cell::Null).map_err(err)?;
+                    push(Cell::Null).map_err(err)?;
+                }
+                None => {}
             }
-            row.push(Value::Boolean(null_row));
-            rows.push(row);
+            push(Cell::Bool(!decoded.has_value)).map_err(err)?;
             headers.push(eddy_streams::record::shared_headers(record.headers.clone()));
         }
-        if rows.is_empty() {
+        if headers.is_empty() {
             return Ok(());
         }
-        let batch = SqlBatch::from_rows(&self.schema, &self.arrow, &rows)
-            .map_err(|e| eddy_streams::Error::Processor {
-                node: self.name.clone(),
-                message: e.to_string(),
-            })?
-            .with_headers(headers);
-        ctx.forward(batch);
+        let rows = headers.len();
+        let arrays = columns
+            .into_iter()
+            .map(ColumnBuilder::finish)
+            .collect::<Result<Vec<_>>>()
+            .map_err(err)?;
+        let batch = RecordBatch::try_new_with_options(
+            self.arrow.clone(),
+            arrays,
+            &RecordBatchOptions::new().with_row_count(Some(rows)),
+        )
+        .map_err(|e| err(e.into()))?;
+        ctx.forward(SqlBatch::new(batch).with_headers(headers));
         Ok(())
     }
 }

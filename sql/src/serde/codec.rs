@@ -2,9 +2,11 @@
 //! format; [`codec_for`] picks one. KAFKA and NONE live here; JSON and DELIMITED have
 //! modules of their own.
 
+use std::borrow::Cow;
 use std::fmt::Debug;
 use std::sync::Arc;
 
+use super::cell::{Cell, fill_from_row};
 use super::delimited::DelimitedCodec;
 use super::format::{Format, FormatInfo};
 use super::json::JsonCodec;
@@ -18,8 +20,22 @@ pub trait RowCodec: Send + Sync + Debug {
     /// (JSON `null`), which streams drop and tables read as a delete.
     fn decode(&self, bytes: &[u8]) -> Result<Option<Row>>;
 
+    /// [`Self::decode`] into `cells` (cleared first), one per column, which may borrow
+    /// `bytes`; `false` when the bytes encode a null. Codecs that can read columns without
+    /// building [`Value`]s override it.
+    fn decode_cells<'a>(&self, bytes: &'a [u8], cells: &mut Vec<Cell<'a>>) -> Result<bool> {
+        Ok(fill_from_row(cells, self.decode(bytes)?))
+    }
+
     /// Encodes one value per column; `None` writes no bytes (a null key or value).
     fn encode(&self, row: &[Value]) -> Result<Option<Vec<u8>>>;
+
+    /// [`Self::encode`] of one cell per column. Codecs that can write cells without
+    /// building [`Value`]s override it.
+    fn encode_cells(&self, cells: &[Cell<'_>]) -> Result<Option<Vec<u8>>> {
+        let row: Row = cells.iter().cloned().map(Cell::into_value).collect();
+        self.encode(&row)
+    }
 }
 
 /// A shared codec.
@@ -107,6 +123,22 @@ impl RowCodec for KafkaCodec {
         Ok(Some(vec![value]))
     }
 
+    fn decode_cells<'a>(&self, bytes: &'a [u8], cells: &mut Vec<Cell<'a>>) -> Result<bool> {
+        cells.clear();
+        cells.push(match self.ty {
+            SqlType::Int => Cell::I32(i32::from_be_bytes(fixed::<4>(bytes, "Integer")?)),
+            SqlType::BigInt => Cell::I64(i64::from_be_bytes(fixed::<8>(bytes, "Long")?)),
+            SqlType::Double => Cell::F64(f64::from_be_bytes(fixed::<8>(bytes, "Double")?)),
+            SqlType::String => {
+                Cell::Str(Cow::Borrowed(std::str::from_utf8(bytes).map_err(|_| {
+                    SqlError::serde("the key or value is not valid UTF-8")
+                })?))
+            }
+            _ => return Ok(fill_from_row(cells, self.decode(bytes)?)),
+        });
+        Ok(true)
+    }
+
     fn encode(&self, row: &[Value]) -> Result<Option<Vec<u8>>> {
         Ok(match row.first() {
             None | Some(Value::Null) => None,
@@ -141,6 +173,14 @@ mod tests {
             vec![Value::Int(258)]
         );
         assert!(c.decode(&[1, 2]).is_err());
+        let mut cells = Vec::new();
+        assert!(c.decode_cells(&[0, 0, 1, 2], &mut cells).unwrap());
+        assert_eq!(cells, [Cell::I32(258)]);
+        assert!(c.decode_cells(&[1, 2], &mut cells).is_err());
+        let s = KafkaCodec::new(SqlType::String).unwrap();
+        assert!(s.decode_cells(b"key", &mut cells).unwrap());
+        assert_eq!(cells, [Cell::Str("key".into())]);
+        assert!(s.decode_cells(b"\xff", &mut cells).is_err());
         assert!(KafkaCodec::new(SqlType::Boolean).is_err());
     }
 }

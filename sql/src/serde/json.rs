@@ -6,8 +6,11 @@
 use base64::Engine as _;
 use bigdecimal::BigDecimal;
 
+use super::cell::{Cell, fill_from_row};
 use super::codec::RowCodec;
-use super::json_text::{Json, parse_json, read_object_fields, write_json, write_json_string};
+use super::json_cells::{CellColumns, read_cells};
+use super::json_object::read_object_fields;
+use super::json_text::{Json, parse_json, write_json, write_json_string};
 use crate::error::{Result, SqlError};
 use crate::functions::java::JavaHashMap;
 use crate::types::SqlType;
@@ -19,13 +22,33 @@ pub struct JsonCodec {
     columns: Vec<(String, SqlType)>,
     /// Whether values are objects (`{"A": 1}`) or, for one column, bare (`1`).
     wrapped: bool,
+    /// Objects read straight into cells, where the columns allow it.
+    cells: Option<CellColumns>,
+    /// What precedes each column's value in an object: `{"NAME":`, then `,"NAME":`.
+    prefixes: Vec<String>,
 }
 
 impl JsonCodec {
     /// A codec for `columns`; `wrapped` is false only for a single unwrapped column.
     pub fn new(columns: Vec<(String, SqlType)>, wrapped: bool) -> Self {
         let wrapped = wrapped || columns.len() != 1;
-        Self { columns, wrapped }
+        let cells = wrapped.then(|| CellColumns::new(&columns)).flatten();
+        let prefixes = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| {
+                let mut prefix = String::from(if i == 0 { "{" } else { "," });
+                write_json_string(name, &mut prefix);
+                prefix.push(':');
+                prefix
+            })
+            .collect();
+        Self {
+            columns,
+            wrapped,
+            cells,
+            prefixes,
+        }
     }
 }
 
@@ -66,6 +89,33 @@ impl RowCodec for JsonCodec {
             )));
         };
         self.row_of(fields).map(Some)
+    }
+
+    fn decode_cells<'a>(&self, bytes: &'a [u8], cells: &mut Vec<Cell<'a>>) -> Result<bool> {
+        if let Some(columns) = &self.cells
+            && read_cells(columns, bytes, cells)?.is_some()
+        {
+            return Ok(true);
+        }
+        // Not an object, or columns the fast path does not take: the row path.
+        Ok(fill_from_row(cells, self.decode(bytes)?))
+    }
+
+    fn encode_cells(&self, cells: &[Cell<'_>]) -> Result<Option<Vec<u8>>> {
+        let mut out = String::with_capacity(16 + 24 * cells.len());
+        if !self.wrapped {
+            write_cell(&cells[0], &self.columns[0].1, &mut out);
+        } else {
+            if cells.is_empty() {
+                out.push('{');
+            }
+            for ((prefix, (_, ty)), cell) in self.prefixes.iter().zip(&self.columns).zip(cells) {
+                out.push_str(prefix);
+                write_cell(cell, ty, &mut out);
+            }
+            out.push('}');
+        }
+        Ok(Some(out.into_bytes()))
     }
 
     fn encode(&self, row: &[Value]) -> Result<Option<Vec<u8>>> {
@@ -168,7 +218,7 @@ fn mismatch(json: &Json, ty: &SqlType) -> SqlError {
     ))
 }
 
-fn integer(text: &str) -> Option<i64> {
+pub(super) fn integer(text: &str) -> Option<i64> {
     if let Ok(v) = text.parse::<i64>() {
         return Some(v);
     }
@@ -279,6 +329,28 @@ pub fn from_json(json: &Json, ty: &SqlType) -> Result<Value> {
     })
 }
 
+/// A cell of `ty` as JSON text, as [`write_value`] writes its value.
+fn write_cell(cell: &Cell<'_>, ty: &SqlType, out: &mut String) {
+    match cell {
+        Cell::Null => out.push_str("null"),
+        Cell::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Cell::I32(v) => out.push_str(itoa::Buffer::new().format(*v)),
+        Cell::I64(v) | Cell::Timestamp(v) => out.push_str(itoa::Buffer::new().format(*v)),
+        Cell::F64(v) => write_double(*v, out),
+        Cell::Str(s) => write_json_string(s, out),
+        Cell::Value(v) => write_value(v, ty, out),
+    }
+}
+
+/// A DOUBLE: a number as Java prints it, or a string for NaN and the infinities.
+fn write_double(v: f64, out: &mut String) {
+    if v.is_finite() {
+        out.push_str(&format_double(v));
+    } else {
+        write_json_string(&format_double(v), out);
+    }
+}
+
 /// A value of `ty` as JSON text.
 pub fn write_value(value: &Value, ty: &SqlType, out: &mut String) {
     match value {
@@ -288,13 +360,7 @@ pub fn write_value(value: &Value, ty: &SqlType, out: &mut String) {
             out.push_str(itoa::Buffer::new().format(*v));
         }
         Value::BigInt(v) | Value::Timestamp(v) => out.push_str(itoa::Buffer::new().format(*v)),
-        Value::Double(v) => {
-            if v.is_finite() {
-                out.push_str(&format_double(*v));
-            } else {
-                write_json_string(&format_double(*v), out);
-            }
-        }
+        Value::Double(v) => write_double(*v, out),
         Value::Decimal(u, s) => out.push_str(&format_decimal(*u, *s)),
         Value::String(s) => write_json_string(s, out),
         Value::Bytes(b) => {
@@ -447,6 +513,34 @@ mod tests {
         assert!(codec().decode(b"{\"id\": \"x\"}").is_err());
         assert!(codec().decode(b"{").is_err());
         assert_eq!(codec().decode(b"null").unwrap(), None);
+    }
+
+    #[test]
+    fn cells_encode_as_values_do() {
+        let row = vec![
+            Value::BigInt(-7),
+            Value::String("quote \" and \u{1}".into()),
+            Value::Decimal(150, 2),
+            Value::Null,
+        ];
+        let cells = [
+            Cell::I64(-7),
+            Cell::Str("quote \" and \u{1}".into()),
+            Cell::Value(Value::Decimal(150, 2)),
+            Cell::Null,
+        ];
+        let by_values = codec().encode(&row).unwrap();
+        assert_eq!(codec().encode_cells(&cells).unwrap(), by_values);
+        assert_ne!(codec().encode_cells(&cells[..3]).unwrap(), by_values);
+        let doubles = JsonCodec::new(vec![("X".into(), SqlType::Double)], true);
+        for x in [0.1, 1e21, f64::NAN, f64::NEG_INFINITY] {
+            assert_eq!(
+                doubles.encode_cells(&[Cell::F64(x)]).unwrap(),
+                doubles.encode(&[Value::Double(x)]).unwrap()
+            );
+        }
+        let none = JsonCodec::new(vec![], true);
+        assert_eq!(none.encode_cells(&[]).unwrap(), Some(b"{}".to_vec()));
     }
 
     #[test]

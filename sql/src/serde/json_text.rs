@@ -6,6 +6,7 @@
 //! handling for every crate in the build. The reader also skips `//` and `/* */` comments
 //! when asked (ksqlDB's test files have them).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// A JSON value; numbers keep their text.
@@ -96,75 +97,18 @@ pub fn parse_json_with_comments(text: &[u8]) -> Result<Json, JsonError> {
     Reader::new(text, true).document()
 }
 
-/// Reads a document that is one JSON object field by field, without building the object:
-/// `wanted(name)` picks the fields to read (by an index of the caller's), whose values are
-/// parsed and passed to `field(index, name, value)`; the others are skipped without
-/// allocating. Returns `Ok(false)`, having read nothing, when the document is not an object
-/// (the caller parses it whole to say what it is).
-pub fn read_object_fields(
-    text: &[u8],
-    mut wanted: impl FnMut(&str) -> Option<usize>,
-    mut field: impl FnMut(usize, String, Json),
-) -> Result<bool, JsonError> {
-    let mut r = Reader::new(text, false);
-    r.skip_ws()?;
-    if r.bytes.get(r.at) != Some(&b'{') {
-        return Ok(false);
-    }
-    r.at += 1;
-    r.skip_ws()?;
-    if r.bytes.get(r.at) == Some(&b'}') {
-        r.at += 1;
-    } else {
-        loop {
-            r.skip_ws()?;
-            if r.bytes.get(r.at) != Some(&b'"') {
-                return r.err("expected a field name");
-            }
-            let name = r.string()?;
-            r.skip_ws()?;
-            if r.bytes.get(r.at) != Some(&b':') {
-                return r.err("expected ':'");
-            }
-            r.at += 1;
-            r.skip_ws()?;
-            match wanted(&name) {
-                Some(index) => {
-                    let value = r.value()?;
-                    field(index, name, value);
-                }
-                None => r.skip_value()?,
-            }
-            r.skip_ws()?;
-            match r.bytes.get(r.at) {
-                Some(b',') => r.at += 1,
-                Some(b'}') => {
-                    r.at += 1;
-                    break;
-                }
-                _ => return r.err("expected ',' or '}'"),
-            }
-        }
-    }
-    r.skip_ws()?;
-    if r.at != r.bytes.len() {
-        return r.err("unexpected text after the JSON value");
-    }
-    Ok(true)
-}
-
 /// A nesting limit, so hostile input cannot exhaust the stack.
 const MAX_DEPTH: usize = 256;
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
+pub(super) struct Reader<'a> {
+    pub(super) bytes: &'a [u8],
+    pub(super) at: usize,
     comments: bool,
     depth: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn new(bytes: &'a [u8], comments: bool) -> Self {
+    pub(super) fn new(bytes: &'a [u8], comments: bool) -> Self {
         Self {
             bytes,
             at: 0,
@@ -173,7 +117,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn err<T>(&self, message: impl Into<String>) -> Result<T, JsonError> {
+    pub(super) fn err<T>(&self, message: impl Into<String>) -> Result<T, JsonError> {
         Err(JsonError {
             message: message.into(),
             offset: self.at,
@@ -190,7 +134,8 @@ impl<'a> Reader<'a> {
         Ok(value)
     }
 
-    fn skip_ws(&mut self) -> Result<(), JsonError> {
+    #[inline]
+    pub(super) fn skip_ws(&mut self) -> Result<(), JsonError> {
         loop {
             match self.bytes.get(self.at) {
                 Some(b' ' | b'\n' | b'\r' | b'\t') => self.at += 1,
@@ -223,7 +168,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn value(&mut self) -> Result<Json, JsonError> {
+    pub(super) fn value(&mut self) -> Result<Json, JsonError> {
         match self.bytes.get(self.at) {
             None => self.err("unexpected end of JSON"),
             Some(b'{') => {
@@ -299,7 +244,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Checks and passes over one value, allocating nothing for scalars.
-    fn skip_value(&mut self) -> Result<(), JsonError> {
+    pub(super) fn skip_value(&mut self) -> Result<(), JsonError> {
         match self.bytes.get(self.at) {
             Some(b'"') => {
                 self.at += 1;
@@ -344,6 +289,13 @@ impl<'a> Reader<'a> {
     }
 
     fn number(&mut self) -> Result<Json, JsonError> {
+        self.number_text()
+            .map(|text| Json::Number(text.to_string()))
+    }
+
+    /// Reads a number, returning its text.
+    #[inline]
+    pub(super) fn number_text(&mut self) -> Result<&'a str, JsonError> {
         let start = self.at;
         if self.bytes.get(self.at) == Some(&b'-') {
             self.at += 1;
@@ -374,23 +326,25 @@ impl<'a> Reader<'a> {
             }
         }
         // Only ASCII was consumed.
-        let text = std::str::from_utf8(&self.bytes[start..self.at]).unwrap_or("0");
-        Ok(Json::Number(text.to_string()))
+        Ok(std::str::from_utf8(&self.bytes[start..self.at]).unwrap_or("0"))
     }
 
     fn string(&mut self) -> Result<String, JsonError> {
+        self.string_cow().map(Cow::into_owned)
+    }
+
+    /// Reads a string: borrowed from the text when it has no escapes (the common case).
+    pub(super) fn string_cow(&mut self) -> Result<Cow<'a, str>, JsonError> {
         self.at += 1; // opening quote
-        // The common case, a string without escapes, is one copy of its bytes.
-        let plain = self.bytes[self.at..]
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        // The common case, a string without escapes, is borrowed.
+        let plain = special_byte(&self.bytes[self.at..]);
         if let Some(n) = plain
             && self.bytes[self.at + n] == b'"'
         {
             let text = std::str::from_utf8(&self.bytes[self.at..self.at + n])
                 .or_else(|_| self.err("invalid UTF-8 in string"))?;
             self.at += n + 1;
-            return Ok(text.to_string());
+            return Ok(Cow::Borrowed(text));
         }
         let mut out = Vec::new();
         loop {
@@ -438,16 +392,16 @@ impl<'a> Reader<'a> {
                 c if c < 0x20 => return self.err("control character in string"),
                 _ => {
                     // The run up to the next quote, escape or control character at once.
-                    let run = self.bytes[self.at..]
-                        .iter()
-                        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-                        .unwrap_or(self.bytes.len() - self.at);
+                    let run =
+                        special_byte(&self.bytes[self.at..]).unwrap_or(self.bytes.len() - self.at);
                     out.extend_from_slice(&self.bytes[self.at..self.at + run]);
                     self.at += run;
                 }
             }
         }
-        String::from_utf8(out).or_else(|_| self.err("invalid UTF-8 in string"))
+        String::from_utf8(out)
+            .map(Cow::Owned)
+            .or_else(|_| self.err("invalid UTF-8 in string"))
     }
 
     fn hex4(&mut self) -> Result<u32, JsonError> {
@@ -461,10 +415,39 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The position of the first byte a JSON string cannot hold as it is: a quote, a
+/// backslash or a control character. Eight bytes are tested at a time (strings are mostly
+/// plain, and this scan is a large part of reading a record).
+#[inline]
+pub(super) fn special_byte(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A high bit per byte of `v` that is zero (exact for the lowest such byte, which is
+    // all that is needed to know a word holds one).
+    let zero_bytes = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let mut at = 0;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let v = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        let found = zero_bytes(v ^ (ONES * u64::from(b'"')))
+            | zero_bytes(v ^ (ONES * u64::from(b'\\')))
+            // Bytes below 0x20, when the byte's own high bit is clear.
+            | (v.wrapping_sub(ONES * 0x20) & !v & HIGHS);
+        if found != 0 {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|p| at + p)
+}
+
 /// Appends `s` as a JSON string literal.
 pub fn write_json_string(s: &str, out: &mut String) {
     out.push('"');
-    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+    if special_byte(s.as_bytes()).is_none() {
         // Nothing to escape (the common case): one copy.
         out.push_str(s);
         out.push('"');
@@ -556,6 +539,26 @@ mod tests {
             parse_json_with_comments(text).unwrap().get("a"),
             Some(&Json::Number("1".into()))
         );
+    }
+
+    #[test]
+    fn special_bytes_are_found_wherever_they_are() {
+        for len in 0..40 {
+            for at in 0..len {
+                for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                    let mut bytes = vec![b'a'; len];
+                    // Non-ASCII bytes around it must not hide it or be taken for it.
+                    if at > 0 {
+                        bytes[at - 1] = 0xc3;
+                    }
+                    bytes[at] = special;
+                    assert_eq!(special_byte(&bytes), Some(at), "{len} {at} {special}");
+                }
+            }
+            let mut plain = vec![b'z'; len];
+            plain.extend("é€ \u{7f}".bytes().take(len % 7));
+            assert_eq!(special_byte(&plain), None, "{len}");
+        }
     }
 
     #[test]

@@ -25,6 +25,61 @@ pub fn cpu_seconds() -> f64 {
     secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
+/// CPU time per thread of this process, read from `/proc/self/task` (Linux): where a
+/// run's CPU time went. Threads that end between two readings are missing from the
+/// difference (the process total still counts them).
+#[derive(Debug, Clone, Default)]
+pub struct ThreadCpu(HashMap<u32, (String, f64)>);
+
+impl ThreadCpu {
+    /// The threads' CPU times now (empty where `/proc` cannot be read).
+    pub fn now() -> Self {
+        // utime and stime are in clock ticks; 100 per second on Linux.
+        const TICKS: f64 = 100.0;
+        let mut threads = HashMap::new();
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return Self(threads);
+        };
+        for task in tasks.flatten() {
+            let Ok(tid) = task.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+                continue;
+            };
+            // `tid (comm) state ...`: comm may hold spaces, so split at the last ')'.
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                continue;
+            };
+            let name = stat[open + 1..close].to_string();
+            let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+            // After the state (field 3), utime and stime are fields 14 and 15.
+            let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+            if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
+                threads.insert(tid, (name, (user + system) / TICKS));
+            }
+        }
+        Self(threads)
+    }
+
+    /// The CPU seconds used since `before`, per thread name, busiest first:
+    /// `name 0.52s, name 0.10s, ...` (names of less than 10 ms left out).
+    pub fn since(&self, before: &ThreadCpu) -> String {
+        let mut by_name: HashMap<&str, f64> = HashMap::new();
+        for (tid, (name, secs)) in &self.0 {
+            let earlier = before.0.get(tid).map_or(0.0, |(_, s)| *s);
+            *by_name.entry(name).or_default() += secs - earlier;
+        }
+        let mut names: Vec<(&str, f64)> = by_name.into_iter().filter(|(_, s)| *s >= 0.01).collect();
+        names.sort_by(|a, b| b.1.total_cmp(&a.1));
+        names
+            .iter()
+            .map(|(name, secs)| format!("{name} {secs:.2}s"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 pub fn produce(
     backend: &EmbeddedBackend,
     topic: &str,
@@ -113,6 +168,8 @@ pub struct Measured {
     pub commits: u64,
     /// Then `stop()`: the final commit (flushes outputs, changelogs, stores) and close.
     pub stop: f64,
+    /// The CPU time of the span per thread ([`ThreadCpu::since`]).
+    pub threads: String,
 }
 
 pub struct Bench {
@@ -160,6 +217,7 @@ impl Bench {
             state_dir: self.state_dir.clone(),
             ..AppConfig::new(app, self.backend.clone())
         };
+        let threads_before = ThreadCpu::now();
         let cpu_before = cpu_seconds();
         let started = Instant::now();
         let running = App::new(topology, config).start()?;
@@ -185,6 +243,7 @@ impl Bench {
         }
         let wall = started.elapsed().as_secs_f64();
         let cpu = cpu_seconds() - cpu_before;
+        let threads = ThreadCpu::now().since(&threads_before);
         let m = running.metrics();
         ensure!(
             m.processed == expected,
@@ -204,6 +263,7 @@ impl Bench {
             cpu,
             commits: m.commits,
             stop: stopping.elapsed().as_secs_f64(),
+            threads,
         })
     }
 }

@@ -23,4 +23,14 @@ fn coalesce_ifnull_nullif() {
     assert!(plan_error("IFNULL(1, 2.5)").contains("does not accept parameters"));
     assert_eq!(ty("IFNULL(1.5, 2.5)"), SqlType::decimal(2, 1).unwrap());
     assert!(plan_error("COALESCE(1, 'a')").contains("does not accept parameters"));
+    // Vectorised over any type: the first that is not NULL, NULL when none is.
+    assert_eq!(
+        v("COALESCE(CAST(NULL AS ARRAY<INT>), ARRAY[1, 2], ARRAY[3])"),
+        Value::Array(vec![Value::Int(1), Value::Int(2)])
+    );
+    assert_eq!(
+        v("COALESCE(CAST(NULL AS STRING), CAST(NULL AS STRING), 'c')"),
+        s("c")
+    );
+    assert!(plan_error("COALESCE(NULL, NULL)").contains("infer a type of null"));
 }
