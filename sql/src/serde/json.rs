@@ -93,7 +93,7 @@ impl RowCodec for JsonCodec {
 
     fn decode_cells<'a>(&self, bytes: &'a [u8], cells: &mut Vec<Cell<'a>>) -> Result<bool> {
         if let Some(columns) = &self.cells
-            && read_cells(columns, bytes, cells)?.is_some()
+            && read_cells(columns, bytes, cells).is_some()
         {
             return Ok(true);
         }

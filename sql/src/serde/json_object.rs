@@ -1,6 +1,6 @@
-//! Reading a record that is one JSON object field by field, without building the object:
-//! the fields a caller wants are read (as a [`Json`] tree, or as a borrowed [`Scalar`]),
-//! the others are checked and passed over without allocating.
+//! Reading JSON objects and arrays member by member, without building them: the fields a
+//! caller wants are read as it chooses (a [`Scalar`] borrowing the text, a nested object,
+//! a [`Json`] tree), the others are checked and passed over without allocating.
 
 use std::borrow::Cow;
 
@@ -36,9 +36,12 @@ impl Scalar<'_> {
 }
 
 /// A field name. Most names have no escapes: those are their bytes in the text, not yet
-/// checked to be UTF-8 (a name equal to a column's is; others are checked when skipped).
-enum Name<'a> {
+/// checked to be UTF-8 (a name equal to a column's is; others must be checked with
+/// [`Name::text`] when passed over).
+pub(super) enum Name<'a> {
+    /// The bytes between the quotes, and where they start.
     Plain(&'a [u8], usize),
+    /// A name with escapes, decoded.
     Decoded(Cow<'a, str>),
 }
 
@@ -55,7 +58,8 @@ impl<'a> Name<'a> {
         r.string_cow().map(Self::Decoded)
     }
 
-    fn bytes(&self) -> &[u8] {
+    /// The name's bytes.
+    pub fn bytes(&self) -> &[u8] {
         match self {
             Self::Plain(bytes, _) => bytes,
             Self::Decoded(name) => name.as_bytes(),
@@ -63,7 +67,7 @@ impl<'a> Name<'a> {
     }
 
     /// The name as text: an error if it is not UTF-8.
-    fn text(self) -> Result<Cow<'a, str>, JsonError> {
+    pub fn text(self) -> Result<Cow<'a, str>, JsonError> {
         match self {
             Self::Plain(bytes, at) => {
                 std::str::from_utf8(bytes)
@@ -79,51 +83,101 @@ impl<'a> Name<'a> {
 }
 
 /// Reads a document that is one JSON object, calling `on_field(reader, name)` with the
-/// reader at each field's value (which it must read or skip). Returns `Ok(false)`, having
+/// reader at each field's value, which it must read or skip. Returns `Ok(false)`, having
 /// read nothing, when the document is not an object.
-fn read_object<'a>(
+pub(super) fn read_object<'a>(
     text: &'a [u8],
-    mut on_field: impl FnMut(&mut Reader<'a>, Name<'a>) -> Result<(), JsonError>,
+    on_field: impl FnMut(&mut Reader<'a>, Name<'a>) -> Result<(), JsonError>,
 ) -> Result<bool, JsonError> {
     let mut r = Reader::new(text, false);
     r.skip_ws()?;
     if r.bytes.get(r.at) != Some(&b'{') {
         return Ok(false);
     }
-    r.at += 1;
-    r.skip_ws()?;
-    if r.bytes.get(r.at) == Some(&b'}') {
-        r.at += 1;
-    } else {
-        loop {
-            r.skip_ws()?;
-            if r.bytes.get(r.at) != Some(&b'"') {
-                return r.err("expected a field name");
-            }
-            let name = Name::read(&mut r)?;
-            r.skip_ws()?;
-            if r.bytes.get(r.at) != Some(&b':') {
-                return r.err("expected ':'");
-            }
-            r.at += 1;
-            r.skip_ws()?;
-            on_field(&mut r, name)?;
-            r.skip_ws()?;
-            match r.bytes.get(r.at) {
-                Some(b',') => r.at += 1,
-                Some(b'}') => {
-                    r.at += 1;
-                    break;
-                }
-                _ => return r.err("expected ',' or '}'"),
-            }
-        }
-    }
+    members(&mut r, on_field)?;
     r.skip_ws()?;
     if r.at != r.bytes.len() {
         return r.err("unexpected text after the JSON value");
     }
     Ok(true)
+}
+
+/// Reads the object at the reader (its `{` next), calling `on_field` at each member's
+/// value as [`read_object`] does.
+pub(super) fn members<'a>(
+    r: &mut Reader<'a>,
+    mut on_field: impl FnMut(&mut Reader<'a>, Name<'a>) -> Result<(), JsonError>,
+) -> Result<(), JsonError> {
+    r.enter()?;
+    r.at += 1;
+    r.skip_ws()?;
+    if r.bytes.get(r.at) == Some(&b'}') {
+        r.at += 1;
+        r.depth -= 1;
+        return Ok(());
+    }
+    loop {
+        r.skip_ws()?;
+        if r.bytes.get(r.at) != Some(&b'"') {
+            return r.err("expected a field name");
+        }
+        let name = Name::read(r)?;
+        r.skip_ws()?;
+        if r.bytes.get(r.at) != Some(&b':') {
+            return r.err("expected ':'");
+        }
+        r.at += 1;
+        r.skip_ws()?;
+        on_field(r, name)?;
+        r.skip_ws()?;
+        match r.bytes.get(r.at) {
+            Some(b',') => r.at += 1,
+            Some(b'}') => {
+                r.at += 1;
+                break;
+            }
+            _ => return r.err("expected ',' or '}'"),
+        }
+    }
+    r.depth -= 1;
+    Ok(())
+}
+
+/// Reads the array at the reader (its `[` next), calling `on_item` at each item, which it
+/// must read.
+pub(super) fn items<'a>(
+    r: &mut Reader<'a>,
+    mut on_item: impl FnMut(&mut Reader<'a>) -> Result<(), JsonError>,
+) -> Result<(), JsonError> {
+    r.enter()?;
+    r.at += 1;
+    r.skip_ws()?;
+    if r.bytes.get(r.at) == Some(&b']') {
+        r.at += 1;
+        r.depth -= 1;
+        return Ok(());
+    }
+    loop {
+        r.skip_ws()?;
+        on_item(r)?;
+        r.skip_ws()?;
+        match r.bytes.get(r.at) {
+            Some(b',') => r.at += 1,
+            Some(b']') => {
+                r.at += 1;
+                break;
+            }
+            _ => return r.err("expected ',' or ']'"),
+        }
+    }
+    r.depth -= 1;
+    Ok(())
+}
+
+/// Passes over a field nobody wants, checking it (its name included).
+pub(super) fn skip_field(r: &mut Reader<'_>, name: Name<'_>) -> Result<(), JsonError> {
+    name.text()?;
+    r.skip_value()
 }
 
 /// Reads a document that is one JSON object field by field: `wanted(name)` picks the
@@ -149,31 +203,9 @@ pub fn read_object_fields(
     })
 }
 
-/// [`read_object_fields`] with values read as [`Scalar`]s borrowing from `text`, and
-/// names given as their bytes: `wanted` must pick only names that are UTF-8 (equal to a
-/// string of the caller's, say); the others are checked here.
-pub fn read_object_scalars<'a>(
-    text: &'a [u8],
-    mut wanted: impl FnMut(&[u8]) -> Option<usize>,
-    mut field: impl FnMut(usize, Scalar<'a>),
-) -> Result<bool, JsonError> {
-    read_object(text, |r, name| {
-        match wanted(name.bytes()) {
-            Some(index) => {
-                let value = scalar(r)?;
-                field(index, value);
-            }
-            None => {
-                name.text()?;
-                r.skip_value()?;
-            }
-        }
-        Ok(())
-    })
-}
-
+/// Reads the value at the reader as a [`Scalar`].
 #[inline]
-fn scalar<'a>(r: &mut Reader<'a>) -> Result<Scalar<'a>, JsonError> {
+pub(super) fn scalar<'a>(r: &mut Reader<'a>) -> Result<Scalar<'a>, JsonError> {
     Ok(match r.bytes.get(r.at) {
         Some(b'"') => Scalar::String(r.string_cow()?),
         Some(b'-' | b'0'..=b'9') => Scalar::Number(r.number_text()?),
@@ -189,27 +221,72 @@ fn scalar<'a>(r: &mut Reader<'a>) -> Result<Scalar<'a>, JsonError> {
 mod tests {
     use super::*;
 
+    /// The wanted fields' scalars, by name.
+    fn scalars<'a>(
+        text: &'a [u8],
+        names: &[&'static str],
+    ) -> Result<Option<Vec<(&'static str, Scalar<'a>)>>, JsonError> {
+        let mut got = Vec::new();
+        let is_object = read_object(text, |r, name| {
+            match names.iter().find(|n| n.as_bytes() == name.bytes()) {
+                Some(n) => got.push((*n, scalar(r)?)),
+                None => skip_field(r, name)?,
+            }
+            Ok(())
+        })?;
+        Ok(is_object.then_some(got))
+    }
+
     #[test]
     fn scalars_borrow_and_trees_are_parsed() {
         let text = br#"{"a": 12.50, "b": "plain", "c": "esc\"aped", "d": [1, {"x": null}],
             "skipped": {"deep": [true]}, "e": null, "f": false}"#;
-        let mut got = Vec::new();
         let names = ["a", "b", "c", "d", "e", "f"];
-        let is_object = read_object_scalars(
-            text,
-            |name| names.iter().position(|n| n.as_bytes() == name),
-            |i, value| got.push((i, names[i], value)),
-        )
-        .unwrap();
-        assert!(is_object);
-        let read: Vec<&str> = got.iter().map(|(_, n, _)| *n).collect();
+        let got = scalars(text, &names).unwrap().unwrap();
+        let read: Vec<&str> = got.iter().map(|(n, _)| *n).collect();
         assert_eq!(read, names);
-        assert_eq!(got[0].2, Scalar::Number("12.50"));
-        assert!(matches!(&got[1].2, Scalar::String(Cow::Borrowed("plain"))));
-        assert!(matches!(&got[2].2, Scalar::String(Cow::Owned(s)) if s == "esc\"aped"));
-        assert_eq!(got[3].2.clone().into_json().to_text(), r#"[1,{"x":null}]"#);
-        assert_eq!(got[4].2, Scalar::Null);
-        assert_eq!(got[5].2, Scalar::Bool(false));
+        assert_eq!(got[0].1, Scalar::Number("12.50"));
+        assert!(matches!(&got[1].1, Scalar::String(Cow::Borrowed("plain"))));
+        assert!(matches!(&got[2].1, Scalar::String(Cow::Owned(s)) if s == "esc\"aped"));
+        assert_eq!(got[3].1.clone().into_json().to_text(), r#"[1,{"x":null}]"#);
+        assert_eq!(got[4].1, Scalar::Null);
+        assert_eq!(got[5].1, Scalar::Bool(false));
+    }
+
+    #[test]
+    fn nested_members_and_items() {
+        let text = br#"{"s": {"x": [1, 2], "y": "z"}, "t": []}"#;
+        let mut seen = Vec::new();
+        read_object(text, |r, name| {
+            let outer = String::from_utf8_lossy(name.bytes()).to_string();
+            if r.bytes.get(r.at) == Some(&b'[') {
+                return items(r, |r| {
+                    seen.push(format!("{outer}[]"));
+                    r.skip_value()
+                });
+            }
+            members(r, |r, name| {
+                let inner = String::from_utf8_lossy(name.bytes()).to_string();
+                if r.bytes.get(r.at) == Some(&b'[') {
+                    items(r, |r| {
+                        seen.push(format!("{outer}.{inner}[{:?}]", scalar(r)?));
+                        Ok(())
+                    })
+                } else {
+                    seen.push(format!("{outer}.{inner}={:?}", scalar(r)?));
+                    Ok(())
+                }
+            })
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            [
+                "s.x[Number(\"1\")]",
+                "s.x[Number(\"2\")]",
+                "s.y=String(\"z\")"
+            ]
+        );
     }
 
     #[test]
@@ -219,11 +296,14 @@ mod tests {
             br#"{"a" 1}"#,
             br#"{"a": 1} x"#,
             b"{\"a\": \"\xff\"}",
+            // A name nobody wants is still checked.
+            b"{\"\xff\": 1}",
         ] {
-            assert!(read_object_scalars(bad, |_| Some(0), |_, _| {}).is_err());
+            assert!(scalars(bad, &["a"]).is_err(), "{bad:?}");
         }
-        // A name nobody wants is still checked.
-        assert!(read_object_scalars(b"{\"\xff\": 1}", |_| None, |_, _| {}).is_err());
-        assert!(!read_object_scalars(b"[1]", |_| Some(0), |_, _| {}).unwrap());
+        assert_eq!(scalars(b"[1]", &["a"]).unwrap(), None);
+        // Deep nesting is refused, not a stack overflow.
+        let deep = format!("{{\"a\": {}{}}}", "[".repeat(300), "]".repeat(300));
+        assert!(scalars(deep.as_bytes(), &["a"]).is_err());
     }
 }

@@ -104,7 +104,7 @@ pub(super) struct Reader<'a> {
     pub(super) bytes: &'a [u8],
     pub(super) at: usize,
     comments: bool,
-    depth: usize,
+    pub(super) depth: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -271,7 +271,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn enter(&mut self) -> Result<(), JsonError> {
+    pub(super) fn enter(&mut self) -> Result<(), JsonError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return self.err("JSON nested too deeply");
