@@ -250,14 +250,16 @@ impl SourceDecoder {
         } else {
             cells.extend(std::iter::repeat_n(Cell::Null, self.non_key.len()));
         }
-        let non_key = &cells[self.key_width..];
+        let non_key = |i: usize| cells.get(self.key_width + i);
         let timestamp = match &self.timestamp {
             _ if !has_value => record.timestamp,
             TimestampSource::Record => record.timestamp,
-            TimestampSource::Column(i) => non_key[*i].as_i64().unwrap_or(-1),
-            TimestampSource::Formatted(i, pattern) => non_key[*i].as_str().map_or(-1, |s| {
-                pattern.parse_timestamp(s, &Zone::utc()).unwrap_or(-1)
-            }),
+            TimestampSource::Column(i) => non_key(*i).and_then(Cell::as_i64).unwrap_or(-1),
+            TimestampSource::Formatted(i, pattern) => {
+                non_key(*i).and_then(Cell::as_str).map_or(-1, |s| {
+                    pattern.parse_timestamp(s, &Zone::utc()).unwrap_or(-1)
+                })
+            }
         };
         self.check_timestamp(timestamp, record)?;
         Ok(DecodedCells {
