@@ -19,7 +19,7 @@ use super::select::{SelectColumn, same_expr};
 use super::sink::{ResultSchema, resolve_target, table_sink};
 use super::source::SourceNaming;
 use super::stream::{
-    KeySpec, StreamInput, lookup, prefix_error, split_keys, table_stage, timestamp_to_bigint,
+    KeySpec, StreamInput, lookup, prefix_error, sink_timestamp, split_keys, table_stage,
 };
 use super::{PlanContext, PlannedQuery, Target, TransientOutput};
 use crate::catalog::schema::{ROWTIME, WINDOWEND, WINDOWSTART};
@@ -495,15 +495,8 @@ pub fn plan_aggregation(
         row.push((s.alias.clone(), t.ty.clone().unwrap_or(SqlType::String)));
         outputs.push((s.alias.clone(), t));
     }
-    let rowtime = match &sink.timestamp {
-        Some(ts) => {
-            let e = outputs
-                .iter()
-                .find(|(n, _)| n == &ts.column)
-                .map(|(_, e)| e.clone())
-                .ok_or_else(|| SqlError::semantic("no TIMESTAMP column"))?;
-            timestamp_to_bigint(e, ts.format.as_deref())?
-        }
+    let rowtime = match sink_timestamp(&sink, &outputs)? {
+        Some(e) => e,
         None => TExpr::column(ROWTIME, SqlType::BigInt),
     };
     outputs.push((ROWTIME.to_string(), rowtime));

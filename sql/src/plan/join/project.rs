@@ -12,7 +12,7 @@ use crate::plan::flow::{FlowColumn, Role, StreamFlow, TableFlow, scope_of};
 use crate::plan::select::{SelectColumn, same_expr};
 use crate::plan::sink::{ResultSchema, resolve_target, stream_sink, table_sink};
 use crate::plan::stream::{
-    not_null_row, prefix_error, stream_stage, table_stage_with, timestamp_to_bigint,
+    not_null_row, prefix_error, sink_timestamp, stream_stage, table_stage_with,
 };
 use crate::plan::{PlanContext, PlannedQuery, Target, TransientOutput};
 use crate::runtime::batch::{NULL_ROW, StageSchema};
@@ -248,15 +248,8 @@ pub(super) fn finish(
             for s in &values {
                 outputs.push((s.alias.clone(), typed_of(&s.alias)?));
             }
-            let rowtime = match &sink.timestamp {
-                Some(ts) => {
-                    let e = outputs
-                        .iter()
-                        .find(|(n, _)| n == &ts.column)
-                        .map(|(_, e)| e.clone())
-                        .ok_or_else(|| SqlError::semantic("no TIMESTAMP column"))?;
-                    timestamp_to_bigint(e, ts.format.as_deref())?
-                }
+            let rowtime = match sink_timestamp(&sink, &outputs)? {
+                Some(e) => e,
                 None => TExpr::column(ROWTIME, SqlType::BigInt),
             };
             outputs.push((ROWTIME.to_string(), rowtime));
@@ -326,15 +319,8 @@ pub(super) fn finish(
                 out_row.push((s.alias.clone(), t.ty.clone().unwrap_or(SqlType::String)));
                 outputs.push((s.alias.clone(), t));
             }
-            let rowtime = match &sink.timestamp {
-                Some(ts) => {
-                    let e = outputs
-                        .iter()
-                        .find(|(n, _)| n == &ts.column)
-                        .map(|(_, e)| e.clone())
-                        .ok_or_else(|| SqlError::semantic("no TIMESTAMP column"))?;
-                    timestamp_to_bigint(e, ts.format.as_deref())?
-                }
+            let rowtime = match sink_timestamp(&sink, &outputs)? {
+                Some(e) => e,
                 None => TExpr::column(ROWTIME, SqlType::BigInt),
             };
             outputs.push((ROWTIME.to_string(), rowtime));

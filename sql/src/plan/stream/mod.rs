@@ -29,8 +29,8 @@ pub use keys::{
     split_keys,
 };
 pub use stages::{
-    not_null_row, null_on_null_row, rowtime_expr, stream_stage, table_stage, table_stage_with,
-    timestamp_to_bigint,
+    not_null_row, null_on_null_row, rowtime_expr, sink_timestamp, stream_stage, table_stage,
+    table_stage_with, timestamp_to_bigint,
 };
 
 /// The stage column holding the record time a sink writes.

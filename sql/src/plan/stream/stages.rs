@@ -55,24 +55,33 @@ pub fn rowtime_expr(
     outputs: &[(String, TExpr)],
     flow: &StreamFlow,
 ) -> Result<TExpr> {
+    if let Some(e) = sink_timestamp(sink, outputs)? {
+        return Ok(e);
+    }
+    let internal = flow
+        .columns
+        .iter()
+        .find(|c| {
+            c.role == Role::Pseudo
+                && (c.name == ROWTIME || c.name == format!("#shadowed_{ROWTIME}"))
+        })
+        .map(|c| c.internal.clone())
+        .unwrap_or_else(|| ROWTIME.to_string());
+    Ok(TExpr::column(internal, SqlType::BigInt))
+}
+
+/// The sink's TIMESTAMP column among `outputs`, as epoch milliseconds; `None` when the
+/// sink has none (the record time is written).
+pub fn sink_timestamp(sink: &DataSource, outputs: &[(String, TExpr)]) -> Result<Option<TExpr>> {
     let Some(ts) = &sink.timestamp else {
-        let internal = flow
-            .columns
-            .iter()
-            .find(|c| {
-                c.role == Role::Pseudo
-                    && (c.name == ROWTIME || c.name == format!("#shadowed_{ROWTIME}"))
-            })
-            .map(|c| c.internal.clone())
-            .unwrap_or_else(|| ROWTIME.to_string());
-        return Ok(TExpr::column(internal, SqlType::BigInt));
+        return Ok(None);
     };
     let e = outputs
         .iter()
         .find(|(n, _)| n == &ts.column)
         .map(|(_, e)| e.clone())
         .ok_or_else(|| SqlError::semantic(format!("no column {} for TIMESTAMP", ts.column)))?;
-    timestamp_to_bigint(e, ts.format.as_deref())
+    timestamp_to_bigint(e, ts.format.as_deref()).map(Some)
 }
 
 /// A BIGINT, TIMESTAMP or (with a pattern) STRING expression as epoch milliseconds.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::keys::{KeySpec, check_timestamp_column, split_keys};
-use super::stages::{table_stage, timestamp_to_bigint};
+use super::stages::{sink_timestamp, table_stage};
 use super::{column_expr, prefix_error, source_names};
 use crate::catalog::DataSource;
 use crate::catalog::schema::{ROWTIME, WINDOWEND, WINDOWSTART};
@@ -171,15 +171,8 @@ pub(super) fn plan_table(
         row.push((s.alias.clone(), t.ty.clone().unwrap_or(SqlType::String)));
         outputs.push((s.alias.clone(), t));
     }
-    let rowtime = match &sink.timestamp {
-        Some(ts) => {
-            let e = outputs
-                .iter()
-                .find(|(n, _)| n == &ts.column)
-                .map(|(_, e)| e.clone())
-                .ok_or_else(|| SqlError::semantic("no TIMESTAMP column"))?;
-            timestamp_to_bigint(e, ts.format.as_deref())?
-        }
+    let rowtime = match sink_timestamp(&sink, &outputs)? {
+        Some(e) => e,
         None => TExpr::column(
             flow.columns
                 .iter()
