@@ -16,9 +16,11 @@
 //! - [`join`] plans joins; [`joined`] is a join's result as the steps over it see it;
 //! - [`sanitize`] makes ksqlDB's checks of a query being prepared (qualifiers, ambiguous
 //!   columns of joins);
-//! - [`sink`]: the result's source (topic, formats, schema) and the sink nodes.
+//! - [`sink`]: the result's source (topic, formats, schema) and the sink nodes;
+//! - [`finish`]: a push query's output or a persistent query's sink, and the planned query.
 
 pub mod aggregate;
+pub mod finish;
 pub mod flatmap;
 pub mod flow;
 pub mod join;

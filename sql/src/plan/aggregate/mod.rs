@@ -21,14 +21,13 @@ use super::source::SourceNaming;
 use super::stream::{
     KeySpec, StreamInput, lookup, prefix_error, sink_timestamp, split_keys, table_stage,
 };
-use super::{PlanContext, PlannedQuery, Target, TransientOutput};
+use super::{PlanContext, PlannedQuery, Target};
 use crate::catalog::schema::{ROWTIME, WINDOWEND, WINDOWSTART};
 use crate::error::{Result, SqlError};
 use crate::expr::{Scope, ScopeColumn, TExpr};
 use crate::parser::ast::{Expr, ExprKind, Query, Refinement, SourceKind};
 use crate::runtime::aggregate::AggregateSpec;
 use crate::runtime::serdes::RowSerde;
-use crate::runtime::transient::TablePushNode;
 use crate::types::SqlType;
 use calls::{agg_column, collect_calls, dedupe, key_column, rewrite_post};
 use checks::{check_no_aggregates, check_no_window_bounds};
@@ -459,33 +458,12 @@ pub fn plan_aggregation(
             key_width,
             "Aggregate-Project",
         )?;
-        let columns: Vec<(String, SqlType)> = typed_select
-            .iter()
-            .map(|(n, t)| (n.clone(), t.ty.clone().unwrap_or(SqlType::String)))
-            .collect();
-        if let Some(sender) = ctx.push.clone() {
-            let indexes: Vec<usize> = (0..columns.len()).collect();
-            ctx.processor(
-                "Push",
-                node,
-                Arc::new(move || {
-                    Box::new(TablePushNode::new("Push", indexes.clone(), sender.clone()))
-                }),
-            );
-        }
-        let topology = ctx.build()?;
-        return Ok(PlannedQuery {
-            topology,
-            sink: None,
-            sources: sources.sources.clone(),
-            result_kind: SourceKind::Table,
-            columns: columns.clone(),
-            steps: std::mem::take(&mut ctx.steps),
-            stages: std::mem::take(&mut ctx.stages),
-            sink_topic: None,
-            log: ctx.log.clone(),
-            transient_output: Some(TransientOutput { columns }),
-        });
+        return ctx.finish_transient(
+            node,
+            SourceKind::Table,
+            sources.sources.clone(),
+            &typed_select,
+        );
     }
     let (sink, sink_topic) =
         resolved.ok_or_else(|| SqlError::semantic("internal: persistent query without a sink"))?;
@@ -510,19 +488,13 @@ pub fn plan_aggregation(
         "Aggregate-Project",
     )?;
     table_sink(ctx, node, &row, &sink)?;
-    let topology = ctx.build()?;
-    Ok(PlannedQuery {
-        topology,
-        sink: Some(sink),
-        sources: sources.sources.clone(),
-        result_kind: SourceKind::Table,
-        columns: result.key.iter().chain(&result.value).cloned().collect(),
-        steps: std::mem::take(&mut ctx.steps),
-        stages: std::mem::take(&mut ctx.stages),
+    ctx.finish_persistent(
+        SourceKind::Table,
+        sources.sources.clone(),
+        sink,
         sink_topic,
-        log: ctx.log.clone(),
-        transient_output: None,
-    })
+        &result,
+    )
 }
 
 /// The name of a grouping key when nothing in the projection names it.

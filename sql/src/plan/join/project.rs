@@ -14,10 +14,9 @@ use crate::plan::sink::{ResultSchema, resolve_target, stream_sink, table_sink};
 use crate::plan::stream::{
     not_null_row, prefix_error, sink_timestamp, stream_stage, table_stage_with,
 };
-use crate::plan::{PlanContext, PlannedQuery, Target, TransientOutput};
+use crate::plan::{PlanContext, PlannedQuery, Target};
 use crate::runtime::batch::{NULL_ROW, StageSchema};
 use crate::runtime::convert::FromRecordsNode;
-use crate::runtime::transient::{StreamPushNode, TablePushNode};
 use crate::types::SqlType;
 
 use super::{JOIN_KEY, JOIN_WINDOW, Side, SideFlow, qualify, synthetic_key_name};
@@ -212,32 +211,7 @@ pub(super) fn finish(
                     TExpr::column(NULL_ROW, SqlType::Boolean),
                 ));
                 let out = stream_stage(ctx, &flow, filter.as_ref(), &outputs, "Project")?;
-                let cols: Vec<(String, SqlType)> = typed
-                    .iter()
-                    .map(|(n, t)| (n.clone(), t.ty.clone().unwrap_or(SqlType::String)))
-                    .collect();
-                if let Some(sender) = ctx.push.clone() {
-                    let indexed: Vec<(usize, SqlType)> = cols
-                        .iter()
-                        .cloned()
-                        .enumerate()
-                        .map(|(i, (_, t))| (i, t))
-                        .collect();
-                    let null_row = cols.len();
-                    ctx.processor(
-                        "Push",
-                        out.node,
-                        Arc::new(move || {
-                            Box::new(StreamPushNode::new(
-                                "Push",
-                                indexed.clone(),
-                                null_row,
-                                sender.clone(),
-                            ))
-                        }),
-                    );
-                }
-                return transient(ctx, source_names, SourceKind::Stream, cols);
+                return ctx.finish_transient(out.node, SourceKind::Stream, source_names, &typed);
             }
             let (sink, sink_topic) =
                 resolved.ok_or_else(|| SqlError::semantic("internal: no sink"))?;
@@ -260,14 +234,7 @@ pub(super) fn finish(
             ));
             let out = stream_stage(ctx, &flow, filter.as_ref(), &outputs, "Project")?;
             stream_sink(ctx, &out, &sink, false)?;
-            persistent(
-                ctx,
-                source_names,
-                sink,
-                sink_topic,
-                &result,
-                SourceKind::Stream,
-            )
+            ctx.finish_persistent(SourceKind::Stream, source_names, sink, sink_topic, &result)
         }
         SideFlow::Table(table) => {
             let flow = TableFlow {
@@ -295,21 +262,7 @@ pub(super) fn finish(
                     "Project",
                     true,
                 )?;
-                let cols: Vec<(String, SqlType)> = typed
-                    .iter()
-                    .map(|(n, t)| (n.clone(), t.ty.clone().unwrap_or(SqlType::String)))
-                    .collect();
-                if let Some(sender) = ctx.push.clone() {
-                    let indexes: Vec<usize> = (0..cols.len()).collect();
-                    ctx.processor(
-                        "Push",
-                        node,
-                        Arc::new(move || {
-                            Box::new(TablePushNode::new("Push", indexes.clone(), sender.clone()))
-                        }),
-                    );
-                }
-                return transient(ctx, source_names, SourceKind::Table, cols);
+                return ctx.finish_transient(node, SourceKind::Table, source_names, &typed);
             }
             let (sink, sink_topic) =
                 resolved.ok_or_else(|| SqlError::semantic("internal: no sink"))?;
@@ -335,59 +288,8 @@ pub(super) fn finish(
                 true,
             )?;
             table_sink(ctx, node, &out_row, &sink)?;
-            persistent(
-                ctx,
-                source_names,
-                sink,
-                sink_topic,
-                &result,
-                SourceKind::Table,
-            )
+            ctx.finish_persistent(SourceKind::Table, source_names, sink, sink_topic, &result)
         }
         SideFlow::Source(..) => Err(SqlError::semantic("internal: a join without joins")),
     }
-}
-
-fn persistent(
-    ctx: &mut PlanContext<'_>,
-    sources: Vec<String>,
-    sink: DataSource,
-    sink_topic: Option<crate::plan::SinkTopic>,
-    result: &ResultSchema,
-    kind: SourceKind,
-) -> Result<PlannedQuery> {
-    let topology = ctx.build()?;
-    Ok(PlannedQuery {
-        topology,
-        sink: Some(sink),
-        sources,
-        result_kind: kind,
-        columns: result.key.iter().chain(&result.value).cloned().collect(),
-        steps: std::mem::take(&mut ctx.steps),
-        stages: std::mem::take(&mut ctx.stages),
-        sink_topic,
-        log: ctx.log.clone(),
-        transient_output: None,
-    })
-}
-
-fn transient(
-    ctx: &mut PlanContext<'_>,
-    sources: Vec<String>,
-    kind: SourceKind,
-    columns: Vec<(String, SqlType)>,
-) -> Result<PlannedQuery> {
-    let topology = ctx.build()?;
-    Ok(PlannedQuery {
-        topology,
-        sink: None,
-        sources,
-        result_kind: kind,
-        columns: columns.clone(),
-        steps: std::mem::take(&mut ctx.steps),
-        stages: std::mem::take(&mut ctx.stages),
-        sink_topic: None,
-        log: ctx.log.clone(),
-        transient_output: Some(TransientOutput { columns }),
-    })
 }

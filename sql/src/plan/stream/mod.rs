@@ -6,21 +6,18 @@ mod keys;
 mod stages;
 mod table;
 
-use std::sync::Arc;
-
 use super::flow::{FlowColumn, Role, StreamFlow};
 use super::partition::{is_partition_by_null, partition_by_null, repartition, resolve_select};
 use super::select::SelectColumn;
 use super::sink::{ResultSchema, resolve_target, stream_sink};
 use super::source::SourceNaming;
-use super::{PlanContext, PlannedQuery, Target, TransientOutput};
+use super::{PlanContext, PlannedQuery, Target};
 use crate::catalog::DataSource;
 use crate::catalog::schema::{WINDOWEND, WINDOWSTART};
 use crate::error::{Result, SqlError};
 use crate::expr::TExpr;
 use crate::parser::ast::{Expr, ExprKind, Query, SourceKind};
 use crate::runtime::batch::NULL_ROW;
-use crate::runtime::transient::StreamPushNode;
 use crate::types::SqlType;
 use table::plan_table;
 
@@ -331,19 +328,13 @@ pub fn plan_stream(
     ));
     let out_flow = stream_stage(ctx, &flow, filter.as_ref(), &outputs, "Project")?;
     stream_sink(ctx, &out_flow, &sink, repartitioned.is_none())?;
-    let topology = ctx.build()?;
-    Ok(PlannedQuery {
-        topology,
-        sink: Some(sink),
-        sources: input.sources.clone(),
-        result_kind: SourceKind::Stream,
-        columns: result.key.iter().chain(&result.value).cloned().collect(),
-        steps: std::mem::take(&mut ctx.steps),
-        stages: std::mem::take(&mut ctx.stages),
+    ctx.finish_persistent(
+        SourceKind::Stream,
+        input.sources.clone(),
+        sink,
         sink_topic,
-        log: ctx.log.clone(),
-        transient_output: None,
-    })
+        &result,
+    )
 }
 
 fn plan_transient_stream(
@@ -360,44 +351,12 @@ fn plan_transient_stream(
         TExpr::column(NULL_ROW, SqlType::Boolean),
     ));
     let out_flow = stream_stage(ctx, &flow, filter.as_ref(), &outputs, "Project")?;
-    let columns: Vec<(String, SqlType)> = result_columns
-        .iter()
-        .map(|(n, t)| (n.clone(), t.ty.clone().unwrap_or(SqlType::String)))
-        .collect();
-    if let Some(sender) = ctx.push.clone() {
-        let indexed: Vec<(usize, SqlType)> = columns
-            .iter()
-            .cloned()
-            .enumerate()
-            .map(|(i, (_, t))| (i, t))
-            .collect();
-        let null_row = columns.len();
-        ctx.processor(
-            "Push",
-            out_flow.node,
-            Arc::new(move || {
-                Box::new(StreamPushNode::new(
-                    "Push",
-                    indexed.clone(),
-                    null_row,
-                    sender.clone(),
-                ))
-            }),
-        );
-    }
-    let topology = ctx.build()?;
-    Ok(PlannedQuery {
-        topology,
-        sink: None,
-        sources: sources.to_vec(),
-        result_kind: SourceKind::Stream,
-        columns: columns.clone(),
-        steps: std::mem::take(&mut ctx.steps),
-        stages: std::mem::take(&mut ctx.stages),
-        sink_topic: None,
-        log: ctx.log.clone(),
-        transient_output: Some(TransientOutput { columns }),
-    })
+    ctx.finish_transient(
+        out_flow.node,
+        SourceKind::Stream,
+        sources.to_vec(),
+        &result_columns,
+    )
 }
 
 /// Prefixes a statement error's message.

@@ -1,8 +1,6 @@
 //! Queries over one table without aggregation: WHERE and the projection as a table stage
 //! over its changes (rejected rows become deletes), then the sink.
 
-use std::sync::Arc;
-
 use super::keys::{KeySpec, check_timestamp_column, split_keys};
 use super::stages::{sink_timestamp, table_stage};
 use super::{column_expr, prefix_error, source_names};
@@ -14,8 +12,7 @@ use crate::parser::ast::{Expr, ExprKind, Query, SourceKind};
 use crate::plan::flow::{FlowColumn, Role, TableFlow};
 use crate::plan::select::SelectColumn;
 use crate::plan::sink::{ResultSchema, resolve_target, table_sink};
-use crate::plan::{PlanContext, PlannedQuery, Target, TransientOutput};
-use crate::runtime::transient::TablePushNode;
+use crate::plan::{PlanContext, PlannedQuery, Target};
 use crate::types::SqlType;
 
 pub(super) fn plan_table(
@@ -75,33 +72,12 @@ pub(super) fn plan_table(
         let key_width = outputs.len();
         outputs.extend(result_columns.iter().cloned());
         let node = table_stage(ctx, &flow, filter.as_ref(), &outputs, key_width, "Project")?;
-        let columns: Vec<(String, SqlType)> = result_columns
-            .iter()
-            .map(|(n, t)| (n.clone(), t.ty.clone().unwrap_or(SqlType::String)))
-            .collect();
-        if let Some(sender) = ctx.push.clone() {
-            let indexes: Vec<usize> = (0..columns.len()).collect();
-            ctx.processor(
-                "Push",
-                node,
-                Arc::new(move || {
-                    Box::new(TablePushNode::new("Push", indexes.clone(), sender.clone()))
-                }),
-            );
-        }
-        let topology = ctx.build()?;
-        return Ok(PlannedQuery {
-            topology,
-            sink: None,
-            sources: vec![source.name.clone()],
-            result_kind: SourceKind::Table,
-            columns: columns.clone(),
-            steps: std::mem::take(&mut ctx.steps),
-            stages: std::mem::take(&mut ctx.stages),
-            sink_topic: None,
-            log: ctx.log.clone(),
-            transient_output: Some(TransientOutput { columns }),
-        });
+        return ctx.finish_transient(
+            node,
+            SourceKind::Table,
+            vec![source.name.clone()],
+            &result_columns,
+        );
     }
     let sink_name = match target {
         Target::Create { name, .. } => name.clone(),
@@ -186,17 +162,11 @@ pub(super) fn plan_table(
     row.push((ROWTIME.to_string(), SqlType::BigInt));
     let node = table_stage(ctx, &flow, filter.as_ref(), &outputs, key_width, "Project")?;
     table_sink(ctx, node, &row, &sink)?;
-    let topology = ctx.build()?;
-    Ok(PlannedQuery {
-        topology,
-        sink: Some(sink),
-        sources: vec![source.name.clone()],
-        result_kind: SourceKind::Table,
-        columns: result.key.iter().chain(&result.value).cloned().collect(),
-        steps: std::mem::take(&mut ctx.steps),
-        stages: std::mem::take(&mut ctx.stages),
+    ctx.finish_persistent(
+        SourceKind::Table,
+        vec![source.name.clone()],
+        sink,
         sink_topic,
-        log: ctx.log.clone(),
-        transient_output: None,
-    })
+        &result,
+    )
 }
