@@ -39,7 +39,7 @@ pub enum SqlType {
     Date,
     /// TIME: milliseconds since midnight.
     Time,
-    /// ARRAY<element>.
+    /// `ARRAY<element>`.
     Array(Box<SqlType>),
     /// MAP<key, value>.
     Map(Box<SqlType>, Box<SqlType>),
@@ -93,7 +93,7 @@ impl SqlType {
         )
     }
 
-    /// ARRAY<element>.
+    /// `ARRAY<element>`.
     pub fn array(element: SqlType) -> Self {
         Self::Array(Box::new(element))
     }

@@ -4,7 +4,7 @@
 //!
 //! DataFusion evaluates what it does as ksqlDB does: columns, literals, numeric widening
 //! casts, INT/BIGINT/DOUBLE `+ - *`, DOUBLE `/ %`, comparisons of primitive types, AND, OR,
-//! NOT, IS [NOT] NULL, IS DISTINCT FROM, CASE, IN, BETWEEN, LIKE, struct field access.
+//! NOT, `IS [NOT] NULL`, IS DISTINCT FROM, CASE, IN, BETWEEN, LIKE, struct field access.
 //! ksqlDB's NULL rule for comparisons (a NULL operand gives FALSE, not NULL) wraps them in
 //! `.. IS TRUE`. Everything else is a UDF from [`super::udf`].
 

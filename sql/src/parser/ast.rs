@@ -280,7 +280,7 @@ pub enum AstType {
     Date,
     /// TIME.
     Time,
-    /// ARRAY<T>.
+    /// `ARRAY<T>`.
     Array(Box<AstType>),
     /// MAP<K, V>.
     Map(Box<AstType>, Box<AstType>),
@@ -491,11 +491,11 @@ pub struct Join {
 pub enum JoinKind {
     /// INNER.
     Inner,
-    /// LEFT [OUTER].
+    /// `LEFT [OUTER]`.
     Left,
-    /// RIGHT [OUTER].
+    /// `RIGHT [OUTER]`.
     Right,
-    /// FULL [OUTER].
+    /// `FULL [OUTER]`.
     Full,
 }
 

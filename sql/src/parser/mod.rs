@@ -1,6 +1,6 @@
 //! The ksqlDB statement parser: Eddy's own recursive-descent grammar for statements
-//! ([`statement`]) over sqlparser's tokenizer, with sqlparser's expression parser under a
-//! small [`KsqlDialect`] for expressions ([`expr`] turns its AST into Eddy's).
+//! (`statement`) over sqlparser's tokenizer, with sqlparser's expression parser under a
+//! small [`KsqlDialect`] for expressions (`expr` turns its AST into Eddy's).
 //!
 //! [`parse`] splits a script into statements (at top-level `;`, outside quotes and
 //! comments) and parses each; [`substitute_variables`] replaces `${name}` before that, as

@@ -23,7 +23,7 @@ pub struct CellColumns {
 }
 
 impl CellColumns {
-    /// Matching for `columns`, if the fast path applies to them (see [`Fields::new`]).
+    /// Matching for `columns`, if the fast path applies to them (no two names equal ignoring case, at most 64).
     pub fn new(columns: &[(String, SqlType)]) -> Option<Self> {
         Fields::new(columns.iter().map(|(n, t)| (n.as_str(), t))).map(|fields| Self { fields })
     }

@@ -1,4 +1,4 @@
-//! Formats of keys and values ([`format`]), their codecs ([`codec`], [`json`],
+//! Formats of keys and values ([`format`](mod@format)), their codecs ([`codec`], [`json`],
 //! [`delimited`]), Eddy's internal row encoding ([`binary`]), a JSON reader that keeps
 //! numbers exact ([`json_text`], [`json_object`] for records read field by field) and the
 //! cells decoded columns are handed over in ([`cell`]).

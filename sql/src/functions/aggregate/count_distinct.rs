@@ -1,6 +1,6 @@
 //! COUNT_DISTINCT: the approximate number of distinct non-NULL values, by ksqlDB's
 //! HyperLogLog (stream-lib's `HyperLogLog` with log2m = 14, so 16384 5-bit registers packed
-//! six to an int: the state is ARRAY<INT> of 2731 ints, as in ksqlDB). Values hash as
+//! six to an int: the state is `ARRAY<INT>` of 2731 ints, as in ksqlDB). Values hash as
 //! stream-lib's `MurmurHash.hash(Object)` hashes the Java value ksqlDB holds, so that the
 //! estimates (exact for small sets, bar register collisions) are ksqlDB's. No undo.
 
