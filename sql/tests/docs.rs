@@ -21,7 +21,6 @@
 //! with what the examples printed: review the diff.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,7 +28,6 @@ use std::time::{Duration, Instant};
 use eddy_sql::engine::scan::Scan;
 use eddy_sql::engine::{AppRunner, BrokerCluster, Config, Engine, StatementResult};
 use eddy_sql::functions::FunctionRegistry;
-use eddy_sql::parser::ast::SourceKind;
 use eddy_sql::parser::split_statements;
 use eddy_streams::EmbeddedBackend;
 
@@ -275,75 +273,14 @@ fn push_query(engine: &mut Engine, sql: &str, out: &mut Outcome) -> Result<(), S
 /// A scanned source as `eddy sql run` prints it: comfy-table's ASCII_FULL_CONDENSED preset,
 /// streams in event-time order, tables in key order.
 fn table(scan: &Scan) -> String {
-    let mut header: Vec<String> = scan.key_columns.iter().map(|(n, _)| n.clone()).collect();
-    let windowed = scan.rows.iter().any(|r| r.window.is_some());
-    if windowed {
-        header.push("WINDOWSTART".into());
-        header.push("WINDOWEND".into());
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::ASCII_FULL_CONDENSED);
+    let (header, rows) = scan.display_rows();
+    table.set_header(header);
+    for row in rows {
+        table.add_row(row);
     }
-    header.extend(scan.value_columns.iter().map(|(n, _)| n.clone()));
-    let mut ordered: Vec<&eddy_sql::engine::scan::ScannedRow> = scan.rows.iter().collect();
-    ordered.sort_by_key(|r| r.timestamp);
-    let mut rows: Vec<Vec<String>> = ordered
-        .into_iter()
-        .map(|r| {
-            let mut cells: Vec<String> = r
-                .key
-                .iter()
-                .zip(&scan.key_columns)
-                .map(|(v, (_, t))| v.display(Some(t)))
-                .collect();
-            if windowed {
-                let (s, e) = r.window.unwrap_or_default();
-                cells.push(s.to_string());
-                cells.push(e.to_string());
-            }
-            match &r.value {
-                Some(values) => cells.extend(
-                    values
-                        .iter()
-                        .zip(&scan.value_columns)
-                        .map(|(v, (_, t))| v.display(Some(t))),
-                ),
-                None => cells.extend(scan.value_columns.iter().map(|_| "<tombstone>".to_string())),
-            }
-            cells
-        })
-        .collect();
-    if scan.kind == SourceKind::Table {
-        rows.sort();
-    }
-    let width = |s: &str| s.chars().count();
-    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(width(cell));
-        }
-    }
-    let border = |fill: char, joint: char| {
-        let parts: Vec<String> = widths
-            .iter()
-            .map(|w| fill.to_string().repeat(w + 2))
-            .collect();
-        format!("+{}+", parts.join(&joint.to_string()))
-    };
-    let line = |cells: &[String]| {
-        let parts: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!(" {c}{} ", " ".repeat(w - width(c))))
-            .collect();
-        format!("|{}|", parts.join("|"))
-    };
-    let mut text = String::new();
-    let _ = writeln!(text, "{}", border('-', '+'));
-    let _ = writeln!(text, "{}", line(&header));
-    let _ = writeln!(text, "{}", border('=', '='));
-    for row in &rows {
-        let _ = writeln!(text, "{}", line(row));
-    }
-    let _ = write!(text, "{}", border('-', '+'));
-    text
+    table.to_string()
 }
 
 /// Trailing whitespace and blank lines at the end do not count.

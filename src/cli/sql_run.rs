@@ -203,47 +203,8 @@ fn push_query(engine: &mut Engine, sql: &str, timeout: Duration) -> Result<()> {
 fn table(scan: &Scan) -> comfy_table::Table {
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::ASCII_FULL_CONDENSED);
-    let mut header: Vec<String> = scan.key_columns.iter().map(|(n, _)| n.clone()).collect();
-    let windowed = scan.rows.iter().any(|r| r.window.is_some());
-    if windowed {
-        header.push("WINDOWSTART".into());
-        header.push("WINDOWEND".into());
-    }
-    header.extend(scan.value_columns.iter().map(|(n, _)| n.clone()));
+    let (header, rows) = scan.display_rows();
     table.set_header(header);
-    // Streams in event-time order (records of different partitions interleave
-    // differently from run to run), tables in key order: the output is the same every run.
-    let mut ordered: Vec<&eddy::sql::engine::scan::ScannedRow> = scan.rows.iter().collect();
-    ordered.sort_by_key(|r| r.timestamp);
-    let mut rows: Vec<Vec<String>> = ordered
-        .into_iter()
-        .map(|r| {
-            let mut cells: Vec<String> = r
-                .key
-                .iter()
-                .zip(&scan.key_columns)
-                .map(|(v, (_, t))| v.display(Some(t)))
-                .collect();
-            if windowed {
-                let (s, e) = r.window.unwrap_or_default();
-                cells.push(s.to_string());
-                cells.push(e.to_string());
-            }
-            match &r.value {
-                Some(values) => cells.extend(
-                    values
-                        .iter()
-                        .zip(&scan.value_columns)
-                        .map(|(v, (_, t))| v.display(Some(t))),
-                ),
-                None => cells.extend(scan.value_columns.iter().map(|_| "<tombstone>".to_string())),
-            }
-            cells
-        })
-        .collect();
-    if scan.kind == eddy::sql::parser::ast::SourceKind::Table {
-        rows.sort();
-    }
     for row in rows {
         table.add_row(row);
     }

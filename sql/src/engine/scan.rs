@@ -41,6 +41,54 @@ pub struct Scan {
     pub undecodable: usize,
 }
 
+impl Scan {
+    /// The scan as a table's text: the header (key columns, `WINDOWSTART` and `WINDOWEND`
+    /// when a key is windowed, value columns) and one row per record, streams in
+    /// event-time order (records of different partitions interleave differently from run
+    /// to run), tables in key order, so the same data shows the same every time.
+    pub fn display_rows(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut header: Vec<String> = self.key_columns.iter().map(|(n, _)| n.clone()).collect();
+        let windowed = self.rows.iter().any(|r| r.window.is_some());
+        if windowed {
+            header.push("WINDOWSTART".into());
+            header.push("WINDOWEND".into());
+        }
+        header.extend(self.value_columns.iter().map(|(n, _)| n.clone()));
+        let mut ordered: Vec<&ScannedRow> = self.rows.iter().collect();
+        ordered.sort_by_key(|r| r.timestamp);
+        let mut rows: Vec<Vec<String>> = ordered
+            .into_iter()
+            .map(|r| {
+                let mut cells: Vec<String> = r
+                    .key
+                    .iter()
+                    .zip(&self.key_columns)
+                    .map(|(v, (_, t))| v.display(Some(t)))
+                    .collect();
+                if windowed {
+                    let (s, e) = r.window.unwrap_or_default();
+                    cells.push(s.to_string());
+                    cells.push(e.to_string());
+                }
+                match &r.value {
+                    Some(values) => cells.extend(
+                        values
+                            .iter()
+                            .zip(&self.value_columns)
+                            .map(|(v, (_, t))| v.display(Some(t))),
+                    ),
+                    None => cells.extend(self.value_columns.iter().map(|_| "<tombstone>".into())),
+                }
+                cells
+            })
+            .collect();
+        if self.kind == SourceKind::Table {
+            rows.sort();
+        }
+        (header, rows)
+    }
+}
+
 impl Engine {
     /// The records of source `name`'s topic, at most `limit` read, decoded with its
     /// formats; for a table, each key's latest row.
