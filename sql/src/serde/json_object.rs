@@ -1,4 +1,5 @@
-//! Reading JSON objects and arrays member by member, without building them: the fields a
+//! Reading JSON objects and arrays member by member, without building them (the reader's
+//! own trees are built through [`members`] and [`items`] too): the fields a
 //! caller wants are read as it chooses (a [`Scalar`] borrowing the text, a nested object,
 //! a [`Json`] tree), the others are checked and passed over without allocating.
 

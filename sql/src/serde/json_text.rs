@@ -9,6 +9,8 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use super::json_object::{items, members};
+
 /// A JSON value; numbers keep their text.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
@@ -172,67 +174,21 @@ impl<'a> Reader<'a> {
         match self.bytes.get(self.at) {
             None => self.err("unexpected end of JSON"),
             Some(b'{') => {
-                self.enter()?;
-                self.at += 1;
                 let mut fields = Vec::new();
-                self.skip_ws()?;
-                if self.bytes.get(self.at) == Some(&b'}') {
-                    self.at += 1;
-                    self.depth -= 1;
-                    return Ok(Json::Object(fields));
-                }
-                loop {
-                    self.skip_ws()?;
-                    if self.bytes.get(self.at) != Some(&b'"') {
-                        return self.err("expected a field name");
-                    }
-                    let name = self.string()?;
-                    self.skip_ws()?;
-                    if self.bytes.get(self.at) != Some(&b':') {
-                        return self.err("expected ':'");
-                    }
-                    self.at += 1;
-                    self.skip_ws()?;
-                    let value = self.value()?;
-                    fields.push((name, value));
-                    self.skip_ws()?;
-                    match self.bytes.get(self.at) {
-                        Some(b',') => self.at += 1,
-                        Some(b'}') => {
-                            self.at += 1;
-                            break;
-                        }
-                        _ => return self.err("expected ',' or '}'"),
-                    }
-                }
-                self.depth -= 1;
+                members(self, |r, name| {
+                    let name = name.text()?.into_owned();
+                    fields.push((name, r.value()?));
+                    Ok(())
+                })?;
                 Ok(Json::Object(fields))
             }
             Some(b'[') => {
-                self.enter()?;
-                self.at += 1;
-                let mut items = Vec::new();
-                self.skip_ws()?;
-                if self.bytes.get(self.at) == Some(&b']') {
-                    self.at += 1;
-                    self.depth -= 1;
-                    return Ok(Json::Array(items));
-                }
-                loop {
-                    self.skip_ws()?;
-                    items.push(self.value()?);
-                    self.skip_ws()?;
-                    match self.bytes.get(self.at) {
-                        Some(b',') => self.at += 1,
-                        Some(b']') => {
-                            self.at += 1;
-                            break;
-                        }
-                        _ => return self.err("expected ',' or ']'"),
-                    }
-                }
-                self.depth -= 1;
-                Ok(Json::Array(items))
+                let mut values = Vec::new();
+                items(self, |r| {
+                    values.push(r.value()?);
+                    Ok(())
+                })?;
+                Ok(Json::Array(values))
             }
             Some(b'"') => Ok(Json::String(self.string()?)),
             Some(b't') => self.literal("true", Json::Bool(true)),
