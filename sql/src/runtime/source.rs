@@ -154,63 +154,21 @@ impl SourceDecoder {
         Ok(None)
     }
 
-    /// Decodes a record; `Err` for records to skip.
+    /// Decodes a record into rows of values; `Err` for records to skip.
     pub fn decode(&self, record: &SourceRecord) -> Result<Decoded> {
-        let (key, window) = self.decode_key(record.key.as_ref()).map_err(|e| {
-            SqlError::serde(format!(
-                "Failed to deserialize key from topic: {}. {e}",
-                self.topic
-            ))
-        })?;
-        let value = match &record.value {
-            None => None,
-            Some(bytes) => self
-                .value
-                .decode(bytes)
-                .map_err(|e| {
-                    SqlError::serde(format!(
-                        "Failed to deserialize value from topic: {}. {e}",
-                        self.topic
-                    ))
-                })?
-                .map(|values| self.non_key_columns(values, record)),
-        };
-        let timestamp = match (&self.timestamp, &value) {
-            (TimestampSource::Record, _) => record.timestamp,
-            (TimestampSource::Column(i), Some(row)) => match &row[*i] {
-                Value::BigInt(v) | Value::Timestamp(v) => *v,
-                _ => -1,
-            },
-            (TimestampSource::Formatted(i, pattern), Some(row)) => match &row[*i] {
-                Value::String(s) => pattern.parse_timestamp(s, &Zone::utc()).unwrap_or(-1),
-                _ => -1,
-            },
-            (_, None) => record.timestamp,
-        };
-        self.check_timestamp(timestamp, record)?;
+        let (mut scratch, mut cells) = (Vec::new(), Vec::new());
+        let decoded = self.decode_cells(record, &mut scratch, &mut cells)?;
+        let mut values = cells.into_iter().map(Cell::into_value);
+        let key: Row = values.by_ref().take(self.key_width).collect();
         Ok(Decoded {
             key,
-            window,
-            value,
-            timestamp,
+            window: decoded.window,
+            value: decoded.has_value.then(|| values.collect()),
+            timestamp: decoded.timestamp,
         })
     }
 
-    fn non_key_columns(&self, mut values: Row, record: &SourceRecord) -> Row {
-        self.non_key
-            .iter()
-            .map(|source| match source {
-                // Each value column is read once: moved, not cloned.
-                NonKeySource::Value(i) => values
-                    .get_mut(*i)
-                    .map_or(Value::Null, |v| std::mem::replace(v, Value::Null)),
-                NonKeySource::Headers => headers_value(record),
-                NonKeySource::Header(key) => header_value(record, key),
-            })
-            .collect()
-    }
-
-    /// [`Self::decode`] into cells: `cells` gets the key columns then the non-key columns
+    /// Decodes a record into cells; `Err` for records to skip. `cells` gets the key columns then the non-key columns
     /// (NULLs for a null value), borrowing the record's bytes where the formats allow;
     /// `scratch` is room for the value format's columns.
     pub fn decode_cells<'r>(
