@@ -11,6 +11,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow::datatypes::SchemaRef;
 
+use super::columns::ColumnView;
 use crate::arrow_conv::{to_array, value_at};
 use crate::error::{Result, SqlError};
 use crate::expr::compile::schema_of;
@@ -146,6 +147,14 @@ impl SqlBatch {
     /// A column by index.
     pub fn column(&self, i: usize) -> &ArrayRef {
         self.rows.column(i)
+    }
+
+    /// Typed views of columns (index and type each), for reading them row by row.
+    pub fn views<'b>(&'b self, columns: &'b [(usize, SqlType)]) -> Vec<ColumnView<'b>> {
+        columns
+            .iter()
+            .map(|(c, ty)| ColumnView::new(self.column(*c), ty))
+            .collect()
     }
 
     /// The value of column `column` (of type `ty`) in row `row`.

@@ -7,6 +7,7 @@ use eddy_streams::processor::{AnyBatch, Context, Node, downcast};
 use eddy_streams::record::Record;
 
 use super::batch::{SqlBatch, StageSchema, is_null_row};
+use super::columns::ColumnView;
 use crate::error::SqlError;
 use crate::types::SqlType;
 use crate::value::{Row, Value};
@@ -55,33 +56,26 @@ impl Node for ToRecordsNode {
         let batch = downcast::<SqlBatch>(batch, &self.name)?;
         let err = |e| processor_error(&self.name, e);
         let nulls = batch.null_rows(self.layout.null_row).map_err(err)?.clone();
+        // Columns read through typed views: one downcast per column, not per value.
+        let (keys, values) = (
+            batch.views(&self.layout.key),
+            batch.views(&self.layout.value),
+        );
+        let rowtime = ColumnView::new(batch.column(self.layout.rowtime), &SqlType::BigInt);
+        let row = |columns: &[ColumnView<'_>], i: usize| -> crate::Result<Row> {
+            columns.iter().map(|c| c.value(i)).collect()
+        };
         let mut out: Vec<Record<Row, Row>> = Vec::with_capacity(batch.len());
         for i in 0..batch.len() {
             if is_null_row(&nulls, i) {
                 continue;
             }
-            let key: Row = self
-                .layout
-                .key
-                .iter()
-                .map(|(c, t)| batch.value(*c, i, t))
-                .collect::<crate::Result<_>>()
-                .map_err(err)?;
+            let key = row(&keys, i).map_err(err)?;
             if self.layout.drop_null_keys && key.iter().any(Value::is_null) {
                 continue;
             }
-            let value: Row = self
-                .layout
-                .value
-                .iter()
-                .map(|(c, t)| batch.value(*c, i, t))
-                .collect::<crate::Result<_>>()
-                .map_err(err)?;
-            let timestamp = batch
-                .value(self.layout.rowtime, i, &SqlType::BigInt)
-                .map_err(err)?
-                .as_i64()
-                .unwrap_or(0);
+            let value = row(&values, i).map_err(err)?;
+            let timestamp = rowtime.cell(i).map_err(err)?.as_i64().unwrap_or(0);
             out.push(Record::new(key, value, timestamp).with_headers(batch.headers_of(i)));
         }
         ctx.forward_records(out);

@@ -88,14 +88,6 @@ fn negative_timestamp(timestamp: i64) -> String {
     )
 }
 
-/// Views of a batch's columns.
-fn views<'b>(batch: &'b SqlBatch, columns: &'b [(usize, SqlType)]) -> Vec<ColumnView<'b>> {
-    columns
-        .iter()
-        .map(|(c, ty)| ColumnView::new(batch.column(*c), ty))
-        .collect()
-}
-
 impl Node for StreamSinkNode {
     fn process(&mut self, batch: AnyBatch, ctx: &mut Context<'_>) -> eddy_streams::Result<()> {
         let batch = downcast::<SqlBatch>(batch, &self.name)?;
@@ -105,8 +97,8 @@ impl Node for StreamSinkNode {
         };
         let nulls = batch.null_rows(self.layout.null_row).map_err(err)?.clone();
         // Columns are read as cells: values are encoded without building rows of them.
-        let key_columns = views(&batch, &self.layout.key);
-        let value_columns = views(&batch, &self.layout.value);
+        let key_columns = batch.views(&self.layout.key);
+        let value_columns = batch.views(&self.layout.value);
         let rowtime = ColumnView::new(batch.column(self.layout.rowtime), &SqlType::BigInt);
         let mut cells = Vec::with_capacity(value_columns.len());
         let mut out = Vec::with_capacity(batch.len());

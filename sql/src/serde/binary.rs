@@ -28,11 +28,11 @@ impl BinaryCodec {
 impl RowCodec for BinaryCodec {
     fn decode(&self, bytes: &[u8]) -> Result<Option<Row>> {
         let mut r = Cursor { bytes, at: 0 };
-        let row = self
-            .types
-            .iter()
-            .map(|t| r.value(t))
-            .collect::<Result<Row>>()?;
+        // Sized up front: state stores read a row back on every update.
+        let mut row = Vec::with_capacity(self.types.len());
+        for ty in &self.types {
+            row.push(r.value(ty)?);
+        }
         if r.at != bytes.len() {
             return Err(SqlError::serde(format!(
                 "internal row has {} bytes left over",
