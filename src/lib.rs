@@ -6,9 +6,11 @@
 //!   write caches, changelogs, checkpoints and restore;
 //! - [`streams`]: the typed streams DSL (Kafka Streams' analogue), its test driver, and the
 //!   runtime on the embedded broker;
-//! - [`sql`]: the SQL layer, not built yet, which exports nothing.
+//! - [`sql`]: ksqlDB's SQL: parser, catalog, planner to topologies, and the engine;
+//! - [`server`]: the SQL server: ksqlDB's REST API over the engine, with a command topic.
 
 pub use eddy_broker as broker;
+pub use eddy_server as server;
 pub use eddy_sql as sql;
 pub use eddy_state as state;
 pub use eddy_streams as streams;

@@ -4,6 +4,7 @@
 //!   SIGTERM, then shuts down cleanly;
 //! - `eddy topics ...`, `eddy produce` and `eddy consume` are Kafka clients (librdkafka): they
 //!   work against any Kafka-protocol broker, Eddy or Kafka;
+//! - `eddy server start` runs the broker, the SQL engine and ksqlDB's REST API in one process;
 //! - `eddy demo` runs the broker's durable log in-process, without a server.
 //!
 //! Logs go to standard error, filtered by `RUST_LOG` (default `warn`).
@@ -29,6 +30,11 @@ enum Command {
     Broker {
         #[command(subcommand)]
         command: BrokerCommand,
+    },
+    /// Run the SQL server: the broker, the SQL engine and ksqlDB's REST API.
+    Server {
+        #[command(subcommand)]
+        command: ServerCommand,
     },
     /// Manage topics on a running broker (Eddy or Kafka).
     Topics {
@@ -56,6 +62,13 @@ enum BrokerCommand {
     Start(cli::broker::Args),
 }
 
+#[derive(Debug, Subcommand)]
+enum ServerCommand {
+    /// Serve the Kafka protocol, the SQL engine and ksqlDB's REST API until SIGINT or
+    /// SIGTERM; statements are kept in the command topic and replayed at start.
+    Start(cli::server::Args),
+}
+
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
@@ -71,6 +84,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Broker {
             command: BrokerCommand::Start(args),
         } => cli::broker::run(args).await,
+        Command::Server {
+            command: ServerCommand::Start(args),
+        } => cli::server::run(args).await,
         Command::Topics { command } => cli::topics::run(command).await,
         Command::Produce(args) => {
             tokio::task::spawn_blocking(move || cli::produce::run(args)).await?

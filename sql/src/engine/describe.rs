@@ -12,6 +12,7 @@ use crate::error::{Result, SqlError};
 use crate::functions::FunctionKind;
 use crate::parser::ast::{DescribeTarget, Explain, Show, SourceKind, Statement};
 use crate::plan::Target;
+use crate::types::SqlType;
 
 /// A stream or table in a listing.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -39,6 +40,9 @@ pub struct FieldInfo {
     /// Its type, as ksqlDB prints it.
     #[serde(rename = "type")]
     pub ty: String,
+    /// Its type (the REST API describes it as a tree).
+    #[serde(skip)]
+    pub sql_type: SqlType,
     /// `KEY`, `PRIMARY KEY`, `HEADERS` or `HEADER('k')`; none for value columns.
     pub kind: Option<String>,
 }
@@ -165,6 +169,7 @@ fn fields(source: &DataSource) -> Vec<FieldInfo> {
         .map(|c| FieldInfo {
             name: c.name.clone(),
             ty: c.ty.to_string(),
+            sql_type: c.ty.clone(),
             kind: match &c.kind {
                 ColumnKind::Key if source.kind == SourceKind::Table => Some("PRIMARY KEY".into()),
                 ColumnKind::Key => Some("KEY".into()),
@@ -248,7 +253,7 @@ impl Engine {
                 self.metastore
                     .custom_types()
                     .iter()
-                    .map(|(n, t)| (n.clone(), t.to_string()))
+                    .map(|(n, t)| (n.clone(), t.clone()))
                     .collect(),
             ),
             Show::Properties => StatementResult::Properties(
@@ -399,6 +404,7 @@ impl Engine {
                             .map(|(n, t)| FieldInfo {
                                 name: n.clone(),
                                 ty: t.to_string(),
+                                sql_type: t.clone(),
                                 kind: None,
                             })
                             .collect(),

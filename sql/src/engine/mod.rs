@@ -155,7 +155,7 @@ pub enum StatementResult {
     /// `SHOW FUNCTIONS`.
     Functions(Vec<describe::FunctionSummary>),
     /// `SHOW TYPES`: names and types.
-    Types(Vec<(String, String)>),
+    Types(Vec<(String, crate::types::SqlType)>),
     /// `SHOW PROPERTIES`: names and values.
     Properties(Vec<(String, String)>),
     /// `SHOW VARIABLES`: names and values.
@@ -195,6 +195,14 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Where an engine starts numbering push queries: the clock's nanoseconds, a different
+/// number for every engine in practice.
+fn transient_base() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64 & 0x3fff_ffff_ffff_ffff)
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -215,7 +223,10 @@ impl Engine {
             queries: BTreeMap::new(),
             variables: BTreeMap::new(),
             next_query: 0,
-            next_transient: 0,
+            // Push queries' ids (and consumer groups) differ from one engine to the next,
+            // as ksqlDB's random ones do: a restarted server must not resume a previous
+            // run's push query from that query's committed offsets.
+            next_transient: transient_base(),
             clock: Box::new(now_ms),
         }
     }
@@ -246,18 +257,60 @@ impl Engine {
         &self.registry
     }
 
+    /// The variables `DEFINE` set, by name.
+    pub fn variables(&self) -> &BTreeMap<String, String> {
+        &self.variables
+    }
+
+    /// Runs `f` with `properties` set and `variables` defined over the engine's own, as a
+    /// REST request's `streamsProperties` and `sessionVariables` (and the `SET`s and
+    /// `DEFINE`s among its statements) apply to that request alone. The engine's
+    /// properties and variables are as they were afterwards; the queries `f` starts keep
+    /// the properties they started with.
+    pub fn scoped<T>(
+        &mut self,
+        properties: &BTreeMap<String, String>,
+        variables: &BTreeMap<String, String>,
+        f: impl FnOnce(&mut Self) -> T,
+    ) -> T {
+        let saved_config = self.config.clone();
+        let saved_variables = self.variables.clone();
+        self.config = self.config.overlay(properties);
+        self.variables
+            .extend(variables.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let result = f(self);
+        self.config = saved_config;
+        self.variables = saved_variables;
+        result
+    }
+
     /// Executes a script of statements, stopping at the first error.
     pub fn execute(&mut self, sql: &str) -> Result<Vec<StatementResult>> {
         let mut results = Vec::new();
+        self.each_statement(sql, |engine, statement| {
+            results.push(engine.execute_statement(statement)?);
+            Ok::<_, SqlError>(())
+        })?;
+        Ok(results)
+    }
+
+    /// Parses a script and hands `run` its statements in order, stopping at the first
+    /// error (a server decides per statement what to do: run it, record it, refuse it).
+    /// Without variables the whole script is parsed first, as ksqlDB does: a syntax error
+    /// anywhere runs nothing. With `${...}` in it, each statement is substituted just
+    /// before it runs, so a `DEFINE` applies from there on; positions in errors stay true
+    /// to the script either way.
+    pub fn each_statement<E: From<SqlError>>(
+        &mut self,
+        sql: &str,
+        mut run: impl FnMut(&mut Self, &ParsedStatement) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         if !sql.contains("${") {
-            // Parsed whole first, as ksqlDB does: a syntax error anywhere runs nothing.
             for statement in &parse(sql)? {
-                results.push(self.execute_statement(statement)?);
+                run(self, statement)?;
             }
-            return Ok(results);
+            return Ok(());
         }
-        // Variables apply from their DEFINE on: substitute each statement as it comes,
-        // keeping its place in the script so positions in errors stay true.
         for (text, at) in split_statements(sql)? {
             let text = substitute_variables(&text, &self.variables)?;
             let placed = format!(
@@ -266,10 +319,10 @@ impl Engine {
                 " ".repeat(at.column.saturating_sub(1) as usize)
             );
             for statement in &parse(&placed)? {
-                results.push(self.execute_statement(statement)?);
+                run(self, statement)?;
             }
         }
-        Ok(results)
+        Ok(())
     }
 
     /// Executes one parsed statement.
@@ -712,6 +765,18 @@ impl Engine {
             self.metastore.unlink_query(id);
         }
         Ok(StatementResult::QueryTerminated { id: ids.join(", ") })
+    }
+
+    /// Stops every persistent query's application and keeps the queries in the catalog (a
+    /// server shutting down: they start again from the command topic).
+    pub fn stop_all(&mut self) -> Result<()> {
+        let mut first_error = None;
+        for id in self.queries.keys() {
+            if let Err(e) = self.runner.stop(id) {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// The source `name`, if it exists.

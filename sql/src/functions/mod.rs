@@ -37,6 +37,8 @@ mod zone_names;
 #[cfg(test)]
 mod tests;
 
+pub use datetime::{iso_date, iso_timestamp};
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock};

@@ -1,0 +1,117 @@
+//! A [`QueryRunner`] that can hold back persistent queries while the command topic is
+//! replayed: a query started by an early command and terminated (or replaced) by a later
+//! one never runs, so it writes nothing it did not write before the restart. Once the
+//! replay is over, [`Hold::release`] starts the queries still held, in the order they were
+//! started, and the runner passes everything straight through from then on.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use eddy_sql::engine::runner::AppView;
+use eddy_sql::engine::{PersistentQuery, QueryRunner, QueryStatus, Stopper};
+use eddy_streams::Topology;
+
+/// Queries started during the replay, in start order.
+type Held = Vec<(PersistentQuery, Topology)>;
+
+struct Shared {
+    inner: Box<dyn QueryRunner>,
+    /// `Some` while holding.
+    held: Option<Held>,
+}
+
+/// The runner the engine is given.
+pub struct HeldRunner {
+    shared: Arc<Mutex<Shared>>,
+}
+
+/// Ends the holding.
+pub struct Hold {
+    shared: Arc<Mutex<Shared>>,
+}
+
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl HeldRunner {
+    /// `inner`, holding persistent queries until the [`Hold`] is released.
+    pub fn new(inner: Box<dyn QueryRunner>) -> (Self, Hold) {
+        let shared = Arc::new(Mutex::new(Shared {
+            inner,
+            held: Some(Vec::new()),
+        }));
+        (
+            Self {
+                shared: shared.clone(),
+            },
+            Hold { shared },
+        )
+    }
+}
+
+impl Hold {
+    /// Starts the queries still held; returns the ids of those that failed to start, with
+    /// the reason (they stay in the catalog, reported as not running).
+    pub fn release(self) -> Vec<(String, eddy_sql::SqlError)> {
+        let mut shared = lock(&self.shared);
+        let held = shared.held.take().unwrap_or_default();
+        let mut failed = Vec::new();
+        for (query, topology) in held {
+            if let Err(e) = shared.inner.start(&query, topology) {
+                failed.push((query.id.clone(), e));
+            }
+        }
+        failed
+    }
+}
+
+impl QueryRunner for HeldRunner {
+    fn start(&mut self, query: &PersistentQuery, topology: Topology) -> eddy_sql::Result<()> {
+        let mut shared = lock(&self.shared);
+        match shared.held.as_mut() {
+            Some(held) => {
+                // CREATE OR REPLACE restarts a query under the same id: the newest wins.
+                held.retain(|(q, _)| q.id != query.id);
+                held.push((query.clone(), topology));
+                Ok(())
+            }
+            None => shared.inner.start(query, topology),
+        }
+    }
+
+    fn start_transient(
+        &mut self,
+        id: &str,
+        application_id: &str,
+        properties: &BTreeMap<String, String>,
+        topology: Topology,
+    ) -> eddy_sql::Result<Stopper> {
+        lock(&self.shared)
+            .inner
+            .start_transient(id, application_id, properties, topology)
+    }
+
+    fn stop(&mut self, id: &str) -> eddy_sql::Result<()> {
+        let mut shared = lock(&self.shared);
+        if let Some(held) = shared.held.as_mut()
+            && let Some(at) = held.iter().position(|(q, _)| q.id == id)
+        {
+            held.remove(at);
+            return Ok(());
+        }
+        shared.inner.stop(id)
+    }
+
+    fn status(&self, id: &str) -> QueryStatus {
+        let shared = lock(&self.shared);
+        match &shared.held {
+            Some(held) if held.iter().any(|(q, _)| q.id == id) => QueryStatus::Stopped,
+            _ => shared.inner.status(id),
+        }
+    }
+
+    fn app(&self, id: &str) -> Option<AppView> {
+        lock(&self.shared).inner.app(id)
+    }
+}

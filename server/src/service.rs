@@ -1,0 +1,368 @@
+//! [`KsqlService`]: the engine behind the REST API. It runs a request's statements in
+//! order with the request's properties and variables, records those that change what runs
+//! in the command topic, answers with ksqlDB's entities, starts push queries, and at start
+//! replays the command topic with the persistent queries held until the replay is done.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use eddy_sql::engine::{Cluster, Config, Engine, PushQuery, QueryRunner, StatementResult};
+use eddy_sql::parser::ast::{ParsedStatement, SourceKind, Statement};
+use eddy_sql::{ErrorKind, SqlError};
+use serde_json::Value;
+
+use crate::command_log::{Command, CommandLog, command_topic};
+use crate::entities::{CommandStatus, current_status, listing};
+use crate::error::Result;
+use crate::held_runner::HeldRunner;
+use crate::push::PushRegistry;
+use crate::rest::error::RestError;
+
+/// The server's own settings (the engine's come as its [`Config`]).
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// The version `GET /info` reports.
+    pub version: String,
+    /// The Kafka cluster's id, for `GET /info`.
+    pub kafka_cluster_id: String,
+    /// How many push queries may be open at once.
+    pub max_push_queries: usize,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            kafka_cluster_id: "eddy".to_string(),
+            max_push_queries: 100,
+        }
+    }
+}
+
+/// A request's statements and what applies to them alone.
+#[derive(Debug, Clone, Default)]
+pub struct KsqlRequest {
+    /// The statements.
+    pub ksql: String,
+    /// `streamsProperties`: properties over the server's.
+    pub properties: BTreeMap<String, String>,
+    /// `sessionVariables`: variables for `${...}`.
+    pub variables: BTreeMap<String, String>,
+}
+
+/// What the start-up replay did.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayReport {
+    /// Commands replayed.
+    pub commands: usize,
+    /// Persistent queries running afterwards.
+    pub queries: usize,
+    /// Commands (by offset) or queries (by id) that failed, with the reason.
+    pub failures: Vec<(String, String)>,
+}
+
+struct Inner {
+    engine: Engine,
+    commands: CommandLog,
+    /// The sequence number the next command gets (its offset in the command topic).
+    next_sequence: i64,
+    /// Each command id's last status and message, for `GET /status`.
+    statuses: BTreeMap<String, (String, String)>,
+}
+
+/// The engine, its command topic and its push queries.
+pub struct KsqlService {
+    inner: Mutex<Inner>,
+    push: Arc<PushRegistry>,
+    config: ServiceConfig,
+    service_id: String,
+}
+
+impl std::fmt::Debug for KsqlService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KsqlService")
+            .field("service_id", &self.service_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The command id and success message of a statement that is recorded, `None` for one
+/// that is not (queries, listings, `INSERT ... VALUES`, `SET`, `DEFINE`, no-ops).
+fn command_of(statement: &Statement, result: &StatementResult) -> Option<(String, String)> {
+    let word = |kind: &SourceKind| match kind {
+        SourceKind::Stream => "stream",
+        SourceKind::Table => "table",
+    };
+    Some(match (statement, result) {
+        (Statement::CreateSource(c), StatementResult::SourceCreated { .. }) => (
+            format!("{}/{}/create", word(&c.kind), c.name.value),
+            match c.kind {
+                SourceKind::Stream => "Stream created".into(),
+                SourceKind::Table => "Table created".into(),
+            },
+        ),
+        (Statement::CreateAsSelect(c), StatementResult::QueryStarted { id, .. }) => (
+            format!("{}/{}/create", word(&c.kind), c.name.value),
+            format!("Created query with ID {id}"),
+        ),
+        (Statement::InsertInto { target, .. }, StatementResult::QueryStarted { id, .. }) => (
+            format!("stream/{}/create", target.value),
+            format!("Created query with ID {id}"),
+        ),
+        (Statement::DropSource { kind, name, .. }, StatementResult::SourceDropped { .. }) => (
+            format!("{}/{}/drop", word(kind), name.value),
+            format!("Source `{}` was dropped.", name.value),
+        ),
+        (Statement::Terminate(_), StatementResult::QueryTerminated { id }) => (
+            format!("terminate/{id}/execute"),
+            "Query terminated.".into(),
+        ),
+        (Statement::CreateType { name, .. }, StatementResult::Done(message)) => {
+            (format!("type/{}/create", name.value), message.clone())
+        }
+        (Statement::DropType { name, .. }, StatementResult::Done(message)) => {
+            (format!("type/{}/drop", name.value), message.clone())
+        }
+        (Statement::AlterSource { kind, name, .. }, StatementResult::Done(message)) => (
+            format!("{}/{}/alter", word(kind), name.value),
+            message.clone(),
+        ),
+        _ => return None,
+    })
+}
+
+/// The text recorded for a statement: as written, except that `DROP ... DELETE TOPIC` is
+/// recorded without `DELETE TOPIC` (the topic is deleted once, now; a replay must not
+/// delete a topic of the same name made later), as ksqlDB's `TopicDeleteInjector` does.
+fn recorded_text(parsed: &ParsedStatement) -> String {
+    match &parsed.statement {
+        Statement::DropSource {
+            kind,
+            name,
+            delete_topic: true,
+            ..
+        } => format!("DROP {kind} `{}`;", name.value.replace('`', "``")),
+        _ => with_semicolon(&parsed.text),
+    }
+}
+
+/// A statement's text ending in `;`, as ksqlDB's `statementText` is.
+fn with_semicolon(text: &str) -> String {
+    let text = text.trim_end();
+    if text.ends_with(';') {
+        text.to_string()
+    } else {
+        format!("{text};")
+    }
+}
+
+impl KsqlService {
+    /// Opens the service: the engine over `cluster` with `runner`, the command topic of
+    /// the engine's service id (created if missing), and a replay of every command in it.
+    /// Queries are held during the replay and started at its end, so a query terminated
+    /// by a later command never runs.
+    pub fn open(
+        engine_config: Config,
+        cluster: Arc<dyn Cluster>,
+        runner: Box<dyn QueryRunner>,
+        config: ServiceConfig,
+    ) -> Result<(Self, ReplayReport)> {
+        let service_id = engine_config.service_id().to_string();
+        let (runner, hold) = HeldRunner::new(runner);
+        let mut engine = Engine::new(engine_config, cluster.clone(), Box::new(runner));
+        let commands = CommandLog::open(cluster, command_topic(&service_id))?;
+        let history = commands.read_all()?;
+        let mut report = ReplayReport {
+            commands: history.len(),
+            ..ReplayReport::default()
+        };
+        let mut statuses = BTreeMap::new();
+        let mut next_sequence = 0;
+        for (offset, command) in &history {
+            next_sequence = offset + 1;
+            let replayed = engine.scoped(&command.properties, &BTreeMap::new(), |engine| {
+                let mut outcome = Vec::new();
+                let run = engine.each_statement(&command.statement, |engine, parsed| {
+                    let result = engine.execute_statement(parsed)?;
+                    outcome.extend(command_of(&parsed.statement, &result));
+                    Ok::<_, SqlError>(())
+                });
+                run.map(|()| outcome)
+            });
+            match replayed {
+                Ok(done) => {
+                    for (id, message) in done {
+                        statuses.insert(id, ("SUCCESS".to_string(), message));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(offset, error = %e, statement = %command.statement,
+                        "a recorded statement failed on replay; skipped");
+                    report
+                        .failures
+                        .push((format!("command at offset {offset}"), e.to_string()));
+                }
+            }
+        }
+        for (id, e) in hold.release() {
+            tracing::warn!(query = %id, error = %e, "a replayed query failed to start");
+            report.failures.push((id, e.to_string()));
+        }
+        report.queries = engine.queries().len();
+        let service = Self {
+            inner: Mutex::new(Inner {
+                engine,
+                commands,
+                next_sequence,
+                statuses,
+            }),
+            push: Arc::new(PushRegistry::new(config.max_push_queries)),
+            config,
+            service_id,
+        };
+        Ok((service, report))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The service id.
+    pub fn service_id(&self) -> &str {
+        &self.service_id
+    }
+
+    /// The server's settings.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// The open push queries.
+    pub fn push_queries(&self) -> &Arc<PushRegistry> {
+        &self.push
+    }
+
+    /// Every command's status and message, by command id.
+    pub fn statuses(&self) -> BTreeMap<String, (String, String)> {
+        self.lock().statuses.clone()
+    }
+
+    /// Runs `f` on the engine (tests, tools).
+    pub fn with_engine<T>(&self, f: impl FnOnce(&mut Engine) -> T) -> T {
+        f(&mut self.lock().engine)
+    }
+
+    /// Runs a `POST /ksql` request: its statements in order, each recorded in the command
+    /// topic if it changed what runs. The answer holds one entity per statement that has
+    /// one; an error stops at that statement, and carries the entities before it.
+    pub fn execute(&self, request: &KsqlRequest) -> Result<Vec<Value>, RestError> {
+        let mut inner = self.lock();
+        let Inner {
+            engine,
+            commands,
+            next_sequence,
+            statuses,
+        } = &mut *inner;
+        let mut entities = Vec::new();
+        // The properties a recorded statement ran with: the request's, then its SETs.
+        let mut overrides = request.properties.clone();
+        let outcome = engine.scoped(&request.properties, &request.variables, |engine| {
+            engine.each_statement(&request.ksql, |engine, parsed| {
+                let text = &with_semicolon(&parsed.text);
+                match &parsed.statement {
+                    Statement::Query(_) | Statement::Print { .. } => {
+                        return Err(RestError::query_endpoint(text, &entities));
+                    }
+                    Statement::Set { name, value } => {
+                        overrides.insert(name.clone(), value.clone());
+                    }
+                    Statement::Unset(name) => {
+                        overrides.remove(name);
+                    }
+                    _ => {}
+                }
+                let result = engine
+                    .execute_statement(parsed)
+                    .map_err(|e| RestError::statement(&e, text, &entities))?;
+                if let Some(entity) = listing(&result, text) {
+                    entities.push(entity);
+                    return Ok(());
+                }
+                let (command_id, message) = match command_of(&parsed.statement, &result) {
+                    Some(command) => command,
+                    None => {
+                        if let StatementResult::SourceExists { name } = &result {
+                            entities.push(current_status(
+                                text,
+                                &CommandStatus {
+                                    command_id: format!("source/{name}/create"),
+                                    status: "SUCCESS",
+                                    message: format!("{name} already exists"),
+                                    query_id: None,
+                                    sequence: *next_sequence - 1,
+                                },
+                            ));
+                        }
+                        return Ok(());
+                    }
+                };
+                let command = Command {
+                    statement: recorded_text(parsed),
+                    properties: overrides.clone(),
+                };
+                commands.append(&command_id, &command).map_err(|e| {
+                    RestError::server(format!(
+                        "The statement ran but could not be recorded in the command topic, \
+                         so it will not survive a restart: {e}"
+                    ))
+                })?;
+                let status = CommandStatus {
+                    command_id: command_id.clone(),
+                    status: "SUCCESS",
+                    message: message.clone(),
+                    query_id: match &result {
+                        StatementResult::QueryStarted { id, .. } => Some(id.clone()),
+                        _ => None,
+                    },
+                    sequence: *next_sequence,
+                };
+                *next_sequence += 1;
+                statuses.insert(command_id, ("SUCCESS".to_string(), message));
+                entities.push(current_status(text, &status));
+                Ok(())
+            })
+        });
+        outcome.map(|()| entities)
+    }
+
+    /// Starts a push query (`POST /query-stream`, `POST /query`).
+    pub fn start_push(&self, request: &KsqlRequest) -> Result<PushQuery, RestError> {
+        if !self.push.has_room() {
+            return Err(RestError::too_many_push_queries(
+                self.config.max_push_queries,
+            ));
+        }
+        let mut inner = self.lock();
+        inner
+            .engine
+            .scoped(&request.properties, &request.variables, |engine| {
+                engine.push_query(&request.ksql)
+            })
+            .map_err(|e| match e.kind() {
+                ErrorKind::Other => RestError::server(e.to_string()),
+                _ => RestError::statement(&e, request.ksql.trim(), &[]),
+            })
+    }
+
+    /// Stops every push query and every persistent query's application (a server
+    /// shutting down); the catalog and the command topic stay as they are.
+    pub fn shutdown(&self) {
+        self.push.close_all();
+        if !self.push.wait_closed(std::time::Duration::from_secs(10)) {
+            tracing::warn!("push queries did not stop within 10 s");
+        }
+        if let Err(e) = self.lock().engine.stop_all() {
+            tracing::warn!(error = %e, "stopping the persistent queries failed");
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! ksqlDB's REST API over real sockets: statements and their entities, errors, push
+//! queries in each framing over HTTP/1.1 and HTTP/2 cleartext, closing and capping them.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, ensure};
+use eddy_server::ServiceConfig;
+use serde_json::{Value, json};
+use support::{TestServer, h2c, http1};
+
+const SETUP: &str = "CREATE STREAM pageviews (user_id STRING KEY, page STRING, ms BIGINT) \
+    WITH (kafka_topic='pageviews', partitions=1, value_format='JSON'); \
+    CREATE STREAM upper_pages AS SELECT user_id, UCASE(page) AS page FROM pageviews;";
+
+fn types(entities: &Value) -> Vec<&str> {
+    entities
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["@type"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_answer_with_ksqldb_entities() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start(&dir, ServiceConfig::default()).await?;
+    let client = http1();
+
+    let info: Value = client.get(server.url("/info")).send().await?.json().await?;
+    assert_eq!(info["KsqlServerInfo"]["ksqlServiceId"], "default_");
+    assert_eq!(info["KsqlServerInfo"]["serverStatus"], "RUNNING");
+    let health: Value = client
+        .get(server.url("/healthcheck"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(health["isHealthy"], true);
+
+    let (status, created) = server.ksql(&client, SETUP).await?;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(types(&created), ["currentStatus", "currentStatus"]);
+    assert_eq!(created[0]["commandId"], "stream/PAGEVIEWS/create");
+    assert_eq!(created[0]["commandStatus"]["status"], "SUCCESS");
+    assert_eq!(created[0]["commandSequenceNumber"], 0);
+    assert_eq!(created[1]["commandStatus"]["queryId"], "CSAS_UPPER_PAGES_0");
+    assert_eq!(created[1]["commandSequenceNumber"], 1);
+    assert!(
+        created[1]["statementText"].as_str().is_some_and(|t| t
+            .starts_with("CREATE STREAM upper_pages AS SELECT")
+            && t.ends_with(';'))
+    );
+
+    let (status, listed) = server
+        .ksql(
+            &client,
+            "SHOW STREAMS; DESCRIBE pageviews; SHOW QUERIES; SHOW PROPERTIES;",
+        )
+        .await?;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(
+        types(&listed),
+        ["streams", "sourceDescription", "queries", "properties"]
+    );
+    let names: Vec<&str> = listed[0]["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["PAGEVIEWS", "UPPER_PAGES"]);
+    let description = &listed[1]["sourceDescription"];
+    assert_eq!(description["topic"], "pageviews");
+    assert_eq!(
+        description["fields"],
+        json!([
+            {"name": "USER_ID", "type": "KEY",
+             "schema": {"type": "STRING", "fields": null, "memberSchema": null}},
+            {"name": "PAGE", "schema": {"type": "STRING", "fields": null, "memberSchema": null}},
+            {"name": "MS", "schema": {"type": "BIGINT", "fields": null, "memberSchema": null}},
+        ])
+    );
+    assert_eq!(description["readQueries"][0]["id"], "CSAS_UPPER_PAGES_0");
+    assert_eq!(listed[2]["queries"][0]["id"], "CSAS_UPPER_PAGES_0");
+    assert_eq!(listed[2]["queries"][0]["state"], "RUNNING");
+
+    // INSERT ... VALUES, SET and DEFINE answer nothing, as in ksqlDB.
+    let (status, inserted) = server
+        .ksql(
+            &client,
+            "INSERT INTO pageviews (user_id, page, ms) VALUES ('u1', 'home', 1);",
+        )
+        .await?;
+    assert_eq!((status, inserted), (200, json!([])));
+
+    let statuses: Value = client
+        .get(server.url("/status"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        statuses,
+        json!({"commandStatuses": {
+            "stream/PAGEVIEWS/create": "SUCCESS",
+            "stream/UPPER_PAGES/create": "SUCCESS",
+        }})
+    );
+    let one: Value = client
+        .get(server.url("/status/stream/UPPER_PAGES/create"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(one["message"], "Created query with ID CSAS_UPPER_PAGES_0");
+    server.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_ksqldb_errors_and_change_nothing() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start(&dir, ServiceConfig::default()).await?;
+    let client = http1();
+    server.ksql(&client, SETUP).await?;
+
+    // A syntax error anywhere runs nothing, and says where.
+    let (status, error) = server
+        .ksql(
+            &client,
+            "SHOW STREAMS;\nCREATE STREAM broken (id INT,) WITH ();",
+        )
+        .await?;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["@type"], "statement_error");
+    assert_eq!(error["error_code"], 40001);
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("line 2:"), "{message}");
+
+    // A later statement's failure keeps the entities of those before it.
+    let (status, error) = server
+        .ksql(&client, "SHOW TABLES; DROP STREAM nowhere;")
+        .await?;
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("NOWHERE does not exist"),
+        "{error}"
+    );
+    assert_eq!(error["statementText"], "DROP STREAM nowhere;");
+    assert_eq!(types(&error["entities"]), ["tables"]);
+
+    let (status, error) = server
+        .ksql(&client, "SELECT * FROM pageviews EMIT CHANGES;")
+        .await?;
+    assert_eq!((status, error["error_code"].clone()), (400, json!(40002)));
+
+    for (body, code, needle) in [
+        ("not json".to_string(), 400, "not valid JSON"),
+        ("[1]".to_string(), 400, "must be a JSON object"),
+        (
+            json!({"sql": "SHOW STREAMS;"}).to_string(),
+            400,
+            "no `ksql` field",
+        ),
+        (
+            json!({"ksql": "SHOW STREAMS;", "streamsProperties": [1]}).to_string(),
+            400,
+            "must be an object",
+        ),
+        (
+            json!({"ksql": "x".repeat(100_000)}).to_string(),
+            413,
+            "larger than the server's limit",
+        ),
+    ] {
+        let response = client.post(server.url("/ksql")).body(body).send().await?;
+        assert_eq!(response.status().as_u16(), code);
+        let error: Value = response.json().await?;
+        assert_eq!(error["@type"], "generic_error");
+        assert!(
+            error["message"].as_str().unwrap().contains(needle),
+            "{error}"
+        );
+    }
+    let response = client.get(server.url("/no/such/path")).send().await?;
+    assert_eq!(response.status().as_u16(), 404);
+
+    // Nothing above was recorded or changed the catalog.
+    let (_, listed) = server.ksql(&client, "SHOW STREAMS; SHOW QUERIES;").await?;
+    assert_eq!(listed[0]["streams"].as_array().map(Vec::len), Some(2));
+    assert_eq!(listed[1]["queries"].as_array().map(Vec::len), Some(1));
+    let statuses: Value = client
+        .get(server.url("/status"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        statuses["commandStatuses"].as_object().map(|m| m.len()),
+        Some(2)
+    );
+    server.stop().await
+}
+
+/// Reads a streamed body until `lines` complete lines arrived (or the body ended).
+async fn read_lines(response: &mut reqwest::Response, lines: usize) -> Result<Vec<String>> {
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while text.matches('\n').count() < lines {
+        ensure!(
+            Instant::now() < deadline,
+            "only this arrived in time: {text}"
+        );
+        match tokio::time::timeout(Duration::from_secs(60), response.chunk()).await?? {
+            Some(chunk) => text.push_str(std::str::from_utf8(&chunk)?),
+            None => break,
+        }
+    }
+    Ok(text.lines().map(str::to_string).collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_queries_stream_rows_in_each_framing() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start(&dir, ServiceConfig::default()).await?;
+    let client = http1();
+    server.ksql(&client, SETUP).await?;
+    server
+        .ksql(
+            &client,
+            "INSERT INTO pageviews (user_id, page, ms) VALUES ('u1', 'home', 1);
+             INSERT INTO pageviews (user_id, page, ms) VALUES ('u2', 'cart', 2);",
+        )
+        .await?;
+    let sql = "SELECT * FROM upper_pages EMIT CHANGES LIMIT 2;";
+
+    // Delimited over HTTP/1.1 (the default framing).
+    let mut response = client
+        .post(server.url("/query-stream"))
+        .body(json!({"sql": sql, "properties": {"auto.offset.reset": "earliest"}}).to_string())
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/vnd.ksqlapi.delimited.v1"
+    );
+    let lines = read_lines(&mut response, 3).await?;
+    let header: Value = serde_json::from_str(&lines[0])?;
+    assert_eq!(header["columnNames"], json!(["USER_ID", "PAGE"]));
+    assert_eq!(header["columnTypes"], json!(["STRING", "STRING"]));
+    assert!(
+        header["queryId"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("transient_UPPER_PAGES_"))
+    );
+    assert_eq!(lines[1..], [r#"["u1","HOME"]"#, r#"["u2","CART"]"#]);
+
+    // One JSON array over HTTP/2 cleartext.
+    let response = h2c()
+        .post(server.url("/query-stream"))
+        .header("Accept", "application/json")
+        .body(json!({"sql": sql}).to_string())
+        .send()
+        .await?;
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    let rows: Value = serde_json::from_str(&response.text().await?)?;
+    assert_eq!(rows[0]["columnNames"], json!(["USER_ID", "PAGE"]));
+    assert_eq!(
+        rows.as_array().unwrap()[1..],
+        [json!(["u1", "HOME"]), json!(["u2", "CART"])]
+    );
+
+    // The older /query: a chunked JSON array ending with the final message.
+    let response = client
+        .post(server.url("/query"))
+        .body(json!({"ksql": sql, "streamsProperties": {}}).to_string())
+        .send()
+        .await?;
+    let rows: Value = serde_json::from_str(&response.text().await?)?;
+    assert_eq!(
+        rows[0]["header"]["schema"],
+        "`USER_ID` STRING, `PAGE` STRING"
+    );
+    assert_eq!(rows[1], json!({"row": {"columns": ["u1", "HOME"]}}));
+    assert_eq!(rows[2], json!({"row": {"columns": ["u2", "CART"]}}));
+    assert_eq!(rows[3], json!({"finalMessage": "Limit Reached"}));
+
+    // A bad push query is an error before any row.
+    let response = client
+        .post(server.url("/query-stream"))
+        .body(json!({"sql": "SELECT nope FROM upper_pages EMIT CHANGES;"}).to_string())
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 400);
+    let error: Value = response.json().await?;
+    assert_eq!(error["error_code"], 40001);
+    server.stop().await
+}
+
+async fn wait_for_open(server: &TestServer, open: usize) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.service.push_queries().len() != open {
+        ensure!(
+            Instant::now() < deadline,
+            "{} push queries open, expected {open}",
+            server.service.push_queries().len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_queries_end_when_closed_or_abandoned_and_are_capped() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = ServiceConfig {
+        max_push_queries: 1,
+        ..ServiceConfig::default()
+    };
+    let server = TestServer::start(&dir, config).await?;
+    let client = http1();
+    server.ksql(&client, SETUP).await?;
+    let endless = json!({"sql": "SELECT * FROM pageviews EMIT CHANGES;"}).to_string();
+
+    // Closed with /close-query: the response ends.
+    let mut response = client
+        .post(server.url("/query-stream"))
+        .body(endless.clone())
+        .send()
+        .await?;
+    let header: Value = serde_json::from_str(&read_lines(&mut response, 1).await?[0])?;
+    wait_for_open(&server, 1).await?;
+
+    // At the cap, another is refused.
+    let refused = client
+        .post(server.url("/query-stream"))
+        .body(endless.clone())
+        .send()
+        .await?;
+    assert_eq!(refused.status().as_u16(), 429);
+    let error: Value = refused.json().await?;
+    assert_eq!(error["error_code"], 42900);
+
+    let closed = client
+        .post(server.url("/close-query"))
+        .body(json!({"queryId": header["queryId"]}).to_string())
+        .send()
+        .await?;
+    assert_eq!(closed.status().as_u16(), 200);
+    let rest = tokio::time::timeout(Duration::from_secs(30), response.text()).await??;
+    assert_eq!(rest, "");
+    wait_for_open(&server, 0).await?;
+    let unknown = client
+        .post(server.url("/close-query"))
+        .body(json!({"queryId": "transient_X_1"}).to_string())
+        .send()
+        .await?;
+    assert_eq!(unknown.status().as_u16(), 400);
+
+    // Abandoned by its client: the query stops and frees its place.
+    let mut response = h2c()
+        .post(server.url("/query-stream"))
+        .body(endless)
+        .send()
+        .await?;
+    read_lines(&mut response, 1).await?;
+    wait_for_open(&server, 1).await?;
+    drop(response);
+    wait_for_open(&server, 0).await?;
+    server.stop().await
+}
