@@ -373,3 +373,103 @@ async fn push_queries_end_when_closed_or_abandoned_and_are_capped() -> Result<()
     wait_for_open(&server, 0).await?;
     server.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inserts_stream_writes_and_acknowledges_each_row() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start(&dir, ServiceConfig::default()).await?;
+    let client = http1();
+    server.ksql(&client, SETUP).await?;
+
+    // Rows split across chunks anywhere; a bad row is refused alone.
+    let chunks: Vec<Result<String, std::io::Error>> = vec![
+        Ok("{\"target\": \"pageviews\", \"properties\": {}}\n{\"USER_ID\": \"u1\", \"pa".into()),
+        Ok("ge\": \"home\", \"MS\": 1}\n{\"user_id\": \"u2\", \"nope\": 1}\n".into()),
+        Ok("not json\n\n{\"user_id\": \"u3\", \"page\": \"cart\", \"ms\": \"3\"}".into()),
+    ];
+    let response = h2c()
+        .post(server.url("/inserts-stream"))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    let acks: Vec<Value> = response
+        .text()
+        .await?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let summary: Vec<(String, u64)> = acks
+        .iter()
+        .map(|a| {
+            (
+                a["status"].as_str().unwrap_or("?").to_string(),
+                a["seq"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("ok".into(), 0),
+            ("error".into(), 1),
+            ("error".into(), 2),
+            ("ok".into(), 3)
+        ]
+    );
+    assert!(
+        acks[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nope does not exist"),
+        "{}",
+        acks[1]
+    );
+    assert_eq!(acks[2]["error_code"], 40000);
+
+    // What was acknowledged is in the stream, in order.
+    let response = client
+        .post(server.url("/query-stream"))
+        .header("Accept", "application/json")
+        .body(json!({"sql": "SELECT * FROM pageviews EMIT CHANGES LIMIT 2;"}).to_string())
+        .send()
+        .await?;
+    let rows: Value = serde_json::from_str(&response.text().await?)?;
+    assert_eq!(
+        rows.as_array().unwrap()[1..],
+        [json!(["u1", "home", 1]), json!(["u3", "cart", 3])]
+    );
+
+    // As one JSON array, over HTTP/1.1.
+    let response = client
+        .post(server.url("/inserts-stream"))
+        .header("Accept", "application/json")
+        .body("{\"target\": \"PAGEVIEWS\"}\n{\"USER_ID\": \"u4\"}\n")
+        .send()
+        .await?;
+    let acks: Value = serde_json::from_str(&response.text().await?)?;
+    assert_eq!(acks, json!([{"status": "ok", "seq": 0}]));
+
+    // A target that is not a stream is refused before any row.
+    for (first, needle) in [
+        ("{\"target\": \"nowhere\"}\n", "unknown stream: nowhere"),
+        ("[]\n", "no `target` string"),
+        ("{oops\n", "must be a JSON object naming the target"),
+    ] {
+        let response = client
+            .post(server.url("/inserts-stream"))
+            .body(first)
+            .send()
+            .await?;
+        assert_eq!(response.status().as_u16(), 400);
+        let error: Value = response.json().await?;
+        assert!(
+            error["message"].as_str().unwrap().contains(needle),
+            "{error}"
+        );
+    }
+    server.stop().await
+}

@@ -5,6 +5,7 @@
 
 pub mod error;
 mod info;
+mod inserts;
 mod ksql;
 mod query;
 pub mod rows;
@@ -52,6 +53,7 @@ pub fn router(service: Arc<KsqlService>, max_request_bytes: usize) -> Router {
         .route("/query", post(query::query))
         .route("/query-stream", post(query::query_stream))
         .route("/close-query", post(query::close_query))
+        .route("/inserts-stream", post(inserts::inserts_stream))
         .fallback(info::not_found)
         .with_state(app)
 }

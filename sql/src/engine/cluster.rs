@@ -28,6 +28,13 @@ pub trait Cluster: Send + Sync {
     fn topics(&self) -> Result<Vec<String>>;
     /// Writes one record (to its partition, or by its key).
     fn produce(&self, topic: &str, record: RawRecord) -> Result<()>;
+    /// Writes records, in order per partition; all are durable when it returns.
+    fn produce_many(&self, topic: &str, records: Vec<RawRecord>) -> Result<()> {
+        for record in records {
+            self.produce(topic, record)?;
+        }
+        Ok(())
+    }
     /// Every record `topic` holds now, partition by partition (each with its partition and
     /// offset), at most `limit` of them.
     fn read(&self, topic: &str, _limit: usize) -> Result<Vec<(i32, i64, RawRecord)>> {
@@ -107,26 +114,37 @@ impl Cluster for BrokerCluster {
     }
 
     fn produce(&self, topic: &str, record: RawRecord) -> Result<()> {
+        self.produce_many(topic, vec![record])
+    }
+
+    /// One durable append per partition for the whole lot (a group commit, not one
+    /// fsync per record).
+    fn produce_many(&self, topic: &str, records: Vec<RawRecord>) -> Result<()> {
         let partitions = self
             .partitions(topic)?
             .ok_or_else(|| SqlError::semantic(format!("Topic {topic} does not exist")))?;
-        let partition = match (record.partition, &record.key) {
-            (Some(p), _) => p,
-            (None, Some(k)) => eddy_streams::partitioner::partition_for_key(k, partitions),
-            (None, None) => 0,
-        };
-        let new = NewRecord {
-            key: record.key,
-            value: record.value,
-            timestamp: Some(record.timestamp),
-            headers: record.headers,
-        };
-        self.block(self.broker.produce(
-            topic,
-            partition,
-            &[new],
-            eddy_broker::Durability::Durable,
-        ))?;
+        let mut by_partition: BTreeMap<i32, Vec<NewRecord>> = BTreeMap::new();
+        for record in records {
+            let partition = match (record.partition, &record.key) {
+                (Some(p), _) => p,
+                (None, Some(k)) => eddy_streams::partitioner::partition_for_key(k, partitions),
+                (None, None) => 0,
+            };
+            by_partition.entry(partition).or_default().push(NewRecord {
+                key: record.key,
+                value: record.value,
+                timestamp: Some(record.timestamp),
+                headers: record.headers,
+            });
+        }
+        for (partition, records) in by_partition {
+            self.block(self.broker.produce(
+                topic,
+                partition,
+                &records,
+                eddy_broker::Durability::Durable,
+            ))?;
+        }
         Ok(())
     }
 

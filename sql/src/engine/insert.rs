@@ -16,7 +16,9 @@ use crate::expr::typer::coerce_literal;
 use crate::expr::{Scope, Typer};
 use crate::functions::FunctionRegistry;
 use crate::parser::ast::{Expr, Name};
-use crate::serde::codec_for;
+use crate::serde::json::from_json;
+use crate::serde::json_text::Json;
+use crate::serde::{CodecRef, codec_for};
 use crate::types::SqlType;
 use crate::value::{Row, Value};
 
@@ -107,35 +109,111 @@ pub fn insert_record(
         }
         given.insert(name, evaluate(e, &column.ty, registry, custom)?);
     }
-    let pick = |kind: &dyn Fn(&ColumnKind) -> bool| -> Row {
-        target
-            .schema
-            .columns()
-            .iter()
-            .filter(|c| kind(&c.kind))
-            .map(|c| given.get(c.name.as_str()).cloned().unwrap_or(Value::Null))
-            .collect()
-    };
-    let key = pick(&|k| *k == ColumnKind::Key);
-    let value = pick(&|k| *k == ColumnKind::Value);
-    let key_codec = codec_for(&target.key_format, target.key_columns(), false)?;
-    let value_codec = codec_for(
-        &target.value_format,
-        target.value_columns(),
-        target.wrap_single_value,
-    )?;
-    let key_bytes = if key.is_empty() || key.iter().all(Value::is_null) {
-        None
-    } else {
-        key_codec.encode(&key)?
-    };
-    Ok(RawRecord {
-        key: key_bytes.map(Into::into),
-        value: value_codec.encode(&value)?.map(Into::into),
-        timestamp,
-        headers: Vec::new(),
-        partition: None,
-    })
+    RowEncoder::new(target)?.encode(&given, timestamp)
+}
+
+/// Encodes rows for one target with its key and value codecs, made once.
+pub struct RowEncoder {
+    target: DataSource,
+    key: CodecRef,
+    value: CodecRef,
+}
+
+impl std::fmt::Debug for RowEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowEncoder")
+            .field("target", &self.target.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RowEncoder {
+    /// The encoder of `target`'s rows.
+    pub fn new(target: &DataSource) -> Result<Self> {
+        Ok(Self {
+            key: codec_for(&target.key_format, target.key_columns(), false)?,
+            value: codec_for(
+                &target.value_format,
+                target.value_columns(),
+                target.wrap_single_value,
+            )?,
+            target: target.clone(),
+        })
+    }
+
+    /// The target.
+    pub fn target(&self) -> &DataSource {
+        &self.target
+    }
+
+    /// The record of a row given as column values by name (columns not given are null).
+    fn encode(&self, given: &BTreeMap<&str, Value>, timestamp: i64) -> Result<RawRecord> {
+        let pick = |kind: &dyn Fn(&ColumnKind) -> bool| -> Row {
+            self.target
+                .schema
+                .columns()
+                .iter()
+                .filter(|c| kind(&c.kind))
+                .map(|c| given.get(c.name.as_str()).cloned().unwrap_or(Value::Null))
+                .collect()
+        };
+        let key = pick(&|k| *k == ColumnKind::Key);
+        let value = pick(&|k| *k == ColumnKind::Value);
+        let key_bytes = if key.is_empty() || key.iter().all(Value::is_null) {
+            None
+        } else {
+            self.key.encode(&key)?
+        };
+        Ok(RawRecord {
+            key: key_bytes.map(Into::into),
+            value: self.value.encode(&value)?.map(Into::into),
+            timestamp,
+            headers: Vec::new(),
+            partition: None,
+        })
+    }
+
+    /// The record a row of `POST /inserts-stream` writes: a JSON object of column values
+    /// by column name (matched exactly, else case-insensitively), coerced as the JSON
+    /// format coerces; `ROWTIME` sets the timestamp; columns not given are null.
+    pub fn json_row(&self, row: &Json, now_ms: i64) -> Result<RawRecord> {
+        let Json::Object(fields) = row else {
+            return Err(SqlError::semantic("A row to insert must be a JSON object"));
+        };
+        let target = &self.target;
+        let mut given: BTreeMap<&str, Value> = BTreeMap::new();
+        let mut timestamp = now_ms;
+        for (name, json) in fields {
+            let upper = name.to_ascii_uppercase();
+            if upper == ROWTIME {
+                timestamp = match from_json(json, &SqlType::BigInt)? {
+                    Value::BigInt(ms) => ms,
+                    _ => now_ms,
+                };
+                continue;
+            }
+            let column = target
+                .schema
+                .find(name)
+                .or_else(|| target.schema.find(&upper))
+                .ok_or_else(|| {
+                    SqlError::semantic(format!(
+                        "Column name {name} does not exist in {}",
+                        target.name
+                    ))
+                })?;
+            if column.kind.is_header() {
+                return Err(SqlError::semantic(format!(
+                    "Cannot insert into HEADER columns: {}",
+                    column.name
+                )));
+            }
+            let value = from_json(json, &column.ty)
+                .map_err(|e| SqlError::semantic(format!("Column {}: {e}", column.name)))?;
+            given.insert(column.name.as_str(), value);
+        }
+        self.encode(&given, timestamp)
+    }
 }
 
 /// Writes an `INSERT ... VALUES` row.

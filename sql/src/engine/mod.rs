@@ -252,6 +252,11 @@ impl Engine {
         &self.queries
     }
 
+    /// The cluster under the engine.
+    pub fn cluster(&self) -> &Arc<dyn Cluster> {
+        &self.cluster
+    }
+
     /// The function library.
     pub fn registry(&self) -> &Arc<FunctionRegistry> {
         &self.registry
