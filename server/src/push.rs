@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use eddy_sql::SqlType;
-use eddy_sql::engine::PushQuery;
+use eddy_sql::engine::{PullResult, PushQuery};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -191,22 +191,41 @@ fn pump(mut query: PushQuery, framing: Framing, closed: &AtomicBool, tx: &mpsc::
 }
 
 fn header(query: &PushQuery, framing: Framing) -> String {
-    let names: Vec<&str> = query.columns().iter().map(|(n, _)| n.as_str()).collect();
-    let types: Vec<String> = query.columns().iter().map(|(_, t)| t.to_string()).collect();
+    header_of(query.id(), query.columns(), framing)
+}
+
+fn header_of(id: &str, columns: &[(String, SqlType)], framing: Framing) -> String {
+    let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+    let types: Vec<String> = columns.iter().map(|(_, t)| t.to_string()).collect();
     match framing {
         Framing::Delimited => format!(
             "{}\n",
-            json!({"queryId": query.id(), "columnNames": names, "columnTypes": types})
+            json!({"queryId": id, "columnNames": names, "columnTypes": types})
         ),
         Framing::JsonArray => format!(
             "[{}",
-            json!({"queryId": query.id(), "columnNames": names, "columnTypes": types})
+            json!({"queryId": id, "columnNames": names, "columnTypes": types})
         ),
         Framing::Legacy => format!(
             "[{}",
-            json!({"header": {"queryId": query.id(), "schema": schema_text(query.columns())}})
+            json!({"header": {"queryId": id, "schema": schema_text(columns)}})
         ),
     }
+}
+
+/// A pull query's whole answer, framed.
+pub fn pull_body(result: &PullResult, framing: Framing) -> String {
+    let types: Vec<SqlType> = result.columns.iter().map(|(_, t)| t.clone()).collect();
+    let mut out = header_of(&result.id, &result.columns, framing);
+    for row in &result.rows {
+        write_row(&mut out, framing, row, &types, false);
+    }
+    out.push_str(match framing {
+        Framing::Delimited => "",
+        Framing::JsonArray => "]",
+        Framing::Legacy => "]\n",
+    });
+    out
 }
 
 fn write_row(

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use eddy_sql::engine::{Cluster, Config, Engine, PushQuery, QueryRunner, StatementResult};
+use eddy_sql::engine::{Cluster, Config, Engine, QueryAnswer, QueryRunner, StatementResult};
 use eddy_sql::parser::ast::{ParsedStatement, SourceKind, Statement};
 use eddy_sql::{ErrorKind, SqlError};
 use serde_json::Value;
@@ -335,8 +335,9 @@ impl KsqlService {
         outcome.map(|()| entities)
     }
 
-    /// Starts a push query (`POST /query-stream`, `POST /query`).
-    pub fn start_push(&self, request: &KsqlRequest) -> Result<PushQuery, RestError> {
+    /// Runs a `SELECT` (`POST /query-stream`, `POST /query`): a push query starts, a pull
+    /// query answers.
+    pub fn start_query(&self, request: &KsqlRequest) -> Result<QueryAnswer, RestError> {
         if !self.push.has_room() {
             return Err(RestError::too_many_push_queries(
                 self.config.max_push_queries,
@@ -346,7 +347,7 @@ impl KsqlService {
         inner
             .engine
             .scoped(&request.properties, &request.variables, |engine| {
-                engine.push_query(&request.ksql)
+                engine.query(&request.ksql)
             })
             .map_err(|e| match e.kind() {
                 ErrorKind::Other => RestError::server(e.to_string()),

@@ -473,3 +473,89 @@ async fn inserts_stream_writes_and_acknowledges_each_row() -> Result<()> {
     }
     server.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_queries_answer_once_in_each_framing() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start(&dir, ServiceConfig::default()).await?;
+    let client = http1();
+    server.ksql(&client, SETUP).await?;
+    server
+        .ksql(
+            &client,
+            "CREATE TABLE views AS SELECT user_id, COUNT(*) AS n FROM pageviews GROUP BY user_id;
+             INSERT INTO pageviews (user_id, page, ms) VALUES ('u1', 'home', 1);
+             INSERT INTO pageviews (user_id, page, ms) VALUES ('u2', 'cart', 2);
+             INSERT INTO pageviews (user_id, page, ms) VALUES ('u1', 'pay', 3);",
+        )
+        .await?;
+    let pull = |sql: &'static str, accept: &'static str| {
+        let client = client.clone();
+        let url = server.url("/query-stream");
+        async move {
+            let response = client
+                .post(url)
+                .header("Accept", accept)
+                .body(json!({"sql": sql}).to_string())
+                .send()
+                .await?;
+            anyhow::Ok((response.status().as_u16(), response.text().await?))
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let delimited = "application/vnd.ksqlapi.delimited.v1";
+    loop {
+        let (status, text) = pull("SELECT * FROM views WHERE user_id = 'u1';", delimited).await?;
+        assert_eq!(status, 200, "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        if lines.get(1) == Some(&r#"["u1",2]"#) {
+            let header: Value = serde_json::from_str(lines[0])?;
+            assert_eq!(header["columnNames"], json!(["USER_ID", "N"]));
+            assert_eq!(lines.len(), 2, "{text}");
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the table never showed u1's two views: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, text) = pull("SELECT user_id, n FROM views;", "application/json").await?;
+    let rows: Value = serde_json::from_str(&text)?;
+    let mut rows = rows.as_array().unwrap()[1..].to_vec();
+    rows.sort_by_key(|r| r[0].as_str().unwrap_or_default().to_string());
+    assert_eq!(rows, [json!(["u1", 2]), json!(["u2", 1])]);
+    // A stream is scanned.
+    let (_, text) = pull(
+        "SELECT page FROM pageviews WHERE user_id = 'u1';",
+        "application/json",
+    )
+    .await?;
+    let rows: Value = serde_json::from_str(&text)?;
+    assert_eq!(
+        rows.as_array().unwrap()[1..],
+        [json!(["home"]), json!(["pay"])]
+    );
+    // The older endpoint: header and rows, no final message.
+    let response = client
+        .post(server.url("/query"))
+        .body(json!({"ksql": "SELECT * FROM views WHERE user_id = 'u2';"}).to_string())
+        .send()
+        .await?;
+    let rows: Value = serde_json::from_str(&response.text().await?)?;
+    assert_eq!(rows[0]["header"]["schema"], "`USER_ID` STRING, `N` BIGINT");
+    assert_eq!(rows[1], json!({"row": {"columns": ["u2", 1]}}));
+    assert_eq!(rows.as_array().map(Vec::len), Some(2));
+    // What a pull query cannot do is said.
+    let (status, text) = pull(
+        "SELECT user_id, COUNT(*) FROM pageviews GROUP BY user_id;",
+        delimited,
+    )
+    .await?;
+    assert_eq!(status, 400);
+    assert!(
+        text.contains("Pull queries don't support GROUP BY clauses."),
+        "{text}"
+    );
+    server.stop().await
+}

@@ -235,9 +235,23 @@ fn run_script(dir: &Path, script: &str) -> Outcome {
     out
 }
 
-/// Runs a push query as `eddy sql run` does, printing its header and rows. Examples give
-/// their push queries a LIMIT: without one, `eddy sql run` waits two quiet seconds.
+/// Runs a `SELECT` as `eddy sql run` does, printing its header and rows: a pull query
+/// once the queries caught up, a push query's rows as they come. Examples give their push
+/// queries a LIMIT: without one, `eddy sql run` waits two quiet seconds.
 fn push_query(engine: &mut Engine, sql: &str, out: &mut Outcome) -> Result<(), String> {
+    let is_pull = !sql.to_ascii_uppercase().contains("EMIT ");
+    if is_pull {
+        if !engine.wait_until_settled(SETTLE) {
+            return Err("the queries did not catch up before a pull query".into());
+        }
+        let result = engine.pull_query(sql).map_err(|e| e.to_string())?;
+        let header: Vec<&str> = result.columns.iter().map(|(n, _)| n.as_str()).collect();
+        out.result(&header.join(" | "));
+        for row in &result.rows {
+            out.result(&cells(row, &result.columns).join(" | "));
+        }
+        return Ok(());
+    }
     if !sql.to_ascii_uppercase().contains("LIMIT") {
         return Err(format!(
             "a push query in the guide needs a LIMIT: {}",
@@ -256,18 +270,24 @@ fn push_query(engine: &mut Engine, sql: &str, out: &mut Outcome) -> Result<(), S
         {
             Some(row) => {
                 quiet = 0;
-                let cells: Vec<String> = row
-                    .values
-                    .iter()
-                    .zip(query.columns())
-                    .map(|(v, (_, t))| v.display(Some(t)))
-                    .collect();
-                out.result(&cells.join(" | "));
+                out.result(&cells(&row.values, query.columns()).join(" | "));
             }
             None => quiet += 1,
         }
     }
     query.close().map_err(|e| e.to_string())
+}
+
+/// A row's values as `eddy sql run` prints them.
+fn cells(
+    values: &[eddy_sql::value::Value],
+    columns: &[(String, eddy_sql::SqlType)],
+) -> Vec<String> {
+    values
+        .iter()
+        .zip(columns)
+        .map(|(v, (_, t))| v.display(Some(t)))
+        .collect()
 }
 
 /// A scanned source as `eddy sql run` prints it: comfy-table's ASCII_FULL_CONDENSED preset,

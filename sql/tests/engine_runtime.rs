@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{Start, TestEngine, wait_for};
+
 use eddy_sql::engine::StatementResult;
 use eddy_sql::value::Value;
 
@@ -206,8 +207,142 @@ fn explain_and_bad_statements(start: Start) {
     assert!(t.engine.source("S").is_none());
 }
 
+/// A pull query's rows, sorted, as text.
+fn pull(t: &mut TestEngine, sql: &str) -> Vec<String> {
+    let result = t
+        .engine
+        .pull_query(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let mut rows: Vec<String> = result
+        .rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn pull_queries_answer_from_tables_and_streams(start: Start) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = start(dir.path());
+    t.run(PAGEVIEWS);
+    t.run(
+        "CREATE TABLE views_per_region AS
+           SELECT region, COUNT(*) AS views FROM pageviews GROUP BY region;
+         CREATE STREAM clicks (user STRING KEY, page STRING)
+           WITH (kafka_topic='clicks', value_format='JSON', partitions=2);
+         INSERT INTO clicks (ROWTIME, user, page) VALUES (1000, 'u1', 'a');
+         INSERT INTO clicks (ROWTIME, user, page) VALUES (2000, 'u1', 'b');
+         INSERT INTO clicks (ROWTIME, user, page) VALUES (3000, 'u2', 'c');
+         INSERT INTO clicks (ROWTIME, user, page) VALUES (3700000, 'u1', 'd');
+         CREATE TABLE clicks_per_hour AS
+           SELECT user, COUNT(*) AS n FROM clicks WINDOW TUMBLING (SIZE 1 HOUR) GROUP BY user;",
+    );
+    wait_for("views per region", || {
+        pull(&mut t, "SELECT * FROM views_per_region;") == ["eu,3", "us,1"]
+    });
+    let columns: Vec<String> = t
+        .engine
+        .pull_query("SELECT * FROM views_per_region WHERE region = 'eu';")
+        .unwrap()
+        .columns
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(columns, ["REGION", "VIEWS"]);
+    // Key lookups, IN lists, filters on any column, expressions.
+    assert_eq!(
+        pull(
+            &mut t,
+            "SELECT * FROM views_per_region WHERE region = 'eu';"
+        ),
+        ["eu,3"]
+    );
+    assert_eq!(
+        pull(
+            &mut t,
+            "SELECT region FROM views_per_region WHERE region IN ('us', 'mars');"
+        ),
+        ["us"]
+    );
+    assert_eq!(
+        pull(
+            &mut t,
+            "SELECT region, views * 10 AS tens FROM views_per_region WHERE views > 1;"
+        ),
+        ["eu,30"]
+    );
+    assert_eq!(
+        pull(
+            &mut t,
+            "SELECT * FROM views_per_region WHERE region = 'mars';"
+        ),
+        Vec::<String>::new()
+    );
+    // A windowed table: a key's windows, bounded by WINDOWSTART.
+    wait_for("clicks per hour", || {
+        pull(
+            &mut t,
+            "SELECT user, WINDOWSTART AS ws, n FROM clicks_per_hour WHERE user = 'u1';",
+        ) == ["u1,0,2", "u1,3600000,1"]
+    });
+    assert_eq!(
+        pull(
+            &mut t,
+            "SELECT user, n FROM clicks_per_hour WHERE user = 'u1' AND WINDOWSTART >= 3600000;"
+        ),
+        ["u1,1"]
+    );
+    assert_eq!(
+        pull(&mut t, "SELECT user, n FROM clicks_per_hour;"),
+        ["u1,1", "u1,2", "u2,1"]
+    );
+    // Streams are scanned to their end; LIMIT stops the scan.
+    assert_eq!(
+        pull(
+            &mut t,
+            "SELECT user_id, page FROM pageviews WHERE region = 'eu';"
+        ),
+        ["u1,/home", "u1,/pay", "u3,/home"]
+    );
+    assert_eq!(
+        t.engine
+            .pull_query("SELECT * FROM pageviews LIMIT 2;")
+            .unwrap()
+            .rows
+            .len(),
+        2
+    );
+    // A change written before the query is in its answer.
+    t.run("INSERT INTO pageviews (user_id, page, region) VALUES ('u9', '/x', 'us');");
+    wait_for("the new view counted", || {
+        pull(
+            &mut t,
+            "SELECT * FROM views_per_region WHERE region = 'us';",
+        ) == ["us,2"]
+    });
+    let err = t
+        .engine
+        .pull_query("SELECT region, COUNT(*) FROM pageviews GROUP BY region;")
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Pull queries don't support GROUP BY clauses."),
+        "{err}"
+    );
+    let err = t.engine.pull_query("SELECT * FROM nowhere;").unwrap_err();
+    assert!(err.to_string().contains("NOWHERE does not exist"), "{err}");
+    t.run("TERMINATE ALL;");
+}
+
 on_each_backend!(
     persistent_queries_run_and_terminate,
     push_queries_stream_rows_until_closed_or_limited,
+    pull_queries_answer_from_tables_and_streams,
     explain_and_bad_statements,
 );

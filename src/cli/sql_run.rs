@@ -1,6 +1,7 @@
 //! `eddy sql run SCRIPT...`: continuous SQL on an embedded broker. Opens a data directory,
 //! runs the script's statements in order (push queries, `SELECT ... EMIT CHANGES`, print
-//! their rows as they come), waits until every persistent query has processed its input,
+//! their rows as they come; pull queries, `SELECT` without `EMIT`, print theirs once the
+//! persistent queries caught up), waits until every persistent query has processed its input,
 //! then prints the sources the queries wrote (or those named with `--print`) as tables.
 //! With `--follow` the queries keep running until Ctrl-C; otherwise they stop, and their
 //! results stay in the topics.
@@ -16,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use eddy::sql::engine::scan::Scan;
-use eddy::sql::engine::{AppRunner, BrokerCluster, Config, Engine, StatementResult};
+use eddy::sql::engine::{AppRunner, BrokerCluster, Config, Engine, QueryAnswer, StatementResult};
+use eddy::sql::parser::ast::Statement;
 use eddy::sql::parser::split_statements;
 use eddy::streams::EmbeddedBackend;
 
@@ -91,7 +93,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             split_statements(&script).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         for (text, _) in statements {
             if text.trim_start().to_ascii_uppercase().starts_with("SELECT") {
-                push_query(&mut engine, &text, Duration::from_secs(args.timeout))?;
+                select(&mut engine, &text, Duration::from_secs(args.timeout))?;
                 continue;
             }
             let results = engine
@@ -167,12 +169,30 @@ pub fn run(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs a push query, printing its rows until its LIMIT, or until nothing came for a
-/// while after every persistent query caught up.
-fn push_query(engine: &mut Engine, sql: &str, timeout: Duration) -> Result<()> {
-    let mut query = engine
-        .push_query(sql)
-        .map_err(|e| anyhow::anyhow!("{e}\n  in: {}", sql.trim()))?;
+/// Runs a `SELECT`. A pull query waits for the persistent queries to catch up, then
+/// prints its rows; a push query prints its rows until its LIMIT, or until nothing came for
+/// a while after every persistent query caught up.
+fn select(engine: &mut Engine, sql: &str, timeout: Duration) -> Result<()> {
+    let in_statement = |e: eddy::sql::SqlError| anyhow::anyhow!("{e}\n  in: {}", sql.trim());
+    let parsed = eddy::sql::parser::parse_one(sql).map_err(in_statement)?;
+    let is_pull = matches!(&parsed.statement, Statement::Query(q) if q.refinement.is_none());
+    if is_pull && !engine.wait_until_settled(timeout) {
+        bail!(
+            "the queries did not catch up with their input within {} s",
+            timeout.as_secs()
+        );
+    }
+    let mut query = match engine.query(sql).map_err(in_statement)? {
+        QueryAnswer::Pull(result) => {
+            let header: Vec<&str> = result.columns.iter().map(|(n, _)| n.as_str()).collect();
+            println!("{}", header.join(" | "));
+            for row in &result.rows {
+                println!("{}", cells(row, &result.columns).join(" | "));
+            }
+            return Ok(());
+        }
+        QueryAnswer::Push(query) => query,
+    };
     let header: Vec<&str> = query.columns().iter().map(|(n, _)| n.as_str()).collect();
     println!("{}", header.join(" | "));
     let deadline = Instant::now() + timeout;
@@ -184,19 +204,25 @@ fn push_query(engine: &mut Engine, sql: &str, timeout: Duration) -> Result<()> {
         {
             Some(row) => {
                 quiet = 0;
-                let cells: Vec<String> = row
-                    .values
-                    .iter()
-                    .zip(query.columns())
-                    .map(|(v, (_, t))| v.display(Some(t)))
-                    .collect();
-                println!("{}", cells.join(" | "));
+                println!("{}", cells(&row.values, query.columns()).join(" | "));
             }
             None => quiet += 1,
         }
     }
     query.close().map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(())
+}
+
+/// A row's values as text.
+fn cells(
+    values: &[eddy::sql::value::Value],
+    columns: &[(String, eddy::sql::SqlType)],
+) -> Vec<String> {
+    values
+        .iter()
+        .zip(columns)
+        .map(|(v, (_, t))| v.display(Some(t)))
+        .collect()
 }
 
 /// A scanned source as a table: key columns, window bounds, values, ROWTIME.

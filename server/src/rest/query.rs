@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::error::RestError;
 use super::{Shared, blocking, ksql_request, read_json, wants_json};
 use crate::push::{self, Framing};
+use eddy_sql::engine::QueryAnswer;
 
 /// `QueryStreamHandler.DELIMITED_CONTENT_TYPE`.
 const DELIMITED: &str = "application/vnd.ksqlapi.delimited.v1";
@@ -53,14 +54,16 @@ async fn run(
         Err(e) => return e.into_response(),
     };
     let service = app.service.clone();
-    let rows = blocking(move || {
-        let query = service.start_push(&request)?;
-        push::stream(query, framing, service.push_queries().clone())
-            .map_err(|e| RestError::server(format!("cannot start the query's thread: {e}")))
+    let answer = blocking(move || match service.start_query(&request)? {
+        QueryAnswer::Pull(result) => Ok(Err(push::pull_body(&result, framing))),
+        QueryAnswer::Push(query) => push::stream(query, framing, service.push_queries().clone())
+            .map(Ok)
+            .map_err(|e| RestError::server(format!("cannot start the query's thread: {e}"))),
     })
     .await;
-    match rows {
-        Ok(rows) => {
+    match answer {
+        Ok(Err(pulled)) => ([(header::CONTENT_TYPE, content_type)], pulled).into_response(),
+        Ok(Ok(rows)) => {
             let body = Body::from_stream(stream::unfold(rows, |mut rows| async move {
                 rows.recv()
                     .await

@@ -35,6 +35,20 @@ pub trait Cluster: Send + Sync {
         }
         Ok(())
     }
+    /// A reader of every partition of `topic` from its earliest offset, outside any
+    /// consumer group (pull queries follow tables and scan streams with it).
+    fn reader(&self, topic: &str) -> Result<Box<dyn eddy_streams::runtime::backend::Consumer>> {
+        Err(SqlError::semantic(format!(
+            "this cluster cannot read topic {topic}"
+        )))
+    }
+    /// The offset the next record of a partition will get (its high watermark), or `None`
+    /// if the partition does not exist.
+    fn end_offset(&self, topic: &str, partition: i32) -> Result<Option<i64>> {
+        Err(SqlError::semantic(format!(
+            "this cluster cannot tell the end of {topic}-{partition}"
+        )))
+    }
     /// Every record `topic` holds now, partition by partition (each with its partition and
     /// offset), at most `limit` of them.
     fn read(&self, topic: &str, _limit: usize) -> Result<Vec<(i32, i64, RawRecord)>> {
@@ -111,6 +125,24 @@ impl Cluster for BrokerCluster {
 
     fn topics(&self) -> Result<Vec<String>> {
         Ok(self.broker.list_topics())
+    }
+
+    fn end_offset(&self, topic: &str, partition: i32) -> Result<Option<i64>> {
+        Ok(self
+            .block(
+                self.broker
+                    .list_offset(topic, partition, eddy_broker::OffsetSpec::Latest),
+            )
+            .ok()
+            .flatten()
+            .map(|(o, _)| o))
+    }
+
+    fn reader(&self, topic: &str) -> Result<Box<dyn eddy_streams::runtime::backend::Consumer>> {
+        use eddy_streams::runtime::Backend as _;
+        let backend =
+            eddy_streams::EmbeddedBackend::new(self.broker.clone(), (*self.runtime).clone());
+        Ok(backend.reader(topic)?)
     }
 
     fn produce(&self, topic: &str, record: RawRecord) -> Result<()> {
@@ -250,6 +282,16 @@ impl Cluster for KafkaCluster {
 
     fn topics(&self) -> Result<Vec<String>> {
         Ok(self.backend.topics()?)
+    }
+
+    fn reader(&self, topic: &str) -> Result<Box<dyn eddy_streams::runtime::backend::Consumer>> {
+        use eddy_streams::runtime::Backend as _;
+        Ok(self.backend.reader(topic)?)
+    }
+
+    fn end_offset(&self, topic: &str, partition: i32) -> Result<Option<i64>> {
+        use eddy_streams::runtime::Backend as _;
+        Ok(self.backend.end_offset(topic, partition))
     }
 
     fn produce(&self, topic: &str, record: RawRecord) -> Result<()> {

@@ -23,7 +23,7 @@ use crate::types::SqlType;
 use crate::value::{Row, Value};
 
 /// Evaluates a constant expression of the columnless scope.
-fn evaluate(
+pub(crate) fn evaluate(
     e: &Expr,
     ty: &SqlType,
     registry: &FunctionRegistry,

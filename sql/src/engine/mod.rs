@@ -11,9 +11,11 @@ pub mod config;
 pub mod ddl;
 pub mod describe;
 pub mod insert;
+pub mod pull;
 pub mod push;
 pub mod runner;
 pub mod scan;
+pub mod snapshot;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,7 +24,8 @@ use eddy_streams::Topology;
 
 pub use cluster::{BrokerCluster, Cluster, KafkaCluster};
 pub use config::Config;
-pub use push::PushQuery;
+pub use pull::PullResult;
+pub use push::{PushQuery, QueryAnswer};
 pub use runner::AppRunner;
 
 use crate::catalog::{DataSource, MetaStore, QueryLinks};
@@ -183,6 +186,8 @@ pub struct Engine {
     variables: BTreeMap<String, String>,
     next_query: u64,
     next_transient: u64,
+    /// Tables followed for pull queries, by topic.
+    snapshots: BTreeMap<String, snapshot::TableSnapshot>,
     clock: Box<dyn Fn() -> i64 + Send>,
 }
 
@@ -227,6 +232,7 @@ impl Engine {
             // as ksqlDB's random ones do: a restarted server must not resume a previous
             // run's push query from that query's committed offsets.
             next_transient: transient_base(),
+            snapshots: BTreeMap::new(),
             clock: Box::new(now_ms),
         }
     }
@@ -445,6 +451,7 @@ impl Engine {
                     )));
                 }
                 self.metastore.remove_source(&name.value)?;
+                self.snapshots.remove(&source.topic);
                 if *delete_topic {
                     self.cluster.delete_topic(&source.topic)?;
                 }

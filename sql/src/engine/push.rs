@@ -109,7 +109,36 @@ impl Drop for PushQuery {
     }
 }
 
+/// What a `SELECT` gives: a running push query, or a pull query's answer.
+#[derive(Debug)]
+pub enum QueryAnswer {
+    /// `SELECT ... EMIT CHANGES`: rows as they come.
+    Push(PushQuery),
+    /// `SELECT ...` without `EMIT`: the rows there are now.
+    Pull(super::PullResult),
+}
+
 impl super::Engine {
+    /// Runs a `SELECT`: a push query with `EMIT CHANGES`, a pull query without `EMIT`.
+    pub fn query(&mut self, sql: &str) -> Result<QueryAnswer> {
+        use crate::parser::ast::{Refinement, Statement};
+
+        let substituted = crate::parser::substitute_variables(sql, &self.variables)?;
+        let parsed = crate::parser::parse_one(&substituted)?;
+        match &parsed.statement {
+            Statement::Query(q) if q.refinement.is_none() => {
+                Ok(QueryAnswer::Pull(self.pull_query(sql)?))
+            }
+            Statement::Query(q) if q.refinement == Some(Refinement::Final) => {
+                Err(crate::error::SqlError::at(
+                    q.pos,
+                    "EMIT FINAL is only supported in CREATE TABLE ... AS SELECT",
+                ))
+            }
+            _ => Ok(QueryAnswer::Push(self.push_query(sql)?)),
+        }
+    }
+
     /// Starts a push query (`SELECT ... EMIT CHANGES [LIMIT n]`); its rows come through
     /// [`PushQuery::next_row`]. Reads from `auto.offset.reset` (ksqlDB's default: only new
     /// records; `SET 'auto.offset.reset'='earliest'` reads the topics from the start).
@@ -126,7 +155,7 @@ impl super::Engine {
         };
         if query.refinement != Some(Refinement::Changes) {
             return Err(SqlError::semantic(
-                "Pull queries are not supported yet: add EMIT CHANGES to run a push query",
+                "A push query needs EMIT CHANGES (without it, run it as a pull query)",
             ));
         }
         let source = query.from.source.name.value.clone();

@@ -1,0 +1,273 @@
+//! Pull queries (`SELECT ... FROM source [WHERE ...] [LIMIT n]`, no `EMIT`): one answer,
+//! then done. A pull query is planned as the push query it would be and run, on a
+//! [`TopologyTestDriver`], over the rows the source holds now, so that its projection,
+//! filter, types and NULL rules are exactly a push query's:
+//! - on a table, over its [`TableSnapshot`] (read up to date first): the rows whose key the
+//!   `WHERE` fixes (`K = v`, `K IN (...)`, for the table's one key column; on a windowed
+//!   table, that key's windows), else every row;
+//! - on a stream, over its topic, read from the start up to its end (ksqlDB 0.23+'s stream
+//!   pull queries), stopping at `LIMIT`.
+//!
+//! The full `WHERE` is applied to whatever rows are fed, so the key lookup only narrows the
+//! work; it never changes the answer.
+
+use std::collections::BTreeMap;
+
+use eddy_streams::TopologyTestDriver;
+use eddy_streams::record::RawRecord;
+
+use super::Engine;
+use super::snapshot::{Positions, TableSnapshot, read_to_end};
+use crate::catalog::DataSource;
+use crate::error::{Result, SqlError};
+use crate::parser::ast::{BinaryOp, Expr, ExprKind, Query, Refinement, SourceKind, Statement};
+use crate::runtime::transient::{PushRow, push_channel};
+use crate::serde::codec_for;
+use crate::types::SqlType;
+use crate::value::Row;
+
+/// Rows a pull query's driver may hold before they are collected (after every record).
+const ROWS_PER_RECORD: usize = 1024;
+
+/// A pull query's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PullResult {
+    /// Its id (`query_<n>`).
+    pub id: String,
+    /// The result's columns.
+    pub columns: Vec<(String, SqlType)>,
+    /// The rows.
+    pub rows: Vec<Row>,
+}
+
+/// ksqlDB's refusals of what a pull query cannot have.
+fn check_shape(query: &Query) -> Result<()> {
+    let refuse = |clause: &str| {
+        Err(SqlError::at(
+            query.pos,
+            format!("Pull queries don't support {clause} clauses."),
+        ))
+    };
+    if !query.from.joins.is_empty() {
+        return refuse("JOIN");
+    }
+    if !query.group_by.is_empty() {
+        return refuse("GROUP BY");
+    }
+    if query.window.is_some() {
+        return refuse("WINDOW");
+    }
+    if !query.partition_by.is_empty() {
+        return refuse("PARTITION BY");
+    }
+    if query.having.is_some() {
+        return refuse("HAVING");
+    }
+    Ok(())
+}
+
+/// The conjuncts of a `WHERE`.
+fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match &e.kind {
+        ExprKind::Binary {
+            op: BinaryOp::And,
+            left,
+            right,
+        } => {
+            conjuncts(left, out);
+            conjuncts(right, out);
+        }
+        _ => out.push(e),
+    }
+}
+
+fn is_column(e: &Expr, name: &str) -> bool {
+    matches!(&e.kind, ExprKind::Column { name: n, .. } if n == name)
+}
+
+/// The values the `WHERE` fixes the key column `key` to, if it does (`key = v`,
+/// `v = key`, `key IN (...)` at the top level).
+fn key_values<'e>(where_clause: &'e Expr, key: &str) -> Option<Vec<&'e Expr>> {
+    let mut all = Vec::new();
+    conjuncts(where_clause, &mut all);
+    all.into_iter().find_map(|c| match &c.kind {
+        ExprKind::Binary {
+            op: BinaryOp::Eq,
+            left,
+            right,
+        } if is_column(left, key) => Some(vec![&**right]),
+        ExprKind::Binary {
+            op: BinaryOp::Eq,
+            left,
+            right,
+        } if is_column(right, key) => Some(vec![&**left]),
+        ExprKind::InList {
+            expr,
+            list,
+            negated: false,
+        } if is_column(expr, key) => Some(list.iter().collect()),
+        _ => None,
+    })
+}
+
+impl Engine {
+    /// Runs a pull query.
+    pub fn pull_query(&mut self, sql: &str) -> Result<PullResult> {
+        let sql = crate::parser::substitute_variables(sql, &self.variables)?;
+        let parsed = crate::parser::parse_one(&sql)?;
+        let Statement::Query(query) = &parsed.statement else {
+            return Err(SqlError::semantic("A pull query is a SELECT statement"));
+        };
+        if query.refinement.is_some() {
+            return Err(SqlError::at(
+                query.pos,
+                "A pull query has no EMIT clause (EMIT CHANGES makes it a push query)",
+            ));
+        }
+        check_shape(query)?;
+        let source = self
+            .metastore
+            .source(&query.from.source.name.value)
+            .cloned()
+            .ok_or_else(|| {
+                let name = &query.from.source.name;
+                SqlError::at(
+                    name.pos,
+                    format!(
+                        "{} does not exist.{}",
+                        name.value,
+                        self.metastore.alternatives(&name.value, None)
+                    ),
+                )
+            })?;
+        self.next_transient += 1;
+        let id = format!("query_{}", self.next_transient);
+        let mut as_push = (**query).clone();
+        as_push.refinement = Some(Refinement::Changes);
+        as_push.limit = None;
+        let (sender, rows) = push_channel(ROWS_PER_RECORD);
+        // Records go straight through: no record cache holds them back.
+        let config = self.config.overlay(&BTreeMap::from([(
+            "cache.max.bytes.buffering".to_string(),
+            "0".to_string(),
+        )]));
+        let mut ctx = crate::plan::PlanContext::new(&self.metastore, &self.registry, &config, &id);
+        ctx.push = Some(sender);
+        let planned = crate::plan::plan_query(&mut ctx, &as_push, &crate::plan::Target::Transient)
+            .map_err(|e| e.or_at(query.pos))?;
+        drop(ctx);
+        let columns = planned
+            .transient_output
+            .map(|o| o.columns)
+            .ok_or_else(|| SqlError::semantic("internal: a pull query without output"))?;
+        let driver = TopologyTestDriver::new(planned.topology)?;
+        let limit = query.limit.map_or(usize::MAX, |l| l as usize);
+        let mut out = Vec::new();
+        let mut feed = |record: &RawRecord| -> Result<bool> {
+            driver.pipe_raw_with_headers(
+                &source.topic,
+                record.key.as_ref().map(|k| k.to_vec()),
+                record.value.as_ref().map(|v| v.to_vec()),
+                record.timestamp,
+                record.headers.clone(),
+            )?;
+            while let Ok(PushRow { values, tombstone }) = rows.try_recv() {
+                if !tombstone && out.len() < limit {
+                    out.push(values);
+                }
+            }
+            Ok(out.len() < limit)
+        };
+        match source.kind {
+            SourceKind::Table => {
+                let keys = self.lookup_keys(&source, query.where_clause.as_ref());
+                let snapshot = self.snapshot(&source)?;
+                match keys {
+                    Some(keys) => {
+                        'keys: for key in keys {
+                            for record in snapshot.with_prefix(&key) {
+                                if !feed(record)? {
+                                    break 'keys;
+                                }
+                            }
+                        }
+                    }
+                    None => {
+                        for record in snapshot.all() {
+                            if !feed(record)? {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            SourceKind::Stream => {
+                let mut reader = self.cluster.reader(&source.topic)?;
+                let mut failure = None;
+                let mut positions = Positions::new();
+                let cluster = self.cluster.clone();
+                read_to_end(
+                    &*cluster,
+                    &mut *reader,
+                    &source.topic,
+                    &mut positions,
+                    |_, record| match feed(&record) {
+                        Ok(more) => more,
+                        Err(e) => {
+                            failure = Some(e);
+                            false
+                        }
+                    },
+                )?;
+                if let Some(e) = failure {
+                    return Err(e);
+                }
+            }
+        }
+        Ok(PullResult {
+            id,
+            columns,
+            rows: out,
+        })
+    }
+
+    /// The key bytes the `WHERE` narrows a table to, if it does and the values encode.
+    fn lookup_keys(
+        &self,
+        source: &DataSource,
+        where_clause: Option<&Expr>,
+    ) -> Option<Vec<Vec<u8>>> {
+        let key_columns = source.key_columns();
+        let [(name, ty)] = key_columns.as_slice() else {
+            return None;
+        };
+        let values = key_values(where_clause?, name)?;
+        let codec = codec_for(&source.key_format, key_columns.clone(), false).ok()?;
+        let mut keys = Vec::new();
+        for e in values {
+            let value =
+                super::insert::evaluate(e, ty, &self.registry, self.metastore.custom_types())
+                    .ok()?;
+            if value.is_null() {
+                continue;
+            }
+            keys.push(codec.encode(&[value]).ok()??);
+        }
+        keys.sort();
+        keys.dedup();
+        Some(keys)
+    }
+
+    /// The snapshot of a table, read up to date.
+    fn snapshot(&mut self, source: &DataSource) -> Result<&TableSnapshot> {
+        let snapshot = match self.snapshots.entry(source.topic.clone()) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let reader = self.cluster.reader(&source.topic)?;
+                e.insert(TableSnapshot::new(&source.topic, reader))
+            }
+        };
+        snapshot.catch_up(&*self.cluster)?;
+        Ok(snapshot)
+    }
+}
