@@ -17,6 +17,7 @@ APT_PACKAGES=(
   libssl-dev
   kcat # a real Kafka client, for trying the broker by hand once it speaks the protocol
   python3-venv # Python Kafka clients in end-to-end tests (later)
+  nodejs       # a Node.js ksqlDB client in tests/ksqldb_clients.rs (npm: see the Node section)
 )
 MIN_RUST="1.89.0" # edition 2024 needs 1.85; the broker uses File::try_lock (1.89)
 
@@ -24,6 +25,16 @@ say() { printf 'setup: %s\n' "$*"; }
 die() {
   printf 'setup: error: %s\n' "$*" >&2
   exit 1
+}
+# Runs a command as root: directly when root, else through sudo.
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    die "'$*' needs root: run this script as root or install sudo"
+  fi
 }
 
 # --- Debian packages -------------------------------------------------------------------------
@@ -111,6 +122,42 @@ else
   say "installing kafka-python==$KAFKA_PYTHON_VERSION into $EDDY_VENV"
   "$EDDY_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: \
     "kafka-python==$KAFKA_PYTHON_VERSION"
+fi
+
+# ksql-python-ng, for tests/ksqldb_clients.rs: the maintained fork of ksql-python for ksqlDB
+# 0.29 (module `ksql`). PyPI's `ksql` 0.10.2 (2020) is an sdist whose setup.py no longer
+# builds with current pip/setuptools, so it is not used.
+KSQL_PYTHON_NG_VERSION="0.29.0.1" # pure Python wheel: requests, six, httpx[http2]
+HTTPX_VERSION="0.27.2"            # ksql-python-ng passes cert= to httpx.get/stream, gone in 0.28
+if "$EDDY_VENV/bin/python" -c "import sys, importlib.metadata as m, ksql, httpx, h2; sys.exit(m.version('ksql-python-ng') != '$KSQL_PYTHON_NG_VERSION' or m.version('httpx') != '$HTTPX_VERSION')" 2>/dev/null; then
+  say "Python venv: $EDDY_VENV with ksql-python-ng $KSQL_PYTHON_NG_VERSION (httpx $HTTPX_VERSION)"
+else
+  say "installing ksql-python-ng==$KSQL_PYTHON_NG_VERSION and httpx[http2]==$HTTPX_VERSION into $EDDY_VENV"
+  "$EDDY_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: \
+    "ksql-python-ng==$KSQL_PYTHON_NG_VERSION" "httpx[http2]==$HTTPX_VERSION"
+fi
+
+# --- Node.js ksqlDB client for tests/ksqldb_clients.rs ---------------------------------------
+# ksqldb-js in a prefix of the project's own (not global), installed only if missing or at
+# another version. EDDY_NODE overrides where it lives; the test uses $EDDY_NODE/node_modules.
+EDDY_NODE="${EDDY_NODE:-$HOME/.cache/eddy/node}"
+KSQLDB_JS_VERSION="1.1.2" # axios for /ksql and pull(), Node's http2 (h2c) for push()
+if ! command -v node >/dev/null 2>&1; then
+  die "node not found: the ksqlDB JavaScript client test needs Node.js (on Debian: apt-get install nodejs)"
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  # Debian's nodejs leaves npm to a package of its own; NodeSource's nodejs bundles npm and
+  # conflicts with that package, so it is installed only when there is no npm at all.
+  say "installing the Debian package npm"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm
+fi
+if node -e "process.exit(require('$EDDY_NODE/node_modules/ksqldb-js/package.json').version === '$KSQLDB_JS_VERSION' ? 0 : 1)" 2>/dev/null; then
+  say "Node: $(node --version) with ksqldb-js $KSQLDB_JS_VERSION in $EDDY_NODE"
+else
+  say "installing ksqldb-js@$KSQLDB_JS_VERSION into $EDDY_NODE"
+  mkdir -p "$EDDY_NODE"
+  npm install --prefix "$EDDY_NODE" --save-exact --no-audit --no-fund --loglevel=error \
+    "ksqldb-js@$KSQLDB_JS_VERSION"
 fi
 
 say "done"

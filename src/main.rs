@@ -48,11 +48,15 @@ enum Command {
     /// Write keyed records to topic `demo` (created with 3 partitions if missing) in a data
     /// directory, in-process and durably, read them all back, and print what happened.
     Demo(cli::demo::Args),
-    /// SQL: run scripts on an embedded broker (`run`), ksqlDB conformance runs (`qtt`) and
+    /// SQL: the interactive shell (`eddy sql`, on an embedded broker or `--server URL`),
+    /// scripts on an embedded broker (`run`), ksqlDB conformance runs (`qtt`) and
     /// ksql-test-runner tests (`test`).
+    #[command(args_conflicts_with_subcommands = true)]
     Sql {
         #[command(subcommand)]
-        command: cli::sql::Command,
+        command: Option<cli::sql::Command>,
+        #[command(flatten)]
+        repl: cli::repl::ReplArgs,
     },
 }
 
@@ -93,8 +97,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Consume(args) => cli::consume::run(args).await,
         Command::Demo(args) => cli::demo::run(args).await,
-        Command::Sql { command } => {
-            tokio::task::spawn_blocking(move || cli::sql::run(command)).await?
+        Command::Sql { command, repl } => {
+            tokio::task::spawn_blocking(move || cli::sql::run(command, repl)).await?
         }
     }
 }

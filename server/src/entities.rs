@@ -176,7 +176,7 @@ fn running_query(q: &QuerySummary) -> Value {
     json!({
         "queryString": q.sql,
         "sinks": q.sinks,
-        "sinkKafkaTopics": q.sinks,
+        "sinkKafkaTopics": q.sink_topics,
         "id": q.id,
         "statusCount": { q.state.clone(): 1 },
         "queryType": q.query_type,
@@ -227,29 +227,13 @@ fn field_info(field: &FieldInfo) -> Value {
     info
 }
 
-fn query_refs(ids: &[String], sink: &str) -> Vec<Value> {
-    ids.iter()
-        .map(|id| {
-            json!({
-                "queryString": "",
-                "sinks": [sink],
-                "sinkKafkaTopics": [],
-                "id": id,
-                "statusCount": {"RUNNING": 1},
-                "queryType": "PERSISTENT",
-                "state": "RUNNING",
-            })
-        })
-        .collect()
-}
-
 /// `SourceDescription`.
 fn source_description(source: &SourceDescription) -> Value {
     json!({
         "name": source.summary.name,
         "windowType": source.window_type,
-        "readQueries": query_refs(&source.read_queries, &source.summary.name),
-        "writeQueries": query_refs(&source.write_queries, &source.summary.name),
+        "readQueries": source.read_queries.iter().map(running_query).collect::<Vec<_>>(),
+        "writeQueries": source.write_queries.iter().map(running_query).collect::<Vec<_>>(),
         "fields": source.fields.iter().map(field_info).collect::<Vec<_>>(),
         "type": source.summary.kind,
         "timestamp": source.timestamp.clone().unwrap_or_default(),

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use eddy_sql::SqlType;
@@ -81,9 +81,14 @@ impl PushRegistry {
     }
 
     /// Closes the query `id`; false if no such query is open.
+    /// Ids compare ignoring case (`TERMINATE` upper-cases them, as ksqlDB does).
     pub fn close(&self, id: &str) -> bool {
-        match self.lock().get(id) {
-            Some(flag) => {
+        match self
+            .lock()
+            .iter()
+            .find(|(open, _)| open.eq_ignore_ascii_case(id))
+        {
+            Some((_, flag)) => {
                 flag.store(true, Ordering::Release);
                 true
             }
@@ -143,11 +148,35 @@ pub fn stream(
     Ok(rx)
 }
 
+/// After this long without a write, the older API sends a newline (ksqlDB's
+/// `query.stream.disconnect.check`), so that clients' read timeouts do not end a quiet
+/// query.
+const KEEP_ALIVE: Duration = Duration::from_secs(1);
+
+/// How many bytes of rows go in one chunk. Delimited rows go one per chunk: clients of
+/// `/query-stream` (ksqldb-js, ksql-python's HTTP/2 path) parse each HTTP/2 DATA frame as
+/// one line, as ksqlDB writes them (`DelimitedQueryStreamResponseWriter`).
+fn chunk_limit(framing: Framing) -> usize {
+    match framing {
+        Framing::Delimited => 0,
+        Framing::JsonArray | Framing::Legacy => CHUNK_BYTES,
+    }
+}
+
 /// Pulls rows until the query ends, the client goes or the query is closed.
 fn pump(mut query: PushQuery, framing: Framing, closed: &AtomicBool, tx: &mpsc::Sender<Bytes>) {
     let types: Vec<SqlType> = query.columns().iter().map(|(_, t)| t.clone()).collect();
-    let mut chunk = header(&query, framing);
+    let limit = chunk_limit(framing);
+    if tx
+        .blocking_send(Bytes::from(header(&query, framing)))
+        .is_err()
+    {
+        let _ = query.close();
+        return;
+    }
+    let mut chunk = String::new();
     let mut failure = None;
+    let mut last_write = Instant::now();
     loop {
         if closed.load(Ordering::Acquire) || tx.is_closed() {
             break;
@@ -164,7 +193,7 @@ fn pump(mut query: PushQuery, framing: Framing, closed: &AtomicBool, tx: &mpsc::
                     continue;
                 }
                 write_row(&mut chunk, framing, &row.values, &types, row.tombstone);
-                if chunk.len() < CHUNK_BYTES {
+                if chunk.len() < limit {
                     continue;
                 }
             }
@@ -175,16 +204,23 @@ fn pump(mut query: PushQuery, framing: Framing, closed: &AtomicBool, tx: &mpsc::
                 break;
             }
         }
-        if !chunk.is_empty()
-            && tx
+        if chunk.is_empty() && framing == Framing::Legacy && last_write.elapsed() >= KEEP_ALIVE {
+            chunk.push('\n');
+        }
+        if !chunk.is_empty() {
+            if tx
                 .blocking_send(Bytes::from(std::mem::take(&mut chunk)))
                 .is_err()
-        {
-            break;
+            {
+                break;
+            }
+            last_write = Instant::now();
         }
     }
     chunk.push_str(&footer(framing, query.is_complete(), failure.as_deref()));
-    let _ = tx.blocking_send(Bytes::from(chunk));
+    if !chunk.is_empty() {
+        let _ = tx.blocking_send(Bytes::from(chunk));
+    }
     if let Err(e) = query.close() {
         tracing::warn!(error = %e, "closing a push query failed");
     }
@@ -213,19 +249,27 @@ fn header_of(id: &str, columns: &[(String, SqlType)], framing: Framing) -> Strin
     }
 }
 
-/// A pull query's whole answer, framed.
-pub fn pull_body(result: &PullResult, framing: Framing) -> String {
+/// A pull query's whole answer, framed, in chunks (one per line when delimited).
+pub fn pull_body(result: &PullResult, framing: Framing) -> Vec<Bytes> {
     let types: Vec<SqlType> = result.columns.iter().map(|(_, t)| t.clone()).collect();
-    let mut out = header_of(&result.id, &result.columns, framing);
+    let limit = chunk_limit(framing);
+    let mut chunks = vec![Bytes::from(header_of(&result.id, &result.columns, framing))];
+    let mut chunk = String::new();
     for row in &result.rows {
-        write_row(&mut out, framing, row, &types, false);
+        write_row(&mut chunk, framing, row, &types, false);
+        if chunk.len() >= limit {
+            chunks.push(Bytes::from(std::mem::take(&mut chunk)));
+        }
     }
-    out.push_str(match framing {
+    chunk.push_str(match framing {
         Framing::Delimited => "",
         Framing::JsonArray => "]",
         Framing::Legacy => "]\n",
     });
-    out
+    if !chunk.is_empty() {
+        chunks.push(Bytes::from(chunk));
+    }
+    chunks
 }
 
 fn write_row(

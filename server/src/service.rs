@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use eddy_sql::engine::{Cluster, Config, Engine, QueryAnswer, QueryRunner, StatementResult};
-use eddy_sql::parser::ast::{ParsedStatement, SourceKind, Statement};
+use eddy_sql::parser::ast::{ParsedStatement, QueryTarget, SourceKind, Statement};
 use eddy_sql::{ErrorKind, SqlError};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::command_log::{Command, CommandLog, command_topic};
 use crate::entities::{CommandStatus, current_status, listing};
@@ -272,6 +272,17 @@ impl KsqlService {
                 match &parsed.statement {
                     Statement::Query(_) | Statement::Print { .. } => {
                         return Err(RestError::query_endpoint(text, &entities));
+                    }
+                    // A push query's id: close it, as ksqlDB does (not recorded).
+                    Statement::Terminate(QueryTarget::Id(id)) if self.push.close(id) => {
+                        entities.push(json!({
+                            "@type": "terminate_query",
+                            "statementText": text,
+                            "queryId": id,
+                            "wasTerminated": true,
+                            "warnings": [],
+                        }));
+                        return Ok(());
                     }
                     Statement::Set { name, value } => {
                         overrides.insert(name.clone(), value.clone());

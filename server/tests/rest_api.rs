@@ -259,6 +259,28 @@ async fn push_queries_stream_rows_in_each_framing() -> Result<()> {
     );
     assert_eq!(lines[1..], [r#"["u1","HOME"]"#, r#"["u2","CART"]"#]);
 
+    // Over HTTP/2 each line is a DATA frame of its own: clients parse frame by frame.
+    let mut response = h2c()
+        .post(server.url("/query-stream"))
+        .body(json!({"sql": sql}).to_string())
+        .send()
+        .await?;
+    let mut frames = Vec::new();
+    while let Some(frame) = response.chunk().await? {
+        // The stream's end may come as an empty frame.
+        if !frame.is_empty() {
+            frames.push(String::from_utf8(frame.to_vec())?);
+        }
+    }
+    assert_eq!(frames.len(), 3, "{frames:?}");
+    assert!(
+        frames
+            .iter()
+            .all(|f| f.ends_with('\n') && f.matches('\n').count() == 1),
+        "{frames:?}"
+    );
+    assert_eq!(frames[1..], ["[\"u1\",\"HOME\"]\n", "[\"u2\",\"CART\"]\n"]);
+
     // One JSON array over HTTP/2 cleartext.
     let response = h2c()
         .post(server.url("/query-stream"))
@@ -364,11 +386,72 @@ async fn push_queries_end_when_closed_or_abandoned_and_are_capped() -> Result<()
     // Abandoned by its client: the query stops and frees its place.
     let mut response = h2c()
         .post(server.url("/query-stream"))
-        .body(endless)
+        .body(endless.clone())
         .send()
         .await?;
     read_lines(&mut response, 1).await?;
     wait_for_open(&server, 1).await?;
+    drop(response);
+    wait_for_open(&server, 0).await?;
+
+    // TERMINATE with a push query's id closes it (ids ignore case, as ksqlDB's do).
+    let mut response = client
+        .post(server.url("/query-stream"))
+        .body(endless)
+        .send()
+        .await?;
+    let header: Value = serde_json::from_str(&read_lines(&mut response, 1).await?[0])?;
+    let id = header["queryId"].as_str().unwrap().to_string();
+    let (status, terminated) = server.ksql(&client, &format!("TERMINATE {id};")).await?;
+    assert_eq!(status, 200, "{terminated}");
+    assert_eq!(terminated[0]["@type"], "terminate_query");
+    assert_eq!(terminated[0]["wasTerminated"], true);
+    let rest = tokio::time::timeout(Duration::from_secs(30), response.text()).await??;
+    assert_eq!(rest, "");
+    wait_for_open(&server, 0).await?;
+    // Not recorded: only the two statements of SETUP are.
+    let statuses: Value = client
+        .get(server.url("/status"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        statuses["commandStatuses"].as_object().map(|m| m.len()),
+        Some(2)
+    );
+    server.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_query_on_the_older_api_keeps_its_connection_alive() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start(&dir, ServiceConfig::default()).await?;
+    let client = http1();
+    server.ksql(&client, SETUP).await?;
+    let mut response = client
+        .post(server.url("/query"))
+        .body(json!({"ksql": "SELECT * FROM pageviews EMIT CHANGES;"}).to_string())
+        .send()
+        .await?;
+    let started = Instant::now();
+    let mut text = String::new();
+    while started.elapsed() < Duration::from_millis(2500) {
+        let Ok(chunk) = tokio::time::timeout(Duration::from_secs(3), response.chunk()).await else {
+            break;
+        };
+        match chunk? {
+            Some(bytes) => text.push_str(std::str::from_utf8(&bytes)?),
+            None => break,
+        }
+    }
+    // The header, then newlines (whitespace between the array's elements) while nothing comes.
+    let (header, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    assert!(header.starts_with("[{\"header\":"), "{text:?}");
+    assert!(
+        !rest.is_empty() && rest.chars().all(|c| c == '\n'),
+        "{text:?}"
+    );
     drop(response);
     wait_for_open(&server, 0).await?;
     server.stop().await

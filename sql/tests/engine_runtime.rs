@@ -98,7 +98,12 @@ fn persistent_queries_run_and_terminate(start: Start) {
     let StatementResult::Source(description) = &results[0] else {
         panic!("DESCRIBE gave {results:?}")
     };
-    assert_eq!(description.write_queries, ["CTAS_VIEWS_PER_REGION_0"]);
+    let writers: Vec<&str> = description
+        .write_queries
+        .iter()
+        .map(|q| q.id.as_str())
+        .collect();
+    assert_eq!(writers, ["CTAS_VIEWS_PER_REGION_0"]);
     let fields: Vec<(String, Option<String>)> = description
         .fields
         .iter()

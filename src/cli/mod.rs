@@ -7,6 +7,7 @@ pub mod broker;
 pub mod consume;
 pub mod demo;
 pub mod produce;
+pub mod repl;
 pub mod server;
 pub mod sql;
 pub mod sql_run;

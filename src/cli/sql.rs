@@ -1,4 +1,5 @@
-//! `eddy sql ...`: SQL tools. `eddy sql run` runs SQL scripts on an embedded broker (see
+//! `eddy sql ...`: SQL tools. `eddy sql` alone is the interactive shell ([`super::repl`]);
+//! `eddy sql run` runs SQL scripts on an embedded broker (see
 //! [`super::sql_run`]); `eddy sql qtt` runs ksqlDB's query-validation test files against
 //! Eddy's engine; `eddy sql test` runs a `ksql-test-runner` triple (statements, input and
 //! output files).
@@ -56,8 +57,11 @@ fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
-/// Runs `eddy sql ...`.
-pub fn run(command: Command) -> Result<()> {
+/// Runs `eddy sql ...`: the shell without a subcommand.
+pub fn run(command: Option<Command>, repl: super::repl::ReplArgs) -> Result<()> {
+    let Some(command) = command else {
+        return super::repl::run(repl);
+    };
     match command {
         Command::Qtt(args) => qtt_command(args),
         Command::Run(args) => super::sql_run::run(args),

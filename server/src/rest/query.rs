@@ -62,7 +62,12 @@ async fn run(
     })
     .await;
     match answer {
-        Ok(Err(pulled)) => ([(header::CONTENT_TYPE, content_type)], pulled).into_response(),
+        Ok(Err(pulled)) => {
+            let body = Body::from_stream(stream::iter(
+                pulled.into_iter().map(Ok::<_, std::convert::Infallible>),
+            ));
+            ([(header::CONTENT_TYPE, content_type)], body).into_response()
+        }
         Ok(Ok(rows)) => {
             let body = Body::from_stream(stream::unfold(rows, |mut rows| async move {
                 rows.recv()

@@ -60,9 +60,9 @@ pub struct SourceDescription {
     /// The window type of windowed keys.
     pub window_type: Option<String>,
     /// The queries reading it.
-    pub read_queries: Vec<String>,
+    pub read_queries: Vec<QuerySummary>,
     /// The queries writing it.
-    pub write_queries: Vec<String>,
+    pub write_queries: Vec<QuerySummary>,
     /// Its topic's partition count (EXTENDED only).
     pub partitions: Option<i32>,
     /// The statement that made it.
@@ -82,6 +82,8 @@ pub struct QuerySummary {
     pub sql: String,
     /// What it writes.
     pub sinks: Vec<String>,
+    /// The topics of what it writes.
+    pub sink_topics: Vec<String>,
     /// `RUNNING`, `ERROR` or `NOT_RUNNING`.
     pub state: String,
     /// The error it stopped with.
@@ -291,6 +293,12 @@ impl Engine {
                     query_type: "PERSISTENT".into(),
                     sql: q.sql.clone(),
                     sinks: q.sink.iter().cloned().collect(),
+                    sink_topics: q
+                        .sink
+                        .iter()
+                        .filter_map(|s| self.metastore.source(s))
+                        .map(|s| s.topic.clone())
+                        .collect(),
                     state: status.name().into(),
                     error: match status {
                         super::QueryStatus::Error(e) => Some(e),
@@ -298,6 +306,14 @@ impl Engine {
                     },
                 }
             })
+            .collect()
+    }
+
+    /// The summaries of the queries with these ids.
+    fn queries_among(&self, ids: &[String]) -> Vec<QuerySummary> {
+        self.query_summaries()
+            .into_iter()
+            .filter(|q| ids.contains(&q.id))
             .collect()
     }
 
@@ -314,8 +330,8 @@ impl Engine {
             fields: fields(source),
             timestamp: source.timestamp.as_ref().map(|t| t.column.clone()),
             window_type: source.window.map(|w| w.kind.name().to_string()),
-            read_queries: self.metastore.readers_of(name),
-            write_queries: self.metastore.writers_of(name),
+            read_queries: self.queries_among(&self.metastore.readers_of(name)),
+            write_queries: self.queries_among(&self.metastore.writers_of(name)),
             partitions: if extended {
                 self.cluster.partitions(&source.topic)?
             } else {

@@ -1,0 +1,339 @@
+//! `eddy sql`: the interactive SQL shell. Without `--server` it runs the engine in this
+//! process on an embedded broker (data in `./eddy-data`, statements kept in its command
+//! topic, so streams, tables and queries are there the next time); with `--server URL` it
+//! talks to `eddy server` (or ksqlDB) over the REST API.
+//!
+//! Statements run over lines until `;`; history is kept in `~/.eddy_sql_history` (Ctrl-R
+//! searches it); Tab completes keywords, names and properties; push queries print rows as
+//! they come until their `LIMIT` or Ctrl-C, which ends the query, not the shell. `SET`,
+//! `UNSET`, `DEFINE` and `UNDEFINE` apply to the rest of the session (sent with every
+//! request, as the ksql CLI does); `RUN SCRIPT 'file'` runs a file's statements. `-e SQL`
+//! and `-f FILE` run statements without a prompt, stopping at the first error.
+
+mod helper;
+mod render;
+mod session;
+
+use std::cell::RefCell;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use eddy::sql::parser::ast::Statement;
+use eddy::sql::parser::{parse_one, split_statements, substitute_variables};
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{Config, Editor};
+use serde_json::Value;
+
+use helper::{Names, SqlHelper};
+use session::{Local, Remote, Scope, Session};
+
+/// `eddy sql` arguments (the shell).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplArgs {
+    /// A server's REST API (`http://HOST:8088`); without it, the engine runs in this
+    /// process on the data directory.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// The embedded engine's data directory (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "./eddy-data")]
+    pub data_dir: PathBuf,
+    /// Run these statements and exit.
+    #[arg(
+        short = 'e',
+        long = "execute",
+        value_name = "SQL",
+        conflicts_with = "file"
+    )]
+    pub execute: Option<String>,
+    /// Run this file's statements and exit.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+const HELP: &str = "\
+Statements end with ';' and may span lines. For example:
+  CREATE STREAM clicks (user STRING KEY, page STRING)
+    WITH (kafka_topic='clicks', partitions=1, value_format='JSON');
+  INSERT INTO clicks (user, page) VALUES ('ada', '/home');
+  SET 'auto.offset.reset' = 'earliest';
+  SELECT * FROM clicks EMIT CHANGES;          -- rows as they come; Ctrl-C ends it
+  CREATE TABLE per_user AS SELECT user, COUNT(*) AS n FROM clicks GROUP BY user;
+  SELECT * FROM per_user WHERE user = 'ada';  -- a pull query: the rows now
+  SHOW STREAMS; SHOW TABLES; SHOW QUERIES; DESCRIBE clicks; TERMINATE ALL;
+Shell: help, clear, exit (or Ctrl-D); Tab completes; Ctrl-R searches history;
+  RUN SCRIPT 'file.sql'; SET/UNSET and DEFINE/UNDEFINE last for the session.";
+
+/// The shell's state.
+struct Shell {
+    session: Box<dyn Session>,
+    scope: Scope,
+    names: Rc<RefCell<Names>>,
+    /// Set by Ctrl-C while a query runs.
+    interrupted: Arc<AtomicBool>,
+    color: bool,
+}
+
+/// Runs `eddy sql` (the shell).
+pub fn run(args: ReplArgs) -> Result<()> {
+    let handle = tokio::runtime::Handle::current();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone())
+        .context("cannot handle Ctrl-C")?;
+    let session: Box<dyn Session> = match &args.server {
+        Some(url) => {
+            let (remote, version) = Remote::connect(url, handle.clone())?;
+            if args.execute.is_none() && args.file.is_none() {
+                println!("Connected to {url} (server version {version}).");
+            }
+            Box::new(remote)
+        }
+        None => Box::new(Local::open(&args.data_dir, handle)?),
+    };
+    let color = std::io::stdout().is_terminal();
+    let mut shell = Shell {
+        session,
+        scope: Scope::default(),
+        names: Rc::new(RefCell::new(Names::default())),
+        interrupted,
+        color,
+    };
+    let result = match (&args.execute, &args.file) {
+        (Some(sql), _) => shell.script(sql, true),
+        (None, Some(file)) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            shell.script(&text, true)
+        }
+        (None, None) => shell.interactive(),
+    };
+    // The local session owns the broker: shut it down cleanly, whatever happened.
+    let finished = shell.session.finish();
+    result.and(finished)
+}
+
+fn history_path() -> Option<PathBuf> {
+    std::env::var_os("EDDY_SQL_HISTORY")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".eddy_sql_history")))
+}
+
+impl Shell {
+    fn interactive(&mut self) -> Result<()> {
+        let config = Config::builder()
+            .history_ignore_dups(true)?
+            .max_history_size(10_000)?
+            .auto_add_history(false)
+            .build();
+        let mut editor: Editor<SqlHelper, FileHistory> = Editor::with_config(config)?;
+        editor.set_helper(Some(SqlHelper {
+            names: self.names.clone(),
+            color: self.color,
+        }));
+        let history = history_path();
+        if let Some(path) = &history {
+            let _ = editor.load_history(path);
+        }
+        println!(
+            "eddy sql {} on {}. Statements end with ';'; 'help' for help, 'exit' to leave.",
+            env!("CARGO_PKG_VERSION"),
+            self.session.describe()
+        );
+        self.refresh_names();
+        loop {
+            match editor.readline("eddy> ") {
+                Ok(input) => {
+                    let trimmed = input.trim();
+                    if trimmed.is_empty() {
+                        continue;
+                    }
+                    let _ = editor.add_history_entry(trimmed);
+                    if let Some(path) = &history {
+                        let _ = editor.append_history(path);
+                    }
+                    match trimmed.to_ascii_lowercase().trim_end_matches(';') {
+                        "exit" | "quit" => break,
+                        "help" => println!("{HELP}"),
+                        "clear" => {
+                            let _ = editor.clear_screen();
+                        }
+                        _ => {
+                            if let Err(e) = self.script(&input, false) {
+                                self.print_error(&e.to_string());
+                            }
+                        }
+                    }
+                }
+                Err(ReadlineError::Interrupted) => continue,
+                Err(ReadlineError::Eof) => break,
+                Err(e) => return Err(anyhow!("reading input failed: {e}")),
+            }
+        }
+        Ok(())
+    }
+
+    fn print_error(&self, message: &str) {
+        if self.color {
+            eprintln!("\x1b[31m{message}\x1b[0m");
+        } else {
+            eprintln!("{message}");
+        }
+    }
+
+    /// Runs a script's statements in order; with `stop_at_error`, the first failure ends
+    /// it (and is returned), otherwise it is printed and the next statement runs.
+    fn script(&mut self, text: &str, stop_at_error: bool) -> Result<()> {
+        let statements = split_statements(text).map_err(|e| anyhow!("{e}"))?;
+        for (statement, _) in statements {
+            match self.statement(&statement) {
+                Ok(()) => {}
+                Err(e) if stop_at_error => return Err(e),
+                Err(e) => self.print_error(&e.to_string()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one statement: the shell's own (`SET`, `DEFINE`, `RUN SCRIPT`), a query, or
+    /// one for the session.
+    fn statement(&mut self, sql: &str) -> Result<()> {
+        let substituted =
+            substitute_variables(sql, &self.scope.variables).map_err(|e| anyhow!("{e}"))?;
+        let parsed = parse_one(&substituted).ok();
+        match parsed.as_ref().map(|p| &p.statement) {
+            Some(Statement::Set { name, value }) => {
+                self.scope.properties.insert(name.clone(), value.clone());
+                println!("Successfully changed local property '{name}' to '{value}'.");
+                return Ok(());
+            }
+            Some(Statement::Unset(name)) => {
+                self.scope.properties.remove(name);
+                println!("Successfully unset local property '{name}'.");
+                return Ok(());
+            }
+            Some(Statement::Define { name, value }) => {
+                self.scope.variables.insert(name.clone(), value.clone());
+                return Ok(());
+            }
+            Some(Statement::Undefine(name)) => {
+                self.scope.variables.remove(name);
+                return Ok(());
+            }
+            Some(Statement::RunScript(path)) => {
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
+                return self.script(&text, true);
+            }
+            Some(Statement::Print { .. }) => bail!("PRINT is not supported yet"),
+            Some(Statement::Query(_)) => return self.query(sql),
+            _ => {}
+        }
+        let entities = match self.session.ksql(sql, &self.scope)? {
+            Ok(entities) => entities,
+            Err(error) => bail!("{}", render::error(&error)),
+        };
+        let changed = entities.iter().any(|e| e["@type"] == "currentStatus");
+        for entity in &entities {
+            println!("{}", render::entity(entity));
+        }
+        if changed {
+            self.refresh_names();
+        }
+        Ok(())
+    }
+
+    /// Runs a query, printing rows until it ends or Ctrl-C.
+    fn query(&mut self, sql: &str) -> Result<()> {
+        let mut rows = match self.session.query(sql, &self.scope)? {
+            Ok(rows) => rows,
+            Err(error) => bail!("{}", render::error(&error)),
+        };
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(120);
+        let printer = render::RowPrinter::new(&rows.names, width);
+        println!("{}", printer.header(&rows.names));
+        self.interrupted.store(false, Ordering::Release);
+        let mut stdout = std::io::stdout();
+        let mut count = 0u64;
+        let outcome = loop {
+            if self.interrupted.swap(false, Ordering::AcqRel) {
+                break "Query terminated";
+            }
+            match rows.next(Duration::from_millis(100)) {
+                Ok(Some(row)) => {
+                    count += 1;
+                    let _ = writeln!(stdout, "{}", printer.row(&row));
+                    let _ = stdout.flush();
+                }
+                Ok(None) if rows.ended() => break "",
+                Ok(None) => {}
+                Err(e) => {
+                    println!("{}", printer.footer());
+                    self.session.close(rows)?;
+                    return Err(e);
+                }
+            }
+        };
+        println!("{}", printer.footer());
+        self.session.close(rows)?;
+        match outcome {
+            "" => println!("{count} row(s)"),
+            message => println!("{message} ({count} row(s))"),
+        }
+        Ok(())
+    }
+
+    /// Asks the session what it has, for completion.
+    fn refresh_names(&mut self) {
+        let asked = self.session.ksql(
+            "SHOW TOPICS; SHOW FUNCTIONS; SHOW PROPERTIES; DESCRIBE STREAMS; DESCRIBE TABLES;",
+            &self.scope,
+        );
+        let Ok(Ok(entities)) = asked else {
+            return;
+        };
+        let mut names = Names::default();
+        let strings = |e: &Value, list: &str, field: &str| -> Vec<String> {
+            e[list]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|i| i[field].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for e in &entities {
+            match e["@type"].as_str() {
+                Some("kafka_topics") => names.topics.extend(strings(e, "topics", "name")),
+                Some("function_names") => names.functions.extend(strings(e, "functions", "name")),
+                Some("properties") => names.properties.extend(strings(e, "properties", "name")),
+                Some("source_descriptions") => {
+                    for d in e["sourceDescriptions"].as_array().into_iter().flatten() {
+                        if let Some(name) = d["name"].as_str() {
+                            names.sources.insert(name.to_string());
+                        }
+                        names.columns.extend(strings(d, "fields", "name"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        names.properties.extend(
+            [
+                "auto.offset.reset",
+                "commit.interval.ms",
+                "cache.max.bytes.buffering",
+            ]
+            .map(String::from),
+        );
+        *self.names.borrow_mut() = names;
+    }
+}
