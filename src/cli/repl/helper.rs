@@ -226,6 +226,38 @@ impl SqlHelper {
         if in_quote && (previous == "SET" || previous == "UNSET") {
             return matching(&mut names.properties.iter());
         }
+        // Where the grammar allows only a few words, offer only those.
+        let only: &[&str] = match previous.as_str() {
+            "SHOW" | "LIST" => &[
+                "STREAMS",
+                "TABLES",
+                "QUERIES",
+                "TOPICS",
+                "PROPERTIES",
+                "FUNCTIONS",
+                "TYPES",
+                "VARIABLES",
+            ],
+            "CREATE" => &["STREAM", "TABLE", "SOURCE", "TYPE", "OR"],
+            "DROP" => &["STREAM", "TABLE", "TYPE"],
+            "EMIT" => &["CHANGES", "FINAL"],
+            "TERMINATE" => &["ALL"],
+            _ => &[],
+        };
+        if !only.is_empty() {
+            let lower = word.chars().any(|c| c.is_ascii_lowercase());
+            return only
+                .iter()
+                .filter(|k| k.starts_with(&upper))
+                .map(|k| {
+                    if lower {
+                        k.to_ascii_lowercase()
+                    } else {
+                        k.to_string()
+                    }
+                })
+                .collect();
+        }
         match previous.as_str() {
             "FROM" | "JOIN" | "INTO" | "DESCRIBE" | "STREAM" | "TABLE" | "EXISTS" => {
                 let sources = matching(&mut names.sources.iter());

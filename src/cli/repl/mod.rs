@@ -27,7 +27,7 @@ use eddy::sql::parser::ast::Statement;
 use eddy::sql::parser::{parse_one, split_statements, substitute_variables};
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
-use rustyline::{Config, Editor};
+use rustyline::{CompletionType, Config, Editor};
 use serde_json::Value;
 
 use helper::{Names, SqlHelper};
@@ -76,6 +76,8 @@ struct Shell {
     names: Rc<RefCell<Names>>,
     /// Set by Ctrl-C while a query runs.
     interrupted: Arc<AtomicBool>,
+    /// Whether the last statements included a query Ctrl-C ended.
+    interrupted_query: bool,
     color: bool,
 }
 
@@ -83,8 +85,6 @@ struct Shell {
 pub fn run(args: ReplArgs) -> Result<()> {
     let handle = tokio::runtime::Handle::current();
     let interrupted = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone())
-        .context("cannot handle Ctrl-C")?;
     let session: Box<dyn Session> = match &args.server {
         Some(url) => {
             let (remote, version) = Remote::connect(url, handle.clone())?;
@@ -101,14 +101,17 @@ pub fn run(args: ReplArgs) -> Result<()> {
         scope: Scope::default(),
         names: Rc::new(RefCell::new(Names::default())),
         interrupted,
+        interrupted_query: false,
         color,
     };
     let result = match (&args.execute, &args.file) {
-        (Some(sql), _) => shell.script(sql, true),
+        (Some(sql), _) => shell.watch_ctrl_c().and_then(|()| shell.script(sql, true)),
         (None, Some(file)) => {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            shell.script(&text, true)
+            shell
+                .watch_ctrl_c()
+                .and_then(|()| shell.script(&text, true))
         }
         (None, None) => shell.interactive(),
     };
@@ -124,17 +127,34 @@ fn history_path() -> Option<PathBuf> {
 }
 
 impl Shell {
+    /// Ctrl-C (SIGINT) sets the flag a running query watches. In the interactive shell
+    /// this is registered after the line editor exists: rustyline installs a SIGINT
+    /// handler of its own for its lifetime, and signal-hook chains to it, so both see it.
+    /// (rustyline's `signal-hook` feature would leave SIGINT alone, but with it rustyline
+    /// stalls on input that arrives in one burst, a paste.)
+    fn watch_ctrl_c(&self) -> Result<()> {
+        signal_hook::flag::register(signal_hook::consts::SIGINT, self.interrupted.clone())
+            .context("cannot handle Ctrl-C")?;
+        Ok(())
+    }
+
     fn interactive(&mut self) -> Result<()> {
         let config = Config::builder()
             .history_ignore_dups(true)?
             .max_history_size(10_000)?
             .auto_add_history(false)
+            // Like a shell: Tab completes what all candidates share, a second Tab lists them.
+            .completion_type(CompletionType::List)
             .build();
         let mut editor: Editor<SqlHelper, FileHistory> = Editor::with_config(config)?;
         editor.set_helper(Some(SqlHelper {
             names: self.names.clone(),
             color: self.color,
         }));
+        self.watch_ctrl_c()?;
+        // The Ctrl-C that ended a query also reached rustyline's handler, which answers the
+        // next prompt with an interruption: that one is not the user's.
+        let mut stale_interrupt = false;
         let history = history_path();
         if let Some(path) = &history {
             let _ = editor.load_history(path);
@@ -148,6 +168,7 @@ impl Shell {
         loop {
             match editor.readline("eddy> ") {
                 Ok(input) => {
+                    stale_interrupt = false;
                     let trimmed = input.trim();
                     if trimmed.is_empty() {
                         continue;
@@ -166,8 +187,14 @@ impl Shell {
                             if let Err(e) = self.script(&input, false) {
                                 self.print_error(&e.to_string());
                             }
+                            stale_interrupt = self.interrupted_query;
+                            self.interrupted_query = false;
                         }
                     }
+                }
+                Err(ReadlineError::Interrupted) if stale_interrupt => {
+                    stale_interrupt = false;
+                    continue;
                 }
                 Err(ReadlineError::Interrupted) => continue,
                 Err(ReadlineError::Eof) => break,
@@ -264,6 +291,7 @@ impl Shell {
         let mut count = 0u64;
         let outcome = loop {
             if self.interrupted.swap(false, Ordering::AcqRel) {
+                self.interrupted_query = true;
                 break "Query terminated";
             }
             match rows.next(Duration::from_millis(100)) {

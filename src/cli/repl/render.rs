@@ -5,12 +5,26 @@
 use comfy_table::{ContentArrangement, Table, presets};
 use serde_json::Value;
 
+/// A table fitted to the terminal's width (`COLUMNS` wins); unwrapped when the width is
+/// unknown or too small to be a real one (a pseudo-terminal of size 0).
 fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table
         .load_preset(presets::ASCII_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header.iter().copied());
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<u16>().ok());
+    match columns.or_else(|| table.width()) {
+        Some(width) if width >= 40 => {
+            table
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(width);
+        }
+        _ => {
+            table.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
     table
 }
 
