@@ -205,6 +205,7 @@ fn word_at(line: &str, pos: usize) -> (usize, &str) {
 /// The keyword before the word being typed, upper-cased.
 fn previous_word(line: &str, start: usize) -> String {
     line[..start]
+        .trim_end_matches('\'')
         .split(|c: char| c.is_whitespace() || c == '(' || c == ',')
         .rfind(|w| !w.is_empty())
         .unwrap_or_default()

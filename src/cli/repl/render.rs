@@ -318,14 +318,15 @@ mod tests {
     #[test]
     fn rows_fit_their_columns() {
         let names = vec!["ID".to_string(), "NAME".to_string()];
+        // Two columns share 21 characters less the three bars: 9 each.
         let printer = RowPrinter::new(&names, 21);
         assert_eq!(
             printer.header(&names).lines().nth(1),
-            Some("|ID      |NAME    |")
+            Some("|ID       |NAME     |")
         );
         assert_eq!(
             printer.row(&json!([1, "a name too long"])),
-            "|1       |a name …|"
+            "|1        |a name t…|"
         );
     }
 }
