@@ -15,7 +15,7 @@ mod render;
 mod session;
 
 use std::cell::RefCell;
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -69,6 +69,29 @@ Statements end with ';' and may span lines. For example:
 Shell: help, clear, exit (or Ctrl-D); Tab completes; Ctrl-R searches history;
   RUN SCRIPT 'file.sql'; SET/UNSET and DEFINE/UNDEFINE last for the session.";
 
+/// Standard output went away (the reader of a pipe closed it, as `head` or `grep -q` do):
+/// the shell stops quietly, as command-line tools do.
+#[derive(Debug)]
+struct OutputClosed;
+
+impl std::fmt::Display for OutputClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("standard output is closed")
+    }
+}
+
+impl std::error::Error for OutputClosed {}
+
+/// Writes a line to standard output; a closed output ends the run ([`OutputClosed`]).
+fn emit(text: impl std::fmt::Display) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(OutputClosed.into()),
+        Err(e) => Err(anyhow!("cannot write to standard output: {e}")),
+    }
+}
+
 /// The shell's state.
 struct Shell {
     session: Box<dyn Session>,
@@ -89,7 +112,7 @@ pub fn run(args: ReplArgs) -> Result<()> {
         Some(url) => {
             let (remote, version) = Remote::connect(url, handle.clone())?;
             if args.execute.is_none() && args.file.is_none() {
-                println!("Connected to {url} (server version {version}).");
+                emit(format!("Connected to {url} (server version {version})."))?;
             }
             Box::new(remote)
         }
@@ -117,6 +140,10 @@ pub fn run(args: ReplArgs) -> Result<()> {
     };
     // The local session owns the broker: shut it down cleanly, whatever happened.
     let finished = shell.session.finish();
+    let result = match result {
+        Err(e) if e.is::<OutputClosed>() => Ok(()),
+        other => other,
+    };
     result.and(finished)
 }
 
@@ -159,11 +186,11 @@ impl Shell {
         if let Some(path) = &history {
             let _ = editor.load_history(path);
         }
-        println!(
+        emit(format!(
             "eddy sql {} on {}. Statements end with ';'; 'help' for help, 'exit' to leave.",
             env!("CARGO_PKG_VERSION"),
             self.session.describe()
-        );
+        ))?;
         self.refresh_names();
         loop {
             match editor.readline("eddy> ") {
@@ -179,13 +206,15 @@ impl Shell {
                     }
                     match trimmed.to_ascii_lowercase().trim_end_matches(';') {
                         "exit" | "quit" => break,
-                        "help" => println!("{HELP}"),
+                        "help" => emit(HELP)?,
                         "clear" => {
                             let _ = editor.clear_screen();
                         }
                         _ => {
-                            if let Err(e) = self.script(&input, false) {
-                                self.print_error(&e.to_string());
+                            match self.script(&input, false) {
+                                Err(e) if e.is::<OutputClosed>() => return Err(e),
+                                Err(e) => self.print_error(&e.to_string()),
+                                Ok(()) => {}
                             }
                             stale_interrupt = self.interrupted_query;
                             self.interrupted_query = false;
@@ -219,7 +248,7 @@ impl Shell {
         for (statement, _) in statements {
             match self.statement(&statement) {
                 Ok(()) => {}
-                Err(e) if stop_at_error => return Err(e),
+                Err(e) if stop_at_error || e.is::<OutputClosed>() => return Err(e),
                 Err(e) => self.print_error(&e.to_string()),
             }
         }
@@ -235,12 +264,14 @@ impl Shell {
         match parsed.as_ref().map(|p| &p.statement) {
             Some(Statement::Set { name, value }) => {
                 self.scope.properties.insert(name.clone(), value.clone());
-                println!("Successfully changed local property '{name}' to '{value}'.");
+                emit(format!(
+                    "Successfully changed local property '{name}' to '{value}'."
+                ))?;
                 return Ok(());
             }
             Some(Statement::Unset(name)) => {
                 self.scope.properties.remove(name);
-                println!("Successfully unset local property '{name}'.");
+                emit(format!("Successfully unset local property '{name}'."))?;
                 return Ok(());
             }
             Some(Statement::Define { name, value }) => {
@@ -266,7 +297,7 @@ impl Shell {
         };
         let changed = entities.iter().any(|e| e["@type"] == "currentStatus");
         for entity in &entities {
-            println!("{}", render::entity(entity));
+            emit(render::entity(entity))?;
         }
         if changed {
             self.refresh_names();
@@ -285,9 +316,8 @@ impl Shell {
             .and_then(|c| c.parse().ok())
             .unwrap_or(120);
         let printer = render::RowPrinter::new(&rows.names, width);
-        println!("{}", printer.header(&rows.names));
+        emit(printer.header(&rows.names))?;
         self.interrupted.store(false, Ordering::Release);
-        let mut stdout = std::io::stdout();
         let mut count = 0u64;
         let outcome = loop {
             if self.interrupted.swap(false, Ordering::AcqRel) {
@@ -297,25 +327,26 @@ impl Shell {
             match rows.next(Duration::from_millis(100)) {
                 Ok(Some(row)) => {
                     count += 1;
-                    let _ = writeln!(stdout, "{}", printer.row(&row));
-                    let _ = stdout.flush();
+                    if let Err(e) = emit(printer.row(&row)) {
+                        self.session.close(rows)?;
+                        return Err(e);
+                    }
                 }
                 Ok(None) if rows.ended() => break "",
                 Ok(None) => {}
                 Err(e) => {
-                    println!("{}", printer.footer());
                     self.session.close(rows)?;
+                    emit(printer.footer())?;
                     return Err(e);
                 }
             }
         };
-        println!("{}", printer.footer());
         self.session.close(rows)?;
+        emit(printer.footer())?;
         match outcome {
-            "" => println!("{count} row(s)"),
-            message => println!("{message} ({count} row(s))"),
+            "" => emit(format!("{count} row(s)")),
+            message => emit(format!("{message} ({count} row(s))")),
         }
-        Ok(())
     }
 
     /// Asks the session what it has, for completion.
