@@ -126,6 +126,38 @@ fn execute_and_file_run_statements_without_a_prompt() -> Result<()> {
     assert!(stdout.contains("|1 "), "{stdout}");
     assert!(stdout.contains("|one "), "{stdout}");
     assert!(stdout.contains("1 row(s)"), "{stdout}");
+    let out = run(&["--output", "json", "-e", "SELECT * FROM s; SHOW STREAMS;"])?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut lines = stdout.lines();
+    let header: serde_json::Value = serde_json::from_str(lines.next().unwrap_or_default())?;
+    assert_eq!(
+        header["columnNames"],
+        serde_json::json!(["ID", "V"]),
+        "{stdout}"
+    );
+    assert_eq!(lines.next(), Some(r#"[1,"one"]"#), "{stdout}");
+    let listing: serde_json::Value = serde_json::from_str(&lines.collect::<Vec<_>>().join("\n"))?;
+    assert_eq!(listing[0]["@type"], "streams", "{stdout}");
+    assert_eq!(listing[0]["streams"][0]["name"], "S", "{stdout}");
+    let out = run(&["-e", "PRINT 's' FROM BEGINNING LIMIT 1;"])?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[..2],
+        ["Key format: KAFKA_INT", "Value format: JSON"],
+        "{stdout}"
+    );
+    assert!(
+        lines[2].starts_with("rowtime: ")
+            && lines[2].ends_with(r#", key: 1, value: {"V":"one"}, partition: 0"#),
+        "{stdout}"
+    );
+    assert_eq!(lines[3..], ["1 record(s)"], "{stdout}");
     // The first failing statement stops the run, with exit status 1.
     let out = run(&["-e", "SHOW STREAMS; DROP STREAM nowhere; SHOW TABLES;"])?;
     assert!(!out.status.success());

@@ -134,7 +134,12 @@ async fn ksql(client: &reqwest::Client, server: &Server, sql: &str) -> Result<Va
 }
 
 /// Streams `rows` rows through one `/inserts-stream` request; returns the time to the last ack.
-async fn inserts(client: &reqwest::Client, server: &Server, keys: usize, rows: usize) -> Result<Duration> {
+async fn inserts(
+    client: &reqwest::Client,
+    server: &Server,
+    keys: usize,
+    rows: usize,
+) -> Result<Duration> {
     let mut body = String::from("{\"target\": \"SRC\"}\n");
     for i in 0..rows {
         body.push_str(&format!("{{\"K\": \"k{}\", \"V\": {i}}}\n", i % keys));
@@ -148,7 +153,11 @@ async fn inserts(client: &reqwest::Client, server: &Server, keys: usize, rows: u
     let text = response.text().await?;
     let elapsed = started.elapsed();
     let acks = text.lines().filter(|l| l.contains("\"ok\"")).count();
-    ensure!(acks == rows, "{acks} of {rows} rows acknowledged: {}", &text[..text.len().min(300)]);
+    ensure!(
+        acks == rows,
+        "{acks} of {rows} rows acknowledged: {}",
+        &text[..text.len().min(300)]
+    );
     Ok(elapsed)
 }
 
@@ -185,7 +194,12 @@ async fn pull_once(client: &reqwest::Client, base: &str, key: usize) -> Result<D
 }
 
 /// Pull lookups with `clients` concurrent clients for `seconds`: lookups per second.
-async fn pull_throughput(client: &reqwest::Client, base: &str, keys: usize, seconds: u64) -> Result<f64> {
+async fn pull_throughput(
+    client: &reqwest::Client,
+    base: &str,
+    keys: usize,
+    seconds: u64,
+) -> Result<f64> {
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
@@ -209,7 +223,13 @@ async fn pull_throughput(client: &reqwest::Client, base: &str, keys: usize, seco
 }
 
 /// Pull lookups at a fixed rate (open loop): their latencies, sorted.
-async fn pull_at_rate(client: &reqwest::Client, base: &str, keys: usize, rate: u64, seconds: u64) -> Result<Vec<Duration>> {
+async fn pull_at_rate(
+    client: &reqwest::Client,
+    base: &str,
+    keys: usize,
+    rate: u64,
+    seconds: u64,
+) -> Result<Vec<Duration>> {
     let total = rate * seconds;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let started = Instant::now();
@@ -237,7 +257,10 @@ fn raw_gets(dir: &std::path::Path, keys: usize) -> Result<(Vec<Duration>, f64)> 
     let env = RocksEnv::new(RocksConfig::default())?;
     let store = env.open_kv(dir, "baseline")?;
     for i in 0..keys {
-        store.put(format!("k{i}").as_bytes(), format!("{{\"V\":{i}}}").as_bytes())?;
+        store.put(
+            format!("k{i}").as_bytes(),
+            format!("{{\"V\":{i}}}").as_bytes(),
+        )?;
     }
     store.flush()?;
     let mut latencies = Vec::with_capacity(keys);
@@ -254,7 +277,12 @@ fn raw_gets(dir: &std::path::Path, keys: usize) -> Result<(Vec<Duration>, f64)> 
 }
 
 /// Rows produced at `rate` rows/s for `seconds`; latency from produce to the client.
-async fn push_latency(client: &reqwest::Client, server: &Server, rate: u64, seconds: u64) -> Result<Vec<Duration>> {
+async fn push_latency(
+    client: &reqwest::Client,
+    server: &Server,
+    rate: u64,
+    seconds: u64,
+) -> Result<Vec<Duration>> {
     ksql(
         client,
         server,
@@ -264,8 +292,11 @@ async fn push_latency(client: &reqwest::Client, server: &Server, rate: u64, seco
     .await?;
     let mut response = client
         .post(format!("{}/query-stream", server.base))
-        .body(json!({"sql": "SELECT id, sent FROM ticks EMIT CHANGES;",
-                     "properties": {"auto.offset.reset": "latest"}}).to_string())
+        .body(
+            json!({"sql": "SELECT id, sent FROM ticks EMIT CHANGES;",
+                     "properties": {"auto.offset.reset": "latest"}})
+            .to_string(),
+        )
         .send()
         .await?;
     // The header, then a moment for the query's consumer to be assigned.
@@ -290,7 +321,9 @@ async fn push_latency(client: &reqwest::Client, server: &Server, rate: u64, seco
                 })
                 .collect();
             if !batch.is_empty() {
-                broker.produce("ticks", 0, &batch, Durability::Durable).await?;
+                broker
+                    .produce("ticks", 0, &batch, Durability::Durable)
+                    .await?;
             }
             sent = due;
         }
@@ -314,14 +347,20 @@ async fn push_latency(client: &reqwest::Client, server: &Server, rate: u64, seco
         }
     }
     producer.await??;
-    ensure!(latencies.len() as u64 == total, "{} of {total} rows arrived", latencies.len());
+    ensure!(
+        latencies.len() as u64 == total,
+        "{} of {total} rows arrived",
+        latencies.len()
+    );
     latencies.sort();
     Ok(latencies)
 }
 
 fn main() -> Result<()> {
     let args = args()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let dir = tempfile::tempdir()?;
     runtime.block_on(async {
         let server = start(dir.path()).await?;

@@ -16,6 +16,7 @@ pub mod command_log;
 pub mod entities;
 pub mod error;
 pub mod held_runner;
+pub mod print;
 pub mod push;
 pub mod rest;
 pub mod service;

@@ -15,6 +15,7 @@ use eddy_sql::engine::{PullResult, PushQuery};
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use crate::print::Printer;
 use crate::rest::rows::{row_json, schema_text};
 
 /// How long the row thread waits for a row before it looks for a closed client again.
@@ -161,6 +162,49 @@ fn chunk_limit(framing: Framing) -> usize {
         Framing::Delimited => 0,
         Framing::JsonArray | Framing::Legacy => CHUNK_BYTES,
     }
+}
+
+/// Starts the thread that streams a `PRINT`'s lines, one chunk per line.
+pub fn stream_print(
+    mut printer: Printer,
+    registry: Arc<PushRegistry>,
+) -> std::io::Result<mpsc::Receiver<Bytes>> {
+    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+    let id = printer.id().to_string();
+    let closed = registry.register(&id);
+    let spawned = std::thread::Builder::new()
+        .name(format!("print-{id}"))
+        .spawn({
+            let registry = registry.clone();
+            let id = id.clone();
+            move || {
+                while !closed.load(Ordering::Acquire) && !tx.is_closed() && !printer.is_complete() {
+                    let lines = match printer.next_lines(POLL) {
+                        Ok(lines) => lines,
+                        Err(e) => vec![format!(
+                            "{}",
+                            json!({"@type": "generic_error",
+                            "error_code": 50000, "message": e.to_string()})
+                        )],
+                    };
+                    let failed = lines.iter().any(|l| l.starts_with('{'));
+                    for line in lines {
+                        if tx.blocking_send(Bytes::from(format!("{line}\n"))).is_err() {
+                            break;
+                        }
+                    }
+                    if failed {
+                        break;
+                    }
+                }
+                registry.remove(&id);
+            }
+        });
+    if let Err(e) = spawned {
+        registry.remove(&id);
+        return Err(e);
+    }
+    Ok(rx)
 }
 
 /// Pulls rows until the query ends, the client goes or the query is closed.

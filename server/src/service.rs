@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use eddy_sql::engine::{Cluster, Config, Engine, QueryAnswer, QueryRunner, StatementResult};
 use eddy_sql::parser::ast::{ParsedStatement, QueryTarget, SourceKind, Statement};
+use eddy_sql::parser::{parse_one, substitute_variables};
 use eddy_sql::{ErrorKind, SqlError};
 use serde_json::{Value, json};
 
@@ -15,6 +16,7 @@ use crate::command_log::{Command, CommandLog, command_topic};
 use crate::entities::{CommandStatus, current_status, listing};
 use crate::error::Result;
 use crate::held_runner::HeldRunner;
+use crate::print::{PrintSpec, Printer};
 use crate::push::PushRegistry;
 use crate::rest::error::RestError;
 
@@ -76,6 +78,8 @@ pub struct KsqlService {
     push: Arc<PushRegistry>,
     config: ServiceConfig,
     service_id: String,
+    /// Numbers `PRINT`s.
+    next_print: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for KsqlService {
@@ -219,6 +223,7 @@ impl KsqlService {
             push: Arc::new(PushRegistry::new(config.max_push_queries)),
             config,
             service_id,
+            next_print: std::sync::atomic::AtomicU64::new(1),
         };
         Ok((service, report))
     }
@@ -344,6 +349,45 @@ impl KsqlService {
             })
         });
         outcome.map(|()| entities)
+    }
+
+    /// Starts a `PRINT`, if the request is one (`POST /query-stream`, `POST /query`).
+    pub fn start_print(&self, request: &KsqlRequest) -> Result<Option<Printer>, RestError> {
+        let mut variables = self.lock().engine.variables().clone();
+        variables.extend(request.variables.clone());
+        let Ok(sql) = substitute_variables(&request.ksql, &variables) else {
+            return Ok(None);
+        };
+        let Ok(parsed) = parse_one(&sql) else {
+            return Ok(None);
+        };
+        let Statement::Print {
+            topic,
+            from_beginning,
+            interval,
+            limit,
+        } = parsed.statement
+        else {
+            return Ok(None);
+        };
+        if !self.push.has_room() {
+            return Err(RestError::too_many_push_queries(
+                self.config.max_push_queries,
+            ));
+        }
+        let cluster = self.lock().engine.cluster().clone();
+        let id = format!(
+            "print_{}",
+            self.next_print
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let spec = PrintSpec {
+            topic,
+            from_beginning,
+            interval: interval.unwrap_or(1),
+            limit,
+        };
+        Printer::open(id, &cluster, spec).map(Some)
     }
 
     /// Runs a `SELECT` (`POST /query-stream`, `POST /query`): a push query starts, a pull

@@ -642,3 +642,54 @@ async fn pull_queries_answer_once_in_each_framing() -> Result<()> {
     );
     server.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn print_shows_a_topics_records_with_their_formats() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start(&dir, ServiceConfig::default()).await?;
+    let client = http1();
+    server.ksql(&client, SETUP).await?;
+    server
+        .ksql(
+            &client,
+            "INSERT INTO pageviews (ROWTIME, user_id, page, ms) VALUES (1669998122556, 'u1', 'home', 1);
+             INSERT INTO pageviews (ROWTIME, user_id, page, ms) VALUES (1669998122557, 'u2', 'cart', 2);
+             INSERT INTO pageviews (ROWTIME, user_id, page, ms) VALUES (1669998122558, 'u3', 'pay', 3);",
+        )
+        .await?;
+    let print = |sql: &'static str, accept: &'static str| {
+        let client = client.clone();
+        let url = server.url("/query-stream");
+        async move {
+            let response = client
+                .post(url)
+                .header("Accept", accept)
+                .body(json!({"sql": sql}).to_string())
+                .send()
+                .await?;
+            anyhow::Ok((response.status().as_u16(), response.text().await?))
+        }
+    };
+    let delimited = "application/vnd.ksqlapi.delimited.v1";
+    let (status, text) = print(
+        "PRINT 'pageviews' FROM BEGINNING INTERVAL 2 LIMIT 2;",
+        delimited,
+    )
+    .await?;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            "Key format: KAFKA_STRING",
+            "Value format: JSON",
+            r#"rowtime: 2022/12/02 16:22:02.556 UTC, key: u1, value: {"PAGE":"home","MS":1}, partition: 0"#,
+            r#"rowtime: 2022/12/02 16:22:02.558 UTC, key: u3, value: {"PAGE":"pay","MS":3}, partition: 0"#,
+        ]
+    );
+    let (status, text) = print("PRINT nowhere FROM BEGINNING;", delimited).await?;
+    assert_eq!(status, 400);
+    assert!(text.contains("Could not find topic 'nowhere'"), "{text}");
+    let (status, _) = print("PRINT 'pageviews' LIMIT 1;", "application/json").await?;
+    assert_eq!(status, 406);
+    server.stop().await
+}

@@ -54,11 +54,27 @@ async fn run(
         Err(e) => return e.into_response(),
     };
     let service = app.service.clone();
-    let answer = blocking(move || match service.start_query(&request)? {
-        QueryAnswer::Pull(result) => Ok(Err(push::pull_body(&result, framing))),
-        QueryAnswer::Push(query) => push::stream(query, framing, service.push_queries().clone())
-            .map(Ok)
-            .map_err(|e| RestError::server(format!("cannot start the query's thread: {e}"))),
+    let answer = blocking(move || {
+        if let Some(printer) = service.start_print(&request)? {
+            if framing == Framing::JsonArray {
+                return Err(RestError::generic(
+                    StatusCode::NOT_ACCEPTABLE,
+                    super::error::BAD_REQUEST,
+                    "PRINT is only served as application/vnd.ksqlapi.delimited.v1",
+                ));
+            }
+            return push::stream_print(printer, service.push_queries().clone())
+                .map(Ok)
+                .map_err(|e| RestError::server(format!("cannot start the print's thread: {e}")));
+        }
+        match service.start_query(&request)? {
+            QueryAnswer::Pull(result) => Ok(Err(push::pull_body(&result, framing))),
+            QueryAnswer::Push(query) => {
+                push::stream(query, framing, service.push_queries().clone())
+                    .map(Ok)
+                    .map_err(|e| RestError::server(format!("cannot start the query's thread: {e}")))
+            }
+        }
     })
     .await;
     match answer {

@@ -136,7 +136,7 @@ pub const KEYWORDS: &[&str] = &[
 ];
 
 /// Commands of the REPL itself (no `;` needed).
-pub const COMMANDS: &[&str] = &["help", "exit", "quit", "clear"];
+pub const COMMANDS: &[&str] = &["help", "exit", "quit", "clear", "output"];
 
 /// What the session has, for completion.
 #[derive(Debug, Default, Clone)]
@@ -164,7 +164,14 @@ pub struct SqlHelper {
 /// comments follow (a statement is complete).
 pub fn is_complete(input: &str) -> bool {
     let trimmed = input.trim();
-    if trimmed.is_empty() || COMMANDS.contains(&trimmed.to_ascii_lowercase().as_str()) {
+    let command = trimmed.to_ascii_lowercase();
+    let command = command.trim_end_matches(';');
+    let is_command = COMMANDS.contains(&command)
+        || matches!(
+            command.split_whitespace().collect::<Vec<_>>()[..],
+            ["output", _]
+        );
+    if trimmed.is_empty() || is_command {
         return true;
     }
     let mut quote: Option<char> = None;
@@ -441,6 +448,8 @@ mod tests {
         assert!(is_complete("SHOW STREAMS;"));
         assert!(is_complete("SHOW STREAMS; -- done"));
         assert!(is_complete("exit"));
+        assert!(is_complete("output json"));
+        assert!(!is_complete("output json and more"));
         assert!(!is_complete("SELECT * FROM clicks"));
         assert!(!is_complete("INSERT INTO c VALUES ('a;"));
         assert!(is_complete("INSERT INTO c VALUES ('a;');"));

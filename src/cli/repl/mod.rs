@@ -54,6 +54,29 @@ pub struct ReplArgs {
     /// Run this file's statements and exit.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// How results are shown: tables, or the server's JSON (the shell's `output`
+    /// command changes it).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Tabular)]
+    pub output: OutputFormat,
+}
+
+/// How the shell shows results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Tables and messages, for people.
+    Tabular,
+    /// Statements' entities as the REST API's JSON; a query as a header object line
+    /// and one JSON array per row (as `/query-stream` sends them), for programs.
+    Json,
+}
+
+impl OutputFormat {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Tabular => "TABULAR",
+            Self::Json => "JSON",
+        }
+    }
 }
 
 const HELP: &str = "\
@@ -66,7 +89,8 @@ Statements end with ';' and may span lines. For example:
   CREATE TABLE per_user AS SELECT user, COUNT(*) AS n FROM clicks GROUP BY user;
   SELECT * FROM per_user WHERE user = 'ada';  -- a pull query: the rows now
   SHOW STREAMS; SHOW TABLES; SHOW QUERIES; DESCRIBE clicks; TERMINATE ALL;
-Shell: help, clear, exit (or Ctrl-D); Tab completes; Ctrl-R searches history;
+Shell: help, clear, exit (or Ctrl-D), output [json|tabular]; Tab completes;
+  Ctrl-R searches history;
   RUN SCRIPT 'file.sql'; SET/UNSET and DEFINE/UNDEFINE last for the session.";
 
 /// Standard output went away (the reader of a pipe closed it, as `head` or `grep -q` do):
@@ -102,6 +126,7 @@ struct Shell {
     /// Whether the last statements included a query Ctrl-C ended.
     interrupted_query: bool,
     color: bool,
+    output: OutputFormat,
 }
 
 /// Runs `eddy sql` (the shell).
@@ -126,6 +151,7 @@ pub fn run(args: ReplArgs) -> Result<()> {
         interrupted,
         interrupted_query: false,
         color,
+        output: args.output,
     };
     let result = match (&args.execute, &args.file) {
         (Some(sql), _) => shell.watch_ctrl_c().and_then(|()| shell.script(sql, true)),
@@ -210,6 +236,9 @@ impl Shell {
                         "clear" => {
                             let _ = editor.clear_screen();
                         }
+                        command if command.split_whitespace().next() == Some("output") => {
+                            self.output_command(command)?;
+                        }
                         _ => {
                             match self.script(&input, false) {
                                 Err(e) if e.is::<OutputClosed>() => return Err(e),
@@ -231,6 +260,22 @@ impl Shell {
             }
         }
         Ok(())
+    }
+
+    /// `output` shows the output format; `output json|tabular` changes it.
+    fn output_command(&mut self, command: &str) -> Result<()> {
+        match command.split_whitespace().nth(1) {
+            None => {}
+            Some("json") => self.output = OutputFormat::Json,
+            Some("tabular") => self.output = OutputFormat::Tabular,
+            Some(other) => {
+                self.print_error(&format!(
+                    "Unknown output format '{other}': use JSON or TABULAR"
+                ));
+                return Ok(());
+            }
+        }
+        emit(format!("Output format: {}", self.output.name()))
     }
 
     fn print_error(&self, message: &str) {
@@ -287,17 +332,22 @@ impl Shell {
                     std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
                 return self.script(&text, true);
             }
-            Some(Statement::Print { .. }) => bail!("PRINT is not supported yet"),
+            Some(Statement::Print { .. }) => return self.print(sql),
             Some(Statement::Query(_)) => return self.query(sql),
             _ => {}
         }
         let entities = match self.session.ksql(sql, &self.scope)? {
             Ok(entities) => entities,
-            Err(error) => bail!("{}", render::error(&error)),
+            Err(error) => bail!("{}", render::error_in(&error, sql)),
         };
         let changed = entities.iter().any(|e| e["@type"] == "currentStatus");
-        for entity in &entities {
-            emit(render::entity(entity))?;
+        match self.output {
+            OutputFormat::Json => emit(serde_json::to_string_pretty(&entities)?)?,
+            OutputFormat::Tabular => {
+                for entity in &entities {
+                    emit(render::entity(entity))?;
+                }
+            }
         }
         if changed {
             self.refresh_names();
@@ -309,14 +359,19 @@ impl Shell {
     fn query(&mut self, sql: &str) -> Result<()> {
         let mut rows = match self.session.query(sql, &self.scope)? {
             Ok(rows) => rows,
-            Err(error) => bail!("{}", render::error(&error)),
+            Err(error) => bail!("{}", render::error_in(&error, sql)),
         };
         let width = std::env::var("COLUMNS")
             .ok()
             .and_then(|c| c.parse().ok())
             .unwrap_or(120);
+        let json = self.output == OutputFormat::Json;
         let printer = render::RowPrinter::new(&rows.names, width);
-        emit(printer.header(&rows.names))?;
+        emit(if json {
+            serde_json::json!({"queryId": rows.id, "columnNames": rows.names}).to_string()
+        } else {
+            printer.header(&rows.names)
+        })?;
         self.interrupted.store(false, Ordering::Release);
         let mut count = 0u64;
         let outcome = loop {
@@ -327,7 +382,12 @@ impl Shell {
             match rows.next(Duration::from_millis(100)) {
                 Ok(Some(row)) => {
                     count += 1;
-                    if let Err(e) = emit(printer.row(&row)) {
+                    let line = if json {
+                        row.to_string()
+                    } else {
+                        printer.row(&row)
+                    };
+                    if let Err(e) = emit(line) {
                         self.session.close(rows)?;
                         return Err(e);
                     }
@@ -336,17 +396,55 @@ impl Shell {
                 Ok(None) => {}
                 Err(e) => {
                     self.session.close(rows)?;
-                    emit(printer.footer())?;
+                    if !json {
+                        emit(printer.footer())?;
+                    }
                     return Err(e);
                 }
             }
         };
         self.session.close(rows)?;
+        if json {
+            return Ok(());
+        }
         emit(printer.footer())?;
         match outcome {
             "" => emit(format!("{count} row(s)")),
             message => emit(format!("{message} ({count} row(s))")),
         }
+    }
+
+    /// Runs a `PRINT`, showing its lines until its LIMIT or Ctrl-C.
+    fn print(&mut self, sql: &str) -> Result<()> {
+        let mut rows = match self.session.query(sql, &self.scope)? {
+            Ok(rows) => rows,
+            Err(error) => bail!("{}", render::error_in(&error, sql)),
+        };
+        self.interrupted.store(false, Ordering::Release);
+        let mut count = 0u64;
+        let result = loop {
+            if self.interrupted.swap(false, Ordering::AcqRel) {
+                self.interrupted_query = true;
+                break Ok(());
+            }
+            match rows.next(Duration::from_millis(100)) {
+                Ok(Some(Value::String(line))) => {
+                    if line.starts_with("rowtime:") {
+                        count += 1;
+                    }
+                    if let Err(e) = emit(line) {
+                        break Err(e);
+                    }
+                }
+                Ok(Some(other)) => break Err(anyhow!("{}", render::error(&other))),
+                Ok(None) if rows.ended() => break Ok(()),
+                Ok(None) => {}
+                Err(e) => break Err(e),
+            }
+        };
+        self.session.close(rows)?;
+        result?;
+        emit(format!("{count} record(s)"))
     }
 
     /// Asks the session what it has, for completion.

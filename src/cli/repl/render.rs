@@ -226,6 +226,44 @@ pub fn error(e: &Value) -> String {
         .map_or_else(|| e.to_string(), str::to_string)
 }
 
+/// An error body as text, followed by the line of `statement` it points at (`line 2:9:`
+/// or `Line: 2, Col: 9:` in its message, 1-based) with a caret under the column.
+pub fn error_in(e: &Value, statement: &str) -> String {
+    let message = error(e);
+    let Some((line, column)) = position(&message) else {
+        return message;
+    };
+    let Some(text) = statement.lines().nth(line.saturating_sub(1)) else {
+        return message;
+    };
+    let pad: String = text
+        .chars()
+        .take(column.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    format!("{message}\n{text}\n{pad}^")
+}
+
+/// The 1-based line and column an engine error names.
+fn position(message: &str) -> Option<(usize, usize)> {
+    let number = |s: &str| -> Option<usize> {
+        let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    let lower = message.to_ascii_lowercase();
+    if let Some(at) = lower.find("line: ") {
+        let rest = &message[at + 6..];
+        let line = number(rest)?;
+        let col = rest.find("Col: ")?;
+        return Some((line, number(&rest[col + 5..])?));
+    }
+    let at = lower.find("line ")?;
+    let rest = &message[at + 5..];
+    let line = number(rest)?;
+    let rest = rest.strip_prefix(&line.to_string())?.strip_prefix(':')?;
+    Some((line, number(rest)?))
+}
+
 /// A row's cells as text.
 pub fn cells(row: &Value) -> Vec<String> {
     row.as_array()
@@ -312,6 +350,29 @@ mod tests {
         assert_eq!(
             error(&json!({"message": "line 1:1: boom"})),
             "line 1:1: boom"
+        );
+    }
+
+    #[test]
+    fn errors_point_at_their_position() {
+        let statement = "SELECT id,\n  v FRM s;";
+        assert_eq!(
+            error_in(
+                &json!({"message": "line 2:9: Syntax Error\nExpecting 'FROM', found 's'"}),
+                statement
+            ),
+            "line 2:9: Syntax Error\nExpecting 'FROM', found 's'\n  v FRM s;\n        ^"
+        );
+        assert_eq!(
+            error_in(
+                &json!({"message": "Line: 1, Col: 8: Column 'IDX' cannot be resolved."}),
+                "SELECT idx FROM s;"
+            ),
+            "Line: 1, Col: 8: Column 'IDX' cannot be resolved.\nSELECT idx FROM s;\n       ^"
+        );
+        assert_eq!(
+            error_in(&json!({"message": "S does not exist."}), statement),
+            "S does not exist."
         );
     }
 

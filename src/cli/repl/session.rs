@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use eddy::broker::Broker;
+use eddy::server::print::Printer;
 use eddy::server::service::KsqlRequest;
 use eddy::server::{KsqlService, ServiceConfig};
 use eddy::sql::engine::{AppRunner, BrokerCluster, Config, PushQuery, QueryAnswer};
@@ -41,9 +42,13 @@ enum RowSource {
     /// A pull query's answer, or rows already read.
     Done(std::vec::IntoIter<Value>),
     Push(PushQuery),
+    /// A local `PRINT`: its lines, as JSON strings.
+    Print(Printer, std::collections::VecDeque<String>),
     Remote {
         response: reqwest::Response,
         buffer: String,
+        /// A `PRINT`'s text lines rather than JSON rows.
+        print: bool,
         handle: tokio::runtime::Handle,
     },
 }
@@ -54,6 +59,12 @@ impl Rows {
     pub fn next(&mut self, timeout: Duration) -> Result<Option<Value>> {
         match &mut self.source {
             RowSource::Done(rows) => Ok(rows.next()),
+            RowSource::Print(printer, pending) => {
+                if pending.is_empty() {
+                    pending.extend(printer.next_lines(timeout).map_err(|e| anyhow!("{e}"))?);
+                }
+                Ok(pending.pop_front().map(Value::String))
+            }
             RowSource::Push(query) => Ok(query
                 .next_row(timeout)
                 .map_err(|e| anyhow!("{e}"))?
@@ -67,12 +78,16 @@ impl Rows {
             RowSource::Remote {
                 response,
                 buffer,
+                print,
                 handle,
             } => loop {
                 if let Some(end) = buffer.find('\n') {
                     let line: String = buffer.drain(..=end).collect();
                     if line.trim().is_empty() {
                         continue;
+                    }
+                    if *print && !line.starts_with('{') {
+                        return Ok(Some(Value::String(line.trim_end().to_string())));
                     }
                     let row: Value = serde_json::from_str(&line).with_context(|| {
                         format!("the server sent a row that is not JSON: {line}")
@@ -105,6 +120,7 @@ impl Rows {
         match &self.source {
             RowSource::Done(rows) => rows.len() == 0,
             RowSource::Push(query) => query.is_complete(),
+            RowSource::Print(printer, pending) => pending.is_empty() && printer.is_complete(),
             RowSource::Remote { .. } => false,
         }
     }
@@ -175,6 +191,17 @@ impl Session for Local {
     }
 
     fn query(&mut self, sql: &str, scope: &Scope) -> Result<std::result::Result<Rows, Value>> {
+        match self.service.start_print(&request(sql, scope)) {
+            Ok(Some(printer)) => {
+                return Ok(Ok(Rows {
+                    id: printer.id().to_string(),
+                    names: Vec::new(),
+                    source: RowSource::Print(printer, Default::default()),
+                }));
+            }
+            Ok(None) => {}
+            Err(e) => return Ok(Err(e.body)),
+        }
         let answer = match self.service.start_query(&request(sql, scope)) {
             Ok(answer) => answer,
             Err(e) => return Ok(Err(e.body)),
@@ -312,6 +339,18 @@ impl Session for Remote {
             return Ok(Err(body));
         }
         let mut buffer = String::new();
+        if sql.trim_start().to_ascii_uppercase().starts_with("PRINT") {
+            return Ok(Ok(Rows {
+                id: String::new(),
+                names: Vec::new(),
+                source: RowSource::Remote {
+                    response,
+                    buffer,
+                    print: true,
+                    handle: self.handle.clone(),
+                },
+            }));
+        }
         let header: Value = loop {
             if let Some(end) = buffer.find('\n') {
                 let line: String = buffer.drain(..=end).collect();
@@ -338,6 +377,7 @@ impl Session for Remote {
             source: RowSource::Remote {
                 response,
                 buffer,
+                print: false,
                 handle: self.handle.clone(),
             },
         }))
