@@ -221,6 +221,32 @@ fn persistent_queries_survive_sigkill_with_their_state() -> Result<()> {
             ("u3".to_string(), 1),
         ]);
         assert_eq!(counts_reach(&client, &server, &want).await?, want);
+        // The query's metrics, then the built-in broker's, on the REST port: it read the
+        // two records since the restart.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let (records_in, scrape) = loop {
+            let scrape = client
+                .get(format!("{}/metrics", server.base))
+                .send()
+                .await?
+                .text()
+                .await?;
+            let records_in = scrape
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("eddy_query_records_in_total{query_id=\"CTAS_PER_USER_0\"} ")
+                })
+                .and_then(|v| v.parse::<u64>().ok());
+            if records_in == Some(2) || std::time::Instant::now() > deadline {
+                break (records_in, scrape);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(records_in, Some(2), "{scrape}");
+        assert!(
+            scrape.contains("eddy_log_end_offset{topic=\"clicks\",partition=\"0\"} 7"),
+            "{scrape}"
+        );
 
         server.signal("TERM")?;
         let status = server.wait()?;

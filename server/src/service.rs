@@ -80,6 +80,8 @@ pub struct KsqlService {
     service_id: String,
     /// Numbers `PRINT`s.
     next_print: std::sync::atomic::AtomicU64,
+    /// The broker's metrics, for `GET /metrics`, when it runs in this process.
+    broker_metrics: Option<crate::metrics::ExtraMetrics>,
 }
 
 impl std::fmt::Debug for KsqlService {
@@ -224,6 +226,7 @@ impl KsqlService {
             config,
             service_id,
             next_print: std::sync::atomic::AtomicU64::new(1),
+            broker_metrics: None,
         };
         Ok((service, report))
     }
@@ -245,6 +248,51 @@ impl KsqlService {
     /// The open push queries.
     pub fn push_queries(&self) -> &Arc<PushRegistry> {
         &self.push
+    }
+
+    /// Serves `metrics` (the built-in broker's) after the queries' at `GET /metrics`.
+    pub fn set_broker_metrics(&mut self, metrics: crate::metrics::ExtraMetrics) {
+        self.broker_metrics = Some(metrics);
+    }
+
+    /// The broker's metrics, if set.
+    pub fn broker_metrics(&self) -> Option<&crate::metrics::ExtraMetrics> {
+        self.broker_metrics.as_ref()
+    }
+
+    /// Each persistent query's numbers, for `GET /metrics`.
+    pub fn query_metrics(&self) -> Vec<crate::metrics::QueryMetrics> {
+        let inner = self.lock();
+        let engine = &inner.engine;
+        engine
+            .queries()
+            .values()
+            .map(|query| {
+                let (status, app) = engine.query_health(&query.id);
+                let sink_topic = query
+                    .sink
+                    .as_deref()
+                    .and_then(|sink| engine.source(sink))
+                    .map(|source| source.topic.clone());
+                let mut metrics = crate::metrics::QueryMetrics {
+                    id: query.id.clone(),
+                    state: status.name().to_string(),
+                    errors: query.log.count(),
+                    ..Default::default()
+                };
+                if let Some(app) = app {
+                    let s = app.snapshot;
+                    metrics.records_in = s.processed;
+                    metrics.records_out = sink_topic
+                        .and_then(|t| s.produced.get(&t).copied())
+                        .unwrap_or(0);
+                    metrics.lag = s.lag;
+                    metrics.skipped = s.skipped;
+                    metrics.late = s.late_dropped;
+                }
+                metrics
+            })
+            .collect()
     }
 
     /// Every command's status and message, by command id.

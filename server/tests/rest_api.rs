@@ -693,3 +693,142 @@ async fn print_shows_a_topics_records_with_their_formats() -> Result<()> {
     assert_eq!(status, 406);
     server.stop().await
 }
+
+/// The value of `metric{query_id="id"}` in a scrape.
+fn sample(scrape: &str, metric: &str, id: &str) -> Option<f64> {
+    let prefix = format!("{metric}{{query_id=\"{id}\"}} ");
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_each_querys_records_and_errors() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start(&dir, ServiceConfig::default()).await?;
+    let client = http1();
+    server.ksql(&client, SETUP).await?;
+    server
+        .ksql(
+            &client,
+            "INSERT INTO pageviews (user_id, page, ms) VALUES ('u1', 'home', 1);
+             INSERT INTO pageviews (user_id, page, ms) VALUES ('u2', 'cart', 2);",
+        )
+        .await?;
+    // A value that is not JSON: read, logged in the processing log, not written.
+    server
+        .broker
+        .produce(
+            "pageviews",
+            0,
+            &[eddy_broker::NewRecord::new(
+                bytes::Bytes::from_static(b"u3"),
+                bytes::Bytes::from_static(b"{not json"),
+            )],
+            eddy_broker::Durability::Durable,
+        )
+        .await?;
+    let id = "CSAS_UPPER_PAGES_0";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let scrape = loop {
+        let response = client.get(server.url("/metrics")).send().await?;
+        assert_eq!(response.status(), 200);
+        let text = response.text().await?;
+        if sample(&text, "eddy_query_records_in_total", id) == Some(3.0)
+            && sample(&text, "eddy_query_records_out_total", id) == Some(2.0)
+            && sample(&text, "eddy_query_lag_records", id) == Some(0.0)
+            || Instant::now() > deadline
+        {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        sample(&scrape, "eddy_query_records_in_total", id),
+        Some(3.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        sample(&scrape, "eddy_query_records_out_total", id),
+        Some(2.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        sample(&scrape, "eddy_query_processing_errors_total", id),
+        Some(1.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        sample(&scrape, "eddy_query_lag_records", id),
+        Some(0.0),
+        "{scrape}"
+    );
+    assert!(
+        scrape.contains(&format!(
+            "eddy_query_state{{query_id=\"{id}\",state=\"RUNNING\"}} 1"
+        )),
+        "{scrape}"
+    );
+    assert!(scrape.trim_end().ends_with("# EOF"), "{scrape}");
+    // The second scrape has rates (nothing new came: zero).
+    let again = client
+        .get(server.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert_eq!(
+        sample(&again, "eddy_query_records_in_per_second", id),
+        Some(0.0),
+        "{again}"
+    );
+    server.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_querys_internal_topics_go_when_it_ends() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start(&dir, ServiceConfig::default()).await?;
+    let client = http1();
+    server.ksql(&client, SETUP).await?;
+    server
+        .ksql(
+            &client,
+            "CREATE TABLE views AS SELECT user_id, COUNT(*) AS n FROM pageviews GROUP BY user_id;
+             INSERT INTO pageviews (user_id, page, ms) VALUES ('u1', 'home', 1);",
+        )
+        .await?;
+    let transient = |broker: &eddy_broker::Broker| -> Vec<String> {
+        broker
+            .list_topics()
+            .into_iter()
+            .filter(|t| t.contains("_transient_"))
+            .collect()
+    };
+    // A push query on a table materialises it in a store with a changelog topic.
+    let mut response = client
+        .post(server.url("/query-stream"))
+        .body(json!({"sql": "SELECT * FROM views EMIT CHANGES;"}).to_string())
+        .send()
+        .await?;
+    let lines = read_lines(&mut response, 2).await?;
+    assert!(lines[1].contains("\"u1\""), "{lines:?}");
+    let made = transient(&server.broker);
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert!(made[0].ends_with("-changelog"), "{made:?}");
+    let header: Value = serde_json::from_str(&lines[0])?;
+    let closed = client
+        .post(server.url("/close-query"))
+        .body(json!({"queryId": header["queryId"]}).to_string())
+        .send()
+        .await?;
+    assert_eq!(closed.status(), 200);
+    while response.chunk().await?.is_some() {}
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !transient(&server.broker).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(transient(&server.broker), Vec::<String>::new());
+    server.stop().await
+}

@@ -182,9 +182,18 @@ async fn serve_embedded(
     let backend: Arc<dyn Backend> = Arc::new(EmbeddedBackend::new(broker.clone(), handle.clone()));
     let cluster: Arc<dyn Cluster> = Arc::new(BrokerCluster::new(broker.clone(), handle));
     let kafka = format!("Kafka protocol on {}", protocol.local_addr());
+    let broker_metrics = protocol.metrics_renderer();
     let protocol_stop = stopped(stop.clone());
     let protocol_task = tokio::spawn(async move { protocol.run(protocol_stop).await });
-    let served = serve_sql(settings, backend, cluster, &kafka, stop).await;
+    let served = serve_sql(
+        settings,
+        backend,
+        cluster,
+        &kafka,
+        Some(broker_metrics),
+        stop,
+    )
+    .await;
     let protocol_result = protocol_task
         .await
         .context("the protocol server's task failed")?
@@ -205,7 +214,7 @@ async fn run_on_kafka(
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
     let described = format!("Kafka at {bootstrap}");
-    serve_sql(&settings, backend, cluster, &described, stop).await
+    serve_sql(&settings, backend, cluster, &described, None, stop).await
 }
 
 /// Opens the service (replaying the command topic), serves the REST API until stopped,
@@ -215,6 +224,7 @@ async fn serve_sql(
     backend: Arc<dyn Backend>,
     cluster: Arc<dyn Cluster>,
     kafka: &str,
+    broker_metrics: Option<eddy::server::metrics::ExtraMetrics>,
     stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let http = tokio::net::TcpListener::bind(settings.http_listen)
@@ -223,12 +233,15 @@ async fn serve_sql(
     let http_addr = http.local_addr()?;
     let state_dir = settings.data_dir.join("query-state");
     let (engine, service_config) = (settings.engine.clone(), settings.service.clone());
-    let (service, report) = tokio::task::spawn_blocking(move || {
+    let (mut service, report) = tokio::task::spawn_blocking(move || {
         let runner = AppRunner::new(backend, state_dir);
         KsqlService::open(engine, cluster, Box::new(runner), service_config)
     })
     .await
     .context("opening the SQL service failed")??;
+    if let Some(metrics) = broker_metrics {
+        service.set_broker_metrics(metrics);
+    }
     let service = Arc::new(service);
     println!(
         "eddy server: REST API on http://{http_addr}, {kafka} (service id {}, data dir {}; {})",

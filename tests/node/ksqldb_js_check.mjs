@@ -3,8 +3,8 @@
 //
 // Checks /info and /healthcheck, creates a stream with createStream() (and reads its command's
 // /status with inspectQueryStatus()) and a persistent query with createStreamAs(), inserts
-// rows with ksql(INSERT ...), lists streams and queries, runs
-// a push query with LIMIT through pull() (HTTP/1.1, one JSON array) and through push()
+// rows with ksql(INSERT ...) and insertStream() (/inserts-stream), lists streams and queries,
+// runs pull queries on a table, runs a push query with LIMIT through pull() (HTTP/1.1, one JSON array) and through push()
 // (HTTP/2 cleartext, one callback per DATA frame), terminates an open push query with
 // terminate(), checks that errors reject with the client's ksqlDBError, and terminates and
 // drops the persistent query.
@@ -224,13 +224,48 @@ await check('errors reject with ksqlDBError (bad SQL in ksql(), unknown stream i
   expect([unknown['@type'], unknown.error_code], ['statement_error', 40001], 'pull(unknown stream) error');
 });
 
+await must('insertStream() (/inserts-stream over h2c, one ack per row)', async () => {
+  await client.ksql(
+    "CREATE STREAM JS_CLICKS (user STRING KEY, page STRING) WITH (kafka_topic='js_clicks', partitions=1, value_format='JSON');",
+  );
+  const acks = await client.insertStream('JS_CLICKS', [
+    { USER: 'ann', PAGE: '/' },
+    { USER: 'bob', PAGE: '/a' },
+    { USER: 'ann', PAGE: '/b' },
+  ]);
+  expect(acks, [0, 1, 2].map((seq) => ({ status: 'ok', seq })), 'acks');
+});
+
+await check('pull(SELECT ... FROM table WHERE key) (a pull query: the rows now)', async () => {
+  await client.ksql('CREATE TABLE JS_PER_USER AS SELECT user, COUNT(*) AS n FROM JS_CLICKS GROUP BY user;');
+  const started = Date.now();
+  let answer;
+  do {
+    if (answer) await new Promise((resolve) => setTimeout(resolve, 200));
+    answer = await client.pull("SELECT * FROM JS_PER_USER WHERE user = 'ann';");
+  } while (JSON.stringify(answer.slice(1)) !== '[["ann",2]]' && Date.now() - started < 30000);
+  const [header, ...rows] = answer;
+  expect(header.columnNames, ['USER', 'N'], 'columnNames');
+  expect(rows, [['ann', 2]], 'rows');
+  const [, ...all] = await client.pull('SELECT * FROM JS_PER_USER;');
+  expect(all.sort(), [['ann', 2], ['bob', 1]], 'every row');
+});
+
 await check('terminate(persistent query id), ksql(DROP STREAM)', async () => {
   const terminated = await client.terminate(state.queryId);
   expect([terminated['@type'], terminated.commandStatus?.status], ['currentStatus', 'SUCCESS'], 'TERMINATE');
   const dropped = await client.ksql('DROP STREAM JS_UPPER;');
   expect([dropped['@type'], dropped.commandStatus?.status], ['currentStatus', 'SUCCESS'], 'DROP STREAM');
-  expect((await client.ksql('SHOW QUERIES;')).queries, [], 'queries after TERMINATE');
-  expect((await client.ksql('SHOW STREAMS;')).streams.map((s) => s.name), ['JS_USERS'], 'streams after DROP');
+  expect(
+    (await client.ksql('SHOW QUERIES;')).queries.map((q) => q.id).filter((id) => id === state.queryId),
+    [],
+    'queries after TERMINATE',
+  );
+  expect(
+    (await client.ksql('SHOW STREAMS;')).streams.map((s) => s.name).sort(),
+    ['JS_CLICKS', 'JS_USERS'],
+    'streams after DROP',
+  );
 });
 
 finish();

@@ -4,7 +4,8 @@ ksqlDB 0.29) against an Eddy server's REST API.
 Creates a stream (`/ksql`), a second stream over the same topic with `create_stream`, a
 persistent query with `create_stream_as`, inserts rows, lists streams, queries and
 properties, runs push queries with `query()` over HTTP/1.1 (`/query`) and HTTP/2
-(`/query-stream`, with and without the client's row parsing), closes one with
+(`/query-stream`, with and without the client's row parsing), writes rows with
+`inserts_stream` (`/inserts-stream`), runs pull queries on a table, closes one with
 `close_query` (`/close-query`), keeps one open past the client's read timeout waiting for a
 new row, checks that errors surface as the client reports them (`KSQLError` with
 ksqlDB's error code, `ValueError` for a failed `/query`), and drops the stream with the
@@ -293,11 +294,49 @@ def main():
         idle_longer_than_read_timeout,
     )
 
+    def inserts_stream():
+        client.ksql(
+            "CREATE STREAM py_clicks (user STRING KEY, page STRING) "
+            "WITH (kafka_topic='py_clicks', partitions=1, value_format='JSON')"
+        )
+        acks = client.inserts_stream(
+            "py_clicks",
+            [{"USER": "ann", "PAGE": "/"}, {"USER": "bob", "PAGE": "/a"}, {"USER": "ann", "PAGE": "/b"}],
+        )
+        expect(acks, [{"status": "ok", "seq": n} for n in range(3)], "acks")
+        bad = client.inserts_stream("py_clicks", [{"USER": "cy", "PAGE": 1.5, "NOPE": 1}])
+        expect(bad[0].get("status"), "error", "a bad row's ack status")
+
+    must("inserts_stream() (/inserts-stream over h2c)", inserts_stream)
+
+    def pull_query():
+        client.ksql(
+            "CREATE TABLE py_per_user AS SELECT user, COUNT(*) AS n FROM py_clicks GROUP BY user"
+        )
+        started = time.monotonic()
+        while True:
+            # /query answers a pull query with one JSON array of a header and rows.
+            text = "".join(client.query("SELECT * FROM py_per_user WHERE user = 'ann'"))
+            rows = [item["row"]["columns"] for item in json.loads(text) if "row" in item]
+            if rows == [["ann", 2]] or time.monotonic() - started > 30:
+                break
+            time.sleep(0.2)
+        expect(rows, [["ann", 2]], "pull query rows over /query")
+        items = list(client.query("SELECT * FROM py_per_user", use_http2=True, parse=True))
+        expect(
+            sorted(list(i.values()) for i in items),
+            [["ann", 2], ["bob", 1]],
+            "pull query rows over /query-stream, parsed",
+        )
+
+    check("query() of a table without EMIT (pull queries)", pull_query)
+
     def drop():
         utils.drop_stream(client, "PY_UPPER")
         names = sorted(s["name"] for s in client.ksql("SHOW STREAMS")[0]["streams"])
-        expect(names, ["PY_USERS", "PY_USERS_AGAIN"], "streams after the drop")
-        expect(client.ksql("SHOW QUERIES")[0]["queries"], [], "queries after the drop")
+        expect(names, ["PY_CLICKS", "PY_USERS", "PY_USERS_AGAIN"], "streams after the drop")
+        left = [q["id"] for q in client.ksql("SHOW QUERIES")[0]["queries"]]
+        expect([q for q in left if "PY_UPPER" in q], [], "PY_UPPER's queries after the drop")
 
     check("utils.drop_stream() (TERMINATE, DROP STREAM)", drop)
 

@@ -215,6 +215,13 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
+    /// Renders the server's metrics in Prometheus' text format, on demand (for a process
+    /// that serves them on an endpoint of its own, as `eddy server` does).
+    pub fn metrics_renderer(&self) -> Arc<dyn Fn() -> String + Send + Sync> {
+        let metrics = Arc::clone(&self.state.metrics);
+        Arc::new(move || metrics.render())
+    }
+
     /// The address of the metrics endpoint, if it is on.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_listener

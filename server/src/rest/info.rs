@@ -1,4 +1,4 @@
-//! `GET /info`, `/healthcheck`, `/status`, `/status/{type}/{entity}/{action}`, `/`, and
+//! `GET /info`, `/healthcheck`, `/metrics`, `/status`, `/status/{type}/{entity}/{action}`, `/`, and
 //! the answer to unknown paths.
 
 use axum::extract::Path;
@@ -23,6 +23,29 @@ pub(super) async fn info(state: Shared) -> Response {
             "serverStatus": "RUNNING",
         }
     }))
+}
+
+/// Prometheus text: the persistent queries', then the built-in broker's.
+pub(super) async fn metrics(state: Shared) -> Response {
+    let app = state.0;
+    let text = super::blocking(move || {
+        Ok::<_, RestError>(
+            app.scraper
+                .scrape(&app.service, app.service.broker_metrics()),
+        )
+    })
+    .await;
+    match text {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 pub(super) async fn healthcheck() -> Response {

@@ -159,11 +159,21 @@ async fn pump(
             let results = tokio::task::spawn_blocking(move || write(&encoder, &*cluster, &lines))
                 .await
                 .unwrap_or_else(|e| vec![Err((SERVER_ERROR, e.to_string()))]);
+            // Delimited acks go one per chunk (an HTTP/2 DATA frame each, as ksqlDB writes
+            // them): clients such as ksqldb-js parse each frame as one JSON object.
             let mut chunk = String::new();
             for (i, result) in results.into_iter().enumerate() {
                 acks.push(&mut chunk, first + i as u64, result);
+                if !as_array
+                    && tx
+                        .send(Bytes::from(std::mem::take(&mut chunk)))
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
             }
-            if tx.send(Bytes::from(chunk)).await.is_err() {
+            if !chunk.is_empty() && tx.send(Bytes::from(chunk)).await.is_err() {
                 return;
             }
         }
@@ -190,7 +200,10 @@ async fn pump(
             None => ended = true,
         }
     }
-    let _ = tx.send(Bytes::from(acks.finish())).await;
+    let end = acks.finish();
+    if !end.is_empty() {
+        let _ = tx.send(Bytes::from(end)).await;
+    }
 }
 
 /// Encodes and writes rows; one result per row.

@@ -33,6 +33,7 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1 << 20;
 struct App {
     service: Arc<KsqlService>,
     max_request_bytes: usize,
+    scraper: crate::metrics::Scraper,
 }
 
 type Shared = axum::extract::State<Arc<App>>;
@@ -42,11 +43,13 @@ pub fn router(service: Arc<KsqlService>, max_request_bytes: usize) -> Router {
     let app = Arc::new(App {
         service,
         max_request_bytes,
+        scraper: crate::metrics::Scraper::default(),
     });
     Router::new()
         .route("/", get(info::root))
         .route("/info", get(info::info))
         .route("/healthcheck", get(info::healthcheck))
+        .route("/metrics", get(info::metrics))
         .route("/status", get(info::statuses))
         .route("/status/{kind}/{entity}/{action}", get(info::status))
         .route("/ksql", post(ksql::ksql))

@@ -258,6 +258,12 @@ impl Engine {
         &self.queries
     }
 
+    /// A persistent query's state and what its application reports (`None` when it
+    /// runs nowhere in this process), for metrics.
+    pub fn query_health(&self, id: &str) -> (QueryStatus, Option<runner::AppView>) {
+        (self.runner.status(id), self.runner.app(id))
+    }
+
     /// The cluster under the engine.
     pub fn cluster(&self) -> &Arc<dyn Cluster> {
         &self.cluster

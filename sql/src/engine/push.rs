@@ -175,12 +175,43 @@ impl super::Engine {
             .transient_output
             .map(|o| o.columns)
             .ok_or_else(|| SqlError::semantic("internal: a push query without output"))?;
-        let stopper = self.runner.start_transient(
+        let internal_topics = internal_topics(&application_id, &planned.topology);
+        let stop_app = self.runner.start_transient(
             &id,
             &application_id,
             self.config.values(),
             planned.topology,
         )?;
+        // A push query's changelog and repartition topics are its own: they go when it
+        // ends, as ksqlDB's cleanup of transient queries removes them.
+        let cluster = self.cluster.clone();
+        let query_id = id.clone();
+        let stopper: super::Stopper = Box::new(move || {
+            let stopped = stop_app();
+            for topic in internal_topics {
+                if matches!(cluster.partitions(&topic), Ok(Some(_)))
+                    && let Err(e) = cluster.delete_topic(&topic)
+                {
+                    tracing::warn!(query = %query_id, %topic, error = %e, "deleting a push query's topic failed");
+                }
+            }
+            stopped
+        });
         Ok(PushQuery::new(id, columns, rows, query.limit, stopper))
     }
+}
+
+/// The topics an app of `topology` creates for itself: its stores' changelogs and its
+/// repartition topics.
+fn internal_topics(application_id: &str, topology: &eddy_streams::Topology) -> Vec<String> {
+    let changelogs = topology
+        .stores()
+        .iter()
+        .filter(|s| s.logged && s.global_topic.is_none())
+        .map(|s| eddy_streams::runtime::changelog_topic(application_id, &s.name));
+    let repartitions = topology
+        .internal_topics()
+        .iter()
+        .map(|t| format!("{application_id}-{}", t.suffix));
+    changelogs.chain(repartitions).collect()
 }

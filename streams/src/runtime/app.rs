@@ -162,6 +162,8 @@ struct Metrics {
     commit_micros_max: AtomicU64,
     restored_records: AtomicU64,
     lag: Mutex<HashMap<(String, i32), i64>>,
+    /// Records sent, by output topic (sinks and repartition topics).
+    produced: Mutex<HashMap<String, u64>>,
 }
 
 /// A snapshot of an app's metrics.
@@ -185,6 +187,9 @@ pub struct MetricsSnapshot {
     pub lag: i64,
     /// Records processed per second since the app started.
     pub processed_per_sec: f64,
+    /// Records sent to each output topic (sinks and repartition topics) since the app
+    /// started.
+    pub produced: BTreeMap<String, u64>,
 }
 
 struct Shared_ {
@@ -457,6 +462,12 @@ impl RunningApp {
             } else {
                 0.0
             },
+            produced: m
+                .produced
+                .lock()
+                .iter()
+                .map(|(t, n)| (t.clone(), *n))
+                .collect(),
         }
     }
 
@@ -1140,7 +1151,15 @@ impl StreamThread {
             }
         }
         for ((topic, partition), records) in by_partition {
+            let sent = records.len() as u64;
             producer.send(&topic, partition, records)?;
+            let mut produced = self.shared.metrics.produced.lock();
+            match produced.get_mut(&*topic) {
+                Some(count) => *count += sent,
+                None => {
+                    produced.insert(topic.to_string(), sent);
+                }
+            }
         }
         Ok(())
     }
