@@ -4,114 +4,30 @@
 //! counted exactly once. Then SIGTERM stops it cleanly.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Result, bail, ensure};
 use serde_json::{Value, json};
 
-const EDDY: &str = env!("CARGO_BIN_EXE_eddy");
+mod support;
 
-/// The server as a child process; killed if the test fails first.
-struct ServerProcess {
-    child: Child,
-    base: String,
-}
+use support::sql_server::{ServerProcess, query_metric};
 
-impl ServerProcess {
-    fn start(dir: &Path) -> Result<Self> {
-        let stderr = File::create(dir.join(format!("stderr-{}.txt", now_ns())))?;
-        let mut child = Command::new(EDDY)
-            .args([
-                "server",
-                "start",
-                "--listen",
-                "127.0.0.1:0",
-                "--http-listen",
-            ])
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .arg("--config")
-            .arg(dir.join("server.toml"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .context("the eddy binary runs")?;
-        let stdout = child.stdout.take().context("stdout")?;
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            for _ in lines {}
-        });
-        let Ok(line) = rx.recv_timeout(Duration::from_secs(120)) else {
-            let _ = child.kill();
-            bail!("no start-up line from the server");
-        };
-        // eddy server: REST API on http://ADDR, Kafka protocol on ADDR (...)
-        let base = line
-            .split("REST API on ")
-            .nth(1)
-            .and_then(|rest| rest.split(',').next())
-            .with_context(|| format!("unexpected first line: {line}"))?
-            .to_string();
-        Ok(Self { child, base })
-    }
-
-    fn signal(&self, name: &str) -> Result<()> {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()?;
-        ensure!(status.success(), "kill -{name} failed");
-        Ok(())
-    }
-
-    fn wait(&mut self) -> Result<std::process::ExitStatus> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            ensure!(Instant::now() < deadline, "the server did not exit");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn now_ns() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
-}
-
-async fn ksql(client: &reqwest::Client, server: &ServerProcess, sql: &str) -> Result<Value> {
-    let response = client
-        .post(format!("{}/ksql", server.base))
-        .body(json!({ "ksql": sql }).to_string())
-        .send()
-        .await?;
-    let status = response.status();
-    let body: Value = response.json().await?;
-    ensure!(status.is_success(), "{sql} failed: {body}");
-    Ok(body)
+fn start(dir: &Path) -> Result<ServerProcess> {
+    let data = dir.join("data");
+    let config = dir.join("server.toml");
+    ServerProcess::start(
+        dir,
+        &[
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--data-dir".as_ref(),
+            data.as_os_str(),
+            "--config".as_ref(),
+            config.as_os_str(),
+        ],
+    )
 }
 
 /// Reads the table's changes until every key in `want` shows its count, then returns the
@@ -171,15 +87,15 @@ fn persistent_queries_survive_sigkill_with_their_state() -> Result<()> {
         .timeout(Duration::from_secs(120))
         .build()?;
     runtime.block_on(async {
-        let mut server = ServerProcess::start(dir.path())?;
-        ksql(
-            &client,
-            &server,
-            "CREATE STREAM clicks (user STRING KEY, page STRING) \
+        let mut server = start(dir.path())?;
+        server
+            .ksql(
+                &client,
+                "CREATE STREAM clicks (user STRING KEY, page STRING) \
                  WITH (kafka_topic='clicks', partitions=2, value_format='JSON');
              CREATE TABLE per_user AS SELECT user, COUNT(*) AS n FROM clicks GROUP BY user;",
-        )
-        .await?;
+            )
+            .await?;
         for (user, page) in [
             ("u1", "a"),
             ("u2", "b"),
@@ -187,12 +103,12 @@ fn persistent_queries_survive_sigkill_with_their_state() -> Result<()> {
             ("u1", "d"),
             ("u2", "e"),
         ] {
-            ksql(
-                &client,
-                &server,
-                &format!("INSERT INTO clicks (user, page) VALUES ('{user}', '{page}');"),
-            )
-            .await?;
+            server
+                .ksql(
+                    &client,
+                    &format!("INSERT INTO clicks (user, page) VALUES ('{user}', '{page}');"),
+                )
+                .await?;
         }
         let want = BTreeMap::from([("u1".to_string(), 3), ("u2".to_string(), 2)]);
         assert_eq!(counts_reach(&client, &server, &want).await?, want);
@@ -201,19 +117,19 @@ fn persistent_queries_survive_sigkill_with_their_state() -> Result<()> {
         server.signal("KILL")?;
         server.wait()?;
 
-        let mut server = ServerProcess::start(dir.path())?;
-        let queries = ksql(&client, &server, "SHOW QUERIES;").await?;
+        let mut server = start(dir.path())?;
+        let queries = server.ksql(&client, "SHOW QUERIES;").await?;
         assert_eq!(
             queries[0]["queries"][0]["id"], "CTAS_PER_USER_0",
             "{queries}"
         );
-        ksql(
-            &client,
-            &server,
-            "INSERT INTO clicks (user, page) VALUES ('u1', 'f');
+        server
+            .ksql(
+                &client,
+                "INSERT INTO clicks (user, page) VALUES ('u1', 'f');
              INSERT INTO clicks (user, page) VALUES ('u3', 'g');",
-        )
-        .await?;
+            )
+            .await?;
         // The count goes on from the restored state (4, not 1), and nothing counted twice.
         let want = BTreeMap::from([
             ("u1".to_string(), 4),
@@ -225,24 +141,15 @@ fn persistent_queries_survive_sigkill_with_their_state() -> Result<()> {
         // two records since the restart.
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         let (records_in, scrape) = loop {
-            let scrape = client
-                .get(format!("{}/metrics", server.base))
-                .send()
-                .await?
-                .text()
-                .await?;
-            let records_in = scrape
-                .lines()
-                .find_map(|l| {
-                    l.strip_prefix("eddy_query_records_in_total{query_id=\"CTAS_PER_USER_0\"} ")
-                })
-                .and_then(|v| v.parse::<u64>().ok());
-            if records_in == Some(2) || std::time::Instant::now() > deadline {
+            let scrape = server.metrics(&client).await?;
+            let records_in =
+                query_metric(&scrape, "eddy_query_records_in_total", "CTAS_PER_USER_0");
+            if records_in == Some(2.0) || std::time::Instant::now() > deadline {
                 break (records_in, scrape);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
-        assert_eq!(records_in, Some(2), "{scrape}");
+        assert_eq!(records_in, Some(2.0), "{scrape}");
         assert!(
             scrape.contains("eddy_log_end_offset{topic=\"clicks\",partition=\"0\"} 7"),
             "{scrape}"

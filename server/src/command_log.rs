@@ -2,7 +2,8 @@
 //! one record per statement that changed what the server runs, keyed by its command id
 //! (`stream/PAGEVIEWS/create`), valued by the statement and the properties it ran with.
 //! The server appends to it after a statement succeeded and replays it, in order, when it
-//! starts. One partition, nothing deleted (`retention.ms=-1`): the order is the history.
+//! starts, and servers sharing the service id follow it ([`crate::follower`]). One
+//! partition, nothing deleted (`retention.ms=-1`): the order is the history.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +24,21 @@ pub struct Command {
     /// it), over the server's own.
     #[serde(rename = "streamsProperties", default)]
     pub properties: BTreeMap<String, String>,
+    /// The server process that ran it first (servers sharing a service id skip their own
+    /// commands as they follow the topic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+}
+
+/// Decodes a command record's value.
+pub fn decode(topic: &str, offset: i64, value: Option<&[u8]>) -> Result<Command> {
+    let corrupt = |reason: String| Error::CorruptCommand {
+        topic: topic.to_string(),
+        offset,
+        reason,
+    };
+    let value = value.ok_or_else(|| corrupt("a record without a value".into()))?;
+    serde_json::from_slice(value).map_err(|e| corrupt(e.to_string()))
 }
 
 /// The command topic of one service id.
@@ -68,17 +84,10 @@ impl CommandLog {
         let records = self.cluster.read(&self.topic, usize::MAX)?;
         let mut commands = Vec::with_capacity(records.len());
         for (_, offset, record) in records {
-            let corrupt = |reason: String| Error::CorruptCommand {
-                topic: self.topic.clone(),
+            commands.push((
                 offset,
-                reason,
-            };
-            let value = record
-                .value
-                .ok_or_else(|| corrupt("a record without a value".into()))?;
-            let command: Command =
-                serde_json::from_slice(&value).map_err(|e| corrupt(e.to_string()))?;
-            commands.push((offset, command));
+                decode(&self.topic, offset, record.value.as_deref())?,
+            ));
         }
         Ok(commands)
     }

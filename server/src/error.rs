@@ -17,6 +17,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A thread of the server could not start.
+    #[error("cannot start the {0} thread: {1}")]
+    Thread(&'static str, #[source] std::io::Error),
     /// The HTTP listener failed.
     #[error("the HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),

@@ -9,7 +9,8 @@
 //! HTTP/2 cleartext on one port, with ksqlDB's JSON shapes ([`entities`]) so that existing
 //! ksqlDB clients work unchanged.
 //!
-//! [`metrics`] serves each persistent query's numbers in Prometheus' format.
+//! While it runs, [`follower`] applies the commands other servers of the same service id
+//! record, so several servers share the persistent queries. [`metrics`] serves each persistent query's numbers in Prometheus' format.
 //!
 //! The engine is synchronous; handlers call it on tokio's blocking pool, and each push
 //! query's rows are pulled on a thread of their own ([`push`]).
@@ -17,6 +18,7 @@
 pub mod command_log;
 pub mod entities;
 pub mod error;
+pub mod follower;
 pub mod held_runner;
 pub mod metrics;
 pub mod print;

@@ -70,6 +70,8 @@ struct Inner {
     next_sequence: i64,
     /// Each command id's last status and message, for `GET /status`.
     statuses: BTreeMap<String, (String, String)>,
+    /// The offset of the next command this server has not applied (or skipped as its own).
+    applied_to: i64,
 }
 
 /// The engine, its command topic and its push queries.
@@ -82,6 +84,14 @@ pub struct KsqlService {
     next_print: std::sync::atomic::AtomicU64,
     /// The broker's metrics, for `GET /metrics`, when it runs in this process.
     broker_metrics: Option<crate::metrics::ExtraMetrics>,
+    /// This process's name in the commands it records (`Command::origin`).
+    instance: String,
+    /// Set by [`KsqlService::shutdown`]: the follower stops.
+    stopping: std::sync::atomic::AtomicBool,
+    /// Whether a follower ([`crate::follower`]) applies the command topic's new commands.
+    following: std::sync::atomic::AtomicBool,
+    cluster: Arc<dyn Cluster>,
+    command_topic: String,
 }
 
 impl std::fmt::Debug for KsqlService {
@@ -176,7 +186,7 @@ impl KsqlService {
         let service_id = engine_config.service_id().to_string();
         let (runner, hold) = HeldRunner::new(runner);
         let mut engine = Engine::new(engine_config, cluster.clone(), Box::new(runner));
-        let commands = CommandLog::open(cluster, command_topic(&service_id))?;
+        let commands = CommandLog::open(cluster.clone(), command_topic(&service_id))?;
         let history = commands.read_all()?;
         let mut report = ReplayReport {
             commands: history.len(),
@@ -186,15 +196,7 @@ impl KsqlService {
         let mut next_sequence = 0;
         for (offset, command) in &history {
             next_sequence = offset + 1;
-            let replayed = engine.scoped(&command.properties, &BTreeMap::new(), |engine| {
-                let mut outcome = Vec::new();
-                let run = engine.each_statement(&command.statement, |engine, parsed| {
-                    let result = engine.execute_statement(parsed)?;
-                    outcome.extend(command_of(&parsed.statement, &result));
-                    Ok::<_, SqlError>(())
-                });
-                run.map(|()| outcome)
-            });
+            let replayed = apply(&mut engine, command);
             match replayed {
                 Ok(done) => {
                     for (id, message) in done {
@@ -221,12 +223,18 @@ impl KsqlService {
                 commands,
                 next_sequence,
                 statuses,
+                applied_to: next_sequence,
             }),
             push: Arc::new(PushRegistry::new(config.max_push_queries)),
             config,
+            command_topic: command_topic(&service_id),
             service_id,
             next_print: std::sync::atomic::AtomicU64::new(1),
             broker_metrics: None,
+            instance: instance_name(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+            following: std::sync::atomic::AtomicBool::new(false),
+            cluster,
         };
         Ok((service, report))
     }
@@ -309,12 +317,14 @@ impl KsqlService {
     /// topic if it changed what runs. The answer holds one entity per statement that has
     /// one; an error stops at that statement, and carries the entities before it.
     pub fn execute(&self, request: &KsqlRequest) -> Result<Vec<Value>, RestError> {
+        self.catch_up();
         let mut inner = self.lock();
         let Inner {
             engine,
             commands,
             next_sequence,
             statuses,
+            ..
         } = &mut *inner;
         let mut entities = Vec::new();
         // The properties a recorded statement ran with: the request's, then its SETs.
@@ -373,6 +383,7 @@ impl KsqlService {
                 let command = Command {
                     statement: recorded_text(parsed),
                     properties: overrides.clone(),
+                    origin: Some(self.instance.clone()),
                 };
                 commands.append(&command_id, &command).map_err(|e| {
                     RestError::server(format!(
@@ -441,6 +452,7 @@ impl KsqlService {
     /// Runs a `SELECT` (`POST /query-stream`, `POST /query`): a push query starts, a pull
     /// query answers.
     pub fn start_query(&self, request: &KsqlRequest) -> Result<QueryAnswer, RestError> {
+        self.catch_up();
         if !self.push.has_room() {
             return Err(RestError::too_many_push_queries(
                 self.config.max_push_queries,
@@ -461,6 +473,8 @@ impl KsqlService {
     /// Stops every push query and every persistent query's application (a server
     /// shutting down); the catalog and the command topic stay as they are.
     pub fn shutdown(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Release);
         self.push.close_all();
         if !self.push.wait_closed(std::time::Duration::from_secs(10)) {
             tracing::warn!("push queries did not stop within 10 s");
@@ -469,4 +483,103 @@ impl KsqlService {
             tracing::warn!(error = %e, "stopping the persistent queries failed");
         }
     }
+
+    /// Whether [`KsqlService::shutdown`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The command topic's name.
+    pub fn command_topic(&self) -> &str {
+        &self.command_topic
+    }
+
+    /// The cluster under the engine.
+    pub fn cluster(&self) -> &Arc<dyn Cluster> {
+        &self.cluster
+    }
+
+    /// Applies a command another server sharing the service id recorded (one this server
+    /// recorded itself, or one it applied already, is skipped), read at `offset` with
+    /// command id `command_id`.
+    pub fn follow(&self, offset: i64, command_id: &str, command: &Command) {
+        let mut inner = self.lock();
+        if offset < inner.applied_to {
+            return;
+        }
+        inner.applied_to = offset + 1;
+        inner.next_sequence = inner.next_sequence.max(offset + 1);
+        if command.origin.as_deref() == Some(self.instance.as_str()) {
+            return;
+        }
+        match apply(&mut inner.engine, command) {
+            Ok(done) => {
+                for (id, message) in done {
+                    inner.statuses.insert(id, ("SUCCESS".to_string(), message));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(offset, error = %e, statement = %command.statement,
+                    "a command another server recorded failed here");
+                inner
+                    .statuses
+                    .insert(command_id.to_string(), ("ERROR".to_string(), e.to_string()));
+            }
+        }
+    }
+
+    /// Records that a follower runs (requests then wait for it to catch up).
+    pub fn set_following(&self, following: bool) {
+        self.following
+            .store(following, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Marks a command that could not be read as passed.
+    pub fn skip(&self, offset: i64) {
+        let mut inner = self.lock();
+        inner.applied_to = inner.applied_to.max(offset + 1);
+    }
+
+    /// Waits (up to 10 s) until every command in the topic now has been applied, so that
+    /// a request sees what a request to another server of the service id did before it.
+    fn catch_up(&self) {
+        if !self.following.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        let Ok(Some(end)) = self.cluster.end_offset(&self.command_topic, 0) else {
+            return;
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.lock().applied_to < end && !self.is_stopping() {
+            if std::time::Instant::now() > deadline {
+                tracing::warn!(
+                    end,
+                    "the command topic was not followed up to date within 10 s"
+                );
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
+/// Runs a recorded command on `engine`: the command ids and messages of what it did.
+fn apply(engine: &mut Engine, command: &Command) -> Result<Vec<(String, String)>, SqlError> {
+    engine.scoped(&command.properties, &BTreeMap::new(), |engine| {
+        let mut outcome = Vec::new();
+        let run = engine.each_statement(&command.statement, |engine, parsed| {
+            let result = engine.execute_statement(parsed)?;
+            outcome.extend(command_of(&parsed.statement, &result));
+            Ok::<_, SqlError>(())
+        });
+        run.map(|()| outcome)
+    })
+}
+
+/// A name for this server process, different from every other's in practice.
+fn instance_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}-{nanos:x}", std::process::id())
 }

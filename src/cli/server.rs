@@ -243,6 +243,8 @@ async fn serve_sql(
         service.set_broker_metrics(metrics);
     }
     let service = Arc::new(service);
+    let follower = eddy::server::follower::spawn(service.clone())
+        .context("cannot follow the command topic")?;
     println!(
         "eddy server: REST API on http://{http_addr}, {kafka} (service id {}, data dir {}; {})",
         service.service_id(),
@@ -259,9 +261,12 @@ async fn serve_sql(
         stopped(stop),
     )
     .await;
-    tokio::task::spawn_blocking(move || service.shutdown())
-        .await
-        .context("stopping the queries failed")?;
+    tokio::task::spawn_blocking(move || {
+        service.shutdown();
+        let _ = follower.join();
+    })
+    .await
+    .context("stopping the queries failed")?;
     served.context("the REST API failed")
 }
 

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod sql_server;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;

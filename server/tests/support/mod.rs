@@ -66,6 +66,7 @@ impl TestServer {
         let broker = open_broker(dir).await?;
         let (service, _) = open_service(&broker, dir, config).await?;
         let service = Arc::new(service);
+        eddy_server::follower::spawn(service.clone())?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = oneshot::channel::<()>();
