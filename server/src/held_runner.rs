@@ -11,8 +11,9 @@ use eddy_sql::engine::runner::AppView;
 use eddy_sql::engine::{PersistentQuery, QueryRunner, QueryStatus, Stopper};
 use eddy_streams::Topology;
 
-/// Queries started during the replay, in start order.
-type Held = Vec<(PersistentQuery, Topology)>;
+/// Queries started during the replay, in start order, each with whether a later `PAUSE`
+/// paused it.
+type Held = Vec<(PersistentQuery, Topology, bool)>;
 
 struct Shared {
     inner: Box<dyn QueryRunner>,
@@ -57,8 +58,14 @@ impl Hold {
         let mut shared = lock(&self.shared);
         let held = shared.held.take().unwrap_or_default();
         let mut failed = Vec::new();
-        for (query, topology) in held {
-            if let Err(e) = shared.inner.start(&query, topology) {
+        for (query, topology, paused) in held {
+            let started = shared.inner.start(&query, topology);
+            // A paused query starts and pauses at once: its offsets and state are where
+            // they were, and RESUME starts it from there.
+            if let Err(e) = started.and_then(|()| match paused {
+                true => shared.inner.pause(&query.id),
+                false => Ok(()),
+            }) {
                 failed.push((query.id.clone(), e));
             }
         }
@@ -72,8 +79,8 @@ impl QueryRunner for HeldRunner {
         match shared.held.as_mut() {
             Some(held) => {
                 // CREATE OR REPLACE restarts a query under the same id: the newest wins.
-                held.retain(|(q, _)| q.id != query.id);
-                held.push((query.clone(), topology));
+                held.retain(|(q, ..)| q.id != query.id);
+                held.push((query.clone(), topology, false));
                 Ok(())
             }
             None => shared.inner.start(query, topology),
@@ -95,7 +102,7 @@ impl QueryRunner for HeldRunner {
     fn stop(&mut self, id: &str) -> eddy_sql::Result<()> {
         let mut shared = lock(&self.shared);
         if let Some(held) = shared.held.as_mut()
-            && let Some(at) = held.iter().position(|(q, _)| q.id == id)
+            && let Some(at) = held.iter().position(|(q, ..)| q.id == id)
         {
             held.remove(at);
             return Ok(());
@@ -106,12 +113,41 @@ impl QueryRunner for HeldRunner {
     fn status(&self, id: &str) -> QueryStatus {
         let shared = lock(&self.shared);
         match &shared.held {
-            Some(held) if held.iter().any(|(q, _)| q.id == id) => QueryStatus::Stopped,
+            Some(held) => match held.iter().find(|(q, ..)| q.id == id) {
+                Some((.., true)) => QueryStatus::Paused,
+                Some(_) => QueryStatus::Stopped,
+                None => shared.inner.status(id),
+            },
             _ => shared.inner.status(id),
         }
     }
 
     fn app(&self, id: &str) -> Option<AppView> {
         lock(&self.shared).inner.app(id)
+    }
+
+    fn pause(&mut self, id: &str) -> eddy_sql::Result<()> {
+        self.set_paused(id, true)
+    }
+
+    fn resume(&mut self, id: &str) -> eddy_sql::Result<()> {
+        self.set_paused(id, false)
+    }
+}
+
+impl HeldRunner {
+    /// Pauses or resumes a held query (a flag until the release) or a running one.
+    fn set_paused(&mut self, id: &str, paused: bool) -> eddy_sql::Result<()> {
+        let mut shared = lock(&self.shared);
+        if let Some(held) = shared.held.as_mut()
+            && let Some(entry) = held.iter_mut().find(|(q, ..)| q.id == id)
+        {
+            entry.2 = paused;
+            return Ok(());
+        }
+        match paused {
+            true => shared.inner.pause(id),
+            false => shared.inner.resume(id),
+        }
     }
 }

@@ -133,6 +133,14 @@ fn command_of(statement: &Statement, result: &StatementResult) -> Option<(String
             format!("terminate/{id}/execute"),
             "Query terminated.".into(),
         ),
+        (Statement::Pause(target), StatementResult::Done(message)) => (
+            format!("pause/{}/execute", target_text(target)),
+            message.clone(),
+        ),
+        (Statement::Resume(target), StatementResult::Done(message)) => (
+            format!("resume/{}/execute", target_text(target)),
+            message.clone(),
+        ),
         (Statement::CreateType { name, .. }, StatementResult::Done(message)) => {
             (format!("type/{}/create", name.value), message.clone())
         }
@@ -145,6 +153,14 @@ fn command_of(statement: &Statement, result: &StatementResult) -> Option<(String
         ),
         _ => return None,
     })
+}
+
+/// A `TERMINATE`, `PAUSE` or `RESUME` target as a command id names it.
+fn target_text(target: &QueryTarget) -> &str {
+    match target {
+        QueryTarget::All => "ALL",
+        QueryTarget::Id(id) => id,
+    }
 }
 
 /// The text recorded for a statement: as written, except that `DROP ... DELETE TOPIC` is

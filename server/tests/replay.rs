@@ -134,3 +134,100 @@ async fn the_command_topic_brings_back_what_ran_and_nothing_else() -> Result<()>
     broker.shutdown().await?;
     Ok(())
 }
+
+/// `SHOW QUERIES`' state of each query.
+fn states(service: &eddy_server::KsqlService) -> Result<Vec<(String, String)>> {
+    let listed = service
+        .execute(&request("SHOW QUERIES;"))
+        .map_err(|e| anyhow::anyhow!("{}", e.body))?;
+    Ok(listed[0]["queries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|q| {
+            (
+                q["id"].as_str().unwrap_or_default().to_string(),
+                q["state"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_query_stays_paused_across_a_restart_and_resumes_where_it_stopped() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let broker = open_broker(&dir).await?;
+    let cluster = BrokerCluster::new(broker.clone(), tokio::runtime::Handle::current());
+    let (service, _) = open_service(&broker, &dir, ServiceConfig::default()).await?;
+    let service = std::sync::Arc::new(service);
+    let run = |service: &std::sync::Arc<eddy_server::KsqlService>, ksql: String| {
+        let service = service.clone();
+        async move {
+            tokio::task::spawn_blocking(move || service.execute(&request(&ksql)))
+                .await?
+                .map_err(|e| anyhow::anyhow!("{}", e.body))
+        }
+    };
+    run(
+        &service,
+        "CREATE STREAM clicks (id INT KEY, page STRING) \
+             WITH (kafka_topic='clicks', partitions=1, value_format='JSON');
+         CREATE STREAM copied AS SELECT id, page FROM clicks;
+         INSERT INTO clicks (id, page) VALUES (1, 'a');"
+            .into(),
+    )
+    .await?;
+    wait_for_count(&cluster, "COPIED", 1).await?;
+    let paused = run(&service, "PAUSE csas_copied_0;".into()).await?;
+    assert_eq!(paused[0]["commandId"], "pause/CSAS_COPIED_0/execute", "{paused:?}");
+    assert_eq!(paused[0]["commandStatus"]["message"], "Query paused.");
+    let svc = service.clone();
+    let listed = tokio::task::spawn_blocking(move || states(&svc)).await??;
+    assert_eq!(
+        listed,
+        [("CSAS_COPIED_0".to_string(), "PAUSED".to_string())]
+    );
+    run(
+        &service,
+        "INSERT INTO clicks (id, page) VALUES (2, 'b');".into(),
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(count(&cluster, "COPIED")?, 1, "a paused query wrote");
+
+    // Restarted: the PAUSE was recorded, so the query is back paused.
+    let svc = service.clone();
+    tokio::task::spawn_blocking(move || svc.shutdown()).await?;
+    drop(service);
+    let (service, report) = open_service(&broker, &dir, ServiceConfig::default()).await?;
+    assert!(report.failures.is_empty(), "{report:?}");
+    let service = std::sync::Arc::new(service);
+    let svc = service.clone();
+    let listed = tokio::task::spawn_blocking(move || states(&svc)).await??;
+    assert_eq!(
+        listed,
+        [("CSAS_COPIED_0".to_string(), "PAUSED".to_string())]
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        count(&cluster, "COPIED")?,
+        1,
+        "a paused query wrote after the restart"
+    );
+
+    // RESUME: the row written while it was paused comes through, once.
+    let resumed = run(&service, "RESUME ALL;".into()).await?;
+    assert_eq!(resumed[0]["commandId"], "resume/ALL/execute");
+    wait_for_count(&cluster, "COPIED", 2).await?;
+    let svc = service.clone();
+    let listed = tokio::task::spawn_blocking(move || states(&svc)).await??;
+    assert_eq!(
+        listed,
+        [("CSAS_COPIED_0".to_string(), "RUNNING".to_string())]
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(count(&cluster, "COPIED")?, 2);
+    tokio::task::spawn_blocking(move || service.shutdown()).await?;
+    broker.shutdown().await?;
+    Ok(())
+}

@@ -86,6 +86,19 @@ pub trait QueryRunner: Send {
     fn app(&self, _id: &str) -> Option<runner::AppView> {
         None
     }
+    /// Stops a persistent query's processing until [`QueryRunner::resume`], keeping its
+    /// committed offsets and state (`PAUSE`).
+    fn pause(&mut self, id: &str) -> Result<()> {
+        Err(SqlError::semantic(format!(
+            "this engine cannot pause queries ({id})"
+        )))
+    }
+    /// Starts a paused query again where it stopped (`RESUME`).
+    fn resume(&mut self, id: &str) -> Result<()> {
+        Err(SqlError::semantic(format!(
+            "this engine cannot resume queries ({id})"
+        )))
+    }
 }
 
 /// Ends a running push query.
@@ -100,6 +113,8 @@ pub enum QueryStatus {
     Stopped,
     /// Failed: the application stopped with this error.
     Error(String),
+    /// Stopped by `PAUSE`, its offsets committed and its state kept, until `RESUME`.
+    Paused,
 }
 
 impl QueryStatus {
@@ -109,6 +124,7 @@ impl QueryStatus {
             Self::Running => "RUNNING",
             Self::Stopped => "NOT_RUNNING",
             Self::Error(_) => "ERROR",
+            Self::Paused => "PAUSED",
         }
     }
 }
@@ -571,6 +587,8 @@ impl Engine {
                 Ok(StatementResult::Done(format!("Undefined {name}")))
             }
             Statement::Terminate(target) => self.terminate(target),
+            Statement::Pause(target) => self.pause_or_resume(target, true),
+            Statement::Resume(target) => self.pause_or_resume(target, false),
             Statement::Query(_) => Err(SqlError::semantic(
                 "Push and pull queries are run with Engine::push_query, not executed as statements",
             )),
@@ -765,7 +783,43 @@ impl Engine {
     }
 
     fn terminate(&mut self, target: &crate::parser::ast::QueryTarget) -> Result<StatementResult> {
-        let ids: Vec<String> = match target {
+        let ids = self.target_ids(target)?;
+        for id in &ids {
+            self.runner.stop(id)?;
+            self.queries.remove(id);
+            self.metastore.unlink_query(id);
+        }
+        Ok(StatementResult::QueryTerminated { id: ids.join(", ") })
+    }
+
+    /// `PAUSE` (`pause`) or `RESUME` a persistent query, or all of them. Pausing a paused
+    /// query, or resuming a running one, changes nothing.
+    fn pause_or_resume(
+        &mut self,
+        target: &crate::parser::ast::QueryTarget,
+        pause: bool,
+    ) -> Result<StatementResult> {
+        for id in self.target_ids(target)? {
+            let paused = self.runner.status(&id) == QueryStatus::Paused;
+            match (pause, paused) {
+                (true, false) => self.runner.pause(&id)?,
+                (false, true) => self.runner.resume(&id)?,
+                _ => {}
+            }
+        }
+        Ok(StatementResult::Done(
+            if pause {
+                "Query paused."
+            } else {
+                "Query resumed."
+            }
+            .into(),
+        ))
+    }
+
+    /// The ids of the persistent queries `target` names (case-insensitive, as ksqlDB).
+    fn target_ids(&self, target: &crate::parser::ast::QueryTarget) -> Result<Vec<String>> {
+        Ok(match target {
             crate::parser::ast::QueryTarget::All => self.queries.keys().cloned().collect(),
             crate::parser::ast::QueryTarget::Id(id) => {
                 let id = self
@@ -776,13 +830,7 @@ impl Engine {
                     .ok_or_else(|| SqlError::semantic(format!("Unknown queryId: {id}")))?;
                 vec![id]
             }
-        };
-        for id in &ids {
-            self.runner.stop(id)?;
-            self.queries.remove(id);
-            self.metastore.unlink_query(id);
-        }
-        Ok(StatementResult::QueryTerminated { id: ids.join(", ") })
+        })
     }
 
     /// Stops every persistent query's application and keeps the queries in the catalog (a
@@ -819,8 +867,6 @@ fn statement_name(s: &Statement) -> &'static str {
     match s {
         Statement::Show(_) => "SHOW",
         Statement::Describe { .. } | Statement::DescribeFunction(_) => "DESCRIBE",
-        Statement::Pause(_) => "PAUSE",
-        Statement::Resume(_) => "RESUME",
         Statement::Print { .. } => "PRINT",
         Statement::AlterSystem { .. } => "ALTER SYSTEM",
         Statement::RunScript(_) => "RUN SCRIPT",

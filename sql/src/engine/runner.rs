@@ -23,6 +23,8 @@ pub struct AppRunner {
     backend: Arc<dyn Backend>,
     state_dir: PathBuf,
     apps: Arc<Mutex<BTreeMap<String, RunningApp>>>,
+    /// Paused queries' applications, stopped, to start again at `RESUME`.
+    paused: BTreeMap<String, App>,
 }
 
 impl std::fmt::Debug for AppRunner {
@@ -41,6 +43,7 @@ impl AppRunner {
             backend,
             state_dir: state_dir.into(),
             apps: Arc::default(),
+            paused: BTreeMap::new(),
         }
     }
 
@@ -131,6 +134,7 @@ impl QueryRunner for AppRunner {
     }
 
     fn stop(&mut self, id: &str) -> Result<()> {
+        self.paused.remove(id);
         let app = self
             .apps
             .lock()
@@ -143,6 +147,9 @@ impl QueryRunner for AppRunner {
     }
 
     fn status(&self, id: &str) -> QueryStatus {
+        if self.paused.contains_key(id) {
+            return QueryStatus::Paused;
+        }
         let apps = self.apps.lock().unwrap_or_else(|e| e.into_inner());
         match apps.get(id) {
             None => QueryStatus::Stopped,
@@ -152,6 +159,30 @@ impl QueryRunner for AppRunner {
                 None => QueryStatus::Stopped,
             },
         }
+    }
+
+    fn pause(&mut self, id: &str) -> Result<()> {
+        let app = self
+            .apps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id)
+            .ok_or_else(|| SqlError::semantic(format!("Query {id} is not running")))?;
+        self.paused.insert(id.to_string(), app.into_stopped()?);
+        Ok(())
+    }
+
+    fn resume(&mut self, id: &str) -> Result<()> {
+        let app = self
+            .paused
+            .remove(id)
+            .ok_or_else(|| SqlError::semantic(format!("Query {id} is not paused")))?;
+        let running = app.start()?;
+        self.apps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), running);
+        Ok(())
     }
 
     fn app(&self, id: &str) -> Option<AppView> {

@@ -205,6 +205,7 @@ pub struct RunningApp {
     shared: Arc<Shared_>,
     threads: Vec<JoinHandle<Result<()>>>,
     topology: Arc<Topology>,
+    config: AppConfig,
 }
 
 impl std::fmt::Debug for RunningApp {
@@ -279,6 +280,7 @@ impl App {
             shared,
             threads,
             topology: self.topology,
+            config: self.config,
         })
     }
 }
@@ -424,6 +426,21 @@ impl RunningApp {
 
     /// Stops the threads after a final commit, and waits for them.
     pub fn stop(mut self) -> Result<()> {
+        self.join_all()
+    }
+
+    /// Stops as [`RunningApp::stop`] does and gives the app back, to start again later:
+    /// its offsets are committed and its stores' state stays on disk, so it resumes where
+    /// it stopped (ksqlDB's `PAUSE`, then `RESUME`).
+    pub fn into_stopped(mut self) -> Result<App> {
+        self.join_all()?;
+        Ok(App {
+            topology: self.topology.clone(),
+            config: self.config.clone(),
+        })
+    }
+
+    fn join_all(&mut self) -> Result<()> {
         self.shared.stop.store(true, Ordering::SeqCst);
         let mut first = None;
         for thread in self.threads.drain(..) {
