@@ -15,6 +15,7 @@ use eddy_sql::engine::{PullResult, PushQuery};
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use crate::entities::schema_info;
 use crate::print::Printer;
 use crate::rest::rows::{row_json, schema_text};
 
@@ -37,6 +38,9 @@ pub enum Framing {
     /// `POST /query` (the older API): a JSON array of `{"header":...}`, `{"row":...}` and
     /// a `{"finalMessage":...}` at the end.
     Legacy,
+    /// `GET /ws/query`: one WebSocket message per chunk: the columns' schemas (a JSON
+    /// array of `{"name", "schema"}`), then one `{"row":{"columns":[...]}}` per row.
+    WebSocket,
 }
 
 /// The push queries open now.
@@ -159,7 +163,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(1);
 /// one line, as ksqlDB writes them (`DelimitedQueryStreamResponseWriter`).
 fn chunk_limit(framing: Framing) -> usize {
     match framing {
-        Framing::Delimited => 0,
+        Framing::Delimited | Framing::WebSocket => 0,
         Framing::JsonArray | Framing::Legacy => CHUNK_BYTES,
     }
 }
@@ -233,7 +237,7 @@ fn pump(mut query: PushQuery, framing: Framing, closed: &AtomicBool, tx: &mpsc::
         match query.next_row(wait) {
             Ok(Some(row)) => {
                 // /query-stream leaves table deletions out, as ksqlDB does.
-                if row.tombstone && framing != Framing::Legacy {
+                if row.tombstone && !matches!(framing, Framing::Legacy | Framing::WebSocket) {
                     continue;
                 }
                 write_row(&mut chunk, framing, &row.values, &types, row.tombstone);
@@ -290,6 +294,13 @@ fn header_of(id: &str, columns: &[(String, SqlType)], framing: Framing) -> Strin
             "[{}",
             json!({"header": {"queryId": id, "schema": schema_text(columns)}})
         ),
+        Framing::WebSocket => serde_json::Value::Array(
+            columns
+                .iter()
+                .map(|(name, ty)| json!({"name": name, "schema": schema_info(ty)}))
+                .collect(),
+        )
+        .to_string(),
     }
 }
 
@@ -306,7 +317,7 @@ pub fn pull_body(result: &PullResult, framing: Framing) -> Vec<Bytes> {
         }
     }
     chunk.push_str(match framing {
-        Framing::Delimited => "",
+        Framing::Delimited | Framing::WebSocket => "",
         Framing::JsonArray => "]",
         Framing::Legacy => "]\n",
     });
@@ -332,8 +343,11 @@ fn write_row(
             out.push(',');
             row_json(values, types, out);
         }
-        Framing::Legacy => {
-            out.push_str(",\n{\"row\":{\"columns\":");
+        Framing::Legacy | Framing::WebSocket => {
+            if framing == Framing::Legacy {
+                out.push_str(",\n");
+            }
+            out.push_str("{\"row\":{\"columns\":");
             row_json(values, types, out);
             if tombstone {
                 out.push_str(",\"tombstone\":true");
@@ -349,6 +363,7 @@ fn footer(framing: Framing, complete: bool, failure: Option<&str>) -> String {
     });
     match framing {
         Framing::Delimited => error.map(|e| format!("{e}\n")).unwrap_or_default(),
+        Framing::WebSocket => error.unwrap_or_default(),
         Framing::JsonArray => match error {
             Some(e) => format!(",{e}]"),
             None => "]".into(),

@@ -179,7 +179,10 @@ async fn a_paused_query_stays_paused_across_a_restart_and_resumes_where_it_stopp
     .await?;
     wait_for_count(&cluster, "COPIED", 1).await?;
     let paused = run(&service, "PAUSE csas_copied_0;".into()).await?;
-    assert_eq!(paused[0]["commandId"], "pause/CSAS_COPIED_0/execute", "{paused:?}");
+    assert_eq!(
+        paused[0]["commandId"], "pause/CSAS_COPIED_0/execute",
+        "{paused:?}"
+    );
     assert_eq!(paused[0]["commandStatus"]["message"], "Query paused.");
     let svc = service.clone();
     let listed = tokio::task::spawn_blocking(move || states(&svc)).await??;

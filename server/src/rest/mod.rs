@@ -9,6 +9,7 @@ mod inserts;
 mod ksql;
 mod query;
 pub mod rows;
+mod ws;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -57,6 +58,7 @@ pub fn router(service: Arc<KsqlService>, max_request_bytes: usize) -> Router {
         .route("/query-stream", post(query::query_stream))
         .route("/close-query", post(query::close_query))
         .route("/inserts-stream", post(inserts::inserts_stream))
+        .route("/ws/query", get(ws::ws_query))
         .fallback(info::not_found)
         .with_state(app)
 }

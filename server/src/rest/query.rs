@@ -2,15 +2,20 @@
 //! older API: a chunked JSON array) and `POST /close-query`. A push query runs until the
 //! client disconnects, closes it, or its `LIMIT` is reached.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use futures_util::stream;
 use serde_json::Value;
+use tokio::sync::mpsc;
 
 use super::error::RestError;
 use super::{Shared, blocking, ksql_request, read_json, wants_json};
 use crate::push::{self, Framing};
+use crate::service::{KsqlRequest, KsqlService};
 use eddy_sql::engine::QueryAnswer;
 
 /// `QueryStreamHandler.DELIMITED_CONTENT_TYPE`.
@@ -53,38 +58,14 @@ async fn run(
         Ok(request) => request,
         Err(e) => return e.into_response(),
     };
-    let service = app.service.clone();
-    let answer = blocking(move || {
-        if let Some(printer) = service.start_print(&request)? {
-            if framing == Framing::JsonArray {
-                return Err(RestError::generic(
-                    StatusCode::NOT_ACCEPTABLE,
-                    super::error::BAD_REQUEST,
-                    "PRINT is only served as application/vnd.ksqlapi.delimited.v1",
-                ));
-            }
-            return push::stream_print(printer, service.push_queries().clone())
-                .map(Ok)
-                .map_err(|e| RestError::server(format!("cannot start the print's thread: {e}")));
-        }
-        match service.start_query(&request)? {
-            QueryAnswer::Pull(result) => Ok(Err(push::pull_body(&result, framing))),
-            QueryAnswer::Push(query) => {
-                push::stream(query, framing, service.push_queries().clone())
-                    .map(Ok)
-                    .map_err(|e| RestError::server(format!("cannot start the query's thread: {e}")))
-            }
-        }
-    })
-    .await;
-    match answer {
-        Ok(Err(pulled)) => {
+    match start(app.service.clone(), request, framing).await {
+        Ok(Started::Answered(pulled)) => {
             let body = Body::from_stream(stream::iter(
                 pulled.into_iter().map(Ok::<_, std::convert::Infallible>),
             ));
             ([(header::CONTENT_TYPE, content_type)], body).into_response()
         }
-        Ok(Ok(rows)) => {
+        Ok(Started::Streaming(rows)) => {
             let body = Body::from_stream(stream::unfold(rows, |mut rows| async move {
                 rows.recv()
                     .await
@@ -94,6 +75,44 @@ async fn run(
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// What a query request started: chunks as they come (a push query, a `PRINT`), or a
+/// pull query's whole answer.
+pub(super) enum Started {
+    Streaming(mpsc::Receiver<Bytes>),
+    Answered(Vec<Bytes>),
+}
+
+/// Starts the `SELECT` or `PRINT` of `request`, framed as `framing`.
+pub(super) async fn start(
+    service: Arc<KsqlService>,
+    request: KsqlRequest,
+    framing: Framing,
+) -> Result<Started, RestError> {
+    blocking(move || {
+        if let Some(printer) = service.start_print(&request)? {
+            if framing == Framing::JsonArray {
+                return Err(RestError::generic(
+                    StatusCode::NOT_ACCEPTABLE,
+                    super::error::BAD_REQUEST,
+                    "PRINT is only served as application/vnd.ksqlapi.delimited.v1",
+                ));
+            }
+            return push::stream_print(printer, service.push_queries().clone())
+                .map(Started::Streaming)
+                .map_err(|e| RestError::server(format!("cannot start the print's thread: {e}")));
+        }
+        match service.start_query(&request)? {
+            QueryAnswer::Pull(result) => Ok(Started::Answered(push::pull_body(&result, framing))),
+            QueryAnswer::Push(query) => {
+                push::stream(query, framing, service.push_queries().clone())
+                    .map(Started::Streaming)
+                    .map_err(|e| RestError::server(format!("cannot start the query's thread: {e}")))
+            }
+        }
+    })
+    .await
 }
 
 pub(super) async fn close_query(state: Shared, body: Body) -> Response {
