@@ -52,15 +52,28 @@ pub struct BrokerConfig {
     pub flush_policy: FlushPolicy,
     /// How often retention and compaction run in the background.
     pub maintenance_interval: Duration,
+    /// The most partitions one topic may have (at creation and when partitions are added).
+    pub max_partitions_per_topic: i32,
+    /// The most partitions of all topics together: each holds open files and memory, so a
+    /// client creating topics without end cannot exhaust the machine.
+    pub max_partitions: usize,
 }
 
+/// The default [`BrokerConfig::max_partitions_per_topic`].
+pub const DEFAULT_MAX_PARTITIONS_PER_TOPIC: i32 = 1000;
+/// The default [`BrokerConfig::max_partitions`] (about what one Kafka broker is sized for).
+pub const DEFAULT_MAX_PARTITIONS: usize = 4000;
+
 impl BrokerConfig {
-    /// Defaults for a data directory: group-commit durability, maintenance every 30 seconds.
+    /// Defaults for a data directory: group-commit durability, maintenance every 30 seconds,
+    /// at most 1000 partitions per topic and 4000 in all.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
             flush_policy: FlushPolicy::default(),
             maintenance_interval: Duration::from_secs(30),
+            max_partitions_per_topic: DEFAULT_MAX_PARTITIONS_PER_TOPIC,
+            max_partitions: DEFAULT_MAX_PARTITIONS,
         }
     }
 }
@@ -332,6 +345,7 @@ impl Broker {
         if self.inner.topics.read().contains_key(name) {
             return Err(Error::TopicAlreadyExists(name.to_string()));
         }
+        self.check_partition_caps(name, config.partitions, 0)?;
         let dir = topics_dir(&self.inner.config.data_dir).join(name);
         let policy = self.inner.config.flush_policy;
         let topic_name = name.to_string();
@@ -499,8 +513,44 @@ impl Broker {
         Ok(config)
     }
 
+    /// Refuses topic `name` going from `current` to `total` partitions past the caps
+    /// ([`BrokerConfig::max_partitions_per_topic`], [`BrokerConfig::max_partitions`]).
+    pub fn check_partition_caps(&self, name: &str, total: i32, current: i32) -> Result<()> {
+        let config = &self.inner.config;
+        let refuse = |reason: String| {
+            Err(Error::InvalidPartitions {
+                topic: name.to_string(),
+                reason,
+            })
+        };
+        if total > config.max_partitions_per_topic {
+            return refuse(format!(
+                "{total} partitions is more than the broker allows per topic ({}, \
+                 `max_partitions_per_topic`)",
+                config.max_partitions_per_topic
+            ));
+        }
+        let existing: usize = self
+            .inner
+            .topics
+            .read()
+            .values()
+            .map(|t| t.config.read().partitions.max(0) as usize)
+            .sum();
+        let after = existing + (total - current).max(0) as usize;
+        if after > config.max_partitions {
+            return refuse(format!(
+                "the broker holds {existing} partitions and allows {} in all \
+                 (`max_partitions`); {} more do not fit",
+                config.max_partitions,
+                total - current
+            ));
+        }
+        Ok(())
+    }
+
     /// Grows a topic to `new_total` partitions; the new ones start empty. The count can only
-    /// grow, and the internal offsets topic keeps its single partition.
+    /// grow, within the partition caps, and the internal offsets topic keeps its single partition.
     pub async fn create_partitions(&self, name: &str, new_total: i32) -> Result<TopicDescription> {
         let _admin = self.inner.admin.lock().await;
         let topic = self.topic(name)?;
@@ -519,6 +569,7 @@ impl Broker {
                 "the topic has {current} partitions; the new count ({new_total}) must be larger"
             ));
         }
+        self.check_partition_caps(name, new_total, current)?;
         let mut config = topic.config.read().clone();
         config.partitions = new_total;
         let dir = topics_dir(&self.inner.config.data_dir).join(name);

@@ -75,6 +75,7 @@ async fn start_harness() -> Result<Harness> {
                 interval: Duration::from_millis(50),
             },
             maintenance_interval: Duration::from_secs(3600),
+            ..BrokerConfig::new("")
         },
         ServerConfig {
             node_id: NODE,
@@ -1101,5 +1102,70 @@ async fn every_advertised_version_round_trips() -> Result<()> {
         );
     }
     ensure!(h.broker.list_topics() == [OFFSETS_TOPIC]);
+    h.stop().await
+}
+
+#[tokio::test]
+async fn partition_caps_refuse_topics_and_growth_past_them() -> Result<()> {
+    let h = Harness::start(
+        |dir| BrokerConfig {
+            max_partitions_per_topic: 8,
+            // The internal offsets topic's partition counts too.
+            max_partitions: 13,
+            ..BrokerConfig::new(dir)
+        },
+        ServerConfig {
+            node_id: NODE,
+            default_partitions: DEFAULT_PARTITIONS,
+            ..ServerConfig::default()
+        },
+        "partition-caps-test",
+    )
+    .await?;
+    let mut client = h.client().await?;
+    // Per topic: 9 is refused (validate_only alike), 8 is created.
+    for validate_only in [true, false] {
+        let results = create_topics(
+            &mut client,
+            5,
+            vec![creatable("wide", 9, -1)],
+            validate_only,
+        )
+        .await?;
+        expect_refused(
+            &results[0],
+            ResponseError::InvalidPartitions,
+            "max_partitions_per_topic",
+        )?;
+    }
+    let results = create_topics(&mut client, 5, vec![creatable("eight", 8, -1)], false).await?;
+    ensure!(results[0].error_code == 0, "{:?}", results[0].error_message);
+    // In all: 1 + 8 + 4 fits, one more partition does not, by creation or by growth.
+    let results = create_topics(&mut client, 5, vec![creatable("four", 4, -1)], false).await?;
+    ensure!(results[0].error_code == 0, "{:?}", results[0].error_message);
+    let results = create_topics(&mut client, 5, vec![creatable("one", 1, -1)], false).await?;
+    expect_refused(
+        &results[0],
+        ResponseError::InvalidPartitions,
+        "max_partitions",
+    )?;
+    ensure!(
+        h.broker.describe_topic("one").is_err(),
+        "a refused topic exists"
+    );
+    for validate_only in [true, false] {
+        let grown =
+            create_partitions(&mut client, 3, vec![grow_to("four", 5)], validate_only).await?;
+        ensure!(
+            grown[0].1 == code(ResponseError::InvalidPartitions)
+                && grown[0].2.contains("max_partitions"),
+            "{grown:?}"
+        );
+    }
+    ensure!(h.broker.describe_topic("four")?.partitions.len() == 4);
+    // Room again once a topic goes.
+    h.broker.delete_topic("eight").await?;
+    let results = create_topics(&mut client, 5, vec![creatable("one", 1, -1)], false).await?;
+    ensure!(results[0].error_code == 0, "{:?}", results[0].error_message);
     h.stop().await
 }

@@ -28,6 +28,7 @@ fn broker_config(dir: &Path) -> BrokerConfig {
             interval: Duration::from_secs(3600),
         },
         maintenance_interval: Duration::from_secs(3600),
+        ..BrokerConfig::new("")
     }
 }
 

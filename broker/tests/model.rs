@@ -165,6 +165,7 @@ async fn open_broker(data_dir: &Path) -> Result<(Broker, OpenReport)> {
             interval: Duration::from_secs(3600),
         },
         maintenance_interval: Duration::from_secs(3600),
+        ..BrokerConfig::new("")
     };
     // After an unclean drop, a background task may briefly still hold the old broker (and its
     // directory lock) while it notices; give it a moment.

@@ -59,13 +59,13 @@ impl Hold {
         let held = shared.held.take().unwrap_or_default();
         let mut failed = Vec::new();
         for (query, topology, paused) in held {
-            let started = shared.inner.start(&query, topology);
-            // A paused query starts and pauses at once: its offsets and state are where
-            // they were, and RESUME starts it from there.
-            if let Err(e) = started.and_then(|()| match paused {
-                true => shared.inner.pause(&query.id),
-                false => Ok(()),
-            }) {
+            // A paused query is handed over without starting: it processes nothing until
+            // RESUME starts it from its committed offsets.
+            let started = match paused {
+                true => shared.inner.start_paused(&query, topology),
+                false => shared.inner.start(&query, topology),
+            };
+            if let Err(e) = started {
                 failed.push((query.id.clone(), e));
             }
         }
@@ -128,6 +128,22 @@ impl QueryRunner for HeldRunner {
 
     fn pause(&mut self, id: &str) -> eddy_sql::Result<()> {
         self.set_paused(id, true)
+    }
+
+    fn start_paused(
+        &mut self,
+        query: &PersistentQuery,
+        topology: Topology,
+    ) -> eddy_sql::Result<()> {
+        let mut shared = lock(&self.shared);
+        match shared.held.as_mut() {
+            Some(held) => {
+                held.retain(|(q, ..)| q.id != query.id);
+                held.push((query.clone(), topology, true));
+                Ok(())
+            }
+            None => shared.inner.start_paused(query, topology),
+        }
     }
 
     fn resume(&mut self, id: &str) -> eddy_sql::Result<()> {

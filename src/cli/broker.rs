@@ -78,6 +78,9 @@ struct FileConfig {
     min_session_timeout_ms: Option<u64>,
     max_session_timeout_ms: Option<u64>,
     initial_rebalance_delay_ms: Option<u64>,
+    max_partitions_per_topic: Option<i32>,
+    max_partitions: Option<usize>,
+    offsets_retention_minutes: Option<u64>,
 }
 
 /// Reads and parses a config file.
@@ -116,6 +119,14 @@ fn resolve(args: &Args) -> Result<(BrokerConfig, ServerConfig)> {
         FlushMode::GroupCommit => FlushPolicy::GroupCommit { interval },
         FlushMode::Interval => FlushPolicy::Interval { interval },
     };
+    if let Some(max) = file.max_partitions_per_topic {
+        ensure!(max >= 1, "max_partitions_per_topic must be at least 1");
+        broker.max_partitions_per_topic = max;
+    }
+    if let Some(max) = file.max_partitions {
+        ensure!(max >= 1, "max_partitions must be at least 1");
+        broker.max_partitions = max;
+    }
 
     let mut server = ServerConfig::default();
     if let Some(listen) = args.listen.or(file.listen) {
@@ -178,6 +189,10 @@ fn resolve(args: &Args) -> Result<(BrokerConfig, ServerConfig)> {
     }
     if let Some(v) = file.max_session_timeout_ms {
         groups.max_session_timeout = ms(v);
+    }
+    if let Some(minutes) = file.offsets_retention_minutes {
+        ensure!(minutes >= 1, "offsets_retention_minutes must be at least 1");
+        groups.offsets_retention = Duration::from_secs(minutes * 60);
     }
     if let Some(v) = file.initial_rebalance_delay_ms {
         groups.initial_rebalance_delay = ms(v);
@@ -302,6 +317,9 @@ mod tests {
             min_session_timeout_ms = 1000
             max_session_timeout_ms = 60000
             initial_rebalance_delay_ms = 0
+            max_partitions_per_topic = 64
+            max_partitions = 256
+            offsets_retention_minutes = 90
             "#,
         )
         .unwrap();
@@ -311,6 +329,14 @@ mod tests {
         };
         let (broker, server) = resolve(&args).unwrap();
         assert_eq!(broker.data_dir, dir.path().join("data"));
+        assert_eq!(
+            (broker.max_partitions_per_topic, broker.max_partitions),
+            (64, 256)
+        );
+        assert_eq!(
+            server.groups.offsets_retention,
+            Duration::from_secs(90 * 60)
+        );
         assert_eq!(
             broker.flush_policy,
             FlushPolicy::Interval {

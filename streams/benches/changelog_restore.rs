@@ -62,6 +62,7 @@ fn main() -> anyhow::Result<()> {
             interval: Duration::from_secs(1),
         },
         maintenance_interval: Duration::from_secs(3600),
+        ..BrokerConfig::new("")
     }))?;
     runtime.block_on(broker.create_topic(
         TOPIC,

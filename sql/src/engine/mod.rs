@@ -93,6 +93,12 @@ pub trait QueryRunner: Send {
             "this engine cannot pause queries ({id})"
         )))
     }
+    /// Takes a persistent query that is paused from the start (a server replaying a
+    /// `PAUSE`): it is ready to [`QueryRunner::resume`] and processes nothing before.
+    fn start_paused(&mut self, query: &PersistentQuery, topology: Topology) -> Result<()> {
+        self.start(query, topology)?;
+        self.pause(&query.id)
+    }
     /// Starts a paused query again where it stopped (`RESUME`).
     fn resume(&mut self, id: &str) -> Result<()> {
         Err(SqlError::semantic(format!(

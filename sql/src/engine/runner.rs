@@ -172,6 +172,13 @@ impl QueryRunner for AppRunner {
         Ok(())
     }
 
+    fn start_paused(&mut self, query: &PersistentQuery, topology: Topology) -> Result<()> {
+        let config = self.config(&query.application_id, &query.properties)?;
+        self.paused
+            .insert(query.id.clone(), App::new(topology, config));
+        Ok(())
+    }
+
     fn resume(&mut self, id: &str) -> Result<()> {
         let app = self
             .paused

@@ -163,6 +163,11 @@ impl Group {
     }
 
     /// How long the group has had no members, if it has none.
+    /// Whether anyone is in the group, or is about to join it.
+    pub fn has_members(&self) -> bool {
+        !self.members.is_empty() || !self.pending.is_empty()
+    }
+
     pub fn empty_for(&self, now: Instant) -> Option<Duration> {
         match (self.state, self.empty_since) {
             (GroupState::Empty, Some(since)) if self.pending.is_empty() => {

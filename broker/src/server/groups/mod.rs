@@ -88,7 +88,13 @@ pub struct GroupConfig {
     /// How long a group with no members is kept in memory (its committed offsets stay
     /// regardless; it then lists as Empty without a protocol type).
     pub empty_group_retention: Duration,
+    /// Kafka's `offsets.retention.minutes`: the committed offsets of a group without
+    /// members are deleted once it has had no commit, and no member, for this long.
+    pub offsets_retention: Duration,
 }
+
+/// How often the reaper looks for expired committed offsets.
+const OFFSETS_EXPIRY_CHECK: Duration = Duration::from_secs(60);
 
 impl Default for GroupConfig {
     fn default() -> Self {
@@ -97,6 +103,7 @@ impl Default for GroupConfig {
             max_session_timeout: Duration::from_secs(1800),
             initial_rebalance_delay: Duration::from_secs(3),
             empty_group_retention: Duration::from_secs(600),
+            offsets_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -142,12 +149,17 @@ impl GroupCoordinator {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            let mut offsets_tick = tokio::time::interval(OFFSETS_EXPIRY_CHECK);
+            offsets_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
             loop {
                 if *stop.borrow_and_update() {
                     break;
                 }
                 tokio::select! {
                     _ = tick.tick() => inner.reap(Instant::now()),
+                    _ = offsets_tick.tick() => {
+                        inner.expire_offsets(Instant::now(), crate::broker::now_ms()).await;
+                    }
                     changed = stop.changed() => if changed.is_err() { break },
                 }
             }
@@ -508,6 +520,42 @@ impl Inner {
             return Some(result);
         }
         None
+    }
+
+    /// Deletes the committed offsets of every group that has no members and has had no
+    /// commit for `offsets_retention`, counted from when it became empty if that is later
+    /// (Kafka's expiry since 2.1). A group with members keeps its offsets, however old.
+    async fn expire_offsets(&self, now: Instant, now_ms: i64) {
+        let retention =
+            i64::try_from(self.config.offsets_retention.as_millis()).unwrap_or(i64::MAX);
+        for group in self.broker.groups_with_offsets() {
+            let cell = self.groups.lock().get(&group).cloned();
+            let empty_since_ms = match cell {
+                Some(cell) => {
+                    let g = cell.lock();
+                    if g.has_members() {
+                        continue;
+                    }
+                    g.empty_for(now)
+                        .map_or(i64::MIN, |empty| now_ms - empty.as_millis() as i64)
+                }
+                None => i64::MIN,
+            };
+            let last_commit = self
+                .broker
+                .group_offsets(&group)
+                .iter()
+                .map(|(_, _, o)| o.commit_timestamp)
+                .max()
+                .unwrap_or(i64::MIN);
+            if now_ms.saturating_sub(last_commit.max(empty_since_ms)) < retention {
+                continue;
+            }
+            match self.broker.delete_group_offsets(&group).await {
+                Ok(()) => tracing::info!(%group, "committed offsets expired (offsets.retention)"),
+                Err(e) => tracing::warn!(%group, error = %e, "expiring committed offsets failed"),
+            }
+        }
     }
 
     /// One reaper pass.

@@ -34,6 +34,7 @@ fn config() -> GroupConfig {
         max_session_timeout: Duration::from_secs(60),
         initial_rebalance_delay: Duration::from_millis(50),
         empty_group_retention: Duration::from_secs(600),
+        offsets_retention: Duration::from_secs(3600),
     }
 }
 
@@ -1267,4 +1268,61 @@ async fn responses_encode_at_every_advertised_version() {
         .await;
         encodes(&d, version, "DeleteGroups");
     }
+}
+
+#[tokio::test]
+async fn committed_offsets_of_groups_without_members_expire_after_the_retention() {
+    let f = fixture_with(config()).await;
+    let c = &f.coordinator;
+    let committed_at = crate::broker::now_ms();
+    let hour = 3_600_000;
+    let commit = |group: &'static str| {
+        let broker = f.broker.clone();
+        async move {
+            let offset = crate::group_offsets::CommittedOffset {
+                offset: 7,
+                leader_epoch: -1,
+                metadata: String::new(),
+                commit_timestamp: committed_at,
+            };
+            broker
+                .commit_offsets(group, &[("t".to_string(), 0, offset)])
+                .await
+                .expect("commit");
+        }
+    };
+    commit("standalone").await;
+    let (ids, _, _) = stable_group(c, "g", 1).await;
+    commit("g").await;
+    let groups = || {
+        let mut groups = f.broker.groups_with_offsets();
+        groups.sort();
+        groups
+    };
+    // Within the retention nothing goes; past it, only the group without members.
+    c.inner
+        .expire_offsets(Instant::now(), committed_at + hour / 2)
+        .await;
+    assert_eq!(groups(), ["g", "standalone"]);
+    c.inner
+        .expire_offsets(Instant::now(), committed_at + 2 * hour)
+        .await;
+    assert_eq!(groups(), ["g"]);
+    // Once its member leaves, the group's offsets last the retention from then.
+    c.leave_as(
+        &caller(0),
+        LeaveGroupRequest::default()
+            .with_group_id(gid("g"))
+            .with_member_id(s(&ids[0])),
+    );
+    assert_eq!(group_state(c, "g"), GroupState::Empty);
+    let left = Instant::now();
+    c.inner
+        .expire_offsets(left + Duration::from_secs(1800), committed_at + 3 * hour)
+        .await;
+    assert_eq!(groups(), ["g"]);
+    c.inner
+        .expire_offsets(left + Duration::from_secs(7200), committed_at + 5 * hour)
+        .await;
+    assert!(groups().is_empty(), "{:?}", groups());
 }

@@ -143,6 +143,7 @@ async fn create_one(
     }
     let config = TopicConfig::from_overrides(partitions, overrides)?;
     if validate_only {
+        broker.check_partition_caps(name, partitions, 0)?;
         return Ok(Created {
             id: Uuid::nil(),
             config,
@@ -421,7 +422,9 @@ async fn grow(
             ));
         }
     }
-    if !validate_only {
+    if validate_only {
+        broker.check_partition_caps(name, topic.count, current)?;
+    } else {
         broker.create_partitions(name, topic.count).await?;
     }
     Ok(())
