@@ -151,6 +151,8 @@ struct Inner {
     tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
     /// Set by `shutdown`: reads and writes are refused from then on.
     closed: std::sync::atomic::AtomicBool,
+    /// Partition maintenance passes that failed (`run_maintenance`).
+    maintenance_failures: std::sync::atomic::AtomicU64,
     /// (next producer id to hand out, end of the block reserved on disk).
     producer_ids: tokio::sync::Mutex<(i64, i64)>,
     _lock: fs::File,
@@ -217,6 +219,7 @@ impl Broker {
                 tasks: parking_lot::Mutex::new(Vec::new()),
                 producer_ids: tokio::sync::Mutex::new((reserved, reserved)),
                 closed: std::sync::atomic::AtomicBool::new(false),
+                maintenance_failures: std::sync::atomic::AtomicU64::new(0),
                 _lock: lock,
             }),
         };
@@ -753,15 +756,44 @@ impl Broker {
 
     /// Runs retention and compaction on every partition now, as of `now_ms`. The background
     /// task calls this every `maintenance_interval`; tests call it with a chosen clock.
+    ///
+    /// A partition whose retention or compaction fails (a full or unwritable disk, a
+    /// corrupt segment) is logged, counted in [`Broker::maintenance_failures`] and
+    /// [`CompactionStats::partitions_failed`], and left for the next pass: the other
+    /// partitions are maintained all the same. Fails only when the broker is closed.
     pub async fn run_maintenance(&self, now_ms: i64) -> Result<CompactionStats> {
+        if self.inner.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::ShutDown);
+        }
         let mut total = CompactionStats::default();
         for partition in self.all_partitions() {
-            partition.apply_retention(now_ms).await?;
-            let stats = partition.compact(now_ms).await?;
-            total.segments_cleaned += stats.segments_cleaned;
-            total.records_removed += stats.records_removed;
+            let done = match partition.apply_retention(now_ms).await {
+                Ok(_) => partition.compact(now_ms).await,
+                Err(e) => Err(e),
+            };
+            match done {
+                Ok(stats) => {
+                    total.segments_cleaned += stats.segments_cleaned;
+                    total.records_removed += stats.records_removed;
+                }
+                Err(e) => {
+                    tracing::error!(topic = %partition.topic, partition = partition.index,
+                        error = %e, "log maintenance of a partition failed; the others go on");
+                    total.partitions_failed += 1;
+                    self.inner
+                        .maintenance_failures
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
         }
         Ok(total)
+    }
+
+    /// Partition maintenance passes that failed since the broker opened.
+    pub fn maintenance_failures(&self) -> u64 {
+        self.inner
+            .maintenance_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Refuses further reads and writes, stops the background tasks, flushes every partition

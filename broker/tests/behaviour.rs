@@ -1834,3 +1834,61 @@ async fn appends_to_different_partitions_run_concurrently() -> Result<()> {
     broker.shutdown().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_partition_whose_maintenance_fails_leaves_the_others_maintained() -> Result<()> {
+    let (dir, broker) = setup().await?;
+    for topic in ["bad", "good"] {
+        broker
+            .create_topic(topic, topic_config(1, &[("cleanup.policy", "compact")])?)
+            .await?;
+        broker
+            .produce(
+                topic,
+                0,
+                &[rec("a", "a1", T0), rec("a", "a2", T0), rec("b", "b1", T0)],
+                Durability::Written,
+            )
+            .await?;
+        broker.roll(topic, 0).await?;
+        broker
+            .produce(topic, 0, &[rec("c", "c1", T0)], Durability::Written)
+            .await?;
+    }
+    // The closed segment of "bad" gets a flipped byte inside its batch: its CRC fails.
+    let segment = dir
+        .path()
+        .join("topics/bad/0")
+        .join(format!("{:020}.log", 0));
+    let mut bytes = std::fs::read(&segment).with_context(|| segment.display().to_string())?;
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0xff;
+    std::fs::write(&segment, &bytes)?;
+
+    let stats = broker.run_maintenance(T0 + 500).await?;
+    assert_eq!(stats.partitions_failed, 1, "{stats:?}");
+    assert_eq!(broker.maintenance_failures(), 1);
+    // "good" was compacted all the same (a1 superseded), and both still take writes.
+    assert_eq!(
+        (stats.segments_cleaned, stats.records_removed),
+        (1, 1),
+        "{stats:?}"
+    );
+    for topic in ["bad", "good"] {
+        broker
+            .produce(topic, 0, &[rec("d", "d1", T0)], Durability::Durable)
+            .await?;
+    }
+    let good = summary(&read_all(&broker, "good", 0).await?);
+    assert_eq!(
+        good,
+        [
+            kv(1, "a", Some("a2")),
+            kv(2, "b", Some("b1")),
+            kv(3, "c", Some("c1")),
+            kv(4, "d", Some("d1"))
+        ]
+    );
+    broker.shutdown().await?;
+    Ok(())
+}

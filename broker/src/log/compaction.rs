@@ -28,6 +28,9 @@ pub struct CompactionStats {
     pub segments_cleaned: usize,
     /// Records removed (superseded values and expired tombstones).
     pub records_removed: u64,
+    /// Partitions whose retention or compaction failed in a broker-wide pass (each logged;
+    /// the pass went on with the others).
+    pub partitions_failed: usize,
 }
 
 /// What the last pass left for later: nothing changes until the active segment rolls or

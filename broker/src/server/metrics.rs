@@ -222,6 +222,14 @@ impl Collector for LogCollector {
                 ConstGauge::new(*value).encode(family.encode_family(labels)?)?;
             }
         }
+        let failures = encoder.encode_descriptor(
+            "maintenance_failures",
+            "Partition retention or compaction passes that failed (the others went on)",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        prometheus_client::metrics::counter::ConstCounter::new(self.broker.maintenance_failures())
+            .encode(failures)?;
         let mut family = encoder.encode_descriptor(
             "consumer_lag",
             "Log end offset minus the group's committed offset, by group and partition",
