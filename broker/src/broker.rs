@@ -462,15 +462,12 @@ impl Broker {
             .partitions
             .read()
             .iter()
-            .map(|p| {
-                let log = p.log().read();
-                PartitionDescription {
-                    partition: p.index,
-                    log_start_offset: log.log_start_offset(),
-                    log_end_offset: log.log_end_offset(),
-                    size_bytes: log.size_bytes(),
-                    segments: log.segment_count(),
-                }
+            .map(|p| PartitionDescription {
+                partition: p.index,
+                log_start_offset: p.log_start_offset(),
+                log_end_offset: p.log_end_offset(),
+                size_bytes: p.size_bytes(),
+                segments: p.segment_count(),
             })
             .collect();
         Ok(TopicDescription {
@@ -509,8 +506,9 @@ impl Broker {
             )
         })
         .await?;
-        for partition in topic.partitions.read().iter() {
-            partition.log().write().set_config(config.clone());
+        let partitions = topic.partitions.read().clone();
+        for partition in partitions {
+            partition.set_config(config.clone()).await?;
         }
         *topic.config.write() = config.clone();
         Ok(config)

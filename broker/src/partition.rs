@@ -3,13 +3,15 @@
 //! watch channel that wakes long-polling fetches when the log grows.
 //!
 //! File I/O runs on tokio's blocking pool so that a slow disk never stalls the async
-//! workers. Appends hold the write lock only while writing to the page cache; the fsync that
-//! makes them durable runs without it and is shared: whoever finds no fsync in flight flushes
-//! everything written so far, and every append that landed before it is covered by that one
-//! fsync (group commit).
+//! workers, and the lock is only ever taken there: what request handlers ask of a partition
+//! (offsets, size) is published after every change and read without it. Appends hold the
+//! write lock only while writing to the page cache, a segment roll included (the closed
+//! segment is fsynced by the next flush); the fsync that makes appends durable runs without
+//! it and is shared: whoever finds no fsync in flight flushes everything written so far,
+//! and every append that landed before it is covered by that one fsync (group commit).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -39,14 +41,14 @@ pub enum Durability {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlushPolicy {
     /// The default. `Durable` appends return after an fsync shared by all appends in flight
-    /// (group commit); everything else is flushed every `interval` in the background, on every
-    /// segment roll and at shutdown.
+    /// (group commit); everything else is flushed every `interval` in the background and at
+    /// shutdown. A rolled segment is fsynced by the next flush, not by the roll.
     GroupCommit {
         /// Background flush interval for `Written` appends.
         interval: Duration,
     },
     /// Never fsync on the append path: `Durable` appends are treated as `Written`, and data is
-    /// flushed only every `interval`, on roll and at shutdown. A machine crash can lose up to
+    /// flushed only every `interval` and at shutdown. A machine crash can lose up to
     /// `interval` of acknowledged data. For benchmarks and disposable data.
     Interval {
         /// Background flush interval.
@@ -100,6 +102,31 @@ pub(crate) struct Partition {
     policy: FlushPolicy,
     /// Set when a write failed and the log could not be restored: no more appends.
     offline: AtomicBool,
+    published: Arc<Published>,
+}
+
+/// Figures about the log, published after every change under its write lock, so that
+/// request handlers on tokio workers read them without waiting for a writer.
+#[derive(Debug, Default)]
+struct Published {
+    start_offset: AtomicI64,
+    size_bytes: AtomicU64,
+    segments: AtomicUsize,
+}
+
+impl Published {
+    fn of(log: &Log) -> Self {
+        let published = Self::default();
+        published.update(log);
+        published
+    }
+
+    fn update(&self, log: &Log) {
+        self.start_offset
+            .store(log.log_start_offset(), Ordering::Release);
+        self.size_bytes.store(log.size_bytes(), Ordering::Release);
+        self.segments.store(log.segment_count(), Ordering::Release);
+    }
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -111,6 +138,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 impl Partition {
     pub fn new(topic: &str, index: i32, log: Log, policy: FlushPolicy) -> Self {
         let end = log.log_end_offset();
+        let published = Arc::new(Published::of(&log));
         Self {
             topic: topic.to_string(),
             index,
@@ -121,11 +149,25 @@ impl Partition {
             sync_permits: Semaphore::new(CONCURRENT_FSYNCS),
             policy,
             offline: AtomicBool::new(false),
+            published,
         }
     }
 
-    pub fn log(&self) -> &Arc<RwLock<Log>> {
-        &self.log
+    /// Runs `f` with the log's write lock on a blocking thread, then publishes the log's
+    /// figures.
+    async fn write_log<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Log) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let log = Arc::clone(&self.log);
+        let published = Arc::clone(&self.published);
+        blocking(move || {
+            let mut log = log.write();
+            let result = f(&mut log);
+            published.update(&log);
+            result
+        })
+        .await
     }
 
     fn check_online(&self) -> Result<()> {
@@ -158,12 +200,9 @@ impl Partition {
     /// for the fsync ([`Partition::wait_durable`]) concurrently.
     pub async fn append_unflushed(&self, batches: Bytes) -> Result<AppendInfo> {
         self.check_online()?;
-        let log = Arc::clone(&self.log);
-        let result = blocking(move || {
-            let mut owned = BytesMut::from(batches);
-            log.write().append(&mut owned)
-        })
-        .await;
+        let result = self
+            .write_log(move |log| log.append(&mut BytesMut::from(batches)))
+            .await;
         let info = match result {
             Ok(info) => info,
             Err(e @ Error::CorruptLog { .. }) => {
@@ -206,28 +245,35 @@ impl Partition {
     /// file are safe: each one returns only once every byte written before it started is on
     /// disk, whichever of them wrote it out.
     async fn flush(&self) -> Result<()> {
-        let (target, file, dir) = {
-            let log = self.log.read();
-            (
-                log.log_end_offset(),
-                log.active_file(),
-                log.dir().to_path_buf(),
-            )
-        };
+        // After a failed fsync, a retry can succeed without the lost pages being on disk
+        // (Linux reports a writeback error once): nothing counts as durable any more.
+        self.check_online()?;
+        let log = Arc::clone(&self.log);
+        // Planned and run on a blocking thread: the lock is taken there (never on a tokio
+        // worker), and only to list the files; the fsyncs run without it.
         let synced = blocking(move || {
-            file.sync_data()
-                .map_err(|source| Error::Io { path: dir, source })
+            let plan = log.read().flush_plan();
+            let target = plan.target;
+            let rolled = plan.run()?;
+            if !rolled.is_empty() {
+                log.write().mark_synced(&rolled);
+            }
+            Ok(target)
         })
         .await;
-        if let Err(e) = synced {
-            // After a failed fsync the kernel may have dropped the dirty pages: what the
-            // page cache shows can no longer be trusted to be on disk. Stop writing; the
-            // next open recovers from what is really there.
-            self.take_offline(&e);
-            return Err(e);
+        match synced {
+            Ok(target) => {
+                self.durable_offset.send_modify(|d| *d = (*d).max(target));
+                Ok(())
+            }
+            Err(e) => {
+                // After a failed fsync the kernel may have dropped the dirty pages: what the
+                // page cache shows can no longer be trusted to be on disk. Stop writing; the
+                // next open recovers from what is really there.
+                self.take_offline(&e);
+                Err(e)
+            }
         }
-        self.durable_offset.send_modify(|d| *d = (*d).max(target));
-        Ok(())
     }
 
     fn take_offline(&self, cause: &Error) {
@@ -312,12 +358,22 @@ impl Partition {
         .await
     }
 
+    /// The end offset readers have been told of (published after each append).
     pub fn log_end_offset(&self) -> i64 {
-        self.log.read().log_end_offset()
+        *self.end_offset.borrow()
     }
 
     pub fn log_start_offset(&self) -> i64 {
-        self.log.read().log_start_offset()
+        self.published.start_offset.load(Ordering::Acquire)
+    }
+
+    /// Bytes in all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.published.size_bytes.load(Ordering::Acquire)
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.published.segments.load(Ordering::Acquire)
     }
 
     /// First offset whose record timestamp is >= `timestamp`, with that record's timestamp.
@@ -350,28 +406,40 @@ impl Partition {
     }
 
     pub async fn apply_retention(&self, now_ms: i64) -> Result<usize> {
-        let log = Arc::clone(&self.log);
-        blocking(move || log.write().apply_retention(now_ms)).await
+        self.write_log(move |log| log.apply_retention(now_ms)).await
     }
 
     pub async fn compact(&self, now_ms: i64) -> Result<CompactionStats> {
         let log = Arc::clone(&self.log);
-        blocking(move || compact(&log, now_ms)).await
+        let published = Arc::clone(&self.published);
+        blocking(move || {
+            // Compaction takes the lock itself, briefly, around its file swaps.
+            let stats = compact(&log, now_ms);
+            published.update(&log.read());
+            stats
+        })
+        .await
     }
 
     pub async fn delete_records_before(&self, offset: i64) -> Result<i64> {
-        let log = Arc::clone(&self.log);
-        blocking(move || log.write().delete_records_before(offset)).await
+        self.write_log(move |log| log.delete_records_before(offset))
+            .await
+    }
+
+    pub async fn set_config(&self, config: crate::config::TopicConfig) -> Result<()> {
+        self.write_log(move |log| {
+            log.set_config(config);
+            Ok(())
+        })
+        .await
     }
 
     pub async fn roll(&self) -> Result<()> {
-        let log = Arc::clone(&self.log);
-        blocking(move || log.write().roll()).await
+        self.write_log(Log::roll).await
     }
 
     /// Flushes everything (used at shutdown).
     pub async fn close(&self) -> Result<()> {
-        let log = Arc::clone(&self.log);
-        blocking(move || log.read().sync()).await
+        self.write_log(Log::sync).await
     }
 }

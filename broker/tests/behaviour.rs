@@ -1720,6 +1720,94 @@ async fn unclean_restart_cuts_a_torn_tail_and_keeps_the_rest() -> Result<()> {
     Ok(())
 }
 
+/// A roll does not fsync (it runs under the partition's write lock): the closed segment is
+/// fsynced by the next flush, which then moves the partition's recovery point past it. Until
+/// then crash recovery checks it batch by batch, like the active segment: a segment rolled
+/// after the last flush with a bad batch in its middle is cut there at the next unclean open,
+/// and what was flushed before stays.
+#[tokio::test]
+async fn segments_rolled_since_the_last_flush_are_checked_by_recovery() -> Result<()> {
+    let (dir, broker) = setup().await?;
+    broker
+        .create_topic("t", topic_config(1, &[("segment.bytes", "1024")])?)
+        .await?;
+    let value = "x".repeat(200);
+    for i in 0..20 {
+        broker
+            .produce("t", 0, &[rec("k", &value, T0 + i)], Durability::Durable)
+            .await?;
+    }
+    let partition = partition_dir(dir.path(), "t", 0);
+    let point_file = partition.join("recovery-point");
+    let point: i64 = std::fs::read_to_string(&point_file)?.trim().parse()?;
+    let bases = || -> Result<Vec<i64>> {
+        let mut bases: Vec<i64> = std::fs::read_dir(&partition)?
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                name.strip_suffix(".log")?.parse().ok()
+            })
+            .collect();
+        bases.sort_unstable();
+        Ok(bases)
+    };
+    assert!(bases()?.len() > 3, "the segments rolled: {:?}", bases()?);
+    assert_eq!(
+        Some(&point),
+        bases()?.last(),
+        "a durable append flushed every rolled segment and moved the recovery point"
+    );
+    for i in 20..60 {
+        broker
+            .produce("t", 0, &[rec("k", &value, T0 + i)], Durability::Written)
+            .await?;
+    }
+    assert_eq!(
+        std::fs::read_to_string(&point_file)?.trim(),
+        point.to_string(),
+        "rolls alone do not move the recovery point"
+    );
+    drop(broker); // a crash: no shutdown
+    // A segment rolled after the last flush, and not the last one: damage a record value in
+    // its middle (its batch's CRC no longer matches, its lengths still do).
+    let rolled_since = bases()?
+        .into_iter()
+        .filter(|&b| b > point)
+        .collect::<Vec<_>>();
+    assert!(
+        rolled_since.len() >= 2,
+        "rolled past the point: {rolled_since:?}"
+    );
+    let damaged = partition.join(format!("{:020}.log", rolled_since[0]));
+    let mut bytes = std::fs::read(&damaged)?;
+    let middle = bytes.len() / 2;
+    let at = middle
+        + bytes[middle..]
+            .windows(50)
+            .position(|w| w.iter().all(|&b| b == b'x'))
+            .context("a record value")?;
+    bytes[at] = b'y';
+    std::fs::write(&damaged, &bytes)?;
+
+    let (broker, report) = open_with_report(dir.path()).await?;
+    let repaired = report
+        .repaired
+        .get(&("t".to_string(), 0))
+        .context("no repair reported")?;
+    assert!(repaired.truncated_bytes > 0, "{repaired:?}");
+    assert!(repaired.dropped_segments > 0, "{repaired:?}");
+    let records = read_all(&broker, "t", 0).await?;
+    assert!(
+        records.len() >= 20 && records.len() < 60,
+        "kept {} records",
+        records.len()
+    );
+    for (i, record) in records.iter().enumerate() {
+        assert_eq!(record.offset, i as i64, "no gaps");
+    }
+    broker.shutdown().await?;
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Concurrency
 // ---------------------------------------------------------------------------------------------

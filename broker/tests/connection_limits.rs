@@ -9,7 +9,7 @@ mod support;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail, ensure};
+use anyhow::{Context, Result, bail, ensure};
 use eddy_broker::{BrokerConfig, ServerConfig};
 use kafka_protocol::messages::ApiVersionsRequest;
 use support::protocol::{Client, Harness};
@@ -63,6 +63,43 @@ async fn idle_connections_are_closed_busy_ones_are_not() -> Result<()> {
         "closed only after {waited:?}"
     );
     busy.call(3, &ApiVersionsRequest::default()).await?;
+    served(h.addr).await
+}
+
+/// Thousands of connections that never send anything: the server holds them (its accept
+/// loop keeps up and a real client is served while they are open), then closes every one on
+/// time, and is still serving afterwards.
+#[tokio::test]
+async fn thousands_of_idle_connections_are_closed_on_time() -> Result<()> {
+    const IDLE: usize = 2000;
+    let limit = Duration::from_secs(1);
+    let h = start(ServerConfig {
+        connections_max_idle: limit,
+        max_connections: 2 * IDLE,
+        ..ServerConfig::default()
+    })
+    .await?;
+    let mut idle = Vec::with_capacity(IDLE);
+    for i in 0..IDLE {
+        let stream = TcpStream::connect(h.addr).await.with_context(|| {
+            format!("connection {i} (each takes two descriptors here: is `ulimit -n` >= 5000?)")
+        })?;
+        idle.push(stream);
+    }
+    let connected = Instant::now();
+    served(h.addr).await?;
+    for (i, stream) in idle.iter_mut().enumerate() {
+        let left =
+            (connected + limit + Duration::from_secs(10)).saturating_duration_since(Instant::now());
+        closed_after(stream, left)
+            .await
+            .with_context(|| format!("idle connection {i} of {IDLE}"))?;
+    }
+    ensure!(
+        connected.elapsed() < limit + Duration::from_secs(10),
+        "closing them took {:?}",
+        connected.elapsed()
+    );
     served(h.addr).await
 }
 

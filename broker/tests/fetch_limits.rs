@@ -1,7 +1,7 @@
 //! Fetch responses are bounded by the server, whatever the client asks: `fetch_max_bytes`
 //! (Kafka's `fetch.max.bytes`) caps a response, each partition gets at most what is left of
 //! it, the first partition with data still gets one whole batch if that batch is larger, and
-//! the fetch memory budget (`fetch_memory_budget_bytes`) clamps a response and makes fetches
+//! the fetch memory budget (`memory_budget_bytes`) clamps a response and makes fetches
 //! wait for one another instead of allocating. Raw Kafka protocol over a real socket to a
 //! server on a free loopback port.
 
@@ -31,7 +31,7 @@ fn record(id: u64, size: usize) -> NewRecord {
 async fn start(fetch_max_bytes: usize, budget: usize) -> Result<Harness> {
     let server = ServerConfig {
         fetch_max_bytes,
-        fetch_memory_budget_bytes: budget,
+        memory_budget_bytes: budget,
         ..ServerConfig::default()
     };
     let harness = Harness::start(|dir| BrokerConfig::new(dir), server, "fetch-limits").await?;

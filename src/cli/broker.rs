@@ -69,7 +69,9 @@ struct FileConfig {
     max_connections: Option<usize>,
     max_request_bytes: Option<usize>,
     fetch_max_bytes: Option<usize>,
-    fetch_memory_budget_bytes: Option<usize>,
+    /// `fetch_memory_budget_bytes`: its name when it covered fetch responses only.
+    #[serde(alias = "fetch_memory_budget_bytes")]
+    memory_budget_bytes: Option<usize>,
     connections_max_idle_ms: Option<u64>,
     frame_read_timeout_ms: Option<u64>,
     max_connections_per_ip: Option<usize>,
@@ -160,12 +162,12 @@ fn resolve(args: &Args) -> Result<(BrokerConfig, ServerConfig)> {
         );
         server.fetch_max_bytes = max;
     }
-    if let Some(budget) = file.fetch_memory_budget_bytes {
+    if let Some(budget) = file.memory_budget_bytes {
         ensure!(
             budget == 0 || budget >= 1 << 20,
-            "fetch_memory_budget_bytes must be 0 (no budget) or at least 1048576"
+            "memory_budget_bytes must be 0 (no budget) or at least 1048576"
         );
-        server.fetch_memory_budget_bytes = budget;
+        server.memory_budget_bytes = budget;
     }
     if let Some(ms) = file.connections_max_idle_ms {
         ensure!(
@@ -308,7 +310,7 @@ mod tests {
             max_connections = 10
             max_request_bytes = 1048576
             fetch_max_bytes = 8388608
-            fetch_memory_budget_bytes = 33554432
+            memory_budget_bytes = 33554432
             connections_max_idle_ms = 5000
             frame_read_timeout_ms = 2000
             max_connections_per_ip = 7
@@ -355,7 +357,7 @@ mod tests {
         assert_eq!(server.max_connections, 10);
         assert_eq!(server.max_request_bytes, 1 << 20);
         assert_eq!(server.fetch_max_bytes, 8 << 20);
-        assert_eq!(server.fetch_memory_budget_bytes, 32 << 20);
+        assert_eq!(server.memory_budget_bytes, 32 << 20);
         assert_eq!(server.connections_max_idle, Duration::from_secs(5));
         assert_eq!(server.frame_read_timeout, Duration::from_secs(2));
         assert_eq!(server.max_connections_per_ip, 7);
@@ -386,7 +388,7 @@ mod tests {
         assert_eq!(server.listen.port(), 9092);
         assert_eq!(server.metrics_listen, None);
         assert_eq!(server.fetch_max_bytes, 57671680, "Kafka's fetch.max.bytes");
-        assert_eq!(server.fetch_memory_budget_bytes, 256 << 20);
+        assert_eq!(server.memory_budget_bytes, 256 << 20);
         assert_eq!(server.connections_max_idle, Duration::from_secs(600));
         assert_eq!(server.max_connections_per_ip, usize::MAX);
     }
@@ -414,10 +416,9 @@ mod tests {
             ("connections_max_idle_ms = 10", "connections_max_idle_ms"),
             ("frame_read_timeout_ms = 0", "frame_read_timeout_ms"),
             ("max_connections_per_ip = 0", "max_connections_per_ip"),
-            (
-                "fetch_memory_budget_bytes = 10",
-                "fetch_memory_budget_bytes",
-            ),
+            ("memory_budget_bytes = 10", "memory_budget_bytes"),
+            // The old name still applies.
+            ("fetch_memory_budget_bytes = 10", "memory_budget_bytes"),
         ] {
             std::fs::write(&path, text).unwrap();
             let args = Args {

@@ -6,6 +6,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{IoContext, Result};
 
@@ -63,7 +64,8 @@ impl Entry for TimeEntry {
 #[derive(Debug)]
 pub(crate) struct IndexFile<E: Entry> {
     path: PathBuf,
-    file: File,
+    /// Shared so that a rolled segment's index can be fsynced outside the log's lock.
+    file: Arc<File>,
     entries: Vec<E>,
     scratch: Vec<u8>,
 }
@@ -80,7 +82,7 @@ impl<E: Entry> IndexFile<E> {
             .with_path(path)?;
         Ok(Self {
             path: path.to_path_buf(),
-            file,
+            file: Arc::new(file),
             entries: Vec::new(),
             scratch: Vec::new(),
         })
@@ -102,7 +104,7 @@ impl<E: Entry> IndexFile<E> {
         let entries = bytes.chunks_exact(E::SIZE).map(E::decode).collect();
         Ok(Some(Self {
             path: path.to_path_buf(),
-            file,
+            file: Arc::new(file),
             entries,
             scratch: Vec::new(),
         }))
@@ -120,7 +122,9 @@ impl<E: Entry> IndexFile<E> {
     pub fn push(&mut self, entry: E) -> Result<()> {
         self.scratch.clear();
         entry.encode(&mut self.scratch);
-        self.file.write_all(&self.scratch).with_path(&self.path)?;
+        (&*self.file)
+            .write_all(&self.scratch)
+            .with_path(&self.path)?;
         self.entries.push(entry);
         Ok(())
     }
@@ -131,6 +135,11 @@ impl<E: Entry> IndexFile<E> {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The file, to fsync without holding the segment.
+    pub fn file(&self) -> &Arc<File> {
+        &self.file
     }
 }
 

@@ -19,9 +19,12 @@ use crate::batch::{BatchHeader, ProducedBatch, stamp_batch, validate_produce};
 use crate::config::TopicConfig;
 use crate::error::{Error, IoContext, Result};
 pub use segment::SegmentRecovery;
-use segment::{Located, Segment, SegmentReader, StartHint};
+use segment::{Located, Segment, SegmentFiles, SegmentReader, StartHint};
 
 const LOG_START_FILE: &str = "log-start-offset";
+/// Every segment below the one starting at this offset is on disk (fsynced); recovery after a
+/// crash checks the segments from here on (Kafka's recovery-point-offset-checkpoint).
+const RECOVERY_POINT_FILE: &str = "recovery-point";
 
 /// Idempotent-producer state is rebuilt at open from this many of the newest segments.
 const PRODUCER_STATE_SEGMENTS: usize = 2;
@@ -66,6 +69,43 @@ pub(crate) struct Log {
     /// pass cannot change anything and is skipped.
     pub(crate) compaction_checkpoint: Option<compaction::Checkpoint>,
     producers: producer_state::ProducerStates,
+    /// Segments rolled since the last flush: a roll does not fsync under the log's lock, the
+    /// next [`FlushPlan`] does (before anything newer counts as durable).
+    rolled_unsynced: Vec<SegmentFiles>,
+    /// Serialises writes of the recovery point file by concurrent flushes.
+    recovery_point_write: Arc<parking_lot::Mutex<()>>,
+}
+
+/// What one flush must fsync, captured under the lock and run without it.
+pub(crate) struct FlushPlan {
+    /// Everything below this offset is on disk once the plan has run.
+    pub target: i64,
+    dir: PathBuf,
+    active: SegmentFiles,
+    rolled: Vec<SegmentFiles>,
+    recovery_point_write: Arc<parking_lot::Mutex<()>>,
+}
+
+impl FlushPlan {
+    /// Fsyncs the rolled segments, then the active one; if any segment had rolled, the
+    /// directory (the new segments' entries) and the recovery point follow. Returns the
+    /// rolled segments synced, for [`Log::mark_synced`].
+    pub fn run(self) -> Result<Vec<i64>> {
+        for segment in &self.rolled {
+            segment.sync()?;
+        }
+        self.active.sync()?;
+        if !self.rolled.is_empty() {
+            // Also makes the new segment files' directory entries durable (write_atomically
+            // ends with an fsync of the directory).
+            let _one_writer = self.recovery_point_write.lock();
+            write_atomically(
+                &self.dir.join(RECOVERY_POINT_FILE),
+                self.active.base_offset.to_string().as_bytes(),
+            )?;
+        }
+        Ok(self.rolled.iter().map(|s| s.base_offset).collect())
+    }
 }
 
 impl Log {
@@ -90,6 +130,11 @@ impl Log {
         }
         bases.sort_unstable();
         let persisted_start = read_log_start(dir)?;
+        // Without the file (a log written before recovery points existed, when every roll
+        // fsynced), only the last segment can have been written after an fsync.
+        let recovery_point = read_offset_file(dir, RECOVERY_POINT_FILE)?
+            .or(bases.last().copied())
+            .unwrap_or(0);
         let mut recovery = LogRecovery::default();
         let mut segments = BTreeMap::new();
         let mut cut_at = None;
@@ -103,8 +148,11 @@ impl Log {
                 continue;
             }
             let is_last = i + 1 == bases.len();
+            // A segment that starts before the recovery point but ends after it (the next
+            // one starts later) was still being written too.
+            let unsynced = is_last || bases[i + 1] > recovery_point;
             let (segment, seg_recovery) =
-                Segment::open(dir, base, config.index_interval_bytes, recover && is_last)?;
+                Segment::open(dir, base, config.index_interval_bytes, recover && unsynced)?;
             recovery.truncated_bytes += seg_recovery.truncated_bytes;
             recovery.rebuilt_indexes += seg_recovery.rebuilt_indexes as usize;
             if seg_recovery.truncated_bytes > 0 && !is_last {
@@ -118,7 +166,8 @@ impl Log {
                 base,
                 Segment::create(dir, base, config.index_interval_bytes)?,
             );
-            sync_dir(dir)?;
+            // Also makes the new segment's directory entry durable.
+            write_atomically(&dir.join(RECOVERY_POINT_FILE), base.to_string().as_bytes())?;
         }
         let first_base = *segments.keys().next().expect("at least one segment");
         let mut log = Self {
@@ -128,7 +177,20 @@ impl Log {
             log_start_offset: persisted_start.unwrap_or(first_base).max(first_base),
             compaction_checkpoint: None,
             producers: producer_state::ProducerStates::default(),
+            rolled_unsynced: Vec::new(),
+            recovery_point_write: Arc::default(),
         };
+        if recover {
+            // Segments past the recovery point were checked above but may still be only in
+            // the page cache: the next flush fsyncs them before it moves the point.
+            let active = log.active().base_offset;
+            log.rolled_unsynced = log
+                .segments
+                .range(..active)
+                .filter(|(_, s)| s.next_offset > recovery_point)
+                .map(|(_, s)| s.files())
+                .collect();
+        }
         log.rebuild_producer_state()?;
         let end = log.log_end_offset();
         if log.log_start_offset > end {
@@ -183,9 +245,21 @@ impl Log {
         self.segments.len()
     }
 
-    /// The active segment's file, for an fsync outside the lock.
-    pub fn active_file(&self) -> Arc<fs::File> {
-        Arc::clone(self.active().file())
+    /// What a flush of everything written so far must fsync, to run outside the lock.
+    pub fn flush_plan(&self) -> FlushPlan {
+        FlushPlan {
+            target: self.log_end_offset(),
+            dir: self.dir.clone(),
+            active: self.active().data_file(),
+            rolled: self.rolled_unsynced.clone(),
+            recovery_point_write: Arc::clone(&self.recovery_point_write),
+        }
+    }
+
+    /// Forgets rolled segments a [`FlushPlan`] has fsynced.
+    pub fn mark_synced(&mut self, bases: &[i64]) {
+        self.rolled_unsynced
+            .retain(|s| !bases.contains(&s.base_offset));
     }
 
     /// Validates producer batches, assigns offsets and appends them. Nothing is written if any
@@ -299,24 +373,30 @@ impl Log {
         Ok(())
     }
 
-    /// Closes the active segment (flushing it and its indexes) and starts a new one at the log
-    /// end offset. Rolling an empty segment does nothing.
+    /// Closes the active segment and starts a new one at the log end offset. Rolling an empty
+    /// segment does nothing. Nothing is fsynced here (the caller holds the log's write lock):
+    /// the closed segment joins `rolled_unsynced` for the next flush, and until that flush
+    /// has written the recovery point, crash recovery checks it like the active segment.
     pub fn roll(&mut self) -> Result<()> {
         let active = self.active();
         if active.is_empty() {
             return Ok(());
         }
-        active.sync()?;
+        let closed = active.files();
         let base = active.next_offset;
         let segment = Segment::create(&self.dir, base, self.config.index_interval_bytes)?;
-        sync_dir(&self.dir)?;
         self.segments.insert(base, segment);
+        self.rolled_unsynced.push(closed);
         Ok(())
     }
 
-    /// Flushes the active segment and its indexes.
-    pub fn sync(&self) -> Result<()> {
-        self.active().sync()
+    /// Flushes every segment not yet on disk and their indexes (at shutdown).
+    pub fn sync(&mut self) -> Result<()> {
+        let mut plan = self.flush_plan();
+        plan.active = self.active().files();
+        let synced = plan.run()?;
+        self.mark_synced(&synced);
+        Ok(())
     }
 
     /// Where to start reading `offset`. `Ok(None)` means the offset is the log end (nothing to
@@ -520,7 +600,12 @@ pub(crate) fn read_from(
 }
 
 fn read_log_start(dir: &Path) -> Result<Option<i64>> {
-    let path = dir.join(LOG_START_FILE);
+    read_offset_file(dir, LOG_START_FILE)
+}
+
+/// An offset kept in a small file of the partition directory; `None` if there is none.
+fn read_offset_file(dir: &Path, name: &str) -> Result<Option<i64>> {
+    let path = dir.join(name);
     match fs::read_to_string(&path) {
         Ok(text) => Ok(text.trim().parse().ok()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

@@ -410,19 +410,36 @@ impl Segment {
         }
     }
 
-    pub fn file(&self) -> &Arc<File> {
-        &self.file
-    }
-
     pub fn is_empty(&self) -> bool {
         self.size == 0
     }
 
-    /// Flushes the segment and its indexes to disk.
-    pub fn sync(&self) -> Result<()> {
-        self.file.sync_data().with_path(&self.path)?;
-        self.offset_index.sync()?;
-        self.time_index.sync()
+    /// The segment's files (data, offset index, time index), to fsync outside the log's
+    /// lock.
+    pub fn files(&self) -> SegmentFiles {
+        SegmentFiles {
+            base_offset: self.base_offset,
+            files: vec![
+                (Arc::clone(&self.file), self.path.clone()),
+                (
+                    Arc::clone(self.offset_index.file()),
+                    self.offset_index.path().to_path_buf(),
+                ),
+                (
+                    Arc::clone(self.time_index.file()),
+                    self.time_index.path().to_path_buf(),
+                ),
+            ],
+        }
+    }
+
+    /// The data file alone: the active segment's indexes are rebuilt by crash recovery, so a
+    /// flush of it need not fsync them.
+    pub fn data_file(&self) -> SegmentFiles {
+        SegmentFiles {
+            base_offset: self.base_offset,
+            files: vec![(Arc::clone(&self.file), self.path.clone())],
+        }
     }
 
     /// Deletes the segment's files.
@@ -437,6 +454,22 @@ impl Segment {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e).with_path(path),
             }
+        }
+        Ok(())
+    }
+}
+
+/// Handles on a segment's files, fsynced after the log's lock is released.
+#[derive(Debug, Clone)]
+pub(crate) struct SegmentFiles {
+    pub base_offset: i64,
+    files: Vec<(Arc<File>, PathBuf)>,
+}
+
+impl SegmentFiles {
+    pub fn sync(&self) -> Result<()> {
+        for (file, path) in &self.files {
+            file.sync_data().with_path(path)?;
         }
         Ok(())
     }

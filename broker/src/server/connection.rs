@@ -15,12 +15,11 @@ use futures_util::stream::FuturesOrdered;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::time::{Instant, sleep, sleep_until};
-use tokio_util::codec::FramedRead;
+use tokio::time::{Instant, sleep_until};
 
 use super::ServerState;
-use super::codec::kafka_frames;
 use super::dispatch;
+use super::frames::{FrameError, FrameReader};
 
 /// Serves one connection until the client closes it, it sends something unusable, or the
 /// server shuts down (then requests already read are still answered).
@@ -33,35 +32,27 @@ pub(crate) async fn serve(
     tracing::debug!(%peer, "connection opened");
     state.metrics.connections.inc();
     let (read_half, mut write_half) = stream.into_split();
-    let mut frames_in = FramedRead::new(read_half, kafka_frames(state.config.max_request_bytes));
+    let mut frames_in = FrameReader::new(
+        read_half,
+        state.config.max_request_bytes,
+        state.config.frame_read_timeout,
+    );
     let mut conn = dispatch::ConnectionState::default();
     let mut pending: FuturesOrdered<dispatch::Reply> = FuturesOrdered::new();
     let max_in_flight = state.config.max_in_flight_per_connection.max(1);
     let idle_limit = state.config.connections_max_idle;
-    let frame_limit = state.config.frame_read_timeout;
-    let frame_check = (frame_limit / 4).max(std::time::Duration::from_millis(10));
     let mut reading = true;
     // The last time a request arrived or a response went out, for the idle timeout.
     let mut last_active = Instant::now();
-    // Since when part of a frame has sat in the read buffer, for the frame deadline.
-    let mut partial_since: Option<Instant> = None;
     loop {
         if !reading && pending.is_empty() {
             break;
         }
         let waiting_for_frame = reading && pending.len() < max_in_flight;
-        // Bytes buffered while we wait for a frame are the start of one not yet complete
-        // (a complete frame would have been decoded already).
-        partial_since = match (
-            waiting_for_frame && !frames_in.read_buffer().is_empty(),
-            partial_since,
-        ) {
-            (true, Some(since)) => Some(since),
-            (true, None) => Some(Instant::now()),
-            (false, _) => None,
-        };
+        if !waiting_for_frame {
+            frames_in.pause_deadline();
+        }
         let idle_deadline = last_active + idle_limit;
-        let frame_deadline = partial_since.map(|since| since + frame_limit);
         tokio::select! {
             biased;
             Some(reply) = pending.next(), if !pending.is_empty() => match reply {
@@ -82,37 +73,43 @@ pub(crate) async fn serve(
                     break;
                 }
             },
-            frame = frames_in.next(), if waiting_for_frame => match frame {
-                Some(Ok(frame)) => match dispatch::handle(frame.freeze(), &state, peer, &mut conn).await {
-                    Ok(reply) => {
-                        last_active = Instant::now();
-                        partial_since = None;
-                        pending.push_back(reply);
+            frame = frames_in.next(&state.memory_budget), if waiting_for_frame => match frame {
+                Ok(Some(frame)) => {
+                    // The frame's budget is held until its ordered part has run (a
+                    // produce's records are in the log), then given back.
+                    let handled = dispatch::handle(frame.bytes, &state, peer, &mut conn).await;
+                    drop(frame.reservation);
+                    match handled {
+                        Ok(reply) => {
+                            last_active = Instant::now();
+                            pending.push_back(reply);
+                        }
+                        Err(reason) => {
+                            tracing::warn!(%peer, %reason, "refusing request; closing the connection");
+                            reading = false;
+                        }
                     }
-                    Err(reason) => {
-                        tracing::warn!(%peer, %reason, "refusing request; closing the connection");
-                        reading = false;
-                    }
-                },
-                Some(Err(e)) => {
+                }
+                Ok(None) => reading = false,
+                Err(e @ FrameError::Slow(_)) => {
+                    tracing::warn!(%peer, error = %e, "closing the connection");
+                    state.metrics.connections_closed_slow_frame.inc();
+                    break;
+                }
+                Err(e) => {
                     tracing::warn!(%peer, error = %e, "unreadable frame; closing the connection");
                     reading = false;
                 }
-                None => reading = false,
             },
             _ = stop.changed(), if reading => reading = false,
-            _ = sleep_until(idle_deadline), if reading && pending.is_empty() && partial_since.is_none() => {
+            _ = sleep_until(idle_deadline), if reading && pending.is_empty() => {
+                if frames_in.has_partial_frame() {
+                    // A frame is arriving: its own deadline applies, not the idle one.
+                    last_active = Instant::now();
+                    continue;
+                }
                 tracing::debug!(%peer, idle_ms = idle_limit.as_millis() as u64, "idle connection; closing");
                 state.metrics.connections_closed_idle.inc();
-                break;
-            }
-            // Wakes the loop now and then while a frame is awaited, so that a frame that
-            // started arriving is seen (reading part of one completes no branch).
-            _ = sleep(frame_check), if waiting_for_frame && partial_since.is_none() => {}
-            _ = sleep_until(frame_deadline.unwrap_or(idle_deadline)), if frame_deadline.is_some() => {
-                tracing::warn!(%peer, timeout_ms = frame_limit.as_millis() as u64,
-                    "a request frame did not finish arriving in time; closing the connection");
-                state.metrics.connections_closed_slow_frame.inc();
                 break;
             }
         }

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 
 use super::ServerState;
 use super::apis;
-use super::fetch_memory::FetchHold;
+use super::memory_budget::FetchHold;
 
 /// A response still being worked out: `None` means no response is sent (acks=0).
 pub(crate) type Pending = Pin<Box<dyn Future<Output = Option<ResponseKind>> + Send>>;

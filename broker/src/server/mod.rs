@@ -1,16 +1,17 @@
 //! The Kafka wire-protocol server: real Kafka clients (librdkafka, kcat, the Java clients,
 //! kafka-python, franz-go, kafkajs) talk to the [`Broker`] through it unchanged.
 //!
-//! Shaped like tokio-rs/mini-redis: [`codec`] frames bytes, [`connection`] reads requests and
+//! Shaped like tokio-rs/mini-redis: [`frames`] reads request frames within the
+//! [`memory_budget`], [`connection`] reads requests and
 //! writes responses in order, [`dispatch`] routes each request to its module under [`apis`],
 //! all sharing one [`ServerState`]; the listener here accepts connections up to a cap and
 //! stops on an injected shutdown signal.
 
 pub mod apis;
-mod codec;
 mod connection;
 mod dispatch;
-mod fetch_memory;
+mod frames;
+mod memory_budget;
 
 pub use dispatch::{Decoded, decode_request};
 pub mod groups;
@@ -31,8 +32,8 @@ use crate::error::{Error, IoContext, Result};
 /// Kafka's default `fetch.max.bytes`: 55 MiB.
 pub const DEFAULT_FETCH_MAX_BYTES: usize = 55 << 20;
 
-/// The default fetch memory budget: 256 MiB.
-pub const DEFAULT_FETCH_MEMORY_BUDGET_BYTES: usize = 256 << 20;
+/// The default memory budget for requests and fetch responses in flight: 256 MiB.
+pub const DEFAULT_MEMORY_BUDGET_BYTES: usize = 256 << 20;
 
 /// One connection's place in the per-address count (`max_connections_per_ip`), given back
 /// when dropped.
@@ -104,10 +105,13 @@ pub struct ServerConfig {
     /// at most min(its partition_max_bytes, what is left); the first partition with data
     /// still gets one whole batch if that batch is larger, so a big batch is never stuck.
     pub fetch_max_bytes: usize,
-    /// Record bytes of fetch responses held in memory at once, across all connections, from
-    /// the read until the response is written to the socket; at the budget, fetches wait.
-    /// A fetch larger than the budget is clamped to it. 0 turns the budget off.
-    pub fetch_memory_budget_bytes: usize,
+    /// Bytes of request frames and fetch responses held in memory at once, across all
+    /// connections: a request from its first byte until it has been handled (a produce's
+    /// records are in the log), a fetch response from the read until it has been written to
+    /// the socket. At the budget, connections stop reading requests and fetches wait
+    /// (backpressure, not growth). One frame or fetch larger than the budget is clamped to
+    /// it. 0 turns the budget off.
+    pub memory_budget_bytes: usize,
     /// A connection with no request in progress for this long is closed (Kafka's
     /// `connections.max.idle.ms`, 10 minutes by default).
     pub connections_max_idle: Duration,
@@ -140,7 +144,7 @@ impl Default for ServerConfig {
             max_request_bytes: 100 << 20,
             max_in_flight_per_connection: 32,
             fetch_max_bytes: DEFAULT_FETCH_MAX_BYTES,
-            fetch_memory_budget_bytes: DEFAULT_FETCH_MEMORY_BUDGET_BYTES,
+            memory_budget_bytes: DEFAULT_MEMORY_BUDGET_BYTES,
             connections_max_idle: Duration::from_secs(600),
             frame_read_timeout: Duration::from_secs(60),
             max_connections_per_ip: usize::MAX,
@@ -160,7 +164,7 @@ pub(crate) struct ServerState {
     pub advertised_port: i32,
     pub groups: groups::GroupCoordinator,
     pub metrics: Arc<metrics::Metrics>,
-    pub fetch_memory: fetch_memory::FetchMemory,
+    pub memory_budget: memory_budget::MemoryBudget,
     /// Open connections per client address (for `max_connections_per_ip`).
     pub connections_per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
@@ -197,7 +201,7 @@ impl Server {
             metrics_listener,
             state: Arc::new(ServerState {
                 broker,
-                fetch_memory: fetch_memory::FetchMemory::new(config.fetch_memory_budget_bytes),
+                memory_budget: memory_budget::MemoryBudget::new(config.memory_budget_bytes),
                 connections_per_ip: Mutex::new(HashMap::new()),
                 config,
                 advertised_host,

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use super::error_code;
 use crate::error::Error;
 use crate::server::dispatch::RequestContext;
-use crate::server::fetch_memory::Reservation;
+use crate::server::memory_budget::Reservation;
 use crate::server::metrics::TopicLabels;
 
 /// Longest a fetch may wait, whatever the client asks (Kafka clients ask for 0.5 s by default).
@@ -109,7 +109,7 @@ async fn read_all(ctx: &RequestContext, request: &FetchRequest) -> Read {
         .flat_map(|(t, found)| t.partitions.iter().zip(found))
         .filter_map(|(p, found)| {
             let partition = found.as_ref().ok()?;
-            let size = partition.log().read().size_bytes();
+            let size = partition.size_bytes();
             Some(
                 (p.partition_max_bytes.max(0) as usize)
                     .min(usize::try_from(size).unwrap_or(usize::MAX)),
@@ -117,7 +117,7 @@ async fn read_all(ctx: &RequestContext, request: &FetchRequest) -> Read {
         })
         .fold(0usize, usize::saturating_add)
         .min(budget);
-    let reservation = ctx.state.fetch_memory.reserve(wanted).await;
+    let reservation = ctx.state.memory_budget.reserve(wanted).await;
     budget = budget.min(reservation.bytes());
     let mut total = 0usize;
     let mut any_error = false;

@@ -219,11 +219,11 @@ fn broker_entries(ctx: &RequestContext, name: &str) -> Result<Vec<Entry>, Failur
             "The most record bytes a fetch response holds, whatever the client asks.",
         ),
         fixed(
-            "fetch.memory.budget.bytes",
-            config.fetch_memory_budget_bytes.to_string(),
+            "memory.budget.bytes",
+            config.memory_budget_bytes.to_string(),
             config_type::LONG,
             source::STATIC_BROKER_CONFIG,
-            "Record bytes of fetch responses held in memory at once (0: no budget).",
+            "Bytes of requests and fetch responses held in memory at once (0: no budget).",
         ),
         fixed(
             "log.dirs",

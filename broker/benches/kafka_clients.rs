@@ -5,25 +5,27 @@
 //!   acks=1 and acks=all (records/s, MB/s, from the first send until every delivery report);
 //! - consume throughput: one consumer reading the acks=1 topic from the beginning;
 //! - end-to-end latency at a fixed 50,000 records/s: the producer puts a timestamp in each
-//!   record, a consumer in this process reads it back; p50/p99/p99.9/max.
+//!   record, a consumer in this process reads it back; p50/p99/p99.9/max;
+//! - the same throughput figures with 100 producers, then 100 consumers, at once (each its
+//!   own librdkafka client and connection, each a hundredth of the records).
 //!
 //! The broker runs on its own tokio runtime (two worker threads) in this process, with its
 //! default durability (group-commit fsync; acks=all waits for it). Run with
-//! `cargo bench --bench kafka_clients`; it takes well under two minutes.
+//! `cargo bench -p eddy-broker --bench kafka_clients`; it takes about two minutes. It lives
+//! in the broker crate so that its optimised build needs only the broker and librdkafka.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
+use eddy_broker::{Broker, BrokerConfig, Server, ServerConfig, TopicConfig};
+use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
-use support::{TestServer, client_config};
 
 const RECORD_BYTES: usize = 100;
 const PARTITIONS: i32 = 3;
@@ -33,6 +35,76 @@ const MAX_RUN: Duration = Duration::from_secs(15);
 const LATENCY_RATE: u64 = 50_000;
 const LATENCY_RUN: Duration = Duration::from_secs(5);
 const LATENCY_WARMUP: Duration = Duration::from_millis(500);
+/// Clients at once in the concurrent runs.
+const CLIENTS: usize = 100;
+/// Threads driving them (each client is polled in turn by one of these).
+const DRIVER_THREADS: usize = 4;
+
+/// The broker and its protocol server on a runtime of their own.
+struct TestServer {
+    runtime: tokio::runtime::Runtime,
+    broker: Broker,
+    addr: SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    fn start() -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("eddy-bench-server")
+            .enable_all()
+            .build()?;
+        let config = ServerConfig {
+            listen: "127.0.0.1:0".parse()?,
+            auto_create_topics: false,
+            ..ServerConfig::default()
+        };
+        let (broker, server) = runtime.block_on(async {
+            let broker = Broker::open(BrokerConfig::new(dir.path())).await?;
+            let server = Server::bind(broker.clone(), config).await?;
+            anyhow::Ok((broker, server))
+        })?;
+        let addr = server.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        runtime.spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            runtime,
+            broker,
+            addr,
+            _stop: stop,
+            _dir: dir,
+        })
+    }
+
+    fn bootstrap(&self) -> String {
+        self.addr.to_string()
+    }
+
+    fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
+        let config = TopicConfig {
+            partitions,
+            ..TopicConfig::default()
+        };
+        self.runtime
+            .block_on(self.broker.create_topic(name, config))
+            .with_context(|| format!("creating topic {name}"))?;
+        Ok(())
+    }
+}
+
+fn client_config(bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("broker.address.family", "v4")
+        .set("log_level", "4");
+    config
+}
 
 /// Counts delivery reports.
 #[derive(Default)]
@@ -268,7 +340,161 @@ fn main() -> Result<()> {
     consume_throughput(&server, "bench-acks1", produced)?;
     latency(&server, "bench-latency-acks1", "1")?;
     latency(&server, "bench-latency-acksall", "all")?;
+    println!("{CLIENTS} clients at once:");
+    let produced = produce_concurrently(&server, "bench-many-acks1", "1")?;
+    produce_concurrently(&server, "bench-many-acksall", "all")?;
+    consume_concurrently(&server, "bench-many-acks1", produced)?;
     drop(server);
     println!("total {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// [`CLIENTS`] producers, each with its own connection, sending a share of
+/// [`THROUGHPUT_RECORDS`] each, driven round-robin by [`DRIVER_THREADS`] threads.
+fn produce_concurrently(server: &TestServer, topic: &str, acks: &str) -> Result<u64> {
+    server.create_topic(topic, PARTITIONS)?;
+    let per_client = THROUGHPUT_RECORDS / CLIENTS as u64;
+    let producers = (0..CLIENTS)
+        .map(|_| producer(&server.bootstrap(), acks, "5"))
+        .collect::<Result<Vec<_>>>()?;
+    // Connected before the clock starts: the first send would otherwise pay for it.
+    for p in &producers {
+        p.client()
+            .fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    }
+    let mut groups: Vec<Vec<BaseProducer<Counter>>> =
+        (0..DRIVER_THREADS).map(|_| Vec::new()).collect();
+    for (i, p) in producers.into_iter().enumerate() {
+        groups[i % DRIVER_THREADS].push(p);
+    }
+    let start = Instant::now();
+    let drivers: Vec<_> = groups
+        .into_iter()
+        .map(|group| {
+            let topic = topic.to_string();
+            std::thread::spawn(move || -> Result<(u64, u64)> {
+                let payload = vec![b'x'; RECORD_BYTES];
+                for _ in 0..per_client {
+                    for p in &group {
+                        send(p, &topic, &payload)?;
+                    }
+                }
+                let (mut ok, mut failed) = (0, 0);
+                for p in &group {
+                    p.flush(Duration::from_secs(60))
+                        .context("flushing a producer")?;
+                    ok += p.context().ok.load(Ordering::Relaxed);
+                    failed += p.context().failed.load(Ordering::Relaxed);
+                }
+                Ok((ok, failed))
+            })
+        })
+        .collect();
+    let (mut ok, mut failed) = (0, 0);
+    for driver in drivers {
+        let (o, f) = driver
+            .join()
+            .map_err(|_| anyhow::anyhow!("a producer thread panicked"))??;
+        ok += o;
+        failed += f;
+    }
+    let elapsed = start.elapsed();
+    let sent = per_client * CLIENTS as u64;
+    ensure!(
+        failed == 0 && ok == sent,
+        "{failed} failed, {ok} of {sent} acknowledged"
+    );
+    println!(
+        "produce  acks={acks:<3}  {}",
+        rate(sent, sent * RECORD_BYTES as u64, elapsed)
+    );
+    Ok(sent)
+}
+
+/// [`CLIENTS`] consumers, each reading its own range of one partition of `topic` (which
+/// holds `count` records spread over [`PARTITIONS`] partitions by the producers).
+fn consume_concurrently(server: &TestServer, topic: &str, count: u64) -> Result<()> {
+    let mut ends = Vec::new();
+    for p in 0..PARTITIONS {
+        let end = server
+            .runtime
+            .block_on(
+                server
+                    .broker
+                    .list_offset(topic, p, eddy_broker::OffsetSpec::Latest),
+            )?
+            .map_or(0, |(offset, _)| offset);
+        ends.push(end);
+    }
+    ensure!(
+        ends.iter().sum::<i64>() as u64 == count,
+        "the partitions hold {ends:?}, not {count} records"
+    );
+    // Client i reads partition i % PARTITIONS, its (i / PARTITIONS)-th slice.
+    let mut readers = Vec::with_capacity(CLIENTS);
+    for i in 0..CLIENTS {
+        let partition = (i % PARTITIONS as usize) as i32;
+        let slices = (CLIENTS - partition as usize).div_ceil(PARTITIONS as usize) as i64;
+        let slice = (i / PARTITIONS as usize) as i64;
+        let end = ends[partition as usize];
+        let (from, to) = (end * slice / slices, end * (slice + 1) / slices);
+        let consumer: BaseConsumer = client_config(&server.bootstrap())
+            .set("group.id", "bench-readers")
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            .set("fetch.wait.max.ms", "100")
+            .create()?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, partition, Offset::Offset(from))?;
+        consumer.assign(&tpl)?;
+        readers.push((consumer, (to - from) as u64));
+    }
+    let mut groups: Vec<Vec<(BaseConsumer, u64)>> =
+        (0..DRIVER_THREADS).map(|_| Vec::new()).collect();
+    for (i, r) in readers.into_iter().enumerate() {
+        groups[i % DRIVER_THREADS].push(r);
+    }
+    let start = Instant::now();
+    let drivers: Vec<_> = groups
+        .into_iter()
+        .map(|mut group| {
+            std::thread::spawn(move || -> Result<(u64, u64)> {
+                let (mut got, mut bytes) = (0u64, 0u64);
+                let deadline = Instant::now() + Duration::from_secs(120);
+                while group.iter().any(|(_, left)| *left > 0) {
+                    ensure!(
+                        Instant::now() < deadline,
+                        "consumers still reading after 120 s"
+                    );
+                    for (consumer, left) in group.iter_mut().filter(|(_, left)| *left > 0) {
+                        // Drain what this client has buffered, then go on to the next.
+                        while *left > 0 {
+                            match consumer.poll(Duration::ZERO) {
+                                Some(Ok(m)) => {
+                                    *left -= 1;
+                                    got += 1;
+                                    bytes += m.payload_len() as u64;
+                                }
+                                Some(Err(e)) => anyhow::bail!("consumer error: {e}"),
+                                None => break,
+                            }
+                        }
+                    }
+                    std::thread::yield_now();
+                }
+                Ok((got, bytes))
+            })
+        })
+        .collect();
+    let (mut got, mut bytes) = (0, 0);
+    for driver in drivers {
+        let (g, b) = driver
+            .join()
+            .map_err(|_| anyhow::anyhow!("a consumer thread panicked"))??;
+        got += g;
+        bytes += b;
+    }
+    ensure!(got == count, "consumed {got} of {count}");
+    println!("consume            {}", rate(got, bytes, start.elapsed()));
     Ok(())
 }

@@ -1,11 +1,15 @@
-//! The process-wide budget for fetch response memory in flight (`fetch_memory_budget_bytes`).
+//! The process-wide budget for request and response memory in flight (`memory_budget_bytes`).
 //!
-//! A fetch reserves the bytes it is about to read before reading them, trims the reservation
+//! A request frame reserves its length before its body is read (see [`super::frames`]) and
+//! holds it until the request has been handled; at the budget, connections stop reading
+//! from their sockets. A fetch reserves the bytes it is about to read before reading them, trims the reservation
 //! to what it actually read, and holds it until its response has been written to the socket
 //! (the reservation travels with the encoded frame, see [`super::dispatch::Frame`]). At the
 //! budget, fetches wait for earlier ones to be written instead of allocating: backpressure,
 //! not growth. A fetch asks once, for its whole response, and never while holding part of the
-//! budget, so fetches cannot deadlock one another; it holds nothing while it long-polls.
+//! budget, so fetches cannot deadlock one another; it holds nothing while it long-polls. A request
+//! frame's holder never waits for more budget, so requests and fetches cannot deadlock
+//! each other either.
 //!
 //! Permits are KiB (a tokio semaphore acquires at most `u32::MAX` permits at once).
 
@@ -16,12 +20,12 @@ use tokio::sync::{Semaphore, oneshot};
 const UNIT: usize = 1024;
 
 /// The shared budget; `None` inside when it is turned off (budget 0).
-pub(crate) struct FetchMemory {
+pub(crate) struct MemoryBudget {
     semaphore: Option<Arc<Semaphore>>,
     budget_units: u32,
 }
 
-impl FetchMemory {
+impl MemoryBudget {
     /// A budget of `bytes` (rounded down to whole KiB, at least 1 KiB); 0 turns it off.
     pub(crate) fn new(bytes: usize) -> Self {
         if bytes == 0 {
@@ -70,7 +74,7 @@ impl FetchMemory {
     }
 }
 
-/// Bytes of the budget held by one fetch response; given back when dropped.
+/// Bytes of the budget held by one request frame or fetch response; given back when dropped.
 pub(crate) struct Reservation {
     /// `None`: no budget is configured, anything may be read.
     semaphore: Option<Arc<Semaphore>>,
@@ -145,7 +149,7 @@ mod tests {
 
     #[tokio::test]
     async fn reservations_wait_at_the_budget_and_are_given_back() {
-        let memory = FetchMemory::new(4 * UNIT);
+        let memory = MemoryBudget::new(4 * UNIT);
         let mut a = memory.reserve(3 * UNIT).await;
         assert_eq!(a.bytes(), 3 * UNIT);
         a.shrink_to(10); // one KiB kept
@@ -172,7 +176,7 @@ mod tests {
 
     #[tokio::test]
     async fn no_budget_means_no_limit() {
-        let memory = FetchMemory::new(0);
+        let memory = MemoryBudget::new(0);
         assert_eq!(memory.reserve(1 << 40).await.bytes(), usize::MAX);
     }
 }
