@@ -1,8 +1,8 @@
 //! Fuzzes the broker's request decoding: any bytes a client can send as a frame must decode
 //! to a request or an error, never panic, hang or allocate what a length field claims.
 //!
-//! Run: `cargo +nightly fuzz run decode_request` (or `RUSTC_BOOTSTRAP=1 cargo fuzz run
-//! decode_request` on a stable toolchain), from the repository root.
+//! Run: `bash scripts/fuzz.sh [seconds]` (stable toolchain, no cargo-fuzz needed), or
+//! `cargo +nightly fuzz run decode_request` with cargo-fuzz, from the repository root.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
