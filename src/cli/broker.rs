@@ -81,6 +81,7 @@ struct FileConfig {
     max_partitions_per_topic: Option<i32>,
     max_partitions: Option<usize>,
     offsets_retention_minutes: Option<u64>,
+    producer_id_expiration_ms: Option<i64>,
 }
 
 /// Reads and parses a config file.
@@ -126,6 +127,13 @@ fn resolve(args: &Args) -> Result<(BrokerConfig, ServerConfig)> {
     if let Some(max) = file.max_partitions {
         ensure!(max >= 1, "max_partitions must be at least 1");
         broker.max_partitions = max;
+    }
+    if let Some(ms) = file.producer_id_expiration_ms {
+        ensure!(
+            ms >= 1,
+            "producer_id_expiration_ms must be at least 1 (Kafka's default is 86400000)"
+        );
+        broker.producer_id_expiration_ms = ms;
     }
 
     let mut server = ServerConfig::default();
@@ -320,6 +328,7 @@ mod tests {
             max_partitions_per_topic = 64
             max_partitions = 256
             offsets_retention_minutes = 90
+            producer_id_expiration_ms = 3600000
             "#,
         )
         .unwrap();
@@ -333,6 +342,7 @@ mod tests {
             (broker.max_partitions_per_topic, broker.max_partitions),
             (64, 256)
         );
+        assert_eq!(broker.producer_id_expiration_ms, 3_600_000);
         assert_eq!(
             server.groups.offsets_retention,
             Duration::from_secs(90 * 60)
@@ -414,6 +424,7 @@ mod tests {
             ("connections_max_idle_ms = 10", "connections_max_idle_ms"),
             ("frame_read_timeout_ms = 0", "frame_read_timeout_ms"),
             ("max_connections_per_ip = 0", "max_connections_per_ip"),
+            ("producer_id_expiration_ms = 0", "producer_id_expiration_ms"),
             (
                 "fetch_memory_budget_bytes = 10",
                 "fetch_memory_budget_bytes",

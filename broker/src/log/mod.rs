@@ -5,6 +5,7 @@
 
 pub(crate) mod compaction;
 pub(crate) mod index;
+pub(crate) mod producer_snapshot;
 pub(crate) mod producer_state;
 pub(crate) mod segment;
 
@@ -22,9 +23,6 @@ pub use segment::SegmentRecovery;
 use segment::{Located, Segment, SegmentReader, StartHint};
 
 const LOG_START_FILE: &str = "log-start-offset";
-
-/// Idempotent-producer state is rebuilt at open from this many of the newest segments.
-const PRODUCER_STATE_SEGMENTS: usize = 2;
 
 /// The offsets a successful append was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +64,8 @@ pub(crate) struct Log {
     /// pass cannot change anything and is skipped.
     pub(crate) compaction_checkpoint: Option<compaction::Checkpoint>,
     producers: producer_state::ProducerStates,
+    /// The snapshot files of `producers` in `dir`.
+    producer_snapshots: producer_snapshot::ProducerSnapshots,
 }
 
 impl Log {
@@ -128,6 +128,7 @@ impl Log {
             log_start_offset: persisted_start.unwrap_or(first_base).max(first_base),
             compaction_checkpoint: None,
             producers: producer_state::ProducerStates::default(),
+            producer_snapshots: producer_snapshot::ProducerSnapshots::default(),
         };
         log.rebuild_producer_state()?;
         let end = log.log_end_offset();
@@ -218,8 +219,9 @@ impl Log {
             stamped.push((batch.position, header));
         }
         self.active_mut().append(batches, &stamped)?;
+        let now = crate::broker::now_ms();
         for (_, header) in &stamped {
-            self.producers.record(header);
+            self.producers.record(header, now);
         }
         Ok(AppendInfo {
             base_offset,
@@ -246,7 +248,7 @@ impl Log {
                 producer_state::SequenceCheck::Append => {
                     let mut header = batch.header;
                     header.base_offset = i64::MAX / 2 + i as i64; // placeholder offsets
-                    states.record(&header);
+                    states.record(&header, 0); // a scratch copy: the time is not used
                 }
                 producer_state::SequenceCheck::Duplicate {
                     first_offset,
@@ -267,19 +269,64 @@ impl Log {
         }
     }
 
-    /// Rebuilds idempotent-producer state from the batch headers of the newest segments.
+    /// Rebuilds idempotent-producer state at open: the newest valid snapshot, then the batch
+    /// headers from its offset to the log end; without one, the headers of every segment. If
+    /// that read more than the active segment, the result is snapshotted at the log end.
     fn rebuild_producer_state(&mut self) -> Result<()> {
+        let (first, end) = (self.first_segment_base(), self.log_end_offset());
+        self.producer_snapshots = producer_snapshot::ProducerSnapshots::list(&self.dir)?;
+        let loaded = self.producer_snapshots.load(&self.dir, first, end)?;
+        let from = loaded.map_or(first, |(offset, states)| {
+            self.producers = states;
+            offset
+        });
         let readers: Vec<SegmentReader> = self
             .segments
             .values()
-            .rev()
-            .take(PRODUCER_STATE_SEGMENTS)
+            .filter(|s| s.next_offset > from)
             .map(Segment::reader)
             .collect();
-        for reader in readers.iter().rev() {
-            reader.for_each_header(|header| self.producers.record(header))?;
+        // The log does not record when batches were appended: replayed ones count as now.
+        let now = crate::broker::now_ms();
+        for reader in &readers {
+            reader.for_each_header(|header| {
+                if header.base_offset >= from {
+                    self.producers.record(header, now);
+                }
+            })?;
+        }
+        if from < self.active().base_offset {
+            self.snapshot_producer_state(end);
         }
         Ok(())
+    }
+
+    fn first_segment_base(&self) -> i64 {
+        *self
+            .segments
+            .keys()
+            .next()
+            .expect("a log always has a segment")
+    }
+
+    /// Snapshots the producer state as of `offset`, which must be the log end (not fsynced;
+    /// see [`producer_snapshot`]). A failure is logged, not returned: without the snapshot the
+    /// next open replays more of the log, nothing is lost.
+    fn snapshot_producer_state(&mut self, offset: i64) {
+        let first = self.first_segment_base();
+        if let Err(e) = self
+            .producer_snapshots
+            .write(&self.dir, offset, &self.producers, first)
+        {
+            tracing::warn!(dir = %self.dir.display(), offset, error = %e,
+                "producer-state snapshot failed; the next open may replay more of the log");
+        }
+    }
+
+    /// Forgets idempotent producers that have not appended for `expiration_ms` before
+    /// `now_ms` (`producer_id_expiration_ms`). Returns how many were forgotten.
+    pub(crate) fn expire_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.producers.expire(now_ms, expiration_ms)
     }
 
     fn maybe_roll(&mut self, incoming: u64, newest_ts: i64, records: i64) -> Result<()> {
@@ -311,6 +358,7 @@ impl Log {
         let segment = Segment::create(&self.dir, base, self.config.index_interval_bytes)?;
         sync_dir(&self.dir)?;
         self.segments.insert(base, segment);
+        self.snapshot_producer_state(base);
         Ok(())
     }
 
