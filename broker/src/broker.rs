@@ -11,6 +11,7 @@
 //!   .clean-shutdown           present only after a clean shutdown; skips recovery
 //!   topics/<topic>/topic.json topic id and config
 //!   topics/<topic>/<n>/       partition n: <base>.log, <base>.index, <base>.timeindex
+//!                             and <offset>.snapshot (idempotent-producer state)
 //!   deleted/                  topics being deleted (emptied at open)
 //! ```
 
@@ -57,16 +58,24 @@ pub struct BrokerConfig {
     /// The most partitions of all topics together: each holds open files and memory, so a
     /// client creating topics without end cannot exhaust the machine.
     pub max_partitions: usize,
+    /// Kafka's `producer.id.expiration.ms`: an idempotent producer that has not appended to a
+    /// partition for this long (by the broker's clock) is forgotten there at the next
+    /// maintenance pass; its next batch must start a new sequence (UNKNOWN_PRODUCER_ID
+    /// otherwise). Must be positive.
+    pub producer_id_expiration_ms: i64,
 }
 
 /// The default [`BrokerConfig::max_partitions_per_topic`].
 pub const DEFAULT_MAX_PARTITIONS_PER_TOPIC: i32 = 1000;
 /// The default [`BrokerConfig::max_partitions`] (about what one Kafka broker is sized for).
 pub const DEFAULT_MAX_PARTITIONS: usize = 4000;
+/// The default [`BrokerConfig::producer_id_expiration_ms`]: one day, as in Kafka.
+pub const DEFAULT_PRODUCER_ID_EXPIRATION_MS: i64 = 86_400_000;
 
 impl BrokerConfig {
     /// Defaults for a data directory: group-commit durability, maintenance every 30 seconds,
-    /// at most 1000 partitions per topic and 4000 in all.
+    /// at most 1000 partitions per topic and 4000 in all, idempotent producers forgotten after
+    /// a day of silence.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
@@ -74,6 +83,7 @@ impl BrokerConfig {
             maintenance_interval: Duration::from_secs(30),
             max_partitions_per_topic: DEFAULT_MAX_PARTITIONS_PER_TOPIC,
             max_partitions: DEFAULT_MAX_PARTITIONS,
+            producer_id_expiration_ms: DEFAULT_PRODUCER_ID_EXPIRATION_MS,
         }
     }
 }
@@ -752,8 +762,10 @@ impl Broker {
             .await
     }
 
-    /// Runs retention and compaction on every partition now, as of `now_ms`. The background
-    /// task calls this every `maintenance_interval`; tests call it with a chosen clock.
+    /// Runs retention and compaction on every partition now, as of `now_ms`, and forgets the
+    /// idempotent producers silent for [`BrokerConfig::producer_id_expiration_ms`] before it.
+    /// The background task calls this every `maintenance_interval`; tests call it with a
+    /// chosen clock.
     ///
     /// A partition whose retention or compaction fails (a full or unwritable disk, a
     /// corrupt segment) is logged, counted in [`Broker::maintenance_failures`] and
@@ -764,7 +776,13 @@ impl Broker {
             return Err(Error::ShutDown);
         }
         let mut total = CompactionStats::default();
+        let expiration_ms = self.inner.config.producer_id_expiration_ms;
         for partition in self.all_partitions() {
+            let expired = partition.expire_producers(now_ms, expiration_ms).await?;
+            if expired > 0 {
+                tracing::debug!(topic = %partition.topic, partition = partition.index, expired,
+                    "forgot idempotent producers silent for producer_id_expiration_ms");
+            }
             let done = match partition.apply_retention(now_ms).await {
                 Ok(_) => partition.compact(now_ms).await,
                 Err(e) => Err(e),

@@ -426,6 +426,12 @@ impl Partition {
             .await
     }
 
+    /// Forgets idempotent producers silent for `expiration_ms` before `now_ms`; how many.
+    pub async fn expire_producers(&self, now_ms: i64, expiration_ms: i64) -> Result<usize> {
+        self.write_log(move |log| Ok(log.expire_producers(now_ms, expiration_ms)))
+            .await
+    }
+
     pub async fn set_config(&self, config: crate::config::TopicConfig) -> Result<()> {
         self.write_log(move |log| {
             log.set_config(config);

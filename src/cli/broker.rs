@@ -83,6 +83,7 @@ struct FileConfig {
     max_partitions_per_topic: Option<i32>,
     max_partitions: Option<usize>,
     offsets_retention_minutes: Option<u64>,
+    producer_id_expiration_ms: Option<i64>,
 }
 
 /// Reads and parses a config file.
@@ -128,6 +129,13 @@ fn resolve(args: &Args) -> Result<(BrokerConfig, ServerConfig)> {
     if let Some(max) = file.max_partitions {
         ensure!(max >= 1, "max_partitions must be at least 1");
         broker.max_partitions = max;
+    }
+    if let Some(ms) = file.producer_id_expiration_ms {
+        ensure!(
+            ms >= 1,
+            "producer_id_expiration_ms must be at least 1 (Kafka's default is 86400000)"
+        );
+        broker.producer_id_expiration_ms = ms;
     }
 
     let mut server = ServerConfig::default();
@@ -322,6 +330,7 @@ mod tests {
             max_partitions_per_topic = 64
             max_partitions = 256
             offsets_retention_minutes = 90
+            producer_id_expiration_ms = 3600000
             "#,
         )
         .unwrap();
@@ -335,6 +344,7 @@ mod tests {
             (broker.max_partitions_per_topic, broker.max_partitions),
             (64, 256)
         );
+        assert_eq!(broker.producer_id_expiration_ms, 3_600_000);
         assert_eq!(
             server.groups.offsets_retention,
             Duration::from_secs(90 * 60)
@@ -419,6 +429,7 @@ mod tests {
             ("memory_budget_bytes = 10", "memory_budget_bytes"),
             // The old name still applies.
             ("fetch_memory_budget_bytes = 10", "memory_budget_bytes"),
+            ("producer_id_expiration_ms = 0", "producer_id_expiration_ms"),
         ] {
             std::fs::write(&path, text).unwrap();
             let args = Args {

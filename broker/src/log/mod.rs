@@ -4,7 +4,9 @@
 //! group commit and long-polling on top.
 
 pub(crate) mod compaction;
+mod durable;
 pub(crate) mod index;
+pub(crate) mod producer_snapshot;
 pub(crate) mod producer_state;
 pub(crate) mod segment;
 
@@ -18,16 +20,12 @@ use bytes::Bytes;
 use crate::batch::{BatchHeader, ProducedBatch, stamp_batch, validate_produce};
 use crate::config::TopicConfig;
 use crate::error::{Error, IoContext, Result};
+pub(crate) use durable::{FlushPlan, sync_dir, write_atomically};
+use durable::{RECOVERY_POINT_FILE, read_offset_file};
 pub use segment::SegmentRecovery;
 use segment::{Located, Segment, SegmentFiles, SegmentReader, StartHint};
 
 const LOG_START_FILE: &str = "log-start-offset";
-/// Every segment below the one starting at this offset is on disk (fsynced); recovery after a
-/// crash checks the segments from here on (Kafka's recovery-point-offset-checkpoint).
-const RECOVERY_POINT_FILE: &str = "recovery-point";
-
-/// Idempotent-producer state is rebuilt at open from this many of the newest segments.
-const PRODUCER_STATE_SEGMENTS: usize = 2;
 
 /// The offsets a successful append was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,38 +72,8 @@ pub(crate) struct Log {
     rolled_unsynced: Vec<SegmentFiles>,
     /// Serialises writes of the recovery point file by concurrent flushes.
     recovery_point_write: Arc<parking_lot::Mutex<()>>,
-}
-
-/// What one flush must fsync, captured under the lock and run without it.
-pub(crate) struct FlushPlan {
-    /// Everything below this offset is on disk once the plan has run.
-    pub target: i64,
-    dir: PathBuf,
-    active: SegmentFiles,
-    rolled: Vec<SegmentFiles>,
-    recovery_point_write: Arc<parking_lot::Mutex<()>>,
-}
-
-impl FlushPlan {
-    /// Fsyncs the rolled segments, then the active one; if any segment had rolled, the
-    /// directory (the new segments' entries) and the recovery point follow. Returns the
-    /// rolled segments synced, for [`Log::mark_synced`].
-    pub fn run(self) -> Result<Vec<i64>> {
-        for segment in &self.rolled {
-            segment.sync()?;
-        }
-        self.active.sync()?;
-        if !self.rolled.is_empty() {
-            // Also makes the new segment files' directory entries durable (write_atomically
-            // ends with an fsync of the directory).
-            let _one_writer = self.recovery_point_write.lock();
-            write_atomically(
-                &self.dir.join(RECOVERY_POINT_FILE),
-                self.active.base_offset.to_string().as_bytes(),
-            )?;
-        }
-        Ok(self.rolled.iter().map(|s| s.base_offset).collect())
-    }
+    /// The snapshot files of `producers` in `dir`.
+    producer_snapshots: producer_snapshot::ProducerSnapshots,
 }
 
 impl Log {
@@ -179,6 +147,7 @@ impl Log {
             producers: producer_state::ProducerStates::default(),
             rolled_unsynced: Vec::new(),
             recovery_point_write: Arc::default(),
+            producer_snapshots: producer_snapshot::ProducerSnapshots::default(),
         };
         if recover {
             // Segments past the recovery point were checked above but may still be only in
@@ -292,8 +261,9 @@ impl Log {
             stamped.push((batch.position, header));
         }
         self.active_mut().append(batches, &stamped)?;
+        let now = crate::broker::now_ms();
         for (_, header) in &stamped {
-            self.producers.record(header);
+            self.producers.record(header, now);
         }
         Ok(AppendInfo {
             base_offset,
@@ -320,7 +290,7 @@ impl Log {
                 producer_state::SequenceCheck::Append => {
                     let mut header = batch.header;
                     header.base_offset = i64::MAX / 2 + i as i64; // placeholder offsets
-                    states.record(&header);
+                    states.record(&header, 0); // a scratch copy: the time is not used
                 }
                 producer_state::SequenceCheck::Duplicate {
                     first_offset,
@@ -341,19 +311,64 @@ impl Log {
         }
     }
 
-    /// Rebuilds idempotent-producer state from the batch headers of the newest segments.
+    /// Rebuilds idempotent-producer state at open: the newest valid snapshot, then the batch
+    /// headers from its offset to the log end; without one, the headers of every segment. If
+    /// that read more than the active segment, the result is snapshotted at the log end.
     fn rebuild_producer_state(&mut self) -> Result<()> {
+        let (first, end) = (self.first_segment_base(), self.log_end_offset());
+        self.producer_snapshots = producer_snapshot::ProducerSnapshots::list(&self.dir)?;
+        let loaded = self.producer_snapshots.load(&self.dir, first, end)?;
+        let from = loaded.map_or(first, |(offset, states)| {
+            self.producers = states;
+            offset
+        });
         let readers: Vec<SegmentReader> = self
             .segments
             .values()
-            .rev()
-            .take(PRODUCER_STATE_SEGMENTS)
+            .filter(|s| s.next_offset > from)
             .map(Segment::reader)
             .collect();
-        for reader in readers.iter().rev() {
-            reader.for_each_header(|header| self.producers.record(header))?;
+        // The log does not record when batches were appended: replayed ones count as now.
+        let now = crate::broker::now_ms();
+        for reader in &readers {
+            reader.for_each_header(|header| {
+                if header.base_offset >= from {
+                    self.producers.record(header, now);
+                }
+            })?;
+        }
+        if from < self.active().base_offset {
+            self.snapshot_producer_state(end);
         }
         Ok(())
+    }
+
+    fn first_segment_base(&self) -> i64 {
+        *self
+            .segments
+            .keys()
+            .next()
+            .expect("a log always has a segment")
+    }
+
+    /// Snapshots the producer state as of `offset`, which must be the log end (not fsynced;
+    /// see [`producer_snapshot`]). A failure is logged, not returned: without the snapshot the
+    /// next open replays more of the log, nothing is lost.
+    fn snapshot_producer_state(&mut self, offset: i64) {
+        let first = self.first_segment_base();
+        if let Err(e) = self
+            .producer_snapshots
+            .write(&self.dir, offset, &self.producers, first)
+        {
+            tracing::warn!(dir = %self.dir.display(), offset, error = %e,
+                "producer-state snapshot failed; the next open may replay more of the log");
+        }
+    }
+
+    /// Forgets idempotent producers that have not appended for `expiration_ms` before
+    /// `now_ms` (`producer_id_expiration_ms`). Returns how many were forgotten.
+    pub(crate) fn expire_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.producers.expire(now_ms, expiration_ms)
     }
 
     fn maybe_roll(&mut self, incoming: u64, newest_ts: i64, records: i64) -> Result<()> {
@@ -387,6 +402,7 @@ impl Log {
         let segment = Segment::create(&self.dir, base, self.config.index_interval_bytes)?;
         self.segments.insert(base, segment);
         self.rolled_unsynced.push(closed);
+        self.snapshot_producer_state(base);
         Ok(())
     }
 
@@ -603,35 +619,6 @@ fn read_log_start(dir: &Path) -> Result<Option<i64>> {
     read_offset_file(dir, LOG_START_FILE)
 }
 
-/// An offset kept in a small file of the partition directory; `None` if there is none.
-fn read_offset_file(dir: &Path, name: &str) -> Result<Option<i64>> {
-    let path = dir.join(name);
-    match fs::read_to_string(&path) {
-        Ok(text) => Ok(text.trim().parse().ok()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_path(path),
-    }
-}
-
 fn write_log_start(dir: &Path, offset: i64) -> Result<()> {
     write_atomically(&dir.join(LOG_START_FILE), offset.to_string().as_bytes())
-}
-
-/// Writes a small file so that a crash leaves either the old or the new contents: a temporary
-/// file, fsync, rename over the target, fsync of the directory.
-pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
-    let mut file = fs::File::create(&tmp).with_path(&tmp)?;
-    file.write_all(contents).with_path(&tmp)?;
-    file.sync_all().with_path(&tmp)?;
-    fs::rename(&tmp, path).with_path(path)?;
-    sync_dir(path.parent().expect("file has a directory"))
-}
-
-/// Makes a directory's entries (created, renamed, deleted files) durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_path(dir)
 }
