@@ -20,10 +20,12 @@ export RUSTFLAGS="--cfg fuzzing -Cdebug-assertions -Coverflow-checks \
 -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters \
 -Cllvm-args=-sanitizer-coverage-pc-table -Cllvm-args=-sanitizer-coverage-trace-compares"
+# An explicit --target keeps RUSTFLAGS off build scripts (they cannot link the coverage hooks).
+host=$(rustc -vV | sed -n 's/^host: //p')
 cargo build --release --manifest-path "$root/fuzz/Cargo.toml" --bin decode_request \
-  --target-dir "$target_dir"
+  --target-dir "$target_dir" --target "$host"
 
 # -rss_limit_mb: a frame that makes the decoder allocate what a length field claims fails.
-"$target_dir/release/decode_request" "$corpus" \
+"$target_dir/$host/release/decode_request" "$corpus" \
   -artifact_prefix="$artifacts/" -max_total_time="$seconds" -rss_limit_mb=2048 \
   -max_len=65536 -print_final_stats=1
