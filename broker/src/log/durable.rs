@@ -34,13 +34,20 @@ impl FlushPlan {
         }
         self.active.sync()?;
         if !self.rolled.is_empty() {
-            // Also makes the new segment files' directory entries durable (write_atomically
-            // ends with an fsync of the directory).
+            // The new segments' directory entries: without them, what the active segment
+            // holds is not durable however often it is fsynced.
+            sync_dir(&self.dir)?;
             let _one_writer = self.recovery_point_write.lock();
-            write_atomically(
+            if let Err(e) = write_atomically(
                 &self.dir.join(RECOVERY_POINT_FILE),
                 self.active.base_offset.to_string().as_bytes(),
-            )?;
+            ) {
+                // Everything is on disk; only the record of it is not. Recovery after a
+                // crash will check more segments than it needs to; the next flush retries.
+                tracing::warn!(dir = %self.dir.display(), error = %e,
+                    "cannot move the recovery point; the rolled segments stay listed");
+                return Ok(Vec::new());
+            }
         }
         Ok(self.rolled.iter().map(|s| s.base_offset).collect())
     }

@@ -495,13 +495,11 @@ impl Log {
             self.roll()?;
         }
         for base in &doomed {
-            if let Some(segment) = self.segments.remove(base) {
-                segment.delete_files()?;
+            self.delete_segment(*base)?;
+            let first = *self.segments.keys().next().expect("roll kept a segment");
+            if first > self.log_start_offset {
+                self.log_start_offset = first;
             }
-        }
-        let first = *self.segments.keys().next().expect("roll kept a segment");
-        if first > self.log_start_offset {
-            self.log_start_offset = first;
         }
         tracing::debug!(dir = %self.dir.display(), deleted = doomed.len(), log_start = self.log_start_offset, "retention");
         Ok(doomed.len())
@@ -534,11 +532,20 @@ impl Log {
             .map(|pair| pair[0])
             .collect();
         for base in doomed {
-            if let Some(segment) = self.segments.remove(&base) {
-                segment.delete_files()?;
-            }
+            self.delete_segment(base)?;
         }
         Ok(offset)
+    }
+
+    /// Deletes a segment's files, then forgets it. If a file cannot be deleted (an
+    /// unwritable directory, an I/O error) the segment stays, readable as before, and the
+    /// next pass tries again: the log in memory never loses a segment whose data is on disk.
+    fn delete_segment(&mut self, base: i64) -> Result<()> {
+        if let Some(segment) = self.segments.get(&base) {
+            segment.delete_files()?;
+            self.segments.remove(&base);
+        }
+        Ok(())
     }
 
     /// Closed segments (all but the active one), for the compactor.

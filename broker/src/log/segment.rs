@@ -442,12 +442,13 @@ impl Segment {
         }
     }
 
-    /// Deletes the segment's files.
+    /// Deletes the segment's files, the data file last: if that fails, the segment is still
+    /// whole on disk (missing indexes are rebuilt at the next open).
     pub fn delete_files(&self) -> Result<()> {
         for path in [
-            self.path.as_path(),
-            self.offset_index.path(),
             self.time_index.path(),
+            self.offset_index.path(),
+            self.path.as_path(),
         ] {
             match std::fs::remove_file(path) {
                 Ok(()) => {}
