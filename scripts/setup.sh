@@ -18,6 +18,7 @@ APT_PACKAGES=(
   kcat # a real Kafka client, for trying the broker by hand once it speaks the protocol
   python3-venv # Python Kafka clients in end-to-end tests (later)
   nodejs       # a Node.js ksqlDB client in tests/ksqldb_clients.rs (npm: see the Node section)
+  e2fsprogs    # chattr: broker/tests/unwritable_partition.rs makes a directory immutable
 )
 MIN_RUST="1.89.0" # edition 2024 needs 1.85; the broker uses File::try_lock (1.89)
 
