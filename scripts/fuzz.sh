@@ -26,6 +26,17 @@ cargo build --release --manifest-path "$root/fuzz/Cargo.toml" --bin decode_reque
   --target-dir "$target_dir" --target "$host"
 
 # -rss_limit_mb: a frame that makes the decoder allocate what a length field claims fails.
+# libFuzzer reports every new input; its log goes to a file and only the end is shown.
+log=$target_dir/decode_request.log
+set +e
 "$target_dir/$host/release/decode_request" "$corpus" \
   -artifact_prefix="$artifacts/" -max_total_time="$seconds" -rss_limit_mb=2048 \
-  -max_len=65536 -print_final_stats=1
+  -max_len=65536 -print_final_stats=1 2>"$log"
+rc=$?
+set -e
+if ((rc != 0)); then
+  tail -n 60 "$log"
+  echo "fuzz: decode_request failed (exit $rc); the input is in $artifacts/" >&2
+  exit "$rc"
+fi
+grep -E '^(Done|stat::)' "$log"
