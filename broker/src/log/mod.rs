@@ -279,8 +279,10 @@ impl Log {
             return Ok(None);
         }
         // Batches of one request are checked against the state as it will be after the ones
-        // before them.
-        let mut states = self.producers.clone();
+        // before them: on a scratch copy of their producers' entries.
+        let mut states = self
+            .producers
+            .subset(batches.iter().map(|b| b.header.producer_id));
         let mut duplicates = Vec::new();
         for (i, batch) in batches.iter().enumerate() {
             if batch.header.producer_id < 0 {

@@ -76,6 +76,18 @@ pub(crate) struct ProducerStates {
 }
 
 impl ProducerStates {
+    /// A copy of the state of these producers only: what checking one request's batches
+    /// needs, without copying every producer the partition knows.
+    pub fn subset(&self, producer_ids: impl IntoIterator<Item = i64>) -> Self {
+        let mut producers = HashMap::new();
+        for id in producer_ids {
+            if let Some(entry) = self.producers.get(&id) {
+                producers.entry(id).or_insert_with(|| entry.clone());
+            }
+        }
+        Self { producers }
+    }
+
     /// Checks a producer's batch (with `producer_id >= 0`) against its state.
     pub fn check(&self, header: &BatchHeader) -> Result<SequenceCheck> {
         let producer_id = header.producer_id;
