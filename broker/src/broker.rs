@@ -11,7 +11,8 @@
 //!   .clean-shutdown           present only after a clean shutdown; skips recovery
 //!   topics/<topic>/topic.json topic id and config
 //!   topics/<topic>/<n>/       partition n: <base>.log, <base>.index, <base>.timeindex
-//!                             and <offset>.snapshot (idempotent-producer state)
+//!                             and <offset>.snapshot (idempotent-producer state),
+//!                             recovery-point (segments below it are fsynced)
 //!   deleted/                  topics being deleted (emptied at open)
 //! ```
 
