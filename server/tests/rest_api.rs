@@ -21,6 +21,72 @@ fn types(entities: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// The cluster endpoints ksqlDB servers and load balancers call, as a one-server cluster
+/// answers them, in ksqlDB's shapes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_endpoints_answer_as_one_server() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = TestServer::start(&dir, ServiceConfig::default()).await?;
+    let client = http1();
+    let (status, created) = server.ksql(&client, SETUP).await?;
+    assert_eq!(status, 200, "{created}");
+    let heartbeat = json!({"hostInfo": {"host": "other", "port": 8088}, "timestamp": 1});
+    for path in ["/heartbeat", "/lag"] {
+        let answer: Value = client
+            .post(server.url(path))
+            .json(&heartbeat)
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(answer, json!({"isOk": true}), "{path}");
+    }
+    let status: Value = client
+        .get(server.url("/clusterStatus"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let hosts = status["clusterStatus"].as_object().expect("a host map");
+    assert_eq!(hosts.len(), 1, "{status}");
+    let (host, me) = hosts.iter().next().unwrap();
+    let base = server.url("");
+    let port = base.rsplit(':').next().unwrap_or_default();
+    assert!(
+        host.ends_with(&format!(":{port}")),
+        "{host} is not this server ({base})"
+    );
+    assert_eq!(me["hostAlive"], true);
+    assert!(me["lastStatusUpdateMs"].as_i64().is_some_and(|t| t > 0));
+    assert!(
+        me["activeStandbyPerQuery"]["CSAS_UPPER_PAGES_0"].is_object(),
+        "{status}"
+    );
+    let metadata: Value = client
+        .get(server.url("/v1/metadata"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let clusters = &metadata["clusterId"]["scope"]["clusters"];
+    assert_eq!(clusters["ksql-cluster"], "default_", "{metadata}");
+    assert_eq!(clusters["kafka-cluster"], "eddy", "{metadata}");
+    assert!(metadata["version"].is_string());
+    let id: Value = client
+        .get(server.url("/v1/metadata/id"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(id, metadata["clusterId"]);
+    for path in ["/chc/ready", "/chc/live"] {
+        let answer = client.get(server.url(path)).send().await?;
+        assert_eq!(answer.status(), 200, "{path}");
+        assert_eq!(answer.json::<Value>().await?, json!({}), "{path}");
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statements_answer_with_ksqldb_entities() -> Result<()> {
     let dir = tempfile::tempdir()?;

@@ -3,6 +3,7 @@
 //! bodies are read up to a limit; every error is one of ksqlDB's JSON error bodies
 //! ([`error::RestError`]).
 
+mod cluster;
 pub mod error;
 mod info;
 mod inserts;
@@ -59,6 +60,13 @@ pub fn router(service: Arc<KsqlService>, max_request_bytes: usize) -> Router {
         .route("/close-query", post(query::close_query))
         .route("/inserts-stream", post(inserts::inserts_stream))
         .route("/ws/query", get(ws::ws_query))
+        .route("/heartbeat", post(cluster::heartbeat))
+        .route("/lag", post(cluster::lag))
+        .route("/clusterStatus", get(cluster::cluster_status))
+        .route("/v1/metadata", get(cluster::metadata))
+        .route("/v1/metadata/id", get(cluster::metadata_id))
+        .route("/chc/ready", get(cluster::chc))
+        .route("/chc/live", get(cluster::chc))
         .fallback(info::not_found)
         .with_state(app)
 }
