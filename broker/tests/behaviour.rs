@@ -478,6 +478,20 @@ async fn compaction_keeps_the_latest_record_per_key_and_never_moves_offsets() ->
 
     let stats = broker.run_maintenance(T0 + 500).await?;
     assert_eq!((stats.segments_cleaned, stats.records_removed), (1, 3));
+    // The cleaned copy was written with its indexes in cleaning/ and renamed into place.
+    let partition = partition_dir(dir.path(), "table", 0);
+    let cleaning = partition.join("cleaning");
+    assert_eq!(
+        std::fs::read_dir(&cleaning)?.count(),
+        0,
+        "left in cleaning/"
+    );
+    for name in [
+        "00000000000000000000.index",
+        "00000000000000000000.timeindex",
+    ] {
+        assert!(partition.join(name).is_file(), "{name} is missing");
+    }
     let unkeyed = (4, None, Some("unkeyed".to_string()));
     let active = vec![
         kv(7, "a", Some("a4")),
@@ -532,10 +546,16 @@ async fn compaction_keeps_the_latest_record_per_key_and_never_moves_offsets() ->
         ]
     );
 
-    // The result survives a restart (clean and unclean), offsets and all.
+    // The result survives a restart (clean and unclean), offsets and all; what a compaction
+    // cut off by the stop left in cleaning/ is removed.
     broker.shutdown().await?;
     drop(broker);
+    std::fs::write(
+        cleaning.join("00000000000000000000.log"),
+        b"half a cleaned copy",
+    )?;
     let broker = open(dir.path()).await?;
+    assert!(!cleaning.exists(), "cleaning/ survived the open");
     let after_clean = summary(&read_all(&broker, "table", 0).await?);
     drop(broker);
     let broker = open(dir.path()).await?;

@@ -3,21 +3,22 @@
 //!
 //! The compactor works on closed segments only, which are immutable, so it reads them and
 //! writes their cleaned copies without holding the partition lock; appends and reads go on.
-//! Only the final swap of one segment takes the write lock, briefly. Offsets never change:
+//! The cleaned copy is written, with its indexes, in the partition's `cleaning/` directory;
+//! only the final swap of one segment (renames, a directory fsync, loading the indexes)
+//! takes the write lock, briefly. Offsets never change:
 //! kept batches are copied byte for byte, and batches that lose records are re-encoded with
 //! their records' original offsets. The newest record of a key in the active segment does not
 //! count until that segment rolls, as in Kafka.
 
 use std::collections::HashMap;
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use parking_lot::RwLock;
 
 use super::Log;
-use super::segment::SegmentReader;
+use super::segment::{Segment, SegmentReader, segment_paths};
 use crate::batch::{BatchHeader, decode_batch_full, reencode_batch};
 use crate::error::{IoContext, Result};
 
@@ -41,10 +42,9 @@ pub(crate) struct Checkpoint {
     recheck_at_ms: i64,
 }
 
-/// Path of the cleaned copy of a segment file while it is being written.
-pub(crate) fn cleaned_path(log_path: &Path) -> PathBuf {
-    PathBuf::from(format!("{}.cleaned", log_path.display()))
-}
+/// Where a segment's cleaned copy and its indexes are written before the swap (inside the
+/// partition directory: same file system, so the swap is renames). Emptied at open.
+pub(crate) const CLEANING_DIR: &str = "cleaning";
 
 /// Calls `f` with each whole batch of a segment, in order.
 fn for_each_batch(
@@ -145,11 +145,15 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
         if removed == 0 {
             continue;
         }
-        let log_path = dir.join(format!("{}.log", super::segment::file_stem(base)));
-        let cleaned = cleaned_path(&log_path);
+        let cleaning = dir.join(CLEANING_DIR);
+        fs::create_dir_all(&cleaning).with_path(&cleaning)?;
+        let [cleaned, _, _] = segment_paths(&cleaning, base);
         let mut file = File::create(&cleaned).with_path(&cleaned)?;
         file.write_all(&out).with_path(&cleaned)?;
         file.sync_all().with_path(&cleaned)?;
+        drop(out);
+        // Its indexes, built (and fsynced) here: the swap only renames them into place.
+        Segment::open(&cleaning, base, config.index_interval_bytes, true)?;
         if log.write().swap_in_cleaned(base, reader.end())? {
             stats.segments_cleaned += 1;
             stats.records_removed += removed;

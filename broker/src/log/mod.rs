@@ -89,8 +89,12 @@ impl Log {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default();
-            if name.ends_with(".cleaned") || name.ends_with(".tmp") {
-                // Leftovers of an interrupted compaction swap or config write.
+            if name == compaction::CLEANING_DIR {
+                // What an interrupted compaction was writing.
+                fs::remove_dir_all(&path).with_path(&path)?;
+            } else if name.ends_with(".cleaned") || name.ends_with(".tmp") {
+                // Leftovers of an interrupted compaction swap (before `cleaning/`) or config
+                // write.
                 fs::remove_file(&path).with_path(&path)?;
             } else if let Some(Ok(base)) = name.strip_suffix(".log").map(str::parse::<i64>) {
                 bases.push(base);
@@ -564,30 +568,37 @@ impl Log {
             .collect()
     }
 
-    /// Replaces a closed segment with its compacted version, already written and flushed as
-    /// `<base>.log.cleaned`. Returns false (and deletes the cleaned file) if the segment changed
-    /// or went away meanwhile (retention).
+    /// Replaces a closed segment with its compacted version, already written and flushed,
+    /// with its indexes, in `cleaning/`. Returns false (and deletes the cleaned files) if the
+    /// segment changed or went away meanwhile (retention).
     pub(crate) fn swap_in_cleaned(&mut self, base: i64, old_size: u64) -> Result<bool> {
         let active = self.active().base_offset;
         let still_there =
             base != active && self.segments.get(&base).is_some_and(|s| s.size == old_size);
-        let [log, index, time] = segment::segment_paths(&self.dir, base);
-        let cleaned = compaction::cleaned_path(&log);
+        let targets = segment::segment_paths(&self.dir, base);
+        let cleaned = segment::segment_paths(&self.dir.join(compaction::CLEANING_DIR), base);
         if !still_there {
-            let _ = fs::remove_file(&cleaned);
+            for path in &cleaned {
+                let _ = fs::remove_file(path);
+            }
             return Ok(false);
         }
-        // Crash safety: the old indexes go first, so a crash at any point leaves the old or
-        // the new log without indexes, and the next open rebuilds them from that log.
-        for p in [&index, &time] {
+        // Crash safety: the old indexes go first, then the log, then the new indexes; a crash
+        // at any point leaves the old or the new log with no indexes or a missing one, and
+        // the next open rebuilds them from that log.
+        for p in &targets[1..] {
             match fs::remove_file(p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e).with_path(p),
             }
         }
-        fs::rename(&cleaned, &log).with_path(&log)?;
+        for (from, to) in cleaned.iter().zip(&targets) {
+            fs::rename(from, to).with_path(to)?;
+        }
         sync_dir(&self.dir)?;
+        // Loads the indexes built beside the cleaned copy (checks them, reads past the last
+        // entry only): no scan of the segment under the lock.
         let (segment, _) = Segment::open(&self.dir, base, self.config.index_interval_bytes, false)?;
         self.segments.insert(base, segment);
         Ok(true)
