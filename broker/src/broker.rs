@@ -33,7 +33,9 @@ use uuid::Uuid;
 use crate::batch::{NewRecord, encode_batch};
 use crate::config::{CleanupPolicy, TopicConfig, validate_topic_name};
 use crate::error::{Error, IoContext, Result};
-use crate::group_offsets::{CommittedOffset, OFFSETS_TOPIC, OffsetCache, OffsetKey, commit_record};
+use crate::group_offsets::{
+    CommittedOffset, LocalGroups, OFFSETS_TOPIC, OffsetCache, OffsetKey, commit_record,
+};
 use crate::log::compaction::CompactionStats;
 use crate::log::{AppendInfo, Log, LogRecovery, write_atomically};
 use crate::partition::{Durability, FetchResult, FlushPolicy, Partition};
@@ -156,6 +158,7 @@ struct Inner {
     config: BrokerConfig,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     offsets: OffsetCache,
+    local_groups: LocalGroups,
     /// Serialises topic creation and deletion (disk work, then the map).
     admin: tokio::sync::Mutex<()>,
     shutdown: watch::Sender<bool>,
@@ -167,6 +170,20 @@ struct Inner {
     /// (next producer id to hand out, end of the block reserved on disk).
     producer_ids: tokio::sync::Mutex<(i64, i64)>,
     _lock: fs::File,
+}
+
+/// A group in use by a consumer in this process (see [`Broker::hold_group`]); released when
+/// dropped.
+#[derive(Debug)]
+pub struct GroupHold {
+    broker: Broker,
+    group: String,
+}
+
+impl Drop for GroupHold {
+    fn drop(&mut self) {
+        self.broker.inner.local_groups.release(&self.group);
+    }
 }
 
 /// A handle on an open broker. Cheap to clone; every clone is the same broker.
@@ -225,6 +242,7 @@ impl Broker {
                 config,
                 topics: RwLock::new(loaded),
                 offsets: OffsetCache::default(),
+                local_groups: LocalGroups::default(),
                 admin: tokio::sync::Mutex::new(()),
                 shutdown,
                 tasks: parking_lot::Mutex::new(Vec::new()),
@@ -754,6 +772,23 @@ impl Broker {
     /// Groups that have committed offsets.
     pub fn groups_with_offsets(&self) -> Vec<String> {
         self.inner.offsets.groups()
+    }
+
+    /// Marks `group` as used by a consumer in this process that commits through
+    /// [`Broker::commit_offsets`] rather than joining the group over the protocol (the
+    /// streams runtime's embedded backend): until the hold is dropped, offsets retention
+    /// treats the group as having members and keeps its offsets.
+    pub fn hold_group(&self, group: &str) -> GroupHold {
+        self.inner.local_groups.hold(group);
+        GroupHold {
+            broker: self.clone(),
+            group: group.to_string(),
+        }
+    }
+
+    /// Whether some [`GroupHold`] on `group` is alive.
+    pub fn group_is_held(&self, group: &str) -> bool {
+        self.inner.local_groups.is_held(group)
     }
 
     /// Deletes all of a group's committed offsets.

@@ -181,6 +181,34 @@ impl OffsetCache {
     }
 }
 
+/// Groups used by consumers inside this process (the streams runtime's embedded backend),
+/// which the group coordinator never sees as members: while one is held, offsets
+/// retention leaves its committed offsets alone, as Kafka does for a group with members.
+#[derive(Debug, Default)]
+pub(crate) struct LocalGroups {
+    held: parking_lot::Mutex<HashMap<String, usize>>,
+}
+
+impl LocalGroups {
+    pub fn hold(&self, group: &str) {
+        *self.held.lock().entry(group.to_string()).or_default() += 1;
+    }
+
+    pub fn release(&self, group: &str) {
+        let mut held = self.held.lock();
+        if let Some(count) = held.get_mut(group) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(group);
+            }
+        }
+    }
+
+    pub fn is_held(&self, group: &str) -> bool {
+        self.held.lock().contains_key(group)
+    }
+}
+
 /// Builds the record for a commit (or, with `None`, a tombstone).
 pub(crate) fn commit_record(key: &OffsetKey, value: Option<&CommittedOffset>) -> Result<NewRecord> {
     Ok(NewRecord {

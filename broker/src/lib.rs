@@ -38,7 +38,8 @@ pub mod server;
 
 pub use batch::{NewRecord, Record, decode_records, encode_batch};
 pub use broker::{
-    Broker, BrokerConfig, OffsetSpec, OpenReport, PartitionDescription, TopicDescription, now_ms,
+    Broker, BrokerConfig, GroupHold, OffsetSpec, OpenReport, PartitionDescription,
+    TopicDescription, now_ms,
 };
 pub use config::{CleanupPolicy, TopicConfig, validate_topic_name};
 pub use error::{Error, Result};

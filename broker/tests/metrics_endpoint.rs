@@ -58,7 +58,9 @@ async fn metrics_report_requests_log_offsets_and_consumer_lag() -> Result<()> {
                     offset: 4,
                     leader_epoch: -1,
                     metadata: String::new(),
-                    commit_timestamp: 0,
+                    // Now: a commit from 1970 would be expired by the server's first
+                    // offsets-retention pass, racing the scrape below.
+                    commit_timestamp: eddy_broker::now_ms(),
                 },
             )],
         )

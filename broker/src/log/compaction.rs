@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 
 use bytes::Bytes;
 use parking_lot::RwLock;
@@ -21,6 +21,7 @@ use super::Log;
 use super::segment::{Segment, SegmentReader, segment_paths};
 use crate::batch::{BatchHeader, decode_batch_full, reencode_batch};
 use crate::error::{IoContext, Result};
+use kafka_protocol::records::Record;
 
 /// What one compaction pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -108,37 +109,29 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
                 recheck_at_ms.min(max_timestamp.saturating_add(config.min_compaction_lag_ms) + 1);
             break;
         }
-        let mut out = Vec::with_capacity(reader.end() as usize);
+        // Whether a record stays: the latest of its key, or keyless, or a tombstone still
+        // within delete.retention.ms (which makes the pass look again when it expires).
+        let mut keep = |r: &Record| match &r.key {
+            None => true,
+            Some(key) if latest.get(key) != Some(&r.offset) => false,
+            Some(_) if r.value.is_none() => {
+                if r.timestamp < tombstone_horizon {
+                    return false;
+                }
+                recheck_at_ms =
+                    recheck_at_ms.min(r.timestamp.saturating_add(config.delete_retention_ms) + 1);
+                true
+            }
+            Some(_) => true,
+        };
+        // A first pass counts what would go, so that a segment with nothing to remove is
+        // not copied; the second streams the cleaned copy to its file (never the whole
+        // segment in memory).
         let mut removed = 0u64;
         for_each_batch(&reader, |header, bytes| {
-            if header.is_control() {
-                out.extend_from_slice(bytes);
-                return Ok(());
-            }
-            let records = decode_batch_full(bytes)?;
-            let total = records.len();
-            let kept: Vec<_> = records
-                .into_iter()
-                .filter(|r| match &r.key {
-                    None => true,
-                    Some(key) if latest.get(key) != Some(&r.offset) => false,
-                    Some(_) if r.value.is_none() => {
-                        if r.timestamp < tombstone_horizon {
-                            return false;
-                        }
-                        // A live tombstone: drop it on a later pass.
-                        recheck_at_ms = recheck_at_ms
-                            .min(r.timestamp.saturating_add(config.delete_retention_ms) + 1);
-                        true
-                    }
-                    Some(_) => true,
-                })
-                .collect();
-            removed += (total - kept.len()) as u64;
-            if kept.len() == total {
-                out.extend_from_slice(bytes);
-            } else if !kept.is_empty() {
-                out.extend_from_slice(&reencode_batch(&kept, header.compression())?);
+            if !header.is_control() {
+                let records = decode_batch_full(bytes)?;
+                removed += records.iter().filter(|r| !keep(r)).count() as u64;
             }
             Ok(())
         })?;
@@ -148,10 +141,29 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
         let cleaning = dir.join(CLEANING_DIR);
         fs::create_dir_all(&cleaning).with_path(&cleaning)?;
         let [cleaned, _, _] = segment_paths(&cleaning, base);
-        let mut file = File::create(&cleaned).with_path(&cleaned)?;
-        file.write_all(&out).with_path(&cleaned)?;
+        let file = File::create(&cleaned).with_path(&cleaned)?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        for_each_batch(&reader, |header, bytes| {
+            if header.is_control() {
+                return out.write_all(bytes).with_path(&cleaned);
+            }
+            let records = decode_batch_full(bytes)?;
+            let total = records.len();
+            let kept: Vec<_> = records.into_iter().filter(|r| keep(r)).collect();
+            if kept.len() == total {
+                out.write_all(bytes).with_path(&cleaned)
+            } else if !kept.is_empty() {
+                out.write_all(&reencode_batch(&kept, header.compression())?)
+                    .with_path(&cleaned)
+            } else {
+                Ok(())
+            }
+        })?;
+        let file = out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_path(&cleaned)?;
         file.sync_all().with_path(&cleaned)?;
-        drop(out);
         // Its indexes, built (and fsynced) here: the swap only renames them into place.
         Segment::open(&cleaning, base, config.index_interval_bytes, true)?;
         if log.write().swap_in_cleaned(base, reader.end())? {

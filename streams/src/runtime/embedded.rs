@@ -163,6 +163,7 @@ impl Backend for EmbeddedBackend {
         Ok(Box::new(EmbeddedConsumer {
             backend: self.clone(),
             group: group.to_string(),
+            _hold: Some(self.broker.hold_group(group)),
             assigned,
             positions,
             high_watermarks: HashMap::new(),
@@ -187,6 +188,7 @@ impl Backend for EmbeddedBackend {
         Ok(Box::new(EmbeddedConsumer {
             backend: self.clone(),
             group: String::new(),
+            _hold: None,
             assigned,
             positions,
             high_watermarks: HashMap::new(),
@@ -223,6 +225,9 @@ impl Backend for EmbeddedBackend {
 struct EmbeddedConsumer {
     backend: EmbeddedBackend,
     group: String,
+    /// Keeps the group's committed offsets from expiring while this consumer lives (it is
+    /// not a member the broker's group coordinator sees).
+    _hold: Option<eddy_broker::GroupHold>,
     assigned: Vec<(String, i32)>,
     positions: HashMap<(String, i32), i64>,
     /// Each partition's high watermark as of its last fetch.

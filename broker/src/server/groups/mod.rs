@@ -529,6 +529,9 @@ impl Inner {
         let retention =
             i64::try_from(self.config.offsets_retention.as_millis()).unwrap_or(i64::MAX);
         for group in self.broker.groups_with_offsets() {
+            if self.broker.group_is_held(&group) {
+                continue; // in use by a consumer inside this process
+            }
             let cell = self.groups.lock().get(&group).cloned();
             let empty_since_ms = match cell {
                 Some(cell) => {

@@ -1024,7 +1024,8 @@ async fn list_describe_and_delete() {
         offset: 5,
         leader_epoch: -1,
         metadata: String::new(),
-        commit_timestamp: 0,
+        // Now, not 1970: offsets retention would expire it.
+        commit_timestamp: crate::broker::now_ms(),
     };
     f.broker
         .commit_offsets("offsets-only", &[("t".to_string(), 0, offset)])
@@ -1292,6 +1293,8 @@ async fn committed_offsets_of_groups_without_members_expire_after_the_retention(
         }
     };
     commit("standalone").await;
+    commit("embedded").await;
+    let hold = f.broker.hold_group("embedded");
     let (ids, _, _) = stable_group(c, "g", 1).await;
     commit("g").await;
     let groups = || {
@@ -1303,7 +1306,13 @@ async fn committed_offsets_of_groups_without_members_expire_after_the_retention(
     c.inner
         .expire_offsets(Instant::now(), committed_at + hour / 2)
         .await;
-    assert_eq!(groups(), ["g", "standalone"]);
+    assert_eq!(groups(), ["embedded", "g", "standalone"]);
+    c.inner
+        .expire_offsets(Instant::now(), committed_at + 2 * hour)
+        .await;
+    // A group held by a consumer in this process counts as having members.
+    assert_eq!(groups(), ["embedded", "g"]);
+    drop(hold);
     c.inner
         .expire_offsets(Instant::now(), committed_at + 2 * hour)
         .await;
