@@ -33,12 +33,15 @@ use uuid::Uuid;
 use crate::batch::{NewRecord, encode_batch};
 use crate::config::{CleanupPolicy, TopicConfig, validate_topic_name};
 use crate::error::{Error, IoContext, Result};
-use crate::group_offsets::{
-    CommittedOffset, LocalGroups, OFFSETS_TOPIC, OffsetCache, OffsetKey, commit_record,
-};
+use crate::group_offsets::{LocalGroups, OFFSETS_TOPIC, OffsetCache};
 use crate::log::compaction::CompactionStats;
 use crate::log::{AppendInfo, Log, LogRecovery, write_atomically};
 use crate::partition::{Durability, FetchResult, FlushPolicy, Partition};
+
+mod data_dir;
+mod offsets;
+
+pub use offsets::GroupHold;
 
 const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
 const LOCK_FILE: &str = ".lock";
@@ -172,20 +175,6 @@ struct Inner {
     _lock: fs::File,
 }
 
-/// A group in use by a consumer in this process (see [`Broker::hold_group`]); released when
-/// dropped.
-#[derive(Debug)]
-pub struct GroupHold {
-    broker: Broker,
-    group: String,
-}
-
-impl Drop for GroupHold {
-    fn drop(&mut self) {
-        self.broker.inner.local_groups.release(&self.group);
-    }
-}
-
 /// A handle on an open broker. Cheap to clone; every clone is the same broker.
 #[derive(Clone)]
 pub struct Broker {
@@ -230,7 +219,7 @@ impl Broker {
         let policy = config.flush_policy;
         let data_dir = config.data_dir.clone();
         let ids_path = config.data_dir.join(PRODUCER_IDS_FILE);
-        let (lock, loaded, report) = blocking(move || load_data_dir(&data_dir, policy)).await?;
+        let (lock, loaded, report) = blocking(move || data_dir::load(&data_dir, policy)).await?;
         // Ids below the reserved mark may have been handed out before a crash: start above it.
         let reserved = match tokio::fs::read_to_string(&ids_path).await {
             Ok(text) => text.trim().parse::<i64>().unwrap_or(0),
@@ -717,87 +706,6 @@ impl Broker {
         self.partition(topic, partition)?.roll().await
     }
 
-    /// Commits offsets for a group, durably, in one write.
-    pub async fn commit_offsets(
-        &self,
-        group: &str,
-        offsets: &[(String, i32, CommittedOffset)],
-    ) -> Result<()> {
-        let records = offsets
-            .iter()
-            .map(|(t, p, o)| ((group.to_string(), t.clone(), *p), Some(o.clone())))
-            .collect();
-        self.write_offset_records(records).await
-    }
-
-    async fn write_offset_records(
-        &self,
-        records: Vec<(OffsetKey, Option<CommittedOffset>)>,
-    ) -> Result<()> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let encoded = records
-            .iter()
-            .map(|(k, v)| commit_record(k, v.as_ref()))
-            .collect::<Result<Vec<_>>>()?;
-        let info = self
-            .produce(OFFSETS_TOPIC, 0, &encoded, Durability::Durable)
-            .await?;
-        for (i, (key, value)) in records.into_iter().enumerate() {
-            self.inner
-                .offsets
-                .apply(info.base_offset + i as i64, key, value);
-        }
-        Ok(())
-    }
-
-    /// A group's committed offset for one partition.
-    pub fn committed_offset(
-        &self,
-        group: &str,
-        topic: &str,
-        partition: i32,
-    ) -> Option<CommittedOffset> {
-        self.inner
-            .offsets
-            .get(&(group.to_string(), topic.to_string(), partition))
-    }
-
-    /// Every committed offset of a group: (topic, partition, offset).
-    pub fn group_offsets(&self, group: &str) -> Vec<(String, i32, CommittedOffset)> {
-        self.inner.offsets.group(group)
-    }
-
-    /// Groups that have committed offsets.
-    pub fn groups_with_offsets(&self) -> Vec<String> {
-        self.inner.offsets.groups()
-    }
-
-    /// Marks `group` as used by a consumer in this process that commits through
-    /// [`Broker::commit_offsets`] rather than joining the group over the protocol (the
-    /// streams runtime's embedded backend): until the hold is dropped, offsets retention
-    /// treats the group as having members and keeps its offsets.
-    pub fn hold_group(&self, group: &str) -> GroupHold {
-        self.inner.local_groups.hold(group);
-        GroupHold {
-            broker: self.clone(),
-            group: group.to_string(),
-        }
-    }
-
-    /// Whether some [`GroupHold`] on `group` is alive.
-    pub fn group_is_held(&self, group: &str) -> bool {
-        self.inner.local_groups.is_held(group)
-    }
-
-    /// Deletes all of a group's committed offsets.
-    pub async fn delete_group_offsets(&self, group: &str) -> Result<()> {
-        let keys = self.inner.offsets.keys_where(|(g, _, _)| g == group);
-        self.write_offset_records(keys.into_iter().map(|k| (k, None)).collect())
-            .await
-    }
-
     /// Runs retention and compaction on every partition now, as of `now_ms`, and forgets the
     /// idempotent producers silent for [`BrokerConfig::producer_id_expiration_ms`] before it.
     /// The background task calls this every `maintenance_interval`; tests call it with a
@@ -868,90 +776,4 @@ impl Broker {
         tracing::info!(data_dir = %self.inner.config.data_dir.display(), "broker shut down cleanly");
         Ok(())
     }
-}
-
-/// Locks the data directory, decides whether recovery is needed, and opens every topic.
-fn load_data_dir(
-    data_dir: &Path,
-    policy: FlushPolicy,
-) -> Result<(fs::File, HashMap<String, Arc<Topic>>, OpenReport)> {
-    fs::create_dir_all(topics_dir(data_dir)).with_path(data_dir)?;
-    let lock_path = data_dir.join(LOCK_FILE);
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_path(&lock_path)?;
-    lock.try_lock().map_err(|e| Error::Io {
-        path: lock_path.clone(),
-        source: std::io::Error::new(
-            std::io::ErrorKind::WouldBlock,
-            format!("another broker has this data directory open ({e})"),
-        ),
-    })?;
-    let graveyard = data_dir.join("deleted");
-    if graveyard.exists() {
-        fs::remove_dir_all(&graveyard).with_path(&graveyard)?;
-    }
-    let marker = data_dir.join(CLEAN_SHUTDOWN_FILE);
-    let clean = marker.exists();
-    if clean {
-        // From here on, a crash must trigger recovery again.
-        fs::remove_file(&marker).with_path(&marker)?;
-        crate::log::sync_dir(data_dir)?;
-    }
-    let mut report = OpenReport {
-        clean_shutdown: clean,
-        ..OpenReport::default()
-    };
-    let mut topics = HashMap::new();
-    let dir = topics_dir(data_dir);
-    for entry in fs::read_dir(&dir).with_path(&dir)? {
-        let topic_dir = entry.with_path(&dir)?.path();
-        if !topic_dir.is_dir() {
-            tracing::warn!(path = %topic_dir.display(), "ignoring a file that is not a topic directory");
-            continue;
-        }
-        let Some(name) = topic_dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(str::to_string)
-        else {
-            continue;
-        };
-        let topic_file = topic_dir.join(TOPIC_FILE);
-        let bytes = match fs::read(&topic_file) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                tracing::warn!(dir = %topic_dir.display(), "removing a topic directory without topic.json (interrupted creation)");
-                fs::remove_dir_all(&topic_dir).with_path(&topic_dir)?;
-                continue;
-            }
-            Err(e) => return Err(e).with_path(&topic_file),
-        };
-        let file: TopicFile = serde_json::from_slice(&bytes).map_err(|e| Error::CorruptLog {
-            path: topic_file.clone(),
-            reason: format!("unreadable topic file: {e}"),
-        })?;
-        let mut partitions = Vec::new();
-        for p in 0..file.config.partitions {
-            let (log, recovery) =
-                Log::open(&topic_dir.join(p.to_string()), file.config.clone(), !clean)?;
-            if recovery != LogRecovery::default() {
-                tracing::warn!(topic = %name, partition = p, ?recovery, "recovered partition");
-                report.repaired.insert((name.clone(), p), recovery);
-            }
-            partitions.push(Arc::new(Partition::new(&name, p, log, policy)));
-        }
-        topics.insert(
-            name,
-            Arc::new(Topic {
-                id: file.id,
-                config: RwLock::new(file.config),
-                partitions: RwLock::new(partitions),
-            }),
-        );
-    }
-    Ok((lock, topics, report))
 }
