@@ -4,6 +4,8 @@
 //! `producer_id_expiration_ms` forgotten by maintenance. Every test runs the real [`Broker`]
 //! on a temporary directory and produces idempotent batches as a Kafka client encodes them.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -158,24 +160,7 @@ fn partition_dir(data_dir: &Path) -> PathBuf {
 
 /// The snapshot files of the partition, by offset (parsed from the 20-digit name).
 fn snapshots(data_dir: &Path) -> Result<Vec<(i64, PathBuf)>> {
-    let dir = partition_dir(data_dir);
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        if let Some(stem) = name.strip_suffix(".snapshot") {
-            ensure!(
-                stem.len() == 20,
-                "snapshot {name} is not named by 20 digits"
-            );
-            out.push((stem.parse()?, path));
-        }
-    }
-    out.sort();
-    Ok(out)
+    support::files_by_offset(&partition_dir(data_dir), ".snapshot")
 }
 
 fn segment_count(broker: &Broker) -> Result<usize> {

@@ -218,6 +218,12 @@ pub fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {
 
 /// The segment files of a partition directory, by base offset (parsed from the 20-digit name).
 pub fn segment_files(dir: &Path) -> anyhow::Result<Vec<(i64, PathBuf)>> {
+    files_by_offset(dir, ".log")
+}
+
+/// The files of a partition directory named `<20-digit offset><suffix>` (segments, producer
+/// snapshots), by offset.
+pub fn files_by_offset(dir: &Path, suffix: &str) -> anyhow::Result<Vec<(i64, PathBuf)>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
         let path = entry?.path();
@@ -225,11 +231,8 @@ pub fn segment_files(dir: &Path) -> anyhow::Result<Vec<(i64, PathBuf)>> {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        if let Some(stem) = name.strip_suffix(".log") {
-            ensure!(
-                stem.len() == 20,
-                "segment {name} is not named by a 20-digit base offset"
-            );
+        if let Some(stem) = name.strip_suffix(suffix) {
+            ensure!(stem.len() == 20, "{name} is not named by a 20-digit offset");
             out.push((stem.parse()?, path));
         }
     }
