@@ -165,3 +165,67 @@ fn kafka_python_admin_produce_group_commit_and_offsets_for_times() -> Result<()>
     );
     Ok(())
 }
+
+/// Runs `tests/python/transactions_check.py` with one client against a fresh server.
+fn check_transactions(client: &str, module: &str) -> Result<()> {
+    let python = venv_python(module)?;
+    let server = TestServer::start()?;
+    server.create_topic("txn-input", 1)?;
+    server.create_topic("txn-output", 2)?;
+    let inputs: Vec<_> = (0..10)
+        .map(|i| eddy_broker::NewRecord::value(format!("in-{i}")))
+        .collect();
+    let broker = server.broker().clone();
+    server.block_on(broker.produce("txn-input", 0, &inputs, eddy_broker::Durability::Durable))?;
+    let bootstrap = server.bootstrap();
+    run_script(
+        &python,
+        "transactions_check.py",
+        &[
+            "--client",
+            client,
+            "--bootstrap",
+            &bootstrap,
+            "--input",
+            "txn-input",
+            "--output",
+            "txn-output",
+            "--group",
+            "txn-group",
+        ],
+        "transactions_check: OK",
+    )?;
+    // Nothing is left open, and the group's offset is what the transaction committed.
+    for p in 0..2 {
+        let stable = server.block_on(broker.list_offset(
+            "txn-output",
+            p,
+            eddy_broker::OffsetSpec::LastStable,
+        ))?;
+        let end = server.block_on(broker.list_offset(
+            "txn-output",
+            p,
+            eddy_broker::OffsetSpec::Latest,
+        ))?;
+        ensure!(
+            stable == end,
+            "partition {p}: stable {stable:?}, end {end:?}"
+        );
+    }
+    let committed = broker.committed_offset("txn-group", "txn-input", 0);
+    ensure!(
+        committed.as_ref().map(|c| c.offset) == Some(10),
+        "committed {committed:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn kafka_python_transactions_commit_abort_fence_and_commit_offsets() -> Result<()> {
+    check_transactions("kafka-python", "kafka")
+}
+
+#[test]
+fn confluent_kafka_python_transactions_commit_abort_fence_and_commit_offsets() -> Result<()> {
+    check_transactions("confluent", "confluent_kafka")
+}

@@ -129,6 +129,11 @@ impl BatchHeader {
         (self.attributes & 0x7) as u8
     }
 
+    /// Whether the batch belongs to a transaction (its records, or its marker).
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & (1 << 4) != 0
+    }
+
     /// Whether the batch holds transaction markers rather than data.
     pub fn is_control(&self) -> bool {
         self.attributes & (1 << 5) != 0

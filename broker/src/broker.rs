@@ -40,6 +40,7 @@ use crate::partition::{Durability, FetchResult, FlushPolicy, Partition};
 
 mod data_dir;
 mod offsets;
+mod transactions;
 
 pub use offsets::GroupHold;
 
@@ -69,6 +70,15 @@ pub struct BrokerConfig {
     /// maintenance pass; its next batch must start a new sequence (UNKNOWN_PRODUCER_ID
     /// otherwise). Must be positive.
     pub producer_id_expiration_ms: i64,
+    /// Kafka's `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` a
+    /// transactional producer may ask for.
+    pub transaction_max_timeout_ms: i32,
+    /// Kafka's `transactional.id.expiration.ms`: a transactional id with no transaction for
+    /// this long is forgotten (its producer must initialise again).
+    pub transactional_id_expiration_ms: i64,
+    /// The most transactional ids the coordinator keeps: InitProducerId for a new one beyond
+    /// it is refused, so that clients cannot grow the coordinator's memory without end.
+    pub max_transactional_ids: usize,
 }
 
 /// The default [`BrokerConfig::max_partitions_per_topic`].
@@ -77,11 +87,18 @@ pub const DEFAULT_MAX_PARTITIONS_PER_TOPIC: i32 = 1000;
 pub const DEFAULT_MAX_PARTITIONS: usize = 4000;
 /// The default [`BrokerConfig::producer_id_expiration_ms`]: one day, as in Kafka.
 pub const DEFAULT_PRODUCER_ID_EXPIRATION_MS: i64 = 86_400_000;
+/// The default [`BrokerConfig::transaction_max_timeout_ms`]: 15 minutes, as in Kafka.
+pub const DEFAULT_TRANSACTION_MAX_TIMEOUT_MS: i32 = 900_000;
+/// The default [`BrokerConfig::transactional_id_expiration_ms`]: 7 days, as in Kafka.
+pub const DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS: i64 = 604_800_000;
+/// The default [`BrokerConfig::max_transactional_ids`].
+pub const DEFAULT_MAX_TRANSACTIONAL_IDS: usize = 100_000;
 
 impl BrokerConfig {
     /// Defaults for a data directory: group-commit durability, maintenance every 30 seconds,
     /// at most 1000 partitions per topic and 4000 in all, idempotent producers forgotten after
-    /// a day of silence.
+    /// a day of silence, transactions of at most 15 minutes, transactional ids forgotten
+    /// after 7 days without a transaction (at most 100,000 of them).
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
@@ -90,6 +107,9 @@ impl BrokerConfig {
             max_partitions_per_topic: DEFAULT_MAX_PARTITIONS_PER_TOPIC,
             max_partitions: DEFAULT_MAX_PARTITIONS,
             producer_id_expiration_ms: DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+            transaction_max_timeout_ms: DEFAULT_TRANSACTION_MAX_TIMEOUT_MS,
+            transactional_id_expiration_ms: DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS,
+            max_transactional_ids: DEFAULT_MAX_TRANSACTIONAL_IDS,
         }
     }
 }
@@ -101,6 +121,9 @@ pub enum OffsetSpec {
     Earliest,
     /// The log end offset (the next offset to be written).
     Latest,
+    /// The last stable offset: what `read_committed` readers see as the end (below every
+    /// open transaction).
+    LastStable,
     /// The first offset whose record timestamp is at or after this time.
     Timestamp(i64),
 }
@@ -161,6 +184,8 @@ struct Inner {
     config: BrokerConfig,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     offsets: OffsetCache,
+    /// The transaction coordinator's state, by transactional id.
+    transactions: transactions::Coordinator,
     local_groups: LocalGroups,
     /// Serialises topic creation and deletion (disk work, then the map).
     admin: tokio::sync::Mutex<()>,
@@ -187,6 +212,12 @@ impl std::fmt::Debug for Broker {
             .field("data_dir", &self.inner.config.data_dir)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether a topic is one the broker keeps for itself (`__consumer_offsets`,
+/// `__transaction_state`): it cannot be deleted, grown, reconfigured or truncated by clients.
+pub fn is_internal_topic(name: &str) -> bool {
+    name == OFFSETS_TOPIC || name == crate::txn::state_log::TRANSACTION_STATE_TOPIC
 }
 
 /// Milliseconds since the Unix epoch.
@@ -231,6 +262,7 @@ impl Broker {
                 config,
                 topics: RwLock::new(loaded),
                 offsets: OffsetCache::default(),
+                transactions: transactions::Coordinator::default(),
                 local_groups: LocalGroups::default(),
                 admin: tokio::sync::Mutex::new(()),
                 shutdown,
@@ -242,6 +274,7 @@ impl Broker {
             }),
         };
         broker.load_offsets().await?;
+        broker.load_transactions().await?;
         broker.start_background_tasks();
         Ok((broker, report))
     }
@@ -252,15 +285,41 @@ impl Broker {
     }
 
     async fn load_offsets(&self) -> Result<()> {
-        if self.topic(OFFSETS_TOPIC).is_err() {
-            let config = TopicConfig {
-                cleanup_policy: CleanupPolicy::COMPACT,
-                segment_bytes: 100 << 20,
-                ..TopicConfig::default()
-            };
-            self.create_topic(OFFSETS_TOPIC, config).await?;
+        self.ensure_internal_topic(OFFSETS_TOPIC).await?;
+        let offsets = &self.inner.offsets;
+        self.replay_internal_topic(OFFSETS_TOPIC, |record| {
+            offsets.apply_record(record);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Creates an internal compacted topic (one partition) if it is missing.
+    async fn ensure_internal_topic(&self, topic: &str) -> Result<()> {
+        if self.topic(topic).is_ok() {
+            return Ok(());
         }
-        let partition = self.partition(OFFSETS_TOPIC, 0)?;
+        let config = TopicConfig {
+            cleanup_policy: CleanupPolicy::COMPACT,
+            segment_bytes: 100 << 20,
+            ..TopicConfig::default()
+        };
+        match self.create_topic(topic, config).await {
+            Ok(_) | Err(Error::TopicAlreadyExists(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Passes every record of an internal topic to `apply`, oldest first (none if the topic
+    /// does not exist).
+    async fn replay_internal_topic(
+        &self,
+        topic: &str,
+        mut apply: impl FnMut(&crate::batch::Record) -> Result<()>,
+    ) -> Result<()> {
+        let Ok(partition) = self.partition(topic, 0) else {
+            return Ok(());
+        };
         let mut offset = partition.log_start_offset();
         let end = partition.log_end_offset();
         while offset < end {
@@ -272,7 +331,7 @@ impl Broker {
             };
             offset = next;
             for record in &crate::batch::decode_records(&fetched.records)? {
-                self.inner.offsets.apply_record(record);
+                apply(record)?;
             }
         }
         Ok(())
@@ -404,13 +463,13 @@ impl Broker {
         self.describe_topic(name)
     }
 
-    /// Deletes a topic and its data. The internal offsets topic cannot be deleted.
+    /// Deletes a topic and its data. Internal topics ([`is_internal_topic`]) cannot be deleted.
     pub async fn delete_topic(&self, name: &str) -> Result<()> {
-        if name == OFFSETS_TOPIC {
+        if is_internal_topic(name) {
             return Err(Error::InvalidConfig {
                 key: "topic".into(),
                 value: name.into(),
-                reason: "the internal offsets topic cannot be deleted".into(),
+                reason: format!("{name} is an internal topic and cannot be deleted"),
             });
         }
         let _admin = self.inner.admin.lock().await;
@@ -491,7 +550,7 @@ impl Broker {
         Ok(TopicDescription {
             name: name.to_string(),
             id: topic.id,
-            internal: name == OFFSETS_TOPIC,
+            internal: is_internal_topic(name),
             config: topic.config.read().clone(),
             partitions,
         })
@@ -580,8 +639,8 @@ impl Broker {
                 reason,
             })
         };
-        if name == OFFSETS_TOPIC {
-            return refuse("the internal offsets topic's partition count is fixed".into());
+        if is_internal_topic(name) {
+            return refuse("an internal topic's partition count is fixed".into());
         }
         if new_total <= current {
             return refuse(format!(
@@ -684,6 +743,7 @@ impl Broker {
         match spec {
             OffsetSpec::Earliest => Ok(Some((partition.log_start_offset(), -1))),
             OffsetSpec::Latest => Ok(Some((partition.log_end_offset(), -1))),
+            OffsetSpec::LastStable => Ok(Some((partition.last_stable_offset(), -1))),
             OffsetSpec::Timestamp(ts) => partition.offset_for_timestamp(ts).await,
         }
     }
@@ -719,6 +779,7 @@ impl Broker {
         if self.inner.closed.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(Error::ShutDown);
         }
+        self.expire_transactions(now_ms).await;
         let mut total = CompactionStats::default();
         let expiration_ms = self.inner.config.producer_id_expiration_ms;
         for partition in self.all_partitions() {

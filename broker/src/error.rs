@@ -114,6 +114,47 @@ pub enum Error {
         /// The batch's base sequence.
         sequence: i32,
     },
+    /// A transactional producer whose epoch is older than the coordinator's: a newer
+    /// instance with the same `transactional.id` has fenced it.
+    #[error(
+        "transactional id {transactional_id:?}: producer epoch {got} was fenced by epoch {current}"
+    )]
+    ProducerFenced {
+        /// The transactional id.
+        transactional_id: String,
+        /// The coordinator's epoch.
+        current: i16,
+        /// The request's epoch.
+        got: i16,
+    },
+    /// A transactional request whose producer id is not the one the coordinator gave this
+    /// transactional id (or for a transactional id it does not know).
+    #[error("transactional id {transactional_id:?} is not mapped to producer id {producer_id}")]
+    InvalidProducerIdMapping {
+        /// The transactional id.
+        transactional_id: String,
+        /// The request's producer id.
+        producer_id: i64,
+    },
+    /// A transactional request that the transaction's state does not allow.
+    #[error("transactional id {transactional_id:?}: {reason}")]
+    InvalidTxnState {
+        /// The transactional id.
+        transactional_id: String,
+        /// What was asked and why it cannot be done.
+        reason: String,
+    },
+    /// The transaction is being completed: retry.
+    #[error("transactional id {0:?} is completing a transaction; retry")]
+    ConcurrentTransactions(String),
+    /// A `transaction.timeout.ms` outside what the broker allows.
+    #[error("transaction timeout {got} ms is outside 1..={max} ms (transaction_max_timeout_ms)")]
+    InvalidTransactionTimeout {
+        /// The requested timeout.
+        got: i32,
+        /// The broker's maximum.
+        max: i32,
+    },
     /// Decoding records from a stored batch failed.
     #[error("cannot decode records: {0}")]
     Decode(String),

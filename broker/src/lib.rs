@@ -35,11 +35,12 @@ mod group_offsets;
 mod log;
 mod partition;
 pub mod server;
+mod txn;
 
 pub use batch::{NewRecord, Record, decode_records, encode_batch};
 pub use broker::{
     Broker, BrokerConfig, GroupHold, OffsetSpec, OpenReport, PartitionDescription,
-    TopicDescription, now_ms,
+    TopicDescription, is_internal_topic, now_ms,
 };
 pub use config::{CleanupPolicy, TopicConfig, validate_topic_name};
 pub use error::{Error, Result};
@@ -47,5 +48,9 @@ pub use group_offsets::{CommittedOffset, OFFSETS_TOPIC};
 pub use kafka_protocol::records::Compression;
 pub use log::compaction::CompactionStats;
 pub use log::{AppendInfo, LogRecovery, SegmentRecovery};
+pub use partition::Isolation;
 pub use partition::{Durability, FetchResult, FlushPolicy};
 pub use server::{Server, ServerConfig};
+pub use txn::coordinator::{PendingOffset, TxnMetadata, TxnStatus};
+pub use txn::state_log::TRANSACTION_STATE_TOPIC;
+pub use txn::{AbortedTxn, Outcome};

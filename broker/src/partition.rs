@@ -21,6 +21,7 @@ use tokio::sync::{Semaphore, watch};
 use crate::error::{Error, Result};
 use crate::log::compaction::{CompactionStats, compact};
 use crate::log::{AppendInfo, Log, read_from};
+use crate::txn::{AbortedTxn, Outcome};
 
 /// How long an append waits before it is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,6 +84,22 @@ pub struct FetchResult {
     pub high_watermark: i64,
     /// The first offset still in the log.
     pub log_start_offset: i64,
+    /// The last stable offset: below it, every transaction has ended.
+    pub last_stable_offset: i64,
+    /// For [`Isolation::ReadCommitted`]: the aborted transactions overlapping the records
+    /// returned, whose records a reader skips (oldest first).
+    pub aborted: Vec<AbortedTxn>,
+}
+
+/// Which records a read may return (Kafka's `isolation.level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Isolation {
+    /// Everything written (`read_uncommitted`, the default).
+    #[default]
+    ReadUncommitted,
+    /// Only records below the last stable offset, with the aborted transactions among them
+    /// listed (`read_committed`).
+    ReadCommitted,
 }
 
 /// How many fsyncs of one partition may run at once.
@@ -110,6 +127,7 @@ pub(crate) struct Partition {
 #[derive(Debug, Default)]
 struct Published {
     start_offset: AtomicI64,
+    last_stable_offset: AtomicI64,
     size_bytes: AtomicU64,
     segments: AtomicUsize,
 }
@@ -124,9 +142,45 @@ impl Published {
     fn update(&self, log: &Log) {
         self.start_offset
             .store(log.log_start_offset(), Ordering::Release);
+        self.last_stable_offset
+            .store(log.last_stable_offset(), Ordering::Release);
         self.size_bytes.store(log.size_bytes(), Ordering::Release);
         self.segments.store(log.segment_count(), Ordering::Release);
     }
+}
+
+/// One read from `offset` (on a blocking thread): up to the log end, or for `read_committed`
+/// up to the last stable offset, with the aborted transactions among what was read.
+fn read_isolated(
+    log: &RwLock<Log>,
+    offset: i64,
+    max_bytes: usize,
+    min_one: bool,
+    isolation: Isolation,
+) -> Result<FetchResult> {
+    let records = read_from(|o| log.read().plan_read(o), offset, max_bytes, min_one)?;
+    let log = log.read();
+    let last_stable_offset = log.last_stable_offset();
+    let (records, aborted) = match isolation {
+        Isolation::ReadUncommitted => (records, Vec::new()),
+        Isolation::ReadCommitted => {
+            let records = crate::txn::markers::batches_below(records, last_stable_offset);
+            let upto = crate::batch::next_offset_after(&records).unwrap_or(offset);
+            let aborted = if upto > offset {
+                log.aborted_between(offset, upto)
+            } else {
+                Vec::new()
+            };
+            (records, aborted)
+        }
+    };
+    Ok(FetchResult {
+        records,
+        high_watermark: log.log_end_offset(),
+        log_start_offset: log.log_start_offset(),
+        last_stable_offset,
+        aborted,
+    })
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -306,13 +360,7 @@ impl Partition {
         loop {
             let log = Arc::clone(&self.log);
             let result = blocking(move || {
-                let records = read_from(|o| log.read().plan_read(o), offset, max_bytes, true)?;
-                let log = log.read();
-                Ok(FetchResult {
-                    records,
-                    high_watermark: log.log_end_offset(),
-                    log_start_offset: log.log_start_offset(),
-                })
+                read_isolated(&log, offset, max_bytes, true, Isolation::ReadUncommitted)
             })
             .await?;
             if !result.records.is_empty() || max_wait.is_zero() {
@@ -344,18 +392,39 @@ impl Partition {
         offset: i64,
         max_bytes: usize,
         min_one: bool,
+        isolation: Isolation,
     ) -> Result<FetchResult> {
         let log = Arc::clone(&self.log);
-        blocking(move || {
-            let records = read_from(|o| log.read().plan_read(o), offset, max_bytes, min_one)?;
-            let log = log.read();
-            Ok(FetchResult {
-                records,
-                high_watermark: log.log_end_offset(),
-                log_start_offset: log.log_start_offset(),
+        blocking(move || read_isolated(&log, offset, max_bytes, min_one, isolation)).await
+    }
+
+    /// Appends a transaction marker for a producer (see [`Log::append_marker`]) and waits
+    /// until it is on disk, so that a coordinator never records a transaction complete whose
+    /// markers a crash could lose.
+    pub async fn append_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        outcome: Outcome,
+        coordinator_epoch: i32,
+    ) -> Result<AppendInfo> {
+        self.check_online()?;
+        let info = self
+            .write_log(move |log| {
+                log.append_marker(producer_id, producer_epoch, outcome, coordinator_epoch)
             })
-        })
-        .await
+            .await?;
+        self.end_offset
+            .send_modify(|end| *end = (*end).max(info.last_offset + 1));
+        if matches!(self.policy, FlushPolicy::GroupCommit { .. }) {
+            self.wait_durable(info.last_offset + 1).await?;
+        }
+        Ok(info)
+    }
+
+    /// The last stable offset (published after every append).
+    pub fn last_stable_offset(&self) -> i64 {
+        self.published.last_stable_offset.load(Ordering::Acquire)
     }
 
     /// The end offset readers have been told of (published after each append).

@@ -987,7 +987,11 @@ async fn deleting_a_topic_removes_its_offsets_and_directory() -> Result<()> {
     ));
     // The internal offsets topic cannot be deleted.
     let err = broker.delete_topic(OFFSETS_TOPIC).await.unwrap_err();
-    assert!(err.to_string().contains("offsets topic"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("__consumer_offsets is an internal topic"),
+        "{err}"
+    );
 
     // Across a restart (unclean, so recovery runs) the topic and its offsets stay gone.
     drop(broker);

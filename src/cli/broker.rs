@@ -84,6 +84,9 @@ struct FileConfig {
     max_partitions: Option<usize>,
     offsets_retention_minutes: Option<u64>,
     producer_id_expiration_ms: Option<i64>,
+    transaction_max_timeout_ms: Option<i32>,
+    transactional_id_expiration_ms: Option<i64>,
+    max_transactional_ids: Option<usize>,
 }
 
 /// Reads and parses a config file.
@@ -136,6 +139,24 @@ fn resolve(args: &Args) -> Result<(BrokerConfig, ServerConfig)> {
             "producer_id_expiration_ms must be at least 1 (Kafka's default is 86400000)"
         );
         broker.producer_id_expiration_ms = ms;
+    }
+    if let Some(ms) = file.transaction_max_timeout_ms {
+        ensure!(
+            ms >= 1,
+            "transaction_max_timeout_ms must be at least 1 (Kafka's default is 900000)"
+        );
+        broker.transaction_max_timeout_ms = ms;
+    }
+    if let Some(ms) = file.transactional_id_expiration_ms {
+        ensure!(
+            ms >= 1,
+            "transactional_id_expiration_ms must be at least 1 (Kafka's default is 604800000)"
+        );
+        broker.transactional_id_expiration_ms = ms;
+    }
+    if let Some(max) = file.max_transactional_ids {
+        ensure!(max >= 1, "max_transactional_ids must be at least 1");
+        broker.max_transactional_ids = max;
     }
 
     let mut server = ServerConfig::default();

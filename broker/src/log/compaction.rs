@@ -9,6 +9,11 @@
 //! kept batches are copied byte for byte, and batches that lose records are re-encoded with
 //! their records' original offsets. The newest record of a key in the active segment does not
 //! count until that segment rolls, as in Kafka.
+//!
+//! Transactions: only segments wholly below the last stable offset are cleaned (an open
+//! transaction's records may still abort); records of aborted transactions are removed and
+//! never count as a key's latest; markers are kept (Kafka removes them once no record of their
+//! transaction remains, after `delete.retention.ms`; Eddy does not yet).
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -64,7 +69,7 @@ fn for_each_batch(
 
 /// Runs one compaction pass over a partition's closed segments at time `now_ms`.
 pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats> {
-    let (closed, config, dir, active_base, checkpoint) = {
+    let (mut closed, config, dir, active_base, checkpoint, txns, stable) = {
         let log = log.read();
         (
             log.closed_segments(),
@@ -72,8 +77,22 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
             log.dir().to_path_buf(),
             log.active_base_offset(),
             log.compaction_checkpoint,
+            log.txns.clone(),
+            log.last_stable_offset(),
         )
     };
+    // A segment is cleaned only if it ends at or below the last stable offset.
+    let ends: Vec<i64> = closed
+        .iter()
+        .skip(1)
+        .map(|(base, _, _)| *base)
+        .chain([active_base])
+        .collect();
+    let eligible = ends.iter().take_while(|&&end| end <= stable).count();
+    // Segments held back by an open transaction are looked at again at the next pass.
+    let held_back = eligible < closed.len();
+    closed.truncate(eligible);
+    let aborted = |r: &Record| r.transactional && txns.is_aborted(r.producer_id, r.offset);
     let mut stats = CompactionStats::default();
     if !config.cleanup_policy.compact || closed.is_empty() {
         return Ok(stats);
@@ -81,7 +100,7 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
     if checkpoint.is_some_and(|c| c.active_base == active_base && now_ms < c.recheck_at_ms) {
         return Ok(stats);
     }
-    let mut recheck_at_ms = i64::MAX;
+    let mut recheck_at_ms = if held_back { now_ms } else { i64::MAX };
     // The latest offset of every key in the closed part of the log.
     let mut latest: HashMap<Bytes, i64> = HashMap::new();
     for (_, reader, _) in &closed {
@@ -90,6 +109,9 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
                 return Ok(());
             }
             for record in decode_batch_full(bytes)? {
+                if aborted(&record) {
+                    continue;
+                }
                 if let Some(key) = record.key {
                     latest.insert(key, record.offset);
                 }
@@ -112,6 +134,7 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
         // Whether a record stays: the latest of its key, or keyless, or a tombstone still
         // within delete.retention.ms (which makes the pass look again when it expires).
         let mut keep = |r: &Record| match &r.key {
+            _ if aborted(r) => false,
             None => true,
             Some(key) if latest.get(key) != Some(&r.offset) => false,
             Some(_) if r.value.is_none() => {

@@ -9,6 +9,7 @@ pub(crate) mod index;
 pub(crate) mod producer_snapshot;
 pub(crate) mod producer_state;
 pub(crate) mod segment;
+mod transactional;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -74,6 +75,11 @@ pub(crate) struct Log {
     recovery_point_write: Arc<parking_lot::Mutex<()>>,
     /// The snapshot files of `producers` in `dir`.
     producer_snapshots: producer_snapshot::ProducerSnapshots,
+    /// Open and aborted transactions (see [`transactional`]).
+    txns: crate::txn::log_state::LogTxns,
+    /// Whether this partition has ever held a transactional batch (its marker file exists):
+    /// only then does opening it replay every batch header to rebuild `txns`.
+    transactional: bool,
 }
 
 impl Log {
@@ -152,6 +158,8 @@ impl Log {
             rolled_unsynced: Vec::new(),
             recovery_point_write: Arc::default(),
             producer_snapshots: producer_snapshot::ProducerSnapshots::default(),
+            txns: Default::default(),
+            transactional: false,
         };
         if recover {
             // Segments past the recovery point were checked above but may still be only in
@@ -165,6 +173,7 @@ impl Log {
                 .collect();
         }
         log.rebuild_producer_state()?;
+        log.rebuild_transactions()?;
         let end = log.log_end_offset();
         if log.log_start_offset > end {
             // The log was truncated below a persisted start (corruption): start at the end.
@@ -239,9 +248,32 @@ impl Log {
     /// batch is bad.
     pub fn append(&mut self, batches: &mut [u8]) -> Result<AppendInfo> {
         let validated = validate_produce(batches, self.config.max_message_bytes as usize)?;
+        if validated.iter().any(|b| b.header.is_control()) {
+            return Err(Error::CorruptBatch(
+                "control batches are written by the broker, not by producers".into(),
+            ));
+        }
+        if let Some(batch) = validated
+            .iter()
+            .find(|b| b.header.is_transactional() && b.header.producer_id < 0)
+        {
+            return Err(Error::CorruptBatch(format!(
+                "a transactional batch at byte {} has no producer id",
+                batch.position
+            )));
+        }
         if let Some(duplicate) = self.check_sequences(&validated)? {
             return Ok(duplicate);
         }
+        self.append_validated(batches, &validated)
+    }
+
+    /// Appends batches already validated (producer batches, or a marker the broker built).
+    fn append_validated(
+        &mut self,
+        batches: &mut [u8],
+        validated: &[ProducedBatch],
+    ) -> Result<AppendInfo> {
         let newest_ts = validated
             .iter()
             .map(|b| b.header.max_timestamp)
@@ -251,11 +283,14 @@ impl Log {
             .iter()
             .map(|b| b.header.records_count as i64)
             .sum();
+        if !self.transactional && validated.iter().any(|b| b.header.is_transactional()) {
+            self.mark_transactional()?;
+        }
         self.maybe_roll(batches.len() as u64, newest_ts, records)?;
         let base_offset = self.log_end_offset();
         let mut next = base_offset;
         let mut stamped: Vec<(usize, BatchHeader)> = Vec::with_capacity(validated.len());
-        for batch in &validated {
+        for batch in validated {
             let end = batch.position + batch.header.total_len();
             stamp_batch(&mut batches[batch.position..end], next, 0);
             let mut header = batch.header;
@@ -266,8 +301,9 @@ impl Log {
         }
         self.active_mut().append(batches, &stamped)?;
         let now = crate::broker::now_ms();
-        for (_, header) in &stamped {
-            self.producers.record(header, now);
+        for (position, header) in &stamped {
+            let end = position + header.total_len();
+            self.note_batch(header, &batches[*position..end], now)?;
         }
         Ok(AppendInfo {
             base_offset,
@@ -338,7 +374,13 @@ impl Log {
         let now = crate::broker::now_ms();
         for reader in &readers {
             reader.for_each_header(|header| {
-                if header.base_offset >= from {
+                if header.base_offset < from {
+                    return;
+                }
+                if header.is_control() {
+                    self.producers
+                        .fence(header.producer_id, header.producer_epoch, now);
+                } else {
                     self.producers.record(header, now);
                 }
             })?;
@@ -507,6 +549,7 @@ impl Log {
                 self.log_start_offset = first;
             }
         }
+        self.txns.forget_before(self.log_start_offset);
         tracing::debug!(dir = %self.dir.display(), deleted = doomed.len(), log_start = self.log_start_offset, "retention");
         Ok(doomed.len())
     }
@@ -527,6 +570,7 @@ impl Log {
         }
         write_log_start(&self.dir, offset)?;
         self.log_start_offset = offset;
+        self.txns.forget_before(offset);
         // A segment goes once the next one starts at or below the new log start. (Not by its
         // own next offset: compaction may have emptied its tail, and the log start must stay
         // in the first segment, or the next open, which starts the log no earlier than the

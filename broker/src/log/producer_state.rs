@@ -170,6 +170,23 @@ impl ProducerStates {
         entry.last_append_ms = entry.last_append_ms.max(now_ms);
     }
 
+    /// Notes a transaction marker written for a producer at `epoch` (the coordinator writes
+    /// them with the producer's newest epoch): an older epoch is fenced from then on, and a
+    /// new epoch starts its sequence at 0.
+    pub fn fence(&mut self, producer_id: i64, epoch: i16, now_ms: i64) {
+        let entry = self.producers.entry(producer_id).or_default();
+        if epoch > entry.epoch {
+            entry.epoch = epoch;
+            entry.recent.clear();
+        }
+        entry.last_append_ms = entry.last_append_ms.max(now_ms);
+    }
+
+    /// The epoch the partition knows for a producer, if any.
+    pub fn epoch(&self, producer_id: i64) -> Option<i16> {
+        self.producers.get(&producer_id).map(|e| e.epoch)
+    }
+
     /// Forgets producers whose last append is `expiration_ms` or more before `now_ms` (as
     /// Kafka's `producer.id.expiration.ms` does). Returns how many were forgotten.
     pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) -> usize {

@@ -605,10 +605,19 @@ impl SegmentReader {
 
     /// Calls `f` with the header of every batch, in order (headers only, no CRC check).
     pub fn for_each_header(&self, mut f: impl FnMut(&BatchHeader)) -> Result<()> {
+        self.scan_headers(|header, _| {
+            f(header);
+            Ok(())
+        })
+    }
+
+    /// Like [`SegmentReader::for_each_header`], with each batch's position, and stopping at
+    /// the first error `f` returns.
+    pub fn scan_headers(&self, mut f: impl FnMut(&BatchHeader, u64) -> Result<()>) -> Result<()> {
         let mut position = 0;
         while position + (HEADER_LEN as u64) <= self.end {
             let header = self.header_at(position)?;
-            f(&header);
+            f(&header, position)?;
             position += header.total_len() as u64;
         }
         Ok(())

@@ -244,7 +244,13 @@ async fn route(ctx: RequestContext, request: RequestKind) -> Option<Pending> {
         RequestKind::FindCoordinator(r) => ready(offsets::find_coordinator(&ctx, r)),
         RequestKind::OffsetCommit(r) => ready(offsets::commit(&ctx, r).await),
         RequestKind::OffsetFetch(r) => ready(offsets::fetch(&ctx, r)),
-        RequestKind::InitProducerId(r) => ready(producer_ids::handle(&ctx, r).await),
+        RequestKind::InitProducerId(r) => ready(transactions::init_producer_id(&ctx, r).await),
+        RequestKind::AddPartitionsToTxn(r) => ready(transactions::add_partitions(&ctx, r).await),
+        RequestKind::AddOffsetsToTxn(r) => ready(transactions::add_offsets(&ctx, r).await),
+        RequestKind::TxnOffsetCommit(r) => ready(transactions::txn_offset_commit(&ctx, r).await),
+        RequestKind::EndTxn(r) => ready(transactions::end_txn(&ctx, r).await),
+        RequestKind::DescribeTransactions(r) => ready(transactions::describe(&ctx, r).await),
+        RequestKind::ListTransactions(r) => ready(transactions::list(&ctx, r).await),
         RequestKind::JoinGroup(r) => {
             let joined = ctx.state.groups.join(&ctx, r);
             Box::pin(async move { Some(joined.await.into()) })

@@ -429,6 +429,33 @@ impl ChildProcess {
         }
     }
 
+    /// Waits until the child prints a line starting with `prefix`; returns the rest of it.
+    pub fn wait_for_prefix(&mut self, prefix: &str, timeout: Duration) -> anyhow::Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    let rest = l.strip_prefix(prefix).map(str::to_string);
+                    self.received.push(l);
+                    if let Some(rest) = rest {
+                        return Ok(rest);
+                    }
+                }
+                Err(_) => {
+                    let _ = self.child.kill();
+                    let output = self.finish()?;
+                    bail!(
+                        "the child did not print a line starting {prefix:?} within {timeout:?}: \
+                         {:?}\nstderr:\n{}",
+                        output.status,
+                        output.stderr
+                    );
+                }
+            }
+        }
+    }
+
     /// SIGKILLs the child and collects everything it printed.
     pub fn kill(mut self) -> anyhow::Result<ChildOutput> {
         // Errors only if the child already exited, which `finish` reports through the status.

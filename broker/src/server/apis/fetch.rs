@@ -3,18 +3,24 @@
 //! (an empty one when there is nothing), an offset inside a batch gets the whole batch, and an
 //! offset outside the log is OFFSET_OUT_OF_RANGE with the log's bounds.
 //!
+//! `read_committed` fetches (isolation level 1) stop at the last stable offset and list the
+//! aborted transactions among the records returned, which clients skip.
+//!
 //! Fetch sessions (KIP-227) are not kept: every response has session id 0, which tells clients
 //! to send full fetch requests, as they must with a broker that does not cache sessions.
 
 use std::time::Duration;
 
 use futures_util::future::select_all;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId};
 use tokio::sync::watch;
 
 use super::error_code;
 use crate::error::Error;
+use crate::partition::{FetchResult, Isolation};
 use crate::server::dispatch::RequestContext;
 use crate::server::memory_budget::Reservation;
 use crate::server::metrics::TopicLabels;
@@ -83,6 +89,12 @@ struct Read {
 /// never waits for budget while holding some), then trimmed to what was read.
 async fn read_all(ctx: &RequestContext, request: &FetchRequest) -> Read {
     let version = ctx.version;
+    // read_committed exists from v4; older fetches read everything.
+    let isolation = if version >= 4 && request.isolation_level == 1 {
+        Isolation::ReadCommitted
+    } else {
+        Isolation::ReadUncommitted
+    };
     let server_max = ctx.state.config.fetch_max_bytes.max(1);
     // Versions before 3 carry no response limit: the server's still applies.
     let mut budget = if version >= 3 && request.max_bytes > 0 {
@@ -147,18 +159,26 @@ async fn read_all(ctx: &RequestContext, request: &FetchRequest) -> Read {
             let result = match found {
                 Err(e) => Err(e),
                 // With the budget spent, a partition still reports its offsets, with no data.
-                Ok(partition) if max_bytes == 0 && !min_one => Ok((
-                    bytes::Bytes::new(),
-                    partition.log_end_offset(),
-                    partition.log_start_offset(),
-                )),
-                Ok(partition) => partition
-                    .read_now(p.fetch_offset, max_bytes, min_one)
-                    .await
-                    .map(|f| (f.records, f.high_watermark, f.log_start_offset)),
+                Ok(partition) if max_bytes == 0 && !min_one => Ok(FetchResult {
+                    high_watermark: partition.log_end_offset(),
+                    log_start_offset: partition.log_start_offset(),
+                    last_stable_offset: partition.last_stable_offset(),
+                    ..FetchResult::default()
+                }),
+                Ok(partition) => {
+                    partition
+                        .read_now(p.fetch_offset, max_bytes, min_one, isolation)
+                        .await
+                }
             };
             match result {
-                Ok((records, high_watermark, log_start)) => {
+                Ok(FetchResult {
+                    records,
+                    high_watermark,
+                    log_start_offset: log_start,
+                    last_stable_offset,
+                    aborted,
+                }) => {
                     if !records.is_empty() {
                         count_out(ctx, &name, &records);
                     }
@@ -168,7 +188,19 @@ async fn read_all(ctx: &RequestContext, request: &FetchRequest) -> Read {
                         .with_high_watermark(high_watermark)
                         .with_records(Some(records));
                     if version >= 4 {
-                        data = data.with_last_stable_offset(high_watermark);
+                        data = data.with_last_stable_offset(last_stable_offset);
+                    }
+                    if isolation == Isolation::ReadCommitted {
+                        data = data.with_aborted_transactions(Some(
+                            aborted
+                                .into_iter()
+                                .map(|t| {
+                                    AbortedTransaction::default()
+                                        .with_producer_id(ProducerId(t.producer_id))
+                                        .with_first_offset(t.first_offset)
+                                })
+                                .collect(),
+                        ));
                     }
                     if version >= 5 {
                         data = data.with_log_start_offset(log_start);

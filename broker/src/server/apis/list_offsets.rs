@@ -27,12 +27,16 @@ pub(crate) async fn handle(
     ctx: &RequestContext,
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
+    // read_committed (v2+): "latest" is the last stable offset, and nothing at or past it
+    // is found by timestamp.
+    let committed = ctx.version >= 2 && request.isolation_level == 1;
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.0.to_string();
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in topic.partitions {
             let spec = match p.timestamp {
+                LATEST if committed => Ok(OffsetSpec::LastStable),
                 LATEST => Ok(OffsetSpec::Latest),
                 EARLIEST => Ok(OffsetSpec::Earliest),
                 ts if ts >= 0 => Ok(OffsetSpec::Timestamp(ts)),
@@ -42,14 +46,24 @@ pub(crate) async fn handle(
                 .with_partition_index(p.partition_index)
                 .with_timestamp(-1)
                 .with_offset(-1);
+            let broker = &ctx.state.broker;
             let result = match spec {
                 Err(code) => Err(code),
-                Ok(spec) => ctx
-                    .state
-                    .broker
-                    .list_offset(&name, p.partition_index, spec)
-                    .await
-                    .map_err(|e| error_code(&e)),
+                Ok(spec) => {
+                    let found = broker.list_offset(&name, p.partition_index, spec).await;
+                    match (found, spec) {
+                        (Ok(Some((offset, ts))), OffsetSpec::Timestamp(_)) if committed => broker
+                            .list_offset(&name, p.partition_index, OffsetSpec::LastStable)
+                            .await
+                            .map(|stable| {
+                                stable
+                                    .filter(|&(lso, _)| offset < lso)
+                                    .map(|_| (offset, ts))
+                            }),
+                        (found, _) => found,
+                    }
+                    .map_err(|e| error_code(&e))
+                }
             };
             match result {
                 Ok(Some((offset, timestamp))) => {

@@ -11,7 +11,7 @@ pub(crate) mod list_offsets;
 pub(crate) mod metadata;
 pub(crate) mod offsets;
 pub(crate) mod produce;
-pub(crate) mod producer_ids;
+pub(crate) mod transactions;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::ApiKey;
@@ -44,6 +44,12 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 3),
+    (ApiKey::EndTxn, 0, 3),
+    (ApiKey::TxnOffsetCommit, 0, 3),
+    (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::ListTransactions, 0, 1),
 ];
 
 /// Kafka's names for the supported APIs (metric labels, docs).
@@ -71,6 +77,12 @@ pub(crate) const SUPPORTED_NAMES: &[(ApiKey, &str)] = &[
     (ApiKey::CreatePartitions, "CreatePartitions"),
     (ApiKey::DeleteGroups, "DeleteGroups"),
     (ApiKey::IncrementalAlterConfigs, "IncrementalAlterConfigs"),
+    (ApiKey::AddPartitionsToTxn, "AddPartitionsToTxn"),
+    (ApiKey::AddOffsetsToTxn, "AddOffsetsToTxn"),
+    (ApiKey::EndTxn, "EndTxn"),
+    (ApiKey::TxnOffsetCommit, "TxnOffsetCommit"),
+    (ApiKey::DescribeTransactions, "DescribeTransactions"),
+    (ApiKey::ListTransactions, "ListTransactions"),
 ];
 
 /// The versions implemented for an API, or `None` if it is not implemented.
@@ -95,6 +107,11 @@ pub(crate) fn error_code(error: &Error) -> i16 {
         Error::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
         Error::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
         Error::UnknownProducerId { .. } => ResponseError::UnknownProducerId,
+        Error::ProducerFenced { .. } => ResponseError::ProducerFenced,
+        Error::InvalidProducerIdMapping { .. } => ResponseError::InvalidProducerIdMapping,
+        Error::InvalidTxnState { .. } => ResponseError::InvalidTxnState,
+        Error::ConcurrentTransactions(_) => ResponseError::ConcurrentTransactions,
+        Error::InvalidTransactionTimeout { .. } => ResponseError::InvalidTransactionTimeout,
         Error::CorruptLog { .. } | Error::Io { .. } | Error::PartitionOffline { .. } => {
             ResponseError::KafkaStorageError
         }

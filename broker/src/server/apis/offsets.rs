@@ -25,16 +25,18 @@ use crate::server::dispatch::RequestContext;
 const MAX_METADATA_BYTES: usize = 4096;
 
 const GROUP_KEY: i8 = 0;
+const TRANSACTION_KEY: i8 = 1;
 
 pub(crate) fn find_coordinator(
     ctx: &RequestContext,
     request: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
     let state = &ctx.state;
-    let error = (request.key_type != GROUP_KEY).then(|| {
+    // This broker coordinates every group and every transactional id.
+    let error = (request.key_type != GROUP_KEY && request.key_type != TRANSACTION_KEY).then(|| {
         (
-            ResponseError::CoordinatorNotAvailable.code(),
-            "Eddy coordinates consumer groups only (no transactions)",
+            ResponseError::InvalidRequest.code(),
+            "unknown coordinator key type (0 is a group, 1 a transactional id)",
         )
     });
     if ctx.version >= 4 {

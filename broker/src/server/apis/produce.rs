@@ -51,7 +51,8 @@ pub(crate) async fn handle(ctx: RequestContext, request: ProduceRequest) -> Pend
             return ready(ProduceResponse::default().with_responses(topics));
         }
     };
-    let transactional = request.transactional_id.is_some();
+    let transactional_id = request.transactional_id.as_ref().map(|id| id.0.to_string());
+    let transactional_id = transactional_id.as_deref();
     let mut topics = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
         let name = topic.name.0.to_string();
@@ -65,37 +66,42 @@ pub(crate) async fn handle(ctx: RequestContext, request: ProduceRequest) -> Pend
                 response = response.with_log_start_offset(-1);
             }
             let mut wait = None;
-            let result = match (transactional, data.records) {
-                (true, _) => Err((
-                    ResponseError::TransactionalIdAuthorizationFailed.code(),
-                    "transactions are not supported by Eddy".to_string(),
-                )),
-                (false, None) => Err((
+            let result = match data.records {
+                None => Err((
                     ResponseError::CorruptMessage.code(),
                     "no record batches".to_string(),
                 )),
-                (false, Some(records)) => {
-                    let size = records.len() as u64;
-                    match ctx.state.broker.partition(&name, data.index) {
-                        Err(e) => Err((error_code(&e), e.to_string())),
-                        Ok(partition) => match partition.append_unflushed(records).await {
-                            Err(e) => Err((error_code(&e), e.to_string())),
-                            Ok(info) => {
-                                let labels = TopicLabels {
-                                    topic: name.clone(),
-                                };
-                                let metrics = &ctx.state.metrics;
-                                metrics.bytes_in.get_or_create(&labels).inc_by(size);
-                                metrics
-                                    .records_in
-                                    .get_or_create(&labels)
-                                    .inc_by((info.last_offset - info.base_offset + 1) as u64);
-                                if partition.must_wait_for_fsync(durability) {
-                                    wait = Some((Arc::clone(&partition), info.last_offset + 1));
-                                }
-                                Ok(info)
+                Some(records) => {
+                    match check_transactional(&ctx, transactional_id, &name, data.index, &records)
+                        .await
+                    {
+                        Err(refused) => Err(refused),
+                        Ok(()) => {
+                            let size = records.len() as u64;
+                            match ctx.state.broker.partition(&name, data.index) {
+                                Err(e) => Err((error_code(&e), e.to_string())),
+                                Ok(partition) => match partition.append_unflushed(records).await {
+                                    Err(e) => Err((error_code(&e), e.to_string())),
+                                    Ok(info) => {
+                                        let labels = TopicLabels {
+                                            topic: name.clone(),
+                                        };
+                                        let metrics = &ctx.state.metrics;
+                                        metrics.bytes_in.get_or_create(&labels).inc_by(size);
+                                        metrics.records_in.get_or_create(&labels).inc_by(
+                                            (info.last_offset - info.base_offset + 1) as u64,
+                                        );
+                                        if partition.must_wait_for_fsync(durability) {
+                                            wait = Some((
+                                                Arc::clone(&partition),
+                                                info.last_offset + 1,
+                                            ));
+                                        }
+                                        Ok(info)
+                                    }
+                                },
                             }
-                        },
+                        }
                     }
                 }
             };
@@ -149,4 +155,52 @@ pub(crate) async fn handle(ctx: RequestContext, request: ProduceRequest) -> Pend
             ProduceResponse::default().with_responses(responses),
         ))
     })
+}
+
+/// A transactional produce (one with a transactional id) must come from the id's current
+/// producer, in an open transaction the partition was added to, with transactional batches;
+/// a produce without one must not carry transactional batches. The error to answer with if
+/// not.
+async fn check_transactional(
+    ctx: &RequestContext,
+    transactional_id: Option<&str>,
+    topic: &str,
+    partition: i32,
+    records: &[u8],
+) -> Result<(), (i16, String)> {
+    let Ok(header) = crate::batch::BatchHeader::parse(records) else {
+        return Ok(()); // the append reports what is wrong with the batch
+    };
+    match (transactional_id, header.is_transactional()) {
+        (None, false) => Ok(()),
+        (None, true) => Err((
+            ResponseError::InvalidRecord.code(),
+            "transactional batches need a transactional id".to_string(),
+        )),
+        (Some(id), false) => Err((
+            ResponseError::InvalidRecord.code(),
+            format!("a produce for transactional id {id:?} with non-transactional batches"),
+        )),
+        (Some(id), true) => ctx
+            .state
+            .broker
+            .check_transactional_produce(
+                id,
+                header.producer_id,
+                header.producer_epoch,
+                topic,
+                partition,
+            )
+            .await
+            .map_err(|e| {
+                // Produce has no PRODUCER_FENCED: a fenced producer is told its epoch is old.
+                let code = match e {
+                    crate::Error::ProducerFenced { .. } => {
+                        ResponseError::InvalidProducerEpoch.code()
+                    }
+                    _ => error_code(&e),
+                };
+                (code, e.to_string())
+            }),
+    }
 }

@@ -23,8 +23,8 @@ use kafka_protocol::messages::{
 use super::{
     Failure, TOPIC_KEYS, config_type, source, topic_config_source, topic_defaults, topic_key,
 };
+use crate::broker::is_internal_topic;
 use crate::config::TOPIC_CONFIG_KEYS;
-use crate::group_offsets::OFFSETS_TOPIC;
 use crate::server::apis::str_bytes;
 use crate::server::dispatch::RequestContext;
 
@@ -320,10 +320,10 @@ async fn alter_topic(
     let broker = &ctx.state.broker;
     let name = resource.resource_name.as_str();
     let mut working = broker.describe_topic(name)?.config;
-    if name == OFFSETS_TOPIC {
+    if is_internal_topic(name) {
         return Err(Failure::new(
             ResponseError::InvalidRequest,
-            "the internal offsets topic's config is managed by Eddy and cannot be changed",
+            "an internal topic's config is managed by Eddy and cannot be changed",
         ));
     }
     let mut seen = HashSet::new();

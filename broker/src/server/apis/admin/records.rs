@@ -10,8 +10,8 @@ use kafka_protocol::messages::delete_records_response::{
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
 use crate::broker::OffsetSpec;
+use crate::broker::is_internal_topic;
 use crate::error::Result;
-use crate::group_offsets::OFFSETS_TOPIC;
 use crate::server::apis::error_code;
 use crate::server::dispatch::RequestContext;
 
@@ -29,7 +29,7 @@ pub(crate) async fn delete_records(
         for p in &topic.partitions {
             let result =
                 DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
-            partitions.push(if name == OFFSETS_TOPIC {
+            partitions.push(if is_internal_topic(name) {
                 // Deleting committed offsets from under the groups is never wanted; Kafka
                 // refuses DeleteRecords on internal topics the same way.
                 result

@@ -21,9 +21,9 @@ use kafka_protocol::messages::{
 use uuid::Uuid;
 
 use super::{Failure, topic_config_source, topic_defaults};
+use crate::broker::is_internal_topic;
 use crate::config::{TopicConfig, validate_topic_name};
 use crate::error::Error;
-use crate::group_offsets::OFFSETS_TOPIC;
 use crate::server::apis::str_bytes;
 use crate::server::dispatch::RequestContext;
 
@@ -343,9 +343,9 @@ async fn delete_one(ctx: &RequestContext, name: &str) -> Result<(), Failure> {
         Ok(()) => Ok(()),
         // The broker refuses to delete its offsets topic; answered as an invalid topic, the
         // code Kafka uses for operations internal topics do not allow.
-        Err(_) if name == OFFSETS_TOPIC => Err(Failure::new(
+        Err(_) if is_internal_topic(name) => Err(Failure::new(
             ResponseError::InvalidTopicException,
-            format!("{name} is Eddy's internal offsets topic and cannot be deleted"),
+            format!("{name} is one of Eddy's internal topics and cannot be deleted"),
         )),
         Err(e) => Err(e.into()),
     }
@@ -387,8 +387,8 @@ async fn grow(
     let name = topic.name.0.as_str();
     let current = broker.describe_topic(name)?.config.partitions;
     let invalid = |message: String| Err(Failure::new(ResponseError::InvalidPartitions, message));
-    if name == OFFSETS_TOPIC {
-        return invalid("the internal offsets topic's partition count is fixed".into());
+    if is_internal_topic(name) {
+        return invalid("an internal topic's partition count is fixed".into());
     }
     if topic.count <= current {
         return invalid(format!(
