@@ -372,6 +372,15 @@ fn consume_transform_produce_commits_the_input_offsets_with_the_output() -> Resu
         offsets.add_partition_offset("input", 0, Offset::Offset(10 * (round + 1)))?;
         let group = consumer.group_metadata().context("group metadata")?;
         producer.send_offsets_to_transaction(&offsets, &group, WAIT)?;
+        // While the transaction is open, a read_committed consumer (which asks for stable
+        // offsets) is told to retry (UNSTABLE_OFFSET_COMMIT) rather than given the old one.
+        let mut wanted = TopicPartitionList::new();
+        wanted.add_partition("input", 0);
+        let pending = consumer.committed_offsets(wanted, Duration::from_millis(800));
+        ensure!(
+            pending.is_err(),
+            "round {round}: committed offsets while pending: {pending:?}"
+        );
         if commit {
             producer.commit_transaction(WAIT)?;
         } else {

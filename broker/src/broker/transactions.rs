@@ -10,7 +10,7 @@
 //! a crash, [`Broker::load_transactions`] finishes every transaction left preparing; open
 //! ones are aborted when they time out, as in Kafka.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -31,6 +31,10 @@ type Slot = Arc<tokio::sync::Mutex<Option<TxnMetadata>>>;
 #[derive(Default)]
 pub(crate) struct Coordinator {
     slots: Mutex<HashMap<String, Slot>>,
+    /// (group, topic, partition) -> the transactional ids with offsets for it pending in an
+    /// open transaction: OffsetFetch with `require_stable` answers UNSTABLE_OFFSET_COMMIT for
+    /// those. Kept in step with the records by [`Coordinator::note`].
+    pending_offsets: Mutex<HashMap<(String, String, i32), HashSet<String>>>,
 }
 
 impl Coordinator {
@@ -49,6 +53,22 @@ impl Coordinator {
 
     fn all(&self) -> Vec<Slot> {
         self.slots.lock().values().cloned().collect()
+    }
+
+    /// Brings `pending_offsets` in step with a transactional id's record as it now is
+    /// (`None`: forgotten).
+    fn note(&self, transactional_id: &str, metadata: Option<&TxnMetadata>) {
+        let mut pending = self.pending_offsets.lock();
+        pending.retain(|_, ids| {
+            ids.remove(transactional_id);
+            !ids.is_empty()
+        });
+        for o in metadata.iter().flat_map(|m| &m.pending_offsets) {
+            pending
+                .entry((o.group.clone(), o.topic.clone(), o.partition))
+                .or_default()
+                .insert(transactional_id.to_string());
+        }
     }
 }
 
@@ -144,6 +164,9 @@ impl Broker {
             }
         };
         self.persist(&metadata).await?;
+        self.inner
+            .transactions
+            .note(transactional_id, Some(&metadata));
         let answer = (metadata.producer_id, metadata.producer_epoch);
         *guard = Some(metadata);
         Ok(answer)
@@ -180,6 +203,9 @@ impl Broker {
             *metadata = before;
             return Err(e);
         }
+        self.inner
+            .transactions
+            .note(transactional_id, Some(metadata));
         Ok(value)
     }
 
@@ -257,6 +283,9 @@ impl Broker {
             return Err(e);
         }
         self.finish(metadata, outcome).await?;
+        self.inner
+            .transactions
+            .note(transactional_id, Some(metadata));
         // Not fsynced: if a crash loses it, the transaction is found preparing at the next
         // open and finished again (its markers written twice, which readers skip), and any
         // later durable change of this id fsyncs it anyway.
@@ -287,6 +316,15 @@ impl Broker {
             Ok(((), false))
         })
         .await
+    }
+
+    /// Whether an open transaction has offsets pending for a group's partition.
+    pub fn has_pending_txn_offset(&self, group: &str, topic: &str, partition: i32) -> bool {
+        self.inner
+            .transactions
+            .pending_offsets
+            .lock()
+            .contains_key(&(group.to_string(), topic.to_string(), partition))
     }
 
     /// A transactional id's record, if the coordinator has one.
@@ -387,6 +425,7 @@ impl Broker {
                 self.finish(&mut metadata, outcome).await?;
                 self.persist(&metadata).await?;
             }
+            self.inner.transactions.note(&id, Some(&metadata));
             *self.inner.transactions.slot(&id).lock().await = Some(metadata);
         }
         Ok(())
@@ -402,10 +441,13 @@ impl Broker {
                 continue;
             };
             let id = metadata.transactional_id.clone();
-            match self.maintain_transaction(metadata, now_ms).await {
+            let result = self.maintain_transaction(metadata, now_ms).await;
+            self.inner.transactions.note(&id, Some(metadata));
+            match result {
                 Ok(false) => {}
                 Ok(true) => {
                     *guard = None;
+                    self.inner.transactions.note(&id, None);
                     self.inner.transactions.slots.lock().remove(&id);
                 }
                 Err(e) => {

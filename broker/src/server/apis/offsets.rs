@@ -157,22 +157,44 @@ pub(crate) async fn commit(
 }
 
 /// Committed offsets of one topic's partitions (`None`: nothing committed).
-type TopicCommits = (String, Vec<(i32, Option<CommittedOffset>)>);
+type TopicCommits = (String, Vec<(i32, Option<CommittedOffset>, i16)>);
 
-/// A group's committed offsets for the requested partitions (all of them when `None`).
+/// A group's committed offsets for the requested partitions (all of them when `None`), each
+/// with its error code: with `require_stable` (v7+), a partition with offsets pending in an
+/// open transaction is UNSTABLE_OFFSET_COMMIT (retriable) rather than a stale answer.
 fn committed(
     ctx: &RequestContext,
     group: &str,
     wanted: Option<Vec<(String, Vec<i32>)>>,
+    require_stable: bool,
 ) -> Vec<TopicCommits> {
     let broker = &ctx.state.broker;
+    let mut found = committed_offsets(broker, group, wanted);
+    if require_stable {
+        for (topic, partitions) in &mut found {
+            for (p, offset, code) in partitions {
+                if broker.has_pending_txn_offset(group, topic, *p) {
+                    *offset = None;
+                    *code = ResponseError::UnstableOffsetCommit.code();
+                }
+            }
+        }
+    }
+    found
+}
+
+fn committed_offsets(
+    broker: &crate::Broker,
+    group: &str,
+    wanted: Option<Vec<(String, Vec<i32>)>>,
+) -> Vec<TopicCommits> {
     match wanted {
         Some(topics) => topics
             .into_iter()
             .map(|(topic, partitions)| {
                 let found = partitions
                     .into_iter()
-                    .map(|p| (p, broker.committed_offset(group, &topic, p)))
+                    .map(|p| (p, broker.committed_offset(group, &topic, p), 0))
                     .collect();
                 (topic, found)
             })
@@ -181,8 +203,8 @@ fn committed(
             let mut by_topic: Vec<TopicCommits> = Vec::new();
             for (topic, partition, offset) in broker.group_offsets(group) {
                 match by_topic.last_mut() {
-                    Some((t, list)) if *t == topic => list.push((partition, Some(offset))),
-                    _ => by_topic.push((topic, vec![(partition, Some(offset))])),
+                    Some((t, list)) if *t == topic => list.push((partition, Some(offset), 0)),
+                    _ => by_topic.push((topic, vec![(partition, Some(offset), 0)])),
                 }
             }
             by_topic
@@ -201,15 +223,16 @@ pub(crate) fn fetch(ctx: &RequestContext, request: OffsetFetchRequest) -> Offset
                         .map(|t| (t.name.0.to_string(), t.partition_indexes))
                         .collect()
                 });
-                let topics = committed(ctx, &g.group_id.0, wanted)
+                let topics = committed(ctx, &g.group_id.0, wanted, request.require_stable)
                     .into_iter()
                     .map(|(topic, partitions)| {
                         let partitions = partitions
                             .into_iter()
-                            .map(|(p, c)| {
+                            .map(|(p, c, code)| {
                                 let (offset, epoch, metadata) = unpack(c);
                                 OffsetFetchResponsePartitions::default()
                                     .with_partition_index(p)
+                                    .with_error_code(code)
                                     .with_committed_offset(offset)
                                     .with_committed_leader_epoch(epoch)
                                     .with_metadata(Some(metadata))
@@ -232,15 +255,17 @@ pub(crate) fn fetch(ctx: &RequestContext, request: OffsetFetchRequest) -> Offset
             .map(|t| (t.name.0.to_string(), t.partition_indexes))
             .collect()
     });
-    let topics = committed(ctx, &request.group_id.0, wanted)
+    let require_stable = ctx.version >= 7 && request.require_stable;
+    let topics = committed(ctx, &request.group_id.0, wanted, require_stable)
         .into_iter()
         .map(|(topic, partitions)| {
             let partitions = partitions
                 .into_iter()
-                .map(|(p, c)| {
+                .map(|(p, c, code)| {
                     let (offset, epoch, metadata) = unpack(c);
                     let partition = OffsetFetchResponsePartition::default()
                         .with_partition_index(p)
+                        .with_error_code(code)
                         .with_committed_offset(offset)
                         .with_metadata(Some(metadata));
                     if ctx.version >= 5 {
