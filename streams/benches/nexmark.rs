@@ -262,7 +262,7 @@ fn main() -> anyhow::Result<()> {
             }
             let (want, secs) = time_best(3, || baseline(&bids));
             let out = format!("{query}-out");
-            backend.create_topic(&out, 1, false)?;
+            backend.create_topic(&out, 1, eddy_streams::runtime::TopicKind::Plain)?;
             let measured = bench.run(
                 &format!("nexmark-{query}"),
                 build(format, &out)?,
@@ -289,7 +289,7 @@ fn main() -> anyhow::Result<()> {
             let ((want, counts), secs) = time_best(3, || base_q5(&bids));
             for &engine in &args.engines {
                 let out = format!("q5-{}-out", engine_name(engine));
-                backend.create_topic(&out, 1, false)?;
+                backend.create_topic(&out, 1, eddy_streams::runtime::TopicKind::Plain)?;
                 let measured = bench.run(
                     &format!("nexmark-q5-{}", engine_name(engine)),
                     q5(format, &out)?,
@@ -340,7 +340,7 @@ fn main() -> anyhow::Result<()> {
             let windowed = Serdes::time_windowed(Serdes::string(), Q7_SIZE_MS);
             for &engine in &args.engines {
                 let out = format!("q7-{}-out", engine_name(engine));
-                backend.create_topic(&out, 1, false)?;
+                backend.create_topic(&out, 1, eddy_streams::runtime::TopicKind::Plain)?;
                 let measured = bench.run(
                     &format!("nexmark-q7-{}", engine_name(engine)),
                     q7(format, &out)?,
@@ -400,7 +400,7 @@ fn main() -> anyhow::Result<()> {
         let (want, secs) = time_best(3, || base_q8(&events));
         for &engine in &args.engines {
             let out = format!("q8-{}-out", engine_name(engine));
-            backend.create_topic(&out, 1, false)?;
+            backend.create_topic(&out, 1, eddy_streams::runtime::TopicKind::Plain)?;
             let measured = bench.run(
                 &format!("nexmark-q8-{}", engine_name(engine)),
                 q8(format, &out)?,

@@ -162,7 +162,7 @@ pub struct SubTopology {
 
 /// A repartition topic the topology needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InternalTopic {
+pub struct TopicKind {
     /// The suffix after `<application id>-`.
     pub suffix: String,
 }
@@ -171,7 +171,7 @@ pub struct InternalTopic {
 pub struct Topology {
     pub(crate) nodes: Vec<NodeSpec>,
     pub(crate) stores: Vec<StoreSpec>,
-    pub(crate) internal_topics: Vec<InternalTopic>,
+    pub(crate) internal_topics: Vec<TopicKind>,
     pub(crate) copartition: Vec<CopartitionGroup>,
     pub(crate) subtopologies: Vec<SubTopology>,
 }
@@ -186,7 +186,7 @@ impl Topology {
     pub(crate) fn new(
         nodes: Vec<NodeSpec>,
         stores: Vec<StoreSpec>,
-        internal_topics: Vec<InternalTopic>,
+        internal_topics: Vec<TopicKind>,
         copartition: Vec<CopartitionGroup>,
     ) -> Result<Self> {
         let mut topology = Self {
@@ -348,7 +348,7 @@ impl Topology {
     }
 
     /// The repartition topics the topology needs.
-    pub fn internal_topics(&self) -> &[InternalTopic] {
+    pub fn internal_topics(&self) -> &[TopicKind] {
         &self.internal_topics
     }
 

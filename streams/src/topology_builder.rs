@@ -14,8 +14,8 @@ use crate::error::{Error, Result};
 use crate::ops::raw::{RawSinkNode, RawSourceNode};
 use crate::processor::{Node, NodeId};
 use crate::topology::{
-    CopartitionGroup, InternalTopic, NodeFactory, NodeKind, NodeSpec, StoreKind, StoreSpec,
-    TopicName, Topology,
+    CopartitionGroup, NodeFactory, NodeKind, NodeSpec, StoreKind, StoreSpec, TopicKind, TopicName,
+    Topology,
 };
 
 /// The graph under construction, shared by every handle on it (the builders, and every
@@ -24,7 +24,7 @@ use crate::topology::{
 pub(crate) struct Graph {
     nodes: Vec<NodeSpec>,
     stores: Vec<StoreSpec>,
-    internal_topics: Vec<InternalTopic>,
+    internal_topics: Vec<TopicKind>,
     copartition: Vec<CopartitionGroup>,
     errors: Vec<String>,
     counter: usize,
@@ -105,7 +105,7 @@ impl Graph {
     }
 
     pub fn add_internal_topic(&mut self, suffix: String) {
-        self.internal_topics.push(InternalTopic { suffix });
+        self.internal_topics.push(TopicKind { suffix });
     }
 
     pub fn error(&mut self, message: String) {

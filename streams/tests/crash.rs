@@ -136,8 +136,12 @@ fn crash_child() {
     let dir = std::path::PathBuf::from(dir);
     let child = ChildBackend::open(&dir);
     let backend = child.backend();
-    backend.create_topic("in", 2, false).unwrap();
-    backend.create_topic("out", 2, false).unwrap();
+    backend
+        .create_topic("in", 2, eddy_streams::runtime::TopicKind::Plain)
+        .unwrap();
+    backend
+        .create_topic("out", 2, eddy_streams::runtime::TopicKind::Plain)
+        .unwrap();
     let config = AppConfig {
         threads: 2,
         commit_interval: Duration::from_millis(15),

@@ -487,13 +487,27 @@ fn two_joins() -> Topology {
 
 fn create_topics(backend: &dyn Backend) {
     backend
-        .create_topic("orders", ORDER_PARTITIONS, false)
+        .create_topic(
+            "orders",
+            ORDER_PARTITIONS,
+            eddy_streams::runtime::TopicKind::Plain,
+        )
         .unwrap();
     backend
-        .create_topic("customers", CUSTOMER_PARTITIONS, false)
+        .create_topic(
+            "customers",
+            CUSTOMER_PARTITIONS,
+            eddy_streams::runtime::TopicKind::Plain,
+        )
         .unwrap();
     for out in ["enriched-out", "enriched-left-out"] {
-        backend.create_topic(out, ORDER_PARTITIONS, false).unwrap();
+        backend
+            .create_topic(
+                out,
+                ORDER_PARTITIONS,
+                eddy_streams::runtime::TopicKind::Plain,
+            )
+            .unwrap();
     }
 }
 
@@ -643,11 +657,19 @@ fn runs_across_two_instances_on_the_kafka_backend() {
 fn an_internal_topic_of_the_wrong_size_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let backend = Arc::new(EmbeddedBackend::open(dir.path().join("broker")).unwrap());
-    backend.create_topic("orders", 3, false).unwrap();
-    backend.create_topic("customers", 2, false).unwrap();
+    backend
+        .create_topic("orders", 3, eddy_streams::runtime::TopicKind::Plain)
+        .unwrap();
+    backend
+        .create_topic("customers", 2, eddy_streams::runtime::TopicKind::Plain)
+        .unwrap();
     // Left by an earlier run, when the orders had one partition.
     backend
-        .create_topic("fk-enriched-subscription-response-topic", 1, false)
+        .create_topic(
+            "fk-enriched-subscription-response-topic",
+            1,
+            eddy_streams::runtime::TopicKind::Plain,
+        )
         .unwrap();
     let b = StreamsBuilder::new();
     let orders = b.table("orders", Serdes::string(), Serdes::string(), "orders");

@@ -227,7 +227,55 @@ fn time_windows_emitted_before_a_restart_stay_closed(start: Start) {
     app.stop().unwrap();
 }
 
+/// The changelogs the runtime creates: a key-value store's is compact-only; a windowed
+/// store's keys carry window times, so its changelog is `compact,delete` with the store's
+/// retention plus a day (Kafka Streams' `windowstore.changelog.additional.retention.ms`),
+/// or it would grow forever.
+fn changelogs_of_windowed_stores_expire_with_the_store(start: Start) {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(&dir.path().join("broker"));
+    for topic in ["events", "tumbling-out", "totals-out"] {
+        broker.create_topic(topic, 1, false);
+    }
+    let b = StreamsBuilder::new();
+    let grouped = b
+        .stream("events", Serdes::string(), Serdes::string())
+        .group_by_key();
+    grouped
+        .windowed_by(TimeWindows::of_size_and_grace(
+            Duration::from_millis(10),
+            Duration::from_millis(5),
+        ))
+        .count("tumbling")
+        .to_stream()
+        .to("tumbling-out");
+    grouped.count("totals").to_stream().to("totals-out");
+    let topology = b.build().unwrap();
+    let retention = match topology.store("tumbling").unwrap().kind {
+        eddy_streams::StoreKind::Window { retention_ms } => retention_ms,
+        other => panic!("the windowed count's store is {other:?}"),
+    };
+    let config = AppConfig {
+        threads: 1,
+        state_dir: dir.path().join("state"),
+        ..AppConfig::new("expiring", broker.backend.clone())
+    };
+    let app = App::new(topology, config).start().unwrap();
+    let described = |topic: &str| broker.broker().describe_topic(topic).unwrap().config;
+    let windowed = described("expiring-tumbling-changelog");
+    assert!(
+        windowed.cleanup_policy.compact && windowed.cleanup_policy.delete,
+        "{:?}",
+        windowed.cleanup_policy
+    );
+    assert_eq!(windowed.retention_ms, retention + 86_400_000);
+    let plain = described("expiring-totals-changelog");
+    assert!(plain.cleanup_policy.compact && !plain.cleanup_policy.delete);
+    app.stop().unwrap();
+}
+
 on_each_backend!(
     on_close_emission_neither_repeats_nor_loses_results_across_restarts,
     time_windows_emitted_before_a_restart_stay_closed,
+    changelogs_of_windowed_stores_expire_with_the_store,
 );

@@ -66,7 +66,9 @@ pub fn run_dsl(
     extra: u64,
 ) -> anyhow::Result<(Measured, Records)> {
     let fresh = Fresh::new(input)?;
-    fresh.backend.create_topic(out, 1, false)?;
+    fresh
+        .backend
+        .create_topic(out, 1, eddy_streams::runtime::TopicKind::Plain)?;
     let bench = Bench {
         backend: fresh.backend.clone(),
         state_dir: fresh.dir.path().join("state"),

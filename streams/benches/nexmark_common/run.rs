@@ -85,7 +85,7 @@ pub fn produce(
     topic: &str,
     values: impl Iterator<Item = (i64, Vec<u8>)>,
 ) -> anyhow::Result<u64> {
-    backend.create_topic(topic, 1, false)?;
+    backend.create_topic(topic, 1, eddy_streams::runtime::TopicKind::Plain)?;
     let mut chunk = Vec::with_capacity(5_000);
     let mut n = 0u64;
     let flush = |chunk: &mut Vec<NewRecord>| -> anyhow::Result<()> {

@@ -40,7 +40,11 @@ impl Env {
                      fresh broker (or delete their topics first)"
                 );
             }
-            self.backend.create_topic(topic, partitions, false)?;
+            self.backend.create_topic(
+                topic,
+                partitions,
+                eddy_streams::runtime::TopicKind::Plain,
+            )?;
         }
         Ok(())
     }

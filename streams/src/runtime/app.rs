@@ -41,7 +41,7 @@ use eddy_state::{
 };
 use parking_lot::{Mutex, RwLock};
 
-use super::backend::{Backend, Consumer, Member, OffsetReset, Producer};
+use super::backend::{Backend, Consumer, Member, OffsetReset, Producer, TopicKind};
 use super::task_input::TaskInput;
 use crate::error::{Error, Result};
 use crate::partitioner::partition_for_key;
@@ -645,7 +645,7 @@ impl Plan {
         }
         for (topic, wanted) in topology.internal_topic_partitions(app, &external)? {
             let name = topic.resolve(app);
-            backend.create_topic(&name, wanted, false)?;
+            backend.create_topic(&name, wanted, TopicKind::Plain)?;
             // An internal topic left by an earlier run with other input sizes would send
             // records to the wrong tasks (Kafka Streams refuses these too).
             let actual = backend.partitions(&name)?.unwrap_or(0);
@@ -687,7 +687,10 @@ impl Plan {
             }
             for store in &sub.stores {
                 let changelog = changelog_topic(app, store);
-                backend.create_topic(&changelog, task_partitions, true)?;
+                let kind = topology
+                    .store(store)
+                    .map_or(TopicKind::Compacted, TopicKind::changelog_for);
+                backend.create_topic(&changelog, task_partitions, kind)?;
             }
         }
         let source_topics = topic_sub

@@ -102,8 +102,9 @@ pub trait Backend: Send + Sync + 'static {
     /// How many partitions `topic` has, or `None` if it does not exist.
     fn partitions(&self, topic: &str) -> Result<Option<i32>>;
 
-    /// Creates a topic (compacted for changelogs) unless it exists.
-    fn create_topic(&self, topic: &str, partitions: i32, compacted: bool) -> Result<()>;
+    /// Creates a topic configured as `kind` says unless it exists (an existing topic's
+    /// configuration is left as it is).
+    fn create_topic(&self, topic: &str, partitions: i32, kind: TopicKind) -> Result<()>;
 
     /// A consumer of `topics` in consumer group `group`.
     fn consumer(&self, group: &str, topics: &[String], member: Member)
@@ -122,5 +123,44 @@ pub trait Backend: Send + Sync + 'static {
     /// The high watermark of a partition (for lag metrics), if the backend knows it cheaply.
     fn end_offset(&self, _topic: &str, _partition: i32) -> Option<i64> {
         None
+    }
+}
+
+/// Kafka Streams' `windowstore.changelog.additional.retention.ms`: a windowed store's
+/// changelog keeps records one day longer than the store, so that a restore after a stop of
+/// up to a day still finds every window the store would keep.
+pub const WINDOWED_CHANGELOG_ADDITIONAL_RETENTION_MS: i64 = 86_400_000;
+
+/// How a topic the runtime creates is configured (as Kafka Streams configures its internal
+/// topics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicKind {
+    /// Repartition topics (and plain topics made by tests and examples):
+    /// `cleanup.policy=delete`, the backend's default retention.
+    Plain,
+    /// A key-value store's changelog: `cleanup.policy=compact`.
+    Compacted,
+    /// A window, session or join store's changelog, whose keys carry window times and so
+    /// never repeat: `cleanup.policy=compact,delete` with `retention.ms` = `retention_ms`, or
+    /// it would grow forever and a restore would replay all history.
+    Windowed {
+        /// The topic's `retention.ms`.
+        retention_ms: i64,
+    },
+}
+
+impl TopicKind {
+    /// The changelog kind for a store with this spec.
+    pub fn changelog_for(store: &crate::topology::StoreSpec) -> Self {
+        use crate::topology::StoreKind;
+        match store.kind {
+            StoreKind::KeyValue => Self::Compacted,
+            StoreKind::Window { retention_ms } | StoreKind::Session { retention_ms } => {
+                Self::Windowed {
+                    retention_ms: retention_ms
+                        .saturating_add(WINDOWED_CHANGELOG_ADDITIONAL_RETENTION_MS),
+                }
+            }
+        }
     }
 }

@@ -18,7 +18,7 @@ use eddy_state::Changelog;
 use futures_util::future::select_all;
 use tokio::runtime::{Handle, Runtime};
 
-use super::backend::{Backend, Consumer, Member, OffsetReset, Polled, Producer};
+use super::backend::{Backend, Consumer, Member, OffsetReset, Polled, Producer, TopicKind};
 use crate::changelog::BrokerChangelog;
 use crate::error::{Error, Result};
 use crate::record::{SinkRecord, SourceRecord};
@@ -108,18 +108,27 @@ impl Backend for EmbeddedBackend {
             .map(|d| d.partitions.len() as i32))
     }
 
-    fn create_topic(&self, topic: &str, partitions: i32, compacted: bool) -> Result<()> {
+    fn create_topic(&self, topic: &str, partitions: i32, kind: TopicKind) -> Result<()> {
         if self.partitions(topic)?.is_some() {
             return Ok(());
         }
+        let defaults = TopicConfig::default();
+        let (cleanup_policy, retention_ms) = match kind {
+            TopicKind::Plain => (CleanupPolicy::DELETE, defaults.retention_ms),
+            TopicKind::Compacted => (CleanupPolicy::COMPACT, defaults.retention_ms),
+            TopicKind::Windowed { retention_ms } => (
+                CleanupPolicy {
+                    compact: true,
+                    delete: true,
+                },
+                retention_ms,
+            ),
+        };
         let config = TopicConfig {
             partitions,
-            cleanup_policy: if compacted {
-                CleanupPolicy::COMPACT
-            } else {
-                CleanupPolicy::DELETE
-            },
-            ..TopicConfig::default()
+            cleanup_policy,
+            retention_ms,
+            ..defaults
         };
         self.block_on(self.broker.create_topic(topic, config))?;
         Ok(())

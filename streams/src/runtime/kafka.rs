@@ -40,7 +40,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _,
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 
-use super::backend::{Backend, Consumer, Member, OffsetReset, Polled, Producer};
+use super::backend::{Backend, Consumer, Member, OffsetReset, Polled, Producer, TopicKind};
 use crate::error::{Error, Result};
 use crate::record::{SinkRecord, SourceRecord};
 
@@ -254,15 +254,23 @@ impl Backend for KafkaBackend {
             .map(|t| t.partitions().len() as i32))
     }
 
-    fn create_topic(&self, topic: &str, partitions: i32, compacted: bool) -> Result<()> {
+    fn create_topic(&self, topic: &str, partitions: i32, kind: TopicKind) -> Result<()> {
         if self.partitions(topic)?.is_some() {
             return Ok(());
         }
         // -1: the cluster's default replication factor (`default.replication.factor`), so
         // changelog and repartition topics are as durable as the cluster's own topics.
         let mut new = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1));
-        if compacted {
-            new = new.set("cleanup.policy", "compact");
+        let retention;
+        match kind {
+            TopicKind::Plain => {}
+            TopicKind::Compacted => new = new.set("cleanup.policy", "compact"),
+            TopicKind::Windowed { retention_ms } => {
+                retention = retention_ms.to_string();
+                new = new
+                    .set("cleanup.policy", "compact,delete")
+                    .set("retention.ms", &retention);
+            }
         }
         let results = self
             .runtime

@@ -7,6 +7,6 @@ mod kafka;
 mod task_input;
 
 pub use app::{App, AppConfig, MetricsSnapshot, RunningApp, StoreEngine, changelog_topic};
-pub use backend::{Backend, OffsetReset};
+pub use backend::{Backend, OffsetReset, TopicKind, WINDOWED_CHANGELOG_ADDITIONAL_RETENTION_MS};
 pub use embedded::EmbeddedBackend;
 pub use kafka::{KafkaBackend, KafkaChangelog};

@@ -115,7 +115,15 @@ impl TestBroker {
     /// Creates a topic through the backend.
     pub fn create_topic(&self, topic: &str, partitions: i32, compacted: bool) {
         self.backend
-            .create_topic(topic, partitions, compacted)
+            .create_topic(
+                topic,
+                partitions,
+                if compacted {
+                    eddy_streams::runtime::TopicKind::Compacted
+                } else {
+                    eddy_streams::runtime::TopicKind::Plain
+                },
+            )
             .unwrap();
     }
 
