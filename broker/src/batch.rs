@@ -358,23 +358,40 @@ pub struct Record {
     pub headers: Vec<(String, Option<Bytes>)>,
 }
 
+/// The producer fields of a batch an idempotent or transactional producer writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerFields {
+    /// The producer id (from InitProducerId).
+    pub producer_id: i64,
+    /// Its epoch.
+    pub producer_epoch: i16,
+    /// The sequence number of the batch's first record in its partition.
+    pub base_sequence: i32,
+    /// Whether the batch belongs to a transaction.
+    pub transactional: bool,
+}
+
 fn to_kafka_record(
     offset: i64,
     timestamp: i64,
     record: &NewRecord,
+    producer: Option<ProducerFields>,
 ) -> kafka_protocol::records::Record {
     kafka_protocol::records::Record {
-        transactional: false,
+        transactional: producer.is_some_and(|p| p.transactional),
         control: false,
         delete_horizon: false,
         partition_leader_epoch: 0,
-        producer_id: -1,
-        producer_epoch: -1,
+        producer_id: producer.map_or(-1, |p| p.producer_id),
+        producer_epoch: producer.map_or(-1, |p| p.producer_epoch),
         timestamp_type: TimestampType::Creation,
         offset,
         // The encoder derives the batch's base sequence from the first record; with no
         // producer id that must come out as -1.
-        sequence: (offset - 1) as i32,
+        sequence: match producer {
+            Some(p) => p.base_sequence.wrapping_add(offset as i32),
+            None => (offset - 1) as i32,
+        },
         timestamp: record.timestamp.unwrap_or(timestamp),
         key: record.key.clone(),
         value: record.value.clone(),
@@ -389,13 +406,24 @@ fn to_kafka_record(
 /// Encodes records into one RecordBatch v2 (relative offsets from 0), stamping `now_ms` on
 /// records without a timestamp.
 pub fn encode_batch(records: &[NewRecord], now_ms: i64, compression: Compression) -> Result<Bytes> {
+    encode_producer_batch(records, now_ms, compression, None)
+}
+
+/// Like [`encode_batch`], with an idempotent or transactional producer's fields (`None`:
+/// none, as [`encode_batch`]).
+pub fn encode_producer_batch(
+    records: &[NewRecord],
+    now_ms: i64,
+    compression: Compression,
+    producer: Option<ProducerFields>,
+) -> Result<Bytes> {
     if records.is_empty() {
         return Err(Error::CorruptBatch("no records to encode".into()));
     }
     let kafka_records: Vec<_> = records
         .iter()
         .enumerate()
-        .map(|(i, r)| to_kafka_record(i as i64, now_ms, r))
+        .map(|(i, r)| to_kafka_record(i as i64, now_ms, r, producer))
         .collect();
     let mut buf = BytesMut::new();
     RecordBatchEncoder::encode(

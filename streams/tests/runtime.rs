@@ -220,6 +220,95 @@ fn global_table_join_needs_no_copartitioning(start: Start) {
     app.stop().unwrap();
 }
 
+/// A global table's bootstrap reads to the end by the reader's position: a topic whose last
+/// offset is a transaction marker (no record at end - 1) is loaded, not waited on forever.
+fn a_global_table_whose_topic_ends_in_a_transaction_marker_loads(start: Start) {
+    use eddy_broker::batch::{ProducerFields, encode_producer_batch};
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(&dir.path().join("broker"));
+    broker.create_topic("regions", 1, true);
+    broker.create_topic("visits", 1, false);
+    broker.create_topic("visits-out", 1, false);
+    let b = broker.broker().clone();
+    broker.block_on(async {
+        let (id, epoch) = b
+            .init_transactional_producer("regions-writer", 60_000, None)
+            .await
+            .unwrap();
+        b.add_partitions_to_txn("regions-writer", id, epoch, vec![("regions".into(), 0)])
+            .await
+            .unwrap();
+        let records = [
+            eddy_broker::NewRecord::new("ann", "eu"),
+            eddy_broker::NewRecord::new("bob", "us"),
+        ];
+        let producer = ProducerFields {
+            producer_id: id,
+            producer_epoch: epoch,
+            base_sequence: 0,
+            transactional: true,
+        };
+        let batch = encode_producer_batch(
+            &records,
+            1_000,
+            eddy_broker::Compression::None,
+            Some(producer),
+        )
+        .unwrap();
+        b.produce_batch("regions", 0, batch, eddy_broker::Durability::Durable)
+            .await
+            .unwrap();
+        b.end_txn("regions-writer", id, epoch, eddy_broker::Outcome::Commit)
+            .await
+            .unwrap();
+    });
+    // Two records and the commit marker.
+    assert_eq!(
+        broker
+            .block_on(b.list_offset("regions", 0, eddy_broker::OffsetSpec::Latest))
+            .unwrap(),
+        Some((3, -1))
+    );
+    let builder = StreamsBuilder::new();
+    let regions = builder.global_table("regions", Serdes::string(), Serdes::string(), "regions");
+    builder
+        .stream("visits", Serdes::string(), Serdes::string())
+        .join_global(&regions, |_, user| user.clone(), |u, r| format!("{u}@{r}"))
+        .with_value_serde(Serdes::string())
+        .to("visits-out");
+    let started = std::time::Instant::now();
+    let app = App::new(
+        builder.build().unwrap(),
+        config("geo-txn", &broker, &dir.path().join("state")),
+    )
+    .start()
+    .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the bootstrap took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        app.get(
+            "regions",
+            &"bob".to_string(),
+            Serdes::string(),
+            Serdes::string()
+        )
+        .unwrap(),
+        Some("us".to_string())
+    );
+    broker.produce("visits", 0, &[("v1", "ann")], Some(1_000));
+    wait_for("the visit joined", || {
+        broker
+            .latest_strings("visits-out")
+            .get("v1")
+            .map(String::as_str)
+            == Some("ann@eu")
+    });
+    app.stop().unwrap();
+}
+
 fn stream_table_join_sees_older_table_rows_first(start: Start) {
     let dir = tempfile::tempdir().unwrap();
     let broker = start(&dir.path().join("broker"));
@@ -368,6 +457,7 @@ on_each_backend!(
     word_count_runs_restarts_and_restores,
     start_up_errors_say_what_to_fix,
     global_table_join_needs_no_copartitioning,
+    a_global_table_whose_topic_ends_in_a_transaction_marker_loads,
     stream_table_join_sees_older_table_rows_first,
     lag_counts_records_not_yet_processed,
 );

@@ -324,27 +324,26 @@ impl App {
             };
             let backend = &self.config.backend;
             let mut reader = backend.reader(&topic)?;
-            let partitions = backend.partitions(&topic)?.unwrap_or(0);
-            let ends: Vec<i64> = (0..partitions)
-                .map(|p| backend.end_offset(&topic, p).unwrap_or(0))
-                .collect();
-            let mut next = vec![0i64; ends.len()];
+            let ends = global_topic_ends(backend.as_ref(), &topic)?;
             let deadline = Instant::now() + Duration::from_secs(300);
             let mut restored = 0u64;
-            while next.iter().zip(&ends).any(|(n, e)| n < e) {
+            // Caught up once the reader's position reaches each partition's end as of the
+            // start: positions step past transaction markers and compaction gaps, which the
+            // last record's offset does not.
+            let behind = |reader: &dyn Consumer| {
+                ends.iter().enumerate().any(|(p, &end)| {
+                    end > 0 && reader.position(&topic, p as i32).is_none_or(|at| at < end)
+                })
+            };
+            while behind(reader.as_ref()) {
                 if Instant::now() > deadline {
                     return Err(Error::NotRunning(format!(
-                        "reading global table topic {topic} timed out"
+                        "reading global table topic {topic} to its end ({ends:?}) took over 300 s"
                     )));
                 }
                 for batch in reader.poll(self.config.poll_timeout)? {
                     crate::ops::join::apply_global(&*store, &batch.records)?;
                     restored += batch.records.len() as u64;
-                    if let (Some(last), Some(n)) =
-                        (batch.records.last(), next.get_mut(batch.partition as usize))
-                    {
-                        *n = last.offset + 1;
-                    }
                 }
             }
             tracing::info!(store = %spec.name, %topic, records = restored, "global table loaded");
@@ -709,6 +708,26 @@ impl Plan {
 /// The changelog topic of a store.
 pub fn changelog_topic(application_id: &str, store: &str) -> String {
     format!("{application_id}-{store}-changelog")
+}
+
+/// The end offset of every partition of a global table's topic, for its bootstrap: a missing
+/// topic or an unknown end is an error, not an empty table.
+fn global_topic_ends(backend: &dyn Backend, topic: &str) -> Result<Vec<i64>> {
+    let partitions = backend.partitions(topic)?.ok_or_else(|| {
+        Error::Config(format!(
+            "global table topic {topic:?} does not exist on the {} backend; create it first",
+            backend.name()
+        ))
+    })?;
+    (0..partitions)
+        .map(|p| {
+            backend.end_offset(topic, p).ok_or_else(|| {
+                Error::NotRunning(format!(
+                    "cannot read the end offset of global table topic {topic}/{p}"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// A task with its stores' commit handles and its fetched, unprocessed input.

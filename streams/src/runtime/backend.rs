@@ -58,6 +58,11 @@ pub trait Consumer: Send {
     /// Commits, for each partition, the offset of the next record to process.
     fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<()>;
 
+    /// The offset of the next record this consumer hands out from an assigned partition:
+    /// past the records it handed out and past control records (transaction markers) and
+    /// compaction gaps after them; `None` before it has a position.
+    fn position(&self, topic: &str, partition: i32) -> Option<i64>;
+
     /// Records of an assigned partition on the broker past what this consumer has handed
     /// out, as last known; `None` while unknown. A task reading several partitions waits
     /// for an empty one unless this is `Some(0)` (see `task_input`), and the lag metric

@@ -269,11 +269,9 @@ impl EmbeddedConsumer {
                 headers: r.headers,
             })
             .collect();
-        let next = match records.last() {
-            Some(last) => last.offset + 1,
-            // Only control records or records below the position: step past the batches.
-            None => eddy_broker::batch::next_offset_after(&fetched.records).unwrap_or(position),
-        };
+        // Past every whole batch fetched: records, and control batches or compaction gaps
+        // after the last of them.
+        let next = eddy_broker::batch::next_offset_after(&fetched.records).unwrap_or(position);
         self.positions.insert(key, next.max(position));
         if records.is_empty() {
             return Ok(None);
@@ -372,6 +370,10 @@ impl Consumer for EmbeddedConsumer {
 
     fn assignment(&self) -> Vec<(String, i32)> {
         self.assigned.clone()
+    }
+
+    fn position(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.positions.get(&(topic.to_string(), partition)).copied()
     }
 
     fn lag(&self, topic: &str, partition: i32) -> Option<i64> {

@@ -672,6 +672,17 @@ impl Consumer for KafkaConsumer {
             .map_err(|e| kafka_error("committing offsets", e))
     }
 
+    fn position(&self, topic: &str, partition: i32) -> Option<i64> {
+        // librdkafka's application position: past the last record handed out, and past
+        // control records (transaction markers) it skipped.
+        let positions = self.consumer.position().ok()?;
+        positions
+            .find_partition(topic, partition)?
+            .offset()
+            .to_raw()
+            .filter(|&o| o >= 0)
+    }
+
     fn lag(&self, topic: &str, partition: i32) -> Option<i64> {
         let key = (topic.to_string(), partition);
         let stats = *self.consumer.context().offsets.lock().get(&key)?;
