@@ -93,3 +93,47 @@ fn two_instances_share_and_hand_over_partitions() {
     });
     b.stop().unwrap();
 }
+
+/// A stream thread's stores write and restore their changelogs through the thread's own
+/// clients (one producer, one restore reader), not a producer and a reader each: 24 stores
+/// on one thread keep the connection count a small constant, where a client pair per store
+/// would open 48 more.
+#[test]
+fn a_thread_runs_many_stores_on_its_own_two_clients() {
+    const WIDE: i32 = 12;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::kafka(&dir.path().join("broker"));
+    broker.create_topic("wide", WIDE, false);
+    for p in 0..WIDE {
+        broker.produce("wide", p, &[(&format!("k{p}"), "v")], None);
+    }
+    let b = eddy_streams::StreamsBuilder::new();
+    let grouped = b
+        .stream("wide", Serdes::string(), Serdes::string())
+        .group_by_key();
+    grouped.count("first");
+    grouped.count("second");
+    let config = AppConfig {
+        threads: 1,
+        state_dir: dir.path().join("state"),
+        ..AppConfig::new("many-stores", broker.backend.clone())
+    };
+    let app = App::new(b.build().unwrap(), config).start().unwrap();
+    wait_for("every key counted in both stores", || {
+        ["first", "second"].iter().all(|store| {
+            app.range(store, .., Serdes::string(), Serdes::i64())
+                .unwrap()
+                .len()
+                == WIDE as usize
+        })
+    });
+    let open = broker
+        .connections()
+        .expect("the server's connections gauge");
+    assert!(
+        (1..=12).contains(&open),
+        "{open} connections for one thread with {} stores",
+        2 * WIDE
+    );
+    app.stop().unwrap();
+}

@@ -248,6 +248,7 @@ impl App {
         let globals = self.start_globals(env.as_deref(), &shared, &mut threads)?;
         for index in 0..self.config.threads {
             let thread = StreamThread {
+                producer: self.config.backend.producer()?,
                 member: Member {
                     index,
                     count: self.config.threads,
@@ -742,6 +743,9 @@ struct RunningTask {
 
 struct StreamThread {
     member: Member,
+    /// The thread's record collector: its one producer, for sinks, repartition topics and
+    /// every changelog of its tasks' stores (not a client per store).
+    producer: Box<dyn Producer>,
     topology: Arc<Topology>,
     config: AppConfig,
     plan: Arc<Plan>,
@@ -767,7 +771,6 @@ impl StreamThread {
             &self.plan.source_topics,
             self.member,
         )?;
-        let mut producer = backend.producer()?;
         let mut last_commit = Instant::now();
         let mut reported = crate::processor::TaskCounters::default();
         loop {
@@ -787,24 +790,24 @@ impl StreamThread {
             for running in self.tasks.values_mut().filter(|t| !t.suspended) {
                 running.task.punctuate_wall_clock(now)?;
             }
-            self.send_outputs(&mut *producer)?;
+            self.send_outputs()?;
             self.report(&mut reported);
             let revoking = consumer.revoking();
             if !revoking.is_empty() {
                 // Everything done so far becomes durable and committed while the partitions
                 // are still ours; then they go.
-                self.commit(&mut *producer, &mut *consumer)?;
+                self.commit(&mut *consumer)?;
                 last_commit = Instant::now();
                 self.suspend_revoked(&revoking);
                 consumer.release_revoked()?;
                 continue;
             }
             if last_commit.elapsed() >= self.config.commit_interval {
-                self.commit(&mut *producer, &mut *consumer)?;
+                self.commit(&mut *consumer)?;
                 last_commit = Instant::now();
             }
         }
-        self.commit(&mut *producer, &mut *consumer)?;
+        self.commit(&mut *consumer)?;
         self.report(&mut reported);
         self.close_all();
         Ok(())
@@ -1082,7 +1085,7 @@ impl StreamThread {
         Box<dyn Fn() -> eddy_state::Result<i64> + Send>,
         RestoreReport,
     )> {
-        let changelog = self.config.backend.changelog(
+        let changelog = self.producer.changelog(
             &changelog_topic(&self.config.application_id, &spec.name),
             partition,
         )?;
@@ -1151,7 +1154,7 @@ impl StreamThread {
     }
 
     /// Sends what the tasks produced, partitioned by key with Kafka's partitioner.
-    fn send_outputs(&mut self, producer: &mut dyn Producer) -> Result<()> {
+    fn send_outputs(&mut self) -> Result<()> {
         let mut by_partition: HashMap<(std::sync::Arc<str>, i32), Vec<SinkRecord>> = HashMap::new();
         let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
         for id in ids {
@@ -1191,7 +1194,7 @@ impl StreamThread {
         }
         for ((topic, partition), records) in by_partition {
             let sent = records.len() as u64;
-            producer.send(&topic, partition, records)?;
+            self.producer.send(&topic, partition, records)?;
             let mut produced = self.shared.metrics.produced.lock();
             match produced.get_mut(&*topic) {
                 Some(count) => *count += sent,
@@ -1203,7 +1206,7 @@ impl StreamThread {
         Ok(())
     }
 
-    fn commit(&mut self, producer: &mut dyn Producer, consumer: &mut dyn Consumer) -> Result<()> {
+    fn commit(&mut self, consumer: &mut dyn Consumer) -> Result<()> {
         let started = Instant::now();
         // Suspended tasks were committed when they were suspended and have done nothing
         // since; committing them again could checkpoint changelog records their partition's
@@ -1211,8 +1214,8 @@ impl StreamThread {
         for running in self.tasks.values_mut().filter(|t| !t.suspended) {
             running.task.flush()?;
         }
-        self.send_outputs(producer)?;
-        producer.flush()?;
+        self.send_outputs()?;
+        self.producer.flush()?;
         for running in self.tasks.values().filter(|t| !t.suspended) {
             for commit in &running.commits {
                 commit()?;

@@ -97,6 +97,12 @@ pub trait Producer: Send {
 
     /// Returns once everything sent is durable.
     fn flush(&mut self) -> Result<()>;
+
+    /// A store's changelog on one partition of `topic` that writes through this producer
+    /// and restores with this producer's restore reader: a stream thread's stores share its
+    /// clients (Kafka Streams' record collector and restore consumer), so a thread has two
+    /// clients however many tasks and stores it runs.
+    fn changelog(&self, topic: &str, partition: i32) -> Result<Arc<dyn Changelog>>;
 }
 
 /// A broker the runtime can run on.
@@ -119,11 +125,9 @@ pub trait Backend: Send + Sync + 'static {
     /// (for global tables).
     fn reader(&self, topic: &str) -> Result<Box<dyn Consumer>>;
 
-    /// A producer.
+    /// A producer (with its restore reader: see [`Producer::changelog`]), one per stream
+    /// thread.
     fn producer(&self) -> Result<Box<dyn Producer>>;
-
-    /// A store's changelog on one partition of `topic`.
-    fn changelog(&self, topic: &str, partition: i32) -> Result<Arc<dyn Changelog>>;
 
     /// The high watermark of a partition (for lag metrics), if the backend knows it cheaply.
     fn end_offset(&self, _topic: &str, _partition: i32) -> Option<i64> {

@@ -211,15 +211,6 @@ impl Backend for EmbeddedBackend {
         }))
     }
 
-    fn changelog(&self, topic: &str, partition: i32) -> Result<Arc<dyn Changelog>> {
-        Ok(Arc::new(BrokerChangelog::new(
-            self.broker.clone(),
-            self.handle.clone(),
-            topic,
-            partition,
-        )))
-    }
-
     fn end_offset(&self, topic: &str, partition: i32) -> Option<i64> {
         self.block_on(
             self.broker
@@ -411,6 +402,16 @@ struct EmbeddedProducer {
 }
 
 impl Producer for EmbeddedProducer {
+    fn changelog(&self, topic: &str, partition: i32) -> Result<Arc<dyn Changelog>> {
+        // In-process: the broker is the only client, whatever the number of stores.
+        Ok(Arc::new(BrokerChangelog::new(
+            self.backend.broker.clone(),
+            self.backend.handle.clone(),
+            topic,
+            partition,
+        )))
+    }
+
     fn send(&mut self, topic: &str, partition: i32, records: Vec<SinkRecord>) -> Result<()> {
         if records.is_empty() {
             return Ok(());

@@ -362,26 +362,18 @@ impl Backend for KafkaBackend {
     }
 
     fn producer(&self) -> Result<Box<dyn Producer>> {
-        Ok(Box::new(KafkaProducer {
-            producer: KafkaBackend::producer(self)?,
-        }))
-    }
-
-    fn changelog(&self, topic: &str, partition: i32) -> Result<Arc<dyn Changelog>> {
+        // Assigned partitions only, never a group member: the group id is required by
+        // librdkafka and otherwise unused.
         let reader: BaseConsumer = self
             .config()
-            .set("group.id", format!("{topic}-restore"))
+            .set("group.id", "eddy-changelog-restore")
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
             .create()
             .map_err(|e| kafka_error("creating a changelog reader", e))?;
-        Ok(Arc::new(KafkaChangelog {
-            name: format!("{topic}-{partition}"),
-            topic: topic.to_string(),
-            partition,
-            producer: KafkaBackend::producer(self)?,
-            reader: Mutex::new(reader),
-            pending: Mutex::new(Vec::new()),
+        Ok(Box::new(KafkaProducer {
+            producer: Arc::new(KafkaBackend::producer(self)?),
+            restore: Arc::new(Mutex::new(reader)),
         }))
     }
 
@@ -748,8 +740,11 @@ impl Drop for KafkaConsumer {
     }
 }
 
+/// A stream thread's clients: its producer, shared by its sinks and its stores'
+/// changelogs, and the reader its stores restore with.
 struct KafkaProducer {
-    producer: BaseProducer<DeliveryFailures>,
+    producer: Arc<BaseProducer<DeliveryFailures>>,
+    restore: Arc<Mutex<BaseConsumer>>,
 }
 
 impl Producer for KafkaProducer {
@@ -772,6 +767,17 @@ impl Producer for KafkaProducer {
     fn flush(&mut self) -> Result<()> {
         flush(&self.producer)
     }
+
+    fn changelog(&self, topic: &str, partition: i32) -> Result<Arc<dyn Changelog>> {
+        Ok(Arc::new(KafkaChangelog {
+            name: format!("{topic}-{partition}"),
+            topic: topic.to_string(),
+            partition,
+            producer: Arc::clone(&self.producer),
+            reader: Arc::clone(&self.restore),
+            pending: Mutex::new(Vec::new()),
+        }))
+    }
 }
 
 /// A store's changelog on one partition of a Kafka topic.
@@ -779,8 +785,10 @@ pub struct KafkaChangelog {
     name: String,
     topic: String,
     partition: i32,
-    producer: BaseProducer<DeliveryFailures>,
-    reader: Mutex<BaseConsumer>,
+    /// The stream thread's producer.
+    producer: Arc<BaseProducer<DeliveryFailures>>,
+    /// The stream thread's restore reader.
+    reader: Arc<Mutex<BaseConsumer>>,
     pending: Mutex<Vec<Change>>,
 }
 

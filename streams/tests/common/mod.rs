@@ -41,6 +41,8 @@ pub struct TestBroker {
 struct ServerGuard {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     runtime: Runtime,
+    /// The server's Prometheus text.
+    metrics: Arc<dyn Fn() -> String + Send + Sync>,
 }
 
 impl TestBroker {
@@ -81,6 +83,7 @@ impl TestBroker {
             .block_on(Server::bind(broker.clone(), config))
             .unwrap();
         let addr = server.local_addr().to_string();
+        let metrics = server.metrics_renderer();
         let (stop, stopped) = tokio::sync::oneshot::channel();
         runtime.spawn(async move {
             let _ = server
@@ -98,8 +101,20 @@ impl TestBroker {
             server: Some(ServerGuard {
                 stop: Some(stop),
                 runtime,
+                metrics,
             }),
         }
+    }
+
+    /// Client connections open to the protocol server (Kafka backend only), from its
+    /// `connections` gauge.
+    pub fn connections(&self) -> Option<i64> {
+        let text = (self.server.as_ref()?.metrics)();
+        text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+            let (name, value) = l.split_once(' ')?;
+            (name == "connections" || name.ends_with("_connections"))
+                .then(|| value.trim().parse().ok())?
+        })
     }
 
     /// The broker underneath.
