@@ -83,6 +83,12 @@ pub struct ChangeloggedConfig {
     pub rebuild_incompatible: bool,
     /// How often restore progress is logged (default 10 s).
     pub progress_interval: Duration,
+    /// Write a checkpoint at each commit (default true). Exactly-once processing turns this
+    /// off: a commit's changelog records belong to a transaction that may still abort, so a
+    /// checkpoint at them could claim records a `read_committed` restore never sees. Without
+    /// it the store's checkpoint is gone after its first write, and the next open restores
+    /// it from the changelog (Kafka Streams' behaviour before KIP-892).
+    pub checkpoint_on_commit: bool,
 }
 
 impl Default for ChangeloggedConfig {
@@ -92,6 +98,7 @@ impl Default for ChangeloggedConfig {
             restore_batch: 10_000,
             rebuild_incompatible: false,
             progress_interval: Duration::from_secs(10),
+            checkpoint_on_commit: true,
         }
     }
 }
@@ -230,6 +237,7 @@ pub struct ChangeloggedStore {
     cache: Arc<CachingKeyValueStore>,
     checkpoint: Arc<Mutex<CheckpointState>>,
     commit_lock: Mutex<()>,
+    checkpoint_on_commit: bool,
 }
 
 impl std::fmt::Debug for ChangeloggedStore {
@@ -385,6 +393,7 @@ impl ChangeloggedStore {
                 cache,
                 checkpoint,
                 commit_lock: Mutex::new(()),
+                checkpoint_on_commit: config.checkpoint_on_commit,
             },
             report,
         ))
@@ -406,7 +415,8 @@ impl ChangeloggedStore {
     }
 
     /// Commits: writes the cache down, makes the changelog durable, flushes the engine and
-    /// writes the checkpoint. Returns the changelog offset the store now reflects.
+    /// writes the checkpoint (unless [`ChangeloggedConfig::checkpoint_on_commit`] is off).
+    /// Returns the changelog offset the store now reflects.
     pub fn commit(&self) -> Result<i64> {
         let _commit = self.commit_lock.lock();
         self.cache.flush_cache()?;
@@ -417,7 +427,7 @@ impl ChangeloggedStore {
         }
         let end = self.changelog.flush()?;
         self.engine.flush()?;
-        if checkpoint.on_disk != Some(end) {
+        if self.checkpoint_on_commit && checkpoint.on_disk != Some(end) {
             checkpoint.file.write(&Checkpoint {
                 store: self.name.clone(),
                 changelog: self.changelog.name().to_owned(),

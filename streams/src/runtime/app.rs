@@ -62,6 +62,21 @@ pub enum StoreEngine {
     Memory,
 }
 
+/// Kafka Streams' `processing.guarantee`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProcessingGuarantee {
+    /// Every input record is processed at least once; after a crash, the records since the
+    /// last commit are processed again and their outputs written twice (the default).
+    #[default]
+    AtLeastOnce,
+    /// `exactly_once_v2`: each stream thread's outputs, changelog records and input offsets
+    /// commit in one transaction of its producer, and inputs and changelogs are read
+    /// `read_committed`, so after a crash the committed output equals a crash-free run's.
+    /// Stores are restored from their changelogs at every start (no checkpoints are written
+    /// while transactions may abort). Kafka backend only, for now.
+    ExactlyOnceV2,
+}
+
 /// How an [`App`] runs.
 #[derive(Clone)]
 pub struct AppConfig {
@@ -93,6 +108,8 @@ pub struct AppConfig {
     /// Where input topics are read from when the application has no committed offset
     /// (default earliest; internal topics are always read from the start).
     pub auto_offset_reset: OffsetReset,
+    /// At-least-once (default) or exactly-once processing.
+    pub processing_guarantee: ProcessingGuarantee,
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -122,6 +139,7 @@ impl AppConfig {
             poll_timeout: Duration::from_millis(100),
             max_task_idle: Duration::from_secs(1),
             auto_offset_reset: OffsetReset::Earliest,
+            processing_guarantee: ProcessingGuarantee::AtLeastOnce,
         }
     }
 
@@ -246,13 +264,31 @@ impl App {
         };
         let mut threads = Vec::new();
         let globals = self.start_globals(env.as_deref(), &shared, &mut threads)?;
+        let exactly_once = self.config.processing_guarantee == ProcessingGuarantee::ExactlyOnceV2;
+        let process_id = if exactly_once {
+            Some(process_id(&self.config)?)
+        } else {
+            None
+        };
         for index in 0..self.config.threads {
+            let backend = &self.config.backend;
+            let producer = match &process_id {
+                // One transactional id per thread of this instance, stable across its
+                // restarts: a restarted thread fences its earlier self and aborts what that
+                // left open.
+                Some(process) => backend.transactional_producer(&format!(
+                    "{}-{process}-{index}",
+                    self.config.application_id
+                ))?,
+                None => backend.producer()?,
+            };
             let thread = StreamThread {
-                producer: self.config.backend.producer()?,
+                producer,
                 member: Member {
                     index,
                     count: self.config.threads,
                     reset: self.config.auto_offset_reset,
+                    read_committed: exactly_once,
                 },
                 topology: self.topology.clone(),
                 config: self.config.clone(),
@@ -711,6 +747,28 @@ pub fn changelog_topic(application_id: &str, store: &str) -> String {
     format!("{application_id}-{store}-changelog")
 }
 
+/// This instance's process id, kept in `<state_dir>/<application id>/process-id` (Kafka
+/// Streams keeps one there too): it names the stream threads' transactional ids, so that a
+/// restart on the same state directory fences its earlier self.
+fn process_id(config: &AppConfig) -> Result<String> {
+    let dir = config.state_dir.join(&config.application_id);
+    let path = dir.join("process-id");
+    let io = |source| Error::Io {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    std::fs::write(&path, &id).map_err(io)?;
+    Ok(id)
+}
+
 /// The end offset of every partition of a global table's topic, for its bootstrap: a missing
 /// topic or an unknown end is an error, not an empty table.
 fn global_topic_ends(backend: &dyn Backend, topic: &str) -> Result<Vec<i64>> {
@@ -1091,6 +1149,8 @@ impl StreamThread {
         )?;
         let config = ChangeloggedConfig {
             cache_max_bytes: self.config.cache_max_bytes,
+            checkpoint_on_commit: self.config.processing_guarantee
+                == ProcessingGuarantee::AtLeastOnce,
             ..ChangeloggedConfig::default()
         };
         let name = spec.name.clone();
@@ -1226,7 +1286,9 @@ impl StreamThread {
             .iter()
             .map(|((t, p), o)| (t.clone(), *p, *o))
             .collect();
-        consumer.commit(&offsets)?;
+        // At-least-once: a flush and the consumer's commit; exactly-once: the offsets go in
+        // the thread's transaction, which commits outputs, changelogs and offsets at once.
+        self.producer.commit_offsets(&offsets, consumer)?;
         let micros = started.elapsed().as_micros() as u64;
         let m = &self.shared.metrics;
         m.commits.fetch_add(1, Ordering::Relaxed);

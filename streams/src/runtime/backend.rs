@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use eddy_state::Changelog;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::record::{SinkRecord, SourceRecord};
 
 /// Records polled from one partition.
@@ -33,6 +33,9 @@ pub struct Member {
     pub count: usize,
     /// Where input topics are read from when the group has no committed offset.
     pub reset: OffsetReset,
+    /// Read only committed records (`isolation.level=read_committed`), as exactly-once
+    /// processing does.
+    pub read_committed: bool,
 }
 
 /// Where a consumer group starts reading a partition it has no committed offset for
@@ -57,6 +60,10 @@ pub trait Consumer: Send {
 
     /// Commits, for each partition, the offset of the next record to process.
     fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<()>;
+
+    /// This consumer as `Any`, for its backend's producer to reach backend-specific state
+    /// (a Kafka transaction needs the consumer's group metadata).
+    fn as_any(&self) -> &dyn std::any::Any;
 
     /// The offset of the next record this consumer hands out from an assigned partition:
     /// past the records it handed out and past control records (transaction markers) and
@@ -98,6 +105,19 @@ pub trait Producer: Send {
     /// Returns once everything sent is durable.
     fn flush(&mut self) -> Result<()>;
 
+    /// Commits the input `offsets` (the next offset to process, per partition) read by
+    /// `consumer`, after everything sent so far: at-least-once, a flush and the consumer's
+    /// own commit; a transactional producer sends the offsets in its transaction and
+    /// commits it, so outputs, changelog records and offsets become visible together.
+    fn commit_offsets(
+        &mut self,
+        offsets: &[(String, i32, i64)],
+        consumer: &mut dyn Consumer,
+    ) -> Result<()> {
+        self.flush()?;
+        consumer.commit(offsets)
+    }
+
     /// A store's changelog on one partition of `topic` that writes through this producer
     /// and restores with this producer's restore reader: a stream thread's stores share its
     /// clients (Kafka Streams' record collector and restore consumer), so a thread has two
@@ -128,6 +148,18 @@ pub trait Backend: Send + Sync + 'static {
     /// A producer (with its restore reader: see [`Producer::changelog`]), one per stream
     /// thread.
     fn producer(&self) -> Result<Box<dyn Producer>>;
+
+    /// A transactional producer for exactly-once processing, initialised (which fences an
+    /// earlier producer with the same `transactional_id` and aborts its open transaction);
+    /// its changelogs restore `read_committed`.
+    fn transactional_producer(&self, transactional_id: &str) -> Result<Box<dyn Producer>> {
+        let _ = transactional_id;
+        Err(Error::Config(format!(
+            "processing_guarantee exactly_once_v2 is not supported on the {} backend yet \
+             (use the Kafka backend, or at_least_once)",
+            self.name()
+        )))
+    }
 
     /// The high watermark of a partition (for lag metrics), if the backend knows it cheaply.
     fn end_offset(&self, _topic: &str, _partition: i32) -> Option<i64> {

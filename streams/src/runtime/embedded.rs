@@ -363,6 +363,10 @@ impl Consumer for EmbeddedConsumer {
         self.assigned.clone()
     }
 
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn position(&self, topic: &str, partition: i32) -> Option<i64> {
         self.positions.get(&(topic.to_string(), partition)).copied()
     }

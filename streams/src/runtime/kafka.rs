@@ -228,12 +228,52 @@ impl KafkaBackend {
     }
 
     fn producer(&self) -> Result<BaseProducer<DeliveryFailures>> {
-        self.config()
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "5")
+        self.producer_config()
             .create_with_context(DeliveryFailures::default())
             .map_err(|e| kafka_error("creating a producer", e))
+    }
+
+    fn producer_config(&self) -> ClientConfig {
+        let mut config = self.config();
+        config
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5");
+        config
+    }
+
+    /// The reader a stream thread's stores restore with (assigned partitions only, never a
+    /// group member: librdkafka requires a group id and nothing else uses it).
+    fn restore_reader(&self, read_committed: bool) -> Result<BaseConsumer> {
+        self.config()
+            .set("group.id", "eddy-changelog-restore")
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            .set(
+                "isolation.level",
+                if read_committed {
+                    "read_committed"
+                } else {
+                    "read_uncommitted"
+                },
+            )
+            .create()
+            .map_err(|e| kafka_error("creating a changelog reader", e))
+    }
+
+    fn thread_producer(
+        &self,
+        producer: BaseProducer<DeliveryFailures>,
+        transactional: bool,
+    ) -> Result<Box<dyn Producer>> {
+        Ok(Box::new(KafkaProducer {
+            txn: Arc::new(ThreadTransaction {
+                producer,
+                transactional,
+                open: AtomicBool::new(false),
+            }),
+            restore: Arc::new(Mutex::new(self.restore_reader(transactional)?)),
+        }))
     }
 }
 
@@ -327,6 +367,14 @@ impl Backend for KafkaBackend {
         let consumer: BaseConsumer<RebalanceContext> = config
             .set("group.id", group)
             .set("enable.auto.commit", "false")
+            .set(
+                "isolation.level",
+                if member.read_committed {
+                    "read_committed"
+                } else {
+                    "read_uncommitted"
+                },
+            )
             .set("partition.assignment.strategy", "range")
             .set("group.protocol", "classic")
             .create_with_context(RebalanceContext::default())
@@ -362,19 +410,25 @@ impl Backend for KafkaBackend {
     }
 
     fn producer(&self) -> Result<Box<dyn Producer>> {
-        // Assigned partitions only, never a group member: the group id is required by
-        // librdkafka and otherwise unused.
-        let reader: BaseConsumer = self
-            .config()
-            .set("group.id", "eddy-changelog-restore")
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "false")
-            .create()
-            .map_err(|e| kafka_error("creating a changelog reader", e))?;
-        Ok(Box::new(KafkaProducer {
-            producer: Arc::new(KafkaBackend::producer(self)?),
-            restore: Arc::new(Mutex::new(reader)),
-        }))
+        self.thread_producer(KafkaBackend::producer(self)?, false)
+    }
+
+    fn transactional_producer(&self, transactional_id: &str) -> Result<Box<dyn Producer>> {
+        let producer: BaseProducer<DeliveryFailures> = self
+            .producer_config()
+            .set("transactional.id", transactional_id)
+            // Kafka Streams' exactly-once default: a zombie's open transaction is aborted
+            // within 10 s, which also bounds how long it holds back read_committed readers.
+            .set("transaction.timeout.ms", "10000")
+            .create_with_context(DeliveryFailures::default())
+            .map_err(|e| kafka_error("creating a transactional producer", e))?;
+        producer.init_transactions(TIMEOUT).map_err(|e| {
+            kafka_error(
+                &format!("initialising transactions of {transactional_id}"),
+                e,
+            )
+        })?;
+        self.thread_producer(producer, true)
     }
 
     fn end_offset(&self, topic: &str, partition: i32) -> Option<i64> {
@@ -664,6 +718,10 @@ impl Consumer for KafkaConsumer {
             .map_err(|e| kafka_error("committing offsets", e))
     }
 
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn position(&self, topic: &str, partition: i32) -> Option<i64> {
         // librdkafka's application position: past the last record handed out, and past
         // control records (transaction markers) it skipped.
@@ -740,18 +798,98 @@ impl Drop for KafkaConsumer {
     }
 }
 
-/// A stream thread's clients: its producer, shared by its sinks and its stores'
-/// changelogs, and the reader its stores restore with.
+/// A stream thread's producer and, under exactly-once, its open transaction: shared by the
+/// thread's sinks and its stores' changelogs, which all write in the same transaction.
+struct ThreadTransaction {
+    producer: BaseProducer<DeliveryFailures>,
+    transactional: bool,
+    /// Whether a transaction has begun since the last commit.
+    open: AtomicBool,
+}
+
+impl ThreadTransaction {
+    /// Begins a transaction before the first record after a commit (exactly-once only).
+    fn ensure_open(&self) -> Result<()> {
+        if self.transactional && !self.open.swap(true, Ordering::SeqCst) {
+            self.producer
+                .begin_transaction()
+                .map_err(|e| kafka_error("beginning a transaction", e))?;
+        }
+        Ok(())
+    }
+
+    fn send(
+        &self,
+        topic: &str,
+        partition: i32,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp: Option<i64>,
+        headers: &[(String, Option<Bytes>)],
+    ) -> Result<()> {
+        self.ensure_open()?;
+        send(
+            &self.producer,
+            topic,
+            partition,
+            key,
+            value,
+            timestamp,
+            headers,
+        )
+    }
+
+    /// Sends the input offsets in the transaction and commits it. An error that leaves the
+    /// transaction abortable aborts it (nothing of it becomes visible); either way the
+    /// error is returned.
+    fn commit(&self, offsets: &[(String, i32, i64)], consumer: &KafkaConsumer) -> Result<()> {
+        self.ensure_open()?;
+        let group = match offsets.is_empty() {
+            true => None,
+            false => Some(consumer.consumer.group_metadata().ok_or_else(|| {
+                kafka_error(
+                    "committing the transaction",
+                    "the consumer has no group metadata (it has not joined its group)",
+                )
+            })?),
+        };
+        let result = (|| -> rdkafka::error::KafkaResult<()> {
+            if let Some(group) = &group {
+                let mut list = TopicPartitionList::new();
+                for (topic, partition, offset) in offsets {
+                    list.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;
+                }
+                self.producer
+                    .send_offsets_to_transaction(&list, group, TIMEOUT)?;
+            }
+            self.producer.commit_transaction(TIMEOUT)
+        })();
+        self.open.store(false, Ordering::SeqCst);
+        if let Err(KafkaError::Transaction(e)) = &result
+            && e.txn_requires_abort()
+            && let Err(abort) = self.producer.abort_transaction(TIMEOUT)
+        {
+            tracing::warn!(error = %abort, "aborting the failed transaction failed too");
+        }
+        result.map_err(|e| kafka_error("committing the transaction", e))?;
+        if let Some(failure) = self.producer.context().first.lock().take() {
+            return Err(kafka_error("delivering records", failure));
+        }
+        Ok(())
+    }
+}
+
+/// A stream thread's clients: its producer (with its transaction), shared by its sinks and
+/// its stores' changelogs, and the reader its stores restore with.
 struct KafkaProducer {
-    producer: Arc<BaseProducer<DeliveryFailures>>,
+    txn: Arc<ThreadTransaction>,
     restore: Arc<Mutex<BaseConsumer>>,
 }
 
 impl Producer for KafkaProducer {
     fn send(&mut self, topic: &str, partition: i32, records: Vec<SinkRecord>) -> Result<()> {
         for r in &records {
-            send(
-                &self.producer,
+            self.txn.send(
                 topic,
                 partition,
                 r.key.as_deref(),
@@ -760,12 +898,30 @@ impl Producer for KafkaProducer {
                 &r.headers,
             )?;
         }
-        self.producer.poll(Duration::ZERO);
+        self.txn.producer.poll(Duration::ZERO);
         Ok(())
     }
 
     fn flush(&mut self) -> Result<()> {
-        flush(&self.producer)
+        flush(&self.txn.producer)
+    }
+
+    fn commit_offsets(
+        &mut self,
+        offsets: &[(String, i32, i64)],
+        consumer: &mut dyn Consumer,
+    ) -> Result<()> {
+        if !self.txn.transactional {
+            self.flush()?;
+            return consumer.commit(offsets);
+        }
+        let consumer = consumer
+            .as_any()
+            .downcast_ref::<KafkaConsumer>()
+            .ok_or_else(|| {
+                Error::Config("a Kafka transaction needs the Kafka backend's consumer".into())
+            })?;
+        self.txn.commit(offsets, consumer)
     }
 
     fn changelog(&self, topic: &str, partition: i32) -> Result<Arc<dyn Changelog>> {
@@ -773,7 +929,7 @@ impl Producer for KafkaProducer {
             name: format!("{topic}-{partition}"),
             topic: topic.to_string(),
             partition,
-            producer: Arc::clone(&self.producer),
+            txn: Arc::clone(&self.txn),
             reader: Arc::clone(&self.restore),
             pending: Mutex::new(Vec::new()),
         }))
@@ -785,8 +941,8 @@ pub struct KafkaChangelog {
     name: String,
     topic: String,
     partition: i32,
-    /// The stream thread's producer.
-    producer: Arc<BaseProducer<DeliveryFailures>>,
+    /// The stream thread's producer and transaction.
+    txn: Arc<ThreadTransaction>,
     /// The stream thread's restore reader.
     reader: Arc<Mutex<BaseConsumer>>,
     pending: Mutex<Vec<Change>>,
@@ -829,18 +985,18 @@ impl Changelog for KafkaChangelog {
     fn flush(&self) -> eddy_state::Result<i64> {
         let pending = std::mem::take(&mut *self.pending.lock());
         for (key, value) in &pending {
-            send(
-                &self.producer,
-                &self.topic,
-                self.partition,
-                Some(key),
-                value.as_deref(),
-                None,
-                &[],
-            )
-            .map_err(|e| self.error(e))?;
+            self.txn
+                .send(
+                    &self.topic,
+                    self.partition,
+                    Some(key),
+                    value.as_deref(),
+                    None,
+                    &[],
+                )
+                .map_err(|e| self.error(e))?;
         }
-        flush(&self.producer).map_err(|e| self.error(e))?;
+        flush(&self.txn.producer).map_err(|e| self.error(e))?;
         self.end_offset()
     }
 

@@ -6,7 +6,9 @@ mod embedded;
 mod kafka;
 mod task_input;
 
-pub use app::{App, AppConfig, MetricsSnapshot, RunningApp, StoreEngine, changelog_topic};
+pub use app::{
+    App, AppConfig, MetricsSnapshot, ProcessingGuarantee, RunningApp, StoreEngine, changelog_topic,
+};
 pub use backend::{Backend, OffsetReset, TopicKind, WINDOWED_CHANGELOG_ADDITIONAL_RETENTION_MS};
 pub use embedded::EmbeddedBackend;
 pub use kafka::{KafkaBackend, KafkaChangelog};

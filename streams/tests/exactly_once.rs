@@ -1,0 +1,273 @@
+//! Exactly-once processing (`ProcessingGuarantee::ExactlyOnceV2`) on the Kafka backend,
+//! SIGKILLed: the parent runs Eddy's Kafka protocol server and appends input at a steady
+//! pace; a child process (this test binary run again) counts it per key with a RocksDB store
+//! and no caches, so a crash-free run writes, for each key, exactly the counts 1, 2, ... n in
+//! order. The parent kills the child at random moments, restarts it, and finally lets one
+//! run catch up. Read `read_committed`, the output must be exactly that crash-free sequence:
+//! no count repeated (at-least-once would repeat the ones since the last commit) and none
+//! missing.
+//!
+//! Reproduce a run with the seed it prints: `EDDY_EOS_SEED=<seed>`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::TestBroker;
+use eddy_streams::partitioner::partition_for_key;
+use eddy_streams::runtime::{KafkaBackend, ProcessingGuarantee};
+use eddy_streams::serdes::Serdes;
+use eddy_streams::{App, AppConfig, StreamsBuilder, Topology};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+const KEYS: usize = 5;
+const PARTITIONS: i32 = 2;
+const APP_ID: &str = "eos-count";
+const DIR_ENV: &str = "EDDY_EOS_CHILD_DIR";
+const MODE_ENV: &str = "EDDY_EOS_CHILD_MODE";
+const KAFKA_ENV: &str = "EDDY_EOS_CHILD_KAFKA";
+
+fn topology() -> Topology {
+    let b = StreamsBuilder::new();
+    b.stream("eos-in", Serdes::string(), Serdes::string())
+        .group_by_key()
+        .count("eos-counts")
+        .to_stream()
+        .to("eos-out");
+    b.build().unwrap()
+}
+
+fn key(k: usize) -> String {
+    format!("w{k}")
+}
+
+/// The child: runs the app until killed ("run"), or until the group's committed input
+/// offsets reach the input's end, then stops cleanly ("finish").
+#[test]
+fn exactly_once_child() {
+    let Ok(dir) = std::env::var(DIR_ENV) else {
+        return;
+    };
+    let mode = std::env::var(MODE_ENV).unwrap();
+    let addr = std::env::var(KAFKA_ENV).unwrap();
+    let dir = std::path::PathBuf::from(dir);
+    let backend =
+        Arc::new(KafkaBackend::with_config(&addr, &[("group.instance.id", "eos-child")]).unwrap());
+    let config = AppConfig {
+        threads: 2,
+        commit_interval: Duration::from_millis(20),
+        state_dir: dir.join("state"),
+        cache_max_bytes: 0,
+        processing_guarantee: ProcessingGuarantee::ExactlyOnceV2,
+        ..AppConfig::new(APP_ID, backend)
+    };
+    let app = App::new(topology(), config).start().unwrap();
+    println!("started");
+    if mode == "run" {
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    // Reads the group's committed offsets; it never joins the group.
+    let offsets: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &addr)
+        .set("group.id", APP_ID)
+        .create()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let mut wanted = TopicPartitionList::new();
+        let mut ends = Vec::new();
+        for p in 0..PARTITIONS {
+            wanted.add_partition("eos-in", p);
+            ends.push(
+                offsets
+                    .fetch_watermarks("eos-in", p, Duration::from_secs(10))
+                    .unwrap()
+                    .1,
+            );
+        }
+        let committed = offsets
+            .committed_offsets(wanted, Duration::from_secs(10))
+            .unwrap();
+        let caught_up = (0..PARTITIONS).all(|p| {
+            committed
+                .find_partition("eos-in", p)
+                .and_then(|e| e.offset().to_raw())
+                == Some(ends[p as usize])
+        });
+        if caught_up {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the finish run did not catch up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    app.stop().unwrap();
+    println!("finished");
+}
+
+fn child(dir: &std::path::Path, mode: &str, addr: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "exactly_once_child",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(DIR_ENV, dir)
+    .env(MODE_ENV, mode)
+    .env(KAFKA_ENV, addr)
+    .stderr(Stdio::null());
+    cmd
+}
+
+/// Every record of `eos-out`, per key in offset order, read with `isolation`.
+fn read_output(addr: &str, isolation: &str) -> BTreeMap<String, Vec<i64>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", addr)
+        .set("group.id", format!("eos-reader-{isolation}"))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", isolation)
+        .create()
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    let mut ends = Vec::new();
+    for p in 0..PARTITIONS {
+        assignment
+            .add_partition_offset("eos-out", p, Offset::Beginning)
+            .unwrap();
+        ends.push(
+            consumer
+                .fetch_watermarks("eos-out", p, Duration::from_secs(10))
+                .unwrap()
+                .1,
+        );
+    }
+    consumer.assign(&assignment).unwrap();
+    let mut out: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let positions = consumer.position().unwrap();
+        let done = (0..PARTITIONS).all(|p| {
+            let end = ends[p as usize];
+            end == 0
+                || positions
+                    .find_partition("eos-out", p)
+                    .and_then(|e| e.offset().to_raw())
+                    .is_some_and(|at| at >= end)
+        });
+        if done {
+            return out;
+        }
+        assert!(Instant::now() < deadline, "reading eos-out timed out");
+        if let Some(message) = consumer.poll(Duration::from_millis(50)) {
+            let message = message.unwrap();
+            let key = String::from_utf8(message.key().unwrap().to_vec()).unwrap();
+            let count = i64::from_be_bytes(message.payload().unwrap().try_into().unwrap());
+            out.entry(key).or_default().push(count);
+        }
+    }
+}
+
+#[test]
+fn exactly_once_output_equals_a_crash_free_run_across_kills() {
+    let seed = match std::env::var("EDDY_EOS_SEED") {
+        Ok(s) => s.parse().unwrap(),
+        Err(_) => rand_seed(),
+    };
+    eprintln!("seed {seed} (EDDY_EOS_SEED={seed} to repeat)");
+    let mut rng = seed;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Arc::new(TestBroker::kafka(&dir.path().join("broker")));
+    let addr = broker.addr.clone().unwrap();
+    for topic in ["eos-in", "eos-out"] {
+        broker.create_topic(topic, PARTITIONS, false);
+    }
+    // Input arrives all through the kill cycles, in the partition of its key.
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = {
+        let (broker, stop) = (Arc::clone(&broker), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut sent = vec![0i64; KEYS];
+            let mut i = 0usize;
+            while !stop.load(Ordering::SeqCst) {
+                for _ in 0..10 {
+                    let k = key(i % KEYS);
+                    let p = partition_for_key(k.as_bytes(), PARTITIONS);
+                    broker.produce("eos-in", p, &[(&k, "x")], None);
+                    sent[i % KEYS] += 1;
+                    i += 1;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            sent
+        })
+    };
+    for cycle in 0..5 {
+        let mut run = child(dir.path(), "run", &addr)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let mut out = std::io::BufReader::new(run.stdout.take().unwrap());
+        let _ = std::io::BufRead::read_line(&mut out, &mut line);
+        rng = xorshift(rng);
+        let after = Duration::from_millis(300 + rng % 1_200);
+        std::thread::sleep(after);
+        run.kill().unwrap();
+        run.wait().unwrap();
+        eprintln!("cycle {cycle}: killed {after:?} after the start");
+    }
+    stop.store(true, Ordering::SeqCst);
+    let sent = producer.join().unwrap();
+    let finish = child(dir.path(), "finish", &addr).output().unwrap();
+    let stdout = String::from_utf8_lossy(&finish.stdout);
+    assert!(
+        finish.status.success() && stdout.contains("finished"),
+        "the finish run failed: {stdout}"
+    );
+
+    let committed = read_output(&addr, "read_committed");
+    for (k, &n) in sent.iter().enumerate() {
+        let expected: Vec<i64> = (1..=n).collect();
+        let got = committed.get(&key(k)).cloned().unwrap_or_default();
+        assert!(
+            got == expected,
+            "{}: {} counts, expected 1..={n}; first difference at {:?}",
+            key(k),
+            got.len(),
+            got.iter().zip(&expected).position(|(a, b)| a != b)
+        );
+    }
+    let everything: usize = read_output(&addr, "read_uncommitted")
+        .values()
+        .map(Vec::len)
+        .sum();
+    let total: i64 = sent.iter().sum();
+    eprintln!(
+        "{total} input records; {} records of aborted transactions in the output",
+        everything as i64 - total
+    );
+}
+
+fn xorshift(mut x: u64) -> u64 {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x
+}
+
+fn rand_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    xorshift(nanos | 1)
+}
