@@ -438,6 +438,34 @@ pub fn encode_producer_batch(
     Ok(buf.freeze())
 }
 
+/// The batches of `batches` (whole batches, as a `read_committed` fetch returns them) that
+/// do not belong to one of the `aborted` transactions: what a `read_committed` client keeps.
+pub fn without_aborted(batches: &Bytes, aborted: &[crate::txn::AbortedTxn]) -> Bytes {
+    if aborted.is_empty() {
+        return batches.clone();
+    }
+    let mut kept = BytesMut::with_capacity(batches.len());
+    let mut at = 0;
+    while let Ok(header) = BatchHeader::parse(&batches[at..]) {
+        let end = at + header.total_len();
+        if end > batches.len() {
+            break;
+        }
+        let dropped = header.is_transactional()
+            && !header.is_control()
+            && aborted.iter().any(|t| {
+                t.producer_id == header.producer_id
+                    && t.first_offset <= header.base_offset
+                    && header.base_offset < t.last_offset
+            });
+        if !dropped {
+            kept.extend_from_slice(&batches[at..end]);
+        }
+        at = end;
+    }
+    kept.freeze()
+}
+
 /// Decodes every record in a buffer of whole batches (as returned by a fetch), skipping
 /// control batches.
 pub fn decode_records(batches: &Bytes) -> Result<Vec<Record>> {

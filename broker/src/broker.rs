@@ -36,7 +36,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::group_offsets::{LocalGroups, OFFSETS_TOPIC, OffsetCache};
 use crate::log::compaction::CompactionStats;
 use crate::log::{AppendInfo, Log, LogRecovery, write_atomically};
-use crate::partition::{Durability, FetchResult, FlushPolicy, Partition};
+use crate::partition::{Durability, FetchResult, FlushPolicy, Isolation, Partition};
 
 mod data_dir;
 mod offsets;
@@ -323,7 +323,9 @@ impl Broker {
         let mut offset = partition.log_start_offset();
         let end = partition.log_end_offset();
         while offset < end {
-            let fetched = partition.fetch(offset, 1 << 20, Duration::ZERO).await?;
+            let fetched = partition
+                .fetch(offset, 1 << 20, Duration::ZERO, Isolation::ReadUncommitted)
+                .await?;
             // Advance by batch headers: a batch whose records were all compacted away still
             // moves the position.
             let Some(next) = crate::batch::next_offset_after(&fetched.records) else {
@@ -726,8 +728,31 @@ impl Broker {
         max_bytes: usize,
         max_wait: Duration,
     ) -> Result<FetchResult> {
+        self.fetch_isolated(
+            topic,
+            partition,
+            offset,
+            max_bytes,
+            max_wait,
+            Isolation::ReadUncommitted,
+        )
+        .await
+    }
+
+    /// Like [`Broker::fetch`], reading as `isolation` says: `read_committed` stops at the
+    /// last stable offset and lists the aborted transactions among the batches returned
+    /// ([`FetchResult::aborted`]; [`crate::batch::without_aborted`] drops them).
+    pub async fn fetch_isolated(
+        &self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        max_bytes: usize,
+        max_wait: Duration,
+        isolation: Isolation,
+    ) -> Result<FetchResult> {
         self.partition(topic, partition)?
-            .fetch(offset, max_bytes, max_wait)
+            .fetch(offset, max_bytes, max_wait, isolation)
             .await
     }
 

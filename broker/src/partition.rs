@@ -348,21 +348,21 @@ impl Partition {
         Ok(())
     }
 
-    /// Reads from `offset`; if the offset is the log end, waits up to `max_wait` for data.
+    /// Reads from `offset`; if there is nothing to read there yet (the log end, or for
+    /// `read_committed` the last stable offset), waits up to `max_wait` for data.
     pub async fn fetch(
         &self,
         offset: i64,
         max_bytes: usize,
         max_wait: Duration,
+        isolation: Isolation,
     ) -> Result<FetchResult> {
         let mut end_rx = self.end_offset.subscribe();
         let deadline = tokio::time::Instant::now() + max_wait;
         loop {
             let log = Arc::clone(&self.log);
-            let result = blocking(move || {
-                read_isolated(&log, offset, max_bytes, true, Isolation::ReadUncommitted)
-            })
-            .await?;
+            let result =
+                blocking(move || read_isolated(&log, offset, max_bytes, true, isolation)).await?;
             if !result.records.is_empty() || max_wait.is_zero() {
                 return Ok(result);
             }

@@ -15,13 +15,16 @@
 //! [`Handle`]. So its methods must not be called from a thread of that runtime (tokio
 //! panics on `block_on` there).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use eddy_broker::{Broker, Durability, NewRecord, OffsetSpec, decode_records};
+use eddy_broker::{Broker, Durability, Isolation, NewRecord, OffsetSpec, decode_records};
 use eddy_state::{Change, Changelog, ChangelogRecord};
 use parking_lot::Mutex;
 use tokio::runtime::Handle;
+
+use crate::runtime::embedded_txn::EmbeddedTransaction;
 
 /// Largest batch `flush` appends at once (bytes of keys and values), well under the default
 /// `max.message.bytes` of 1 MiB.
@@ -38,6 +41,9 @@ pub struct BrokerChangelog {
     partition: i32,
     name: String,
     pending: Mutex<Vec<NewRecord>>,
+    /// Under exactly-once: the stream thread's transaction, which flushes write into, and
+    /// reads are `read_committed`.
+    txn: Option<Arc<Mutex<EmbeddedTransaction>>>,
 }
 
 impl std::fmt::Debug for BrokerChangelog {
@@ -60,6 +66,29 @@ impl BrokerChangelog {
             partition,
             name: format!("{topic}-{partition}"),
             pending: Mutex::new(Vec::new()),
+            txn: None,
+        }
+    }
+
+    /// The changelog written in a stream thread's transaction (exactly-once) and read
+    /// `read_committed`.
+    pub(crate) fn transactional(
+        broker: Broker,
+        runtime: Handle,
+        topic: &str,
+        partition: i32,
+        txn: Arc<Mutex<EmbeddedTransaction>>,
+    ) -> Self {
+        Self {
+            txn: Some(txn),
+            ..Self::new(broker, runtime, topic, partition)
+        }
+    }
+
+    fn isolation(&self) -> Isolation {
+        match self.txn {
+            Some(_) => Isolation::ReadCommitted,
+            None => Isolation::ReadUncommitted,
         }
     }
 
@@ -108,12 +137,21 @@ impl Changelog for BrokerChangelog {
                     + record.value.as_ref().map_or(0, Bytes::len);
                 to += 1;
             }
-            let appended = self.runtime.block_on(self.broker.produce(
-                &self.topic,
-                self.partition,
-                &pending[from..to],
-                Durability::Durable,
-            ));
+            let appended = match &self.txn {
+                Some(txn) => txn
+                    .lock()
+                    .append(&self.topic, self.partition, &pending[from..to])
+                    .map_err(|e| e.to_string()),
+                None => self
+                    .runtime
+                    .block_on(self.broker.produce(
+                        &self.topic,
+                        self.partition,
+                        &pending[from..to],
+                        Durability::Durable,
+                    ))
+                    .map_err(|e| e.to_string()),
+            };
             if let Err(e) = appended {
                 // What was appended stays appended; the rest stays pending for a retry.
                 pending.drain(..from);
@@ -131,7 +169,12 @@ impl Changelog for BrokerChangelog {
     }
 
     fn end_offset(&self) -> eddy_state::Result<i64> {
-        self.offset(OffsetSpec::Latest)
+        // read_committed: a restore goes up to the last stable offset, past which records
+        // may still abort.
+        self.offset(match self.txn {
+            Some(_) => OffsetSpec::LastStable,
+            None => OffsetSpec::Latest,
+        })
     }
 
     fn read(&self, from_offset: i64, max: usize) -> eddy_state::Result<Vec<ChangelogRecord>> {
@@ -142,19 +185,21 @@ impl Changelog for BrokerChangelog {
         while position < end {
             let fetched = self
                 .runtime
-                .block_on(self.broker.fetch(
+                .block_on(self.broker.fetch_isolated(
                     &self.topic,
                     self.partition,
                     position,
                     FETCH_BYTES,
                     Duration::ZERO,
+                    self.isolation(),
                 ))
                 .map_err(|e| self.error("reading", e))?;
             if fetched.records.is_empty() {
                 break;
             }
-            let records = decode_records(&fetched.records)
-                .map_err(|e| self.error("decoding a batch of", e))?;
+            let committed = eddy_broker::batch::without_aborted(&fetched.records, &fetched.aborted);
+            let records =
+                decode_records(&committed).map_err(|e| self.error("decoding a batch of", e))?;
             let out: Vec<ChangelogRecord> = records
                 .iter()
                 .filter(|r| r.offset >= position && r.offset < end)

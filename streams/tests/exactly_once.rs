@@ -1,11 +1,16 @@
-//! Exactly-once processing (`ProcessingGuarantee::ExactlyOnceV2`) on the Kafka backend,
-//! SIGKILLed: the parent runs Eddy's Kafka protocol server and appends input at a steady
-//! pace; a child process (this test binary run again) counts it per key with a RocksDB store
-//! and no caches, so a crash-free run writes, for each key, exactly the counts 1, 2, ... n in
-//! order. The parent kills the child at random moments, restarts it, and finally lets one
-//! run catch up. Read `read_committed`, the output must be exactly that crash-free sequence:
-//! no count repeated (at-least-once would repeat the ones since the last commit) and none
-//! missing.
+//! Exactly-once processing (`ProcessingGuarantee::ExactlyOnceV2`), SIGKILLed, on both
+//! backends. A child process (this test binary run again) counts its input per key with a
+//! RocksDB store and no caches, so a crash-free run writes, for each key, exactly the counts
+//! 1, 2, ... n in order. The child is killed at random moments and restarted, and finally one
+//! run catches up. Read `read_committed`, the output must be exactly that crash-free
+//! sequence: no count repeated (at-least-once would repeat the ones since the last commit)
+//! and none missing.
+//!
+//! - Kafka backend: the parent runs Eddy's Kafka protocol server and appends the input at a
+//!   steady pace; the child's app reaches it with librdkafka.
+//! - Embedded backend: the broker lives in the child and dies with it; the child appends the
+//!   input itself (durably) while its app runs, and the final run compares the output with
+//!   the input that survived.
 //!
 //! Reproduce a run with the seed it prints: `EDDY_EOS_SEED=<seed>`.
 
@@ -19,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use common::TestBroker;
 use eddy_streams::partitioner::partition_for_key;
-use eddy_streams::runtime::{KafkaBackend, ProcessingGuarantee};
+use eddy_streams::runtime::{Backend as _, KafkaBackend, ProcessingGuarantee};
 use eddy_streams::serdes::Serdes;
 use eddy_streams::{App, AppConfig, StreamsBuilder, Topology};
 use rdkafka::config::ClientConfig;
@@ -56,8 +61,10 @@ fn exactly_once_child() {
         return;
     };
     let mode = std::env::var(MODE_ENV).unwrap();
-    let addr = std::env::var(KAFKA_ENV).unwrap();
     let dir = std::path::PathBuf::from(dir);
+    let Ok(addr) = std::env::var(KAFKA_ENV) else {
+        return embedded_child(&dir, &mode);
+    };
     let backend =
         Arc::new(KafkaBackend::with_config(&addr, &[("group.instance.id", "eos-child")]).unwrap());
     let config = AppConfig {
@@ -113,7 +120,128 @@ fn exactly_once_child() {
     println!("finished");
 }
 
-fn child(dir: &std::path::Path, mode: &str, addr: &str) -> Command {
+/// The embedded backend's child: the broker is in this process. "run" appends input while
+/// the app runs until killed; "finish" catches up, then checks the committed output against
+/// the input and prints `exact` or what differs.
+fn embedded_child(dir: &std::path::Path, mode: &str) {
+    use eddy_broker::{Isolation, OffsetSpec, batch::without_aborted, decode_records};
+    let backend = Arc::new(eddy_streams::EmbeddedBackend::open(dir.join("broker")).unwrap());
+    let broker = backend.broker().clone();
+    let handle = backend.handle().clone();
+    for topic in ["eos-in", "eos-out"] {
+        backend
+            .create_topic(topic, PARTITIONS, eddy_streams::runtime::TopicKind::Plain)
+            .unwrap();
+    }
+    let config = AppConfig {
+        threads: 2,
+        commit_interval: Duration::from_millis(20),
+        state_dir: dir.join("state"),
+        cache_max_bytes: 0,
+        processing_guarantee: ProcessingGuarantee::ExactlyOnceV2,
+        ..AppConfig::new(APP_ID, backend.clone())
+    };
+    let app = App::new(topology(), config).start().unwrap();
+    println!("started");
+    let end = |topic: &str, p: i32| {
+        handle
+            .block_on(broker.list_offset(topic, p, OffsetSpec::Latest))
+            .unwrap()
+            .map_or(0, |(o, _)| o)
+    };
+    if mode == "run" {
+        let mut i = 0usize;
+        loop {
+            for _ in 0..10 {
+                let k = key(i % KEYS);
+                let p = partition_for_key(k.as_bytes(), PARTITIONS);
+                let record = eddy_broker::NewRecord::new(k, "x");
+                handle
+                    .block_on(broker.produce(
+                        "eos-in",
+                        p,
+                        &[record],
+                        eddy_broker::Durability::Durable,
+                    ))
+                    .unwrap();
+                i += 1;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !(0..PARTITIONS).all(|p| {
+        broker
+            .committed_offset(APP_ID, "eos-in", p)
+            .map(|c| c.offset)
+            == Some(end("eos-in", p))
+    }) {
+        assert!(Instant::now() < deadline, "the finish run did not catch up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    app.stop().unwrap();
+    // Read a partition's records, as read_committed or everything.
+    let read = |topic: &str, p: i32, isolation: Isolation| {
+        let mut records = Vec::new();
+        let mut at = 0;
+        while at < end(topic, p) {
+            let fetched = handle
+                .block_on(broker.fetch_isolated(topic, p, at, 1 << 20, Duration::ZERO, isolation))
+                .unwrap();
+            let Some(next) = eddy_broker::batch::next_offset_after(&fetched.records) else {
+                break;
+            };
+            let kept = without_aborted(&fetched.records, &fetched.aborted);
+            records.extend(
+                decode_records(&kept)
+                    .unwrap()
+                    .into_iter()
+                    .filter(|r| r.offset >= at),
+            );
+            at = next;
+        }
+        records
+    };
+    let mut sent = [0i64; KEYS];
+    let mut counts: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut everything = 0;
+    for p in 0..PARTITIONS {
+        for r in read("eos-in", p, Isolation::ReadUncommitted) {
+            let k: usize = std::str::from_utf8(&r.key.unwrap()[1..])
+                .unwrap()
+                .parse()
+                .unwrap();
+            sent[k] += 1;
+        }
+        for r in read("eos-out", p, Isolation::ReadCommitted) {
+            let k = String::from_utf8(r.key.unwrap().to_vec()).unwrap();
+            let count = i64::from_be_bytes(r.value.unwrap()[..].try_into().unwrap());
+            counts.entry(k).or_default().push(count);
+        }
+        everything += read("eos-out", p, Isolation::ReadUncommitted).len();
+    }
+    println!(
+        "{} input records; {} records of aborted transactions in the output",
+        sent.iter().sum::<i64>(),
+        everything as i64 - sent.iter().sum::<i64>()
+    );
+    for (k, &n) in sent.iter().enumerate() {
+        let expected: Vec<i64> = (1..=n).collect();
+        let got = counts.get(&key(k)).cloned().unwrap_or_default();
+        if got != expected {
+            println!(
+                "differs: {}: {} counts, expected 1..={n}; first difference at {:?}",
+                key(k),
+                got.len(),
+                got.iter().zip(&expected).position(|(a, b)| a != b)
+            );
+            return;
+        }
+    }
+    println!("exact");
+}
+
+fn child(dir: &std::path::Path, mode: &str, addr: Option<&str>) -> Command {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         "exactly_once_child",
@@ -123,9 +251,54 @@ fn child(dir: &std::path::Path, mode: &str, addr: &str) -> Command {
     ])
     .env(DIR_ENV, dir)
     .env(MODE_ENV, mode)
-    .env(KAFKA_ENV, addr)
     .stderr(Stdio::null());
+    match addr {
+        Some(addr) => cmd.env(KAFKA_ENV, addr),
+        None => cmd.env_remove(KAFKA_ENV),
+    };
     cmd
+}
+
+/// Kills `cycles` "run" children at random moments after they start.
+fn kill_cycles(dir: &std::path::Path, addr: Option<&str>, cycles: usize, rng: &mut u64) {
+    for cycle in 0..cycles {
+        let mut run = child(dir, "run", addr)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let mut out = std::io::BufReader::new(run.stdout.take().unwrap());
+        let _ = std::io::BufRead::read_line(&mut out, &mut line);
+        *rng = xorshift(*rng);
+        let after = Duration::from_millis(300 + *rng % 1_200);
+        std::thread::sleep(after);
+        run.kill().unwrap();
+        run.wait().unwrap();
+        eprintln!("cycle {cycle}: killed {after:?} after the start");
+    }
+}
+
+fn seed() -> u64 {
+    let seed = match std::env::var("EDDY_EOS_SEED") {
+        Ok(s) => s.parse().unwrap(),
+        Err(_) => rand_seed(),
+    };
+    eprintln!("seed {seed} (EDDY_EOS_SEED={seed} to repeat)");
+    seed
+}
+
+#[test]
+fn exactly_once_output_equals_a_crash_free_run_across_kills_on_embedded() {
+    let mut rng = seed();
+    let dir = tempfile::tempdir().unwrap();
+    kill_cycles(dir.path(), None, 5, &mut rng);
+    let finish = child(dir.path(), "finish", None).output().unwrap();
+    let stdout = String::from_utf8_lossy(&finish.stdout);
+    eprintln!("{stdout}");
+    assert!(
+        finish.status.success() && stdout.lines().any(|l| l.ends_with("exact")),
+        "the finish run failed or found other counts: {stdout}"
+    );
 }
 
 /// Every record of `eos-out`, per key in offset order, read with `isolation`.
@@ -178,12 +351,7 @@ fn read_output(addr: &str, isolation: &str) -> BTreeMap<String, Vec<i64>> {
 
 #[test]
 fn exactly_once_output_equals_a_crash_free_run_across_kills() {
-    let seed = match std::env::var("EDDY_EOS_SEED") {
-        Ok(s) => s.parse().unwrap(),
-        Err(_) => rand_seed(),
-    };
-    eprintln!("seed {seed} (EDDY_EOS_SEED={seed} to repeat)");
-    let mut rng = seed;
+    let mut rng = seed();
     let dir = tempfile::tempdir().unwrap();
     let broker = Arc::new(TestBroker::kafka(&dir.path().join("broker")));
     let addr = broker.addr.clone().unwrap();
@@ -210,24 +378,10 @@ fn exactly_once_output_equals_a_crash_free_run_across_kills() {
             sent
         })
     };
-    for cycle in 0..5 {
-        let mut run = child(dir.path(), "run", &addr)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let mut out = std::io::BufReader::new(run.stdout.take().unwrap());
-        let _ = std::io::BufRead::read_line(&mut out, &mut line);
-        rng = xorshift(rng);
-        let after = Duration::from_millis(300 + rng % 1_200);
-        std::thread::sleep(after);
-        run.kill().unwrap();
-        run.wait().unwrap();
-        eprintln!("cycle {cycle}: killed {after:?} after the start");
-    }
+    kill_cycles(dir.path(), Some(&addr), 5, &mut rng);
     stop.store(true, Ordering::SeqCst);
     let sent = producer.join().unwrap();
-    let finish = child(dir.path(), "finish", &addr).output().unwrap();
+    let finish = child(dir.path(), "finish", Some(&addr)).output().unwrap();
     let stdout = String::from_utf8_lossy(&finish.stdout);
     assert!(
         finish.status.success() && stdout.contains("finished"),

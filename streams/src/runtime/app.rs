@@ -73,7 +73,7 @@ pub enum ProcessingGuarantee {
     /// commit in one transaction of its producer, and inputs and changelogs are read
     /// `read_committed`, so after a crash the committed output equals a crash-free run's.
     /// Stores are restored from their changelogs at every start (no checkpoints are written
-    /// while transactions may abort). Kafka backend only, for now.
+    /// while transactions may abort). On both backends.
     ExactlyOnceV2,
 }
 

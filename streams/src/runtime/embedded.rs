@@ -11,14 +11,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eddy_broker::{
-    Broker, CleanupPolicy, CommittedOffset, Durability, NewRecord, OffsetSpec, TopicConfig,
-    decode_records,
+    Broker, CleanupPolicy, CommittedOffset, Durability, Isolation, NewRecord, OffsetSpec,
+    TopicConfig, decode_records,
 };
 use eddy_state::Changelog;
 use futures_util::future::select_all;
+use parking_lot::Mutex;
 use tokio::runtime::{Handle, Runtime};
 
 use super::backend::{Backend, Consumer, Member, OffsetReset, Polled, Producer, TopicKind};
+use super::embedded_txn::EmbeddedTransaction;
 use crate::changelog::BrokerChangelog;
 use crate::error::{Error, Result};
 use crate::record::{SinkRecord, SourceRecord};
@@ -176,6 +178,11 @@ impl Backend for EmbeddedBackend {
             assigned,
             positions,
             high_watermarks: HashMap::new(),
+            isolation: if member.read_committed {
+                Isolation::ReadCommitted
+            } else {
+                Isolation::ReadUncommitted
+            },
         }))
     }
 
@@ -201,6 +208,7 @@ impl Backend for EmbeddedBackend {
             assigned,
             positions,
             high_watermarks: HashMap::new(),
+            isolation: Isolation::ReadUncommitted,
         }))
     }
 
@@ -208,6 +216,17 @@ impl Backend for EmbeddedBackend {
         Ok(Box::new(EmbeddedProducer {
             backend: self.clone(),
             written: BTreeSet::new(),
+            txn: None,
+        }))
+    }
+
+    fn transactional_producer(&self, transactional_id: &str) -> Result<Box<dyn Producer>> {
+        let txn =
+            EmbeddedTransaction::init(self.broker.clone(), self.handle.clone(), transactional_id)?;
+        Ok(Box::new(EmbeddedProducer {
+            backend: self.clone(),
+            written: BTreeSet::new(),
+            txn: Some(Arc::new(Mutex::new(txn))),
         }))
     }
 
@@ -232,6 +251,8 @@ struct EmbeddedConsumer {
     positions: HashMap<(String, i32), i64>,
     /// Each partition's high watermark as of its last fetch.
     high_watermarks: HashMap<(String, i32), i64>,
+    /// Read as `read_committed` (exactly-once) or everything.
+    isolation: Isolation,
 }
 
 impl EmbeddedConsumer {
@@ -249,7 +270,10 @@ impl EmbeddedConsumer {
         if fetched.records.is_empty() {
             return Ok(None);
         }
-        let records: Vec<SourceRecord> = decode_records(&fetched.records)?
+        // read_committed: the batches of aborted transactions are dropped here, as Kafka
+        // clients drop them (the position still steps past them, below).
+        let committed = eddy_broker::batch::without_aborted(&fetched.records, &fetched.aborted);
+        let records: Vec<SourceRecord> = decode_records(&committed)?
             .into_iter()
             .filter(|r| r.offset >= position)
             .map(|r| SourceRecord {
@@ -280,9 +304,10 @@ impl EmbeddedConsumer {
         partition: i32,
         position: i64,
         wait: Duration,
+        isolation: Isolation,
     ) -> (String, i32, eddy_broker::Result<eddy_broker::FetchResult>) {
         let result = broker
-            .fetch(topic, partition, position, FETCH_BYTES, wait)
+            .fetch_isolated(topic, partition, position, FETCH_BYTES, wait, isolation)
             .await;
         (topic.to_string(), partition, result)
     }
@@ -337,19 +362,21 @@ impl Consumer for EmbeddedConsumer {
                 *partition,
                 *position,
                 Duration::ZERO,
+                self.isolation,
             ));
             self.fetched(t, p, result, &mut out)?;
         }
         if out.is_empty() && !requests.is_empty() {
+            let isolation = self.isolation;
             let requests: Vec<_> = self
                 .assigned
                 .iter()
                 .map(|(t, p)| (t.clone(), *p, self.positions[&(t.clone(), *p)]))
                 .collect();
             let (t, p, result) = self.backend.block_on(async {
-                let futures = requests
-                    .iter()
-                    .map(|(t, p, pos)| Box::pin(Self::fetch(&broker, t, *p, *pos, timeout)));
+                let futures = requests.iter().map(|(t, p, pos)| {
+                    Box::pin(Self::fetch(&broker, t, *p, *pos, timeout, isolation))
+                });
                 select_all(futures).await.0
             });
             self.fetched(t, p, result, &mut out)?;
@@ -403,17 +430,41 @@ impl Consumer for EmbeddedConsumer {
 struct EmbeddedProducer {
     backend: EmbeddedBackend,
     written: BTreeSet<(String, i32)>,
+    /// Under exactly-once: the thread's transaction, shared with its changelogs.
+    txn: Option<Arc<Mutex<EmbeddedTransaction>>>,
 }
 
 impl Producer for EmbeddedProducer {
     fn changelog(&self, topic: &str, partition: i32) -> Result<Arc<dyn Changelog>> {
         // In-process: the broker is the only client, whatever the number of stores.
-        Ok(Arc::new(BrokerChangelog::new(
-            self.backend.broker.clone(),
-            self.backend.handle.clone(),
-            topic,
-            partition,
-        )))
+        let (broker, handle) = (self.backend.broker.clone(), self.backend.handle.clone());
+        Ok(Arc::new(match &self.txn {
+            Some(txn) => {
+                BrokerChangelog::transactional(broker, handle, topic, partition, Arc::clone(txn))
+            }
+            None => BrokerChangelog::new(broker, handle, topic, partition),
+        }))
+    }
+
+    fn commit_offsets(
+        &mut self,
+        offsets: &[(String, i32, i64)],
+        consumer: &mut dyn Consumer,
+    ) -> Result<()> {
+        let Some(txn) = &self.txn else {
+            self.flush()?;
+            return consumer.commit(offsets);
+        };
+        let group = &consumer
+            .as_any()
+            .downcast_ref::<EmbeddedConsumer>()
+            .ok_or_else(|| {
+                Error::Config(
+                    "an embedded transaction needs the embedded backend's consumer".into(),
+                )
+            })?
+            .group;
+        txn.lock().commit(group, offsets)
     }
 
     fn send(&mut self, topic: &str, partition: i32, records: Vec<SinkRecord>) -> Result<()> {
@@ -445,17 +496,29 @@ impl Producer for EmbeddedProducer {
                     + 16;
                 to += 1;
             }
-            self.backend
-                .block_on(self.backend.broker.produce(
-                    topic,
-                    partition,
-                    &records[from..to],
-                    Durability::Written,
-                ))
-                .map_err(|e| backend_error(format!("writing to {topic}-{partition}: {e}")))?;
+            match &self.txn {
+                Some(txn) => {
+                    txn.lock().append(topic, partition, &records[from..to])?;
+                }
+                None => {
+                    self.backend
+                        .block_on(self.backend.broker.produce(
+                            topic,
+                            partition,
+                            &records[from..to],
+                            Durability::Written,
+                        ))
+                        .map_err(|e| {
+                            backend_error(format!("writing to {topic}-{partition}: {e}"))
+                        })?;
+                }
+            }
             from = to;
         }
-        self.written.insert((topic.to_string(), partition));
+        if self.txn.is_none() {
+            // Fsynced at the next flush; a transaction's commit fsyncs its markers instead.
+            self.written.insert((topic.to_string(), partition));
+        }
         Ok(())
     }
 

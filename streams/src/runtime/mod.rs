@@ -3,6 +3,7 @@
 mod app;
 pub mod backend;
 mod embedded;
+pub(crate) mod embedded_txn;
 mod kafka;
 mod task_input;
 
