@@ -345,7 +345,48 @@ fn pull_queries_answer_from_tables_and_streams(start: Start) {
     t.run("TERMINATE ALL;");
 }
 
+/// `processing.guarantee = exactly_once_v2`: a persistent query's application commits in
+/// transactions, and its output is read back `read_committed`, whole.
+fn exactly_once_queries_commit_in_transactions(start: Start) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = start(dir.path());
+    t.run("SET 'processing.guarantee'='exactly_once_v2';");
+    t.run(PAGEVIEWS);
+    t.run(
+        "CREATE TABLE views_per_region AS
+           SELECT region, COUNT(*) AS views FROM pageviews GROUP BY region EMIT CHANGES;",
+    );
+    wait_for("views per region", || {
+        t.latest("VIEWS_PER_REGION")
+            == json_map(&[("eu", r#"{"VIEWS":3}"#), ("us", r#"{"VIEWS":1}"#)])
+    });
+    let broker = t.broker().clone();
+    let handle = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let transactions = handle.block_on(broker.list_transactions());
+    // The query's stream thread, `<application id>-<process id>-<thread>`, committed.
+    assert!(
+        transactions.iter().any(|m| m
+            .transactional_id
+            .contains("query_CTAS_VIEWS_PER_REGION_0-")
+            && m.status.name() == "CompleteCommit"),
+        "no transaction of the query committed: {transactions:?}"
+    );
+    t.run("TERMINATE ALL;");
+    let err = t
+        .engine
+        .execute(
+            "SET 'processing.guarantee'='twice';
+             CREATE STREAM again AS SELECT * FROM pageviews;",
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("processing.guarantee"), "{err}");
+}
+
 on_each_backend!(
+    exactly_once_queries_commit_in_transactions,
     persistent_queries_run_and_terminate,
     push_queries_stream_rows_until_closed_or_limited,
     pull_queries_answer_from_tables_and_streams,

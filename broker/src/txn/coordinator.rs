@@ -35,6 +35,16 @@ pub enum TxnStatus {
 }
 
 impl TxnStatus {
+    /// Every state, in life order.
+    pub const ALL: [Self; 6] = [
+        Self::Empty,
+        Self::Ongoing,
+        Self::PrepareCommit,
+        Self::PrepareAbort,
+        Self::CompleteCommit,
+        Self::CompleteAbort,
+    ];
+
     /// Kafka's name for the state.
     pub fn name(self) -> &'static str {
         match self {

@@ -5,14 +5,18 @@
 //! A query's streams properties come from the engine's configuration at the time it
 //! started (ksqlDB's `ksql.streams.*` and the bare Kafka Streams names):
 //! `auto.offset.reset` (`earliest` or `latest`, ksqlDB's default), `num.stream.threads`,
-//! `commit.interval.ms` and `cache.max.bytes.buffering`.
+//! `commit.interval.ms`, `cache.max.bytes.buffering` and `processing.guarantee`
+//! (`at_least_once`, the default, or `exactly_once_v2`; `exactly_once` is Kafka's deprecated
+//! name for the same).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eddy_streams::runtime::{Backend, MetricsSnapshot, OffsetReset, RunningApp};
+use eddy_streams::runtime::{
+    Backend, MetricsSnapshot, OffsetReset, ProcessingGuarantee, RunningApp,
+};
 use eddy_streams::{App, AppConfig, Topology};
 
 use super::{PersistentQuery, QueryRunner, QueryStatus, Stopper};
@@ -90,6 +94,16 @@ impl AppRunner {
         if let Some(bytes) = number("cache.max.bytes.buffering")? {
             config.cache_max_bytes = bytes as usize;
         }
+        config.processing_guarantee = match get("processing.guarantee").as_deref() {
+            None | Some("at_least_once") => ProcessingGuarantee::AtLeastOnce,
+            Some("exactly_once_v2" | "exactly_once") => ProcessingGuarantee::ExactlyOnceV2,
+            Some(other) => {
+                return Err(SqlError::semantic(format!(
+                    "Invalid value {other} for property processing.guarantee: use \
+                     'at_least_once' or 'exactly_once_v2'"
+                )));
+            }
+        };
         Ok(config)
     }
 

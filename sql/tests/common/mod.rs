@@ -11,8 +11,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use eddy_broker::batch::without_aborted;
 use eddy_broker::server::groups::GroupConfig;
-use eddy_broker::{Broker, BrokerConfig, OffsetSpec, Record, Server, ServerConfig, decode_records};
+use eddy_broker::{
+    Broker, BrokerConfig, Isolation, OffsetSpec, Record, Server, ServerConfig, decode_records,
+};
 use eddy_sql::engine::{AppRunner, BrokerCluster, Cluster, Config, Engine, KafkaCluster};
 use eddy_streams::EmbeddedBackend;
 use eddy_streams::runtime::{Backend, KafkaBackend};
@@ -103,7 +106,13 @@ impl TestEngine {
         }
     }
 
-    /// Every record of `topic`, partition by partition.
+    /// The broker underneath.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// Every committed record of `topic` (as a `read_committed` reader sees it), partition
+    /// by partition.
     pub fn records(&self, topic: &str) -> Vec<Record> {
         let mut out = Vec::new();
         let Ok(description) = self.broker.describe_topic(topic) else {
@@ -119,14 +128,28 @@ impl TestEngine {
             while offset < end {
                 let fetched = self
                     .handle
-                    .block_on(self.broker.fetch(topic, p, offset, 1 << 20, Duration::ZERO))
+                    .block_on(self.broker.fetch_isolated(
+                        topic,
+                        p,
+                        offset,
+                        1 << 20,
+                        Duration::ZERO,
+                        Isolation::ReadCommitted,
+                    ))
                     .unwrap();
-                for r in decode_records(&fetched.records).unwrap() {
-                    if r.offset >= offset {
-                        offset = r.offset + 1;
-                        out.push(r);
-                    }
-                }
+                // Past whole batches: transaction markers and aborted batches hold offsets
+                // no committed record shows.
+                let Some(next) = eddy_broker::batch::next_offset_after(&fetched.records) else {
+                    break;
+                };
+                let committed = without_aborted(&fetched.records, &fetched.aborted);
+                out.extend(
+                    decode_records(&committed)
+                        .unwrap()
+                        .into_iter()
+                        .filter(|r| r.offset >= offset),
+                );
+                offset = next;
             }
         }
         out

@@ -2,14 +2,17 @@
 
 mod app;
 pub mod backend;
+mod config;
 mod embedded;
 pub(crate) mod embedded_txn;
 mod kafka;
+mod plan;
+mod stream_thread;
 mod task_input;
 
-pub use app::{
-    App, AppConfig, MetricsSnapshot, ProcessingGuarantee, RunningApp, StoreEngine, changelog_topic,
-};
+pub use app::{App, MetricsSnapshot, RunningApp};
 pub use backend::{Backend, OffsetReset, TopicKind, WINDOWED_CHANGELOG_ADDITIONAL_RETENTION_MS};
+pub use config::{AppConfig, ProcessingGuarantee, StoreEngine};
 pub use embedded::EmbeddedBackend;
 pub use kafka::{KafkaBackend, KafkaChangelog};
+pub use plan::changelog_topic;

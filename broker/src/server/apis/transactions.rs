@@ -310,19 +310,11 @@ pub(crate) async fn list(
     ctx: &RequestContext,
     request: ListTransactionsRequest,
 ) -> ListTransactionsResponse {
-    use crate::txn::coordinator::TxnStatus::*;
-    let known = [
-        Empty,
-        Ongoing,
-        PrepareCommit,
-        PrepareAbort,
-        CompleteCommit,
-        CompleteAbort,
-    ];
+    use crate::txn::coordinator::TxnStatus::{self, Ongoing};
     let unknown_filters: Vec<_> = request
         .state_filters
         .iter()
-        .filter(|f| !known.iter().any(|s| s.name() == f.as_str()))
+        .filter(|f| !TxnStatus::ALL.iter().any(|s| s.name() == f.as_str()))
         .cloned()
         .collect();
     let now = crate::broker::now_ms();
