@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
+use crate::cache_budget::{CacheBudget, CacheShare};
 use crate::changelog::Change;
 use crate::error::Result;
 use crate::kv::{Entry, EntryIter, KeyValueStore};
@@ -62,7 +63,6 @@ struct Dirty {
     seq: u64,
 }
 
-#[derive(Default)]
 struct CacheState {
     entries: BTreeMap<Vec<u8>, Dirty>,
     /// (write sequence number, key) of every write, oldest first: the eviction order. An
@@ -72,6 +72,25 @@ struct CacheState {
     order: VecDeque<(u64, Vec<u8>)>,
     bytes: usize,
     next_seq: u64,
+    /// This cache's part of its budget, kept equal to `bytes`.
+    share: CacheShare,
+}
+
+impl CacheState {
+    fn new(budget: Arc<CacheBudget>) -> Self {
+        Self {
+            entries: BTreeMap::new(),
+            order: VecDeque::new(),
+            bytes: 0,
+            next_seq: 0,
+            share: CacheShare::new(budget),
+        }
+    }
+
+    fn set_bytes(&mut self, bytes: usize) {
+        self.bytes = bytes;
+        self.share.set(bytes);
+    }
 }
 
 /// The key is counted three times: the map's copy and up to two in the eviction queue (stale
@@ -83,7 +102,7 @@ fn entry_size(key: &[u8], value: Option<&[u8]>) -> usize {
 /// A byte-bounded, de-duplicating write cache over any key-value store. See the module docs.
 pub struct CachingKeyValueStore {
     inner: Arc<dyn KeyValueStore>,
-    max_bytes: usize,
+    budget: Arc<CacheBudget>,
     state: Mutex<CacheState>,
     writes: AtomicU64,
     absorbed: AtomicU64,
@@ -95,7 +114,7 @@ impl std::fmt::Debug for CachingKeyValueStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CachingKeyValueStore")
             .field("store", &self.inner.name())
-            .field("max_bytes", &self.max_bytes)
+            .field("max_bytes", &self.budget.max_bytes())
             .field("stats", &self.stats())
             .finish()
     }
@@ -104,10 +123,15 @@ impl std::fmt::Debug for CachingKeyValueStore {
 impl CachingKeyValueStore {
     /// A cache of at most `max_bytes` over `inner`; 0 turns caching off (write-through).
     pub fn new(inner: Arc<dyn KeyValueStore>, max_bytes: usize) -> Self {
+        Self::with_budget(inner, CacheBudget::new(max_bytes))
+    }
+
+    /// A cache over `inner` sharing `budget` with other caches (see [`crate::cache_budget`]).
+    pub fn with_budget(inner: Arc<dyn KeyValueStore>, budget: Arc<CacheBudget>) -> Self {
         Self {
             inner,
-            max_bytes,
-            state: Mutex::new(CacheState::default()),
+            state: Mutex::new(CacheState::new(Arc::clone(&budget))),
+            budget,
             writes: AtomicU64::new(0),
             absorbed: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
@@ -120,14 +144,14 @@ impl CachingKeyValueStore {
         &self.inner
     }
 
-    /// The bound in bytes (0: caching is off).
+    /// The bound in bytes of its budget (0: caching is off).
     pub fn max_bytes(&self) -> usize {
-        self.max_bytes
+        self.budget.max_bytes()
     }
 
     /// Whether writes are cached (the bound is not 0).
     pub fn is_enabled(&self) -> bool {
-        self.max_bytes > 0
+        self.budget.is_enabled()
     }
 
     /// The cache's counters.
@@ -174,7 +198,7 @@ impl CachingKeyValueStore {
         self.flushed
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
         state.order.clear();
-        state.bytes = 0;
+        state.set_bytes(0);
         drop(state);
         // The batch's allocations are freed after the lock is released.
         drop(batch);
@@ -195,11 +219,13 @@ impl CachingKeyValueStore {
                 let old_size = entry_size(key, dirty.value.as_deref());
                 dirty.seq = seq;
                 dirty.value = value;
-                state.bytes = state.bytes - old_size + size;
+                let bytes = state.bytes - old_size + size;
+                state.set_bytes(bytes);
             }
             MapEntry::Vacant(vacant) => {
                 vacant.insert(Dirty { value, seq });
-                state.bytes += size;
+                let bytes = state.bytes + size;
+                state.set_bytes(bytes);
             }
         }
         state.order.push_back((seq, key.to_vec()));
@@ -209,12 +235,17 @@ impl CachingKeyValueStore {
         }
     }
 
-    /// Writes the oldest dirty entries down, as one batch, while the cache is over its bound.
+    /// Writes this cache's oldest dirty entries down, as one batch, while its budget (which
+    /// other caches may share) is over its bound.
     fn maybe_evict(&self, state: &mut CacheState) -> Result<()> {
-        if state.bytes <= self.max_bytes {
+        if !self.budget.is_over() {
             return Ok(());
         }
-        let target = self.max_bytes / 4 * 3;
+        // Down to the target for the whole budget, counting what the others hold.
+        let target = self
+            .budget
+            .eviction_target()
+            .saturating_sub(state.share.others());
         let mut bytes = state.bytes;
         // The oldest live entries leave the map (moved, not copied) into one batch; if the
         // write fails they go back, so nothing is lost.
@@ -242,7 +273,7 @@ impl CachingKeyValueStore {
             return Err(e);
         }
         state.order.drain(..consumed);
-        state.bytes = bytes;
+        state.set_bytes(bytes);
         self.evicted
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
         Ok(())

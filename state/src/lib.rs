@@ -20,6 +20,7 @@
 //! [`typed`] wraps each store kind with serde-based codecs for keys and values.
 
 pub mod cache;
+pub mod cache_budget;
 pub mod changelog;
 pub mod checkpoint;
 mod error;
@@ -36,6 +37,7 @@ pub mod typed;
 mod window;
 
 pub use cache::{CacheStats, CachingKeyValueStore};
+pub use cache_budget::{CacheBudget, CacheShare};
 pub use changelog::{Change, Changelog, ChangelogRecord, MemoryChangelog};
 pub use error::{Error, Result};
 pub use kv::{Entry, EntryIter, KeyValueStore};

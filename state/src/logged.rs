@@ -63,6 +63,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::cache::{CacheStats, CachingKeyValueStore};
+use crate::cache_budget::CacheBudget;
 use crate::changelog::{Change, Changelog};
 use crate::checkpoint::{Checkpoint, CheckpointFile, ReadCheckpoint};
 use crate::error::{Error, Result};
@@ -75,7 +76,11 @@ pub const DATA_DIR: &str = "data";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeloggedConfig {
     /// Bound of the write cache in bytes; 0 turns it off (default 10 MiB, as Kafka Streams).
+    /// Ignored when `cache_budget` is set.
     pub cache_max_bytes: usize,
+    /// A budget the write cache shares with other caches (one bound for many stores, see
+    /// [`crate::cache_budget`]); `None`: a budget of `cache_max_bytes` of its own.
+    pub cache_budget: Option<Arc<CacheBudget>>,
     /// Records read from the changelog at a time while restoring (default 10 000).
     pub restore_batch: usize,
     /// Delete and rebuild a store whose on-disk format is incompatible instead of failing
@@ -91,10 +96,20 @@ pub struct ChangeloggedConfig {
     pub checkpoint_on_commit: bool,
 }
 
+impl ChangeloggedConfig {
+    /// The budget the store's write cache draws on.
+    pub fn budget(&self) -> Arc<CacheBudget> {
+        self.cache_budget
+            .clone()
+            .unwrap_or_else(|| CacheBudget::new(self.cache_max_bytes))
+    }
+}
+
 impl Default for ChangeloggedConfig {
     fn default() -> Self {
         Self {
             cache_max_bytes: 10 << 20,
+            cache_budget: None,
             restore_batch: 10_000,
             rebuild_incompatible: false,
             progress_interval: Duration::from_secs(10),
@@ -383,7 +398,7 @@ impl ChangeloggedStore {
             changelog: Arc::clone(&changelog),
             checkpoint: Arc::clone(&checkpoint),
         });
-        let cache = Arc::new(CachingKeyValueStore::new(logging, config.cache_max_bytes));
+        let cache = Arc::new(CachingKeyValueStore::with_budget(logging, config.budget()));
         Ok((
             Self {
                 name: name.to_owned(),

@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::cache_budget::{CacheBudget, CacheShare};
 use crate::changelog::{Change, Changelog};
 use crate::error::Result;
 use crate::keys::{decode_session_key, decode_windowed_key, session_key, windowed_key};
@@ -168,8 +169,10 @@ where
     F: Fn(&Path) -> Result<Arc<S>>,
     W: Fn(Arc<S>) -> Arc<dyn KeyValueStore>,
 {
+    // The store below the time cache does not cache again.
     let config = ChangeloggedConfig {
         cache_max_bytes: 0,
+        cache_budget: None,
         ..config.clone()
     };
     // The engine may be opened twice (an incompatible format rebuilt): keep the last one.
@@ -193,7 +196,8 @@ struct CachedLog<T> {
     /// Held while dirty entries are written down, so a reader never misses an entry that
     /// is in neither the cache nor the store.
     cache: Mutex<TimeCache<T>>,
-    cache_max_bytes: usize,
+    /// The cache's part of its budget; locked after `cache`.
+    share: Mutex<CacheShare>,
     /// The changelog (and engine view) key of a user key and slot.
     encode: fn(&[u8], T) -> Vec<u8>,
 }
@@ -201,13 +205,13 @@ struct CachedLog<T> {
 impl<T: Ord + Copy> CachedLog<T> {
     fn new(
         logged: ChangeloggedStore,
-        cache_max_bytes: usize,
+        budget: Arc<CacheBudget>,
         encode: fn(&[u8], T) -> Vec<u8>,
     ) -> Self {
         Self {
             logged,
             cache: Mutex::new(TimeCache::default()),
-            cache_max_bytes,
+            share: Mutex::new(CacheShare::new(budget)),
             encode,
         }
     }
@@ -222,13 +226,14 @@ impl<T: Ord + Copy> CachedLog<T> {
             .into_iter()
             .map(|(key, slot, value)| ((self.encode)(&key, slot), value))
             .collect();
+        self.share.lock().set(0);
         self.logged.write_batch(&batch)
     }
 
     /// Records a write (`None`: a delete) of `key`'s `slot`, at store time `time`, in the
     /// cache, or passes it down when caching is off.
     fn write(&self, key: &[u8], slot: T, time: i64, value: Option<&[u8]>) -> Result<()> {
-        if self.cache_max_bytes == 0 {
+        if !self.share.lock().budget().is_enabled() {
             let key = (self.encode)(key, slot);
             return match value {
                 Some(value) => self.logged.put(&key, value),
@@ -236,7 +241,9 @@ impl<T: Ord + Copy> CachedLog<T> {
             };
         }
         let mut cache = self.cache.lock();
-        if cache.write(key, slot, time, value) > self.cache_max_bytes {
+        let bytes = cache.write(key, slot, time, value);
+        let over = self.share.lock().set(bytes);
+        if over {
             self.write_down(&mut cache)?;
         }
         Ok(())
@@ -299,7 +306,7 @@ impl ChangeloggedWindowStore {
                 })
             },
         )?;
-        let log = CachedLog::new(logged, config.cache_max_bytes, |key, start| {
+        let log = CachedLog::new(logged, config.budget(), |key, start| {
             windowed_key(key, start)
         });
         Ok((Self { log, window }, report))
@@ -436,7 +443,7 @@ impl ChangeloggedSessionStore {
                 })
             },
         )?;
-        let log = CachedLog::new(logged, config.cache_max_bytes, |key, (end, start)| {
+        let log = CachedLog::new(logged, config.budget(), |key, (end, start)| {
             session_key(key, start, end)
         });
         Ok((Self { log, sessions }, report))

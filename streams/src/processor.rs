@@ -94,8 +94,9 @@ pub(crate) struct TaskState {
     pub partition: i32,
     pub output: Vec<SinkRecord>,
     pub counters: TaskCounters,
-    /// Bound of each aggregation's record cache (0: every update is forwarded at once).
-    pub record_cache_bytes: usize,
+    /// The budget aggregations' record caches draw on (`None`, or a budget of 0: every
+    /// update is forwarded at once).
+    pub record_cache: Option<std::sync::Arc<eddy_state::CacheBudget>>,
 }
 
 /// What a node may do when its task starts: open its stores and schedule punctuations.
@@ -260,8 +261,8 @@ impl Context<'_> {
     }
 
     /// The bound of an aggregation's record cache in bytes (0: caching off).
-    pub(crate) fn record_cache_bytes(&self) -> usize {
-        self.state.record_cache_bytes
+    pub(crate) fn record_cache(&self) -> Option<&std::sync::Arc<eddy_state::CacheBudget>> {
+        self.state.record_cache.as_ref().filter(|b| b.is_enabled())
     }
 }
 

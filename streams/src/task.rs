@@ -206,8 +206,8 @@ impl Task {
     }
 
     /// Sets the bound of each aggregation's record cache (0, the default: no caching).
-    pub fn set_record_cache_bytes(&mut self, bytes: usize) {
-        self.state.record_cache_bytes = bytes;
+    pub fn set_record_cache(&mut self, budget: std::sync::Arc<eddy_state::CacheBudget>) {
+        self.state.record_cache = Some(budget);
     }
 
     /// Makes every node forward what it holds back, parents first (a parent's flush may

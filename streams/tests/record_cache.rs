@@ -1,6 +1,7 @@
 //! Aggregations' record cache on the runtime (Kafka Streams' `cache.max.bytes.buffering`):
 //! the updates of a key between two commits reach the output topic as one record, and
-//! turning the cache off (`cache_max_bytes: 0`) forwards every update. On both backends.
+//! turning the cache off (`cache_max_bytes: 0`) forwards every update; `cache_max_bytes`
+//! bounds all the app's caches together, however many tasks and stores. On both backends.
 
 #[macro_use]
 mod common;
@@ -55,7 +56,56 @@ fn without_the_cache_every_update_is_sent(start: Start) {
     assert_eq!(out[0], ("a".to_string(), 1));
 }
 
+/// Twelve tasks, each with a record cache and a store write cache, share one 64 KiB bound:
+/// with many distinct keys and no commit, all 24 caches together stay within it (plus at
+/// most an entry each). A bound per cache would let them hold 24 times as much.
+fn one_bound_covers_every_cache_of_every_task(start: Start) {
+    const PARTITIONS: i32 = 12;
+    const KEYS_PER_PARTITION: usize = 1_500;
+    const BUDGET: usize = 64 << 10;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(&dir.path().join("broker"));
+    broker.create_topic("many", PARTITIONS, false);
+    for p in 0..PARTITIONS {
+        let keys: Vec<String> = (0..KEYS_PER_PARTITION)
+            .map(|i| format!("key-{p}-{i:05}"))
+            .collect();
+        let records: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "v")).collect();
+        broker.produce("many", p, &records, Some(1_000));
+    }
+    let b = eddy_streams::StreamsBuilder::new();
+    b.stream(
+        "many",
+        eddy_streams::serdes::Serdes::string(),
+        eddy_streams::serdes::Serdes::string(),
+    )
+    .group_by_key()
+    .count("many-counts");
+    let config = AppConfig {
+        threads: 1,
+        commit_interval: Duration::from_secs(3_600),
+        cache_max_bytes: BUDGET,
+        state_dir: dir.path().join("state"),
+        ..AppConfig::new("bounded", broker.backend.clone())
+    };
+    let app = App::new(b.build().unwrap(), config).start().unwrap();
+    let total = PARTITIONS as u64 * KEYS_PER_PARTITION as u64;
+    let mut most = 0;
+    wait_for("every record processed", || {
+        let metrics = app.metrics();
+        most = most.max(metrics.cache_bytes);
+        metrics.processed >= total
+    });
+    let slack = 2 * PARTITIONS as usize * 256;
+    assert!(
+        most > BUDGET / 2 && most <= BUDGET + slack,
+        "the caches held {most} bytes at most, bound {BUDGET}"
+    );
+    app.stop().unwrap();
+}
+
 on_each_backend!(
     cached_aggregation_sends_one_update_per_key_and_commit,
     without_the_cache_every_update_is_sent,
+    one_bound_covers_every_cache_of_every_task,
 );

@@ -94,11 +94,15 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> ChangeOutput<K, V> {
         change: Record<K, Change<V>>,
         value_len: usize,
     ) {
-        let bound = ctx.record_cache_bytes();
-        if bound == 0 {
-            self.direct.push(change);
-        } else if self.cache.update(key, change, value_len) > bound {
-            self.direct.extend(self.cache.take());
+        match ctx.record_cache() {
+            None => self.direct.push(change),
+            Some(budget) => {
+                if self.cache.update(budget, key, change, value_len) {
+                    // The budget (shared by every cache of the app) is over: this cache's
+                    // changes go down now.
+                    self.direct.extend(self.cache.take());
+                }
+            }
         }
     }
 

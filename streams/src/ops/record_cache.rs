@@ -9,6 +9,9 @@
 //! timestamp. Keys are forwarded in the order they were first updated.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use eddy_state::{CacheBudget, CacheShare};
 
 use crate::record::{Change, Record};
 
@@ -22,6 +25,8 @@ pub(crate) struct RecordCache<K, V> {
     /// Encoded size of each pending entry, to keep `bytes` exact as values change.
     sizes: Vec<usize>,
     bytes: usize,
+    /// This cache's part of the app's cache budget (from the first update on).
+    share: Option<CacheShare>,
 }
 
 impl<K, V> Default for RecordCache<K, V> {
@@ -31,19 +36,22 @@ impl<K, V> Default for RecordCache<K, V> {
             pending: Vec::new(),
             sizes: Vec::new(),
             bytes: 0,
+            share: None,
         }
     }
 }
 
 impl<K, V> RecordCache<K, V> {
     /// Merges an update of `key` (encoded: `key_bytes`; its new value encoded in
-    /// `value_len` bytes) into the pending change of that key. Returns the bytes now held.
+    /// `value_len` bytes) into the pending change of that key, counted in `budget`. Returns
+    /// whether the budget is now over its bound.
     pub fn update(
         &mut self,
+        budget: &Arc<CacheBudget>,
         key_bytes: &[u8],
         record: Record<K, Change<V>>,
         value_len: usize,
-    ) -> usize {
+    ) -> bool {
         let size = key_bytes.len() + value_len + ENTRY_OVERHEAD;
         match self.index.get(key_bytes) {
             Some(&i) => {
@@ -61,7 +69,9 @@ impl<K, V> RecordCache<K, V> {
                 self.bytes += size;
             }
         }
-        self.bytes
+        self.share
+            .get_or_insert_with(|| CacheShare::new(Arc::clone(budget)))
+            .set(self.bytes)
     }
 
     /// Takes every pending change, in first-update order, leaving the cache empty.
@@ -69,6 +79,9 @@ impl<K, V> RecordCache<K, V> {
         self.index.clear();
         self.sizes.clear();
         self.bytes = 0;
+        if let Some(share) = &mut self.share {
+            share.set(0);
+        }
         std::mem::take(&mut self.pending)
     }
 }
@@ -83,11 +96,13 @@ mod tests {
 
     #[test]
     fn merges_updates_per_key_keeping_the_first_old_value() {
+        let entry = 1 + 8 + ENTRY_OVERHEAD;
+        let budget = CacheBudget::new(3 * entry);
         let mut cache = RecordCache::default();
-        cache.update(b"a", change("a", 1, None, 10), 8);
-        cache.update(b"b", change("b", 5, Some(4), 11), 8);
-        let bytes = cache.update(b"a", change("a", 2, Some(1), 12), 8);
-        assert_eq!(bytes, 2 * (1 + 8 + ENTRY_OVERHEAD));
+        assert!(!cache.update(&budget, b"a", change("a", 1, None, 10), 8));
+        assert!(!cache.update(&budget, b"b", change("b", 5, Some(4), 11), 8));
+        assert!(!cache.update(&budget, b"a", change("a", 2, Some(1), 12), 8));
+        assert_eq!(budget.used(), 2 * entry);
         let out = cache.take();
         assert_eq!(
             out.iter()
@@ -95,10 +110,29 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![("a", Some(2), None, 12), ("b", Some(5), Some(4), 11)]
         );
+        assert_eq!(budget.used(), 0, "taking gives the bytes back");
         assert!(cache.take().is_empty());
+        cache.update(&budget, b"a", change("a", 3, Some(2), 13), 8);
+        assert_eq!(budget.used(), entry);
+    }
+
+    #[test]
+    fn caches_sharing_a_budget_are_over_it_together() {
+        let entry = 1 + 8 + ENTRY_OVERHEAD;
+        let budget = CacheBudget::new(3 * entry);
+        let (mut one, mut two) = (RecordCache::default(), RecordCache::default());
+        assert!(!one.update(&budget, b"a", change("a", 1, None, 10), 8));
+        assert!(!one.update(&budget, b"b", change("b", 1, None, 10), 8));
+        assert!(!two.update(&budget, b"c", change("c", 1, None, 10), 8));
+        assert!(
+            two.update(&budget, b"d", change("d", 1, None, 10), 8),
+            "4 of 3 entries"
+        );
+        drop(one);
         assert_eq!(
-            cache.update(b"a", change("a", 3, Some(2), 13), 8),
-            1 + 8 + ENTRY_OVERHEAD
+            budget.used(),
+            2 * entry,
+            "a dropped cache gives its bytes back"
         );
     }
 }

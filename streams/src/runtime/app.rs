@@ -67,6 +67,9 @@ pub struct MetricsSnapshot {
     /// Records sent to each output topic (sinks and repartition topics) since the app
     /// started.
     pub produced: BTreeMap<String, u64>,
+    /// Bytes held by all its caches (record caches and store write caches), which
+    /// `cache_max_bytes` bounds together.
+    pub cache_bytes: usize,
 }
 
 pub(super) struct Shared_ {
@@ -75,6 +78,9 @@ pub(super) struct Shared_ {
     pub(super) stores: RwLock<HashMap<(String, i32), StoreHandle>>,
     pub(super) failure: Mutex<Option<String>>,
     pub(super) started: Instant,
+    /// One cache budget for every store write cache and record cache of the app
+    /// (`cache_max_bytes`).
+    pub(super) cache_budget: Arc<eddy_state::CacheBudget>,
 }
 
 /// A running app: stop it, query its stores, read its metrics.
@@ -113,6 +119,7 @@ impl App {
             stores: RwLock::new(HashMap::new()),
             failure: Mutex::new(None),
             started: Instant::now(),
+            cache_budget: eddy_state::CacheBudget::new(self.config.cache_max_bytes),
         });
         let env = match self.config.store_engine {
             StoreEngine::RocksDb => Some(Arc::new(RocksEnv::new(RocksConfig {
@@ -378,6 +385,7 @@ impl RunningApp {
                 .iter()
                 .map(|(t, n)| (t.clone(), *n))
                 .collect(),
+            cache_bytes: self.shared.cache_budget.used(),
         }
     }
 

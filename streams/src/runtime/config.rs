@@ -49,8 +49,10 @@ pub struct AppConfig {
     pub state_dir: PathBuf,
     /// Memory for all RocksDB stores of the app: block cache and memtables (default 256 MiB).
     pub memory_budget_bytes: usize,
-    /// Bound of each store's write cache and each aggregation's record cache, bytes, per
-    /// task (default 10 MiB; 0 turns both off).
+    /// One bound for all the app's caches together, in bytes: every store's write cache
+    /// and every aggregation's record cache, in every task (Kafka Streams'
+    /// `statestore.cache.max.bytes`; default 10 MiB; 0 turns them off). A cache written
+    /// while the total is over it evicts its own oldest entries.
     pub cache_max_bytes: usize,
     /// Store engine (default RocksDB).
     pub store_engine: StoreEngine,

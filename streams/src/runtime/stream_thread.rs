@@ -420,7 +420,7 @@ impl StreamThread {
             &self.config.application_id,
             with_globals,
         )?;
-        task.set_record_cache_bytes(self.config.cache_max_bytes);
+        task.set_record_cache(Arc::clone(&self.shared.cache_budget));
         let mut registry = self.shared.stores.write();
         for (name, handle) in handles {
             registry.insert((name, id.partition), handle);
@@ -449,7 +449,7 @@ impl StreamThread {
             partition,
         )?;
         let config = ChangeloggedConfig {
-            cache_max_bytes: self.config.cache_max_bytes,
+            cache_budget: Some(Arc::clone(&self.shared.cache_budget)),
             checkpoint_on_commit: self.config.processing_guarantee
                 == ProcessingGuarantee::AtLeastOnce,
             ..ChangeloggedConfig::default()
