@@ -50,6 +50,16 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// The changelog's writer lost the right to write it: a newer writer fenced it, or its
+    /// transaction was aborted under it (exactly-once). The store's owner should close it
+    /// without committing and reopen it, restoring from the changelog.
+    #[error("changelog of store {store}: its writer was fenced: {message}")]
+    ChangelogFenced {
+        /// The store's name.
+        store: String,
+        /// What the broker said.
+        message: String,
+    },
     /// An invalid argument (a window size of zero, a retention shorter than a window, ...).
     #[error("invalid store configuration: {0}")]
     InvalidConfig(String),

@@ -141,7 +141,7 @@ impl Changelog for BrokerChangelog {
                 Some(txn) => txn
                     .lock()
                     .append(&self.topic, self.partition, &pending[from..to])
-                    .map_err(|e| e.to_string()),
+                    .map(|_| ()),
                 None => self
                     .runtime
                     .block_on(self.broker.produce(
@@ -150,11 +150,18 @@ impl Changelog for BrokerChangelog {
                         &pending[from..to],
                         Durability::Durable,
                     ))
-                    .map_err(|e| e.to_string()),
+                    .map(|_| ())
+                    .map_err(crate::Error::from),
             };
             if let Err(e) = appended {
                 // What was appended stays appended; the rest stays pending for a retry.
                 pending.drain(..from);
+                if e.is_task_migrated() {
+                    return Err(eddy_state::Error::ChangelogFenced {
+                        store: self.name.clone(),
+                        message: e.to_string(),
+                    });
+                }
                 return Err(self.error("appending to", e));
             }
             from = to;

@@ -49,6 +49,13 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A stream thread lost its tasks: its transaction was fenced or aborted by the
+    /// coordinator (a newer producer with its transactional id, or its timeout), or a
+    /// rebalance moved its partitions while it committed. The thread closes the tasks without
+    /// committing, rewinds to the committed offsets, reopens them (their stores from their
+    /// changelogs) and goes on (Kafka Streams' `TaskMigratedException`).
+    #[error("tasks migrated: {0}")]
+    TaskMigrated(String),
     /// The application is not running (stopped, or a thread failed).
     #[error("application is not running: {0}")]
     NotRunning(String),
@@ -57,6 +64,14 @@ pub enum Error {
 impl Error {
     pub(crate) fn topology(message: impl Into<String>) -> Self {
         Self::Topology(message.into())
+    }
+
+    /// Whether the thread recovers from it by closing its tasks and rejoining.
+    pub fn is_task_migrated(&self) -> bool {
+        matches!(
+            self,
+            Self::TaskMigrated(_) | Self::State(eddy_state::Error::ChangelogFenced { .. })
+        )
     }
 }
 

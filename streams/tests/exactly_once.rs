@@ -425,3 +425,82 @@ fn rand_seed() -> u64 {
         .subsec_nanos() as u64;
     xorshift(nanos | 1)
 }
+
+/// A thread whose transaction the coordinator aborts under it (its timeout passed: the
+/// broker's maintenance pass fences it) loses its tasks, recovers them and goes on: the app
+/// keeps running and the committed output is still exactly 1..n per key.
+fn an_aborted_transaction_is_recovered_from_in_place(start: common::Start) {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(&dir.path().join("broker"));
+    for topic in ["eos-in", "eos-out"] {
+        broker.create_topic(topic, PARTITIONS, false);
+    }
+    let produce = |from: usize, to: usize| {
+        for i in from..to {
+            let k = key(i % KEYS);
+            broker.produce(
+                "eos-in",
+                partition_for_key(k.as_bytes(), PARTITIONS),
+                &[(&k, "x")],
+                None,
+            );
+        }
+    };
+    produce(0, 100);
+    let config = AppConfig {
+        threads: 1,
+        // Long enough that the fencing lands inside an open transaction.
+        commit_interval: Duration::from_secs(2),
+        state_dir: dir.path().join("state"),
+        cache_max_bytes: 0,
+        processing_guarantee: ProcessingGuarantee::ExactlyOnceV2,
+        ..AppConfig::new(APP_ID, broker.backend.clone())
+    };
+    let app = App::new(topology(), config).start().unwrap();
+    common::wait_for("the first commit", || app.metrics().commits >= 1);
+    produce(100, 200);
+    // Processed, not yet committed: the records are in an open transaction.
+    common::wait_for("the second batch processed", || {
+        app.metrics().processed >= 200
+    });
+    let b = broker.broker().clone();
+    broker
+        .block_on(b.run_maintenance(eddy_broker::now_ms() + 60_000))
+        .unwrap();
+    let fenced = broker
+        .block_on(b.list_transactions())
+        .into_iter()
+        .filter(|t| t.status.name() == "CompleteAbort")
+        .count();
+    assert!(fenced >= 1, "the maintenance pass aborted no transaction");
+    produce(200, 300);
+    let counts = || {
+        let mut by_key: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for (k, v) in broker.read("eos-out") {
+            by_key
+                .entry(String::from_utf8(k.to_vec()).unwrap())
+                .or_default()
+                .push(i64::from_be_bytes(v.unwrap()[..].try_into().unwrap()));
+        }
+        by_key
+    };
+    common::wait_for("every record counted and committed", || {
+        counts().values().map(Vec::len).sum::<usize>() >= 300
+    });
+    assert!(app.is_running(), "the app stopped: {:?}", app.failure());
+    for k in 0..KEYS {
+        let expected: Vec<i64> = (1..=60).collect();
+        assert_eq!(counts()[&key(k)], expected, "{}", key(k));
+    }
+    app.stop().unwrap();
+}
+
+#[test]
+fn an_aborted_transaction_is_recovered_from_in_place_on_embedded() {
+    an_aborted_transaction_is_recovered_from_in_place(TestBroker::embedded);
+}
+
+#[test]
+fn an_aborted_transaction_is_recovered_from_in_place_on_kafka() {
+    an_aborted_transaction_is_recovered_from_in_place(TestBroker::kafka);
+}

@@ -16,7 +16,7 @@ use parking_lot::{Mutex, RwLock};
 use super::backend::{Backend, Consumer, Member};
 use super::config::{AppConfig, ProcessingGuarantee, StoreEngine};
 use super::plan::Plan;
-use super::stream_thread::{StreamThread, ThreadContext};
+use super::stream_thread::{ProducerFactory, StreamThread, ThreadContext};
 use crate::error::{Error, Result};
 use crate::processor::StoreHandle;
 use crate::serdes::{SerdeRef, Shared};
@@ -137,17 +137,18 @@ impl App {
             None
         };
         for index in 0..self.config.threads {
-            let backend = &self.config.backend;
-            let producer = match &process_id {
-                // One transactional id per thread of this instance, stable across its
-                // restarts: a restarted thread fences its earlier self and aborts what that
-                // left open.
-                Some(process) => backend.transactional_producer(&format!(
-                    "{}-{process}-{index}",
-                    self.config.application_id
-                ))?,
-                None => backend.producer()?,
-            };
+            // One transactional id per thread of this instance, stable across its restarts:
+            // a restarted thread fences its earlier self and aborts what that left open.
+            let transactional_id = process_id
+                .as_ref()
+                .map(|process| format!("{}-{process}-{index}", self.config.application_id));
+            let backend = Arc::clone(&self.config.backend);
+            let new_producer: ProducerFactory = Box::new(move || match &transactional_id {
+                Some(id) => backend.transactional_producer(id),
+                None => backend.producer(),
+            });
+            // The first one now: a broker that refuses it fails the start, not a thread.
+            let producer = new_producer()?;
             let member = Member {
                 index,
                 count: self.config.threads,
@@ -157,6 +158,7 @@ impl App {
             let thread = StreamThread::new(
                 member,
                 producer,
+                new_producer,
                 ThreadContext {
                     topology: self.topology.clone(),
                     config: self.config.clone(),

@@ -18,10 +18,19 @@ use crate::error::{Error, Result};
 /// latest (a restart of the same thread aborts it at once).
 const TRANSACTION_TIMEOUT_MS: i32 = 10_000;
 
-fn txn_error(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Backend {
-        backend: "embedded",
-        message: format!("{what}: {e}"),
+/// A broker error of a transactional call: fencing and a transaction the coordinator no
+/// longer has open (it timed out) mean the thread's tasks are lost, not that it must stop.
+fn txn_error(what: &str, e: eddy_broker::Error) -> Error {
+    use eddy_broker::Error as Broker;
+    match e {
+        Broker::ProducerFenced { .. }
+        | Broker::InvalidProducerEpoch { .. }
+        | Broker::InvalidProducerIdMapping { .. }
+        | Broker::InvalidTxnState { .. } => Error::TaskMigrated(format!("{what}: {e}")),
+        e => Error::Backend {
+            backend: "embedded",
+            message: format!("{what}: {e}"),
+        },
     }
 }
 

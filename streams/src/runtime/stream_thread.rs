@@ -66,6 +66,12 @@ pub(super) struct StreamThread {
     /// The thread's record collector: its one producer, for sinks, repartition topics and
     /// every changelog of its tasks' stores (not a client per store).
     producer: Box<dyn Producer>,
+    /// Makes a new producer when the thread recovers from lost tasks (a fenced
+    /// transactional producer cannot go on).
+    new_producer: ProducerFactory,
+    /// Recoveries since the last successful commit: past [`MAX_RECOVERIES`] the thread
+    /// stops with the error.
+    recoveries: u32,
     topology: Arc<Topology>,
     config: AppConfig,
     plan: Arc<Plan>,
@@ -83,6 +89,13 @@ pub(super) struct StreamThread {
     closed_counters: crate::processor::TaskCounters,
 }
 
+/// Makes a stream thread's producer (transactional under exactly-once).
+pub(super) type ProducerFactory = Box<dyn Fn() -> Result<Box<dyn Producer>> + Send>;
+
+/// Consecutive recoveries from lost tasks without a commit in between before the thread
+/// gives up: something is wrong beyond a rebalance or a fenced transaction.
+const MAX_RECOVERIES: u32 = 5;
+
 /// What every stream thread of an app shares.
 pub(super) struct ThreadContext {
     pub topology: Arc<Topology>,
@@ -97,7 +110,12 @@ pub(super) struct ThreadContext {
 impl StreamThread {
     /// A thread that will consume as `member` and produce (and keep its changelogs)
     /// through `producer`.
-    pub(super) fn new(member: Member, producer: Box<dyn Producer>, context: ThreadContext) -> Self {
+    pub(super) fn new(
+        member: Member,
+        producer: Box<dyn Producer>,
+        new_producer: ProducerFactory,
+        context: ThreadContext,
+    ) -> Self {
         let ThreadContext {
             topology,
             config,
@@ -109,6 +127,8 @@ impl StreamThread {
         Self {
             member,
             producer,
+            new_producer,
+            recoveries: 0,
             topology,
             config,
             plan,
@@ -124,14 +144,53 @@ impl StreamThread {
     }
 
     pub(super) fn run(mut self) -> Result<()> {
-        let backend = self.config.backend.clone();
-        let mut consumer = backend.consumer(
+        let mut consumer = self.consumer()?;
+        let mut reported = crate::processor::TaskCounters::default();
+        loop {
+            match self.process_until_stopped(&mut *consumer, &mut reported) {
+                Ok(()) => break,
+                Err(e) if e.is_task_migrated() && self.recoveries < MAX_RECOVERIES => {
+                    self.recoveries += 1;
+                    tracing::warn!(error = %e, recovery = self.recoveries,
+                        "tasks lost; closing them without a commit and rejoining");
+                    consumer = self.recover(consumer)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.commit(&mut *consumer)?;
+        self.report(&mut reported);
+        self.close_all();
+        Ok(())
+    }
+
+    fn consumer(&self) -> Result<Box<dyn Consumer>> {
+        self.config.backend.consumer(
             &self.config.application_id,
             &self.plan.source_topics,
             self.member,
-        )?;
+        )
+    }
+
+    /// After lost tasks: closes every task without committing (their stores, reopened,
+    /// restore from the changelogs' committed records), drops the consumer (which leaves the
+    /// group) and the producer (aborting what it had open), and starts again from the
+    /// committed offsets with new ones.
+    fn recover(&mut self, consumer: Box<dyn Consumer>) -> Result<Box<dyn Consumer>> {
+        self.close_all();
+        self.positions.clear();
+        drop(consumer);
+        self.producer = (self.new_producer)()?;
+        self.consumer()
+    }
+
+    /// The poll loop, until the app stops (`Ok`) or something fails.
+    fn process_until_stopped(
+        &mut self,
+        consumer: &mut dyn Consumer,
+        reported: &mut crate::processor::TaskCounters,
+    ) -> Result<()> {
         let mut last_commit = Instant::now();
-        let mut reported = crate::processor::TaskCounters::default();
         loop {
             if self.shared.stop.load(Ordering::SeqCst) {
                 break;
@@ -143,32 +202,29 @@ impl StreamThread {
             }
             self.buffer(polled)?;
             // Before processing: the lag is what this poll left to do.
-            self.report_lag(&*consumer, &assignment);
-            self.process_buffered(&*consumer)?;
+            self.report_lag(consumer, &assignment);
+            self.process_buffered(consumer)?;
             let now = eddy_broker::now_ms();
             for running in self.tasks.values_mut().filter(|t| !t.suspended) {
                 running.task.punctuate_wall_clock(now)?;
             }
             self.send_outputs()?;
-            self.report(&mut reported);
+            self.report(reported);
             let revoking = consumer.revoking();
             if !revoking.is_empty() {
                 // Everything done so far becomes durable and committed while the partitions
                 // are still ours; then they go.
-                self.commit(&mut *consumer)?;
+                self.commit(consumer)?;
                 last_commit = Instant::now();
                 self.suspend_revoked(&revoking);
                 consumer.release_revoked()?;
                 continue;
             }
             if last_commit.elapsed() >= self.config.commit_interval {
-                self.commit(&mut *consumer)?;
+                self.commit(consumer)?;
                 last_commit = Instant::now();
             }
         }
-        self.commit(&mut *consumer)?;
-        self.report(&mut reported);
-        self.close_all();
         Ok(())
     }
 
@@ -590,6 +646,7 @@ impl StreamThread {
         // At-least-once: a flush and the consumer's commit; exactly-once: the offsets go in
         // the thread's transaction, which commits outputs, changelogs and offsets at once.
         self.producer.commit_offsets(&offsets, consumer)?;
+        self.recoveries = 0;
         let micros = started.elapsed().as_micros() as u64;
         let m = &self.shared.metrics;
         m.commits.fetch_add(1, Ordering::Relaxed);

@@ -195,21 +195,35 @@ impl TestBroker {
             let end = self.end_offset(topic, p);
             let mut offset = 0;
             while offset < end {
+                // read_committed, past whole batches: transaction markers and aborted batches
+                // hold offsets no committed record shows.
                 let fetched = self
-                    .block_on(self.broker.fetch(topic, p, offset, 1 << 20, Duration::ZERO))
+                    .block_on(self.broker.fetch_isolated(
+                        topic,
+                        p,
+                        offset,
+                        1 << 20,
+                        Duration::ZERO,
+                        eddy_broker::Isolation::ReadCommitted,
+                    ))
                     .unwrap();
-                for r in decode_records(&fetched.records).unwrap() {
+                let Some(next) = eddy_broker::batch::next_offset_after(&fetched.records) else {
+                    break;
+                };
+                let committed =
+                    eddy_broker::batch::without_aborted(&fetched.records, &fetched.aborted);
+                for r in decode_records(&committed).unwrap() {
                     if r.offset >= offset {
-                        offset = r.offset + 1;
                         out.push((p, r));
                     }
                 }
+                offset = next;
             }
         }
         out
     }
 
-    /// Every record of `topic`, partition by partition, as (key, value) bytes.
+    /// Every committed record of `topic`, partition by partition, as (key, value) bytes.
     pub fn read(&self, topic: &str) -> Vec<(Bytes, Option<Bytes>)> {
         self.read_records(topic)
             .into_iter()

@@ -41,6 +41,19 @@ impl KafkaChangelog {
         }
     }
 
+    /// A failed write: fencing (exactly-once) is [`eddy_state::Error::ChangelogFenced`], so
+    /// the stream thread recovers its tasks instead of stopping.
+    fn write_error(&self, e: crate::Error) -> eddy_state::Error {
+        if e.is_task_migrated() {
+            eddy_state::Error::ChangelogFenced {
+                store: self.name.clone(),
+                message: e.to_string(),
+            }
+        } else {
+            self.error(e)
+        }
+    }
+
     fn watermarks(&self) -> eddy_state::Result<(i64, i64)> {
         self.reader
             .lock()
@@ -71,9 +84,9 @@ impl Changelog for KafkaChangelog {
                     None,
                     &[],
                 )
-                .map_err(|e| self.error(e))?;
+                .map_err(|e| self.write_error(e))?;
         }
-        flush(&self.txn.producer).map_err(|e| self.error(e))?;
+        flush(&self.txn.producer).map_err(|e| self.write_error(self.txn.classify(e)))?;
         self.end_offset()
     }
 

@@ -8,13 +8,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers as _, Message, Timestamp};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 
 use super::{MAX_POLL_RECORDS, kafka_error};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::record::SourceRecord;
 use crate::runtime::backend::{Consumer, Polled};
 
@@ -221,7 +221,15 @@ impl Consumer for KafkaConsumer {
         }
         self.consumer
             .commit(&list, CommitMode::Sync)
-            .map_err(|e| kafka_error("committing offsets", e))
+            .map_err(|e| match e.rdkafka_error_code() {
+                // The group moved on (a rebalance this member missed): its tasks are lost.
+                Some(
+                    RDKafkaErrorCode::RebalanceInProgress
+                    | RDKafkaErrorCode::IllegalGeneration
+                    | RDKafkaErrorCode::UnknownMemberId,
+                ) => Error::TaskMigrated(format!("committing offsets: {e}")),
+                _ => kafka_error("committing offsets", e),
+            })
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

@@ -109,9 +109,22 @@ impl ThreadTransaction {
         if self.transactional && !self.open.swap(true, Ordering::SeqCst) {
             self.producer
                 .begin_transaction()
-                .map_err(|e| kafka_error("beginning a transaction", e))?;
+                .map_err(|e| self.classify(kafka_error("beginning a transaction", e)))?;
         }
         Ok(())
+    }
+
+    /// Under exactly-once, an error after which the producer cannot go on (librdkafka
+    /// reports a fatal error: it was fenced) or its transaction was aborted means the
+    /// thread's tasks are lost ([`Error::TaskMigrated`]), not that the thread must stop.
+    pub(super) fn classify(&self, error: Error) -> Error {
+        if !self.transactional {
+            return error;
+        }
+        match self.producer.client().fatal_error() {
+            Some((code, reason)) => Error::TaskMigrated(format!("{error} ({code:?}: {reason})")),
+            None => error,
+        }
     }
 
     pub(super) fn send(
@@ -133,6 +146,7 @@ impl ThreadTransaction {
             timestamp,
             headers,
         )
+        .map_err(|e| self.classify(e))
     }
 
     /// Sends the input offsets in the transaction and commits it. An error that leaves the
@@ -167,9 +181,15 @@ impl ThreadTransaction {
         {
             tracing::warn!(error = %abort, "aborting the failed transaction failed too");
         }
-        result.map_err(|e| kafka_error("committing the transaction", e))?;
+        // The transaction is over either way (committed, aborted, or the producer fenced):
+        // a failure loses the thread's tasks.
+        if let Err(e) = result {
+            return Err(Error::TaskMigrated(format!(
+                "committing the transaction: {e}"
+            )));
+        }
         if let Some(failure) = self.producer.context().first.lock().take() {
-            return Err(kafka_error("delivering records", failure));
+            return Err(self.classify(kafka_error("delivering records", failure)));
         }
         Ok(())
     }
@@ -199,7 +219,7 @@ impl Producer for KafkaProducer {
     }
 
     fn flush(&mut self) -> Result<()> {
-        flush(&self.txn.producer)
+        flush(&self.txn.producer).map_err(|e| self.txn.classify(e))
     }
 
     fn commit_offsets(
