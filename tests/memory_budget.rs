@@ -521,10 +521,13 @@ fn a_produce_flood_larger_than_the_budget_is_read_at_the_budget() {
     let total = (PRODUCERS * REQUESTS_PER_PRODUCER * FLOOD_RECORD) as u64;
     // A frame is copied once on its way into the log (outside the budget, for as long as
     // the append takes), and the blocking threads that append and fsync have their own
-    // stacks and malloc arenas: allow for those.
+    // stacks and malloc arenas: allow for those. Alone this grows by 20-30 MiB; on a loaded
+    // machine (CI, tests in parallel on 2 cores) appends take longer, tokio starts more
+    // blocking threads, each with an arena, and a run grew by 68 MiB. Without the budget it
+    // grows by about 235 MiB.
     check_growth(
         FLOOD_BUDGET,
-        4 * FLOOD_BUDGET + 16 * MIB,
+        8 * FLOOD_BUDGET + 16 * MIB,
         &format!("{PRODUCERS} producers sent {} MiB", total / MIB),
         flood,
     );

@@ -77,7 +77,7 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
             log.dir().to_path_buf(),
             log.active_base_offset(),
             log.compaction_checkpoint,
-            log.txns.clone(),
+            log.txns.aborted_index(),
             log.last_stable_offset(),
         )
     };
@@ -92,7 +92,7 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
     // Segments held back by an open transaction are looked at again at the next pass.
     let held_back = eligible < closed.len();
     closed.truncate(eligible);
-    let aborted = |r: &Record| r.transactional && txns.is_aborted(r.producer_id, r.offset);
+    let aborted = |r: &Record| r.transactional && txns.contains(r.producer_id, r.offset);
     let mut stats = CompactionStats::default();
     if !config.cleanup_policy.compact || closed.is_empty() {
         return Ok(stats);

@@ -85,12 +85,37 @@ impl LogTxns {
         }
     }
 
+    /// The aborted transactions by producer, for [`AbortedIndex::contains`] lookups (a
+    /// compaction pass asks once per record).
+    pub fn aborted_index(&self) -> AbortedIndex {
+        let mut by_producer: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
+        for t in &self.aborted {
+            // In marker order, so each producer's list is sorted by marker offset.
+            by_producer
+                .entry(t.producer_id)
+                .or_default()
+                .push((t.first_offset, t.last_offset));
+        }
+        AbortedIndex { by_producer }
+    }
+}
+
+/// Aborted transactions by producer id, each producer's sorted by marker offset.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct AbortedIndex {
+    by_producer: HashMap<i64, Vec<(i64, i64)>>,
+}
+
+impl AbortedIndex {
     /// Whether a record at `offset` of `producer_id` belongs to an aborted transaction
-    /// (compaction drops those).
-    pub fn is_aborted(&self, producer_id: i64, offset: i64) -> bool {
-        self.aborted.iter().any(|t| {
-            t.producer_id == producer_id && t.first_offset <= offset && offset < t.last_offset
-        })
+    /// (compaction drops those). A producer's transactions do not overlap, so the only
+    /// candidate is its first one whose marker lies past the offset.
+    pub fn contains(&self, producer_id: i64, offset: i64) -> bool {
+        let Some(ranges) = self.by_producer.get(&producer_id) else {
+            return false;
+        };
+        let i = ranges.partition_point(|&(_, last)| last <= offset);
+        ranges.get(i).is_some_and(|&(first, _)| first <= offset)
     }
 }
 
@@ -137,7 +162,16 @@ mod tests {
                 last_offset: 9
             }]
         );
-        assert!(txns.is_aborted(2, 5) && !txns.is_aborted(1, 5) && !txns.is_aborted(2, 9));
+        // Producer 2 aborts a second transaction, [11, 13).
+        txns.on_batch(&batch(2, 11, true));
+        txns.on_marker(2, 13, Outcome::Abort);
+        let index = txns.aborted_index();
+        assert!(index.contains(2, 5) && !index.contains(1, 5) && !index.contains(2, 9));
+        assert!(
+            !index.contains(2, 4),
+            "before the transaction's first record"
+        );
+        assert!(index.contains(2, 12) && !index.contains(2, 10) && !index.contains(2, 13));
     }
 
     #[test]
