@@ -22,23 +22,22 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use kafka_protocol::records::Compression;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::batch::{NewRecord, encode_batch};
-use crate::config::{CleanupPolicy, TopicConfig, validate_topic_name};
+use crate::config::{TopicConfig, validate_topic_name};
 use crate::error::{Error, IoContext, Result};
 use crate::group_offsets::{LocalGroups, OFFSETS_TOPIC, OffsetCache};
 use crate::log::compaction::CompactionStats;
-use crate::log::{AppendInfo, Log, LogRecovery, write_atomically};
-use crate::partition::{Durability, FetchResult, FlushPolicy, Isolation, Partition};
+use crate::log::{Log, LogRecovery, write_atomically};
+use crate::partition::{FlushPolicy, Partition};
 
 mod data_dir;
+mod data_path;
+mod internal_topics;
 mod offsets;
 mod transactions;
 
@@ -282,61 +281,6 @@ impl Broker {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.inner.config.data_dir
-    }
-
-    async fn load_offsets(&self) -> Result<()> {
-        self.ensure_internal_topic(OFFSETS_TOPIC).await?;
-        let offsets = &self.inner.offsets;
-        self.replay_internal_topic(OFFSETS_TOPIC, |record| {
-            offsets.apply_record(record);
-            Ok(())
-        })
-        .await
-    }
-
-    /// Creates an internal compacted topic (one partition) if it is missing.
-    async fn ensure_internal_topic(&self, topic: &str) -> Result<()> {
-        if self.topic(topic).is_ok() {
-            return Ok(());
-        }
-        let config = TopicConfig {
-            cleanup_policy: CleanupPolicy::COMPACT,
-            segment_bytes: 100 << 20,
-            ..TopicConfig::default()
-        };
-        match self.create_topic(topic, config).await {
-            Ok(_) | Err(Error::TopicAlreadyExists(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Passes every record of an internal topic to `apply`, oldest first (none if the topic
-    /// does not exist).
-    async fn replay_internal_topic(
-        &self,
-        topic: &str,
-        mut apply: impl FnMut(&crate::batch::Record) -> Result<()>,
-    ) -> Result<()> {
-        let Ok(partition) = self.partition(topic, 0) else {
-            return Ok(());
-        };
-        let mut offset = partition.log_start_offset();
-        let end = partition.log_end_offset();
-        while offset < end {
-            let fetched = partition
-                .fetch(offset, 1 << 20, Duration::ZERO, Isolation::ReadUncommitted)
-                .await?;
-            // Advance by batch headers: a batch whose records were all compacted away still
-            // moves the position.
-            let Some(next) = crate::batch::next_offset_after(&fetched.records) else {
-                break;
-            };
-            offset = next;
-            for record in &crate::batch::decode_records(&fetched.records)? {
-                apply(record)?;
-            }
-        }
-        Ok(())
     }
 
     fn start_background_tasks(&self) {
@@ -689,106 +633,6 @@ impl Broker {
             "added partitions"
         );
         self.describe_topic(name)
-    }
-
-    /// Appends records to a partition as one batch; returns the offsets they were given.
-    pub async fn produce(
-        &self,
-        topic: &str,
-        partition: i32,
-        records: &[NewRecord],
-        durability: Durability,
-    ) -> Result<AppendInfo> {
-        let batch = encode_batch(records, now_ms(), Compression::None)?;
-        self.produce_batch(topic, partition, batch, durability)
-            .await
-    }
-
-    /// Appends pre-encoded RecordBatch v2 bytes (one or more batches, as a Kafka producer
-    /// sends them). Every batch is checked first; nothing is written if one is bad.
-    pub async fn produce_batch(
-        &self,
-        topic: &str,
-        partition: i32,
-        batches: Bytes,
-        durability: Durability,
-    ) -> Result<AppendInfo> {
-        self.partition(topic, partition)?
-            .append(batches, durability)
-            .await
-    }
-
-    /// Reads whole batches from `offset`, up to `max_bytes` (but at least one batch). At the
-    /// log end it waits up to `max_wait` for data and returns as soon as some arrives.
-    pub async fn fetch(
-        &self,
-        topic: &str,
-        partition: i32,
-        offset: i64,
-        max_bytes: usize,
-        max_wait: Duration,
-    ) -> Result<FetchResult> {
-        self.fetch_isolated(
-            topic,
-            partition,
-            offset,
-            max_bytes,
-            max_wait,
-            Isolation::ReadUncommitted,
-        )
-        .await
-    }
-
-    /// Like [`Broker::fetch`], reading as `isolation` says: `read_committed` stops at the
-    /// last stable offset and lists the aborted transactions among the batches returned
-    /// ([`FetchResult::aborted`]; [`crate::batch::without_aborted`] drops them).
-    pub async fn fetch_isolated(
-        &self,
-        topic: &str,
-        partition: i32,
-        offset: i64,
-        max_bytes: usize,
-        max_wait: Duration,
-        isolation: Isolation,
-    ) -> Result<FetchResult> {
-        self.partition(topic, partition)?
-            .fetch(offset, max_bytes, max_wait, isolation)
-            .await
-    }
-
-    /// Looks up an offset: earliest, latest, or the first at or after a timestamp (with that
-    /// record's timestamp; `None` if no record is that new).
-    pub async fn list_offset(
-        &self,
-        topic: &str,
-        partition: i32,
-        spec: OffsetSpec,
-    ) -> Result<Option<(i64, i64)>> {
-        let partition = self.partition(topic, partition)?;
-        match spec {
-            OffsetSpec::Earliest => Ok(Some((partition.log_start_offset(), -1))),
-            OffsetSpec::Latest => Ok(Some((partition.log_end_offset(), -1))),
-            OffsetSpec::LastStable => Ok(Some((partition.last_stable_offset(), -1))),
-            OffsetSpec::Timestamp(ts) => partition.offset_for_timestamp(ts).await,
-        }
-    }
-
-    /// Fsyncs a partition if anything was appended since its last fsync: makes
-    /// [`Durability::Written`](crate::Durability::Written) appends durable (the streams runtime's commit does this).
-    pub async fn flush(&self, topic: &str, partition: i32) -> Result<()> {
-        self.partition(topic, partition)?.flush_if_dirty().await
-    }
-
-    /// Moves a partition's log start offset forward to `offset` (Kafka's DeleteRecords).
-    pub async fn delete_records(&self, topic: &str, partition: i32, offset: i64) -> Result<i64> {
-        self.partition(topic, partition)?
-            .delete_records_before(offset)
-            .await
-    }
-
-    /// Rolls a partition's active segment (mostly for tests and tools).
-    pub async fn roll(&self, topic: &str, partition: i32) -> Result<()> {
-        self.partition(topic, partition)?.roll().await
     }
 
     /// Runs retention and compaction on every partition now, as of `now_ms`, and forgets the
