@@ -120,56 +120,84 @@ impl Broker {
             }
         };
         let mut guard = slot.lock().await;
-        let now = now_ms();
-        let metadata = match guard.take() {
-            None => TxnMetadata::new(
-                transactional_id,
-                self.allocate_producer_id().await?,
-                timeout_ms,
-                now,
-            ),
-            Some(mut metadata) => {
-                // Reserved before the call so that the closure needs no await.
-                let spare_id = if metadata.producer_epoch >= i16::MAX - 1 {
-                    self.allocate_producer_id().await?
-                } else {
-                    -1
-                };
-                let step = match metadata.reinitialise(expected, timeout_ms, || spare_id, now) {
-                    Ok(step) => step,
-                    Err(e) => {
-                        *guard = Some(metadata);
-                        return Err(e);
-                    }
-                };
-                if let InitStep::Finish {
-                    outcome,
-                    then_reinitialise,
-                } = step
-                {
-                    let finished = match self.persist(&metadata).await {
-                        Ok(()) => self.finish(&mut metadata, outcome).await,
-                        Err(e) => Err(e),
-                    };
-                    if let Err(e) = finished {
-                        // Left preparing (persisted or not): the next attempt finishes it.
-                        *guard = Some(metadata);
-                        return Err(e);
-                    }
-                    if then_reinitialise {
-                        metadata.reinitialise(None, timeout_ms, || spare_id, now)?;
-                    }
-                }
-                metadata
+        match self
+            .reinitialise(transactional_id, guard.clone(), timeout_ms, expected)
+            .await
+        {
+            Ok(metadata) => {
+                self.inner
+                    .transactions
+                    .note(transactional_id, Some(&metadata));
+                let answer = (metadata.producer_id, metadata.producer_epoch);
+                *guard = Some(metadata);
+                Ok(answer)
             }
+            Err((e, kept)) => {
+                // What the record is now, as far as disk and partitions know.
+                *guard = kept;
+                if guard.is_none() {
+                    // A new id that could not be set up: no empty slot stays behind.
+                    self.inner
+                        .transactions
+                        .slots
+                        .lock()
+                        .remove(transactional_id);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// InitProducerId's work on a record (`None`: a new transactional id): the new record,
+    /// persisted; or the error with the record to keep, matching what disk and the
+    /// partitions know (the previous one, or one left preparing or already finished).
+    async fn reinitialise(
+        &self,
+        transactional_id: &str,
+        previous: Option<TxnMetadata>,
+        timeout_ms: i32,
+        expected: Option<(i64, i16)>,
+    ) -> Result<TxnMetadata, (Error, Option<TxnMetadata>)> {
+        let now = now_ms();
+        let Some(mut metadata) = previous.clone() else {
+            let id = self.allocate_producer_id().await.map_err(|e| (e, None))?;
+            let metadata = TxnMetadata::new(transactional_id, id, timeout_ms, now);
+            self.persist(&metadata).await.map_err(|e| (e, None))?;
+            return Ok(metadata);
         };
-        self.persist(&metadata).await?;
-        self.inner
-            .transactions
-            .note(transactional_id, Some(&metadata));
-        let answer = (metadata.producer_id, metadata.producer_epoch);
-        *guard = Some(metadata);
-        Ok(answer)
+        let keep_previous = |e| (e, previous.clone());
+        // Reserved before the call so that the closure needs no await.
+        let spare_id = if metadata.producer_epoch >= i16::MAX - 1 {
+            self.allocate_producer_id().await.map_err(keep_previous)?
+        } else {
+            -1
+        };
+        let step = metadata
+            .reinitialise(expected, timeout_ms, || spare_id, now)
+            .map_err(keep_previous)?;
+        let InitStep::Finish {
+            outcome,
+            then_reinitialise,
+        } = step
+        else {
+            self.persist(&metadata).await.map_err(keep_previous)?;
+            return Ok(metadata);
+        };
+        self.persist(&metadata).await.map_err(keep_previous)?;
+        // Persisted as preparing: from here on, a failure leaves it so, and the next
+        // attempt (or the next open) finishes it.
+        if let Err(e) = self.finish(&mut metadata, outcome).await {
+            return Err((e, Some(metadata)));
+        }
+        if then_reinitialise {
+            metadata
+                .reinitialise(None, timeout_ms, || spare_id, now)
+                .map_err(|e| (e, Some(metadata.clone())))?;
+        }
+        match self.persist(&metadata).await {
+            Ok(()) => Ok(metadata),
+            Err(e) => Err((e, Some(metadata))),
+        }
     }
 
     /// Runs `f` on a transactional id's record after checking the producer id and epoch,
