@@ -8,7 +8,10 @@
 //! - end-to-end latency at a fixed 50,000 records/s: the producer puts a timestamp in each
 //!   record, a consumer in this process reads it back; p50/p99/p99.9/max;
 //! - the same throughput figures with 100 producers, then 100 consumers, at once (each its
-//!   own librdkafka client and connection, each a hundredth of the records).
+//!   own librdkafka client and connection, each a hundredth of the records);
+//! - transactional produce beside plain idempotent produce, and read_committed consume of
+//!   the transactional topic beside read_uncommitted (`kafka_clients/transactions.rs`;
+//!   `-- --transactions` runs only these).
 //!
 //! The broker runs on its own tokio runtime (two worker threads) in this process, with its
 //! default durability (group-commit fsync; acks=all waits for it). Run with
@@ -28,6 +31,11 @@ use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
+#[path = "kafka_clients/concurrent.rs"]
+mod concurrent;
+#[path = "kafka_clients/transactions.rs"]
+mod transactions;
+
 const RECORD_BYTES: usize = 100;
 const PARTITIONS: i32 = 3;
 /// Records per throughput run (capped by `MAX_RUN` too).
@@ -37,9 +45,9 @@ const LATENCY_RATE: u64 = 50_000;
 const LATENCY_RUN: Duration = Duration::from_secs(5);
 const LATENCY_WARMUP: Duration = Duration::from_millis(500);
 /// Clients at once in the concurrent runs.
-const CLIENTS: usize = 100;
+pub const CLIENTS: usize = 100;
 /// Threads driving them (each client is polled in turn by one of these).
-const DRIVER_THREADS: usize = 4;
+pub const DRIVER_THREADS: usize = 4;
 
 /// The broker and its protocol server on a runtime of their own.
 struct TestServer {
@@ -138,16 +146,43 @@ impl ProducerContext for Counter {
     }
 }
 
-fn producer(bootstrap: &str, acks: &str, linger_ms: &str) -> Result<BaseProducer<Counter>> {
-    let producer = client_config(bootstrap)
+/// A producer's settings: batching on, no compression.
+fn producer_config(bootstrap: &str, acks: &str, linger_ms: &str) -> ClientConfig {
+    let mut config = client_config(bootstrap);
+    config
         .set("acks", acks)
         .set("linger.ms", linger_ms)
         .set("batch.size", "1000000")
         .set("queue.buffering.max.messages", "1000000")
         .set("queue.buffering.max.kbytes", "1048576")
-        .set("compression.type", "none")
-        .create_with_context(Counter::default())?;
-    Ok(producer)
+        .set("compression.type", "none");
+    config
+}
+
+fn producer(bootstrap: &str, acks: &str, linger_ms: &str) -> Result<BaseProducer<Counter>> {
+    Ok(producer_config(bootstrap, acks, linger_ms).create_with_context(Counter::default())?)
+}
+
+/// Waits until every sent record has its delivery report; fails on any failed one.
+fn check_delivered(producer: &BaseProducer<Counter>, sent: u64) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let counter = producer.context();
+    while counter.ok.load(Ordering::Relaxed) + counter.failed.load(Ordering::Relaxed) < sent {
+        ensure!(
+            Instant::now() < deadline,
+            "delivery reports missing after 60 s"
+        );
+        producer.poll(Duration::from_millis(1));
+    }
+    let (ok, failed) = (
+        counter.ok.load(Ordering::Relaxed),
+        counter.failed.load(Ordering::Relaxed),
+    );
+    ensure!(
+        failed == 0 && ok == sent,
+        "{failed} failed, {ok} of {sent} acknowledged"
+    );
+    Ok(())
 }
 
 /// Sends one record, polling the producer while its queue is full.
@@ -197,15 +232,7 @@ fn produce_throughput(server: &TestServer, topic: &str, acks: &str) -> Result<u6
         .flush(Duration::from_secs(60))
         .context("flushing the producer")?;
     let elapsed = start.elapsed();
-    let counter = producer.context();
-    let (ok, failed) = (
-        counter.ok.load(Ordering::Relaxed),
-        counter.failed.load(Ordering::Relaxed),
-    );
-    ensure!(
-        failed == 0 && ok == sent,
-        "{failed} failed, {ok} of {sent} acknowledged"
-    );
+    check_delivered(&producer, sent)?;
     println!(
         "produce  acks={acks:<3}  {}",
         rate(sent, sent * RECORD_BYTES as u64, elapsed)
@@ -213,12 +240,20 @@ fn produce_throughput(server: &TestServer, topic: &str, acks: &str) -> Result<u6
     Ok(sent)
 }
 
-fn assigned_consumer(bootstrap: &str, topic: &str, offset: Offset) -> Result<BaseConsumer> {
+/// A consumer assigned every partition of `topic` from `offset`, reading at `isolation`
+/// (`read_uncommitted`, librdkafka's default, or `read_committed`).
+fn assigned_consumer(
+    bootstrap: &str,
+    topic: &str,
+    offset: Offset,
+    isolation: &str,
+) -> Result<BaseConsumer> {
     let consumer: BaseConsumer = consumer_config(bootstrap)
         .set("group.id", "bench-reader")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
         .set("fetch.wait.max.ms", "100")
+        .set("isolation.level", isolation)
         .create()?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..PARTITIONS {
@@ -228,8 +263,15 @@ fn assigned_consumer(bootstrap: &str, topic: &str, offset: Offset) -> Result<Bas
     Ok(consumer)
 }
 
-fn consume_throughput(server: &TestServer, topic: &str, count: u64) -> Result<()> {
-    let consumer = assigned_consumer(&server.bootstrap(), topic, Offset::Beginning)?;
+/// One consumer reading `topic` from the beginning at `isolation` until it has `count`
+/// records; its rate from the first record on.
+fn consume_throughput(
+    server: &TestServer,
+    topic: &str,
+    count: u64,
+    isolation: &str,
+) -> Result<String> {
+    let consumer = assigned_consumer(&server.bootstrap(), topic, Offset::Beginning, isolation)?;
     let mut got = 0u64;
     let mut bytes = 0u64;
     let mut start = None;
@@ -250,8 +292,7 @@ fn consume_throughput(server: &TestServer, topic: &str, count: u64) -> Result<()
         }
     }
     let elapsed = start.map_or(Duration::ZERO, |s| s.elapsed());
-    println!("consume            {}", rate(got, bytes, elapsed));
-    Ok(())
+    Ok(rate(got, bytes, elapsed))
 }
 
 /// Baseline: the same records read through the broker library (no socket, no client), one
@@ -300,7 +341,7 @@ fn latency(server: &TestServer, topic: &str, acks: &str) -> Result<()> {
     server.create_topic(topic, PARTITIONS)?;
     let base = Instant::now();
     let total = LATENCY_RATE * LATENCY_RUN.as_secs();
-    let consumer = assigned_consumer(&server.bootstrap(), topic, Offset::End)?;
+    let consumer = assigned_consumer(&server.bootstrap(), topic, Offset::End, "read_uncommitted")?;
     // Let the consumer settle on its partitions first.
     consumer.poll(Duration::from_millis(500));
     let received = Arc::new(AtomicU64::new(0));
@@ -383,167 +424,44 @@ fn main() -> Result<()> {
         "Eddy + rdkafka over loopback: {RECORD_BYTES}-byte records, {PARTITIONS} partitions, \
          linger.ms=5, batch.size=1MB, no compression"
     );
+    if std::env::args().any(|a| a == "--transactions") {
+        transaction_costs(&server)?;
+        println!("total {:.1} s", started.elapsed().as_secs_f64());
+        return Ok(());
+    }
     let produced = produce_throughput(&server, "bench-acks1", "1")?;
     produce_throughput(&server, "bench-acksall", "all")?;
-    consume_throughput(&server, "bench-acks1", produced)?;
+    let consumed = consume_throughput(&server, "bench-acks1", produced, "read_uncommitted")?;
+    println!("consume            {consumed}");
     library_read(&server, "bench-acks1", produced)?;
     latency(&server, "bench-latency-acks1", "1")?;
     latency(&server, "bench-latency-acksall", "all")?;
     println!("{CLIENTS} clients at once:");
-    let produced = produce_concurrently(&server, "bench-many-acks1", "1")?;
-    produce_concurrently(&server, "bench-many-acksall", "all")?;
-    consume_concurrently(&server, "bench-many-acks1", produced)?;
+    let produced = concurrent::produce_concurrently(&server, "bench-many-acks1", "1")?;
+    concurrent::produce_concurrently(&server, "bench-many-acksall", "all")?;
+    concurrent::consume_concurrently(&server, "bench-many-acks1", produced)?;
+    transaction_costs(&server)?;
     drop(server);
     println!("total {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 
-/// [`CLIENTS`] producers, each with its own connection, sending a share of
-/// [`THROUGHPUT_RECORDS`] each, driven round-robin by [`DRIVER_THREADS`] threads.
-fn produce_concurrently(server: &TestServer, topic: &str, acks: &str) -> Result<u64> {
-    server.create_topic(topic, PARTITIONS)?;
-    let per_client = THROUGHPUT_RECORDS / CLIENTS as u64;
-    let producers = (0..CLIENTS)
-        .map(|_| producer(&server.bootstrap(), acks, "5"))
-        .collect::<Result<Vec<_>>>()?;
-    // Connected before the clock starts: the first send would otherwise pay for it.
-    for p in &producers {
-        p.client()
-            .fetch_metadata(Some(topic), Duration::from_secs(10))?;
+/// Transactions against plain idempotent produce, then read_committed against
+/// read_uncommitted on the transactional topic ([`transactions`]).
+fn transaction_costs(server: &TestServer) -> Result<()> {
+    println!("transactions (idempotent producers, acks=all):");
+    transactions::idempotent_throughput(server, "bench-idempotent")?;
+    let mut last = None;
+    for size in transactions::TRANSACTION_SIZES {
+        let topic = format!("bench-txn-{size}");
+        let sent = transactions::transactional_throughput(server, &topic, size)?;
+        last = Some((topic, sent));
     }
-    let mut groups: Vec<Vec<BaseProducer<Counter>>> =
-        (0..DRIVER_THREADS).map(|_| Vec::new()).collect();
-    for (i, p) in producers.into_iter().enumerate() {
-        groups[i % DRIVER_THREADS].push(p);
+    if let Some((topic, sent)) = last {
+        for isolation in ["read_uncommitted", "read_committed"] {
+            let consumed = consume_throughput(server, &topic, sent, isolation)?;
+            println!("consume  {isolation:<16} (that topic)      {consumed}");
+        }
     }
-    let start = Instant::now();
-    let drivers: Vec<_> = groups
-        .into_iter()
-        .map(|group| {
-            let topic = topic.to_string();
-            std::thread::spawn(move || -> Result<(u64, u64)> {
-                let payload = vec![b'x'; RECORD_BYTES];
-                for _ in 0..per_client {
-                    for p in &group {
-                        send(p, &topic, &payload)?;
-                    }
-                }
-                let (mut ok, mut failed) = (0, 0);
-                for p in &group {
-                    p.flush(Duration::from_secs(60))
-                        .context("flushing a producer")?;
-                    ok += p.context().ok.load(Ordering::Relaxed);
-                    failed += p.context().failed.load(Ordering::Relaxed);
-                }
-                Ok((ok, failed))
-            })
-        })
-        .collect();
-    let (mut ok, mut failed) = (0, 0);
-    for driver in drivers {
-        let (o, f) = driver
-            .join()
-            .map_err(|_| anyhow::anyhow!("a producer thread panicked"))??;
-        ok += o;
-        failed += f;
-    }
-    let elapsed = start.elapsed();
-    let sent = per_client * CLIENTS as u64;
-    ensure!(
-        failed == 0 && ok == sent,
-        "{failed} failed, {ok} of {sent} acknowledged"
-    );
-    println!(
-        "produce  acks={acks:<3}  {}",
-        rate(sent, sent * RECORD_BYTES as u64, elapsed)
-    );
-    Ok(sent)
-}
-
-/// [`CLIENTS`] consumers, each reading its own range of one partition of `topic` (which
-/// holds `count` records spread over [`PARTITIONS`] partitions by the producers).
-fn consume_concurrently(server: &TestServer, topic: &str, count: u64) -> Result<()> {
-    let mut ends = Vec::new();
-    for p in 0..PARTITIONS {
-        let end = server
-            .runtime
-            .block_on(
-                server
-                    .broker
-                    .list_offset(topic, p, eddy_broker::OffsetSpec::Latest),
-            )?
-            .map_or(0, |(offset, _)| offset);
-        ends.push(end);
-    }
-    ensure!(
-        ends.iter().sum::<i64>() as u64 == count,
-        "the partitions hold {ends:?}, not {count} records"
-    );
-    // Client i reads partition i % PARTITIONS, its (i / PARTITIONS)-th slice.
-    let mut readers = Vec::with_capacity(CLIENTS);
-    for i in 0..CLIENTS {
-        let partition = (i % PARTITIONS as usize) as i32;
-        let slices = (CLIENTS - partition as usize).div_ceil(PARTITIONS as usize) as i64;
-        let slice = (i / PARTITIONS as usize) as i64;
-        let end = ends[partition as usize];
-        let (from, to) = (end * slice / slices, end * (slice + 1) / slices);
-        let consumer: BaseConsumer = consumer_config(&server.bootstrap())
-            .set("group.id", "bench-readers")
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "false")
-            .set("fetch.wait.max.ms", "100")
-            .create()?;
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(topic, partition, Offset::Offset(from))?;
-        consumer.assign(&tpl)?;
-        readers.push((consumer, (to - from) as u64));
-    }
-    let mut groups: Vec<Vec<(BaseConsumer, u64)>> =
-        (0..DRIVER_THREADS).map(|_| Vec::new()).collect();
-    for (i, r) in readers.into_iter().enumerate() {
-        groups[i % DRIVER_THREADS].push(r);
-    }
-    let start = Instant::now();
-    let drivers: Vec<_> = groups
-        .into_iter()
-        .map(|mut group| {
-            std::thread::spawn(move || -> Result<(u64, u64)> {
-                let (mut got, mut bytes) = (0u64, 0u64);
-                let deadline = Instant::now() + Duration::from_secs(120);
-                while group.iter().any(|(_, left)| *left > 0) {
-                    ensure!(
-                        Instant::now() < deadline,
-                        "consumers still reading after 120 s"
-                    );
-                    for (consumer, left) in group.iter_mut().filter(|(_, left)| *left > 0) {
-                        // Drain what this client has buffered, then go on to the next.
-                        while *left > 0 {
-                            match consumer.poll(Duration::ZERO) {
-                                Some(Ok(m)) => {
-                                    *left -= 1;
-                                    got += 1;
-                                    bytes += m.payload_len() as u64;
-                                }
-                                Some(Err(e)) => anyhow::bail!("consumer error: {e}"),
-                                None => break,
-                            }
-                        }
-                    }
-                    std::thread::yield_now();
-                }
-                Ok((got, bytes))
-            })
-        })
-        .collect();
-    let (mut got, mut bytes) = (0, 0);
-    for driver in drivers {
-        let (g, b) = driver
-            .join()
-            .map_err(|_| anyhow::anyhow!("a consumer thread panicked"))??;
-        got += g;
-        bytes += b;
-    }
-    ensure!(got == count, "consumed {got} of {count}");
-    println!("consume            {}", rate(got, bytes, start.elapsed()));
     Ok(())
 }

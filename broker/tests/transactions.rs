@@ -496,3 +496,73 @@ fn transactions_are_described_and_listed_on_the_wire() -> Result<()> {
     drop(idle);
     Ok(())
 }
+
+/// KIP-447: offsets sent in a transaction carry the consumer's group membership. A member
+/// of an older generation (a zombie that missed a rebalance) is refused, so its transaction
+/// must abort; the current member's offsets commit.
+#[test]
+fn a_zombie_generation_cannot_commit_offsets_in_a_transaction() -> Result<()> {
+    let fixture = Fixture::start()?;
+    fixture.create_topic("zombie-in", 2)?;
+    let bootstrap = fixture.bootstrap();
+    let member = || -> Result<BaseConsumer> {
+        let consumer: BaseConsumer = client_config(&bootstrap)
+            .set("group.id", "zombies")
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("partition.assignment.strategy", "range")
+            .create()?;
+        consumer.subscribe(&["zombie-in"])?;
+        Ok(consumer)
+    };
+    // Polls every consumer until each owns `each` partitions.
+    let settle = |consumers: &[&BaseConsumer], each: usize| -> Result<()> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            for c in consumers {
+                let _ = c.poll(Duration::from_millis(50));
+            }
+            let owned: Vec<usize> = consumers
+                .iter()
+                .map(|c| c.assignment().map_or(0, |a| a.count()))
+                .collect();
+            if owned.iter().all(|&n| n == each) {
+                return Ok(());
+            }
+            ensure!(Instant::now() < deadline, "assignments: {owned:?}");
+        }
+    };
+    let first = member()?;
+    settle(&[&first], 2)?;
+    let stale = first.group_metadata().context("group metadata")?;
+    let second = member()?;
+    settle(&[&first, &second], 1)?;
+
+    let producer = transactional_producer(&bootstrap, "zombie-app", 60_000)?;
+    let mut offsets = TopicPartitionList::new();
+    offsets.add_partition_offset("zombie-in", 0, Offset::Offset(1))?;
+    producer.begin_transaction()?;
+    let refused = producer.send_offsets_to_transaction(&offsets, &stale, WAIT);
+    ensure!(
+        refused.is_err(),
+        "offsets of the previous generation were accepted"
+    );
+    producer.abort_transaction(WAIT)?;
+
+    producer.begin_transaction()?;
+    let current = first.group_metadata().context("group metadata")?;
+    producer.send_offsets_to_transaction(&offsets, &current, WAIT)?;
+    producer.commit_transaction(WAIT)?;
+    let mut wanted = TopicPartitionList::new();
+    wanted.add_partition("zombie-in", 0);
+    let committed = first.committed_offsets(wanted, WAIT)?;
+    let offset = committed
+        .find_partition("zombie-in", 0)
+        .context("the partition")?
+        .offset();
+    ensure!(
+        offset == Offset::Offset(1),
+        "committed offset {offset:?} after the current member's transaction"
+    );
+    Ok(())
+}

@@ -68,6 +68,7 @@ use crate::changelog::{Change, Changelog};
 use crate::checkpoint::{Checkpoint, CheckpointFile, ReadCheckpoint};
 use crate::error::{Error, Result};
 use crate::kv::{EntryIter, KeyValueStore};
+use crate::restore::{Restored, Restoring};
 
 /// The engine's directory inside a store's state directory.
 pub const DATA_DIR: &str = "data";
@@ -279,6 +280,22 @@ impl ChangeloggedStore {
     where
         F: Fn(&Path) -> Result<Arc<dyn KeyValueStore>>,
     {
+        Self::restoring(dir, name, changelog, config, open_engine)?.finish()
+    }
+
+    /// Opens the store as [`ChangeloggedStore::open`] does, but leaves the replay to the
+    /// caller: the [`Restoring`] it returns replays a batch per [`Restoring::step`], and
+    /// [`Restoring::finish`] gives the store.
+    pub fn restoring<F>(
+        dir: impl Into<PathBuf>,
+        name: &str,
+        changelog: Arc<dyn Changelog>,
+        config: &ChangeloggedConfig,
+        open_engine: F,
+    ) -> Result<Restoring<Self>>
+    where
+        F: Fn(&Path) -> Result<Arc<dyn KeyValueStore>>,
+    {
         let started = Instant::now();
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
@@ -364,30 +381,35 @@ impl ChangeloggedStore {
                 "restoring the store in full from its changelog"
             ),
         }
-        let records = replay(name, changelog.as_ref(), engine.as_ref(), from, end, config)?;
-        engine.flush()?;
-        let checkpoint = Checkpoint {
-            store: name.to_owned(),
-            changelog: changelog.name().to_owned(),
-            offset: end,
+        let parts = Restored {
+            name: name.to_owned(),
+            dir,
+            changelog,
+            engine,
+            file,
+            end,
+            config: config.clone(),
         };
-        file.write(&checkpoint)?;
-        let report = RestoreReport {
-            store: name.to_owned(),
+        Ok(Restoring::new(
+            parts,
             kind,
-            from_offset: from,
-            to_offset: end,
-            records,
-            elapsed: started.elapsed(),
-        };
-        tracing::info!(
-            store = name,
-            records,
-            records_per_sec = report.records_per_sec() as u64,
-            elapsed_ms = report.elapsed.as_millis() as u64,
-            "store restored"
-        );
+            from,
+            started,
+            Box::new(Self::over_restored),
+        ))
+    }
 
+    /// The store over an engine restored up to `parts.end`, whose checkpoint is on disk.
+    fn over_restored(parts: Restored) -> Self {
+        let Restored {
+            name,
+            dir,
+            changelog,
+            engine,
+            file,
+            end,
+            config,
+        } = parts;
         let checkpoint = Arc::new(Mutex::new(CheckpointState {
             file,
             on_disk: Some(end),
@@ -399,19 +421,16 @@ impl ChangeloggedStore {
             checkpoint: Arc::clone(&checkpoint),
         });
         let cache = Arc::new(CachingKeyValueStore::with_budget(logging, config.budget()));
-        Ok((
-            Self {
-                name: name.to_owned(),
-                dir,
-                changelog,
-                engine,
-                cache,
-                checkpoint,
-                commit_lock: Mutex::new(()),
-                checkpoint_on_commit: config.checkpoint_on_commit,
-            },
-            report,
-        ))
+        Self {
+            name,
+            dir,
+            changelog,
+            engine,
+            cache,
+            checkpoint,
+            commit_lock: Mutex::new(()),
+            checkpoint_on_commit: config.checkpoint_on_commit,
+        }
     }
 
     /// The state directory.
@@ -433,6 +452,20 @@ impl ChangeloggedStore {
     /// writes the checkpoint (unless [`ChangeloggedConfig::checkpoint_on_commit`] is off).
     /// Returns the changelog offset the store now reflects.
     pub fn commit(&self) -> Result<i64> {
+        self.commit_and_checkpoint(self.checkpoint_on_commit)
+    }
+
+    /// Commits as [`ChangeloggedStore::commit`] does and writes the checkpoint even when
+    /// [`ChangeloggedConfig::checkpoint_on_commit`] is off. For exactly-once, once the
+    /// transaction holding the store's changelog records has committed (a clean stop, or
+    /// partitions handed back after their commit): nothing can abort those records any more,
+    /// so the local store equals the committed changelog and the next open replays only
+    /// what follows. The store's next write deletes the checkpoint again, as always.
+    pub fn checkpoint(&self) -> Result<i64> {
+        self.commit_and_checkpoint(true)
+    }
+
+    fn commit_and_checkpoint(&self, write_checkpoint: bool) -> Result<i64> {
         let _commit = self.commit_lock.lock();
         self.cache.flush_cache()?;
         // Engine writes are held off until the checkpoint is written.
@@ -442,7 +475,7 @@ impl ChangeloggedStore {
         }
         let end = self.changelog.flush()?;
         self.engine.flush()?;
-        if self.checkpoint_on_commit && checkpoint.on_disk != Some(end) {
+        if write_checkpoint && checkpoint.on_disk != Some(end) {
             checkpoint.file.write(&Checkpoint {
                 store: self.name.clone(),
                 changelog: self.changelog.name().to_owned(),
@@ -457,62 +490,6 @@ impl ChangeloggedStore {
     pub fn close(self) -> Result<i64> {
         self.commit()
     }
-}
-
-/// Replays the changelog's records in `[from, end)` into `engine`; returns how many.
-fn replay(
-    name: &str,
-    changelog: &dyn Changelog,
-    engine: &dyn KeyValueStore,
-    from: i64,
-    end: i64,
-    config: &ChangeloggedConfig,
-) -> Result<u64> {
-    let started = Instant::now();
-    let mut last_report = started;
-    let mut position = from;
-    let mut records = 0u64;
-    let batch_size = config.restore_batch.max(1);
-    while position < end {
-        let batch = changelog.read(position, batch_size)?;
-        if batch.is_empty() {
-            break;
-        }
-        let mut changes = Vec::with_capacity(batch.len());
-        for record in batch {
-            if record.offset < position {
-                return Err(Error::Changelog {
-                    store: name.to_owned(),
-                    message: format!(
-                        "changelog {} returned offset {} when reading from {position}",
-                        changelog.name(),
-                        record.offset
-                    ),
-                });
-            }
-            if record.offset >= end {
-                position = end;
-                break;
-            }
-            position = record.offset + 1;
-            changes.push((record.key, record.value));
-        }
-        records += changes.len() as u64;
-        engine.restore_batch(&changes)?;
-        if last_report.elapsed() >= config.progress_interval {
-            last_report = Instant::now();
-            let secs = started.elapsed().as_secs_f64().max(1e-9);
-            tracing::info!(
-                store = name,
-                records,
-                position,
-                end,
-                records_per_sec = (records as f64 / secs) as u64,
-                "restoring"
-            );
-        }
-    }
-    Ok(records)
 }
 
 impl KeyValueStore for ChangeloggedStore {

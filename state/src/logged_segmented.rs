@@ -34,6 +34,7 @@ use crate::error::Result;
 use crate::keys::{decode_session_key, decode_windowed_key, session_key, windowed_key};
 use crate::kv::{Entry, EntryIter, KeyValueStore};
 use crate::logged::{ChangeloggedConfig, ChangeloggedStore, RestoreReport};
+use crate::restore::Restoring;
 use crate::session::{SessionEntry, SessionStore, SessionWindow};
 use crate::time_cache::{CachedWrite, TimeCache, merge_entries, merge_windows};
 use crate::window::{WindowEntry, WindowStore, WindowWrite};
@@ -156,15 +157,16 @@ impl KeyValueStore for SessionRecords {
 }
 
 /// Opens a [`ChangeloggedStore`] without a write cache over the view `wrap` makes of the
-/// engine store `open_engine` opens; returns the store, the engine store and the report.
-fn open_logged<S: ?Sized, F, W>(
+/// engine store `open_engine` opens, to be restored; returns its restore and the engine
+/// store.
+fn restoring_logged<S: ?Sized, F, W>(
     dir: &Path,
     name: &str,
     changelog: Arc<dyn Changelog>,
     config: &ChangeloggedConfig,
     open_engine: F,
     wrap: W,
-) -> Result<(ChangeloggedStore, Arc<S>, RestoreReport)>
+) -> Result<(Restoring<ChangeloggedStore>, Arc<S>)>
 where
     F: Fn(&Path) -> Result<Arc<S>>,
     W: Fn(Arc<S>) -> Arc<dyn KeyValueStore>,
@@ -177,15 +179,15 @@ where
     };
     // The engine may be opened twice (an incompatible format rebuilt): keep the last one.
     let opened: Mutex<Option<Arc<S>>> = Mutex::new(None);
-    let (logged, report) = ChangeloggedStore::open(dir, name, changelog, &config, |d| {
+    let restoring = ChangeloggedStore::restoring(dir, name, changelog, &config, |d| {
         let store = open_engine(d)?;
         *opened.lock() = Some(Arc::clone(&store));
         Ok(wrap(store))
     })?;
     let store = opened
         .into_inner()
-        .expect("ChangeloggedStore::open succeeded, so it opened the engine");
-    Ok((logged, store, report))
+        .expect("ChangeloggedStore::restoring succeeded, so it opened the engine");
+    Ok((restoring, store))
 }
 
 /// The changelog layer of a window or session store with its write cache: writes wait in
@@ -259,6 +261,11 @@ impl<T: Ord + Copy> CachedLog<T> {
         self.write_down(&mut self.cache.lock())?;
         self.logged.commit()
     }
+
+    fn checkpoint(&self) -> Result<i64> {
+        self.write_down(&mut self.cache.lock())?;
+        self.logged.checkpoint()
+    }
 }
 
 /// A window store recorded in a changelog, with checkpoints at commit and restore on open,
@@ -293,7 +300,22 @@ impl ChangeloggedWindowStore {
     where
         F: Fn(&Path) -> Result<Arc<dyn WindowStore>>,
     {
-        let (logged, window, report) = open_logged(
+        Self::restoring(dir, name, changelog, config, open_engine)?.finish()
+    }
+
+    /// Opens the store as [`ChangeloggedWindowStore::open`] does, leaving the replay to the
+    /// caller (see [`ChangeloggedStore::restoring`]).
+    pub fn restoring<F>(
+        dir: impl AsRef<Path>,
+        name: &str,
+        changelog: Arc<dyn Changelog>,
+        config: &ChangeloggedConfig,
+        open_engine: F,
+    ) -> Result<Restoring<Self>>
+    where
+        F: Fn(&Path) -> Result<Arc<dyn WindowStore>>,
+    {
+        let (restoring, window) = restoring_logged(
             dir.as_ref(),
             name,
             changelog,
@@ -306,10 +328,11 @@ impl ChangeloggedWindowStore {
                 })
             },
         )?;
-        let log = CachedLog::new(logged, config.budget(), |key, start| {
-            windowed_key(key, start)
-        });
-        Ok((Self { log, window }, report))
+        let budget = config.budget();
+        Ok(restoring.map(move |logged| {
+            let log = CachedLog::new(logged, budget, windowed_key);
+            Self { log, window }
+        }))
     }
 
     /// Updates that replaced a cached value of the same window, so never reached the
@@ -331,6 +354,12 @@ impl ChangeloggedWindowStore {
     /// writes the checkpoint. Returns the changelog offset the store now reflects.
     pub fn commit(&self) -> Result<i64> {
         self.log.commit()
+    }
+
+    /// Commits and writes the checkpoint whatever the configuration says (see
+    /// [`ChangeloggedStore::checkpoint`]).
+    pub fn checkpoint(&self) -> Result<i64> {
+        self.log.checkpoint()
     }
 
     /// Commits and closes the store.
@@ -430,7 +459,22 @@ impl ChangeloggedSessionStore {
     where
         F: Fn(&Path) -> Result<Arc<dyn SessionStore>>,
     {
-        let (logged, sessions, report) = open_logged(
+        Self::restoring(dir, name, changelog, config, open_engine)?.finish()
+    }
+
+    /// Opens the store as [`ChangeloggedSessionStore::open`] does, leaving the replay to the
+    /// caller (see [`ChangeloggedStore::restoring`]).
+    pub fn restoring<F>(
+        dir: impl AsRef<Path>,
+        name: &str,
+        changelog: Arc<dyn Changelog>,
+        config: &ChangeloggedConfig,
+        open_engine: F,
+    ) -> Result<Restoring<Self>>
+    where
+        F: Fn(&Path) -> Result<Arc<dyn SessionStore>>,
+    {
+        let (restoring, sessions) = restoring_logged(
             dir.as_ref(),
             name,
             changelog,
@@ -443,10 +487,13 @@ impl ChangeloggedSessionStore {
                 })
             },
         )?;
-        let log = CachedLog::new(logged, config.budget(), |key, (end, start)| {
-            session_key(key, start, end)
-        });
-        Ok((Self { log, sessions }, report))
+        let budget = config.budget();
+        Ok(restoring.map(move |logged| {
+            let log = CachedLog::new(logged, budget, |key, (end, start)| {
+                session_key(key, start, end)
+            });
+            Self { log, sessions }
+        }))
     }
 
     /// Updates that replaced a cached value of the same session, so never reached the
@@ -459,6 +506,12 @@ impl ChangeloggedSessionStore {
     /// writes the checkpoint.
     pub fn commit(&self) -> Result<i64> {
         self.log.commit()
+    }
+
+    /// Commits and writes the checkpoint whatever the configuration says (see
+    /// [`ChangeloggedStore::checkpoint`]).
+    pub fn checkpoint(&self) -> Result<i64> {
+        self.log.checkpoint()
     }
 
     /// Commits and closes the store.

@@ -39,10 +39,10 @@ mod nexmark_common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
-use eddy_streams::runtime::StoreEngine;
+use eddy_streams::runtime::{ProcessingGuarantee, StoreEngine};
 use eddy_streams::serdes::{SerdeRef, Serdes};
 use eddy_streams::{Backend, EmbeddedBackend, Topology};
 
@@ -55,6 +55,7 @@ use nexmark_common::run::{Bench, Measured, decode_values, produce, read_topic};
 struct Row {
     query: &'static str,
     engine: &'static str,
+    guarantee: &'static str,
     events: u64,
     measured: Measured,
     baseline_rate: f64,
@@ -73,9 +74,10 @@ impl Row {
 
 fn print_header() {
     println!(
-        "{:<5} {:<8} {:>9} {:>8} {:>12} {:>7} {:>13} {:>7} {:>6} {:>13} {:>9} {:>8}  goal/core",
+        "{:<5} {:<8} {:<4} {:>9} {:>8} {:>12} {:>7} {:>13} {:>7} {:>6} {:>13} {:>9} {:>8}  goal/core",
         "query",
         "engine",
+        "mode",
         "events",
         "wall s",
         "events/s",
@@ -91,9 +93,10 @@ fn print_header() {
 
 fn print_row(r: &Row) {
     println!(
-        "{:<5} {:<8} {:>9} {:>8.2} {:>12.0} {:>7.2} {:>13.0} {:>7} {:>6.2} {:>13.0} {:>9.4} {:>8}  {:>7.0}k {}",
+        "{:<5} {:<8} {:<4} {:>9} {:>8.2} {:>12.0} {:>7.2} {:>13.0} {:>7} {:>6.2} {:>13.0} {:>9.4} {:>8}  {:>7.0}k {}",
         r.query,
         r.engine,
+        r.guarantee,
         r.events,
         r.measured.wall,
         r.wall_rate(),
@@ -121,6 +124,19 @@ struct Args {
     format: Format,
     queries: Vec<String>,
     engines: Vec<StoreEngine>,
+    guarantees: Vec<ProcessingGuarantee>,
+    commit_interval: Duration,
+}
+
+impl Args {
+    /// Every (engine, guarantee) pair to run a stateful query with.
+    fn runs(&self) -> Vec<(StoreEngine, ProcessingGuarantee)> {
+        let guarantees = &self.guarantees;
+        self.engines
+            .iter()
+            .flat_map(|&e| guarantees.iter().map(move |&g| (e, g)))
+            .collect()
+    }
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -134,6 +150,8 @@ fn parse_args() -> anyhow::Result<Args> {
             .map(String::from)
             .to_vec(),
         engines: vec![StoreEngine::RocksDb, StoreEngine::Memory],
+        guarantees: vec![ProcessingGuarantee::AtLeastOnce],
+        commit_interval: Duration::from_secs(1),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -155,6 +173,19 @@ fn parse_args() -> anyhow::Result<Args> {
                     })
                     .collect::<anyhow::Result<_>>()?
             }
+            "--guarantees" => {
+                args.guarantees = value()?
+                    .split(',')
+                    .map(|g| match g {
+                        "alos" => Ok(ProcessingGuarantee::AtLeastOnce),
+                        "eos" => Ok(ProcessingGuarantee::ExactlyOnceV2),
+                        other => bail!("unknown guarantee {other:?} (alos or eos)"),
+                    })
+                    .collect::<anyhow::Result<_>>()?
+            }
+            "--commit-interval-ms" => {
+                args.commit_interval = Duration::from_millis(value()?.parse()?)
+            }
             // `cargo bench` passes --bench; ignore whatever else we do not know.
             _ => {}
         }
@@ -167,6 +198,13 @@ fn engine_name(engine: StoreEngine) -> &'static str {
     match engine {
         StoreEngine::RocksDb => "rocksdb",
         StoreEngine::Memory => "memory",
+    }
+}
+
+fn guarantee_name(guarantee: ProcessingGuarantee) -> &'static str {
+    match guarantee {
+        ProcessingGuarantee::AtLeastOnce => "alos",
+        ProcessingGuarantee::ExactlyOnceV2 => "eos",
     }
 }
 
@@ -202,16 +240,18 @@ fn main() -> anyhow::Result<()> {
     let bench = Bench {
         backend: backend.clone(),
         state_dir: dir.path().join("state"),
+        commit_interval: args.commit_interval,
     };
     println!(
         "nexmark on eddy-streams, embedded backend, 1 partition, 1 stream thread; values: {}; \
-         event time: {} us per event; seed {}; allocator: {}",
+         event time: {} us per event; seed {}; commit interval {} ms; allocator: {}",
         match format {
             Format::Binary => "fixed binary serde",
             Format::Json => "JSON",
         },
         args.delay_us,
         args.seed,
+        args.commit_interval.as_millis(),
         if cfg!(feature = "bench-system-alloc") {
             "system (glibc malloc)"
         } else {
@@ -261,39 +301,46 @@ fn main() -> anyhow::Result<()> {
                 continue;
             }
             let (want, secs) = time_best(3, || baseline(&bids));
-            let out = format!("{query}-out");
-            backend.create_topic(&out, 1, eddy_streams::runtime::TopicKind::Plain)?;
-            let measured = bench.run(
-                &format!("nexmark-{query}"),
-                build(format, &out)?,
-                StoreEngine::Memory,
-                n,
-            )?;
-            let got = decode_values(&read_topic(&backend, &out)?, &bid_serde)?;
-            check(query, &got, &want)?;
-            let row = Row {
-                query,
-                engine: "-",
-                events: n,
-                measured,
-                baseline_rate: n as f64 / secs,
-                outputs: got.len(),
-                goal: 1_000_000.0,
-            };
-            print_row(&row);
-            println!("      threads: {}", row.measured.threads);
-            rows.push(row);
+            for &guarantee in &args.guarantees {
+                let mode = guarantee_name(guarantee);
+                let out = format!("{query}-{mode}-out");
+                backend.create_topic(&out, 1, eddy_streams::runtime::TopicKind::Plain)?;
+                let measured = bench.run(
+                    &format!("nexmark-{query}-{mode}"),
+                    build(format, &out)?,
+                    StoreEngine::Memory,
+                    guarantee,
+                    n,
+                )?;
+                let got = decode_values(&read_topic(&backend, &out)?, &bid_serde)?;
+                check(query, &got, &want)?;
+                let row = Row {
+                    query,
+                    engine: "-",
+                    guarantee: mode,
+                    events: n,
+                    measured,
+                    baseline_rate: n as f64 / secs,
+                    outputs: got.len(),
+                    goal: 1_000_000.0,
+                };
+                print_row(&row);
+                println!("      threads: {}", row.measured.threads);
+                rows.push(row);
+            }
         }
 
         if wants("q5") {
             let ((want, counts), secs) = time_best(3, || base_q5(&bids));
-            for &engine in &args.engines {
-                let out = format!("q5-{}-out", engine_name(engine));
+            for (engine, guarantee) in args.runs() {
+                let mode = guarantee_name(guarantee);
+                let out = format!("q5-{}-{mode}-out", engine_name(engine));
                 backend.create_topic(&out, 1, eddy_streams::runtime::TopicKind::Plain)?;
                 let measured = bench.run(
-                    &format!("nexmark-q5-{}", engine_name(engine)),
+                    &format!("nexmark-q5-{}-{mode}", engine_name(engine)),
                     q5(format, &out)?,
                     engine,
+                    guarantee,
                     2 * n + counts,
                 )?;
                 let records = read_topic(&backend, &out)?;
@@ -307,7 +354,7 @@ fn main() -> anyhow::Result<()> {
                     want.len()
                 );
                 println!(
-                    "q5 {}: {} updates in the output for {} counts (record cache)",
+                    "q5 {} {mode}: {} updates in the output for {} counts (record cache)",
                     engine_name(engine),
                     records.len(),
                     counts
@@ -323,6 +370,7 @@ fn main() -> anyhow::Result<()> {
                 let row = Row {
                     query: "q5",
                     engine: engine_name(engine),
+                    guarantee: mode,
                     events: n,
                     measured,
                     baseline_rate: n as f64 / secs,
@@ -338,13 +386,15 @@ fn main() -> anyhow::Result<()> {
         if wants("q7") {
             let (want, secs) = time_best(3, || base_q7(&bids));
             let windowed = Serdes::time_windowed(Serdes::string(), Q7_SIZE_MS);
-            for &engine in &args.engines {
-                let out = format!("q7-{}-out", engine_name(engine));
+            for (engine, guarantee) in args.runs() {
+                let mode = guarantee_name(guarantee);
+                let out = format!("q7-{}-{mode}-out", engine_name(engine));
                 backend.create_topic(&out, 1, eddy_streams::runtime::TopicKind::Plain)?;
                 let measured = bench.run(
-                    &format!("nexmark-q7-{}", engine_name(engine)),
+                    &format!("nexmark-q7-{}-{mode}", engine_name(engine)),
                     q7(format, &out)?,
                     engine,
+                    guarantee,
                     n,
                 )?;
                 let records = read_topic(&backend, &out)?;
@@ -358,6 +408,7 @@ fn main() -> anyhow::Result<()> {
                 let row = Row {
                     query: "q7",
                     engine: engine_name(engine),
+                    guarantee: mode,
                     events: n,
                     measured,
                     baseline_rate: n as f64 / secs,
@@ -398,13 +449,15 @@ fn main() -> anyhow::Result<()> {
         );
         print_header();
         let (want, secs) = time_best(3, || base_q8(&events));
-        for &engine in &args.engines {
-            let out = format!("q8-{}-out", engine_name(engine));
+        for (engine, guarantee) in args.runs() {
+            let mode = guarantee_name(guarantee);
+            let out = format!("q8-{}-{mode}-out", engine_name(engine));
             backend.create_topic(&out, 1, eddy_streams::runtime::TopicKind::Plain)?;
             let measured = bench.run(
-                &format!("nexmark-q8-{}", engine_name(engine)),
+                &format!("nexmark-q8-{}-{mode}", engine_name(engine)),
                 q8(format, &out)?,
                 engine,
+                guarantee,
                 2 * n,
             )?;
             let mut got = decode_values(&read_topic(&backend, &out)?, &serde_of(format))?;
@@ -413,6 +466,7 @@ fn main() -> anyhow::Result<()> {
             let row = Row {
                 query: "q8",
                 engine: engine_name(engine),
+                guarantee: mode,
                 events: n,
                 measured,
                 baseline_rate: n as f64 / secs,

@@ -504,3 +504,77 @@ fn an_aborted_transaction_is_recovered_from_in_place_on_embedded() {
 fn an_aborted_transaction_is_recovered_from_in_place_on_kafka() {
     an_aborted_transaction_is_recovered_from_in_place(TestBroker::kafka);
 }
+
+/// Exactly-once stores write no checkpoint at a commit, but do once their records are
+/// committed and the app stops cleanly: the restart replays nothing (a full restore would
+/// replay every count), and counting goes on from the right state.
+fn a_clean_stop_checkpoints_the_stores(start: common::Start) {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(&dir.path().join("broker"));
+    for topic in ["eos-in", "eos-out"] {
+        broker.create_topic(topic, PARTITIONS, false);
+    }
+    let produce = |from: usize, to: usize| {
+        for i in from..to {
+            let k = key(i % KEYS);
+            broker.produce(
+                "eos-in",
+                partition_for_key(k.as_bytes(), PARTITIONS),
+                &[(&k, "x")],
+                None,
+            );
+        }
+    };
+    let config = AppConfig {
+        threads: 1,
+        commit_interval: Duration::from_millis(100),
+        state_dir: dir.path().join("state"),
+        cache_max_bytes: 0,
+        processing_guarantee: ProcessingGuarantee::ExactlyOnceV2,
+        ..AppConfig::new(APP_ID, broker.backend.clone())
+    };
+    let outputs = || broker.read("eos-out").len();
+    produce(0, 100);
+    let app = App::new(topology(), config.clone()).start().unwrap();
+    common::wait_for("the first counts committed", || outputs() == 100);
+    app.stop().unwrap();
+    // Every count is in the changelog: 100 records a full restore would replay.
+    let changelog = eddy_streams::runtime::changelog_topic(APP_ID, "eos-counts");
+    assert_eq!(broker.read(&changelog).len(), 100);
+
+    produce(100, 200);
+    let app = App::new(topology(), config).start().unwrap();
+    common::wait_for("the next counts committed", || outputs() == 200);
+    assert_eq!(
+        app.metrics().restored_records,
+        0,
+        "the restart replayed changelog records"
+    );
+    app.stop().unwrap();
+    let mut by_key: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (k, v) in broker.read("eos-out") {
+        by_key
+            .entry(String::from_utf8(k.to_vec()).unwrap())
+            .or_default()
+            .push(i64::from_be_bytes(v.unwrap()[..].try_into().unwrap()));
+    }
+    let per_key = (200 / KEYS) as i64;
+    for k in 0..KEYS {
+        assert_eq!(
+            by_key[&key(k)],
+            (1..=per_key).collect::<Vec<_>>(),
+            "{}",
+            key(k)
+        );
+    }
+}
+
+#[test]
+fn a_clean_stop_checkpoints_the_stores_on_embedded() {
+    a_clean_stop_checkpoints_the_stores(TestBroker::embedded);
+}
+
+#[test]
+fn a_clean_stop_checkpoints_the_stores_on_kafka() {
+    a_clean_stop_checkpoints_the_stores(TestBroker::kafka);
+}

@@ -5,7 +5,7 @@
 //! from committed offsets with local state, state rebuilt from the changelog topics after
 //! the state directory is lost, start-up errors, a global-table join with updates, and a
 //! stream-table join that must see the table's older rows first (timestamp order across a
-//! task's partitions).
+//! task's partitions), and a long restore that leaves the thread's other tasks running.
 
 #[macro_use]
 mod common;
@@ -386,16 +386,27 @@ fn lag_counts_records_not_yet_processed(start: Start) {
         b.build().unwrap(),
         AppConfig {
             threads: 1,
+            metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
             ..config("lagging", &broker, &dir.path().join("state"))
         },
     )
     .start()
     .unwrap();
-    let mut max_lag = 0;
+    let endpoint = app.metrics_addr().expect("the metrics endpoint runs");
+    let lag_series =
+        r#"eddy_streams_lag_records{application_id="lagging",topic="backlog",partition="0"}"#;
+    let (mut max_lag, mut max_scraped_lag) = (0, 0.0f64);
     wait_for("the backlog processed", || {
         max_lag = max_lag.max(app.metrics().lag);
+        if let Some(lag) = sample(&scrape(endpoint), lag_series) {
+            max_scraped_lag = max_scraped_lag.max(lag);
+        }
         broker.read("backlog-out").len() == 1
     });
+    assert!(
+        max_scraped_lag > 0.0,
+        "the endpoint showed the backlog's lag: {max_scraped_lag}"
+    );
     // More than one poll takes (10,000 records on Kafka): the broker-side lag counts too.
     assert!(
         max_lag > 10_000,
@@ -403,7 +414,51 @@ fn lag_counts_records_not_yet_processed(start: Start) {
     );
     assert!(max_lag <= 30_000, "lag {max_lag}");
     wait_for("no lag", || app.metrics().lag == 0);
+    wait_for("the endpoint's counters", || {
+        let text = scrape(endpoint);
+        sample(&text, lag_series) == Some(0.0)
+            && sample(
+                &text,
+                r#"eddy_streams_records_processed_total{application_id="lagging"}"#,
+            ) == Some(30_000.0)
+            && sample(
+                &text,
+                r#"eddy_streams_records_produced_total{application_id="lagging",topic="backlog-out"}"#,
+            ) == Some(1.0)
+    });
+    // The same families as `metrics_text` (values move with every commit).
+    let families = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with("# TYPE"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(families(&scrape(endpoint)), families(&app.metrics_text()));
+    assert!(families(&app.metrics_text()).len() >= 10);
     app.stop().unwrap();
+    // Stopped with the app.
+    assert!(std::net::TcpStream::connect(endpoint).is_err());
+}
+
+/// `GET /metrics` from the app's metrics endpoint: the body of a 200 response.
+fn scrape(addr: std::net::SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: eddy\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
+}
+
+/// The value of the sample whose line starts with `series` (name and labels).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
 /// `auto_offset_reset: Latest`: records written before the application first started are
@@ -452,7 +507,74 @@ fn latest_reset_skips_records_written_before_start(start: Start) {
     app.stop().unwrap();
 }
 
+/// Changelog records of task 0_0's store in the restore test: enough that replaying them
+/// takes many of the thread's restore slices.
+const LONG_RESTORE_RECORDS: usize = 300_000;
+
+/// One thread with two tasks: task 0_0's store has a long changelog to restore, task 0_1's
+/// none. The restore goes on between polls with 0_0's partition paused, so 0_1 processes
+/// its input while 0_0 is still restoring; then 0_0 runs too, over its restored state.
+fn a_long_restore_does_not_stall_the_threads_other_tasks(start: Start) {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(&dir.path().join("broker"));
+    broker.create_topic("events", 2, false);
+    broker.create_topic("events-out", 2, false);
+    let changelog = eddy_streams::runtime::changelog_topic("restorer", "counts");
+    broker.create_topic(&changelog, 2, true);
+    // Counts of keys `old-<i>` as the count store keeps them (big-endian i64).
+    let history: Vec<eddy_broker::NewRecord> = (0..LONG_RESTORE_RECORDS)
+        .map(|i| eddy_broker::NewRecord {
+            key: Some(format!("old-{i}").into_bytes().into()),
+            value: Some(1i64.to_be_bytes().to_vec().into()),
+            headers: Vec::new(),
+            timestamp: Some(1_000),
+        })
+        .collect();
+    for chunk in history.chunks(20_000) {
+        broker.produce_records(&changelog, 0, chunk);
+    }
+    broker.produce(
+        "events",
+        1,
+        &[("b", "x"), ("b", "x"), ("b", "x")],
+        Some(1_000),
+    );
+    broker.produce("events", 0, &[("a", "x"), ("old-7", "x")], Some(1_000));
+    let b = StreamsBuilder::new();
+    b.stream("events", Serdes::string(), Serdes::string())
+        .group_by_key()
+        .count("counts")
+        .to_stream()
+        .to("events-out");
+    let app = App::new(
+        b.build().unwrap(),
+        AppConfig {
+            threads: 1,
+            ..config("restorer", &broker, &dir.path().join("state"))
+        },
+    )
+    .start()
+    .unwrap();
+    wait_for("task 0_1's counts", || {
+        broker.latest_counts("events-out").get("b") == Some(&3)
+    });
+    let restored_then = app.metrics().restored_records;
+    assert!(
+        restored_then < LONG_RESTORE_RECORDS as u64,
+        "task 0_1 ran only after task 0_0's restore ({restored_then} records restored)"
+    );
+    wait_for("task 0_0's counts", || {
+        broker.latest_counts("events-out").get("a") == Some(&1)
+    });
+    assert!(app.metrics().restored_records >= LONG_RESTORE_RECORDS as u64);
+    // Counted over the restored state.
+    assert_eq!(broker.latest_counts("events-out").get("old-7"), Some(&2));
+    assert!(app.is_running(), "{:?}", app.failure());
+    app.stop().unwrap();
+}
+
 on_each_backend!(
+    a_long_restore_does_not_stall_the_threads_other_tasks,
     latest_reset_skips_records_written_before_start,
     word_count_runs_restarts_and_restores,
     start_up_errors_say_what_to_fix,

@@ -10,7 +10,7 @@ use eddy_sql::engine::runner::AppView;
 use eddy_sql::engine::{
     AppRunner, BrokerCluster, Config, Engine, PersistentQuery, QueryRunner, QueryStatus, Stopper,
 };
-use eddy_streams::runtime::StoreEngine;
+use eddy_streams::runtime::{ProcessingGuarantee, StoreEngine};
 use eddy_streams::{Backend, EmbeddedBackend, Topology};
 
 use crate::nexmark_common::run::{Bench, Measured, ThreadCpu, cpu_seconds, produce, read_topic};
@@ -72,11 +72,13 @@ pub fn run_dsl(
     let bench = Bench {
         backend: fresh.backend.clone(),
         state_dir: fresh.dir.path().join("state"),
+        commit_interval: Duration::from_secs(1),
     };
     let measured = bench.run(
         &format!("nexmark-{query}"),
         topology,
         StoreEngine::RocksDb,
+        ProcessingGuarantee::AtLeastOnce,
         input.len() + extra,
     )?;
     let records = read_topic(&fresh.backend, out)?;

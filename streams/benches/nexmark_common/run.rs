@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use bytes::Bytes;
-use eddy_broker::{Durability, NewRecord};
-use eddy_streams::runtime::StoreEngine;
+use eddy_broker::{Durability, Isolation, NewRecord};
+use eddy_streams::runtime::{ProcessingGuarantee, StoreEngine};
 use eddy_streams::serdes::SerdeRef;
 use eddy_streams::{App, AppConfig, Backend, EmbeddedBackend, Topology};
 
@@ -115,7 +115,9 @@ pub fn produce(
     Ok(n)
 }
 
-/// Every record of partition 0 of `topic`: key, value, timestamp.
+/// Every committed record of partition 0 of `topic` (read `read_committed`, past whole
+/// batches: transaction markers and aborted batches hold offsets no record shows): key,
+/// value, timestamp.
 pub fn read_topic(
     backend: &EmbeddedBackend,
     topic: &str,
@@ -123,22 +125,24 @@ pub fn read_topic(
     let mut out = Vec::new();
     let mut position = 0;
     loop {
-        let fetched = backend.block_on(backend.broker().fetch(
+        let fetched = backend.block_on(backend.broker().fetch_isolated(
             topic,
             0,
             position,
             8 << 20,
             Duration::ZERO,
+            Isolation::ReadCommitted,
         ))?;
-        if fetched.records.is_empty() {
+        let Some(next) = eddy_broker::batch::next_offset_after(&fetched.records) else {
             break;
-        }
-        for r in eddy_broker::decode_records(&fetched.records)? {
+        };
+        let committed = eddy_broker::batch::without_aborted(&fetched.records, &fetched.aborted);
+        for r in eddy_broker::decode_records(&committed)? {
             if r.offset >= position {
-                position = r.offset + 1;
                 out.push((r.key.unwrap_or_default(), r.value, r.timestamp));
             }
         }
+        position = next;
         if position >= fetched.high_watermark {
             break;
         }
@@ -175,6 +179,8 @@ pub struct Measured {
 pub struct Bench {
     pub backend: Arc<EmbeddedBackend>,
     pub state_dir: std::path::PathBuf,
+    /// How often the apps commit.
+    pub commit_interval: Duration,
 }
 
 impl Bench {
@@ -208,12 +214,14 @@ impl Bench {
         app: &str,
         topology: Topology,
         engine: StoreEngine,
+        guarantee: ProcessingGuarantee,
         expected: u64,
     ) -> anyhow::Result<Measured> {
         let config = AppConfig {
             threads: 1,
-            commit_interval: Duration::from_secs(1),
+            commit_interval: self.commit_interval,
             store_engine: engine,
+            processing_guarantee: guarantee,
             state_dir: self.state_dir.clone(),
             ..AppConfig::new(app, self.backend.clone())
         };

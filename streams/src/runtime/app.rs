@@ -2,9 +2,9 @@
 //! tables over a [`Backend`], and, once running, stops it, answers interactive queries and
 //! reports metrics.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use parking_lot::{Mutex, RwLock};
 
 use super::backend::{Backend, Consumer, Member};
 use super::config::{AppConfig, ProcessingGuarantee, StoreEngine};
+use super::metrics::{AppRegistry, Metrics, MetricsEndpoint, MetricsSnapshot, MetricsSource};
 use super::plan::Plan;
 use super::stream_thread::{ProducerFactory, StreamThread, ThreadContext};
 use crate::error::{Error, Result};
@@ -26,50 +27,6 @@ use crate::topology::Topology;
 pub struct App {
     topology: Arc<Topology>,
     config: AppConfig,
-}
-
-/// Counters of a running app, summed over its threads.
-#[derive(Debug, Default)]
-pub(super) struct Metrics {
-    pub(super) processed: AtomicU64,
-    pub(super) late_dropped: AtomicU64,
-    pub(super) skipped: AtomicU64,
-    pub(super) commits: AtomicU64,
-    pub(super) commit_micros_total: AtomicU64,
-    pub(super) commit_micros_max: AtomicU64,
-    pub(super) restored_records: AtomicU64,
-    pub(super) lag: Mutex<HashMap<(String, i32), i64>>,
-    /// Records sent, by output topic (sinks and repartition topics).
-    pub(super) produced: Mutex<HashMap<String, u64>>,
-}
-
-/// A snapshot of an app's metrics.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MetricsSnapshot {
-    /// Records read from input topics.
-    pub processed: u64,
-    /// Records dropped as late (their window had closed).
-    pub late_dropped: u64,
-    /// Records skipped as undecodable or with invalid timestamps.
-    pub skipped: u64,
-    /// Commits done.
-    pub commits: u64,
-    /// Mean commit latency.
-    pub commit_latency_avg: Duration,
-    /// Longest commit.
-    pub commit_latency_max: Duration,
-    /// Changelog records replayed into stores at task start.
-    pub restored_records: u64,
-    /// Records in input partitions not yet processed, summed (as of the last poll).
-    pub lag: i64,
-    /// Records processed per second since the app started.
-    pub processed_per_sec: f64,
-    /// Records sent to each output topic (sinks and repartition topics) since the app
-    /// started.
-    pub produced: BTreeMap<String, u64>,
-    /// Bytes held by all its caches (record caches and store write caches), which
-    /// `cache_max_bytes` bounds together.
-    pub cache_bytes: usize,
 }
 
 pub(super) struct Shared_ {
@@ -89,6 +46,9 @@ pub struct RunningApp {
     threads: Vec<JoinHandle<Result<()>>>,
     topology: Arc<Topology>,
     config: AppConfig,
+    registry: Arc<AppRegistry>,
+    /// Serves `registry` over HTTP, if `metrics_listen` asked for it; stopped on drop.
+    endpoint: Option<MetricsEndpoint>,
 }
 
 impl std::fmt::Debug for RunningApp {
@@ -179,11 +139,27 @@ impl App {
                 }
             }
         }
+        let registry = Arc::new(AppRegistry::new(
+            &self.config.application_id,
+            shared.clone(),
+        ));
+        let endpoint = match self.config.metrics_listen {
+            Some(listen) => match MetricsEndpoint::start(listen, registry.clone()) {
+                Ok(endpoint) => Some(endpoint),
+                Err(e) => {
+                    shared.stop.store(true, Ordering::SeqCst);
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
         Ok(RunningApp {
             shared,
             threads,
             topology: self.topology,
             config: self.config,
+            registry,
+            endpoint,
         })
     }
 }
@@ -361,55 +337,17 @@ impl RunningApp {
 
     /// A snapshot of the metrics.
     pub fn metrics(&self) -> MetricsSnapshot {
-        let m = &self.shared.metrics;
-        let commits = m.commits.load(Ordering::Relaxed);
-        let processed = m.processed.load(Ordering::Relaxed);
-        let secs = self.shared.started.elapsed().as_secs_f64();
-        MetricsSnapshot {
-            processed,
-            late_dropped: m.late_dropped.load(Ordering::Relaxed),
-            skipped: m.skipped.load(Ordering::Relaxed),
-            commits,
-            commit_latency_avg: Duration::from_micros(
-                m.commit_micros_total.load(Ordering::Relaxed) / commits.max(1),
-            ),
-            commit_latency_max: Duration::from_micros(m.commit_micros_max.load(Ordering::Relaxed)),
-            restored_records: m.restored_records.load(Ordering::Relaxed),
-            lag: m.lag.lock().values().sum(),
-            processed_per_sec: if secs > 0.0 {
-                processed as f64 / secs
-            } else {
-                0.0
-            },
-            produced: m
-                .produced
-                .lock()
-                .iter()
-                .map(|(t, n)| (t.clone(), *n))
-                .collect(),
-            cache_bytes: self.shared.cache_budget.used(),
-        }
+        self.shared.snapshot()
     }
 
-    /// The metrics in Prometheus' text format.
+    /// The metrics in Prometheus' text format (what the metrics endpoint serves).
     pub fn metrics_text(&self) -> String {
-        let m = self.metrics();
-        format!(
-            "# TYPE eddy_streams_records_processed_total counter\neddy_streams_records_processed_total {}\n\
-             # TYPE eddy_streams_records_late_dropped_total counter\neddy_streams_records_late_dropped_total {}\n\
-             # TYPE eddy_streams_records_skipped_total counter\neddy_streams_records_skipped_total {}\n\
-             # TYPE eddy_streams_commits_total counter\neddy_streams_commits_total {}\n\
-             # TYPE eddy_streams_commit_latency_seconds_max gauge\neddy_streams_commit_latency_seconds_max {}\n\
-             # TYPE eddy_streams_restored_records_total counter\neddy_streams_restored_records_total {}\n\
-             # TYPE eddy_streams_lag_records gauge\neddy_streams_lag_records {}\n",
-            m.processed,
-            m.late_dropped,
-            m.skipped,
-            m.commits,
-            m.commit_latency_max.as_secs_f64(),
-            m.restored_records,
-            m.lag
-        )
+        self.registry.render()
+    }
+
+    /// Where the metrics endpoint listens (`AppConfig::metrics_listen`), if it runs.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.endpoint.as_ref().map(MetricsEndpoint::addr)
     }
 
     fn handles(&self, name: &str) -> Result<Vec<StoreHandle>> {
@@ -507,6 +445,21 @@ impl RunningApp {
         }
         out.sort_by_key(|(t, _)| *t);
         Ok(out)
+    }
+}
+
+impl MetricsSource for Shared_ {
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    fn snapshot(&self) -> MetricsSnapshot {
+        self.metrics
+            .snapshot(self.started, self.cache_budget.used())
+    }
+
+    fn running(&self) -> bool {
+        !self.stop.load(Ordering::SeqCst)
     }
 }
 

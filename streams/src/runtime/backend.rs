@@ -76,6 +76,14 @@ pub trait Consumer: Send {
     /// sums it.
     fn lag(&self, topic: &str, partition: i32) -> Option<i64>;
 
+    /// Stops fetching from these assigned partitions until [`resume`](Self::resume)d
+    /// (Kafka's `pause`): the thread keeps polling, so its group membership stays alive,
+    /// while their tasks restore. Unassigned partitions are ignored.
+    fn pause(&mut self, partitions: &[(String, i32)]) -> Result<()>;
+
+    /// Fetches from paused partitions again.
+    fn resume(&mut self, partitions: &[(String, i32)]) -> Result<()>;
+
     /// Partitions a rebalance is taking away from this consumer (Kafka's
     /// `onPartitionsRevoked`). The consumer keeps them, and no other member gets them,
     /// until [`release_revoked`](Self::release_revoked): the stream thread first commits

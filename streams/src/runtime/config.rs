@@ -29,8 +29,9 @@ pub enum ProcessingGuarantee {
     /// `exactly_once_v2`: each stream thread's outputs, changelog records and input offsets
     /// commit in one transaction of its producer, and inputs and changelogs are read
     /// `read_committed`, so after a crash the committed output equals a crash-free run's.
-    /// Stores are restored from their changelogs at every start (no checkpoints are written
-    /// while transactions may abort). On both backends.
+    /// Stores write checkpoints only once their changelog records are committed and their
+    /// task stops here (a clean stop, a revocation), not at every commit: after a crash
+    /// they restore in full from their changelogs. On both backends.
     ExactlyOnceV2,
 }
 
@@ -69,6 +70,10 @@ pub struct AppConfig {
     pub auto_offset_reset: OffsetReset,
     /// At-least-once (default) or exactly-once processing.
     pub processing_guarantee: ProcessingGuarantee,
+    /// Where to serve the app's metrics over HTTP, in Prometheus' text format at
+    /// `GET /metrics` (default none; port 0 picks a free one, see
+    /// `RunningApp::metrics_addr`). `RunningApp::metrics_text` gives the same text.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -99,6 +104,7 @@ impl AppConfig {
             max_task_idle: Duration::from_secs(1),
             auto_offset_reset: OffsetReset::Earliest,
             processing_guarantee: ProcessingGuarantee::AtLeastOnce,
+            metrics_listen: None,
         }
     }
 

@@ -176,6 +176,7 @@ impl Backend for EmbeddedBackend {
             group: group.to_string(),
             _hold: Some(self.broker.hold_group(group)),
             assigned,
+            paused: BTreeSet::new(),
             positions,
             high_watermarks: HashMap::new(),
             isolation: if member.read_committed {
@@ -206,6 +207,7 @@ impl Backend for EmbeddedBackend {
             group: String::new(),
             _hold: None,
             assigned,
+            paused: BTreeSet::new(),
             positions,
             high_watermarks: HashMap::new(),
             isolation: Isolation::ReadUncommitted,
@@ -253,9 +255,20 @@ struct EmbeddedConsumer {
     high_watermarks: HashMap<(String, i32), i64>,
     /// Read as `read_committed` (exactly-once) or everything.
     isolation: Isolation,
+    /// Assigned partitions not fetched from for now (their tasks restore).
+    paused: BTreeSet<(String, i32)>,
 }
 
 impl EmbeddedConsumer {
+    /// The partitions to fetch from (assigned, not paused), each with its position.
+    fn fetch_positions(&self) -> Vec<(String, i32, i64)> {
+        self.assigned
+            .iter()
+            .filter(|tp| !self.paused.contains(*tp))
+            .map(|(t, p)| (t.clone(), *p, self.positions[&(t.clone(), *p)]))
+            .collect()
+    }
+
     /// Turns fetched bytes into records at or after the position, and moves the position.
     fn take(
         &mut self,
@@ -350,11 +363,7 @@ impl Consumer for EmbeddedConsumer {
         let mut out = Vec::new();
         let broker = self.backend.broker.clone();
         // First every partition without waiting; if none had records, wait for the first.
-        let requests: Vec<_> = self
-            .assigned
-            .iter()
-            .map(|(t, p)| (t.clone(), *p, self.positions[&(t.clone(), *p)]))
-            .collect();
+        let requests = self.fetch_positions();
         for (topic, partition, position) in &requests {
             let (t, p, result) = self.backend.block_on(Self::fetch(
                 &broker,
@@ -368,11 +377,7 @@ impl Consumer for EmbeddedConsumer {
         }
         if out.is_empty() && !requests.is_empty() {
             let isolation = self.isolation;
-            let requests: Vec<_> = self
-                .assigned
-                .iter()
-                .map(|(t, p)| (t.clone(), *p, self.positions[&(t.clone(), *p)]))
-                .collect();
+            let requests = self.fetch_positions();
             let (t, p, result) = self.backend.block_on(async {
                 let futures = requests.iter().map(|(t, p, pos)| {
                     Box::pin(Self::fetch(&broker, t, *p, *pos, timeout, isolation))
@@ -388,6 +393,18 @@ impl Consumer for EmbeddedConsumer {
 
     fn assignment(&self) -> Vec<(String, i32)> {
         self.assigned.clone()
+    }
+
+    fn pause(&mut self, partitions: &[(String, i32)]) -> Result<()> {
+        self.paused.extend(partitions.iter().cloned());
+        Ok(())
+    }
+
+    fn resume(&mut self, partitions: &[(String, i32)]) -> Result<()> {
+        for partition in partitions {
+            self.paused.remove(partition);
+        }
+        Ok(())
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

@@ -2,6 +2,17 @@
 //! (restoring their stores), feeds them their input in order, sends their outputs through
 //! the thread's one producer (its record collector), and commits.
 //!
+//! # Task states
+//!
+//! A task is *restoring* from its assignment until its stores have replayed their
+//! changelogs ([`super::restoring`]): its input partitions are paused, and between polls
+//! (which then do not wait) the thread replays batches for up to [`RESTORE_SLICE`], so a long
+//! restore keeps the consumer polling (within `max.poll.interval.ms`) and the thread's
+//! other tasks processing. It is then *running*; *suspended* once its partitions are
+//! revoked and committed (kept open in case they come back); *closed* when they do not, or
+//! when the thread stops. A restoring task given up checkpoints its stores where their
+//! restore stopped.
+//!
 //! # Commit
 //!
 //! Every `commit_interval`, and when the app stops, a stream thread:
@@ -31,30 +42,27 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use eddy_state::memory::{MemoryKeyValueStore, MemorySegments};
-use eddy_state::{
-    ChangeloggedConfig, ChangeloggedSessionStore, ChangeloggedStore, ChangeloggedWindowStore,
-    RestoreReport, Retention, RocksEnv, SegmentedSessionStore, SegmentedWindowStore,
-};
+use eddy_state::{ChangeloggedConfig, RocksEnv};
 
 use super::app::Shared_;
 use super::backend::{Consumer, Member, Producer};
 use super::config::{AppConfig, ProcessingGuarantee};
 use super::plan::{Plan, changelog_topic};
+use super::restoring::{self, RESTORE_SLICE, RestoringTask, StoreCommit, StoreOpener};
 use super::task_input::TaskInput;
 use crate::error::{Error, Result};
 use crate::partitioner::partition_for_key;
 use crate::processor::StoreHandle;
 use crate::record::SinkRecord;
 use crate::task::{Task, TaskId};
-use crate::topology::{StoreKind, StoreSpec, Topology};
+use crate::topology::Topology;
 
 /// A task with its stores' commit handles and its fetched, unprocessed input.
 struct RunningTask {
     task: Task,
-    commits: Vec<Box<dyn Fn() -> eddy_state::Result<i64> + Send>>,
+    commits: Vec<StoreCommit>,
     input: TaskInput,
     /// Committed and idle since its partitions were revoked: resumed if the next
     /// assignment gives them back, closed otherwise (Kafka Streams' eager protocol).
@@ -79,7 +87,10 @@ pub(super) struct StreamThread {
     env: Option<Arc<RocksEnv>>,
     /// The global tables' stores, shared by every task.
     globals: HashMap<String, StoreHandle>,
+    /// Running (or suspended) tasks.
     tasks: HashMap<TaskId, RunningTask>,
+    /// Tasks whose stores are being restored, their input partitions paused.
+    restoring: HashMap<TaskId, RestoringTask>,
     /// Next offset to process per input partition.
     positions: HashMap<(String, i32), i64>,
     /// Partition counts of output topics.
@@ -136,6 +147,7 @@ impl StreamThread {
             env,
             globals,
             tasks: HashMap::new(),
+            restoring: HashMap::new(),
             positions: HashMap::new(),
             partitions: HashMap::new(),
             round_robin: 0,
@@ -159,8 +171,25 @@ impl StreamThread {
             }
         }
         self.commit(&mut *consumer)?;
+        self.checkpoint_committed(|_| true)?;
         self.report(&mut reported);
         self.close_all();
+        Ok(())
+    }
+
+    /// Exactly-once, right after a commit: writes the checkpoints of the stores of the
+    /// tasks `which` picks. Their changelog records are committed now, so a later open here
+    /// replays only what follows instead of the whole changelog (at-least-once, every commit
+    /// writes them already). Kafka Streams (before KIP-892) does the same at a clean close.
+    fn checkpoint_committed(&self, which: impl Fn(&RunningTask) -> bool) -> Result<()> {
+        if self.config.processing_guarantee != ProcessingGuarantee::ExactlyOnceV2 {
+            return Ok(());
+        }
+        for running in self.tasks.values().filter(|t| which(t)) {
+            for commit in &running.commits {
+                commit(true)?;
+            }
+        }
         Ok(())
     }
 
@@ -195,12 +224,19 @@ impl StreamThread {
             if self.shared.stop.load(Ordering::SeqCst) {
                 break;
             }
-            let polled = consumer.poll(self.config.poll_timeout)?;
+            // While tasks restore, polls do not wait: the restore goes on between them.
+            let timeout = if self.restoring.is_empty() {
+                self.config.poll_timeout
+            } else {
+                Duration::ZERO
+            };
+            let polled = consumer.poll(timeout)?;
             let assignment = consumer.assignment();
             if !consumer.rebalancing() {
                 self.sync_tasks(&assignment)?;
             }
             self.buffer(polled)?;
+            self.restore_some(consumer, &assignment)?;
             // Before processing: the lag is what this poll left to do.
             self.report_lag(consumer, &assignment);
             self.process_buffered(consumer)?;
@@ -217,6 +253,7 @@ impl StreamThread {
                 self.commit(consumer)?;
                 last_commit = Instant::now();
                 self.suspend_revoked(&revoking);
+                self.checkpoint_committed(|t| t.suspended)?;
                 consumer.release_revoked()?;
                 continue;
             }
@@ -238,15 +275,18 @@ impl StreamThread {
                 subtopology,
                 partition: batch.partition,
             };
-            let running = self.tasks.get_mut(&id).ok_or_else(|| {
-                Error::NotRunning(format!(
-                    "records for {}-{} but no task {id}",
-                    batch.topic, batch.partition
-                ))
-            })?;
-            running
-                .input
-                .push(&batch.topic, batch.partition, batch.records);
+            let input = match (self.tasks.get_mut(&id), self.restoring.get_mut(&id)) {
+                (Some(running), _) => &mut running.input,
+                // Fetched before its partitions were paused: kept for when it runs.
+                (None, Some(restoring)) => &mut restoring.input,
+                (None, None) => {
+                    return Err(Error::NotRunning(format!(
+                        "records for {}-{} but no task {id}",
+                        batch.topic, batch.partition
+                    )));
+                }
+            };
+            input.push(&batch.topic, batch.partition, batch.records);
         }
         Ok(())
     }
@@ -285,12 +325,17 @@ impl StreamThread {
                 .topic_sub
                 .get(topic)
                 .and_then(|&subtopology| {
-                    self.tasks.get(&TaskId {
+                    let id = TaskId {
                         subtopology,
                         partition: *partition,
-                    })
+                    };
+                    match (self.tasks.get(&id), self.restoring.get(&id)) {
+                        (Some(running), _) => Some(&running.input),
+                        (None, Some(restoring)) => Some(&restoring.input),
+                        (None, None) => None,
+                    }
                 })
-                .map_or(0, |t| t.input.buffered(topic, *partition));
+                .map_or(0, |input| input.buffered(topic, *partition));
             lags.insert((topic.clone(), *partition), fetched_lag + buffered as i64);
         }
     }
@@ -313,6 +358,10 @@ impl StreamThread {
             if let Some(running) = self.tasks.get_mut(&id) {
                 running.suspended = true;
                 running.input = TaskInput::default();
+            }
+            // A restoring task is given up, checkpointed where its restore stopped.
+            if let Some(restoring) = self.restoring.remove(&id) {
+                restoring.abandon();
             }
         }
     }
@@ -385,6 +434,20 @@ impl StreamThread {
                 });
             }
         }
+        let gone: Vec<TaskId> = self
+            .restoring
+            .keys()
+            .filter(|id| !wanted.contains(id))
+            .copied()
+            .collect();
+        for id in gone {
+            // Nothing of a restoring task is uncommitted: its restore is checkpointed.
+            tracing::info!(task = %id, "giving up a task before its restore completed");
+            if let Some(restoring) = self.restoring.remove(&id) {
+                restoring.abandon();
+            }
+            self.forget(id);
+        }
         let revoked: Vec<TaskId> = self
             .tasks
             .keys()
@@ -411,26 +474,81 @@ impl StreamThread {
             self.forget(id);
         }
         for id in wanted {
-            match self.tasks.get_mut(&id) {
-                Some(running) if running.suspended => {
-                    tracing::info!(task = %id, "resuming a suspended task");
-                    running.suspended = false;
+            if let Some(running) = self.tasks.get_mut(&id) {
+                if !running.suspended {
+                    continue;
                 }
-                Some(_) => continue,
-                None => {
-                    let running = self.open_task(id)?;
-                    self.tasks.insert(id, running);
-                }
-            }
-            let Some(running) = self.tasks.get_mut(&id) else {
+                tracing::info!(task = %id, "resuming a suspended task");
+                running.suspended = false;
+            } else if self.restoring.contains_key(&id) {
                 continue;
+            } else {
+                let restoring = self.open_task(id)?;
+                self.restoring.insert(id, restoring);
+            }
+            let input = match (self.tasks.get_mut(&id), self.restoring.get_mut(&id)) {
+                (Some(running), _) => &mut running.input,
+                (None, Some(restoring)) => &mut restoring.input,
+                (None, None) => continue,
             };
             for (topic, partition) in assignment {
                 if *partition == id.partition
                     && self.plan.topic_sub.get(topic) == Some(&id.subtopology)
                 {
-                    running.input.add_partition(topic, *partition);
+                    input.add_partition(topic, *partition);
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Steps the restoring tasks, their input partitions paused meanwhile: every task
+    /// replays at least one batch per store (so none waits for another's restore), and
+    /// more until [`RESTORE_SLICE`] has passed. Tasks whose stores are complete start
+    /// running and their partitions resume.
+    fn restore_some(
+        &mut self,
+        consumer: &mut dyn Consumer,
+        assignment: &[(String, i32)],
+    ) -> Result<()> {
+        if self.restoring.is_empty() {
+            return Ok(());
+        }
+        let partitions_of = |id: TaskId| -> Vec<(String, i32)> {
+            assignment
+                .iter()
+                .filter(|(t, p)| {
+                    *p == id.partition && self.plan.topic_sub.get(t) == Some(&id.subtopology)
+                })
+                .cloned()
+                .collect()
+        };
+        // Paused again every time: a rebalance may have handed them back unpaused.
+        let paused: Vec<(String, i32)> = self
+            .restoring
+            .keys()
+            .flat_map(|&id| partitions_of(id))
+            .collect();
+        consumer.pause(&paused)?;
+        let deadline = Instant::now() + RESTORE_SLICE;
+        let batch = ChangeloggedConfig::default().restore_batch;
+        let ids: Vec<TaskId> = self.restoring.keys().copied().collect();
+        for id in ids {
+            let Some(restoring) = self.restoring.get_mut(&id) else {
+                continue;
+            };
+            let replayed = restoring.step(batch, deadline)?;
+            self.shared
+                .metrics
+                .restored_records
+                .fetch_add(replayed, Ordering::Relaxed);
+            if restoring.is_complete() {
+                let restoring = self.restoring.remove(&id).expect("present");
+                let running = self.start_running(restoring)?;
+                self.tasks.insert(id, running);
+                consumer.resume(&partitions_of(id))?;
+            } else {
+                tracing::debug!(task = %id, remaining = restoring.remaining(), "restoring");
             }
         }
         Ok(())
@@ -444,30 +562,37 @@ impl StreamThread {
         }
     }
 
-    fn open_task(&self, id: TaskId) -> Result<RunningTask> {
-        let sub = &self.topology.subtopologies()[id.subtopology];
-        let mut handles = HashMap::new();
-        let mut commits: Vec<Box<dyn Fn() -> eddy_state::Result<i64> + Send>> = Vec::new();
-        let task_dir = self
-            .config
-            .state_dir
-            .join(&self.config.application_id)
-            .join(id.to_string());
-        for name in &sub.stores {
-            let spec = self
-                .topology
-                .store(name)
-                .ok_or_else(|| Error::topology(format!("no store {name:?}")))?;
-            let (handle, commit, report) =
-                self.open_store(spec, &task_dir.join(name), id.partition)?;
-            tracing::info!(task = %id, store = %name, records = report.records, kind = ?report.kind, "store restored");
-            self.shared
-                .metrics
-                .restored_records
-                .fetch_add(report.records, Ordering::Relaxed);
-            handles.insert(name.clone(), handle);
-            commits.push(commit);
+    /// Opens task `id` in its restoring state: its stores open, their restores decided.
+    fn open_task(&self, id: TaskId) -> Result<RestoringTask> {
+        let opener = StoreOpener {
+            topology: &self.topology,
+            state_dir: &self.config.state_dir.join(&self.config.application_id),
+            config: ChangeloggedConfig {
+                cache_budget: Some(Arc::clone(&self.shared.cache_budget)),
+                checkpoint_on_commit: self.config.processing_guarantee
+                    == ProcessingGuarantee::AtLeastOnce,
+                ..ChangeloggedConfig::default()
+            },
+            env: self.env.as_ref(),
+        };
+        opener.open_task(id, |spec| {
+            self.producer.changelog(
+                &changelog_topic(&self.config.application_id, &spec.name),
+                id.partition,
+            )
+        })
+    }
+
+    /// A task whose stores are restored, running: its processors built over them, its
+    /// stores open to interactive queries.
+    fn start_running(&self, restoring: RestoringTask) -> Result<RunningTask> {
+        let id = restoring.id;
+        let (stores, input) = restoring.into_restored();
+        for (_, report) in &stores {
+            tracing::info!(task = %id, store = %report.store, records = report.records,
+                kind = ?report.kind, elapsed_ms = report.elapsed.as_millis() as u64, "store restored");
         }
+        let handles = restoring::handles(&stores);
         let mut with_globals = handles.clone();
         with_globals.extend(self.globals.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut task = Task::new(
@@ -483,90 +608,9 @@ impl StreamThread {
         }
         Ok(RunningTask {
             task,
-            commits,
-            input: TaskInput::default(),
+            commits: stores.into_iter().map(|(store, _)| store.commit).collect(),
+            input,
             suspended: false,
-        })
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn open_store(
-        &self,
-        spec: &StoreSpec,
-        dir: &std::path::Path,
-        partition: i32,
-    ) -> Result<(
-        StoreHandle,
-        Box<dyn Fn() -> eddy_state::Result<i64> + Send>,
-        RestoreReport,
-    )> {
-        let changelog = self.producer.changelog(
-            &changelog_topic(&self.config.application_id, &spec.name),
-            partition,
-        )?;
-        let config = ChangeloggedConfig {
-            cache_budget: Some(Arc::clone(&self.shared.cache_budget)),
-            checkpoint_on_commit: self.config.processing_guarantee
-                == ProcessingGuarantee::AtLeastOnce,
-            ..ChangeloggedConfig::default()
-        };
-        let name = spec.name.clone();
-        let env = self.env.clone();
-        Ok(match spec.kind {
-            StoreKind::KeyValue => {
-                let (store, report) =
-                    ChangeloggedStore::open(dir, &name, changelog, &config, |d| match &env {
-                        Some(env) => env.open_kv(d, &name),
-                        None => Ok(Arc::new(MemoryKeyValueStore::new(&name))),
-                    })?;
-                let store = Arc::new(store);
-                let c = store.clone();
-                (
-                    StoreHandle::KeyValue(store),
-                    Box::new(move || c.commit()),
-                    report,
-                )
-            }
-            StoreKind::Window { retention_ms } => {
-                let retention = Retention::new(retention_ms)?;
-                let (store, report) =
-                    ChangeloggedWindowStore::open(dir, &name, changelog, &config, |d| {
-                        Ok(Arc::new(match &env {
-                            Some(env) => env.open_window_store(d, &name, retention)?,
-                            None => SegmentedWindowStore::open(
-                                Arc::new(MemorySegments::new(&name)),
-                                retention,
-                            )?,
-                        }))
-                    })?;
-                let store = Arc::new(store);
-                let c = store.clone();
-                (
-                    StoreHandle::Window(store),
-                    Box::new(move || c.commit()),
-                    report,
-                )
-            }
-            StoreKind::Session { retention_ms } => {
-                let retention = Retention::new(retention_ms)?;
-                let (store, report) =
-                    ChangeloggedSessionStore::open(dir, &name, changelog, &config, |d| {
-                        Ok(Arc::new(match &env {
-                            Some(env) => env.open_session_store(d, &name, retention)?,
-                            None => SegmentedSessionStore::open(
-                                Arc::new(MemorySegments::new(&name)),
-                                retention,
-                            )?,
-                        }))
-                    })?;
-                let store = Arc::new(store);
-                let c = store.clone();
-                (
-                    StoreHandle::Session(store),
-                    Box::new(move || c.commit()),
-                    report,
-                )
-            }
         })
     }
 
@@ -635,7 +679,7 @@ impl StreamThread {
         self.producer.flush()?;
         for running in self.tasks.values().filter(|t| !t.suspended) {
             for commit in &running.commits {
-                commit()?;
+                commit(false)?;
             }
         }
         let offsets: Vec<(String, i32, i64)> = self
@@ -661,5 +705,8 @@ impl StreamThread {
             self.unregister(id);
         }
         self.tasks.clear();
+        for (_, restoring) in self.restoring.drain() {
+            restoring.abandon();
+        }
     }
 }

@@ -188,23 +188,34 @@ pub(crate) async fn txn_offset_commit(
                 .unwrap_or_default(),
         })
         .collect();
-    let result = ctx
-        .state
-        .broker
-        .txn_offset_commit(
-            &request.transactional_id,
-            request.producer_id.0,
-            request.producer_epoch,
-            offsets,
-        )
-        .await;
-    let code = result.map_or_else(
-        |e| {
-            log_refusal("TxnOffsetCommit", &e);
-            code_for(&e, ctx.version, 3)
-        },
-        |()| 0,
+    // KIP-447: from version 3 the request names the consumer's membership, and a member of
+    // an older generation (a zombie after a rebalance) may not commit.
+    let membership = ctx.state.groups.validate_txn_commit(
+        &group,
+        &request.member_id,
+        request.generation_id,
+        request.group_instance_id.as_deref(),
     );
+    let code = match membership {
+        Err(code) => code,
+        Ok(()) => ctx
+            .state
+            .broker
+            .txn_offset_commit(
+                &request.transactional_id,
+                request.producer_id.0,
+                request.producer_epoch,
+                offsets,
+            )
+            .await
+            .map_or_else(
+                |e| {
+                    log_refusal("TxnOffsetCommit", &e);
+                    code_for(&e, ctx.version, 3)
+                },
+                |()| 0,
+            ),
+    };
     let topics = request
         .topics
         .into_iter()

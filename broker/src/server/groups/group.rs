@@ -876,6 +876,26 @@ impl Group {
         }
     }
 
+    /// Whether a TxnOffsetCommit from this member may commit (KIP-447; Kafka's
+    /// `validateOffsetCommit` for a transactional commit): a member of the current
+    /// generation. Unlike a plain commit, no group state refuses it: the offsets wait in
+    /// the transaction until it ends.
+    pub fn validate_txn_commit(
+        &self,
+        member_id: &str,
+        generation: i32,
+        instance_id: Option<&str>,
+    ) -> Result<(), i16> {
+        if self.state == GroupState::Dead {
+            return Err(codes::COORDINATOR_NOT_AVAILABLE);
+        }
+        self.validate_member(member_id, instance_id)?;
+        if generation != self.generation {
+            return Err(codes::ILLEGAL_GENERATION);
+        }
+        Ok(())
+    }
+
     // ---- Expiry ----------------------------------------------------------------------
 
     /// Removes members whose session expired, MEMBER_ID_REQUIRED ids never used, and members

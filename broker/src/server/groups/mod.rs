@@ -189,6 +189,26 @@ impl GroupCoordinator {
         }
     }
 
+    /// Whether a TxnOffsetCommit with this membership may commit (KIP-447: a zombie of an
+    /// older generation is refused). Requests without a member (before version 3, or
+    /// generation -1 with no member id) are not checked, as in Kafka.
+    pub fn validate_txn_commit(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: i32,
+        group_instance_id: Option<&str>,
+    ) -> Result<(), i16> {
+        if generation < 0 && member_id.is_empty() && group_instance_id.is_none() {
+            return Ok(());
+        }
+        self.inner
+            .with_group(group, false, |g| {
+                g.validate_txn_commit(member_id, generation, group_instance_id)
+            })
+            .unwrap_or(Err(codes::UNKNOWN_MEMBER_ID))
+    }
+
     /// JoinGroup. The join is registered before this returns (so requests on a connection
     /// take effect in order); the returned future waits for the rebalance to complete.
     pub fn join(

@@ -268,6 +268,26 @@ impl Consumer for KafkaConsumer {
         self.awaiting_assignment()
     }
 
+    fn pause(&mut self, partitions: &[(String, i32)]) -> Result<()> {
+        let list = self.assigned_list(partitions)?;
+        if list.count() > 0 {
+            self.consumer
+                .pause(&list)
+                .map_err(|e| kafka_error("pausing partitions", e))?;
+        }
+        Ok(())
+    }
+
+    fn resume(&mut self, partitions: &[(String, i32)]) -> Result<()> {
+        let list = self.assigned_list(partitions)?;
+        if list.count() > 0 {
+            self.consumer
+                .resume(&list)
+                .map_err(|e| kafka_error("resuming partitions", e))?;
+        }
+        Ok(())
+    }
+
     fn revoking(&self) -> Vec<(String, i32)> {
         self.consumer
             .context()
@@ -291,6 +311,21 @@ impl Consumer for KafkaConsumer {
 }
 
 impl KafkaConsumer {
+    /// Those of `partitions` assigned to this consumer, as librdkafka's list.
+    fn assigned_list(&self, partitions: &[(String, i32)]) -> Result<TopicPartitionList> {
+        let assigned = self
+            .consumer
+            .assignment()
+            .map_err(|e| kafka_error("reading the assignment", e))?;
+        let mut list = TopicPartitionList::new();
+        for (topic, partition) in partitions {
+            if assigned.find_partition(topic, *partition).is_some() {
+                list.add_partition(topic, *partition);
+            }
+        }
+        Ok(list)
+    }
+
     fn awaiting_assignment(&self) -> bool {
         self.consumer
             .context()

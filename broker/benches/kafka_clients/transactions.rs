@@ -1,0 +1,94 @@
+//! Transactional produce beside plain idempotent produce: what Kafka's transactions cost
+//! through a real client (issue 13's broker benchmark).
+//!
+//! Both producers are idempotent with `acks=all` (a transactional producer always is), so
+//! the difference is the transaction protocol alone: `AddPartitionsToTxn` once per
+//! partition and transaction, `EndTxn`, the coordinator's two durable writes to
+//! `__transaction_state` per transaction, and a commit marker per partition.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use rdkafka::producer::{BaseProducer, Producer};
+
+use super::{
+    Counter, MAX_RUN, PARTITIONS, RECORD_BYTES, THROUGHPUT_RECORDS, TestServer, check_delivered,
+    producer_config, rate, send,
+};
+
+/// Records per transaction in the transactional runs: about what an exactly-once stream
+/// thread commits per 100 ms at these rates, and ten times fewer.
+pub const TRANSACTION_SIZES: [u64; 2] = [10_000, 100_000];
+
+fn idempotent_producer(
+    bootstrap: &str,
+    transactional_id: Option<&str>,
+) -> Result<BaseProducer<Counter>> {
+    let mut config = producer_config(bootstrap, "all", "5");
+    config.set("enable.idempotence", "true");
+    if let Some(id) = transactional_id {
+        config.set("transactional.id", id);
+    }
+    Ok(config.create_with_context(Counter::default())?)
+}
+
+/// Plain idempotent produce (`enable.idempotence=true`, `acks=all`): the baseline.
+pub fn idempotent_throughput(server: &TestServer, topic: &str) -> Result<u64> {
+    server.create_topic(topic, PARTITIONS)?;
+    let producer = idempotent_producer(&server.bootstrap(), None)?;
+    let payload = vec![b'x'; RECORD_BYTES];
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while sent < THROUGHPUT_RECORDS && start.elapsed() < MAX_RUN {
+        send(&producer, topic, &payload)?;
+        sent += 1;
+        if sent.is_multiple_of(1000) {
+            producer.poll(Duration::ZERO);
+        }
+    }
+    producer
+        .flush(Duration::from_secs(60))
+        .context("flushing the producer")?;
+    check_delivered(&producer, sent)?;
+    println!(
+        "produce  idempotent, acks=all             {}",
+        rate(sent, sent * RECORD_BYTES as u64, start.elapsed())
+    );
+    Ok(sent)
+}
+
+/// Transactional produce: transactions of `per_transaction` records, each committed (the
+/// commit waits for every record of it and for the markers); returns the records sent.
+pub fn transactional_throughput(
+    server: &TestServer,
+    topic: &str,
+    per_transaction: u64,
+) -> Result<u64> {
+    server.create_topic(topic, PARTITIONS)?;
+    let producer = idempotent_producer(&server.bootstrap(), Some(&format!("bench-{topic}")))?;
+    producer.init_transactions(Duration::from_secs(30))?;
+    let payload = vec![b'x'; RECORD_BYTES];
+    let start = Instant::now();
+    let (mut sent, mut transactions) = (0u64, 0u64);
+    while sent < THROUGHPUT_RECORDS && start.elapsed() < MAX_RUN {
+        producer.begin_transaction()?;
+        for _ in 0..per_transaction {
+            send(&producer, topic, &payload)?;
+            sent += 1;
+            if sent.is_multiple_of(1000) {
+                producer.poll(Duration::ZERO);
+            }
+        }
+        producer
+            .commit_transaction(Duration::from_secs(60))
+            .context("committing a transaction")?;
+        transactions += 1;
+    }
+    check_delivered(&producer, sent)?;
+    println!(
+        "produce  transactional, {per_transaction:>6}/txn ({transactions:>3} txns)  {}",
+        rate(sent, sent * RECORD_BYTES as u64, start.elapsed())
+    );
+    Ok(sent)
+}
