@@ -55,7 +55,7 @@ use nexmark_common::run::{Bench, Measured, decode_values, produce, read_topic};
 struct Row {
     query: &'static str,
     engine: &'static str,
-    guarantee: &'static str,
+    guarantee: String,
     events: u64,
     measured: Measured,
     baseline_rate: f64,
@@ -74,7 +74,7 @@ impl Row {
 
 fn print_header() {
     println!(
-        "{:<5} {:<8} {:<4} {:>9} {:>8} {:>12} {:>7} {:>13} {:>7} {:>6} {:>13} {:>9} {:>8}  goal/core",
+        "{:<5} {:<8} {:<10} {:>9} {:>8} {:>12} {:>7} {:>13} {:>7} {:>6} {:>13} {:>9} {:>8}  goal/core",
         "query",
         "engine",
         "mode",
@@ -93,7 +93,7 @@ fn print_header() {
 
 fn print_row(r: &Row) {
     println!(
-        "{:<5} {:<8} {:<4} {:>9} {:>8.2} {:>12.0} {:>7.2} {:>13.0} {:>7} {:>6.2} {:>13.0} {:>9.4} {:>8}  {:>7.0}k {}",
+        "{:<5} {:<8} {:<10} {:>9} {:>8.2} {:>12.0} {:>7.2} {:>13.0} {:>7} {:>6.2} {:>13.0} {:>9.4} {:>8}  {:>7.0}k {}",
         r.query,
         r.engine,
         r.guarantee,
@@ -125,16 +125,28 @@ struct Args {
     queries: Vec<String>,
     engines: Vec<StoreEngine>,
     guarantees: Vec<ProcessingGuarantee>,
+    /// Run the apps on the Kafka backend (against the same broker's protocol server on
+    /// loopback) as well as, or instead of, the embedded one.
+    backends: Vec<bool>,
     commit_interval: Duration,
 }
 
 impl Args {
-    /// Every (engine, guarantee) pair to run a stateful query with.
-    fn runs(&self) -> Vec<(StoreEngine, ProcessingGuarantee)> {
-        let guarantees = &self.guarantees;
+    /// Every (guarantee, on the Kafka backend) pair to run a query with.
+    fn modes(&self) -> Vec<(ProcessingGuarantee, bool)> {
+        let backends = &self.backends;
+        self.guarantees
+            .iter()
+            .flat_map(|&g| backends.iter().map(move |&b| (g, b)))
+            .collect()
+    }
+
+    /// Every (engine, guarantee, on the Kafka backend) to run a stateful query with.
+    fn runs(&self) -> Vec<(StoreEngine, ProcessingGuarantee, bool)> {
+        let modes = self.modes();
         self.engines
             .iter()
-            .flat_map(|&e| guarantees.iter().map(move |&g| (e, g)))
+            .flat_map(|&e| modes.iter().map(move |&(g, b)| (e, g, b)))
             .collect()
     }
 }
@@ -151,6 +163,7 @@ fn parse_args() -> anyhow::Result<Args> {
             .to_vec(),
         engines: vec![StoreEngine::RocksDb, StoreEngine::Memory],
         guarantees: vec![ProcessingGuarantee::AtLeastOnce],
+        backends: vec![false],
         commit_interval: Duration::from_secs(1),
     };
     let mut it = std::env::args().skip(1);
@@ -183,6 +196,16 @@ fn parse_args() -> anyhow::Result<Args> {
                     })
                     .collect::<anyhow::Result<_>>()?
             }
+            "--backends" => {
+                args.backends = value()?
+                    .split(',')
+                    .map(|b| match b {
+                        "embedded" => Ok(false),
+                        "kafka" => Ok(true),
+                        other => bail!("unknown backend {other:?} (embedded or kafka)"),
+                    })
+                    .collect::<anyhow::Result<_>>()?
+            }
             "--commit-interval-ms" => {
                 args.commit_interval = Duration::from_millis(value()?.parse()?)
             }
@@ -201,10 +224,16 @@ fn engine_name(engine: StoreEngine) -> &'static str {
     }
 }
 
-fn guarantee_name(guarantee: ProcessingGuarantee) -> &'static str {
-    match guarantee {
+/// `alos` or `eos`, with `-kafka` on the Kafka backend (a part of topic names).
+fn mode_name(guarantee: ProcessingGuarantee, on_kafka: bool) -> String {
+    let guarantee = match guarantee {
         ProcessingGuarantee::AtLeastOnce => "alos",
         ProcessingGuarantee::ExactlyOnceV2 => "eos",
+    };
+    if on_kafka {
+        format!("{guarantee}-kafka")
+    } else {
+        guarantee.to_string()
     }
 }
 
@@ -237,7 +266,13 @@ fn main() -> anyhow::Result<()> {
     let wants = |q: &str| args.queries.iter().any(|x| x == q);
     let dir = tempfile::tempdir()?;
     let backend = Arc::new(EmbeddedBackend::open(dir.path().join("broker"))?);
+    let kafka = if args.backends.contains(&true) {
+        Some(nexmark_common::run::KafkaFront::start(&backend)?)
+    } else {
+        None
+    };
     let bench = Bench {
+        kafka: kafka.as_ref().map(|k| k.backend.clone()),
         backend: backend.clone(),
         state_dir: dir.path().join("state"),
         commit_interval: args.commit_interval,
@@ -301,8 +336,8 @@ fn main() -> anyhow::Result<()> {
                 continue;
             }
             let (want, secs) = time_best(3, || baseline(&bids));
-            for &guarantee in &args.guarantees {
-                let mode = guarantee_name(guarantee);
+            for (guarantee, on_kafka) in args.modes() {
+                let mode = mode_name(guarantee, on_kafka);
                 let out = format!("{query}-{mode}-out");
                 backend.create_topic(&out, 1, eddy_streams::runtime::TopicKind::Plain)?;
                 let measured = bench.run(
@@ -310,6 +345,7 @@ fn main() -> anyhow::Result<()> {
                     build(format, &out)?,
                     StoreEngine::Memory,
                     guarantee,
+                    on_kafka,
                     n,
                 )?;
                 let got = decode_values(&read_topic(&backend, &out)?, &bid_serde)?;
@@ -317,7 +353,7 @@ fn main() -> anyhow::Result<()> {
                 let row = Row {
                     query,
                     engine: "-",
-                    guarantee: mode,
+                    guarantee: mode.clone(),
                     events: n,
                     measured,
                     baseline_rate: n as f64 / secs,
@@ -332,8 +368,8 @@ fn main() -> anyhow::Result<()> {
 
         if wants("q5") {
             let ((want, counts), secs) = time_best(3, || base_q5(&bids));
-            for (engine, guarantee) in args.runs() {
-                let mode = guarantee_name(guarantee);
+            for (engine, guarantee, on_kafka) in args.runs() {
+                let mode = mode_name(guarantee, on_kafka);
                 let out = format!("q5-{}-{mode}-out", engine_name(engine));
                 backend.create_topic(&out, 1, eddy_streams::runtime::TopicKind::Plain)?;
                 let measured = bench.run(
@@ -341,6 +377,7 @@ fn main() -> anyhow::Result<()> {
                     q5(format, &out)?,
                     engine,
                     guarantee,
+                    on_kafka,
                     2 * n + counts,
                 )?;
                 let records = read_topic(&backend, &out)?;
@@ -370,7 +407,7 @@ fn main() -> anyhow::Result<()> {
                 let row = Row {
                     query: "q5",
                     engine: engine_name(engine),
-                    guarantee: mode,
+                    guarantee: mode.clone(),
                     events: n,
                     measured,
                     baseline_rate: n as f64 / secs,
@@ -386,8 +423,8 @@ fn main() -> anyhow::Result<()> {
         if wants("q7") {
             let (want, secs) = time_best(3, || base_q7(&bids));
             let windowed = Serdes::time_windowed(Serdes::string(), Q7_SIZE_MS);
-            for (engine, guarantee) in args.runs() {
-                let mode = guarantee_name(guarantee);
+            for (engine, guarantee, on_kafka) in args.runs() {
+                let mode = mode_name(guarantee, on_kafka);
                 let out = format!("q7-{}-{mode}-out", engine_name(engine));
                 backend.create_topic(&out, 1, eddy_streams::runtime::TopicKind::Plain)?;
                 let measured = bench.run(
@@ -395,6 +432,7 @@ fn main() -> anyhow::Result<()> {
                     q7(format, &out)?,
                     engine,
                     guarantee,
+                    on_kafka,
                     n,
                 )?;
                 let records = read_topic(&backend, &out)?;
@@ -408,7 +446,7 @@ fn main() -> anyhow::Result<()> {
                 let row = Row {
                     query: "q7",
                     engine: engine_name(engine),
-                    guarantee: mode,
+                    guarantee: mode.clone(),
                     events: n,
                     measured,
                     baseline_rate: n as f64 / secs,
@@ -449,8 +487,8 @@ fn main() -> anyhow::Result<()> {
         );
         print_header();
         let (want, secs) = time_best(3, || base_q8(&events));
-        for (engine, guarantee) in args.runs() {
-            let mode = guarantee_name(guarantee);
+        for (engine, guarantee, on_kafka) in args.runs() {
+            let mode = mode_name(guarantee, on_kafka);
             let out = format!("q8-{}-{mode}-out", engine_name(engine));
             backend.create_topic(&out, 1, eddy_streams::runtime::TopicKind::Plain)?;
             let measured = bench.run(
@@ -458,6 +496,7 @@ fn main() -> anyhow::Result<()> {
                 q8(format, &out)?,
                 engine,
                 guarantee,
+                on_kafka,
                 2 * n,
             )?;
             let mut got = decode_values(&read_topic(&backend, &out)?, &serde_of(format))?;
@@ -466,7 +505,7 @@ fn main() -> anyhow::Result<()> {
             let row = Row {
                 query: "q8",
                 engine: engine_name(engine),
-                guarantee: mode,
+                guarantee: mode.clone(),
                 events: n,
                 measured,
                 baseline_rate: n as f64 / secs,

@@ -70,6 +70,7 @@ pub fn run_dsl(
         .backend
         .create_topic(out, 1, eddy_streams::runtime::TopicKind::Plain)?;
     let bench = Bench {
+        kafka: None,
         backend: fresh.backend.clone(),
         state_dir: fresh.dir.path().join("state"),
         commit_interval: Duration::from_secs(1),
@@ -79,6 +80,7 @@ pub fn run_dsl(
         topology,
         StoreEngine::RocksDb,
         ProcessingGuarantee::AtLeastOnce,
+        false,
         input.len() + extra,
     )?;
     let records = read_topic(&fresh.backend, out)?;

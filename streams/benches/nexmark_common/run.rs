@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail, ensure};
 use bytes::Bytes;
 use eddy_broker::{Durability, Isolation, NewRecord};
+use eddy_streams::runtime::KafkaBackend;
 use eddy_streams::runtime::{ProcessingGuarantee, StoreEngine};
 use eddy_streams::serdes::SerdeRef;
 use eddy_streams::{App, AppConfig, Backend, EmbeddedBackend, Topology};
@@ -178,6 +179,8 @@ pub struct Measured {
 
 pub struct Bench {
     pub backend: Arc<EmbeddedBackend>,
+    /// The same broker through its Kafka protocol server, for apps on the Kafka backend.
+    pub kafka: Option<Arc<KafkaBackend>>,
     pub state_dir: std::path::PathBuf,
     /// How often the apps commit.
     pub commit_interval: Duration,
@@ -215,15 +218,21 @@ impl Bench {
         topology: Topology,
         engine: StoreEngine,
         guarantee: ProcessingGuarantee,
+        on_kafka: bool,
         expected: u64,
     ) -> anyhow::Result<Measured> {
+        let backend: Arc<dyn Backend> = match (&self.kafka, on_kafka) {
+            (Some(kafka), true) => kafka.clone(),
+            (None, true) => bail!("no Kafka backend started"),
+            (_, false) => self.backend.clone(),
+        };
         let config = AppConfig {
             threads: 1,
             commit_interval: self.commit_interval,
             store_engine: engine,
             processing_guarantee: guarantee,
             state_dir: self.state_dir.clone(),
-            ..AppConfig::new(app, self.backend.clone())
+            ..AppConfig::new(app, backend)
         };
         let threads_before = ThreadCpu::now();
         let cpu_before = cpu_seconds();
@@ -272,6 +281,33 @@ impl Bench {
             commits: m.commits,
             stop: stopping.elapsed().as_secs_f64(),
             threads,
+        })
+    }
+}
+
+/// The embedded backend's broker served over the Kafka protocol on loopback, and a Kafka
+/// backend on it: the same broker and topics, reached through rdkafka.
+pub struct KafkaFront {
+    pub backend: Arc<KafkaBackend>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl KafkaFront {
+    pub fn start(embedded: &EmbeddedBackend) -> anyhow::Result<Self> {
+        let config = eddy_broker::ServerConfig {
+            listen: "127.0.0.1:0".parse()?,
+            ..eddy_broker::ServerConfig::default()
+        };
+        let server =
+            embedded.block_on(eddy_broker::Server::bind(embedded.broker().clone(), config))?;
+        let addr = server.local_addr().to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        embedded.handle().spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            backend: Arc::new(KafkaBackend::new(&addr)?),
+            _stop: stop,
         })
     }
 }

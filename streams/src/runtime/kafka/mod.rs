@@ -53,6 +53,15 @@ const GROUP_INSTANCE_ID: &str = "group.instance.id";
 /// Messages taken per poll at most.
 const MAX_POLL_RECORDS: usize = 10_000;
 
+/// librdkafka settings every consumer of the backend starts from (the user's properties
+/// override them). `fetch.queue.backoff.ms` (librdkafka >= 2.1, default 1000): once a
+/// partition's local queue holds `queued.min.messages` (100k), librdkafka postpones its
+/// next fetch by that long however fast the queue drains, which capped a stream thread
+/// reading a backlog at about 100k records/s (Nexmark q7 on the Kafka backend: 91k/s with
+/// the default; see docs/benchmarks.md). The Java consumer Kafka Streams uses has no
+/// such pause.
+const CONSUMER_DEFAULTS: &[(&str, &str)] = &[("fetch.queue.backoff.ms", "10")];
+
 fn kafka_error(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Backend {
         backend: "kafka",
@@ -218,6 +227,18 @@ impl KafkaBackend {
         config
     }
 
+    /// Every consumer's configuration: [`CONSUMER_DEFAULTS`], then the user's properties.
+    fn consumer_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        for (k, v) in CONSUMER_DEFAULTS {
+            config.set(*k, *v);
+        }
+        for (k, v) in self.config().config_map().iter() {
+            config.set(k.to_string(), v.to_string());
+        }
+        config
+    }
+
     /// A stream thread's consumer configuration. With `group.instance.id` set (static
     /// membership, KIP-345), each thread is the static member `<id>-<thread index>`, as in
     /// Kafka Streams: a restarted instance takes its members' places, and their partitions,
@@ -248,7 +269,7 @@ impl KafkaBackend {
     /// The reader a stream thread's stores restore with (assigned partitions only, never a
     /// group member: librdkafka requires a group id and nothing else uses it).
     fn restore_reader(&self, read_committed: bool) -> Result<BaseConsumer> {
-        self.config()
+        self.consumer_config()
             .set("group.id", "eddy-changelog-restore")
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
@@ -359,6 +380,9 @@ impl Backend for KafkaBackend {
             OffsetReset::Earliest => "earliest",
             OffsetReset::Latest => "latest",
         };
+        for (k, v) in CONSUMER_DEFAULTS {
+            config.set(*k, *v);
+        }
         config
             .set("auto.offset.reset", reset)
             .set("session.timeout.ms", "10000")
@@ -396,7 +420,7 @@ impl Backend for KafkaBackend {
             ))
         })?;
         let consumer: BaseConsumer<RebalanceContext> = self
-            .config()
+            .consumer_config()
             .set("group.id", format!("{topic}-global-reader"))
             .set("enable.auto.commit", "false")
             .create_with_context(RebalanceContext::default())
