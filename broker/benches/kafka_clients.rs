@@ -218,11 +218,22 @@ fn rate(count: u64, bytes: u64, elapsed: Duration) -> String {
 fn produce_throughput(server: &TestServer, topic: &str, acks: &str) -> Result<u64> {
     server.create_topic(topic, PARTITIONS)?;
     let producer = producer(&server.bootstrap(), acks, "5")?;
+    let (sent, elapsed) = produce_run(&producer, topic)?;
+    println!(
+        "produce  acks={acks:<3}  {}",
+        rate(sent, sent * RECORD_BYTES as u64, elapsed)
+    );
+    Ok(sent)
+}
+
+/// Sends up to [`THROUGHPUT_RECORDS`] records (or for [`MAX_RUN`]) and waits for every
+/// delivery; returns how many, and the time from the first send to the last delivery.
+fn produce_run(producer: &BaseProducer<Counter>, topic: &str) -> Result<(u64, Duration)> {
     let payload = vec![b'x'; RECORD_BYTES];
     let start = Instant::now();
     let mut sent = 0u64;
     while sent < THROUGHPUT_RECORDS && start.elapsed() < MAX_RUN {
-        send(&producer, topic, &payload)?;
+        send(producer, topic, &payload)?;
         sent += 1;
         if sent.is_multiple_of(1000) {
             producer.poll(Duration::ZERO);
@@ -232,12 +243,8 @@ fn produce_throughput(server: &TestServer, topic: &str, acks: &str) -> Result<u6
         .flush(Duration::from_secs(60))
         .context("flushing the producer")?;
     let elapsed = start.elapsed();
-    check_delivered(&producer, sent)?;
-    println!(
-        "produce  acks={acks:<3}  {}",
-        rate(sent, sent * RECORD_BYTES as u64, elapsed)
-    );
-    Ok(sent)
+    check_delivered(producer, sent)?;
+    Ok((sent, elapsed))
 }
 
 /// A consumer assigned every partition of `topic` from `offset`, reading at `isolation`

@@ -426,6 +426,31 @@ fn rand_seed() -> u64 {
     xorshift(nanos | 1)
 }
 
+/// Writes input records `from..to`: key `i % KEYS`, in the partition its key hashes to.
+fn produce_inputs(broker: &TestBroker, from: usize, to: usize) {
+    for i in from..to {
+        let k = key(i % KEYS);
+        broker.produce(
+            "eos-in",
+            partition_for_key(k.as_bytes(), PARTITIONS),
+            &[(&k, "x")],
+            None,
+        );
+    }
+}
+
+/// The committed counts of `eos-out`, in order, per key.
+fn counts_by_key(broker: &TestBroker) -> BTreeMap<String, Vec<i64>> {
+    let mut by_key: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (k, v) in broker.read("eos-out") {
+        by_key
+            .entry(String::from_utf8(k.to_vec()).unwrap())
+            .or_default()
+            .push(i64::from_be_bytes(v.unwrap()[..].try_into().unwrap()));
+    }
+    by_key
+}
+
 /// A thread whose transaction the coordinator aborts under it (its timeout passed: the
 /// broker's maintenance pass fences it) loses its tasks, recovers them and goes on: the app
 /// keeps running and the committed output is still exactly 1..n per key.
@@ -435,17 +460,7 @@ fn an_aborted_transaction_is_recovered_from_in_place(start: common::Start) {
     for topic in ["eos-in", "eos-out"] {
         broker.create_topic(topic, PARTITIONS, false);
     }
-    let produce = |from: usize, to: usize| {
-        for i in from..to {
-            let k = key(i % KEYS);
-            broker.produce(
-                "eos-in",
-                partition_for_key(k.as_bytes(), PARTITIONS),
-                &[(&k, "x")],
-                None,
-            );
-        }
-    };
+    let produce = |from: usize, to: usize| produce_inputs(&broker, from, to);
     produce(0, 100);
     let config = AppConfig {
         threads: 1,
@@ -474,16 +489,7 @@ fn an_aborted_transaction_is_recovered_from_in_place(start: common::Start) {
         .count();
     assert!(fenced >= 1, "the maintenance pass aborted no transaction");
     produce(200, 300);
-    let counts = || {
-        let mut by_key: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-        for (k, v) in broker.read("eos-out") {
-            by_key
-                .entry(String::from_utf8(k.to_vec()).unwrap())
-                .or_default()
-                .push(i64::from_be_bytes(v.unwrap()[..].try_into().unwrap()));
-        }
-        by_key
-    };
+    let counts = || counts_by_key(&broker);
     common::wait_for("every record counted and committed", || {
         counts().values().map(Vec::len).sum::<usize>() >= 300
     });
@@ -514,17 +520,7 @@ fn a_clean_stop_checkpoints_the_stores(start: common::Start) {
     for topic in ["eos-in", "eos-out"] {
         broker.create_topic(topic, PARTITIONS, false);
     }
-    let produce = |from: usize, to: usize| {
-        for i in from..to {
-            let k = key(i % KEYS);
-            broker.produce(
-                "eos-in",
-                partition_for_key(k.as_bytes(), PARTITIONS),
-                &[(&k, "x")],
-                None,
-            );
-        }
-    };
+    let produce = |from: usize, to: usize| produce_inputs(&broker, from, to);
     let config = AppConfig {
         threads: 1,
         commit_interval: Duration::from_millis(100),
@@ -551,13 +547,7 @@ fn a_clean_stop_checkpoints_the_stores(start: common::Start) {
         "the restart replayed changelog records"
     );
     app.stop().unwrap();
-    let mut by_key: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for (k, v) in broker.read("eos-out") {
-        by_key
-            .entry(String::from_utf8(k.to_vec()).unwrap())
-            .or_default()
-            .push(i64::from_be_bytes(v.unwrap()[..].try_into().unwrap()));
-    }
+    let by_key = counts_by_key(&broker);
     let per_key = (200 / KEYS) as i64;
     for k in 0..KEYS {
         assert_eq!(

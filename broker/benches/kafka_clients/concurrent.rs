@@ -2,7 +2,18 @@
 //! its own librdkafka client and connection, driven round-robin by [`DRIVER_THREADS`]
 //! threads.
 
-use super::*;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::{
+    CLIENTS, Counter, DRIVER_THREADS, PARTITIONS, RECORD_BYTES, THROUGHPUT_RECORDS, TestServer,
+    consumer_config, producer, rate, send,
+};
 
 /// [`CLIENTS`] producers, each with its own connection, sending a share of
 /// [`THROUGHPUT_RECORDS`] each, driven round-robin by [`DRIVER_THREADS`] threads.

@@ -14,7 +14,7 @@ use rdkafka::producer::{BaseProducer, Producer};
 
 use super::{
     Counter, MAX_RUN, PARTITIONS, RECORD_BYTES, THROUGHPUT_RECORDS, TestServer, check_delivered,
-    producer_config, rate, send,
+    produce_run, producer_config, rate, send,
 };
 
 /// Records per transaction in the transactional runs: about what an exactly-once stream
@@ -37,23 +37,10 @@ fn idempotent_producer(
 pub fn idempotent_throughput(server: &TestServer, topic: &str) -> Result<u64> {
     server.create_topic(topic, PARTITIONS)?;
     let producer = idempotent_producer(&server.bootstrap(), None)?;
-    let payload = vec![b'x'; RECORD_BYTES];
-    let start = Instant::now();
-    let mut sent = 0u64;
-    while sent < THROUGHPUT_RECORDS && start.elapsed() < MAX_RUN {
-        send(&producer, topic, &payload)?;
-        sent += 1;
-        if sent.is_multiple_of(1000) {
-            producer.poll(Duration::ZERO);
-        }
-    }
-    producer
-        .flush(Duration::from_secs(60))
-        .context("flushing the producer")?;
-    check_delivered(&producer, sent)?;
+    let (sent, elapsed) = produce_run(&producer, topic)?;
     println!(
         "produce  idempotent, acks=all             {}",
-        rate(sent, sent * RECORD_BYTES as u64, start.elapsed())
+        rate(sent, sent * RECORD_BYTES as u64, elapsed)
     );
     Ok(sent)
 }
