@@ -41,6 +41,10 @@ fn the_shell_through_a_terminal() -> Result<()> {
     p.exp_string("CLICKS")?;
     p.exp_string("eddy> ")?;
     p.send_line("INSERT INTO clicks (user, page) VALUES ('ada', '/home');")?;
+    // It prints nothing, and the shell redraws its prompt with every keystroke it echoes:
+    // wait for the prompt after the line's newline, or the next line is typed while the
+    // insert still runs (and the terminal discards it when the shell reads again).
+    p.exp_string("\n")?;
     p.exp_string("eddy> ")?;
     p.send_line("SET 'auto.offset.reset' = 'earliest';")?;
     p.exp_string("Successfully changed local property 'auto.offset.reset' to 'earliest'.")?;

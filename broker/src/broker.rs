@@ -78,6 +78,11 @@ pub struct BrokerConfig {
     /// The most transactional ids the coordinator keeps: InitProducerId for a new one beyond
     /// it is refused, so that clients cannot grow the coordinator's memory without end.
     pub max_transactional_ids: usize,
+    /// Kafka's `log.cleaner.dedupe.buffer.size`: the memory a compaction pass may use for its
+    /// map of keys to their latest offsets. A partition with more distinct keys in its
+    /// uncleaned segments is compacted over several passes, each cleaning up to where its
+    /// map filled (the first uncleaned segment is always taken whole).
+    pub compaction_map_max_bytes: usize,
 }
 
 /// The default [`BrokerConfig::max_partitions_per_topic`].
@@ -92,6 +97,8 @@ pub const DEFAULT_TRANSACTION_MAX_TIMEOUT_MS: i32 = 900_000;
 pub const DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS: i64 = 604_800_000;
 /// The default [`BrokerConfig::max_transactional_ids`].
 pub const DEFAULT_MAX_TRANSACTIONAL_IDS: usize = 100_000;
+/// The default [`BrokerConfig::compaction_map_max_bytes`]: 128 MiB, as Kafka's.
+pub const DEFAULT_COMPACTION_MAP_MAX_BYTES: usize = 128 << 20;
 
 impl BrokerConfig {
     /// Defaults for a data directory: group-commit durability, maintenance every 30 seconds,
@@ -109,6 +116,7 @@ impl BrokerConfig {
             transaction_max_timeout_ms: DEFAULT_TRANSACTION_MAX_TIMEOUT_MS,
             transactional_id_expiration_ms: DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS,
             max_transactional_ids: DEFAULT_MAX_TRANSACTIONAL_IDS,
+            compaction_map_max_bytes: DEFAULT_COMPACTION_MAP_MAX_BYTES,
         }
     }
 }
@@ -658,7 +666,11 @@ impl Broker {
                     "forgot idempotent producers silent for producer_id_expiration_ms");
             }
             let done = match partition.apply_retention(now_ms).await {
-                Ok(_) => partition.compact(now_ms).await,
+                Ok(_) => {
+                    partition
+                        .compact(now_ms, self.inner.config.compaction_map_max_bytes)
+                        .await
+                }
                 Err(e) => Err(e),
             };
             match done {

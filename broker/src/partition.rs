@@ -478,12 +478,13 @@ impl Partition {
         self.write_log(move |log| log.apply_retention(now_ms)).await
     }
 
-    pub async fn compact(&self, now_ms: i64) -> Result<CompactionStats> {
+    /// One compaction pass; its key map holds at most about `map_max_bytes`.
+    pub async fn compact(&self, now_ms: i64, map_max_bytes: usize) -> Result<CompactionStats> {
         let log = Arc::clone(&self.log);
         let published = Arc::clone(&self.published);
         blocking(move || {
             // Compaction takes the lock itself, briefly, around its file swaps.
-            let stats = compact(&log, now_ms);
+            let stats = compact(&log, now_ms, map_max_bytes);
             published.update(&log.read());
             stats
         })

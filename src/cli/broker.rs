@@ -87,6 +87,7 @@ struct FileConfig {
     transaction_max_timeout_ms: Option<i32>,
     transactional_id_expiration_ms: Option<i64>,
     max_transactional_ids: Option<usize>,
+    compaction_map_max_bytes: Option<usize>,
 }
 
 /// Reads and parses a config file.
@@ -157,6 +158,13 @@ fn resolve(args: &Args) -> Result<(BrokerConfig, ServerConfig)> {
     if let Some(max) = file.max_transactional_ids {
         ensure!(max >= 1, "max_transactional_ids must be at least 1");
         broker.max_transactional_ids = max;
+    }
+    if let Some(bytes) = file.compaction_map_max_bytes {
+        ensure!(
+            bytes >= 1 << 10,
+            "compaction_map_max_bytes must be at least 1024 (Kafka's default is 134217728)"
+        );
+        broker.compaction_map_max_bytes = bytes;
     }
 
     let mut server = ServerConfig::default();

@@ -14,6 +14,11 @@
 //! transaction's records may still abort); records of aborted transactions are removed and
 //! never count as a key's latest; markers are kept (Kafka removes them once no record of their
 //! transaction remains, after `delete.retention.ms`; Eddy does not yet).
+//!
+//! Memory: the map of keys to their latest offsets covers the dirty segments (those not
+//! cleaned by an earlier pass) only as far as `compaction_map_max_bytes` allows; the pass
+//! cleans the log up to there and the next one goes on, as Kafka's cleaner does with its
+//! dedupe buffer. The map copies its keys, so no decoded batch outlives its segment's read.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -48,6 +53,10 @@ pub(crate) struct Checkpoint {
     recheck_at_ms: i64,
 }
 
+/// Bytes a key-map entry is counted for besides its key: the offset, the `Bytes` handle and
+/// the hash table's slot (an estimate; the bound is on this count).
+const MAP_ENTRY_OVERHEAD: usize = 64;
+
 /// Where a segment's cleaned copy and its indexes are written before the swap (inside the
 /// partition directory: same file system, so the swap is renames). Emptied at open.
 pub(crate) const CLEANING_DIR: &str = "cleaning";
@@ -68,8 +77,12 @@ fn for_each_batch(
 }
 
 /// Runs one compaction pass over a partition's closed segments at time `now_ms`.
-pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats> {
-    let (mut closed, config, dir, active_base, checkpoint, txns, stable) = {
+pub(crate) fn compact(
+    log: &RwLock<Log>,
+    now_ms: i64,
+    map_max_bytes: usize,
+) -> Result<CompactionStats> {
+    let (mut closed, config, dir, active_base, checkpoint, txns, stable, first_dirty) = {
         let log = log.read();
         (
             log.closed_segments(),
@@ -79,6 +92,7 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
             log.compaction_checkpoint,
             log.txns.aborted_index(),
             log.last_stable_offset(),
+            log.compaction_first_dirty,
         )
     };
     // A segment is cleaned only if it ends at or below the last stable offset.
@@ -101,11 +115,26 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
         return Ok(stats);
     }
     let mut recheck_at_ms = if held_back { now_ms } else { i64::MAX };
-    // The latest offset of every key in the closed part of the log.
+    // The latest offset of every key in the uncleaned (dirty) segments, from the first
+    // dirty one on, until the map holds `map_max_bytes`: the pass cleans the log up to
+    // `map_end`, and the next pass goes on from there (Kafka's cleaner, whose dedupe buffer
+    // bounds its map the same way). The first dirty segment is always indexed whole, so
+    // every pass makes progress.
     let mut latest: HashMap<Bytes, i64> = HashMap::new();
-    for (_, reader, _) in &closed {
+    let mut map_bytes = 0usize;
+    let mut map_end = closed
+        .first()
+        .map_or(active_base, |(base, _, _)| *base)
+        .max(first_dirty);
+    let mut map_full = false;
+    let mut first = true;
+    for (index, (_, reader, _)) in closed.iter().enumerate() {
+        let end = ends[index];
+        if end <= first_dirty {
+            continue; // cleaned by an earlier pass
+        }
         for_each_batch(reader, |header, bytes| {
-            if header.is_control() {
+            if header.is_control() || map_full {
                 return Ok(());
             }
             for record in decode_batch_full(bytes)? {
@@ -113,16 +142,46 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
                     continue;
                 }
                 if let Some(key) = record.key {
-                    latest.insert(key, record.offset);
+                    // Its own copy: the decoded key points into the whole batch's buffer.
+                    let key = Bytes::copy_from_slice(&key);
+                    let size = key.len() + MAP_ENTRY_OVERHEAD;
+                    if latest.insert(key, record.offset).is_none() {
+                        map_bytes += size;
+                    }
                 }
+            }
+            if !first && map_bytes >= map_max_bytes {
+                map_full = true;
             }
             Ok(())
         })?;
+        if map_full {
+            // This segment is indexed only in part: it stays dirty (entries pointing into
+            // it still supersede older records, which is right).
+            break;
+        }
+        map_end = end;
+        first = false;
+        if map_bytes >= map_max_bytes {
+            map_full = index + 1 < closed.len();
+            break;
+        }
+    }
+    if map_full {
+        // More to clean: the next maintenance pass goes on from `map_end`.
+        recheck_at_ms = now_ms;
     }
     let lag_horizon = now_ms - config.min_compaction_lag_ms;
     let tombstone_horizon = now_ms - config.delete_retention_ms;
-    for (base, reader, max_timestamp) in closed {
+    // How far the log is clean after this pass: up to `map_end`, unless the loop below stops
+    // earlier (a segment too young to clean).
+    let mut cleaned_until = map_end;
+    for (index, (base, reader, max_timestamp)) in closed.into_iter().enumerate() {
+        if ends[index] > map_end {
+            break; // past what the map covers
+        }
         if max_timestamp > lag_horizon {
+            cleaned_until = cleaned_until.min(base);
             // Holds records younger than min.compaction.lag.ms: it and everything after it
             // wait (as in Kafka, only an unbroken run from the start of the log is cleaned;
             // cleaning past a skipped segment could drop a tombstone while an older value of
@@ -136,7 +195,9 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
         let mut keep = |r: &Record| match &r.key {
             _ if aborted(r) => false,
             None => true,
-            Some(key) if latest.get(key) != Some(&r.offset) => false,
+            // A key the map does not hold has its latest record in the clean part (records
+            // superseded there went in an earlier pass).
+            Some(key) if latest.get(key).is_some_and(|&latest| latest != r.offset) => false,
             Some(_) if r.value.is_none() => {
                 if r.timestamp < tombstone_horizon {
                     return false;
@@ -194,10 +255,12 @@ pub(crate) fn compact(log: &RwLock<Log>, now_ms: i64) -> Result<CompactionStats>
             stats.records_removed += removed;
         }
     }
-    log.write().compaction_checkpoint = Some(Checkpoint {
+    let mut log = log.write();
+    log.compaction_checkpoint = Some(Checkpoint {
         active_base,
         recheck_at_ms,
     });
+    log.compaction_first_dirty = log.compaction_first_dirty.max(cleaned_until);
     if stats.segments_cleaned > 0 {
         tracing::debug!(dir = %dir.display(), ?stats, "compacted");
     }

@@ -67,6 +67,9 @@ pub(crate) struct Log {
     /// Set by the compactor: until the active segment rolls or `recheck_at_ms` passes, another
     /// pass cannot change anything and is skipped.
     pub(crate) compaction_checkpoint: Option<compaction::Checkpoint>,
+    /// Below this offset the log was cleaned by an earlier pass (Kafka's first dirty
+    /// offset; in memory only, so a restart cleans from the start again).
+    pub(crate) compaction_first_dirty: i64,
     producers: producer_state::ProducerStates,
     /// Segments rolled since the last flush: a roll does not fsync under the log's lock, the
     /// next [`FlushPlan`] does (before anything newer counts as durable).
@@ -154,6 +157,7 @@ impl Log {
             segments,
             log_start_offset: persisted_start.unwrap_or(first_base).max(first_base),
             compaction_checkpoint: None,
+            compaction_first_dirty: 0,
             producers: producer_state::ProducerStates::default(),
             rolled_unsynced: Vec::new(),
             recovery_point_write: Arc::default(),
@@ -193,6 +197,7 @@ impl Log {
     pub fn set_config(&mut self, config: TopicConfig) {
         self.config = config;
         self.compaction_checkpoint = None;
+        self.compaction_first_dirty = 0;
     }
 
     fn active(&self) -> &Segment {
