@@ -110,6 +110,10 @@ impl QueryRunner for HeldRunner {
         shared.inner.stop(id)
     }
 
+    fn clean_up(&mut self, query: &PersistentQuery) -> eddy_sql::Result<()> {
+        lock(&self.shared).inner.clean_up(query)
+    }
+
     fn status(&self, id: &str) -> QueryStatus {
         let shared = lock(&self.shared);
         match &shared.held {

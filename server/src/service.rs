@@ -20,6 +20,9 @@ use crate::print::{PrintSpec, Printer};
 use crate::push::PushRegistry;
 use crate::rest::error::RestError;
 
+mod terminate;
+pub use terminate::{ServerState, TERMINATE_CLUSTER};
+
 /// The server's own settings (the engine's come as its [`Config`]).
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -92,6 +95,8 @@ pub struct KsqlService {
     following: std::sync::atomic::AtomicBool,
     cluster: Arc<dyn Cluster>,
     command_topic: String,
+    /// A [`ServerState`], as its number.
+    state: std::sync::atomic::AtomicU8,
 }
 
 impl std::fmt::Debug for KsqlService {
@@ -202,7 +207,7 @@ impl KsqlService {
         let service_id = engine_config.service_id().to_string();
         let (runner, hold) = HeldRunner::new(runner);
         let mut engine = Engine::new(engine_config, cluster.clone(), Box::new(runner));
-        let commands = CommandLog::open(cluster.clone(), command_topic(&service_id))?;
+        let mut commands = CommandLog::open(cluster.clone(), command_topic(&service_id))?;
         let history = commands.read_all()?;
         let mut report = ReplayReport {
             commands: history.len(),
@@ -210,7 +215,12 @@ impl KsqlService {
         };
         let mut statuses = BTreeMap::new();
         let mut next_sequence = 0;
-        for (offset, command) in &history {
+        // A termination recorded last time and maybe not finished: what came before it is
+        // replayed (held), so that it knows what to remove.
+        let terminated_at = history
+            .iter()
+            .position(|(_, c)| c.statement == TERMINATE_CLUSTER);
+        for (offset, command) in &history[..terminated_at.unwrap_or(history.len())] {
             next_sequence = offset + 1;
             let replayed = apply(&mut engine, command);
             match replayed {
@@ -227,6 +237,17 @@ impl KsqlService {
                         .push((format!("command at offset {offset}"), e.to_string()));
                 }
             }
+        }
+        if let Some(at) = terminated_at {
+            let patterns = terminate::recorded_patterns(&history[at].1);
+            let deleted = terminate::terminate_engine(&mut engine, &patterns);
+            tracing::warn!(topics = ?deleted,
+                "the command topic ends with a cluster termination: finished it; this server \
+                 starts a new, empty cluster");
+            cluster.delete_topic(commands.topic())?;
+            commands = CommandLog::open(cluster.clone(), command_topic(&service_id))?;
+            next_sequence = 0;
+            statuses.clear();
         }
         for (id, e) in hold.release() {
             tracing::warn!(query = %id, error = %e, "a replayed query failed to start");
@@ -251,6 +272,7 @@ impl KsqlService {
             stopping: std::sync::atomic::AtomicBool::new(false),
             following: std::sync::atomic::AtomicBool::new(false),
             cluster,
+            state: std::sync::atomic::AtomicU8::new(ServerState::Ready as u8),
         };
         Ok((service, report))
     }
@@ -334,6 +356,7 @@ impl KsqlService {
     /// one; an error stops at that statement, and carries the entities before it.
     pub fn execute(&self, request: &KsqlRequest) -> Result<Vec<Value>, RestError> {
         self.catch_up();
+        self.check_ready()?;
         let mut inner = self.lock();
         let Inner {
             engine,
@@ -428,6 +451,7 @@ impl KsqlService {
 
     /// Starts a `PRINT`, if the request is one (`POST /query-stream`, `POST /query`).
     pub fn start_print(&self, request: &KsqlRequest) -> Result<Option<Printer>, RestError> {
+        self.check_ready()?;
         let mut variables = self.lock().engine.variables().clone();
         variables.extend(request.variables.clone());
         let Ok(sql) = substitute_variables(&request.ksql, &variables) else {
@@ -469,6 +493,7 @@ impl KsqlService {
     /// query answers.
     pub fn start_query(&self, request: &KsqlRequest) -> Result<QueryAnswer, RestError> {
         self.catch_up();
+        self.check_ready()?;
         if !self.push.has_room() {
             return Err(RestError::too_many_push_queries(
                 self.config.max_push_queries,
@@ -527,6 +552,9 @@ impl KsqlService {
         inner.next_sequence = inner.next_sequence.max(offset + 1);
         if command.origin.as_deref() == Some(self.instance.as_str()) {
             return;
+        }
+        if command.statement == TERMINATE_CLUSTER {
+            return self.follow_termination(&mut inner.engine);
         }
         match apply(&mut inner.engine, command) {
             Ok(done) => {

@@ -1,7 +1,7 @@
 //! The engine end to end on both backends (see `common`): DDL and `INSERT ... VALUES`
 //! through the cluster, persistent queries (filter, aggregation, stream-table join) run
 //! as applications whose outputs are read back from the broker, push queries with and
-//! without `LIMIT`, the listings and descriptions, and `TERMINATE`.
+//! without `LIMIT`, the listings and descriptions, and `TERMINATE` (with its clean-up).
 
 #[macro_use]
 mod common;
@@ -126,7 +126,31 @@ fn persistent_queries_run_and_terminate(start: Start) {
         panic!()
     };
     assert_eq!(queries.len(), 2);
+
+    // TERMINATE removes what was the queries' alone: internal topics and local state.
+    let internal = |t: &TestEngine| -> Vec<String> {
+        let mut topics = t.engine.cluster().topics().unwrap();
+        topics.retain(|name| name.starts_with("_confluent-ksql-default_query_"));
+        topics.sort();
+        topics
+    };
+    let state = dir.path().join("state");
+    let app_dir = state.join("_confluent-ksql-default_query_CTAS_VIEWS_PER_REGION_0");
+    let kept = internal(&t);
+    assert!(
+        kept.iter()
+            .any(|name| name.contains("CTAS_VIEWS_PER_REGION_0")),
+        "the aggregation has internal topics: {kept:?}"
+    );
+    assert!(app_dir.is_dir(), "the aggregation keeps local state");
     t.run("TERMINATE ALL;");
+    assert_eq!(internal(&t), Vec::<String>::new());
+    assert!(!app_dir.exists(), "{} is left", app_dir.display());
+    let topics = t.engine.cluster().topics().unwrap();
+    assert!(
+        topics.iter().any(|name| name == "VIEWS_PER_REGION"),
+        "output topics stay: {topics:?}"
+    );
 }
 
 fn push_queries_stream_rows_until_closed_or_limited(start: Start) {

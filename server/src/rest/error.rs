@@ -2,7 +2,7 @@
 //! `KsqlStatementErrorMessage` (`@type: statement_error`, with the statement's text and
 //! the entities of the statements before it), with ksqlDB's error codes (the HTTP status
 //! times 100 plus a number: 40000 bad request, 40001 bad statement, 40002 a query sent to
-//! `/ksql`, 50000 server error).
+//! `/ksql`, 50000 server error, 50304 a terminated server).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -21,6 +21,10 @@ pub const NOT_FOUND: u32 = 40400;
 pub const TOO_MANY_REQUESTS: u32 = 42900;
 /// `ERROR_CODE_SERVER_ERROR`.
 pub const SERVER_ERROR: u32 = 50000;
+/// `ERROR_CODE_SERVER_SHUTTING_DOWN`.
+pub const SERVER_SHUTTING_DOWN: u32 = 50303;
+/// `ERROR_CODE_SERVER_SHUT_DOWN`.
+pub const SERVER_SHUT_DOWN: u32 = 50304;
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +86,24 @@ impl RestError {
                 "entities": entities,
             }),
         }
+    }
+
+    /// ksqlDB's answer while the cluster is being terminated.
+    pub fn shutting_down() -> Self {
+        Self::generic(
+            StatusCode::SERVICE_UNAVAILABLE,
+            SERVER_SHUTTING_DOWN,
+            "The server is shutting down",
+        )
+    }
+
+    /// ksqlDB's answer once the cluster was terminated (`POST /ksql/terminate`).
+    pub fn shut_down() -> Self {
+        Self::generic(
+            StatusCode::SERVICE_UNAVAILABLE,
+            SERVER_SHUT_DOWN,
+            "The server is shut down",
+        )
     }
 
     /// The push-query cap is reached.

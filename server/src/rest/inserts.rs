@@ -55,6 +55,7 @@ async fn first_line(body: &mut BodyStream, limit: usize) -> Result<(Vec<u8>, Vec
 
 /// The target stream's encoder, from the first line.
 fn target(app: &App, line: &[u8]) -> Result<(RowEncoder, Arc<dyn Cluster>), RestError> {
+    app.service.check_ready()?;
     let args: Value = serde_json::from_slice(line).map_err(|e| {
         RestError::bad_request(format!(
             "The first line must be a JSON object naming the target, like \

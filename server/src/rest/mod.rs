@@ -55,6 +55,7 @@ pub fn router(service: Arc<KsqlService>, max_request_bytes: usize) -> Router {
         .route("/status", get(info::statuses))
         .route("/status/{kind}/{entity}/{action}", get(info::status))
         .route("/ksql", post(ksql::ksql))
+        .route("/ksql/terminate", post(ksql::terminate))
         .route("/query", post(query::query))
         .route("/query-stream", post(query::query_stream))
         .route("/close-query", post(query::close_query))

@@ -119,6 +119,10 @@ impl QueryRunner for SharedRunner {
         self.lock().stop(id)
     }
 
+    fn clean_up(&mut self, query: &PersistentQuery) -> eddy_sql::Result<()> {
+        self.lock().clean_up(query)
+    }
+
     fn status(&self, id: &str) -> QueryStatus {
         self.lock().status(id)
     }

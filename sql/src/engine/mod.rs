@@ -60,6 +60,9 @@ pub struct PersistentQuery {
     pub log: ProcessingLog,
     /// The engine's properties when it started (its streams settings among them).
     pub properties: BTreeMap<String, String>,
+    /// The topics its application makes for itself (changelogs, repartition topics):
+    /// deleted when the query is terminated.
+    pub internal_topics: Vec<String>,
 }
 
 /// Runs persistent queries' topologies.
@@ -104,6 +107,11 @@ pub trait QueryRunner: Send {
         Err(SqlError::semantic(format!(
             "this engine cannot resume queries ({id})"
         )))
+    }
+    /// Deletes the local state of a query that was stopped for good (`TERMINATE`): its
+    /// stores and checkpoints on this machine, as ksqlDB's query clean-up does.
+    fn clean_up(&mut self, _query: &PersistentQuery) -> Result<()> {
+        Ok(())
     }
 }
 
@@ -747,12 +755,14 @@ impl Engine {
                 }
             }
         }
+        let application_id = self.config.application_id(id);
         let persistent = PersistentQuery {
             id: id.to_string(),
             sql: sql.to_string(),
             sink: Some(sink.name.clone()),
             sources: planned.sources.clone(),
-            application_id: self.config.application_id(id),
+            internal_topics: push::internal_topics(&application_id, &planned.topology),
+            application_id,
             topology: planned.topology.describe(),
             steps: planned.steps.clone(),
             stages: planned
@@ -788,14 +798,33 @@ impl Engine {
         })
     }
 
+    /// `TERMINATE`: stops the queries and removes what was theirs alone, as ksqlDB's
+    /// query clean-up does: their local state and their internal topics (changelogs,
+    /// repartition topics). A clean-up that fails is logged; the query is terminated
+    /// all the same.
     fn terminate(&mut self, target: &crate::parser::ast::QueryTarget) -> Result<StatementResult> {
         let ids = self.target_ids(target)?;
         for id in &ids {
             self.runner.stop(id)?;
-            self.queries.remove(id);
             self.metastore.unlink_query(id);
+            if let Some(query) = self.queries.remove(id) {
+                self.clean_up(&query);
+            }
         }
         Ok(StatementResult::QueryTerminated { id: ids.join(", ") })
+    }
+
+    fn clean_up(&mut self, query: &PersistentQuery) {
+        if let Err(e) = self.runner.clean_up(query) {
+            tracing::warn!(query = %query.id, error = %e, "deleting a terminated query's local state failed");
+        }
+        for topic in &query.internal_topics {
+            if matches!(self.cluster.partitions(topic), Ok(Some(_)))
+                && let Err(e) = self.cluster.delete_topic(topic)
+            {
+                tracing::warn!(query = %query.id, %topic, error = %e, "deleting a terminated query's topic failed");
+            }
+        }
     }
 
     /// `PAUSE` (`pause`) or `RESUME` a persistent query, or all of them. Pausing a paused

@@ -203,7 +203,10 @@ impl super::Engine {
 
 /// The topics an app of `topology` creates for itself: its stores' changelogs and its
 /// repartition topics.
-fn internal_topics(application_id: &str, topology: &eddy_streams::Topology) -> Vec<String> {
+pub(super) fn internal_topics(
+    application_id: &str,
+    topology: &eddy_streams::Topology,
+) -> Vec<String> {
     let changelogs = topology
         .stores()
         .iter()

@@ -160,6 +160,11 @@ impl QueryRunner for AppRunner {
         }
     }
 
+    fn clean_up(&mut self, query: &PersistentQuery) -> Result<()> {
+        let config = self.config(&query.application_id, &query.properties)?;
+        Ok(eddy_streams::runtime::clean_up_local_state(&config)?)
+    }
+
     fn status(&self, id: &str) -> QueryStatus {
         if self.paused.contains_key(id) {
             return QueryStatus::Paused;

@@ -183,8 +183,7 @@ impl App {
                     // The topic is the changelog: rebuild from it at every start.
                     let dir = self
                         .config
-                        .state_dir
-                        .join(&self.config.application_id)
+                        .local_state_dir()
                         .join("global")
                         .join(&spec.name);
                     if dir.exists() {
@@ -472,11 +471,25 @@ impl Drop for RunningApp {
     }
 }
 
+/// Deletes an application's local state ([`AppConfig::local_state_dir`]), as Kafka Streams'
+/// `KafkaStreams.cleanUp()`: the next start restores every store from its changelog. Only
+/// for an application that no instance runs on this state directory (one that was stopped,
+/// or one being removed for good, as ksqlDB removes a terminated query's). A directory
+/// that is not there is not an error.
+pub fn clean_up_local_state(config: &AppConfig) -> Result<()> {
+    let dir = config.local_state_dir();
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::Io { path: dir, source }),
+    }
+}
+
 /// This instance's process id, kept in `<state_dir>/<application id>/process-id` (Kafka
 /// Streams keeps one there too): it names the stream threads' transactional ids, so that a
 /// restart on the same state directory fences its earlier self.
 fn process_id(config: &AppConfig) -> Result<String> {
-    let dir = config.state_dir.join(&config.application_id);
+    let dir = config.local_state_dir();
     let path = dir.join("process-id");
     let io = |source| Error::Io {
         path: path.clone(),

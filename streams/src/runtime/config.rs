@@ -108,6 +108,12 @@ impl AppConfig {
         }
     }
 
+    /// This application's local state on this instance: `<state_dir>/<application id>`
+    /// (its stores, checkpoints and process id).
+    pub fn local_state_dir(&self) -> std::path::PathBuf {
+        self.state_dir.join(&self.application_id)
+    }
+
     pub(super) fn validate(&self) -> Result<()> {
         if self.application_id.is_empty()
             || !self

@@ -12,7 +12,7 @@ mod restoring;
 mod stream_thread;
 mod task_input;
 
-pub use app::{App, RunningApp};
+pub use app::{App, RunningApp, clean_up_local_state};
 pub use backend::{Backend, OffsetReset, TopicKind, WINDOWED_CHANGELOG_ADDITIONAL_RETENTION_MS};
 pub use config::{AppConfig, ProcessingGuarantee, StoreEngine};
 pub use embedded::EmbeddedBackend;
