@@ -1,7 +1,8 @@
 //! `eddy server start` as a child process, SIGKILLed and started again on its data
 //! directory: the persistent queries come back from the command topic, resume from their
 //! committed offsets with their state restored, and every row the REST API acknowledged is
-//! counted exactly once. Then SIGTERM stops it cleanly.
+//! counted exactly once; what a push query open at the kill left (its internal topics and
+//! local state) is deleted at the restart. Then SIGTERM stops it cleanly.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,6 +14,37 @@ use serde_json::{Value, json};
 mod support;
 
 use support::sql_server::{ServerProcess, query_metric};
+
+/// The topics `SHOW ALL TOPICS` lists whose names hold `part`.
+async fn topics_with(
+    client: &reqwest::Client,
+    server: &ServerProcess,
+    part: &str,
+) -> Result<Vec<String>> {
+    let listed = server.ksql(client, "SHOW ALL TOPICS;").await?;
+    let topics = listed[0]["topics"]
+        .as_array()
+        .ok_or_else(|| anyhow::anyhow!("no topics in {listed}"))?;
+    Ok(topics
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .filter(|name| name.contains(part))
+        .map(String::from)
+        .collect())
+}
+
+/// The query state directories under the server's data dir whose names hold `part`.
+fn state_dirs_with(dir: &Path, part: &str) -> Vec<String> {
+    std::fs::read_dir(dir.join("data").join("query-state"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.contains(part))
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 fn start(dir: &Path) -> Result<ServerProcess> {
     let data = dir.join("data");
@@ -112,12 +144,55 @@ fn persistent_queries_survive_sigkill_with_their_state() -> Result<()> {
         }
         let want = BTreeMap::from([("u1".to_string(), 3), ("u2".to_string(), 2)]);
         assert_eq!(counts_reach(&client, &server, &want).await?, want);
+        // A push query with state of its own (an aggregation: a changelog, a repartition
+        // topic, a store), open when the server is killed.
+        let mut open_push = client
+            .post(format!("{}/query-stream", server.base))
+            .body(
+                json!({"sql": "SELECT page, COUNT(*) AS n FROM clicks GROUP BY page EMIT CHANGES;"})
+                    .to_string(),
+            )
+            .send()
+            .await?;
+        ensure!(
+            open_push.status().is_success(),
+            "{}",
+            open_push.text().await?
+        );
+        let header = open_push.chunk().await?;
+        ensure!(header.is_some(), "the push query sent no header");
+        let left = topics_with(&client, &server, "_transient_").await?;
+        ensure!(left.len() >= 2, "the push query's topics: {left:?}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while state_dirs_with(dir.path(), "_transient_").is_empty() {
+            ensure!(
+                Instant::now() < deadline,
+                "the push query has no local state"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         // Past a few commit intervals, so the query's offsets are committed.
         tokio::time::sleep(Duration::from_secs(1)).await;
         server.signal("KILL")?;
         server.wait()?;
+        drop(open_push);
 
         let mut server = start(dir.path())?;
+        // What the killed push query left is gone; the persistent query's topics are not.
+        assert_eq!(
+            topics_with(&client, &server, "_transient_").await?,
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            state_dirs_with(dir.path(), "_transient_"),
+            Vec::<String>::new()
+        );
+        ensure!(
+            !topics_with(&client, &server, "CTAS_PER_USER_0")
+                .await?
+                .is_empty(),
+            "the persistent query's changelog went too"
+        );
         let queries = server.ksql(&client, "SHOW QUERIES;").await?;
         assert_eq!(
             queries[0]["queries"][0]["id"], "CTAS_PER_USER_0",

@@ -30,9 +30,9 @@ use support::{ChildProcess, emit};
 const STALLED: &str = "stalled";
 const HEALTHY: &str = "healthy";
 /// How long each fsync of a file of the stalled partition sleeps.
-const STALL: Duration = Duration::from_secs(8);
+const STALL: Duration = Duration::from_secs(10);
 /// What "not stalled" means here: well under one stall, generous for a loaded machine.
-const PROMPT: Duration = Duration::from_millis(2500);
+const PROMPT: Duration = Duration::from_secs(4);
 const WAIT: Duration = Duration::from_secs(20);
 const ENV_DIR: &str = "EDDY_FSYNC_STALL_CHILD_DIR";
 

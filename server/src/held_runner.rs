@@ -110,8 +110,12 @@ impl QueryRunner for HeldRunner {
         shared.inner.stop(id)
     }
 
-    fn clean_up(&mut self, query: &PersistentQuery) -> eddy_sql::Result<()> {
-        lock(&self.shared).inner.clean_up(query)
+    fn clean_up(&mut self, application_id: &str) -> eddy_sql::Result<()> {
+        lock(&self.shared).inner.clean_up(application_id)
+    }
+
+    fn state_dir(&self) -> Option<std::path::PathBuf> {
+        lock(&self.shared).inner.state_dir()
     }
 
     fn status(&self, id: &str) -> QueryStatus {

@@ -119,8 +119,12 @@ impl QueryRunner for SharedRunner {
         self.lock().stop(id)
     }
 
-    fn clean_up(&mut self, query: &PersistentQuery) -> eddy_sql::Result<()> {
-        self.lock().clean_up(query)
+    fn clean_up(&mut self, application_id: &str) -> eddy_sql::Result<()> {
+        self.lock().clean_up(application_id)
+    }
+
+    fn state_dir(&self) -> Option<std::path::PathBuf> {
+        self.lock().state_dir()
     }
 
     fn status(&self, id: &str) -> QueryStatus {

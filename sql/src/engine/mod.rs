@@ -13,6 +13,7 @@ pub mod describe;
 pub mod insert;
 pub mod pull;
 pub mod push;
+mod push_file;
 pub mod runner;
 pub mod scan;
 pub mod snapshot;
@@ -108,10 +109,16 @@ pub trait QueryRunner: Send {
             "this engine cannot resume queries ({id})"
         )))
     }
-    /// Deletes the local state of a query that was stopped for good (`TERMINATE`): its
-    /// stores and checkpoints on this machine, as ksqlDB's query clean-up does.
-    fn clean_up(&mut self, _query: &PersistentQuery) -> Result<()> {
+    /// Deletes the local state of the application `application_id`, stopped for good (a
+    /// terminated query, a push query a killed process left): its stores and checkpoints
+    /// on this machine, as ksqlDB's query clean-up does.
+    fn clean_up(&mut self, _application_id: &str) -> Result<()> {
         Ok(())
+    }
+    /// Where this runner keeps queries' local state, if on disk: the engine lists its
+    /// running push queries there ([`push_file`]), to clean up after a killed process.
+    fn state_dir(&self) -> Option<std::path::PathBuf> {
+        None
     }
 }
 
@@ -216,6 +223,8 @@ pub struct Engine {
     variables: BTreeMap<String, String>,
     next_query: u64,
     next_transient: u64,
+    /// The running push queries, listed for the clean-up after a crash.
+    push_file: Option<Arc<push_file::PushQueryFile>>,
     /// Tables followed for pull queries, by topic.
     snapshots: BTreeMap<String, snapshot::TableSnapshot>,
     clock: Box<dyn Fn() -> i64 + Send>,
@@ -247,9 +256,14 @@ fn now_ms() -> i64 {
 
 impl Engine {
     /// An engine over `cluster`, running queries with `runner`.
+    /// Push queries an earlier engine on the same state directory left running (its
+    /// process was killed) are cleaned up first ([`push_file`]).
     pub fn new(config: Config, cluster: Arc<dyn Cluster>, runner: Box<dyn QueryRunner>) -> Self {
         let registry = FunctionRegistry::configured(|name| config.get(name).map(str::to_string));
-        Self {
+        let push_file = runner
+            .state_dir()
+            .map(|dir| Arc::new(push_file::PushQueryFile::open(&dir)));
+        let mut engine = Self {
             metastore: MetaStore::new(),
             config,
             registry,
@@ -264,6 +278,48 @@ impl Engine {
             next_transient: transient_base(),
             snapshots: BTreeMap::new(),
             clock: Box::new(now_ms),
+            push_file,
+        };
+        engine.clean_up_left_push_queries();
+        engine
+    }
+
+    /// Removes what the push queries listed in [`push_file`] at open left: their topics
+    /// (every topic named `<application id>-...`) and local state.
+    fn clean_up_left_push_queries(&mut self) {
+        let Some(file) = self.push_file.clone() else {
+            return;
+        };
+        let left = file.listed();
+        if left.is_empty() {
+            return;
+        }
+        let topics = match self.cluster.topics() {
+            Ok(topics) => topics,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list topics to clean up after earlier push queries");
+                return;
+            }
+        };
+        for application_id in left {
+            let prefix = format!("{application_id}-");
+            let mut cleaned = true;
+            for topic in topics.iter().filter(|t| t.starts_with(&prefix)) {
+                if let Err(e) = self.cluster.delete_topic(topic) {
+                    tracing::warn!(%topic, error = %e, "deleting a topic an earlier push query left failed");
+                    cleaned = false;
+                }
+            }
+            if let Err(e) = self.runner.clean_up(&application_id) {
+                tracing::warn!(application = %application_id, error = %e,
+                    "deleting the local state an earlier push query left failed");
+                cleaned = false;
+            }
+            if cleaned {
+                tracing::info!(application = %application_id,
+                    "cleaned up after a push query an earlier process left running");
+                file.remove(&application_id);
+            }
         }
     }
 
@@ -815,7 +871,7 @@ impl Engine {
     }
 
     fn clean_up(&mut self, query: &PersistentQuery) {
-        if let Err(e) = self.runner.clean_up(query) {
+        if let Err(e) = self.runner.clean_up(&query.application_id) {
             tracing::warn!(query = %query.id, error = %e, "deleting a terminated query's local state failed");
         }
         for topic in &query.internal_topics {

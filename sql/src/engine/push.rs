@@ -176,6 +176,9 @@ impl super::Engine {
             .map(|o| o.columns)
             .ok_or_else(|| SqlError::semantic("internal: a push query without output"))?;
         let internal_topics = internal_topics(&application_id, &planned.topology);
+        if let Some(file) = &self.push_file {
+            file.add(&application_id);
+        }
         let stop_app = self.runner.start_transient(
             &id,
             &application_id,
@@ -186,14 +189,21 @@ impl super::Engine {
         // ends, as ksqlDB's cleanup of transient queries removes them.
         let cluster = self.cluster.clone();
         let query_id = id.clone();
+        let push_file = self.push_file.clone();
         let stopper: super::Stopper = Box::new(move || {
             let stopped = stop_app();
+            let mut deleted = true;
             for topic in internal_topics {
                 if matches!(cluster.partitions(&topic), Ok(Some(_)))
                     && let Err(e) = cluster.delete_topic(&topic)
                 {
                     tracing::warn!(query = %query_id, %topic, error = %e, "deleting a push query's topic failed");
+                    deleted = false;
                 }
+            }
+            // Listed until its topics are gone: the next engine deletes what is left.
+            if let (Some(file), true) = (push_file, deleted) {
+                file.remove(&application_id);
             }
             stopped
         });

@@ -135,15 +135,17 @@ impl QueryRunner for AppRunner {
         topology: Topology,
     ) -> Result<Stopper> {
         let config = self.config(application_id, properties)?;
+        let local_state = config.clone();
         self.run(id, config, topology)?;
         let apps = self.apps.clone();
         let id = id.to_string();
+        // A push query never resumes: its local state goes when it ends.
         Ok(Box::new(move || {
             let app = apps.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-            match app {
-                Some(app) => Ok(app.stop()?),
-                None => Ok(()),
+            if let Some(app) = app {
+                app.stop()?;
             }
+            Ok(eddy_streams::runtime::clean_up_local_state(&local_state)?)
         }))
     }
 
@@ -160,9 +162,14 @@ impl QueryRunner for AppRunner {
         }
     }
 
-    fn clean_up(&mut self, query: &PersistentQuery) -> Result<()> {
-        let config = self.config(&query.application_id, &query.properties)?;
+    fn clean_up(&mut self, application_id: &str) -> Result<()> {
+        let mut config = AppConfig::new(application_id, self.backend.clone());
+        config.state_dir = self.state_dir.clone();
         Ok(eddy_streams::runtime::clean_up_local_state(&config)?)
+    }
+
+    fn state_dir(&self) -> Option<PathBuf> {
+        Some(self.state_dir.clone())
     }
 
     fn status(&self, id: &str) -> QueryStatus {
