@@ -127,7 +127,8 @@ fn persistent_queries_run_and_terminate(start: Start) {
     };
     assert_eq!(queries.len(), 2);
 
-    // TERMINATE removes what was the queries' alone: internal topics and local state.
+    // TERMINATE removes what was the queries' alone: internal topics, local state and
+    // consumer groups.
     let internal = |t: &TestEngine| -> Vec<String> {
         let mut topics = t.engine.cluster().topics().unwrap();
         topics.retain(|name| name.starts_with("_confluent-ksql-default_query_"));
@@ -143,9 +144,15 @@ fn persistent_queries_run_and_terminate(start: Start) {
         "the aggregation has internal topics: {kept:?}"
     );
     assert!(app_dir.is_dir(), "the aggregation keeps local state");
+    let group = "_confluent-ksql-default_query_CTAS_VIEWS_PER_REGION_0";
+    wait_for("the aggregation's offsets committed", || {
+        !t.broker().group_offsets(group).is_empty()
+    });
     t.run("TERMINATE ALL;");
     assert_eq!(internal(&t), Vec::<String>::new());
     assert!(!app_dir.exists(), "{} is left", app_dir.display());
+    let offsets = t.broker().group_offsets(group);
+    assert!(offsets.is_empty(), "the group's offsets are left: {offsets:?}");
     let topics = t.engine.cluster().topics().unwrap();
     assert!(
         topics.iter().any(|name| name == "VIEWS_PER_REGION"),

@@ -26,6 +26,11 @@ pub trait Cluster: Send + Sync {
     fn delete_topic(&self, topic: &str) -> Result<()>;
     /// Every topic's name.
     fn topics(&self) -> Result<Vec<String>>;
+    /// Deletes a consumer group's committed offsets (an application stopped for good);
+    /// a group that does not exist is not an error.
+    fn delete_group(&self, _group: &str) -> Result<()> {
+        Ok(())
+    }
     /// Writes one record (to its partition, or by its key).
     fn produce(&self, topic: &str, record: RawRecord) -> Result<()>;
     /// Writes records, in order per partition; all are durable when it returns.
@@ -120,6 +125,11 @@ impl Cluster for BrokerCluster {
 
     fn delete_topic(&self, topic: &str) -> Result<()> {
         self.block(self.broker.delete_topic(topic))?;
+        Ok(())
+    }
+
+    fn delete_group(&self, group: &str) -> Result<()> {
+        self.block(self.broker.delete_group_offsets(group))?;
         Ok(())
     }
 
@@ -278,6 +288,10 @@ impl Cluster for KafkaCluster {
 
     fn delete_topic(&self, topic: &str) -> Result<()> {
         Ok(self.backend.delete_topic(topic)?)
+    }
+
+    fn delete_group(&self, group: &str) -> Result<()> {
+        Ok(self.backend.delete_group(group)?)
     }
 
     fn topics(&self) -> Result<Vec<String>> {

@@ -285,7 +285,7 @@ impl Engine {
     }
 
     /// Removes what the push queries listed in [`push_file`] at open left: their topics
-    /// (every topic named `<application id>-...`) and local state.
+    /// (every topic named `<application id>-...`), local state and consumer group.
     fn clean_up_left_push_queries(&mut self) {
         let Some(file) = self.push_file.clone() else {
             return;
@@ -314,6 +314,10 @@ impl Engine {
                 tracing::warn!(application = %application_id, error = %e,
                     "deleting the local state an earlier push query left failed");
                 cleaned = false;
+            }
+            if let Err(e) = self.cluster.delete_group(&application_id) {
+                tracing::warn!(application = %application_id, error = %e,
+                    "deleting the consumer group an earlier push query left failed");
             }
             if cleaned {
                 tracing::info!(application = %application_id,
@@ -880,6 +884,9 @@ impl Engine {
             {
                 tracing::warn!(query = %query.id, %topic, error = %e, "deleting a terminated query's topic failed");
             }
+        }
+        if let Err(e) = self.cluster.delete_group(&query.application_id) {
+            tracing::warn!(query = %query.id, error = %e, "deleting a terminated query's consumer group failed");
         }
     }
 

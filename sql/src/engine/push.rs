@@ -185,8 +185,8 @@ impl super::Engine {
             self.config.values(),
             planned.topology,
         )?;
-        // A push query's changelog and repartition topics are its own: they go when it
-        // ends, as ksqlDB's cleanup of transient queries removes them.
+        // A push query's changelog and repartition topics and its consumer group are its
+        // own: they go when it ends, as ksqlDB's cleanup of transient queries removes them.
         let cluster = self.cluster.clone();
         let query_id = id.clone();
         let push_file = self.push_file.clone();
@@ -200,6 +200,9 @@ impl super::Engine {
                     tracing::warn!(query = %query_id, %topic, error = %e, "deleting a push query's topic failed");
                     deleted = false;
                 }
+            }
+            if let Err(e) = cluster.delete_group(&application_id) {
+                tracing::warn!(query = %query_id, error = %e, "deleting a push query's consumer group failed");
             }
             // Listed until its topics are gone: the next engine deletes what is left.
             if let (Some(file), true) = (push_file, deleted) {

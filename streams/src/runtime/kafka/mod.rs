@@ -180,6 +180,27 @@ impl KafkaBackend {
         self.await_topic(topic, false)
     }
 
+    /// Deletes a consumer group and its committed offsets (a group that does not exist is
+    /// not an error; one with members is).
+    pub fn delete_group(&self, group: &str) -> Result<()> {
+        let results = self
+            .runtime
+            .block_on(self.admin.delete_groups(
+                &[group],
+                &AdminOptions::new().operation_timeout(Some(TIMEOUT)),
+            ))
+            .map_err(|e| kafka_error(&format!("deleting group {group}"), e))?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::GroupIdNotFound)) => {}
+                Err((name, code)) => {
+                    return Err(kafka_error(&format!("deleting group {name}"), code));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The cluster's topic names.
     pub fn topics(&self) -> Result<Vec<String>> {
         let metadata = self
