@@ -1,7 +1,8 @@
 //! Compaction with a bounded key map (`compaction_map_max_bytes`, Kafka's dedupe buffer): a
 //! partition with more distinct keys than the map holds is compacted over several passes,
 //! each cleaning up to where its map filled, and ends exactly where an unbounded compaction
-//! ends in one pass.
+//! ends in one pass. How far the log is clean survives a restart: a restarted broker goes on
+//! where its last pass stopped, pass for pass as one that was not restarted.
 
 use std::time::Duration;
 
@@ -36,14 +37,18 @@ async fn read_all(broker: &Broker) -> Result<Vec<(i64, String, String)>> {
     Ok(out)
 }
 
-/// A broker whose compaction map holds `map_bytes`, with `KEYS` keys each written `ROUNDS`
-/// times across many small segments.
-async fn filled(dir: &std::path::Path, map_bytes: usize) -> Result<Broker> {
-    let broker = Broker::open(BrokerConfig {
+async fn open(dir: &std::path::Path, map_bytes: usize) -> Result<Broker> {
+    Ok(Broker::open(BrokerConfig {
         compaction_map_max_bytes: map_bytes,
         ..BrokerConfig::new(dir)
     })
-    .await?;
+    .await?)
+}
+
+/// A broker whose compaction map holds `map_bytes`, with `KEYS` keys each written `ROUNDS`
+/// times across many small segments.
+async fn filled(dir: &std::path::Path, map_bytes: usize) -> Result<Broker> {
+    let broker = open(dir, map_bytes).await?;
     broker
         .create_topic(
             TOPIC,
@@ -122,5 +127,45 @@ async fn a_bounded_map_compacts_over_several_passes_to_the_same_log() -> Result<
             "{key}: {last:?}"
         );
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_restarted_broker_compacts_on_from_where_its_last_pass_stopped() -> Result<()> {
+    const MAP: usize = 50 * 72;
+    let steady_dir = tempfile::tempdir()?;
+    let steady = filled(steady_dir.path(), MAP).await?;
+    let restarted_dir = tempfile::tempdir()?;
+    let mut restarted = filled(restarted_dir.path(), MAP).await?;
+    let now = eddy_broker::now_ms();
+    let mut passes = Vec::new();
+    for pass in 0..4 {
+        let expected = steady.run_maintenance(now + pass).await?;
+        let got = restarted.run_maintenance(now + pass).await?;
+        passes.push(expected.records_removed);
+        ensure!(
+            (got.records_removed, got.segments_cleaned)
+                == (expected.records_removed, expected.segments_cleaned),
+            "pass {pass} after a restart removed {} records from {} segments, without one {} \
+             from {} (passes so far: {passes:?})",
+            got.records_removed,
+            got.segments_cleaned,
+            expected.records_removed,
+            expected.segments_cleaned
+        );
+        ensure!(
+            read_all(&restarted).await? == read_all(&steady).await?,
+            "the logs differ after pass {pass}"
+        );
+        restarted.shutdown().await?;
+        drop(restarted);
+        restarted = open(restarted_dir.path(), MAP).await?;
+    }
+    // The first pass indexes one segment's keys and removes nothing; each later one (each
+    // after a restart) has something to remove, so the comparisons compare something.
+    ensure!(
+        passes[1..].iter().all(|&n| n > 0),
+        "records removed per pass: {passes:?}"
+    );
     Ok(())
 }

@@ -152,7 +152,10 @@ fn persistent_queries_run_and_terminate(start: Start) {
     assert_eq!(internal(&t), Vec::<String>::new());
     assert!(!app_dir.exists(), "{} is left", app_dir.display());
     let offsets = t.broker().group_offsets(group);
-    assert!(offsets.is_empty(), "the group's offsets are left: {offsets:?}");
+    assert!(
+        offsets.is_empty(),
+        "the group's offsets are left: {offsets:?}"
+    );
     let topics = t.engine.cluster().topics().unwrap();
     assert!(
         topics.iter().any(|name| name == "VIEWS_PER_REGION"),

@@ -23,6 +23,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
+use std::path::Path;
 
 use bytes::Bytes;
 use parking_lot::RwLock;
@@ -60,6 +61,25 @@ const MAP_ENTRY_OVERHEAD: usize = 64;
 /// Where a segment's cleaned copy and its indexes are written before the swap (inside the
 /// partition directory: same file system, so the swap is renames). Emptied at open.
 pub(crate) const CLEANING_DIR: &str = "cleaning";
+
+/// How far the log is clean, kept across restarts (Kafka's cleaner-offset-checkpoint): a
+/// compaction pass goes on from here instead of cleaning the whole log again.
+const FIRST_DIRTY_FILE: &str = "cleaner-offset";
+
+/// The first dirty offset a pass recorded, if any.
+pub(super) fn read_first_dirty(dir: &Path) -> Result<Option<i64>> {
+    super::read_offset_file(dir, FIRST_DIRTY_FILE)
+}
+
+/// Forgets the first dirty offset (the next pass cleans from the log start).
+pub(super) fn forget_first_dirty(dir: &Path) {
+    let path = dir.join(FIRST_DIRTY_FILE);
+    if let Err(e) = std::fs::remove_file(&path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %path.display(), error = %e, "cannot remove the compaction offset");
+    }
+}
 
 /// Calls `f` with each whole batch of a segment, in order.
 fn for_each_batch(
@@ -260,7 +280,18 @@ pub(crate) fn compact(
         active_base,
         recheck_at_ms,
     });
-    log.compaction_first_dirty = log.compaction_first_dirty.max(cleaned_until);
+    let first_dirty = log.compaction_first_dirty.max(cleaned_until);
+    if first_dirty > log.compaction_first_dirty {
+        log.compaction_first_dirty = first_dirty;
+        drop(log);
+        // Not critical: if it is lost, the next pass after a restart cleans from the start.
+        if let Err(e) = super::write_atomically(
+            &dir.join(FIRST_DIRTY_FILE),
+            first_dirty.to_string().as_bytes(),
+        ) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot record the compaction offset");
+        }
+    }
     if stats.segments_cleaned > 0 {
         tracing::debug!(dir = %dir.display(), ?stats, "compacted");
     }

@@ -183,6 +183,11 @@ impl Log {
             // The log was truncated below a persisted start (corruption): start at the end.
             log.log_start_offset = end;
         }
+        // Past the end, the log was cut (recovery) and what is appended again there is not
+        // clean: compaction starts over, as Kafka's cleaner does with such a checkpoint.
+        log.compaction_first_dirty = compaction::read_first_dirty(dir)?
+            .filter(|&o| o <= end)
+            .unwrap_or(0);
         Ok((log, recovery))
     }
 
@@ -197,7 +202,9 @@ impl Log {
     pub fn set_config(&mut self, config: TopicConfig) {
         self.config = config;
         self.compaction_checkpoint = None;
+        // Other settings (a shorter delete.retention.ms, say) may clean more: start over.
         self.compaction_first_dirty = 0;
+        compaction::forget_first_dirty(&self.dir);
     }
 
     fn active(&self) -> &Segment {
