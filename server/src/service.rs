@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use eddy_sql::engine::{Cluster, Config, Engine, QueryAnswer, QueryRunner, StatementResult};
+use eddy_sql::engine::{
+    Cluster, Config, Engine, PreparedQuery, QueryAnswer, QueryRunner, StatementResult,
+};
 use eddy_sql::parser::ast::{ParsedStatement, QueryTarget, SourceKind, Statement};
 use eddy_sql::parser::{parse_one, substitute_variables};
 use eddy_sql::{ErrorKind, SqlError};
@@ -499,16 +501,23 @@ impl KsqlService {
                 self.config.max_push_queries,
             ));
         }
-        let mut inner = self.lock();
-        inner
+        let as_rest_error = |e: SqlError| match e.kind() {
+            ErrorKind::Other => RestError::server(e.to_string()),
+            _ => RestError::statement(&e, request.ksql.trim(), &[]),
+        };
+        let prepared = self
+            .lock()
             .engine
             .scoped(&request.properties, &request.variables, |engine| {
-                engine.query(&request.ksql)
+                engine.prepare_query(&request.ksql)
             })
-            .map_err(|e| match e.kind() {
-                ErrorKind::Other => RestError::server(e.to_string()),
-                _ => RestError::statement(&e, request.ksql.trim(), &[]),
-            })
+            .map_err(as_rest_error)?;
+        // A pull query reads its table or stream without the engine's lock: statements,
+        // push queries and pull queries on other tables go on meanwhile.
+        Ok(match prepared {
+            PreparedQuery::Push(push) => QueryAnswer::Push(push),
+            PreparedQuery::Pull(pull) => QueryAnswer::Pull(pull.run().map_err(as_rest_error)?),
+        })
     }
 
     /// Stops every push query and every persistent query's application (a server

@@ -25,8 +25,8 @@ use eddy_streams::Topology;
 
 pub use cluster::{BrokerCluster, Cluster, KafkaCluster};
 pub use config::Config;
-pub use pull::PullResult;
-pub use push::{PushQuery, QueryAnswer};
+pub use pull::{PreparedPull, PullResult};
+pub use push::{PreparedQuery, PushQuery, QueryAnswer};
 pub use runner::AppRunner;
 
 use crate::catalog::{DataSource, MetaStore, QueryLinks};
@@ -226,7 +226,9 @@ pub struct Engine {
     /// The running push queries, listed for the clean-up after a crash.
     push_file: Option<Arc<push_file::PushQueryFile>>,
     /// Tables followed for pull queries, by topic.
-    snapshots: BTreeMap<String, snapshot::TableSnapshot>,
+    /// Tables' snapshots for pull queries, by topic; each has its own lock, so pull
+    /// queries read them without the engine.
+    snapshots: BTreeMap<String, Arc<std::sync::Mutex<snapshot::TableSnapshot>>>,
     clock: Box<dyn Fn() -> i64 + Send>,
 }
 

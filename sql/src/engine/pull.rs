@@ -12,12 +12,13 @@
 //! work; it never changes the answer.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use eddy_streams::TopologyTestDriver;
 use eddy_streams::record::RawRecord;
 
-use super::Engine;
 use super::snapshot::{Positions, TableSnapshot, read_to_end};
+use super::{Cluster, Engine};
 use crate::catalog::DataSource;
 use crate::error::{Result, SqlError};
 use crate::parser::ast::{BinaryOp, Expr, ExprKind, Query, Refinement, SourceKind, Statement};
@@ -110,9 +111,132 @@ fn key_values<'e>(where_clause: &'e Expr, key: &str) -> Option<Vec<&'e Expr>> {
     })
 }
 
+/// A pull query planned under the engine and ready to run without it
+/// ([`Engine::prepare_pull`]): a server answers it without holding its engine, so pull
+/// queries on different tables, and statements, go on meanwhile.
+pub struct PreparedPull {
+    id: String,
+    columns: Vec<(String, SqlType)>,
+    driver: TopologyTestDriver,
+    rows: std::sync::mpsc::Receiver<PushRow>,
+    limit: usize,
+    topic: String,
+    cluster: Arc<dyn Cluster>,
+    from: PullFrom,
+}
+
+/// What a pull query reads.
+enum PullFrom {
+    /// A table's snapshot: the rows of `keys` when the `WHERE` fixes them, else all.
+    Table {
+        snapshot: Arc<Mutex<TableSnapshot>>,
+        keys: Option<Vec<Vec<u8>>>,
+    },
+    /// A stream's topic, from the start to its end now.
+    Stream,
+}
+
+impl std::fmt::Debug for PreparedPull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedPull")
+            .field("id", &self.id)
+            .field("topic", &self.topic)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PreparedPull {
+    /// Reads the source (a table's snapshot read up to date first, under that snapshot's
+    /// own lock) through the query's topology: the answer.
+    pub fn run(self) -> Result<PullResult> {
+        let Self {
+            id,
+            columns,
+            driver,
+            rows,
+            limit,
+            topic,
+            cluster,
+            from,
+        } = self;
+        let mut out = Vec::new();
+        let mut feed = |record: &RawRecord| -> Result<bool> {
+            driver.pipe_raw_with_headers(
+                &topic,
+                record.key.as_ref().map(|k| k.to_vec()),
+                record.value.as_ref().map(|v| v.to_vec()),
+                record.timestamp,
+                record.headers.clone(),
+            )?;
+            while let Ok(PushRow { values, tombstone }) = rows.try_recv() {
+                if !tombstone && out.len() < limit {
+                    out.push(values);
+                }
+            }
+            Ok(out.len() < limit)
+        };
+        match from {
+            PullFrom::Table { snapshot, keys } => {
+                let mut snapshot = snapshot.lock().unwrap_or_else(|e| e.into_inner());
+                snapshot.catch_up(&*cluster)?;
+                match keys {
+                    Some(keys) => {
+                        'keys: for key in keys {
+                            for record in snapshot.with_prefix(&key) {
+                                if !feed(record)? {
+                                    break 'keys;
+                                }
+                            }
+                        }
+                    }
+                    None => {
+                        for record in snapshot.all() {
+                            if !feed(record)? {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            PullFrom::Stream => {
+                let mut reader = cluster.reader(&topic)?;
+                let mut failure = None;
+                let mut positions = Positions::new();
+                read_to_end(
+                    &*cluster,
+                    &mut *reader,
+                    &topic,
+                    &mut positions,
+                    |_, record| match feed(&record) {
+                        Ok(more) => more,
+                        Err(e) => {
+                            failure = Some(e);
+                            false
+                        }
+                    },
+                )?;
+                if let Some(e) = failure {
+                    return Err(e);
+                }
+            }
+        }
+        Ok(PullResult {
+            id,
+            columns,
+            rows: out,
+        })
+    }
+}
+
 impl Engine {
     /// Runs a pull query.
     pub fn pull_query(&mut self, sql: &str) -> Result<PullResult> {
+        self.prepare_pull(sql)?.run()
+    }
+
+    /// Plans a pull query: parsed, checked and compiled against the catalog now; reading
+    /// the source is left to [`PreparedPull::run`], which needs no engine.
+    pub fn prepare_pull(&mut self, sql: &str) -> Result<PreparedPull> {
         let sql = crate::parser::substitute_variables(sql, &self.variables)?;
         let parsed = crate::parser::parse_one(&sql)?;
         let Statement::Query(query) = &parsed.statement else {
@@ -161,73 +285,22 @@ impl Engine {
             .map(|o| o.columns)
             .ok_or_else(|| SqlError::semantic("internal: a pull query without output"))?;
         let driver = TopologyTestDriver::new(planned.topology)?;
-        let limit = query.limit.map_or(usize::MAX, |l| l as usize);
-        let mut out = Vec::new();
-        let mut feed = |record: &RawRecord| -> Result<bool> {
-            driver.pipe_raw_with_headers(
-                &source.topic,
-                record.key.as_ref().map(|k| k.to_vec()),
-                record.value.as_ref().map(|v| v.to_vec()),
-                record.timestamp,
-                record.headers.clone(),
-            )?;
-            while let Ok(PushRow { values, tombstone }) = rows.try_recv() {
-                if !tombstone && out.len() < limit {
-                    out.push(values);
-                }
-            }
-            Ok(out.len() < limit)
+        let from = match source.kind {
+            SourceKind::Table => PullFrom::Table {
+                keys: self.lookup_keys(&source, query.where_clause.as_ref()),
+                snapshot: self.snapshot(&source)?,
+            },
+            SourceKind::Stream => PullFrom::Stream,
         };
-        match source.kind {
-            SourceKind::Table => {
-                let keys = self.lookup_keys(&source, query.where_clause.as_ref());
-                let snapshot = self.snapshot(&source)?;
-                match keys {
-                    Some(keys) => {
-                        'keys: for key in keys {
-                            for record in snapshot.with_prefix(&key) {
-                                if !feed(record)? {
-                                    break 'keys;
-                                }
-                            }
-                        }
-                    }
-                    None => {
-                        for record in snapshot.all() {
-                            if !feed(record)? {
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
-            SourceKind::Stream => {
-                let mut reader = self.cluster.reader(&source.topic)?;
-                let mut failure = None;
-                let mut positions = Positions::new();
-                let cluster = self.cluster.clone();
-                read_to_end(
-                    &*cluster,
-                    &mut *reader,
-                    &source.topic,
-                    &mut positions,
-                    |_, record| match feed(&record) {
-                        Ok(more) => more,
-                        Err(e) => {
-                            failure = Some(e);
-                            false
-                        }
-                    },
-                )?;
-                if let Some(e) = failure {
-                    return Err(e);
-                }
-            }
-        }
-        Ok(PullResult {
+        Ok(PreparedPull {
             id,
             columns,
-            rows: out,
+            driver,
+            rows,
+            limit: query.limit.map_or(usize::MAX, |l| l as usize),
+            topic: source.topic.clone(),
+            cluster: self.cluster.clone(),
+            from,
         })
     }
 
@@ -258,16 +331,15 @@ impl Engine {
         Some(keys)
     }
 
-    /// The snapshot of a table, read up to date.
-    fn snapshot(&mut self, source: &DataSource) -> Result<&TableSnapshot> {
-        let snapshot = match self.snapshots.entry(source.topic.clone()) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => {
-                let reader = self.cluster.reader(&source.topic)?;
-                e.insert(TableSnapshot::new(&source.topic, reader))
-            }
-        };
-        snapshot.catch_up(&*self.cluster)?;
+    /// The snapshot of a table (made at its first pull query; read up to date by each).
+    fn snapshot(&mut self, source: &DataSource) -> Result<Arc<Mutex<TableSnapshot>>> {
+        if let Some(snapshot) = self.snapshots.get(&source.topic) {
+            return Ok(Arc::clone(snapshot));
+        }
+        let reader = self.cluster.reader(&source.topic)?;
+        let snapshot = Arc::new(Mutex::new(TableSnapshot::new(&source.topic, reader)));
+        self.snapshots
+            .insert(source.topic.clone(), Arc::clone(&snapshot));
         Ok(snapshot)
     }
 }

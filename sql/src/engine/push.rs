@@ -118,16 +118,35 @@ pub enum QueryAnswer {
     Pull(super::PullResult),
 }
 
+/// A `SELECT` started under the engine ([`super::Engine::prepare_query`]): a running push
+/// query, or a pull query planned and left to run without the engine.
+#[derive(Debug)]
+pub enum PreparedQuery {
+    /// `SELECT ... EMIT CHANGES`, running.
+    Push(PushQuery),
+    /// `SELECT ...` without `EMIT`, to [`super::PreparedPull::run`].
+    Pull(super::PreparedPull),
+}
+
 impl super::Engine {
     /// Runs a `SELECT`: a push query with `EMIT CHANGES`, a pull query without `EMIT`.
     pub fn query(&mut self, sql: &str) -> Result<QueryAnswer> {
+        Ok(match self.prepare_query(sql)? {
+            PreparedQuery::Push(push) => QueryAnswer::Push(push),
+            PreparedQuery::Pull(pull) => QueryAnswer::Pull(pull.run()?),
+        })
+    }
+
+    /// Starts a `SELECT` as far as it needs the engine: a push query runs; a pull query is
+    /// planned, to be run by the caller (outside any lock on the engine).
+    pub fn prepare_query(&mut self, sql: &str) -> Result<PreparedQuery> {
         use crate::parser::ast::{Refinement, Statement};
 
         let substituted = crate::parser::substitute_variables(sql, &self.variables)?;
         let parsed = crate::parser::parse_one(&substituted)?;
         match &parsed.statement {
             Statement::Query(q) if q.refinement.is_none() => {
-                Ok(QueryAnswer::Pull(self.pull_query(sql)?))
+                Ok(PreparedQuery::Pull(self.prepare_pull(sql)?))
             }
             Statement::Query(q) if q.refinement == Some(Refinement::Final) => {
                 Err(crate::error::SqlError::at(
@@ -135,7 +154,7 @@ impl super::Engine {
                     "EMIT FINAL is only supported in CREATE TABLE ... AS SELECT",
                 ))
             }
-            _ => Ok(QueryAnswer::Push(self.push_query(sql)?)),
+            _ => Ok(PreparedQuery::Push(self.push_query(sql)?)),
         }
     }
 
