@@ -677,6 +677,7 @@ impl Broker {
                 Ok(stats) => {
                     total.segments_cleaned += stats.segments_cleaned;
                     total.records_removed += stats.records_removed;
+                    total.markers_removed += stats.markers_removed;
                 }
                 Err(e) => {
                     tracing::error!(topic = %partition.topic, partition = partition.index,

@@ -1,7 +1,9 @@
 //! Compaction of a topic written in transactions: records of aborted transactions are
-//! removed and never supersede committed ones; markers stay; segments holding an open
-//! transaction's records are left alone until it ends; and the state is rebuilt the same
-//! after a restart.
+//! removed and never supersede committed ones; markers stay while their transaction has
+//! records in the log or is younger than `delete.retention.ms`, and go after (an
+//! exactly-once changelog would otherwise keep a marker per commit forever); segments
+//! holding an open transaction's records are left alone until it ends; and the state is
+//! rebuilt the same after a restart.
 
 use std::path::Path;
 use std::time::Duration;
@@ -173,6 +175,78 @@ async fn compaction_drops_aborted_records_keeps_markers_and_waits_for_open_trans
     let broker = open(dir.path()).await?;
     let (after, _) = read(&broker, Isolation::ReadCommitted).await?;
     assert_eq!(after, committed);
+    broker.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn markers_go_once_their_transaction_has_no_records_left() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let broker = open(dir.path()).await?;
+    let config = TopicConfig {
+        delete_retention_ms: 0,
+        ..config()
+    };
+    broker.create_topic(TOPIC, config).await?;
+    let mut txn = Txn::init(&broker, "writer").await?;
+    // k=v1 committed (stays); k=v2, j=x aborted (removed); m=1 committed, then superseded
+    // by m=2 (committed, stays).
+    txn.write(&broker, &[("k", "v1")]).await?;
+    txn.end(&broker, Outcome::Commit).await?;
+    txn.write(&broker, &[("k", "v2"), ("j", "x")]).await?;
+    txn.end(&broker, Outcome::Abort).await?;
+    txn.write(&broker, &[("m", "1")]).await?;
+    txn.end(&broker, Outcome::Commit).await?;
+    txn.write(&broker, &[("m", "2")]).await?;
+    txn.end(&broker, Outcome::Commit).await?;
+    broker.roll(TOPIC, 0).await?;
+    let (_, markers) = read(&broker, Isolation::ReadCommitted).await?;
+    assert_eq!(markers, 4);
+
+    // Past delete.retention.ms (0 here): the markers of the aborted transaction and of the
+    // one whose only record was superseded go; the two with records left stay.
+    let later = eddy_broker::now_ms() + 1_000;
+    let stats = broker.run_maintenance(later).await?;
+    assert_eq!(
+        (stats.records_removed, stats.markers_removed),
+        (3, 2),
+        "{stats:?}"
+    );
+    let (committed, markers) = read(&broker, Isolation::ReadCommitted).await?;
+    let expected = vec![("k".into(), "v1".into()), ("m".into(), "2".into())];
+    assert_eq!(committed, expected);
+    assert_eq!(markers, 2);
+
+    // k=v3 supersedes k=v1: its transaction's marker goes at the next pass too.
+    txn.write(&broker, &[("k", "v3")]).await?;
+    txn.end(&broker, Outcome::Commit).await?;
+    broker.roll(TOPIC, 0).await?;
+    let stats = broker.run_maintenance(later + 1_000).await?;
+    assert_eq!(
+        (stats.records_removed, stats.markers_removed),
+        (1, 1),
+        "{stats:?}"
+    );
+    let (committed, _) = read(&broker, Isolation::ReadCommitted).await?;
+    let expected: Vec<(String, String)> = vec![("m".into(), "2".into()), ("k".into(), "v3".into())];
+    assert_eq!(committed, expected);
+
+    // A restart finds no transaction left open by a missing marker: read_committed reads to
+    // the end, and the producer goes on.
+    broker.shutdown().await?;
+    drop(broker);
+    let broker = open(dir.path()).await?;
+    let end = broker
+        .list_offset(TOPIC, 0, eddy_broker::OffsetSpec::Latest)
+        .await?
+        .map(|(o, _)| o);
+    let stable = broker
+        .list_offset(TOPIC, 0, eddy_broker::OffsetSpec::LastStable)
+        .await?
+        .map(|(o, _)| o);
+    assert_eq!(stable, end, "the last stable offset is the log end");
+    let (after, _) = read(&broker, Isolation::ReadCommitted).await?;
+    assert_eq!(after, expected);
     broker.shutdown().await?;
     Ok(())
 }

@@ -20,7 +20,7 @@
 //! cleans the log up to there and the next one goes on, as Kafka's cleaner does with its
 //! dedupe buffer. The map copies its keys, so no decoded batch outlives its segment's read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -41,6 +41,9 @@ pub struct CompactionStats {
     pub segments_cleaned: usize,
     /// Records removed (superseded values and expired tombstones).
     pub records_removed: u64,
+    /// Transaction markers removed: their transaction had no record left in the log, and
+    /// they were older than `delete.retention.ms`.
+    pub markers_removed: u64,
     /// Partitions whose retention or compaction failed in a broker-wide pass (each logged;
     /// the pass went on with the others).
     pub partitions_failed: usize,
@@ -196,6 +199,13 @@ pub(crate) fn compact(
     // How far the log is clean after this pass: up to `map_end`, unless the loop below stops
     // earlier (a segment too young to clean).
     let mut cleaned_until = map_end;
+    // Producers with a record of their current transaction still in the log (after this
+    // pass), as the segments are read in order: a transaction's marker can go only once no
+    // record of it is left, or a reader (and the next open) would take those records for an
+    // open transaction. Kafka's cleaner removes markers on the same terms.
+    let mut txn_has_data: HashSet<i64> = HashSet::new();
+    // When a kept marker passes delete.retention.ms (another look is due then).
+    let mut marker_recheck_at = i64::MAX;
     for (index, (base, reader, max_timestamp)) in closed.into_iter().enumerate() {
         if ends[index] > map_end {
             break; // past what the map covers
@@ -232,14 +242,33 @@ pub(crate) fn compact(
         // not copied; the second streams the cleaned copy to its file (never the whole
         // segment in memory).
         let mut removed = 0u64;
+        // Markers of this segment to remove, by their batch's base offset.
+        let mut dropped_markers: HashSet<i64> = HashSet::new();
         for_each_batch(&reader, |header, bytes| {
-            if !header.is_control() {
-                let records = decode_batch_full(bytes)?;
-                removed += records.iter().filter(|r| !keep(r)).count() as u64;
+            if header.is_control() {
+                if !txn_has_data.remove(&header.producer_id) {
+                    if header.max_timestamp < tombstone_horizon {
+                        dropped_markers.insert(header.base_offset);
+                    } else {
+                        marker_recheck_at = marker_recheck_at.min(
+                            header
+                                .max_timestamp
+                                .saturating_add(config.delete_retention_ms)
+                                + 1,
+                        );
+                    }
+                }
+                return Ok(());
+            }
+            let records = decode_batch_full(bytes)?;
+            let before = removed;
+            removed += records.iter().filter(|r| !keep(r)).count() as u64;
+            if header.is_transactional() && removed - before < records.len() as u64 {
+                txn_has_data.insert(header.producer_id);
             }
             Ok(())
         })?;
-        if removed == 0 {
+        if removed == 0 && dropped_markers.is_empty() {
             continue;
         }
         let cleaning = dir.join(CLEANING_DIR);
@@ -249,6 +278,9 @@ pub(crate) fn compact(
         let mut out = BufWriter::with_capacity(1 << 20, file);
         for_each_batch(&reader, |header, bytes| {
             if header.is_control() {
+                if dropped_markers.contains(&header.base_offset) {
+                    return Ok(());
+                }
                 return out.write_all(bytes).with_path(&cleaned);
             }
             let records = decode_batch_full(bytes)?;
@@ -273,8 +305,10 @@ pub(crate) fn compact(
         if log.write().swap_in_cleaned(base, reader.end())? {
             stats.segments_cleaned += 1;
             stats.records_removed += removed;
+            stats.markers_removed += dropped_markers.len() as u64;
         }
     }
+    recheck_at_ms = recheck_at_ms.min(marker_recheck_at);
     let mut log = log.write();
     log.compaction_checkpoint = Some(Checkpoint {
         active_base,
