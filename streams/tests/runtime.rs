@@ -573,6 +573,112 @@ fn a_long_restore_does_not_stall_the_threads_other_tasks(start: Start) {
     app.stop().unwrap();
 }
 
+/// The members of consumer group `group` as the broker lists them (ids, sorted).
+fn group_members(bootstrap: &str, group: &str) -> Vec<String> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let client: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    let list = client
+        .fetch_group_list(Some(group), Duration::from_secs(10))
+        .unwrap();
+    let mut ids: Vec<String> = list
+        .groups()
+        .iter()
+        .flat_map(|g| g.members().iter().map(|m| m.id().to_string()))
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The Kafka backend with a short `max.poll.interval.ms` (1.5 s; the broker allows sessions
+/// that short here): a restore taking several times that keeps the stream thread in its
+/// group, because it polls between restore slices. A thread that stopped polling for the
+/// restore would be dropped from the group by librdkafka and rejoin as a new member.
+#[test]
+fn a_restore_longer_than_max_poll_interval_keeps_the_thread_in_its_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let max_poll = Duration::from_millis(1500);
+    let broker = TestBroker::kafka_with(
+        &dir.path().join("broker"),
+        eddy_broker::server::groups::GroupConfig {
+            initial_rebalance_delay: Duration::from_millis(300),
+            min_session_timeout: Duration::from_millis(500),
+            ..Default::default()
+        },
+        &[
+            ("session.timeout.ms", "1000"),
+            ("heartbeat.interval.ms", "200"),
+            ("max.poll.interval.ms", "1500"),
+        ],
+    );
+    let bootstrap = broker
+        .addr
+        .clone()
+        .expect("the Kafka backend has an address");
+    broker.create_topic("events", 1, false);
+    broker.create_topic("events-out", 1, false);
+    let changelog = eddy_streams::runtime::changelog_topic("slow-restorer", "counts");
+    broker.create_topic(&changelog, 1, true);
+    let history: Vec<eddy_broker::NewRecord> = (0..LONG_RESTORE_RECORDS)
+        .map(|i| eddy_broker::NewRecord {
+            key: Some(format!("old-{i}").into_bytes().into()),
+            value: Some(1i64.to_be_bytes().to_vec().into()),
+            headers: Vec::new(),
+            timestamp: Some(1_000),
+        })
+        .collect();
+    for chunk in history.chunks(20_000) {
+        broker.produce_records(&changelog, 0, chunk);
+    }
+    broker.produce("events", 0, &[("old-7", "x")], Some(1_000));
+    let b = StreamsBuilder::new();
+    b.stream("events", Serdes::string(), Serdes::string())
+        .group_by_key()
+        .count("counts")
+        .to_stream()
+        .to("events-out");
+    let started = std::time::Instant::now();
+    let app = App::new(
+        b.build().unwrap(),
+        AppConfig {
+            threads: 1,
+            ..config("slow-restorer", &broker, &dir.path().join("state"))
+        },
+    )
+    .start()
+    .unwrap();
+    let mut members = Vec::new();
+    wait_for("the thread in its group", || {
+        members = group_members(&bootstrap, "slow-restorer");
+        !members.is_empty()
+    });
+    assert!(
+        app.metrics().restored_records < LONG_RESTORE_RECORDS as u64,
+        "the restore ended before the group could be looked at"
+    );
+    wait_for("the restore", || {
+        app.metrics().restored_records >= LONG_RESTORE_RECORDS as u64
+    });
+    let restore_took = started.elapsed();
+    wait_for("the count over the restored state", || {
+        broker.latest_counts("events-out").get("old-7") == Some(&2)
+    });
+    assert!(
+        restore_took > max_poll * 2,
+        "the restore took {restore_took:?}, too little to show anything against a \
+         max.poll.interval.ms of {max_poll:?}"
+    );
+    assert_eq!(
+        group_members(&bootstrap, "slow-restorer"),
+        members,
+        "the thread left its group during a {restore_took:?} restore and rejoined"
+    );
+    assert!(app.is_running(), "{:?}", app.failure());
+    app.stop().unwrap();
+}
+
 on_each_backend!(
     a_long_restore_does_not_stall_the_threads_other_tasks,
     latest_reset_skips_records_written_before_start,

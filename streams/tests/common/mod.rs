@@ -60,6 +60,19 @@ impl TestBroker {
 
     /// The Kafka backend against Eddy's Kafka protocol server on a broker in `dir`.
     pub fn kafka(dir: &Path) -> Self {
+        Self::kafka_with(
+            dir,
+            GroupConfig {
+                initial_rebalance_delay: Duration::from_millis(300),
+                ..GroupConfig::default()
+            },
+            &[],
+        )
+    }
+
+    /// [`TestBroker::kafka`] with the server's group settings `groups` and librdkafka
+    /// properties `client` for every client of the backend.
+    pub fn kafka_with(dir: &Path, groups: GroupConfig, client: &[(&str, &str)]) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("test-broker")
@@ -71,12 +84,9 @@ impl TestBroker {
             .unwrap();
         let config = ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
-            // A fresh group waits this long for more members before its first assignment;
-            // Kafka's default of 3 s would dominate the tests' run time.
-            groups: GroupConfig {
-                initial_rebalance_delay: Duration::from_millis(300),
-                ..GroupConfig::default()
-            },
+            // A fresh group waits `initial_rebalance_delay` for more members before its
+            // first assignment; Kafka's default of 3 s would dominate the tests' run time.
+            groups,
             ..ServerConfig::default()
         };
         let server = runtime
@@ -92,7 +102,7 @@ impl TestBroker {
                 })
                 .await;
         });
-        let backend = Arc::new(KafkaBackend::new(&addr).unwrap());
+        let backend = Arc::new(KafkaBackend::with_config(&addr, client).unwrap());
         Self {
             backend,
             addr: Some(addr),
