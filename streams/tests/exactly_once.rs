@@ -38,6 +38,11 @@ const APP_ID: &str = "eos-count";
 const DIR_ENV: &str = "EDDY_EOS_CHILD_DIR";
 const MODE_ENV: &str = "EDDY_EOS_CHILD_MODE";
 const KAFKA_ENV: &str = "EDDY_EOS_CHILD_KAFKA";
+/// The child's `group.instance.id` (static membership); `eos-child` if unset.
+const INSTANCE_ENV: &str = "EDDY_EOS_CHILD_INSTANCE";
+/// With [`INSTANCE_ENV`]: the child's `session.timeout.ms` is the broker's minimum (6 s), so
+/// that a killed or frozen instance is noticed in the time of a test.
+const SHORT_SESSION_MS: &str = "6000";
 
 fn topology() -> Topology {
     let b = StreamsBuilder::new();
@@ -65,8 +70,15 @@ fn exactly_once_child() {
     let Ok(addr) = std::env::var(KAFKA_ENV) else {
         return embedded_child(&dir, &mode);
     };
-    let backend =
-        Arc::new(KafkaBackend::with_config(&addr, &[("group.instance.id", "eos-child")]).unwrap());
+    let instance = std::env::var(INSTANCE_ENV).ok();
+    let mut client = vec![(
+        "group.instance.id",
+        instance.as_deref().unwrap_or("eos-child"),
+    )];
+    if instance.is_some() {
+        client.push(("session.timeout.ms", SHORT_SESSION_MS));
+    }
+    let backend = Arc::new(KafkaBackend::with_config(&addr, &client).unwrap());
     let config = AppConfig {
         threads: 2,
         commit_interval: Duration::from_millis(20),
@@ -360,24 +372,7 @@ fn exactly_once_output_equals_a_crash_free_run_across_kills() {
     }
     // Input arrives all through the kill cycles, in the partition of its key.
     let stop = Arc::new(AtomicBool::new(false));
-    let producer = {
-        let (broker, stop) = (Arc::clone(&broker), Arc::clone(&stop));
-        std::thread::spawn(move || {
-            let mut sent = vec![0i64; KEYS];
-            let mut i = 0usize;
-            while !stop.load(Ordering::SeqCst) {
-                for _ in 0..10 {
-                    let k = key(i % KEYS);
-                    let p = partition_for_key(k.as_bytes(), PARTITIONS);
-                    broker.produce("eos-in", p, &[(&k, "x")], None);
-                    sent[i % KEYS] += 1;
-                    i += 1;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            sent
-        })
-    };
+    let producer = steady_input(&broker, &stop);
     kill_cycles(dir.path(), Some(&addr), 5, &mut rng);
     stop.store(true, Ordering::SeqCst);
     let sent = producer.join().unwrap();
@@ -388,7 +383,123 @@ fn exactly_once_output_equals_a_crash_free_run_across_kills() {
         "the finish run failed: {stdout}"
     );
 
-    let committed = read_output(&addr, "read_committed");
+    assert_exactly_once(&addr, &sent);
+}
+
+/// Sends a signal (`STOP`, `CONT`) to a child.
+fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} failed");
+}
+
+/// A "run" child as static member `instance` (6 s sessions), its state in `dir/<instance>`;
+/// returns once its app has started.
+fn instance(dir: &std::path::Path, addr: &str, instance: &str) -> std::process::Child {
+    let mut run = child(&dir.join(instance), "run", Some(addr))
+        .env(INSTANCE_ENV, instance)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    // The test harness prints its own lines first, and the test's name before `started`.
+    let out = std::io::BufReader::new(run.stdout.take().unwrap());
+    let started =
+        std::io::BufRead::lines(out).any(|l| l.is_ok_and(|l| l.trim_end().ends_with("started")));
+    assert!(started, "{instance} did not start");
+    run
+}
+
+/// Two instances on the Kafka backend (static members with 6 s sessions, each its own state
+/// directory), input arriving all along. The first is SIGKILLed and the second takes its
+/// partitions over; the first comes back; then the second is frozen (SIGSTOP) past its
+/// session, so the first takes everything, and thawed: a zombie holding an open transaction
+/// over partitions that are no longer its own, whose commit must be fenced (its group
+/// generation is stale, KIP-447) and its transaction aborted. Read `read_committed`, the
+/// output is exactly the crash-free run's.
+///
+/// Ignored: it fails. Without the freeze (kill and take-over only) it passes; with it, the
+/// committed output misses each key's last few counts (3016..3020 of 3020, say), which are
+/// in aborted transactions only, while the input offsets past them are committed. Not yet
+/// diagnosed; one suspect is that a task restores its stores before its input's committed
+/// offsets are stable (KIP-447's pending transactional offsets), which Kafka Streams waits
+/// for first. Run it with `--ignored`.
+#[test]
+#[ignore = "fails: a zombie loses committed output; see the doc comment"]
+fn two_instances_one_killed_one_a_zombie_stay_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Arc::new(TestBroker::kafka(&dir.path().join("broker")));
+    let addr = broker.addr.clone().unwrap();
+    for topic in ["eos-in", "eos-out"] {
+        broker.create_topic(topic, PARTITIONS, false);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = steady_input(&broker, &stop);
+    let session = Duration::from_millis(SHORT_SESSION_MS.parse().unwrap());
+    let mut first = instance(dir.path(), &addr, "eos-a");
+    eprintln!("eos-a started");
+    let second = instance(dir.path(), &addr, "eos-b");
+    eprintln!("eos-b started");
+    std::thread::sleep(Duration::from_secs(2));
+    eprintln!("killing eos-a");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // The second takes the first's partitions once its session has expired.
+    std::thread::sleep(session + Duration::from_secs(3));
+    let mut first = instance(dir.path(), &addr, "eos-a");
+    eprintln!("eos-a restarted; freezing eos-b");
+    std::thread::sleep(Duration::from_secs(2));
+    signal(&second, "STOP");
+    std::thread::sleep(session + Duration::from_secs(3));
+    signal(&second, "CONT");
+    eprintln!("eos-b thawed");
+    std::thread::sleep(Duration::from_secs(3));
+    stop.store(true, Ordering::SeqCst);
+    let sent = producer.join().unwrap();
+    let mut second = second;
+    for run in [&mut first, &mut second] {
+        run.kill().unwrap();
+        run.wait().unwrap();
+    }
+    eprintln!("both killed; catching up");
+    let finish = child(dir.path(), "finish", Some(&addr)).output().unwrap();
+    let stdout = String::from_utf8_lossy(&finish.stdout);
+    assert!(
+        finish.status.success() && stdout.contains("finished"),
+        "the finish run failed: {stdout}"
+    );
+    assert_exactly_once(&addr, &sent);
+}
+
+/// Appends input at a steady pace, each key to its partition, until `stop`; the counts sent
+/// per key.
+fn steady_input(
+    broker: &Arc<TestBroker>,
+    stop: &Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Vec<i64>> {
+    let (broker, stop) = (Arc::clone(broker), Arc::clone(stop));
+    std::thread::spawn(move || {
+        let mut sent = vec![0i64; KEYS];
+        let mut i = 0usize;
+        while !stop.load(Ordering::SeqCst) {
+            for _ in 0..10 {
+                let k = key(i % KEYS);
+                let p = partition_for_key(k.as_bytes(), PARTITIONS);
+                broker.produce("eos-in", p, &[(&k, "x")], None);
+                sent[i % KEYS] += 1;
+                i += 1;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        sent
+    })
+}
+
+/// The output read `read_committed` holds, for each key, exactly the counts 1..=sent.
+fn assert_exactly_once(addr: &str, sent: &[i64]) {
+    let committed = read_output(addr, "read_committed");
     for (k, &n) in sent.iter().enumerate() {
         let expected: Vec<i64> = (1..=n).collect();
         let got = committed.get(&key(k)).cloned().unwrap_or_default();
@@ -400,7 +511,7 @@ fn exactly_once_output_equals_a_crash_free_run_across_kills() {
             got.iter().zip(&expected).position(|(a, b)| a != b)
         );
     }
-    let everything: usize = read_output(&addr, "read_uncommitted")
+    let everything: usize = read_output(addr, "read_uncommitted")
         .values()
         .map(Vec::len)
         .sum();
