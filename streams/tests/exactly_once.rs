@@ -365,11 +365,7 @@ fn read_output(addr: &str, isolation: &str) -> BTreeMap<String, Vec<i64>> {
 fn exactly_once_output_equals_a_crash_free_run_across_kills() {
     let mut rng = seed();
     let dir = tempfile::tempdir().unwrap();
-    let broker = Arc::new(TestBroker::kafka(&dir.path().join("broker")));
-    let addr = broker.addr.clone().unwrap();
-    for topic in ["eos-in", "eos-out"] {
-        broker.create_topic(topic, PARTITIONS, false);
-    }
+    let (broker, addr) = kafka_with_topics(dir.path());
     // Input arrives all through the kill cycles, in the partition of its key.
     let stop = Arc::new(AtomicBool::new(false));
     let producer = steady_input(&broker, &stop);
@@ -384,6 +380,17 @@ fn exactly_once_output_equals_a_crash_free_run_across_kills() {
     );
 
     assert_exactly_once(&addr, &sent);
+}
+
+/// The Kafka backend's broker in `dir/broker` with the input and output topics, and its
+/// address.
+fn kafka_with_topics(dir: &std::path::Path) -> (Arc<TestBroker>, String) {
+    let broker = Arc::new(TestBroker::kafka(&dir.join("broker")));
+    let addr = broker.addr.clone().unwrap();
+    for topic in ["eos-in", "eos-out"] {
+        broker.create_topic(topic, PARTITIONS, false);
+    }
+    (broker, addr)
 }
 
 /// Sends a signal (`STOP`, `CONT`) to a child.
@@ -430,11 +437,7 @@ fn instance(dir: &std::path::Path, addr: &str, instance: &str) -> std::process::
 #[ignore = "fails: a zombie loses committed output; see the doc comment"]
 fn two_instances_one_killed_one_a_zombie_stay_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Arc::new(TestBroker::kafka(&dir.path().join("broker")));
-    let addr = broker.addr.clone().unwrap();
-    for topic in ["eos-in", "eos-out"] {
-        broker.create_topic(topic, PARTITIONS, false);
-    }
+    let (broker, addr) = kafka_with_topics(dir.path());
     let stop = Arc::new(AtomicBool::new(false));
     let producer = steady_input(&broker, &stop);
     let session = Duration::from_millis(SHORT_SESSION_MS.parse().unwrap());

@@ -511,6 +511,22 @@ fn latest_reset_skips_records_written_before_start(start: Start) {
 /// takes many of the thread's restore slices.
 const LONG_RESTORE_RECORDS: usize = 300_000;
 
+/// Writes [`LONG_RESTORE_RECORDS`] counts of keys `old-<i>` to partition 0 of a count
+/// store's changelog, as the store keeps them (big-endian i64).
+fn write_long_changelog(broker: &TestBroker, changelog: &str) {
+    let history: Vec<eddy_broker::NewRecord> = (0..LONG_RESTORE_RECORDS)
+        .map(|i| eddy_broker::NewRecord {
+            key: Some(format!("old-{i}").into_bytes().into()),
+            value: Some(1i64.to_be_bytes().to_vec().into()),
+            headers: Vec::new(),
+            timestamp: Some(1_000),
+        })
+        .collect();
+    for chunk in history.chunks(20_000) {
+        broker.produce_records(changelog, 0, chunk);
+    }
+}
+
 /// One thread with two tasks: task 0_0's store has a long changelog to restore, task 0_1's
 /// none. The restore goes on between polls with 0_0's partition paused, so 0_1 processes
 /// its input while 0_0 is still restoring; then 0_0 runs too, over its restored state.
@@ -521,18 +537,7 @@ fn a_long_restore_does_not_stall_the_threads_other_tasks(start: Start) {
     broker.create_topic("events-out", 2, false);
     let changelog = eddy_streams::runtime::changelog_topic("restorer", "counts");
     broker.create_topic(&changelog, 2, true);
-    // Counts of keys `old-<i>` as the count store keeps them (big-endian i64).
-    let history: Vec<eddy_broker::NewRecord> = (0..LONG_RESTORE_RECORDS)
-        .map(|i| eddy_broker::NewRecord {
-            key: Some(format!("old-{i}").into_bytes().into()),
-            value: Some(1i64.to_be_bytes().to_vec().into()),
-            headers: Vec::new(),
-            timestamp: Some(1_000),
-        })
-        .collect();
-    for chunk in history.chunks(20_000) {
-        broker.produce_records(&changelog, 0, chunk);
-    }
+    write_long_changelog(&broker, &changelog);
     broker.produce(
         "events",
         1,
@@ -621,17 +626,7 @@ fn a_restore_longer_than_max_poll_interval_keeps_the_thread_in_its_group() {
     broker.create_topic("events-out", 1, false);
     let changelog = eddy_streams::runtime::changelog_topic("slow-restorer", "counts");
     broker.create_topic(&changelog, 1, true);
-    let history: Vec<eddy_broker::NewRecord> = (0..LONG_RESTORE_RECORDS)
-        .map(|i| eddy_broker::NewRecord {
-            key: Some(format!("old-{i}").into_bytes().into()),
-            value: Some(1i64.to_be_bytes().to_vec().into()),
-            headers: Vec::new(),
-            timestamp: Some(1_000),
-        })
-        .collect();
-    for chunk in history.chunks(20_000) {
-        broker.produce_records(&changelog, 0, chunk);
-    }
+    write_long_changelog(&broker, &changelog);
     broker.produce("events", 0, &[("old-7", "x")], Some(1_000));
     let b = StreamsBuilder::new();
     b.stream("events", Serdes::string(), Serdes::string())
