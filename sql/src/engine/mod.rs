@@ -6,6 +6,7 @@
 //! `n` counting persistent queries from 0; application ids are
 //! `_confluent-ksql-<service id>query_<id>`.
 
+mod clean_up;
 pub mod cluster;
 pub mod config;
 pub mod ddl;
@@ -116,7 +117,7 @@ pub trait QueryRunner: Send {
         Ok(())
     }
     /// Where this runner keeps queries' local state, if on disk: the engine lists its
-    /// running push queries there ([`push_file`]), to clean up after a killed process.
+    /// running push queries there (a `push-queries` file), to clean up after a killed process.
     fn state_dir(&self) -> Option<std::path::PathBuf> {
         None
     }
@@ -258,8 +259,9 @@ fn now_ms() -> i64 {
 
 impl Engine {
     /// An engine over `cluster`, running queries with `runner`.
+    ///
     /// Push queries an earlier engine on the same state directory left running (its
-    /// process was killed) are cleaned up first ([`push_file`]).
+    /// process was killed) are cleaned up first (they are listed in its `push-queries` file).
     pub fn new(config: Config, cluster: Arc<dyn Cluster>, runner: Box<dyn QueryRunner>) -> Self {
         let registry = FunctionRegistry::configured(|name| config.get(name).map(str::to_string));
         let push_file = runner
@@ -284,49 +286,6 @@ impl Engine {
         };
         engine.clean_up_left_push_queries();
         engine
-    }
-
-    /// Removes what the push queries listed in [`push_file`] at open left: their topics
-    /// (every topic named `<application id>-...`), local state and consumer group.
-    fn clean_up_left_push_queries(&mut self) {
-        let Some(file) = self.push_file.clone() else {
-            return;
-        };
-        let left = file.listed();
-        if left.is_empty() {
-            return;
-        }
-        let topics = match self.cluster.topics() {
-            Ok(topics) => topics,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot list topics to clean up after earlier push queries");
-                return;
-            }
-        };
-        for application_id in left {
-            let prefix = format!("{application_id}-");
-            let mut cleaned = true;
-            for topic in topics.iter().filter(|t| t.starts_with(&prefix)) {
-                if let Err(e) = self.cluster.delete_topic(topic) {
-                    tracing::warn!(%topic, error = %e, "deleting a topic an earlier push query left failed");
-                    cleaned = false;
-                }
-            }
-            if let Err(e) = self.runner.clean_up(&application_id) {
-                tracing::warn!(application = %application_id, error = %e,
-                    "deleting the local state an earlier push query left failed");
-                cleaned = false;
-            }
-            if let Err(e) = self.cluster.delete_group(&application_id) {
-                tracing::warn!(application = %application_id, error = %e,
-                    "deleting the consumer group an earlier push query left failed");
-            }
-            if cleaned {
-                tracing::info!(application = %application_id,
-                    "cleaned up after a push query an earlier process left running");
-                file.remove(&application_id);
-            }
-        }
     }
 
     /// Uses `clock` for the timestamps of inserted rows (tests).
@@ -874,22 +833,6 @@ impl Engine {
             }
         }
         Ok(StatementResult::QueryTerminated { id: ids.join(", ") })
-    }
-
-    fn clean_up(&mut self, query: &PersistentQuery) {
-        if let Err(e) = self.runner.clean_up(&query.application_id) {
-            tracing::warn!(query = %query.id, error = %e, "deleting a terminated query's local state failed");
-        }
-        for topic in &query.internal_topics {
-            if matches!(self.cluster.partitions(topic), Ok(Some(_)))
-                && let Err(e) = self.cluster.delete_topic(topic)
-            {
-                tracing::warn!(query = %query.id, %topic, error = %e, "deleting a terminated query's topic failed");
-            }
-        }
-        if let Err(e) = self.cluster.delete_group(&query.application_id) {
-            tracing::warn!(query = %query.id, error = %e, "deleting a terminated query's consumer group failed");
-        }
     }
 
     /// `PAUSE` (`pause`) or `RESUME` a persistent query, or all of them. Pausing a paused
