@@ -198,12 +198,22 @@ impl super::Engine {
         if let Some(file) = &self.push_file {
             file.add(&application_id);
         }
-        let stop_app = self.runner.start_transient(
+        let started = self.runner.start_transient(
             &id,
             &application_id,
             self.config.values(),
             planned.topology,
-        )?;
+        );
+        let stop_app = match started {
+            Ok(stop_app) => stop_app,
+            Err(e) => {
+                // It made nothing of its own to leave behind.
+                if let Some(file) = &self.push_file {
+                    file.remove(&application_id);
+                }
+                return Err(e);
+            }
+        };
         // A push query's changelog and repartition topics and its consumer group are its
         // own: they go when it ends, as ksqlDB's cleanup of transient queries removes them.
         let cluster = self.cluster.clone();
