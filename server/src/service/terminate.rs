@@ -42,12 +42,17 @@ pub enum ServerState {
     Terminated = 2,
 }
 
-/// Compiles `deleteTopicList`: each pattern must match a whole topic name. A pattern that
-/// is not a regular expression is a bad request naming it, as in ksqlDB.
+/// A `deleteTopicList` entry as Java's `Pattern.matches` reads it: the whole name must match.
+fn whole_name(pattern: &str) -> Result<Regex, regex::Error> {
+    Regex::new(&format!("^(?:{pattern})$"))
+}
+
+/// Compiles `deleteTopicList`. A pattern that is not a regular expression is a bad request
+/// naming it, as in ksqlDB.
 pub fn topic_patterns(list: &[String]) -> Result<Vec<Regex>, RestError> {
     list.iter()
         .map(|pattern| {
-            Regex::new(&format!("^(?:{pattern})$"))
+            whole_name(pattern)
                 .map_err(|_| RestError::bad_request(format!("Invalid pattern: {pattern}")))
         })
         .collect()
@@ -167,9 +172,7 @@ pub(super) fn recorded_patterns(command: &Command) -> Vec<Regex> {
         .and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or_default();
     // Checked when it was recorded; one that no longer compiles deletes nothing.
-    list.iter()
-        .filter_map(|p| Regex::new(&format!("^(?:{p})$")).ok())
-        .collect()
+    list.iter().filter_map(|p| whole_name(p).ok()).collect()
 }
 
 /// Terminates every persistent query (with its clean-up), drops every source and type, and
